@@ -1,0 +1,118 @@
+"""Runs the MNIST TFX pipeline on this machine (LocalDagRunner, ML Metadata in SQLite).
+
+Exit codes: 0 = blessed and pushed; 3 = ran to the end but not blessed (nothing pushed);
+1 = failed (bad input, error); 2 = bad command line.
+"""
+import argparse
+import os
+import sys
+import time
+import traceback
+
+EXIT_PUSHED = 0
+EXIT_FAILED = 1
+EXIT_NOT_BLESSED = 3
+SEED_EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'shared',
+                             'seed_examples', 'examples.npy')
+
+
+def parse_args(argv):
+  from pipeline import config as config_lib
+  parser = argparse.ArgumentParser(
+      description='Run the MNIST TFX pipeline locally: ExampleGen → Trainer → Evaluator → Pusher.',
+      epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
+  parser.add_argument('--output-dir', default=config_lib.DEFAULT_OUTPUT_DIR,
+                      help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
+                      '(default: %(default)s)')
+  config_lib.add_arguments(parser)
+  parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
+  return parser.parse_args(argv)
+
+
+def _root_cause_message(error: BaseException):
+  """The one-line message of a data error anywhere in the exception chain, else None."""
+  from components.mnist_data import MnistDataError
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, MnistDataError):
+      return str(error)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def main(argv=None) -> int:
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  from pipeline import console
+  console.silence_native_logs(args.verbose)
+
+  from components import mnist_data
+  from pipeline import config as config_lib
+  started = time.monotonic()
+  paths = config_lib.local_paths(args.output_dir)
+  try:
+    data_dir = mnist_data.resolve_data_dir(args.data_dir, log=print)
+    missing = [f.name for f in mnist_data.ALL_FILES
+               if not os.path.exists(os.path.join(data_dir, f.name))] if '://' not in data_dir else []
+    if missing:
+      raise mnist_data.MnistDataError(f'{", ".join(missing)}: missing from {data_dir}')
+    config = config_lib.config_from_args(args, data_dir, paths['pipeline_root'], paths['serving_dir'])
+  except (mnist_data.MnistDataError, ValueError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+
+  progress = console.ComponentProgress()
+  console.install(args.verbose, progress)
+  from tfx import v1 as tfx
+  from pipeline.pipeline import create_pipeline
+  from pipeline import results
+
+  os.makedirs(paths['output_dir'], exist_ok=True)
+  print(f'MNIST TFX pipeline: data {data_dir} → {paths["output_dir"]}')
+  pipeline = create_pipeline(
+      config, tfx.orchestration.metadata.sqlite_metadata_connection_config(paths['metadata_path']))
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    message = _root_cause_message(e)
+    if args.verbose:
+      traceback.print_exc()
+    where = f'{progress.current} failed: ' if progress.current else ''
+    if message:
+      print(f'error: {message}', file=sys.stderr)
+    else:
+      print(f'error: {where}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+            f'{"" if args.verbose else " (rerun with --verbose for details)"}', file=sys.stderr)
+    return EXIT_FAILED
+
+  summary = results.latest_run(paths['metadata_path'])
+  return print_summary(summary, paths, time.monotonic() - started)
+
+
+def print_summary(summary, paths, seconds) -> int:
+  print('-' * 60)
+  if summary.accuracy is not None:
+    baseline = (f' (last blessed model: {summary.baseline_accuracy:.4f})'
+                if summary.baseline_accuracy is not None else '')
+    print(f'Test accuracy:   {summary.accuracy:.4f}{baseline}')
+  if summary.blessed:
+    print('Blessed:         yes')
+  else:
+    print('Blessed:         no — ' + ('; '.join(summary.failures) or 'see the Evaluator output'))
+  if summary.pushed_version:
+    pushed = os.path.join(summary.pushed_dir)
+    print(f'Pushed:          {pushed} (version {summary.pushed_version})')
+  else:
+    print('Pushed:          nothing (the model being served, if any, is unchanged)')
+  print(f'ML Metadata:     {paths["metadata_path"]} (run {summary.run_id})')
+  print(f'Total time:      {seconds:.0f} s')
+  if summary.pushed_version:
+    examples = os.path.normpath(SEED_EXAMPLES) if os.path.exists(SEED_EXAMPLES) else 'IMAGES.npy'
+    print('Try it:          saved_model_cli run --dir '
+          f'{summary.pushed_dir} --tag_set serve --signature_def classify --inputs image={examples}')
+    return EXIT_PUSHED
+  return EXIT_NOT_BLESSED
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,99 @@
+"""PipelineConfig: the one object that flows from any CLI (local, Kubeflow) to create_pipeline."""
+import argparse
+import dataclasses
+import os
+import shlex
+from typing import Optional, Tuple
+
+from trainer_module.config import STRATEGIES, TrainingConfig
+
+PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
+DEFAULT_OUTPUT_DIR = 'tfx_output'
+DEFAULT_ACCURACY_THRESHOLD = 0.99
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  data_dir: str  # folder or gs:// / s3:// URI holding the four MNIST IDX .gz files
+  pipeline_root: str
+  serving_dir: str  # Pusher destination: <serving_dir>/<integer version>/
+  training: TrainingConfig = TrainingConfig()
+  train_examples: Optional[int] = None  # first N of the 60k training set
+  eval_examples: Optional[int] = None  # first N of the 10k test set
+  accuracy_threshold: float = DEFAULT_ACCURACY_THRESHOLD
+  beam_args: Tuple[str, ...] = ()
+  enable_cache: bool = True
+  pipeline_name: str = PIPELINE_NAME
+
+  def __post_init__(self):
+    if not 0 <= self.accuracy_threshold <= 1:
+      raise ValueError(f'accuracy threshold must be in [0, 1], got {self.accuracy_threshold}')
+    for name in ('train_examples', 'eval_examples'):
+      value = getattr(self, name)
+      if value is not None and value < 1:
+        raise ValueError(f'{name.replace("_", "-")} must be >= 1, got {value}')
+
+
+def _positive_int(text: str) -> int:
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+  return value
+
+
+def _fraction(text: str) -> float:
+  value = float(text)
+  if not 0 <= value <= 1:
+    raise argparse.ArgumentTypeError(f'must be in [0, 1], got {value}')
+  return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """Pipeline and trainer flags shared by every runner."""
+  defaults = TrainingConfig()
+  data = parser.add_argument_group('data')
+  data.add_argument('--data-dir', help='folder (or gs:// URI) with the four MNIST IDX .gz files; '
+                    'default: $MNIST_DATA_DIR, else download from the public mirrors')
+  data.add_argument('--train-examples', type=_positive_int, metavar='N',
+                    help='use only the first N training examples (default: all 60000)')
+  data.add_argument('--eval-examples', type=_positive_int, metavar='N',
+                    help='use only the first N test examples (default: all 10000)')
+  train = parser.add_argument_group('training')
+  train.add_argument('--epochs', type=_positive_int, default=defaults.epochs,
+                     help='training epochs (default: %(default)s)')
+  train.add_argument('--batch-size', type=_positive_int, default=defaults.batch_size,
+                     help='global batch size (default: %(default)s)')
+  train.add_argument('--learning-rate', type=float, default=defaults.learning_rate,
+                     help='Adam learning rate at the start of the cosine decay (default: %(default)s)')
+  train.add_argument('--strategy', choices=STRATEGIES, default=defaults.strategy,
+                     help='distribution strategy (default: %(default)s = CPU or one GPU)')
+  train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
+                     help='train on this Cloud TPU (implies --strategy tpu)')
+  gate = parser.add_argument_group('evaluation')
+  gate.add_argument('--accuracy-threshold', type=_fraction, default=DEFAULT_ACCURACY_THRESHOLD,
+                    help='bless only if test accuracy is at least this (default: %(default)s)')
+  parser.add_argument('--beam-args', default='',
+                      help="options for Beam, one quoted string, e.g. '--direct_num_workers=2' "
+                      "or a distributed runner's options")
+
+
+def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
+                     serving_dir: str) -> PipelineConfig:
+  training = TrainingConfig(
+      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+      strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu)
+  return PipelineConfig(
+      data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
+      training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
+      accuracy_threshold=args.accuracy_threshold, beam_args=tuple(shlex.split(args.beam_args)))
+
+
+def local_paths(output_dir: str) -> dict:
+  """Where a local run keeps everything, all under one output dir."""
+  output_dir = os.path.abspath(output_dir)
+  return {
+      'output_dir': output_dir,
+      'pipeline_root': os.path.join(output_dir, 'pipeline_root'),
+      'serving_dir': os.path.join(output_dir, 'serving'),
+      'metadata_path': os.path.join(output_dir, 'metadata.sqlite'),
+  }

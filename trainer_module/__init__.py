@@ -1,0 +1,1 @@
+"""Trainer code for the MNIST pipeline: the seed CNN, its input pipeline, strategies and export."""
