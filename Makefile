@@ -1,11 +1,12 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
 # make test:    install if needed, then the whole test suite.
+# make benchmark: the full default run, checked against the accuracy/time goal.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test clean
+.PHONY: install run test benchmark clean
 
 install:
 	@./scripts/install.sh
@@ -15,6 +16,9 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+benchmark: install
+	$(PY) benchmarks/full_run.py
 
 clean:
 	rm -rf tfx_output .pytest_cache

@@ -26,7 +26,7 @@ def parse_args(argv):
                       '(default: %(default)s)')
   config_lib.add_arguments(parser)
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
-  return parser.parse_args(argv)
+  return parser.parse_args(config_lib.join_option_values(list(argv)))
 
 
 def _root_cause_message(error: BaseException):
@@ -73,6 +73,10 @@ def main(argv=None) -> int:
       config, tfx.orchestration.metadata.sqlite_metadata_connection_config(paths['metadata_path']))
   try:
     tfx.orchestration.LocalDagRunner().run(pipeline)
+  except KeyboardInterrupt:
+    print(f'\ninterrupted{f" during {progress.current}" if progress.current else ""}',
+          file=sys.stderr)
+    return EXIT_FAILED
   except Exception as e:  # pylint: disable=broad-except
     message = _root_cause_message(e)
     if args.verbose:

@@ -221,8 +221,10 @@ def download(cache_dir: str,
         except (OSError, urllib.error.URLError, MnistDataError, ValueError) as e:
           reason = getattr(e, 'reason', None) or e
           problems.append(f'{url} (try {attempt}): {reason}')
-          # A corrupt file will be corrupt again; only transient errors are retried.
-          if isinstance(e, MnistDataError) or attempt == retries:
+          # A corrupt or missing file will be so again; only transient errors are retried.
+          permanent = isinstance(e, MnistDataError) or (
+              isinstance(e, urllib.error.HTTPError) and e.code < 500 and e.code != 429)
+          if permanent or attempt == retries:
             break
           time.sleep(backoff * attempt)
           continue
@@ -242,17 +244,24 @@ def download(cache_dir: str,
   return cache_dir
 
 
-def default_cache_dir() -> str:
-  base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+def default_cache_dir(env: Optional[dict] = None) -> str:
+  env = os.environ if env is None else env
+  base = env.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
   return os.path.join(base, 'mnist-tfx')
 
 
 def resolve_data_dir(data_dir: Optional[str], env: Optional[dict] = None,
                      cache_dir: Optional[str] = None,
-                     mirrors: Iterable[str] = DEFAULT_MIRRORS,
+                     mirrors: Optional[Iterable[str]] = None,
                      log: Callable[[str], None] = lambda msg: None) -> str:
-  """--data-dir, else $MNIST_DATA_DIR, else a download into the cache dir."""
+  """--data-dir, else $MNIST_DATA_DIR, else a download into the cache dir.
+
+  $MNIST_MIRRORS (comma-separated base URLs) replaces the public mirrors, e.g. for an
+  internal mirror.
+  """
   env = os.environ if env is None else env
+  if mirrors is None:
+    mirrors = [m for m in env.get('MNIST_MIRRORS', '').split(',') if m.strip()] or DEFAULT_MIRRORS
   chosen = data_dir or env.get('MNIST_DATA_DIR')
   if chosen:
     if not _is_remote(chosen):
@@ -260,4 +269,4 @@ def resolve_data_dir(data_dir: Optional[str], env: Optional[dict] = None,
       if not os.path.isdir(chosen):
         raise MnistDataError(f'{chosen}: data directory does not exist')
     return chosen
-  return download(cache_dir or default_cache_dir(), mirrors=tuple(mirrors), log=log)
+  return download(cache_dir or default_cache_dir(env), mirrors=tuple(mirrors), log=log)

@@ -3,7 +3,7 @@ import argparse
 import dataclasses
 import os
 import shlex
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from trainer_module.config import STRATEGIES, TrainingConfig
 
@@ -75,6 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--beam-args', default='',
                       help="options for Beam, one quoted string, e.g. '--direct_num_workers=2' "
                       "or a distributed runner's options")
+
+
+def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
+  """Lets `--beam-args --runner=X` work: argparse would take '--runner=X' for an option."""
+  joined, i = [], 0
+  while i < len(argv):
+    if argv[i] in options and i + 1 < len(argv):
+      joined.append(f'{argv[i]}={argv[i + 1]}')
+      i += 2
+    else:
+      joined.append(argv[i])
+      i += 1
+  return joined
 
 
 def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,

@@ -25,13 +25,16 @@ class ComponentProgress(logging.Handler):
     self.started: Dict[str, float] = {}
     self.seconds: Dict[str, float] = {}
     self.cached = set()
+    self.announced = set()
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
     if msg == 'Component %s is running.':
       self.current = record.args[0]
       self.started[self.current] = time.monotonic()
-    elif msg.startswith('Going to run a new execution') and self.current == 'Trainer':
+    elif (msg.startswith('Going to run a new execution') and self.current == 'Trainer'
+          and 'Trainer' not in self.announced):
+      self.announced.add('Trainer')
       self._print('Trainer: training the seed CNN…')  # Keras' progress follows
     elif msg == 'A cached execution %d is used.' and self.current:
       self.cached.add(self.current)

@@ -78,9 +78,10 @@ def test_corrupt_download_is_refused_and_second_mirror_used(tmp_path, mirror):
 def test_fallback_when_first_mirror_is_missing_files(tmp_path, mirror):
   base, handler = mirror
   cache = str(tmp_path / 'cache')
-  mnist_data.download(cache, mirrors=[base + '/missing/', base + '/good/'], retries=2, backoff=0)
+  mnist_data.download(cache, mirrors=[base + '/missing/', base + '/good/'], retries=3, backoff=5)
   mnist_data.validate_dir(cache)
   assert sum(p.startswith('/good/') for p in handler.requests) == 4
+  assert sum(p.startswith('/missing/') for p in handler.requests) == 4, 'a 404 is not retried' 
 
 
 def test_transient_errors_are_retried(tmp_path, mirror):
@@ -104,3 +105,11 @@ def test_no_network_and_no_data_points_at_data_dir(tmp_path):
   with pytest.raises(MnistDataError, match='pass --data-dir DIR'):
     mnist_data.resolve_data_dir(None, env={}, cache_dir=str(tmp_path / 'c'),
                                 mirrors=['http://127.0.0.1:9/'])
+
+
+def test_mirrors_and_cache_from_environment(tmp_path, mirror):
+  base, handler = mirror
+  env = {'MNIST_MIRRORS': f'{base}/missing/,{base}/good/', 'XDG_CACHE_HOME': str(tmp_path)}
+  data_dir = mnist_data.resolve_data_dir(None, env=env)
+  assert data_dir == str(tmp_path / 'mnist-tfx')
+  mnist_data.validate_dir(data_dir)

@@ -1,0 +1,76 @@
+"""MnistExampleGen run for real (LocalDagRunner, Beam, ML Metadata in SQLite) on real MNIST."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components import mnist_data
+from components.mnist_example_gen import create_example_gen, sha256_property
+
+
+def _run(tmp_path, data_dir, **limits):
+  root = str(tmp_path / 'root')
+  db = str(tmp_path / 'metadata.sqlite')
+  pipeline = tfx.dsl.Pipeline(
+      pipeline_name='example-gen-test', pipeline_root=root,
+      components=[create_example_gen(data_dir, **limits)],
+      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(db))
+  error = None
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    error = e
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = db
+  store = metadata_store.MetadataStore(config)
+  return store, store.get_artifacts_by_type('Examples'), error
+
+
+def _read(uri, split):
+  files = glob.glob(os.path.join(uri, f'Split-{split}', '*'))
+  assert files, f'no output for split {split}'
+  records = [tf.train.Example.FromString(r.numpy())
+             for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+  images = np.stack([np.frombuffer(e.features.feature['image'].bytes_list.value[0], np.uint8)
+                     for e in records])
+  labels = np.array([e.features.feature['label'].int64_list.value[0] for e in records])
+  return images, labels
+
+
+def test_canonical_splits_with_digests_on_the_artifact(tmp_path, mnist_dir):
+  store, artifacts, error = _run(tmp_path, mnist_dir, train_examples=300, eval_examples=200)
+  assert error is None
+  [examples] = artifacts
+  assert examples.state == metadata_store_pb2.Artifact.LIVE
+  props = {k: v.string_value or v.int_value for k, v in examples.custom_properties.items()}
+  for spec in mnist_data.ALL_FILES:
+    assert props[sha256_property(spec.name)] == spec.sha256
+  assert props['sha256_train_images'].startswith('ba891046')
+  assert props['train_examples'] == 300 and props['eval_examples'] == 200
+  assert '"train"' in examples.properties['split_names'].string_value
+
+  train_images, train_labels = _read(examples.uri, 'train')
+  eval_images, eval_labels = _read(examples.uri, 'eval')
+  assert len(train_labels) == 300 and len(eval_labels) == 200
+  assert train_images.shape[1] == 784  # raw uint8 bytes
+  # The canonical split: train = the first N of the training set, eval = of the test set.
+  train = mnist_data.load_split(mnist_dir, 'train')
+  test = mnist_data.load_split(mnist_dir, 't10k')
+  expected = {img.tobytes(): int(lab) for img, lab in zip(train.images[:300], train.labels[:300])}
+  assert {img.tobytes(): int(lab) for img, lab in zip(train_images, train_labels)} == expected
+  assert sorted(eval_labels) == sorted(int(x) for x in test.labels[:200])
+
+
+def test_bad_file_fails_the_component_and_publishes_nothing(tmp_path, mnist_copy):
+  path = os.path.join(mnist_copy, 't10k-images-idx3-ubyte.gz')
+  with open(path, 'wb') as f:
+    f.write(b'garbage')
+  _, artifacts, error = _run(tmp_path, mnist_copy, train_examples=100, eval_examples=100)
+  assert isinstance(error, mnist_data.MnistDataError)
+  assert str(error).startswith('t10k-images-idx3-ubyte.gz: not a readable gzip file')
+  assert not [a for a in artifacts if a.state == metadata_store_pb2.Artifact.LIVE]

@@ -1,0 +1,93 @@
+"""CLI flags → PipelineConfig → create_pipeline: one config object, plumbed everywhere."""
+import argparse
+import json
+
+import pytest
+from tfx import v1 as tfx
+
+from pipeline import config as config_lib
+from pipeline.pipeline import RUN_FN, create_pipeline
+from trainer_module.config import TrainingConfig
+
+
+def _parse(*argv):
+  parser = argparse.ArgumentParser()
+  config_lib.add_arguments(parser)
+  return parser.parse_args(config_lib.join_option_values(list(argv)))
+
+
+def _config(*argv, data_dir='/data/mnist'):
+  return config_lib.config_from_args(_parse(*argv), data_dir, '/out/root', '/out/serving')
+
+
+def test_defaults():
+  config = _config()
+  assert config.training == TrainingConfig()
+  assert config.accuracy_threshold == 0.99
+  assert config.train_examples is None and config.eval_examples is None
+  assert config.beam_args == ()
+  assert config.pipeline_name == 'mnist-tfx'
+
+
+def test_every_flag_reaches_the_config():
+  config = _config('--epochs', '3', '--batch-size', '64', '--learning-rate', '0.002',
+                   '--train-examples', '1000', '--eval-examples', '500',
+                   '--accuracy-threshold', '0.95', '--strategy', 'mirrored',
+                   '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing')
+  assert config.training == TrainingConfig(epochs=3, batch_size=64, learning_rate=0.002,
+                                           strategy='mirrored')
+  assert (config.train_examples, config.eval_examples) == (1000, 500)
+  assert config.accuracy_threshold == 0.95
+  assert config.beam_args == ('--direct_num_workers=2', '--direct_running_mode=multi_processing')
+
+
+def test_tpu_flag_implies_tpu_strategy():
+  config = _config('--tpu', 'grpc://10.1.2.3:8470')
+  assert config.training.strategy == 'tpu' and config.training.tpu == 'grpc://10.1.2.3:8470'
+
+
+@pytest.mark.parametrize('argv', [
+    ['--epochs', '0'], ['--batch-size', '-1'], ['--train-examples', '0'],
+    ['--accuracy-threshold', '1.5'], ['--strategy', 'horovod'],
+])
+def test_bad_flags_are_usage_errors(argv, capsys):
+  with pytest.raises(SystemExit) as info:
+    _parse(*argv)
+  assert info.value.code == 2
+
+
+def test_local_paths_are_under_the_output_dir(tmp_path):
+  paths = config_lib.local_paths(str(tmp_path / 'x'))
+  assert paths['metadata_path'] == str(tmp_path / 'x' / 'metadata.sqlite')
+  assert paths['serving_dir'] == str(tmp_path / 'x' / 'serving')
+  assert paths['pipeline_root'].startswith(str(tmp_path / 'x'))
+
+
+def test_create_pipeline_wiring():
+  config = _config('--epochs', '2', '--accuracy-threshold', '0.97', '--train-examples', '100',
+                   '--beam-args', '--direct_num_workers=2')
+  pipeline = create_pipeline(config)
+  by_id = {c.id: c for c in pipeline.components}
+  assert set(by_id) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModelResolver', 'Evaluator',
+                        'Pusher'}
+  assert pipeline.pipeline_info.pipeline_name == 'mnist-tfx'
+  assert pipeline.beam_pipeline_args == ['--direct_num_workers=2']
+
+  example_gen = by_id['MnistExampleGen']
+  assert example_gen.exec_properties['input_base'] == '/data/mnist'
+
+  trainer = by_id['Trainer'].exec_properties
+  assert trainer['run_fn'] == RUN_FN and not trainer.get('module_file')
+  custom = trainer['custom_config']
+  custom = json.loads(custom) if isinstance(custom, str) else custom
+  assert TrainingConfig.from_custom_config(custom).epochs == 2
+
+  eval_config = by_id['Evaluator'].exec_properties['eval_config']
+  assert '0.97' in eval_config and 'SparseCategoricalAccuracy' in eval_config
+  assert 'changeThreshold' in eval_config or 'change_threshold' in eval_config
+
+  pusher = by_id['Pusher'].exec_properties['push_destination']
+  assert '/out/serving' in str(pusher)
+  # The Evaluator compares against the resolver's latest blessed model.
+  assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
+      'LatestBlessedModelResolver'

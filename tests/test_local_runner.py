@@ -1,0 +1,170 @@
+"""End to end: `python local_runner.py` in a subprocess, real TFX, Beam, TFMA and ML Metadata."""
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from components import mnist_data
+from pipeline import results
+from tests.conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+EXIT_NOT_BLESSED = 3
+
+
+def run_local(*args, env=None, timeout=900):
+  full_env = dict(os.environ, **(env or {}))
+  return subprocess.run([sys.executable, 'local_runner.py', *args], cwd=REPO, env=full_env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def versions(output_dir):
+  serving = os.path.join(output_dir, 'serving')
+  return sorted(os.listdir(serving)) if os.path.isdir(serving) else []
+
+
+@pytest.fixture(scope='module')
+def blessed_run(tmp_path_factory, mnist_dir):
+  """The issue's acceptance command: full MNIST, one epoch, bound 0.9."""
+  output_dir = str(tmp_path_factory.mktemp('e2e') / 'D')
+  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
+                   '--accuracy-threshold', '0.9')
+  return output_dir, proc
+
+
+def test_blessed_and_pushed(blessed_run):
+  output_dir, proc = blessed_run
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  [version] = versions(output_dir)
+  assert version.isdigit()
+  assert os.path.exists(os.path.join(output_dir, 'serving', version, 'saved_model.pb'))
+  for component in ('MnistExampleGen', 'Trainer', 'Evaluator', 'Pusher'):
+    assert re.search(rf'^{component}\s+[\d.]+ s$', proc.stdout, re.M), proc.stdout
+  accuracy = float(re.search(r'Test accuracy:\s+([\d.]+)', proc.stdout).group(1))
+  assert accuracy >= 0.97
+  assert 'Blessed:         yes' in proc.stdout
+  assert 'Traceback' not in proc.stdout + proc.stderr
+  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  assert summary.blessed and summary.pushed_version == version
+  assert abs(summary.accuracy - accuracy) < 1e-4
+
+
+def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
+  output_dir, proc = blessed_run
+  assert proc.returncode == 0
+  [version] = versions(output_dir)
+  cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
+  out = subprocess.run(
+      [cli, 'run', '--dir', os.path.join(output_dir, 'serving', version), '--tag_set', 'serve',
+       '--signature_def', 'classify', '--inputs',
+       'image=' + os.path.join(SHARED, 'seed_examples', 'examples.npy')],
+      capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr
+  classes = re.search(r'Result for output key classes:\s*\n\[([^\]]*)\]', out.stdout)
+  assert classes and classes.group(1).split() == ['5', '3'], out.stdout
+
+
+def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir):
+  output_dir, first = blessed_run
+  assert first.returncode == 0
+  before = versions(output_dir)
+  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
+                   '--accuracy-threshold', '0.9999')
+  assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
+  assert versions(output_dir) == before
+  assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
+  assert re.search(r'^Trainer\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
+  assert 'is below the bound 0.9999' in proc.stdout
+  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  assert summary.component_states['MnistExampleGen'] == 'CACHED'
+  assert summary.component_states['Trainer'] == 'CACHED'
+  assert summary.blessed is False and summary.pushed_version is None
+
+
+def test_model_worse_than_the_blessed_one_is_not_pushed(blessed_run, mnist_dir):
+  output_dir, first = blessed_run
+  assert first.returncode == 0
+  before = versions(output_dir)
+  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
+                   '--train-examples', '256', '--accuracy-threshold', '0.1')
+  assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
+  assert 'against the last blessed model' in proc.stdout
+  assert versions(output_dir) == before
+  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  assert summary.baseline_accuracy > summary.accuracy > 0.1
+
+
+def _break_copy(tmp_path, mnist_dir, kind):
+  """A copy of the real data with one file broken in one of the ways ExampleGen must refuse."""
+  folder = tmp_path / f'data-{kind}'
+  folder.mkdir()
+  for spec in mnist_data.ALL_FILES:
+    os.symlink(os.path.join(mnist_dir, spec.name), folder / spec.name)
+  name = 't10k-labels-idx1-ubyte.gz' if 'label' in kind else 't10k-images-idx3-ubyte.gz'
+  with open(os.path.join(mnist_dir, name), 'rb') as f:
+    data = bytearray(gzip.decompress(f.read()))
+  if kind == 'not_gzip':
+    raw = b'<html>404</html>'
+  else:
+    if kind == 'bad_magic':
+      data[3] = 0x01
+    elif kind == 'not_28x28':
+      data[15] = 27
+    elif kind == 'truncated':
+      data = data[:-100]
+    elif kind == 'label_count':
+      data[4:8] = (9999).to_bytes(4, 'big')
+      data = data[:-1]
+    elif kind == 'label_range':
+      data[8 + 5] = 10
+    elif kind == 'digest':
+      data[16 + 400] ^= 0x01
+    raw = gzip.compress(bytes(data), compresslevel=1)
+  os.remove(folder / name)
+  with open(folder / name, 'wb') as f:
+    f.write(raw)
+  return str(folder), name
+
+
+@pytest.mark.parametrize('kind, message', [
+    ('not_gzip', 'not a readable gzip file'),
+    ('bad_magic', 'bad magic number'),
+    ('not_28x28', 'expected 28x28'),
+    ('truncated', 'does not match its header'),
+    ('label_count', '9999 labels but'),
+    ('label_range', 'label 10 at index 5 is outside 0-9'),
+    ('digest', 'not the canonical MNIST file'),
+])
+def test_broken_input_is_refused_with_one_line(tmp_path, mnist_dir, kind, message):
+  data_dir, name = _break_copy(tmp_path, mnist_dir, kind)
+  output_dir = str(tmp_path / 'out')
+  proc = run_local('--data-dir', data_dir, '--output-dir', output_dir, '--epochs', '1')
+  assert proc.returncode == 1, proc.stdout + proc.stderr
+  errors = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert len(errors) == 1 and errors[0].startswith(f'error: {name}: '), proc.stderr
+  assert message in errors[0]
+  assert 'Traceback' not in proc.stdout + proc.stderr
+  assert 'Trainer' not in proc.stdout
+  assert versions(output_dir) == []
+
+
+def test_missing_file_and_no_data_at_all(tmp_path, mnist_dir):
+  partial = tmp_path / 'partial'
+  partial.mkdir()
+  os.symlink(os.path.join(mnist_dir, 'train-images-idx3-ubyte.gz'),
+             partial / 'train-images-idx3-ubyte.gz')
+  proc = run_local('--data-dir', str(partial), '--output-dir', str(tmp_path / 'o1'))
+  assert proc.returncode == 1
+  assert proc.stderr.strip().startswith('error: train-labels-idx1-ubyte.gz, ')
+  assert 'missing from' in proc.stderr and 'Traceback' not in proc.stderr
+
+  # No --data-dir, no MNIST_DATA_DIR, and no reachable mirror (nothing listens on port 9).
+  env = {'MNIST_DATA_DIR': '', 'MNIST_MIRRORS': 'http://127.0.0.1:9/',
+         'XDG_CACHE_HOME': str(tmp_path / 'cache')}
+  proc = run_local('--output-dir', str(tmp_path / 'o2'), env=env)
+  assert proc.returncode == 1
+  [line] = proc.stderr.strip().splitlines()
+  assert 'could not download' in line and '--data-dir' in line
