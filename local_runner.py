@@ -4,6 +4,7 @@ Exit codes: 0 = blessed and pushed; 3 = ran to the end but not blessed (nothing 
 1 = failed (bad input, error); 2 = bad command line.
 """
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -12,6 +13,7 @@ import traceback
 EXIT_PUSHED = 0
 EXIT_FAILED = 1
 EXIT_NOT_BLESSED = 3
+EXIT_USAGE = 2
 SEED_EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'shared',
                              'seed_examples', 'examples.npy')
 
@@ -21,7 +23,7 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(
       description='Run the MNIST TFX pipeline locally: ExampleGen → Trainer → Evaluator → Pusher.',
       epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
-  parser.add_argument('--output-dir', default=config_lib.DEFAULT_OUTPUT_DIR,
+  parser.add_argument('--output-dir', metavar='DIR', default=config_lib.DEFAULT_OUTPUT_DIR,
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
                       '(default: %(default)s)')
   config_lib.add_arguments(parser)
@@ -50,16 +52,21 @@ def main(argv=None) -> int:
   from pipeline import config as config_lib
   started = time.monotonic()
   paths = config_lib.local_paths(args.output_dir)
+  try:  # flags that are fine alone but not together; checked before any download
+    config = config_lib.config_from_args(args, '', paths['pipeline_root'], paths['serving_dir'])
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
   try:
     data_dir = mnist_data.resolve_data_dir(args.data_dir, log=print)
     missing = [f.name for f in mnist_data.ALL_FILES
                if not os.path.exists(os.path.join(data_dir, f.name))] if '://' not in data_dir else []
     if missing:
       raise mnist_data.MnistDataError(f'{", ".join(missing)}: missing from {data_dir}')
-    config = config_lib.config_from_args(args, data_dir, paths['pipeline_root'], paths['serving_dir'])
-  except (mnist_data.MnistDataError, ValueError) as e:
+  except mnist_data.MnistDataError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED
+  config = dataclasses.replace(config, data_dir=data_dir)
 
   progress = console.ComponentProgress()
   console.install(args.verbose, progress)

@@ -52,27 +52,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Pipeline and trainer flags shared by every runner."""
   defaults = TrainingConfig()
   data = parser.add_argument_group('data')
-  data.add_argument('--data-dir', help='folder (or gs:// URI) with the four MNIST IDX .gz files; '
+  data.add_argument('--data-dir', metavar='DIR', help='folder (or gs:// URI) with the four MNIST IDX .gz files; '
                     'default: $MNIST_DATA_DIR, else download from the public mirrors')
   data.add_argument('--train-examples', type=_positive_int, metavar='N',
                     help='use only the first N training examples (default: all 60000)')
   data.add_argument('--eval-examples', type=_positive_int, metavar='N',
                     help='use only the first N test examples (default: all 10000)')
   train = parser.add_argument_group('training')
-  train.add_argument('--epochs', type=_positive_int, default=defaults.epochs,
+  train.add_argument('--epochs', type=_positive_int, metavar='N', default=defaults.epochs,
                      help='training epochs (default: %(default)s)')
-  train.add_argument('--batch-size', type=_positive_int, default=defaults.batch_size,
+  train.add_argument('--batch-size', type=_positive_int, metavar='N', default=defaults.batch_size,
                      help='global batch size (default: %(default)s)')
-  train.add_argument('--learning-rate', type=float, default=defaults.learning_rate,
+  train.add_argument('--learning-rate', type=float, metavar='X', default=defaults.learning_rate,
                      help='Adam learning rate at the start of the cosine decay (default: %(default)s)')
   train.add_argument('--strategy', choices=STRATEGIES, default=defaults.strategy,
                      help='distribution strategy (default: %(default)s = CPU or one GPU)')
   train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
                      help='train on this Cloud TPU (implies --strategy tpu)')
   gate = parser.add_argument_group('evaluation')
-  gate.add_argument('--accuracy-threshold', type=_fraction, default=DEFAULT_ACCURACY_THRESHOLD,
+  gate.add_argument('--accuracy-threshold', type=_fraction, metavar='X', default=DEFAULT_ACCURACY_THRESHOLD,
                     help='bless only if test accuracy is at least this (default: %(default)s)')
-  parser.add_argument('--beam-args', default='',
+  parser.add_argument('--no-cache', action='store_true',
+                      help='rerun every component even if its inputs and settings are unchanged '
+                      '(e.g. after editing trainer code)')
+  parser.add_argument('--beam-args', default='', metavar='ARGS',
                       help="options for Beam, one quoted string, e.g. '--direct_num_workers=2' "
                       "or a distributed runner's options")
 
@@ -98,7 +101,8 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
   return PipelineConfig(
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
-      accuracy_threshold=args.accuracy_threshold, beam_args=tuple(shlex.split(args.beam_args)))
+      accuracy_threshold=args.accuracy_threshold, beam_args=tuple(shlex.split(args.beam_args)),
+      enable_cache=not args.no_cache)
 
 
 def local_paths(output_dir: str) -> dict:

@@ -168,3 +168,11 @@ def test_missing_file_and_no_data_at_all(tmp_path, mnist_dir):
   assert proc.returncode == 1
   [line] = proc.stderr.strip().splitlines()
   assert 'could not download' in line and '--data-dir' in line
+
+
+def test_conflicting_flags_are_usage_errors(tmp_path):
+  proc = run_local('--strategy', 'tpu', '--output-dir', str(tmp_path / 'o'))
+  assert proc.returncode == 2
+  assert proc.stderr.strip() == 'error: --strategy tpu needs --tpu NAME_OR_GRPC_ADDRESS'
+  proc = run_local('--epochs', '0')
+  assert proc.returncode == 2 and 'must be >= 1' in proc.stderr

@@ -26,6 +26,7 @@ def test_defaults():
   assert config.accuracy_threshold == 0.99
   assert config.train_examples is None and config.eval_examples is None
   assert config.beam_args == ()
+  assert config.enable_cache
   assert config.pipeline_name == 'mnist-tfx'
 
 
@@ -33,7 +34,9 @@ def test_every_flag_reaches_the_config():
   config = _config('--epochs', '3', '--batch-size', '64', '--learning-rate', '0.002',
                    '--train-examples', '1000', '--eval-examples', '500',
                    '--accuracy-threshold', '0.95', '--strategy', 'mirrored',
-                   '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing')
+                   '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing',
+                   '--no-cache')
+  assert not config.enable_cache
   assert config.training == TrainingConfig(epochs=3, batch_size=64, learning_rate=0.002,
                                            strategy='mirrored')
   assert (config.train_examples, config.eval_examples) == (1000, 500)
