@@ -1,41 +1,35 @@
 """create_pipeline: ExampleGen → Trainer → Evaluator (gate) → Pusher, for any runner."""
-from typing import List, Optional
+from typing import List
 
-import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
+from tfx.orchestration import data_types
 
+from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
+from components.mnist_trainer import MnistTrainer
 from pipeline.config import PipelineConfig
 
-RUN_FN = 'trainer_module.task.run_fn'
-LABEL_KEY = 'label'
-ACCURACY_METRIC = 'sparse_categorical_accuracy'
+# Names of the pipeline parameters a Kubeflow run can set (defaults come from the config).
+DATA_DIR_PARAM = 'data_dir'
+EPOCHS_PARAM = 'epochs'
+ACCURACY_THRESHOLD_PARAM = 'accuracy_threshold'
 
 
-def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
-  """Bless only if accuracy ≥ the bound and no worse than the latest blessed model."""
-  accuracy = tfma.MetricConfig(
-      class_name='SparseCategoricalAccuracy',
-      threshold=tfma.MetricThreshold(
-          value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
-          change_threshold=tfma.GenericChangeThreshold(
-              direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': -1e-10})))
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=LABEL_KEY,
-                                  prediction_key='probabilities')],
-      slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=[tfma.MetricsSpec(metrics=[accuracy, tfma.MetricConfig(class_name='ExampleCount')])])
+def create_components(config: PipelineConfig, runtime_parameters: bool = False) -> List:
+  """With runtime_parameters, data location, epochs and the accuracy bound become pipeline
+  parameters (Kubeflow) whose defaults are the config's values; locally they are plain values."""
 
+  def knob(name, ptype, value):
+    return data_types.RuntimeParameter(name=name, ptype=ptype, default=value) \
+        if runtime_parameters else value
 
-def create_components(config: PipelineConfig) -> List:
-  example_gen = create_example_gen(config.data_dir, config.train_examples, config.eval_examples)
+  example_gen = create_example_gen(knob(DATA_DIR_PARAM, str, config.data_dir),
+                                   config.train_examples, config.eval_examples)
 
-  trainer = tfx.components.Trainer(
-      run_fn=RUN_FN,
+  trainer = MnistTrainer(
       examples=example_gen.outputs['examples'],
-      train_args=tfx.proto.TrainArgs(splits=['train']),
-      eval_args=tfx.proto.EvalArgs(splits=['eval']),
-      custom_config=config.training.to_custom_config())
+      training=config.training,
+      epochs=knob(EPOCHS_PARAM, int, config.training.epochs)).with_id('Trainer')
 
   baseline_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -43,12 +37,12 @@ def create_components(config: PipelineConfig) -> List:
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id('LatestBlessedModelResolver')
 
-  evaluator = tfx.components.Evaluator(
+  evaluator = MnistEvaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline_resolver.outputs['model'],
-      example_splits=['eval'],
-      eval_config=make_eval_config(config.accuracy_threshold))
+      accuracy_threshold=knob(ACCURACY_THRESHOLD_PARAM, float, config.accuracy_threshold),
+  ).with_id('Evaluator')
 
   pusher = tfx.components.Pusher(
       model=trainer.outputs['model'],
@@ -59,13 +53,13 @@ def create_components(config: PipelineConfig) -> List:
   return [example_gen, trainer, baseline_resolver, evaluator, pusher]
 
 
-def create_pipeline(config: PipelineConfig,
-                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
+def create_pipeline(config: PipelineConfig, metadata_connection_config=None,
+                    runtime_parameters: bool = False) -> tfx.dsl.Pipeline:
   """The whole pipeline; runners add only the orchestrator and, locally, the MLMD store."""
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=create_components(config),
+      components=create_components(config, runtime_parameters),
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

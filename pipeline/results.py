@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.pipeline import ACCURACY_METRIC
+from components.mnist_evaluator import ACCURACY_METRIC
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)

@@ -3,10 +3,13 @@ import argparse
 import json
 
 import pytest
+import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
 from tfx import v1 as tfx
 
 from pipeline import config as config_lib
-from pipeline.pipeline import RUN_FN, create_pipeline
+from components.mnist_trainer import RUN_FN
+from pipeline.pipeline import create_pipeline
 from trainer_module.config import TrainingConfig
 
 
@@ -81,13 +84,15 @@ def test_create_pipeline_wiring():
 
   trainer = by_id['Trainer'].exec_properties
   assert trainer['run_fn'] == RUN_FN and not trainer.get('module_file')
-  custom = trainer['custom_config']
-  custom = json.loads(custom) if isinstance(custom, str) else custom
-  assert TrainingConfig.from_custom_config(custom).epochs == 2
+  assert TrainingConfig.from_custom_config(json.loads(trainer['custom_config'])).epochs == 2
+  assert trainer['epochs'] == 2
 
-  eval_config = by_id['Evaluator'].exec_properties['eval_config']
-  assert '0.97' in eval_config and 'SparseCategoricalAccuracy' in eval_config
-  assert 'changeThreshold' in eval_config or 'change_threshold' in eval_config
+  evaluator = by_id['Evaluator'].exec_properties
+  assert evaluator['accuracy_threshold'] == 0.97
+  eval_config = json_format.Parse(evaluator['eval_config'], tfma.EvalConfig())
+  threshold = eval_config.metrics_specs[0].metrics[0].threshold
+  assert threshold.value_threshold.lower_bound.value == 0.97
+  assert threshold.change_threshold.absolute.value < 0  # "no worse than the blessed model"
 
   pusher = by_id['Pusher'].exec_properties['push_destination']
   assert '/out/serving' in str(pusher)

@@ -1,0 +1,96 @@
+"""MnistEvaluator: TFX's Evaluator (TFMA) with the accuracy bound as its own parameter.
+
+The gate: SparseCategoricalAccuracy on the eval split ≥ the bound, and no lower than the
+latest blessed model's. A separate `accuracy_threshold` parameter lets a Kubeflow run change
+the bound (a pipeline parameter) without editing the EvalConfig JSON.
+"""
+import json
+from typing import Any, Dict, List, Union
+
+import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
+from tfx import types
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
+ACCURACY_CLASS = 'SparseCategoricalAccuracy'
+ACCURACY_METRIC = 'sparse_categorical_accuracy'
+LABEL_KEY = 'label'
+
+
+def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
+  """Bless only if accuracy ≥ the bound and no worse than the latest blessed model."""
+  accuracy = tfma.MetricConfig(
+      class_name=ACCURACY_CLASS,
+      threshold=tfma.MetricThreshold(
+          value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
+          change_threshold=tfma.GenericChangeThreshold(
+              direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': -1e-10})))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=LABEL_KEY,
+                                  prediction_key='probabilities')],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[accuracy, tfma.MetricConfig(class_name='ExampleCount')])])
+
+
+def set_accuracy_bound(eval_config_json: str, bound: float) -> str:
+  config = json_format.Parse(eval_config_json, tfma.EvalConfig())
+  found = False
+  for spec in config.metrics_specs:
+    for metric in spec.metrics:
+      if metric.class_name == ACCURACY_CLASS:
+        metric.threshold.value_threshold.lower_bound.value = bound
+        found = True
+  if not found:
+    raise ValueError(f'eval_config has no {ACCURACY_CLASS} metric to bound')
+  return json_format.MessageToJson(config, sort_keys=True)
+
+
+class MnistEvaluatorSpec(standard_component_specs.EvaluatorSpec):
+  PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
+                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float, optional=True)}
+
+
+class Executor(evaluator_executor.Executor):
+  """Writes the `accuracy_threshold` parameter into the EvalConfig, then evaluates as TFX does."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    exec_properties = dict(exec_properties)
+    bound = exec_properties.pop(ACCURACY_THRESHOLD_KEY, None)
+    if bound is not None:
+      bound = float(bound)
+      if not 0 <= bound <= 1:
+        raise ValueError(f'accuracy_threshold must be in [0, 1], got {bound}')
+      exec_properties['eval_config'] = set_accuracy_bound(exec_properties['eval_config'], bound)
+    super().Do(input_dict, output_dict, exec_properties)
+
+
+class MnistEvaluator(base_component.BaseComponent):
+  """TFMA on the `eval` split through the model's serving_default signature."""
+
+  SPEC_CLASS = MnistEvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+               baseline_model: types.BaseChannel,
+               accuracy_threshold: Union[float, data_types.RuntimeParameter]):
+    default_bound = (accuracy_threshold.default
+                     if isinstance(accuracy_threshold, data_types.RuntimeParameter)
+                     else accuracy_threshold)
+    spec = MnistEvaluatorSpec(
+        examples=examples,
+        model=model,
+        baseline_model=baseline_model,
+        eval_config=make_eval_config(default_bound),
+        example_splits=json.dumps(['eval']),
+        accuracy_threshold=accuracy_threshold,
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing))
+    super().__init__(spec=spec)

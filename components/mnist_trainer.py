@@ -1,0 +1,62 @@
+"""MnistTrainer: TFX's Trainer (GenericExecutor + run_fn) with `epochs` as its own parameter.
+
+The training settings travel as one JSON custom_config; a separate `epochs` parameter lets a
+Kubeflow run change the epoch count (a pipeline parameter) without editing that JSON.
+"""
+import json
+from typing import Any, Dict, List, Optional, Union
+
+from tfx import types
+from tfx.components.trainer import executor as trainer_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+from trainer_module.config import TrainingConfig
+
+RUN_FN = 'trainer_module.task.run_fn'
+EPOCHS_KEY = 'epochs'
+
+
+class MnistTrainerSpec(standard_component_specs.TrainerSpec):
+  PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
+                EPOCHS_KEY: ExecutionParameter(type=int, optional=True)}
+
+
+class Executor(trainer_executor.GenericExecutor):
+  """Folds the `epochs` parameter into custom_config, then trains as TFX's Trainer does."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    exec_properties = dict(exec_properties)
+    epochs = exec_properties.pop(EPOCHS_KEY, None)
+    if epochs is not None:
+      custom_config = json.loads(exec_properties.get('custom_config') or '{}')
+      custom_config['epochs'] = int(epochs)
+      TrainingConfig.from_custom_config(custom_config)  # a bad value fails here, clearly
+      exec_properties['custom_config'] = json.dumps(custom_config)
+    super().Do(input_dict, output_dict, exec_properties)
+
+
+class MnistTrainer(base_component.BaseComponent):
+  """Trains the seed CNN via `trainer_module.task.run_fn` (no module file, no wheel build)."""
+
+  SPEC_CLASS = MnistTrainerSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel, training: TrainingConfig,
+               epochs: Optional[Union[int, data_types.RuntimeParameter]] = None):
+    spec = MnistTrainerSpec(
+        examples=examples,
+        train_args=trainer_pb2.TrainArgs(splits=['train']),
+        eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+        run_fn=RUN_FN,
+        custom_config=json.dumps(training.to_custom_config(), sort_keys=True),
+        epochs=training.epochs if epochs is None else epochs,
+        model=types.Channel(type=standard_artifacts.Model),
+        model_run=types.Channel(type=standard_artifacts.ModelRun))
+    super().__init__(spec=spec)
