@@ -48,12 +48,15 @@ def _fraction(text: str) -> float:
   return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
+                       'default: $MNIST_DATA_DIR, else download from the public mirrors')
+
+
+def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DATA_DIR_HELP) -> None:
   """Pipeline and trainer flags shared by every runner."""
   defaults = TrainingConfig()
   data = parser.add_argument_group('data')
-  data.add_argument('--data-dir', metavar='DIR', help='folder (or gs:// URI) with the four MNIST IDX .gz files; '
-                    'default: $MNIST_DATA_DIR, else download from the public mirrors')
+  data.add_argument('--data-dir', metavar='DIR', help=data_dir_help)
   data.add_argument('--train-examples', type=_positive_int, metavar='N',
                     help='use only the first N training examples (default: all 60000)')
   data.add_argument('--eval-examples', type=_positive_int, metavar='N',

@@ -1,0 +1,93 @@
+"""python -m kubeflow compile|upload — see README "Run on Kubeflow"."""
+import argparse
+import logging
+import sys
+
+from pipeline import config as config_lib
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='python -m kubeflow',
+      description='Compile the MNIST TFX pipeline for Kubeflow Pipelines v2 / Vertex AI, or '
+      'upload it to a Kubeflow Pipelines endpoint.')
+  commands = parser.add_subparsers(dest='command', required=True)
+
+  compile_cmd = commands.add_parser(
+      'compile', help='write pipeline.yaml (KFP 2.x) and pipeline.json (Vertex PipelineJob)',
+      description='Compiles with TFX KubeflowV2DagRunner. Needs no network and no credentials.')
+  compile_cmd.add_argument('--output', required=True, metavar='FILE.yaml',
+                           help='the PipelineSpec YAML; the PipelineJob JSON goes beside it')
+  compile_cmd.add_argument('--image', required=True,
+                           help='component image built from this repo (make image)')
+  compile_cmd.add_argument('--pipeline-root', required=True, metavar='URI',
+                           help='where runs write artifacts, e.g. gs://bucket/root or minio://…')
+  compile_cmd.add_argument('--serving-dir', metavar='URI',
+                           help='Pusher destination (default: <pipeline-root>/serving)')
+  config_lib.add_arguments(compile_cmd, data_dir_help=(
+      'URI of the four MNIST IDX .gz files as the pods see it; the default of the data_dir '
+      'pipeline parameter (default: <pipeline-root>/data/mnist)'))
+
+  upload_cmd = commands.add_parser(
+      'upload', help='upload pipeline.yaml with kfp.Client, optionally start a run',
+      description='Uploads a new pipeline, or a new version when the name exists.')
+  upload_cmd.add_argument('--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080')
+  upload_cmd.add_argument('--package', required=True, metavar='FILE.yaml')
+  upload_cmd.add_argument('--name', help='pipeline name (default: the one in the package)')
+  upload_cmd.add_argument('--run', action='store_true', help='also start a run of the new version')
+  upload_cmd.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
+                          help='pipeline parameter for the run (repeatable): data_dir, epochs, '
+                          'accuracy_threshold')
+  upload_cmd.add_argument('--pipeline-root', metavar='URI',
+                          help="the run's pipeline root (default: the package's)")
+  upload_cmd.add_argument('--experiment', default='Default', help='experiment for the run')
+  upload_cmd.add_argument('--timeout', type=float, default=30.0,
+                          help='seconds to wait for the endpoint (default: %(default)s)')
+  return parser
+
+
+def _compile(args) -> int:
+  from kubeflow.compile import compile_pipeline
+  root = args.pipeline_root.rstrip('/')
+  try:
+    config = config_lib.config_from_args(
+        args, data_dir=args.data_dir or f'{root}/data/mnist', pipeline_root=root,
+        serving_dir=args.serving_dir or f'{root}/serving')
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
+  try:
+    yaml_path, json_path = compile_pipeline(config, args.image, args.output)
+  except (ValueError, OSError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  print(f'Wrote {yaml_path} (KFP PipelineSpec) and {json_path} (Vertex PipelineJob); '
+        f'image {args.image}, pipeline root {root}')
+  return 0
+
+
+def _upload(args) -> int:
+  from kubeflow.upload import UploadError, upload
+  try:
+    upload(args.host, args.package, name=args.name, run=args.run, param_assignments=args.param,
+           pipeline_root=args.pipeline_root, experiment=args.experiment, timeout=args.timeout)
+  except UploadError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  return 0
+
+
+def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  args = _parser().parse_args(config_lib.join_option_values(list(argv)))
+  from pipeline import console
+  console.silence_native_logs(verbose=False)
+  logging.getLogger().setLevel(logging.ERROR)  # TFX's and kfp's INFO logs are noise here
+  return _compile(args) if args.command == 'compile' else _upload(args)
+
+
+if __name__ == '__main__':
+  sys.exit(main())
