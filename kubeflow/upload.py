@@ -1,11 +1,13 @@
 """Uploads a compiled pipeline.yaml to a Kubeflow Pipelines 2.x endpoint with kfp.Client:
 a new pipeline, or a new version of the pipeline with that name; optionally starts a run."""
 import datetime
+import os
 import socket
 from typing import Any, Dict, List, Optional
 
 import yaml
 
+TOKEN_ENV = 'KFP_TOKEN'  # a bearer token for endpoints that need one (never a flag)
 _TYPES = {'NUMBER_INTEGER': int, 'NUMBER_DOUBLE': float, 'STRING': str, 'BOOLEAN': None}
 
 
@@ -77,6 +79,19 @@ def _describe(error: Exception, host: str) -> str:
   return f'{host}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""}'
 
 
+def _client_class():
+  import kfp  # only when needed: the checks before it need no client
+
+  class Client(kfp.Client):
+    """kfp.Client whose health check is tried once: the stock one retries 5 times, 5 s apart,
+    so a refused login would take half a minute to report."""
+
+    def get_kfp_healthz(self, sleep_duration=5):
+      return self._healthz_api.get_healthz()
+
+  return Client
+
+
 def upload(host: str, package: str, name: Optional[str] = None, run: bool = False,
            param_assignments: Optional[List[str]] = None, pipeline_root: Optional[str] = None,
            experiment: str = 'Default', timeout: float = 30.0,
@@ -89,11 +104,10 @@ def upload(host: str, package: str, name: Optional[str] = None, run: bool = Fals
     raise UploadError('--param and --pipeline-root only apply with --run')
   stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
 
-  import kfp  # only now: the checks above need no client
   previous_timeout = socket.getdefaulttimeout()
   socket.setdefaulttimeout(timeout)  # kfp sets none of its own: a silent host would hang
   try:
-    client = kfp.Client(host=host)
+    client = _client_class()(host=host, existing_token=os.environ.get(TOKEN_ENV) or None)
     pipeline_id = client.get_pipeline_id(name)
     if pipeline_id is None:
       pipeline = client.upload_pipeline(package, pipeline_name=name,
