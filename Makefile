@@ -2,11 +2,13 @@
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
 # make test:    install if needed, then the whole test suite.
 # make benchmark: the full default run, checked against the accuracy/time goal.
+# make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run test benchmark clean
+.PHONY: install run test benchmark image clean
 
 install:
 	@./scripts/install.sh
@@ -19,6 +21,9 @@ test: install
 
 benchmark: install
 	$(PY) benchmarks/full_run.py
+
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf tfx_output .pytest_cache
