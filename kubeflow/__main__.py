@@ -3,6 +3,7 @@ import argparse
 import logging
 import sys
 
+from kubeflow import DEFAULT_MLMD_ADDRESS
 from pipeline import config as config_lib
 
 EXIT_FAILED = 1
@@ -25,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
                            help='component image built from this repo (make image)')
   compile_cmd.add_argument('--pipeline-root', required=True, metavar='URI',
                            help='where runs write artifacts, e.g. gs://bucket/root or minio://…')
+  compile_cmd.add_argument('--target', choices=('kfp', 'vertex'), default='kfp',
+                           help="kfp: open-source Kubeflow Pipelines 2.x (default); vertex: Vertex AI "
+                           "Pipelines (keeps TFX's Resolver, which open-source KFP cannot run)")
+  compile_cmd.add_argument('--mlmd-address', default=DEFAULT_MLMD_ADDRESS, metavar='HOST:PORT',
+                           help="KFP's ML Metadata gRPC service as pods reach it, for the "
+                           "baseline-model lookup (kfp target; default: %(default)s)")
   compile_cmd.add_argument('--serving-dir', metavar='URI',
                            help='Pusher destination (default: <pipeline-root>/serving)')
   config_lib.add_arguments(compile_cmd, data_dir_help=(
@@ -60,11 +67,12 @@ def _compile(args) -> int:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
   try:
-    yaml_path, json_path = compile_pipeline(config, args.image, args.output)
+    yaml_path, json_path = compile_pipeline(config, args.image, args.output, target=args.target,
+                                            mlmd_address=args.mlmd_address)
   except (ValueError, OSError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED
-  print(f'Wrote {yaml_path} (KFP PipelineSpec) and {json_path} (Vertex PipelineJob); '
+  print(f'Wrote {yaml_path} (PipelineSpec) and {json_path} (PipelineJob) for {args.target}; '
         f'image {args.image}, pipeline root {root}')
   return 0
 

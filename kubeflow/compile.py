@@ -15,6 +15,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
+from kubeflow import DEFAULT_MLMD_ADDRESS
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -29,11 +30,23 @@ def runtime_parameter_defaults(pipeline) -> Dict[str, Any]:
   return defaults
 
 
-def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str) -> Tuple[str, str]:
-  """Writes pipeline.yaml and pipeline.json (beside it); returns both paths."""
+TARGETS = ('kfp', 'vertex')
+BASELINE_TASK = 'LatestBlessedModel'
+
+
+def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, target: str = 'kfp',
+                     mlmd_address: str = DEFAULT_MLMD_ADDRESS) -> Tuple[str, str]:
+  """Writes pipeline.yaml and pipeline.json (beside it); returns both paths.
+
+  target 'kfp' (open-source Kubeflow Pipelines 2.x) looks the baseline model up in KFP's ML
+  Metadata at `mlmd_address`; 'vertex' keeps TFX's Resolver, which only Vertex AI can run.
+  """
   if not output_yaml.endswith(('.yaml', '.yml')):
     raise ValueError(f'--output must end in .yaml or .yml, got {output_yaml}')
-  pipeline = create_pipeline(config, runtime_parameters=True)
+  if target not in TARGETS:
+    raise ValueError(f'unknown target {target!r}; choose one of {", ".join(TARGETS)}')
+  pipeline = create_pipeline(config, runtime_parameters=True,
+                             kfp_mlmd_address=mlmd_address if target == 'kfp' else None)
   defaults = runtime_parameter_defaults(pipeline)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       # Schema 2.1: parameters travel as `parameterValues` with typed input specs, as KFP 2.x
@@ -47,6 +60,9 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str) -> Tu
   for name, default in defaults.items():
     root_parameters[name].update(defaultValue=default, isOptional=True)
   spec['defaultPipelineRoot'] = config.pipeline_root
+  if BASELINE_TASK in spec['root']['dag']['tasks']:
+    # Its answer depends on the metadata store, not on its inputs: never reuse a cached one.
+    spec['root']['dag']['tasks'][BASELINE_TASK]['cachingOptions'] = {'enableCache': False}
   # Both must parse strictly, or a backend would refuse them later.
   json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
   json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())

@@ -1,9 +1,10 @@
 """create_pipeline: ExampleGen → Trainer → Evaluator (gate) → Pusher, for any runner."""
-from typing import List
+from typing import List, Optional
 
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
+from components.latest_blessed_model import LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
 from components.mnist_trainer import MnistTrainer
@@ -15,9 +16,12 @@ EPOCHS_PARAM = 'epochs'
 ACCURACY_THRESHOLD_PARAM = 'accuracy_threshold'
 
 
-def create_components(config: PipelineConfig, runtime_parameters: bool = False) -> List:
+def create_components(config: PipelineConfig, runtime_parameters: bool = False,
+                      kfp_mlmd_address: Optional[str] = None) -> List:
   """With runtime_parameters, data location, epochs and the accuracy bound become pipeline
-  parameters (Kubeflow) whose defaults are the config's values; locally they are plain values."""
+  parameters (Kubeflow) whose defaults are the config's values; locally they are plain values.
+  With kfp_mlmd_address (HOST:PORT of KFP's ML Metadata gRPC service), the baseline model is
+  looked up by a container component instead of TFX's Resolver (for open-source KFP)."""
 
   def knob(name, ptype, value):
     return data_types.RuntimeParameter(name=name, ptype=ptype, default=value) \
@@ -31,16 +35,21 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False) 
       training=config.training,
       epochs=knob(EPOCHS_PARAM, int, config.training.epochs)).with_id('Trainer')
 
-  baseline_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('LatestBlessedModelResolver')
+  if kfp_mlmd_address:
+    # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead.
+    baseline = LatestBlessedModel(candidate=trainer.outputs['model'],
+                                  mlmd_address=kfp_mlmd_address).with_id('LatestBlessedModel')
+  else:
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id('LatestBlessedModelResolver')
 
   evaluator = MnistEvaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
-      baseline_model=baseline_resolver.outputs['model'],
+      baseline_model=baseline.outputs['model'],
       accuracy_threshold=knob(ACCURACY_THRESHOLD_PARAM, float, config.accuracy_threshold),
   ).with_id('Evaluator')
 
@@ -50,16 +59,17 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False) 
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
 
-  return [example_gen, trainer, baseline_resolver, evaluator, pusher]
+  return [example_gen, trainer, baseline, evaluator, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None,
-                    runtime_parameters: bool = False) -> tfx.dsl.Pipeline:
+                    runtime_parameters: bool = False,
+                    kfp_mlmd_address: Optional[str] = None) -> tfx.dsl.Pipeline:
   """The whole pipeline; runners add only the orchestrator and, locally, the MLMD store."""
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=create_components(config, runtime_parameters),
+      components=create_components(config, runtime_parameters, kfp_mlmd_address),
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

@@ -43,15 +43,33 @@ def _deps(spec):
   return tasks, edges
 
 
-def test_dag(compiled):
+def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
-  resolver = [t for t in tasks if t.startswith('LatestBlessedModelResolver') and 'model-resolver' in t]
-  assert resolver
-  assert ('MnistExampleGen', 'Trainer') in edges
-  assert ('MnistExampleGen', 'Evaluator') in edges and ('Trainer', 'Evaluator') in edges
-  assert (resolver[0], 'Evaluator') in edges
-  assert ('Evaluator', 'Pusher') in edges and ('Trainer', 'Pusher') in edges
+  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher'}
+  assert edges == {('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
+                   ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
+                   ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
+                   ('Evaluator', 'Pusher')}
+  # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
+  # never cached (its answer depends on the metadata store, not on its inputs).
+  executors = spec['deploymentSpec']['executors']
+  assert all('container' in e for e in executors.values())
+  assert tasks['LatestBlessedModel']['cachingOptions'] == {'enableCache': False}
+  assert tasks['LatestBlessedModel']['inputs']['parameters']['mlmd_address'] == {
+      'runtimeValue': {'constant': 'metadata-grpc-service.kubeflow:8080'}}
+
+
+def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
+  _, spec = compile_to(str(tmp_path), '--pipeline-root', 'gs://bucket/root', '--target', 'vertex')
+  tasks, edges = _deps(spec)
+  resolvers = [t for t in tasks if t.startswith('LatestBlessedModelResolver')]
+  model_resolver = [t for t in resolvers if t.endswith('model-resolver')]
+  assert model_resolver and (model_resolver[0], 'Evaluator') in edges
+  assert ('MnistExampleGen', 'Trainer') in edges and ('Trainer', 'Evaluator') in edges
+  assert ('Evaluator', 'Pusher') in edges
+  executors = spec['deploymentSpec']['executors']
+  assert any('resolver' in e for e in executors.values())
 
 
 def test_every_executor_uses_the_image_and_imports(compiled):
@@ -59,7 +77,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'Pusher_executor'}
+                             'Pusher_executor', 'LatestBlessedModel_executor'}
   class_paths = {}
   for label, container in containers.items():
     assert container['image'] == IMAGE
@@ -68,6 +86,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   assert class_paths['MnistExampleGen_executor'] == 'components.mnist_example_gen.Executor'
   assert class_paths['Trainer_executor'] == 'components.mnist_trainer.Executor'
   assert class_paths['Evaluator_executor'] == 'components.mnist_evaluator.Executor'
+  assert class_paths['LatestBlessedModel_executor'] == 'components.latest_blessed_model.Executor'
   for path in class_paths.values():
     import_utils.import_class_by_path(path)
   run_fn = spec['root']['dag']['tasks']['Trainer']['inputs']['parameters']['run_fn']

@@ -69,13 +69,16 @@ def pod_runs(tmp_path_factory, mnist_dir):
   gen_input = _executor_input(spec, 'MnistExampleGen', work)
   driver_output = _run_pod_command(example_gen['lifecycle']['preCacheCheck'], gen_input, work)
   gen_output = _run_pod_command(example_gen, gen_input, work)
+  # Open-source KFP ignores the preCacheCheck hook: the executor must also work on its own.
+  alone_input = _executor_input(spec, 'MnistExampleGen', os.path.join(work, 'no-driver'))
+  alone_output = _run_pod_command(example_gen, alone_input, work)
 
   # Trainer: on ExampleGen's output artifact, with the `epochs` pipeline parameter set to 1.
   examples = gen_output['artifacts']['examples']['artifacts'][0]
   trainer_input = _executor_input(spec, 'Trainer', work, overrides={'epochs': 1},
                                   input_artifacts={'examples': examples})
   trainer_output = _run_pod_command(executors['Trainer_executor']['container'], trainer_input, work)
-  return spec, driver_output, gen_output, trainer_input, trainer_output
+  return spec, driver_output, gen_output, trainer_input, trainer_output, alone_output
 
 
 def test_example_gen_driver_fingerprints_the_input(pod_runs):
@@ -86,8 +89,9 @@ def test_example_gen_driver_fingerprints_the_input(pod_runs):
   assert 'split:eval,num_files:2,' in values['input_fingerprint']
 
 
-def test_example_gen_executor_writes_splits_and_digests(pod_runs):
-  _, _, gen_output, *_ = pod_runs
+@pytest.mark.parametrize('with_driver', [True, False], ids=['vertex-with-driver', 'kfp-no-driver'])
+def test_example_gen_executor_writes_splits_and_digests(pod_runs, with_driver):
+  gen_output = pod_runs[2] if with_driver else pod_runs[5]
   [examples] = gen_output['artifacts']['examples']['artifacts']
   metadata = examples['metadata']
   assert metadata['sha256_train_images'].startswith('ba891046')
@@ -99,7 +103,7 @@ def test_example_gen_executor_writes_splits_and_digests(pod_runs):
 
 
 def test_trainer_trains_with_the_epochs_parameter_and_exports(pod_runs):
-  _, _, _, trainer_input, trainer_output = pod_runs
+  _, _, _, trainer_input, trainer_output, _ = pod_runs
   model_uri = trainer_input['outputs']['artifacts']['model']['artifacts'][0]['uri']
   run_uri = trainer_input['outputs']['artifacts']['model_run']['artifacts'][0]['uri']
   assert os.path.exists(os.path.join(model_uri, 'Format-Serving', 'saved_model.pb'))

@@ -1,0 +1,93 @@
+"""LatestBlessedModel: the baseline for the Evaluator on open-source Kubeflow Pipelines.
+
+TFX's Resolver compiles to a `resolver` executor that Vertex AI runs but the open-source KFP
+2.x backend refuses ("resolver not implemented yet"). This ordinary container component does
+the same job: it asks KFP's ML Metadata service for the newest blessed ModelBlessing and
+copies the model it blessed into its own output. With no blessed model yet, it outputs a copy
+of the candidate, so the "no worse than the served model" check passes trivially on a first run.
+"""
+import os
+from typing import Any, Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils
+
+MLMD_ADDRESS_KEY = 'mlmd_address'
+# Local runs name the type 'ModelBlessing'; the KFP v2 launcher records the schema title.
+BLESSING_TYPES = ('tfx.ModelBlessing', 'ModelBlessing')
+
+
+def _value(artifact: metadata_store_pb2.Artifact, key: str):
+  if key not in artifact.custom_properties:
+    return None
+  value = artifact.custom_properties[key]
+  kind = value.WhichOneof('value')
+  return getattr(value, kind) if kind else None
+
+
+def latest_blessed_model_uri(store: metadata_store.MetadataStore) -> Optional[str]:
+  """URI of the model blessed most recently, or None if nothing has been blessed."""
+  blessings = []
+  for type_name in BLESSING_TYPES:
+    blessings.extend(store.get_artifacts_by_type(type_name))
+  for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
+    blessed = _value(blessing, 'blessed')
+    if blessed is not None and float(blessed) == 1 and _value(blessing, 'current_model'):
+      return str(_value(blessing, 'current_model'))
+  return None
+
+
+def resolve_baseline(store: metadata_store.MetadataStore, candidate_uri: str,
+                     output: types.Artifact) -> str:
+  """Copies the latest blessed model (or the candidate) into `output`; returns its source."""
+  blessed_uri = latest_blessed_model_uri(store)
+  source = blessed_uri or candidate_uri
+  io_utils.copy_dir(source, output.uri)
+  output.set_string_custom_property('baseline_source', source)
+  output.set_string_custom_property('baseline_kind', 'latest_blessed' if blessed_uri else 'candidate')
+  return source
+
+
+def grpc_store(address: str) -> metadata_store.MetadataStore:
+  host, _, port = address.rpartition(':')
+  if not host or not port.isdigit():
+    raise ValueError(f'mlmd_address must be HOST:PORT, got {address!r}')
+  config = metadata_store_pb2.MetadataStoreClientConfig(host=host, port=int(port))
+  return metadata_store.MetadataStore(config)
+
+
+class LatestBlessedModelSpec(ComponentSpec):
+  PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str)}
+  INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
+  OUTPUTS = {'model': ChannelParameter(type=standard_artifacts.Model)}
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    candidate = artifact_utils.get_single_instance(input_dict['candidate'])
+    output = artifact_utils.get_single_instance(output_dict['model'])
+    resolve_baseline(grpc_store(exec_properties[MLMD_ADDRESS_KEY]), candidate.uri, output)
+
+
+class LatestBlessedModel(base_component.BaseComponent):
+  """Outputs the latest blessed model (or the candidate) as the Evaluator's baseline."""
+
+  SPEC_CLASS = LatestBlessedModelSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, candidate: types.BaseChannel, mlmd_address: str):
+    super().__init__(spec=LatestBlessedModelSpec(
+        candidate=candidate, mlmd_address=mlmd_address,
+        model=types.Channel(type=standard_artifacts.Model)))
