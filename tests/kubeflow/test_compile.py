@@ -1,12 +1,16 @@
 """`python -m kubeflow compile`: what KFP 2.x and Vertex would be handed, checked strictly."""
 import json
 import os
+import subprocess
+import sys
 
 import kfp
+import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.utils import import_utils
 
+from tests.conftest import REPO
 from tests.kubeflow.conftest import IMAGE, compile_to, run_cli
 
 BEAM_ARGS = ['--runner=DataflowRunner', '--project=p', '--region=europe-west4']
@@ -94,8 +98,9 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   import_utils.import_func_from_module('trainer_module.task', 'run_fn')
 
 
-def test_beam_args_reach_every_beam_component(compiled):
-  _, spec = compiled
+def test_beam_args_reach_every_beam_component(tmp_path):
+  _, spec = compile_to(str(tmp_path), '--pipeline-root', 'gs://bucket/root',
+                       '--beam-args', ' '.join(BEAM_ARGS))
   executors = spec['deploymentSpec']['executors']
   for label in ('MnistExampleGen_executor', 'Evaluator_executor'):
     container = executors[label]['container']
@@ -148,3 +153,18 @@ def test_compile_usage_errors(tmp_path):
   assert proc.returncode == 1
   assert proc.stderr.strip() == f'error: --output must end in .yaml or .yml, got {tmp_path}/p.txt'
   assert not os.path.exists(tmp_path / 'p.txt')
+
+
+def test_compiles_with_no_network_at_all(tmp_path):
+  """The acceptance command inside a fresh network namespace (no interfaces but a down lo)."""
+  probe = subprocess.run(['unshare', '-n', 'true'], capture_output=True)
+  if probe.returncode != 0:
+    pytest.skip('needs unshare -n (root): cannot take the network away here')
+  output = str(tmp_path / 'build' / 'pipeline.yaml')
+  proc = subprocess.run(
+      ['unshare', '-n', sys.executable, '-m', 'kubeflow', 'compile', '--output', output,
+       '--image', IMAGE, '--pipeline-root', 'gs://bucket/root'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.path.exists(output) and os.path.exists(output.replace('.yaml', '.json'))
+  assert kfp.components.load_component_from_file(output).name == 'mnist-tfx'
