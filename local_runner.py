@@ -20,6 +20,7 @@ SEED_EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '
 
 def parse_args(argv):
   from pipeline import config as config_lib
+  from pipeline import store as store_lib
   parser = argparse.ArgumentParser(
       description='Run the MNIST TFX pipeline locally: ExampleGen → Trainer → Evaluator → Pusher.',
       epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
@@ -27,6 +28,7 @@ def parse_args(argv):
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
                       '(default: %(default)s)')
   config_lib.add_arguments(parser)
+  store_lib.add_mysql_arguments(parser)
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
   return parser.parse_args(config_lib.join_option_values(list(argv)))
 
@@ -72,12 +74,15 @@ def main(argv=None) -> int:
   console.install(args.verbose, progress)
   from tfx import v1 as tfx
   from pipeline.pipeline import create_pipeline
+  from pipeline import report
   from pipeline import results
 
+  from pipeline import store as store_lib
   os.makedirs(paths['output_dir'], exist_ok=True)
+  metadata_config = (store_lib.mysql_config(args)
+                     or store_lib.sqlite_config(paths['metadata_path'], read_only=False))
   print(f'MNIST TFX pipeline: data {data_dir} → {paths["output_dir"]}')
-  pipeline = create_pipeline(
-      config, tfx.orchestration.metadata.sqlite_metadata_connection_config(paths['metadata_path']))
+  pipeline = create_pipeline(config, metadata_config)
   try:
     tfx.orchestration.LocalDagRunner().run(pipeline)
   except KeyboardInterrupt:
@@ -96,11 +101,14 @@ def main(argv=None) -> int:
             f'{"" if args.verbose else " (rerun with --verbose for details)"}', file=sys.stderr)
     return EXIT_FAILED
 
-  summary = results.latest_run(paths['metadata_path'])
-  return print_summary(summary, paths, time.monotonic() - started)
+  store = store_lib.open_store(metadata_config)
+  summary = results.summarize_latest_run(store)
+  report_path = report.write_report(store, results.runs(store)[0], paths['output_dir'])
+  return print_summary(summary, store_lib.describe(metadata_config), report_path,
+                       time.monotonic() - started)
 
 
-def print_summary(summary, paths, seconds) -> int:
+def print_summary(summary, metadata, report_path, seconds) -> int:
   print('-' * 60)
   if summary.accuracy is not None:
     baseline = (f' (last blessed model: {summary.baseline_accuracy:.4f})'
@@ -111,11 +119,13 @@ def print_summary(summary, paths, seconds) -> int:
   else:
     print('Blessed:         no — ' + ('; '.join(summary.failures) or 'see the Evaluator output'))
   if summary.pushed_version:
-    pushed = os.path.join(summary.pushed_dir)
-    print(f'Pushed:          {pushed} (version {summary.pushed_version})')
+    print(f'Pushed:          {summary.pushed_dir} (version {summary.pushed_version})')
   else:
     print('Pushed:          nothing (the model being served, if any, is unchanged)')
-  print(f'ML Metadata:     {paths["metadata_path"]} (run {summary.run_id})')
+  print(f'ML Metadata:     {metadata} (run {summary.run_id})')
+  print(f'Report:          {report_path}')
+  print(f'Inspect:         {os.path.basename(sys.executable)} -m pipeline.metadata --output-dir '
+        f'{os.path.dirname(os.path.dirname(os.path.dirname(report_path)))} runs | lineage VERSION')
   print(f'Total time:      {seconds:.0f} s')
   if summary.pushed_version:
     examples = os.path.normpath(SEED_EXAMPLES) if os.path.exists(SEED_EXAMPLES) else 'IMAGES.npy'

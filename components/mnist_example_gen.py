@@ -7,6 +7,7 @@ Splits are MNIST's own: `train` = the 60k training set, `eval` = the 10k test se
 from typing import Any, Dict, Iterator, List, Optional
 
 import apache_beam as beam
+from absl import logging
 import tensorflow as tf
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
@@ -98,10 +99,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       examples.set_string_custom_property(sha256_property(file_name), digest)
     examples.set_string_custom_property('source_uri', input_base)
     limits = _limits(exec_properties)
+    counts = {}
     for split_name, prefix in SPLIT_PREFIXES.items():
       full = mnist_data.FILES[prefix][0].count
       limit = limits.get(LIMIT_KEYS[split_name])
-      examples.set_int_custom_property(f'{split_name}_examples', min(limit, full) if limit else full)
+      counts[split_name] = min(limit, full) if limit else full
+      examples.set_int_custom_property(f'{split_name}_examples', counts[split_name])
+    # The local runner's console shows this on the component's line.
+    logging.info('MnistExampleGen wrote %s', ', '.join(f'{s} {n}' for s, n in counts.items()))
 
 
 def create_example_gen(input_base, train_examples: Optional[int] = None,

@@ -26,22 +26,33 @@ class ComponentProgress(logging.Handler):
     self.seconds: Dict[str, float] = {}
     self.cached = set()
     self.announced = set()
+    self.notes: Dict[str, str] = {}
+
+  # What a person sees when a component starts for real (not when it is served from cache).
+  STARTING = {
+      'MnistExampleGen': 'MnistExampleGen: validating the MNIST files and writing TFRecords…',
+      'Trainer': 'Trainer: training the seed CNN…',  # Keras' progress follows
+      'Evaluator': 'Evaluator: TFMA on the eval split (candidate vs. last blessed model)…',
+  }
+  EXAMPLE_COUNTS = 'MnistExampleGen wrote %s'  # logged by components.mnist_example_gen
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
     if msg == 'Component %s is running.':
       self.current = record.args[0]
       self.started[self.current] = time.monotonic()
-    elif (msg.startswith('Going to run a new execution') and self.current == 'Trainer'
-          and 'Trainer' not in self.announced):
-      self.announced.add('Trainer')
-      self._print('Trainer: training the seed CNN…')  # Keras' progress follows
+    elif (msg.startswith('Going to run a new execution') and self.current in self.STARTING
+          and self.current not in self.announced):
+      self.announced.add(self.current)
+      self._print(self.STARTING[self.current])
     elif msg == 'A cached execution %d is used.' and self.current:
       self.cached.add(self.current)
+    elif msg == self.EXAMPLE_COUNTS and self.current:
+      self.notes[self.current] = f' ({record.args[0]})'
     elif msg == 'Component %s is finished.':
       node = record.args[0]
       self.seconds[node] = time.monotonic() - self.started.get(node, time.monotonic())
-      note = ' (cached)' if node in self.cached else ''
+      note = ' (cached)' if node in self.cached else self.notes.get(node, '')
       self._print(f'{node:<28} {self.seconds[node]:7.1f} s{note}')
       self.current = None
 
@@ -59,6 +70,11 @@ def install(verbose: bool, progress: ComponentProgress) -> None:
       logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     return
   absl_logger.propagate = False
+  quiet_python_logs()
+
+
+def quiet_python_logs() -> None:
+  """Only errors from Python loggers (TF's deprecation warnings and the like stay hidden)."""
   root = logging.getLogger()
   root.setLevel(logging.ERROR)
   root.addHandler(logging.NullHandler())  # no "last resort" printing of stray warnings

@@ -1,48 +1,73 @@
-"""Reads a finished run back from ML Metadata: what ran, what was blessed, what was pushed."""
+"""Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed."""
 import dataclasses
+import datetime
 from typing import Dict, List, Optional
 
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.mnist_evaluator import ACCURACY_METRIC
+from pipeline import store as store_lib
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
 
 @dataclasses.dataclass
 class RunSummary:
   run_id: str
-  component_states: Dict[str, str]  # node id -> COMPLETE / CACHED / FAILED ...
+  started: str = ''  # ISO time the run was recorded
+  component_states: Dict[str, str] = dataclasses.field(default_factory=dict)  # COMPLETE, CACHED…
+  component_seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
   accuracy: Optional[float] = None
   baseline_accuracy: Optional[float] = None
   blessed: Optional[bool] = None
   failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
   pushed_version: Optional[str] = None
   pushed_dir: Optional[str] = None
-  examples_uri: Optional[str] = None
-  model_uri: Optional[str] = None
+  artifacts: Dict[str, int] = dataclasses.field(default_factory=dict)  # type name -> artifact id
+  uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
+
+  @property
+  def examples_uri(self) -> Optional[str]:
+    return self.uris.get('Examples')
+
+  @property
+  def model_uri(self) -> Optional[str]:
+    return self.uris.get('Model')
+
+  def to_json(self) -> dict:
+    return dataclasses.asdict(self)
 
 
-def _node_id(store, execution_id: int) -> str:
+def iso(ms: int) -> str:
+  return datetime.datetime.fromtimestamp(ms / 1000).isoformat(timespec='seconds')
+
+
+def custom(artifact, key):
+  if key not in artifact.custom_properties:
+    return None
+  value = artifact.custom_properties[key]
+  kind = value.WhichOneof('value')
+  return getattr(value, kind) if kind else None
+
+
+def type_name(store, artifact) -> str:
+  return store.get_artifact_types_by_id([artifact.type_id])[0].name
+
+
+def node_id(store, execution_id: int) -> str:
   for context in store.get_contexts_by_execution(execution_id):
     if store.get_context_types_by_id([context.type_id])[0].name == 'node':
       return context.name.split('.', 1)[-1]
   return '?'
 
 
-def _outputs(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
+def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadata_store_pb2.Artifact]:
+  kinds = _OUTPUT_EVENTS if outputs else _INPUT_EVENTS
   events = store.get_events_by_execution_ids([execution_id])
-  ids = [e.artifact_id for e in events if e.type in _OUTPUT_EVENTS]
+  ids = [e.artifact_id for e in events if e.type in kinds]
   return store.get_artifacts_by_id(ids) if ids else []
-
-
-def _custom(artifact, key):
-  if key not in artifact.custom_properties:
-    return None
-  value = artifact.custom_properties[key]
-  return getattr(value, value.WhichOneof('value')) if value.WhichOneof('value') else None
 
 
 def read_evaluation(uri: str):
@@ -75,34 +100,38 @@ def read_evaluation(uri: str):
   return accuracy, baseline, failures
 
 
-def latest_run(metadata_path: str) -> Optional[RunSummary]:
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  return summarize_latest_run(metadata_store.MetadataStore(config))
+def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
+  summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
+  for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+    node = node_id(store, execution.id)
+    summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
+    summary.component_seconds[node] = round(
+        (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
+    for artifact in artifacts_of(store, execution.id):
+      kind = type_name(store, artifact)
+      summary.artifacts[kind] = artifact.id
+      summary.uris[kind] = artifact.uri
+      if kind == 'ModelEvaluation':
+        summary.accuracy, summary.baseline_accuracy, summary.failures = read_evaluation(artifact.uri)
+      elif kind == 'ModelBlessing':
+        blessed = custom(artifact, 'blessed')
+        summary.blessed = None if blessed is None else bool(blessed)
+      elif kind == 'PushedModel' and custom(artifact, 'pushed'):
+        summary.pushed_version = custom(artifact, 'pushed_version')
+        summary.pushed_dir = custom(artifact, 'pushed_destination')
+  return summary
+
+
+def runs(store) -> List[metadata_store_pb2.Context]:
+  """Pipeline runs, newest first."""
+  return sorted(store.get_contexts_by_type('pipeline_run'),
+                key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
 
 
 def summarize_latest_run(store) -> Optional[RunSummary]:
-  runs = store.get_contexts_by_type('pipeline_run')
-  if not runs:
-    return None
-  run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
-  summary = RunSummary(run_id=run.name, component_states={})
-  for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
-    node = _node_id(store, execution.id)
-    summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
-    for artifact in _outputs(store, execution.id):
-      type_name = store.get_artifact_types_by_id([artifact.type_id])[0].name
-      if type_name == 'Examples':
-        summary.examples_uri = artifact.uri
-      elif type_name == 'Model':
-        summary.model_uri = artifact.uri
-      elif type_name == 'ModelEvaluation':
-        summary.accuracy, summary.baseline_accuracy, summary.failures = read_evaluation(artifact.uri)
-      elif type_name == 'ModelBlessing':
-        blessed = _custom(artifact, 'blessed')
-        summary.blessed = None if blessed is None else bool(blessed)
-      elif type_name == 'PushedModel' and _custom(artifact, 'pushed'):
-        summary.pushed_version = _custom(artifact, 'pushed_version')
-        summary.pushed_dir = _custom(artifact, 'pushed_destination')
-  return summary
+  all_runs = runs(store)
+  return summarize_run(store, all_runs[0]) if all_runs else None
+
+
+def latest_run(metadata_path: str) -> Optional[RunSummary]:
+  return summarize_latest_run(store_lib.open_store(store_lib.sqlite_config(metadata_path, True)))

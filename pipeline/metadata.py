@@ -1,0 +1,144 @@
+"""python -m pipeline.metadata: inspect the pipeline's ML Metadata (read-only).
+
+  runs                       every run, newest first
+  artifacts [--type T] [--run R]
+  lineage VERSION|ARTIFACT_ID
+  report [RUN]               (re)build a run's HTML report
+
+The store: --output-dir D (its metadata.sqlite; default ./tfx_output), --sqlite PATH, MySQL
+(--mysql-host … ; password from $MLMD_MYSQL_PASSWORD) or an MLMD gRPC service (--grpc-host …,
+as on Kubeflow). --json prints JSON instead of tables.
+"""
+import argparse
+import json
+import os
+import sys
+
+from pipeline import store as store_lib
+
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog='python -m pipeline.metadata', description=__doc__.split('\n\n')[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog=__doc__.split('\n\n', 1)[1])
+  where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
+  where.add_argument('--output-dir', default='tfx_output', metavar='DIR')
+  where.add_argument('--sqlite', metavar='PATH')
+  where.add_argument('--grpc-host', metavar='HOST')
+  where.add_argument('--grpc-port', type=int, default=8080, metavar='PORT')
+  store_lib.add_mysql_arguments(parser)
+  parser.add_argument('--json', action='store_true', help='print JSON')
+  commands = parser.add_subparsers(dest='command', required=True)
+  commands.add_parser('runs', help='every pipeline run, newest first')
+  artifacts = commands.add_parser('artifacts', help='artifacts with the properties that matter')
+  artifacts.add_argument('--type', help='only this type, e.g. Model, Examples, PushedModel')
+  artifacts.add_argument('--run', help='only artifacts of this run id')
+  lineage = commands.add_parser('lineage', help='what a pushed model (or any artifact) came from')
+  lineage.add_argument('key', metavar='VERSION|ARTIFACT_ID')
+  report = commands.add_parser('report', help="(re)build a run's HTML report")
+  report.add_argument('run', nargs='?', help='run id (default: the newest run)')
+  return parser
+
+
+def connection(args):
+  mysql = store_lib.mysql_config(args)
+  if mysql:
+    return mysql
+  if args.grpc_host:
+    from ml_metadata.proto import metadata_store_pb2
+    return metadata_store_pb2.MetadataStoreClientConfig(host=args.grpc_host, port=args.grpc_port)
+  path = args.sqlite or os.path.join(args.output_dir, 'metadata.sqlite')
+  return store_lib.sqlite_config(os.path.abspath(path), read_only=True)
+
+
+def _table(rows, headers):
+  widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)] if rows else \
+      [len(h) for h in headers]
+  lines = ['  '.join(str(h).ljust(w) for h, w in zip(headers, widths))]
+  lines += ['  '.join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
+  return '\n'.join(line.rstrip() for line in lines)
+
+
+def cmd_runs(store, args):
+  from pipeline import results
+  summaries = [results.summarize_run(store, run) for run in results.runs(store)]
+  if args.json:
+    return [s.to_json() for s in summaries]
+  rows = []
+  for s in summaries:
+    components = ', '.join(f'{node} {state.lower()} {s.component_seconds.get(node, 0):.0f}s'
+                           for node, state in s.component_states.items())
+    rows.append([s.run_id, s.started, '-' if s.accuracy is None else f'{s.accuracy:.4f}',
+                 {True: 'yes', False: 'no', None: '-'}[s.blessed], s.pushed_version or '-', components])
+  return _table(rows, ['RUN', 'STARTED', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
+
+
+def cmd_artifacts(store, args):
+  from ml_metadata.proto import metadata_store_pb2
+  from pipeline import lineage, results
+  if args.run:
+    matches = [c for c in results.runs(store) if c.name == args.run]
+    if not matches:
+      raise LookupError(f'{args.run}: no run with that id (see `runs`)')
+    artifacts = store.get_artifacts_by_context(matches[0].id)
+  else:
+    artifacts = store.get_artifacts()
+  items = []
+  for artifact in sorted(artifacts, key=lambda a: a.id):
+    kind = results.type_name(store, artifact)
+    if args.type and kind != args.type:
+      continue
+    props = lineage._properties(store, artifact)  # pylint: disable=protected-access
+    if kind == 'ModelEvaluation':
+      accuracy, baseline, _ = results.read_evaluation(artifact.uri)
+      props.update(accuracy=accuracy, baseline_accuracy=baseline)
+    items.append({'id': artifact.id, 'type': kind, 'uri': artifact.uri,
+                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state), 'properties': props})
+  if args.json:
+    return items
+  rows = [[i['id'], i['type'], i['state'], i['uri'],
+           ' '.join(f'{k}={str(v)[:16] + "…" if k.startswith("sha256") else v}'
+                    for k, v in i['properties'].items() if v is not None)] for i in items]
+  return _table(rows, ['ID', 'TYPE', 'STATE', 'URI', 'PROPERTIES'])
+
+
+def cmd_lineage(store, args):
+  from pipeline import lineage
+  tree = lineage.lineage(store, args.key)
+  return tree if args.json else '\n'.join(lineage.render(tree))
+
+
+def cmd_report(store, args):
+  from pipeline import report, results
+  all_runs = results.runs(store)
+  chosen = [c for c in all_runs if c.name == args.run] if args.run else all_runs[:1]
+  if not chosen:
+    raise LookupError(f'{args.run or "(newest)"}: no such run in this store')
+  path = report.write_report(store, chosen[0], args.output_dir)
+  return {'report': path} if args.json else f'Report: {path}'
+
+
+COMMANDS = {'runs': cmd_runs, 'artifacts': cmd_artifacts, 'lineage': cmd_lineage,
+            'report': cmd_report}
+
+
+def main(argv=None) -> int:
+  args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+  from pipeline import console
+  console.silence_native_logs(verbose=False)
+  console.quiet_python_logs()
+  from pipeline.lineage import LineageError
+  try:
+    store = store_lib.open_store(connection(args))
+    output = COMMANDS[args.command](store, args)
+  except (store_lib.StoreError, LineageError, LookupError) as e:
+    print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
+    return EXIT_FAILED
+  print(json.dumps(output, indent=1, default=str) if args.json else output)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
