@@ -46,9 +46,10 @@ def _root_cause_message(error: BaseException):
 
 
 def main(argv=None) -> int:
-  args = parse_args(sys.argv[1:] if argv is None else argv)
+  argv = sys.argv[1:] if argv is None else argv
   from pipeline import console
-  console.silence_native_logs(args.verbose)
+  console.silence_native_logs('--verbose' in argv)  # before any native library loads
+  args = parse_args(argv)
 
   from components import mnist_data
   from pipeline import config as config_lib

@@ -12,6 +12,7 @@ def silence_native_logs(verbose: bool) -> None:
   if not verbose:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
+    os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ connection retries
     warnings.filterwarnings('ignore')
 
 

@@ -14,7 +14,10 @@ import json
 import os
 import sys
 
-from pipeline import store as store_lib
+from pipeline import console
+
+console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
+from pipeline import store as store_lib  # pylint: disable=wrong-import-position
 
 EXIT_FAILED = 1
 
@@ -126,8 +129,6 @@ COMMANDS = {'runs': cmd_runs, 'artifacts': cmd_artifacts, 'lineage': cmd_lineage
 
 def main(argv=None) -> int:
   args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-  from pipeline import console
-  console.silence_native_logs(verbose=False)
   console.quiet_python_logs()
   from pipeline.lineage import LineageError
   try:

@@ -65,6 +65,9 @@ def open_store(config):
     store = metadata_store.MetadataStore(config)
     store.get_context_types()  # fails here, not later, if the store is unusable
     return store
-  except (errors.MlmdError, RuntimeError) as e:
+  except (errors.StatusError, RuntimeError) as e:
     message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if 'mysql_real_connect' in message:
+      message = ('cannot connect or log in: check host, port, user, database and '
+                 f'${MYSQL_PASSWORD_ENV}')
     raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None
