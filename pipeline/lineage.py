@@ -34,7 +34,7 @@ def _properties(store, artifact) -> Dict[str, Any]:
 
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275) or an artifact id."""
-  for pushed in store.get_artifacts_by_type('PushedModel'):
+  for pushed in results.artifacts_by_type(store, 'PushedModel'):
     if str(results.custom(pushed, 'pushed_version')) == key and results.custom(pushed, 'pushed'):
       return pushed
   if key.isdigit():

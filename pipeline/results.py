@@ -52,14 +52,28 @@ def custom(artifact, key):
   return getattr(value, kind) if kind else None
 
 
+# Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
+RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
+
+
 def type_name(store, artifact) -> str:
-  return store.get_artifact_types_by_id([artifact.type_id])[0].name
+  """'Model' for both a local run's 'Model' and KFP's 'tfx.Model'."""
+  name = store.get_artifact_types_by_id([artifact.type_id])[0].name
+  return name[len('tfx.'):] if name.startswith('tfx.') else name
+
+
+def artifacts_by_type(store, name: str) -> List[metadata_store_pb2.Artifact]:
+  return store.get_artifacts_by_type(name) + store.get_artifacts_by_type('tfx.' + name)
 
 
 def node_id(store, execution_id: int) -> str:
   for context in store.get_contexts_by_execution(execution_id):
     if store.get_context_types_by_id([context.type_id])[0].name == 'node':
       return context.name.split('.', 1)[-1]
+  [execution] = store.get_executions_by_id([execution_id])
+  for key in ('task_name', 'display_name'):  # KFP v2
+    if key in execution.custom_properties and execution.custom_properties[key].string_value:
+      return execution.custom_properties[key].string_value
   return '?'
 
 
@@ -124,8 +138,8 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
 
 def runs(store) -> List[metadata_store_pb2.Context]:
   """Pipeline runs, newest first."""
-  return sorted(store.get_contexts_by_type('pipeline_run'),
-                key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+  contexts = [c for t in RUN_CONTEXT_TYPES for c in store.get_contexts_by_type(t)]
+  return sorted(contexts, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
 
 
 def summarize_latest_run(store) -> Optional[RunSummary]:

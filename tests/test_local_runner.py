@@ -41,8 +41,14 @@ def test_blessed_and_pushed(blessed_run):
   [version] = versions(output_dir)
   assert version.isdigit()
   assert os.path.exists(os.path.join(output_dir, 'serving', version, 'saved_model.pb'))
-  for component in ('MnistExampleGen', 'Trainer', 'Evaluator', 'Pusher'):
+  for component in ('Trainer', 'Evaluator', 'Pusher'):
     assert re.search(rf'^{component}\s+[\d.]+ s$', proc.stdout, re.M), proc.stdout
+  # Progress a person can follow: what starts, example counts, Keras' epochs, the report.
+  assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 60000, eval 10000\)$', proc.stdout, re.M)
+  assert 'MnistExampleGen: validating the MNIST files' in proc.stdout
+  assert 'Evaluator: TFMA on the eval split' in proc.stdout
+  assert re.search(r'^469/469 .* accuracy: .* val_accuracy: ', proc.stdout, re.M)
+  assert re.search(r'^Report:\s+\S+/reports/\S+/report.html$', proc.stdout, re.M)
   accuracy = float(re.search(r'Test accuracy:\s+([\d.]+)', proc.stdout).group(1))
   assert accuracy >= 0.97
   assert 'Blessed:         yes' in proc.stdout
