@@ -6,7 +6,6 @@ the same job: it asks KFP's ML Metadata service for the newest blessed ModelBles
 copies the model it blessed into its own output. With no blessed model yet, it outputs a copy
 of the candidate, so the "no worse than the served model" check passes trivially on a first run.
 """
-import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata import metadata_store

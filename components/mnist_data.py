@@ -8,7 +8,6 @@ import dataclasses
 import gzip
 import hashlib
 import os
-import shutil
 import tempfile
 import time
 import urllib.error

@@ -46,11 +46,6 @@ def idx_labels(labels: np.ndarray, magic: int = 2049, count=None) -> bytes:
   return header + labels.astype(np.uint8).tobytes()
 
 
-def write_gz(path, data: bytes) -> None:
-  with open(path, 'wb') as f:
-    f.write(gzip.compress(data))
-
-
 def read_decompressed(path) -> bytes:
   with open(path, 'rb') as f:
     return gzip.decompress(f.read())

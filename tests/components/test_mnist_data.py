@@ -7,7 +7,7 @@ import pytest
 
 from components import mnist_data
 from components.mnist_data import MnistDataError
-from tests.conftest import idx_images, idx_labels, read_decompressed, write_gz
+from tests.conftest import idx_images, idx_labels, read_decompressed
 
 TRAIN_IMAGES = 'train-images-idx3-ubyte.gz'
 TRAIN_LABELS = 'train-labels-idx1-ubyte.gz'

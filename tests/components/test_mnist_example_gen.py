@@ -3,7 +3,6 @@ import glob
 import os
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2

@@ -5,7 +5,6 @@ import json
 import pytest
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
-from tfx import v1 as tfx
 
 from pipeline import config as config_lib
 from components.mnist_trainer import RUN_FN

@@ -1,6 +1,5 @@
 """Strategy selection (no TPU or second worker here) and the static-shape input pipeline."""
 import json
-import os
 
 import numpy as np
 import pytest
