@@ -104,12 +104,15 @@ def main(argv=None) -> int:
 
   store = store_lib.open_store(metadata_config)
   summary = results.summarize_latest_run(store)
-  report_path = report.write_report(store, results.runs(store)[0], paths['output_dir'])
+  try:
+    report_path = report.write_report(store, results.runs(store)[0], paths['output_dir'])
+  except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
+    report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
-                       time.monotonic() - started)
+                       paths['output_dir'], time.monotonic() - started)
 
 
-def print_summary(summary, metadata, report_path, seconds) -> int:
+def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
   print('-' * 60)
   if summary.accuracy is not None:
     baseline = (f' (last blessed model: {summary.baseline_accuracy:.4f})'
@@ -125,12 +128,14 @@ def print_summary(summary, metadata, report_path, seconds) -> int:
     print('Pushed:          nothing (the model being served, if any, is unchanged)')
   print(f'ML Metadata:     {metadata} (run {summary.run_id})')
   print(f'Report:          {report_path}')
-  print(f'Inspect:         {os.path.basename(sys.executable)} -m pipeline.metadata --output-dir '
-        f'{os.path.dirname(os.path.dirname(os.path.dirname(report_path)))} runs | lineage VERSION')
+  python = min(sys.executable, os.path.relpath(sys.executable), key=len)
+  print(f'Inspect:         {python} -m pipeline.metadata --output-dir '
+        f'{output_dir} runs | lineage VERSION')
   print(f'Total time:      {seconds:.0f} s')
   if summary.pushed_version:
     examples = os.path.normpath(SEED_EXAMPLES) if os.path.exists(SEED_EXAMPLES) else 'IMAGES.npy'
-    print('Try it:          saved_model_cli run --dir '
+    cli = os.path.join(os.path.dirname(python), 'saved_model_cli')
+    print(f'Try it:          {cli} run --dir '
           f'{summary.pushed_dir} --tag_set serve --signature_def classify --inputs image={examples}')
     return EXIT_PUSHED
   return EXIT_NOT_BLESSED
