@@ -74,14 +74,21 @@ def main(argv=None) -> int:
   progress = console.ComponentProgress()
   console.install(args.verbose, progress)
   from tfx import v1 as tfx
-  from pipeline.pipeline import create_pipeline
   from pipeline import report
   from pipeline import results
-
   from pipeline import store as store_lib
+  from pipeline.pipeline import create_pipeline
+
   os.makedirs(paths['output_dir'], exist_ok=True)
-  metadata_config = (store_lib.mysql_config(args)
-                     or store_lib.sqlite_config(paths['metadata_path'], read_only=False))
+  metadata_config = store_lib.mysql_config(args)
+  if metadata_config:
+    try:  # a wrong password or host is one clear line here, not a failed component later
+      store_lib.open_store(metadata_config)
+    except store_lib.StoreError as e:
+      print(f'error: {e}', file=sys.stderr)
+      return EXIT_FAILED
+  else:
+    metadata_config = store_lib.sqlite_config(paths['metadata_path'], read_only=False)
   print(f'MNIST TFX pipeline: data {data_dir} → {paths["output_dir"]}')
   pipeline = create_pipeline(config, metadata_config)
   try:
@@ -103,9 +110,10 @@ def main(argv=None) -> int:
     return EXIT_FAILED
 
   store = store_lib.open_store(metadata_config)
-  summary = results.summarize_latest_run(store)
+  run = results.runs(store)[0]
+  summary = results.summarize_run(store, run)
   try:
-    report_path = report.write_report(store, results.runs(store)[0], paths['output_dir'])
+    report_path = report.write_report(store, run, paths['output_dir'], summary)
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
   return print_summary(summary, store_lib.describe(metadata_config), report_path,

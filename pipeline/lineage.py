@@ -91,12 +91,12 @@ def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
               'inputs': {}}
   if producer['component'] == 'Evaluator' or kind in ('ModelBlessing', 'ModelEvaluation'):
     producer['evaluation'] = evaluation_details(store, execution)
-  events = store.get_events_by_execution_ids([execution.id])
-  for event in events:
-    if event.type in (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT):
-      key = event.path.steps[0].key if event.path.steps else 'input'
-      [upstream] = store.get_artifacts_by_id([event.artifact_id])
-      producer['inputs'].setdefault(key, []).append(_artifact_node(store, upstream, seen))
+  inputs = sorted((event.path.steps[0].key if event.path.steps else 'input', event.artifact_id)
+                  for event in store.get_events_by_execution_ids([execution.id])
+                  if event.type in (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT))
+  for key, artifact_id in inputs:  # in the order render() prints them, so "see above" is right
+    [upstream] = store.get_artifacts_by_id([artifact_id])
+    producer['inputs'].setdefault(key, []).append(_artifact_node(store, upstream, seen))
   node['produced_by'] = producer
   return node
 
@@ -146,7 +146,7 @@ def render(node, indent: str = '') -> List[str]:
                       if evaluation.get('change_threshold') else ''))
     for failure in evaluation.get('failures', []):
       lines.append(f'{indent}      failed: {failure}')
-  for key, upstream in sorted(producer['inputs'].items()):
+  for key, upstream in producer['inputs'].items():
     for child in upstream:
       sub = render(child, indent + '      ')
       sub[0] = f"{indent}    {key}: {sub[0].lstrip()}"

@@ -44,9 +44,9 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
   return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
 
 
-def collect(store, run) -> Dict[str, Any]:
+def collect(store, run, summary=None) -> Dict[str, Any]:
   """Everything the report shows, as plain numbers (JSON-serializable)."""
-  summary = results.summarize_run(store, run)
+  summary = summary or results.summarize_run(store, run)
   report: Dict[str, Any] = {'run_id': run.name, 'summary': summary.to_json()}
   run_uri = summary.uris.get('ModelRun')
   history_path = os.path.join(run_uri, 'history.json') if run_uri else None
@@ -252,9 +252,9 @@ def report_path(output_dir: str, run_id: str) -> str:
                       'report.html')
 
 
-def write_report(store, run, output_dir: str) -> str:
+def write_report(store, run, output_dir: str, summary=None) -> str:
   path = report_path(output_dir, run.name)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'w') as f:
-    f.write(render_html(collect(store, run)))
+    f.write(render_html(collect(store, run, summary)))
   return path

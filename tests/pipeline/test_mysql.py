@@ -90,7 +90,11 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
   report = metadata('report')['report']
   assert os.path.exists(report)
 
-  wrong = run_py('-m', 'pipeline.metadata', *mariadb, 'runs', env={'MLMD_MYSQL_PASSWORD': 'wrong'})
-  assert wrong.returncode == 1
-  [line] = wrong.stderr.strip().splitlines()
-  assert 'cannot connect or log in' in line and 'MLMD_MYSQL_PASSWORD' in line
+  bad_env = {'MLMD_MYSQL_PASSWORD': 'wrong'}
+  for wrong in (run_py('-m', 'pipeline.metadata', *mariadb, 'runs', env=bad_env),
+                run_py('local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
+                       *mariadb, env=bad_env)):
+    assert wrong.returncode == 1
+    [line] = wrong.stderr.strip().splitlines()
+    assert 'cannot connect or log in' in line and 'MLMD_MYSQL_PASSWORD' in line
+  assert os.listdir(os.path.join(output_dir, 'serving')) == [version]
