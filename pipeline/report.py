@@ -105,7 +105,7 @@ def _line_chart(title: str, series: Dict[str, List[float]], width=420, height=22
   low, high = min(values), max(values)
   span = (high - low) or 1.0
   n = max(len(s) for s in series.values())
-  left, top, plot_w, plot_h = 50, 24, width - 70, height - 54
+  left, top, plot_w, plot_h = 62, 24, width - 82, height - 54
 
   def xy(i, v):
     x = left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
