@@ -46,7 +46,10 @@ def _limits(exec_properties: Dict[str, Any]) -> Dict[str, int]:
   if not raw:
     return {}
   config = example_gen_pb2.CustomConfig()
-  json_format.Parse(raw, config) if isinstance(raw, str) else config.CopyFrom(raw)
+  if isinstance(raw, str):  # exec properties hold it as JSON
+    json_format.Parse(raw, config)
+  else:
+    config.CopyFrom(raw)
   if not config.HasField('custom_config'):
     return {}
   struct = struct_pb2.Struct()
