@@ -26,7 +26,8 @@ MLMD_ADDRESS_KEY = 'mlmd_address'
 BLESSING_TYPES = ('tfx.ModelBlessing', 'ModelBlessing')
 
 
-def _value(artifact: metadata_store_pb2.Artifact, key: str):
+def custom_property(artifact: metadata_store_pb2.Artifact, key: str):
+  """An MLMD custom property's value, whatever its kind, or None."""
   if key not in artifact.custom_properties:
     return None
   value = artifact.custom_properties[key]
@@ -40,9 +41,9 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore) -> Optional[st
   for type_name in BLESSING_TYPES:
     blessings.extend(store.get_artifacts_by_type(type_name))
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
-    blessed = _value(blessing, 'blessed')
-    if blessed is not None and float(blessed) == 1 and _value(blessing, 'current_model'):
-      return str(_value(blessing, 'current_model'))
+    blessed = custom_property(blessing, 'blessed')
+    if blessed is not None and float(blessed) == 1 and custom_property(blessing, 'current_model'):
+      return str(custom_property(blessing, 'current_model'))
   return None
 
 

@@ -20,7 +20,7 @@ class LineageError(LookupError):
   """Unknown version or artifact id; the message is one line."""
 
 
-def _properties(store, artifact) -> Dict[str, Any]:
+def artifact_properties(store, artifact) -> Dict[str, Any]:
   kind = results.type_name(store, artifact)
   props = {}
   for key in _SHOWN_PROPERTIES.get(kind, ()):
@@ -78,7 +78,7 @@ def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
   kind = results.type_name(store, artifact)
   node = {'artifact_id': artifact.id, 'type': kind, 'uri': artifact.uri,
           'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
-          'properties': _properties(store, artifact)}
+          'properties': artifact_properties(store, artifact)}
   if artifact.id in seen:
     node['see_above'] = True
     return node

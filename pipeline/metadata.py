@@ -93,7 +93,7 @@ def cmd_artifacts(store, args):
     kind = results.type_name(store, artifact)
     if args.type and kind != args.type:
       continue
-    props = lineage._properties(store, artifact)  # pylint: disable=protected-access
+    props = lineage.artifact_properties(store, artifact)
     if kind == 'ModelEvaluation':
       accuracy, baseline, _ = results.read_evaluation(artifact.uri)
       props.update(accuracy=accuracy, baseline_accuracy=baseline)

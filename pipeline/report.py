@@ -56,7 +56,7 @@ def collect(store, run, summary=None) -> Dict[str, Any]:
   examples_id = summary.artifacts.get('Examples')
   if examples_id is not None:
     [examples] = store.get_artifacts_by_id([examples_id])
-    report['data'] = lineage._properties(store, examples)  # pylint: disable=protected-access
+    report['data'] = lineage.artifact_properties(store, examples)
     histograms = {}
     for split in ('train', 'eval'):
       images, labels = _read_split(examples.uri, split)

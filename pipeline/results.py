@@ -5,6 +5,7 @@ from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.latest_blessed_model import custom_property as custom
 from components.mnist_evaluator import ACCURACY_METRIC
 from pipeline import store as store_lib
 
@@ -29,10 +30,6 @@ class RunSummary:
   uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
 
   @property
-  def examples_uri(self) -> Optional[str]:
-    return self.uris.get('Examples')
-
-  @property
   def model_uri(self) -> Optional[str]:
     return self.uris.get('Model')
 
@@ -42,14 +39,6 @@ class RunSummary:
 
 def iso(ms: int) -> str:
   return datetime.datetime.fromtimestamp(ms / 1000).isoformat(timespec='seconds')
-
-
-def custom(artifact, key):
-  if key not in artifact.custom_properties:
-    return None
-  value = artifact.custom_properties[key]
-  kind = value.WhichOneof('value')
-  return getattr(value, kind) if kind else None
 
 
 # Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
