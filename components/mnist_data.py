@@ -208,7 +208,7 @@ def download(cache_dir: str,
     target = os.path.join(cache_dir, spec.name)
     if os.path.exists(target) and _valid_cached(target, spec):
       continue
-    problems = []
+    problems = {}  # url -> (tries, last reason)
     for mirror in mirrors:
       url = mirror.rstrip('/') + '/' + spec.name
       for attempt in range(1, retries + 1):
@@ -219,7 +219,7 @@ def download(cache_dir: str,
             raise MnistDataError(f'digest {digest[:12]}… does not match {spec.sha256[:12]}…')
         except (OSError, urllib.error.URLError, MnistDataError, ValueError) as e:
           reason = getattr(e, 'reason', None) or e
-          problems.append(f'{url} (try {attempt}): {reason}')
+          problems[url] = (attempt, reason)
           # A corrupt or missing file will be so again; only transient errors are retried.
           permanent = isinstance(e, MnistDataError) or (
               isinstance(e, urllib.error.HTTPError) and e.code < 500 and e.code != 429)
@@ -236,8 +236,10 @@ def download(cache_dir: str,
       if os.path.exists(target) and _valid_cached(target, spec):
         break
     else:
+      tried = '; '.join(f'{url}: {reason} ({tries} {"try" if tries == 1 else "tries"})'
+                        for url, (tries, reason) in problems.items())
       raise MnistDataError(
-          f'{spec.name}: could not download a valid copy from any mirror ({"; ".join(problems)}); '
+          f'{spec.name}: could not download a valid copy from any mirror ({tried}); '
           f'with no internet, pass --data-dir DIR (or set MNIST_DATA_DIR) to a folder holding '
           f'the four MNIST .gz files')
   return cache_dir

@@ -1,4 +1,4 @@
-"""python -m pipeline.metadata: inspect the pipeline's ML Metadata (read-only).
+"""python -m pipeline.metadata: inspect the pipeline's ML Metadata (it only reads; SQLite is opened read-only).
 
   runs                       every run, newest first
   artifacts [--type T] [--run R]
