@@ -1,23 +1,58 @@
 # Component image for the MNIST TFX pipeline on Kubeflow Pipelines 2.x / Vertex AI Pipelines.
-# Every task of the compiled pipeline runs in it:
-#   python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor …
+# Every task of the compiled pipeline runs in it; the compiled commands (python -m
+# kubeflow.entrypoint for the TFX executors, python -m kubeflow.run_results for the results
+# step) override the ENTRYPOINT below.
 # Build and push: make image IMAGE=registry.example.com/mnist:dev && docker push registry.example.com/mnist:dev
+#
+# Two stages. A few locked packages publish only an sdist with C/C++ code, no manylinux wheel
+# for CPython 3.10: the builder compiles exactly those, at their locked versions, and the final
+# stage installs everything else from PyPI plus those wheels, so no compiler ends up in the
+# image. tests/test_requirements_lock.py fails when a package built from source in .venv is
+# missing from the builder's list.
+
+FROM python:3.10-slim-bookworm AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+# The pip scripts/install.sh uses.
+RUN pip install pip==24.2
+
+WORKDIR /build
+COPY requirements.lock ./
+# pyfarmhash (tensorflow-data-validation), crcmod (apache-beam[gcp]); versions from the lock.
+RUN pip wheel --no-deps -c requirements.lock --wheel-dir /wheels crcmod pyfarmhash
+
+
 FROM python:3.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+RUN pip install pip==24.2
 
 WORKDIR /pipeline
 
-# The same pinned set as `make install` (requirements.lock as constraints).
+# The same pinned set as `make install` (requirements.lock as constraints); the packages that
+# need a compiler come prebuilt from the builder (pip prefers those wheels to the sdists).
+COPY --from=builder /wheels /wheels
 COPY requirements.in requirements.lock ./
-RUN pip install -r requirements.in -c requirements.lock && pip check
+RUN pip install --find-links /wheels -r requirements.in -c requirements.lock && pip check
 
-# The project's code the executors and run_fn import (components.*, trainer_module.*).
+# The project's code the compiled commands import: kubeflow.entrypoint and kubeflow.run_results
+# (the commands), the executors (components.*), run_fn (trainer_module.*) and the run report
+# and results (pipeline.*).
 COPY components/ components/
 COPY trainer_module/ trainer_module/
+COPY kubeflow/ kubeflow/
+COPY pipeline/ pipeline/
 ENV PYTHONPATH=/pipeline
 
-ENTRYPOINT ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+ENTRYPOINT ["python", "-m", "kubeflow.entrypoint"]

@@ -132,6 +132,9 @@ def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
     print('Blessed:         no — ' + ('; '.join(summary.failures) or 'see the Evaluator output'))
   if summary.pushed_version:
     print(f'Pushed:          {summary.pushed_dir} (version {summary.pushed_version})')
+  elif summary.already_serving:
+    print(f'Pushed:          nothing new — version {summary.already_serving} already serves this '
+          f'model ({summary.pushed_dir})')
   else:
     print('Pushed:          nothing (the model being served, if any, is unchanged)')
   print(f'ML Metadata:     {metadata} (run {summary.run_id})')
@@ -140,7 +143,7 @@ def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
   print(f'Inspect:         {python} -m pipeline.metadata --output-dir '
         f'{output_dir} runs | lineage VERSION')
   print(f'Total time:      {seconds:.0f} s')
-  if summary.pushed_version:
+  if summary.pushed_version or summary.already_serving:
     examples = os.path.normpath(SEED_EXAMPLES) if os.path.exists(SEED_EXAMPLES) else 'IMAGES.npy'
     cli = os.path.join(os.path.dirname(python), 'saved_model_cli')
     print(f'Try it:          {cli} run --dir '

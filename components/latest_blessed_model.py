@@ -2,12 +2,16 @@
 
 TFX's Resolver compiles to a `resolver` executor that Vertex AI runs but the open-source KFP
 2.x backend refuses ("resolver not implemented yet"). This ordinary container component does
-the same job: it asks KFP's ML Metadata service for the newest blessed ModelBlessing and
-copies the model it blessed into its own output. With no blessed model yet, it outputs a copy
-of the candidate, so the "no worse than the served model" check passes trivially on a first run.
+the same job: it asks KFP's ML Metadata service for the newest blessed ModelBlessing recorded
+under this pipeline's context (KFP attributes every artifact to a `system.Pipeline` context
+named after the pipeline: backend/src/v2/metadata/client.go, GetPipeline and PutExecution), so
+another pipeline sharing the store never supplies the baseline, and copies the model it blessed
+into its own output. With no blessed model yet, it outputs a copy of the candidate, so the
+"no worse than the served model" check passes trivially on a first run.
 """
 from typing import Any, Dict, List, Optional
 
+from ml_metadata import errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
@@ -22,8 +26,11 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 
 MLMD_ADDRESS_KEY = 'mlmd_address'
-# Local runs name the type 'ModelBlessing'; the KFP v2 launcher records the schema title.
+PIPELINE_NAME_KEY = 'pipeline_name'
+# Local runs name the types 'ModelBlessing' and 'pipeline'; the KFP v2 launcher records the
+# schema title and KFP's own context type.
 BLESSING_TYPES = ('tfx.ModelBlessing', 'ModelBlessing')
+PIPELINE_CONTEXT_TYPES = ('system.Pipeline', 'pipeline')
 
 
 def custom_property(artifact: metadata_store_pb2.Artifact, key: str):
@@ -35,11 +42,26 @@ def custom_property(artifact: metadata_store_pb2.Artifact, key: str):
   return getattr(value, kind) if kind else None
 
 
-def latest_blessed_model_uri(store: metadata_store.MetadataStore) -> Optional[str]:
-  """URI of the model blessed most recently, or None if nothing has been blessed."""
-  blessings = []
+def _blessings(store: metadata_store.MetadataStore, pipeline_name: str) -> List:
+  """The pipeline's ModelBlessing artifacts (none when the pipeline has never run)."""
+  type_ids = set()
   for type_name in BLESSING_TYPES:
-    blessings.extend(store.get_artifacts_by_type(type_name))
+    try:
+      type_ids.add(store.get_artifact_type(type_name).id)
+    except errors.NotFoundError:
+      pass
+  blessings = []
+  for context_type in PIPELINE_CONTEXT_TYPES:
+    context = store.get_context_by_type_and_name(context_type, pipeline_name)
+    if context is not None:
+      blessings.extend(a for a in store.get_artifacts_by_context(context.id) if a.type_id in type_ids)
+  return blessings
+
+
+def latest_blessed_model_uri(store: metadata_store.MetadataStore,
+                             pipeline_name: str) -> Optional[str]:
+  """URI of the model this pipeline blessed most recently, or None if it has blessed none."""
+  blessings = _blessings(store, pipeline_name)
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
     blessed = custom_property(blessing, 'blessed')
     if blessed is not None and float(blessed) == 1 and custom_property(blessing, 'current_model'):
@@ -47,10 +69,10 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore) -> Optional[st
   return None
 
 
-def resolve_baseline(store: metadata_store.MetadataStore, candidate_uri: str,
+def resolve_baseline(store: metadata_store.MetadataStore, pipeline_name: str, candidate_uri: str,
                      output: types.Artifact) -> str:
   """Copies the latest blessed model (or the candidate) into `output`; returns its source."""
-  blessed_uri = latest_blessed_model_uri(store)
+  blessed_uri = latest_blessed_model_uri(store, pipeline_name)
   source = blessed_uri or candidate_uri
   io_utils.copy_dir(source, output.uri)
   output.set_string_custom_property('baseline_source', source)
@@ -67,7 +89,8 @@ def grpc_store(address: str) -> metadata_store.MetadataStore:
 
 
 class LatestBlessedModelSpec(ComponentSpec):
-  PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str)}
+  PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str),
+                PIPELINE_NAME_KEY: ExecutionParameter(type=str)}
   INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
   OUTPUTS = {'model': ChannelParameter(type=standard_artifacts.Model)}
 
@@ -78,7 +101,8 @@ class Executor(base_executor.BaseExecutor):
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     candidate = artifact_utils.get_single_instance(input_dict['candidate'])
     output = artifact_utils.get_single_instance(output_dict['model'])
-    resolve_baseline(grpc_store(exec_properties[MLMD_ADDRESS_KEY]), candidate.uri, output)
+    resolve_baseline(grpc_store(exec_properties[MLMD_ADDRESS_KEY]),
+                     exec_properties[PIPELINE_NAME_KEY], candidate.uri, output)
 
 
 class LatestBlessedModel(base_component.BaseComponent):
@@ -87,7 +111,7 @@ class LatestBlessedModel(base_component.BaseComponent):
   SPEC_CLASS = LatestBlessedModelSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-  def __init__(self, candidate: types.BaseChannel, mlmd_address: str):
+  def __init__(self, candidate: types.BaseChannel, mlmd_address: str, pipeline_name: str):
     super().__init__(spec=LatestBlessedModelSpec(
-        candidate=candidate, mlmd_address=mlmd_address,
+        candidate=candidate, mlmd_address=mlmd_address, pipeline_name=pipeline_name,
         model=types.Channel(type=standard_artifacts.Model)))

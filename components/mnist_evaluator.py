@@ -5,7 +5,7 @@ latest blessed model's. A separate `accuracy_threshold` parameter lets a Kubeflo
 the bound (a pipeline parameter) without editing the EvalConfig JSON.
 """
 import json
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
@@ -19,6 +19,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
+PIPELINE_NAME_KEY = 'pipeline_name'  # stamped on the blessing: Vertex's resolver filters by it
 ACCURACY_CLASS = 'SparseCategoricalAccuracy'
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
 LABEL_KEY = 'label'
@@ -54,15 +55,18 @@ def set_accuracy_bound(eval_config_json: str, bound: float) -> str:
 
 class MnistEvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
-                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float, optional=True)}
+                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float, optional=True),
+                PIPELINE_NAME_KEY: ExecutionParameter(type=str, optional=True)}
 
 
 class Executor(evaluator_executor.Executor):
-  """Writes the `accuracy_threshold` parameter into the EvalConfig, then evaluates as TFX does."""
+  """Writes the `accuracy_threshold` parameter into the EvalConfig, then evaluates as TFX does;
+  the blessing names the pipeline that made it."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     exec_properties = dict(exec_properties)
+    pipeline_name = exec_properties.pop(PIPELINE_NAME_KEY, None)
     bound = exec_properties.pop(ACCURACY_THRESHOLD_KEY, None)
     if bound is not None:
       bound = float(bound)
@@ -70,6 +74,9 @@ class Executor(evaluator_executor.Executor):
         raise ValueError(f'accuracy_threshold must be in [0, 1], got {bound}')
       exec_properties['eval_config'] = set_accuracy_bound(exec_properties['eval_config'], bound)
     super().Do(input_dict, output_dict, exec_properties)
+    if pipeline_name:
+      for blessing in output_dict.get('blessing', []):
+        blessing.set_string_custom_property(PIPELINE_NAME_KEY, pipeline_name)
 
 
 class MnistEvaluator(base_component.BaseComponent):
@@ -80,7 +87,8 @@ class MnistEvaluator(base_component.BaseComponent):
 
   def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                baseline_model: types.BaseChannel,
-               accuracy_threshold: Union[float, data_types.RuntimeParameter]):
+               accuracy_threshold: Union[float, data_types.RuntimeParameter],
+               pipeline_name: Optional[str] = None):
     default_bound = (accuracy_threshold.default
                      if isinstance(accuracy_threshold, data_types.RuntimeParameter)
                      else accuracy_threshold)
@@ -91,6 +99,7 @@ class MnistEvaluator(base_component.BaseComponent):
         eval_config=make_eval_config(default_bound),
         example_splits=json.dumps(['eval']),
         accuracy_threshold=accuracy_threshold,
+        pipeline_name=pipeline_name,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing))
     super().__init__(spec=spec)

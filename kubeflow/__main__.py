@@ -25,7 +25,12 @@ def _parser() -> argparse.ArgumentParser:
   compile_cmd.add_argument('--image', required=True,
                            help='component image built from this repo (make image)')
   compile_cmd.add_argument('--pipeline-root', required=True, metavar='URI',
-                           help='where runs write artifacts, e.g. gs://bucket/root or minio://…')
+                           help='where runs write artifacts: gs://BUCKET/PATH, s3://BUCKET/PATH '
+                           '(AWS S3 or MinIO) or an absolute path the pods mount')
+  compile_cmd.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME, metavar='NAME',
+                           help='the pipeline\'s name in KFP and ML Metadata; the baseline model '
+                           'is looked up only among this name\'s runs, so two teams can run '
+                           'the same code side by side (default: %(default)s)')
   compile_cmd.add_argument('--target', choices=('kfp', 'vertex'), default='kfp',
                            help="kfp: open-source Kubeflow Pipelines 2.x (default); vertex: Vertex AI "
                            "Pipelines (keeps TFX's Resolver, which open-source KFP cannot run)")
@@ -40,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 
   upload_cmd = commands.add_parser(
       'upload', help='upload pipeline.yaml with kfp.Client, optionally start a run',
-      description='Uploads a new pipeline, or a new version when the name exists.')
+      description='Uploads a new pipeline, or, when the name exists, a new version named '
+      'NAME-YYYYmmdd-HHMMSS-XXXXXX: UTC time, then 6 random hex digits, so two uploads in the '
+      'same second still differ (the description holds the package\'s sha256). On a multi-user '
+      'endpoint the namespace is settled, and with --run the experiment too, before anything is '
+      'uploaded.')
   upload_cmd.add_argument('--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080')
   upload_cmd.add_argument('--package', required=True, metavar='FILE.yaml')
   upload_cmd.add_argument('--name', help='pipeline name (default: the one in the package)')
@@ -50,41 +59,57 @@ def _parser() -> argparse.ArgumentParser:
                           'accuracy_threshold')
   upload_cmd.add_argument('--pipeline-root', metavar='URI',
                           help="the run's pipeline root (default: the package's)")
-  upload_cmd.add_argument('--experiment', default='Default', help='experiment for the run')
-  upload_cmd.add_argument('--timeout', type=float, default=30.0,
-                          help='seconds to wait for the endpoint (default: %(default)s)')
+  upload_cmd.add_argument('--namespace', metavar='NS',
+                          help='Kubernetes namespace (your Kubeflow profile) for the pipeline, '
+                          'experiment and run; required by a multi-user endpoint, ignored by a '
+                          'single-user one (default: "namespace" in kfp\'s '
+                          '~/.config/kfp/context.json)')
+  upload_cmd.add_argument('--experiment', default='Default', metavar='NAME',
+                          help='experiment for the run, in the namespace: reused if it exists, '
+                          'else created (default: %(default)s)')
+  upload_cmd.add_argument('--timeout', type=float, default=30.0, metavar='SECONDS',
+                          help='limit on each request to the endpoint, connect and read; nothing '
+                          'is retried (default: %(default)s)')
   return parser
 
 
 def _compile(args) -> int:
-  from kubeflow.compile import compile_pipeline
-  root = args.pipeline_root.rstrip('/')
+  from kubeflow import checks
   try:
+    root = checks.check_location('--pipeline-root', args.pipeline_root)
+    data_dir = checks.check_location('--data-dir', args.data_dir or f'{root}/data/mnist')
+    serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root}/serving')
+    checks.check_image(args.image)
+    checks.check_pipeline_name(args.pipeline_name)
+    if args.target == 'kfp':
+      checks.check_mlmd_address(args.mlmd_address)
     config = config_lib.config_from_args(
-        args, data_dir=args.data_dir or f'{root}/data/mnist', pipeline_root=root,
-        serving_dir=args.serving_dir or f'{root}/serving')
+        args, data_dir=data_dir, pipeline_root=root, serving_dir=serving_dir,
+        pipeline_name=args.pipeline_name)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
+  from kubeflow import compile as compile_lib
   try:
-    yaml_path, json_path = compile_pipeline(config, args.image, args.output, target=args.target,
-                                            mlmd_address=args.mlmd_address)
+    yaml_path, json_path = compile_lib.compile_pipeline(
+        config, args.image, args.output, target=args.target, mlmd_address=args.mlmd_address)
   except (ValueError, OSError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED
-  print(f'Wrote {yaml_path} (PipelineSpec) and {json_path} (PipelineJob) for {args.target}; '
-        f'image {args.image}, pipeline root {root}')
+  print(f'Wrote {yaml_path} (PipelineSpec) and {json_path} (PipelineJob) for {args.target}: '
+        f'pipeline {config.pipeline_name}, image {args.image}, pipeline root {root}')
   return 0
 
 
 def _upload(args) -> int:
-  from kubeflow.upload import UploadError, upload
+  from kubeflow.upload import UploadError, UsageError, upload
   try:
     upload(args.host, args.package, name=args.name, run=args.run, param_assignments=args.param,
-           pipeline_root=args.pipeline_root, experiment=args.experiment, timeout=args.timeout)
+           pipeline_root=args.pipeline_root, experiment=args.experiment, namespace=args.namespace,
+           timeout=args.timeout)
   except UploadError as e:
     print(f'error: {e}', file=sys.stderr)
-    return EXIT_FAILED
+    return EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED
   return 0
 
 

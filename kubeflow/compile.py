@@ -15,7 +15,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
+from components.mnist_evaluator import PIPELINE_NAME_KEY
 from kubeflow import DEFAULT_MLMD_ADDRESS
+from kubeflow import run_results
+from kubeflow.checks import check_image, check_mlmd_address, check_pipeline_name
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -32,6 +35,26 @@ def runtime_parameter_defaults(pipeline) -> Dict[str, Any]:
 
 TARGETS = ('kfp', 'vertex')
 BASELINE_TASK = 'LatestBlessedModel'
+TFX_RUNNER_MODULE = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
+ENTRYPOINT_MODULE = 'kubeflow.entrypoint'  # fills the input types open-source KFP leaves empty
+
+
+def scope_vertex_resolver(spec: Dict[str, Any], pipeline_name: str) -> None:
+  """Vertex's metadata store is shared by every pipeline of a project and region: TFX's
+  resolver query takes the newest blessing of any of them. Only this pipeline's count
+  (MnistEvaluator stamps each blessing with its pipeline's name)."""
+  for executor in spec['deploymentSpec']['executors'].values():
+    for query in executor.get('resolver', {}).get('outputArtifactQueries', {}).values():
+      if 'schema_title="tfx.ModelBlessing"' in query['filter']:
+        query['filter'] += f' AND metadata.{PIPELINE_NAME_KEY}.string_value="{pipeline_name}"'
+
+
+def use_entrypoint(spec: Dict[str, Any]) -> None:
+  """Points every executor's command at our entrypoint (drivers stay as TFX compiled them)."""
+  for executor in spec['deploymentSpec']['executors'].values():
+    command = executor.get('container', {}).get('command')
+    if command and command[-1] == TFX_RUNNER_MODULE:
+      command[-1] = ENTRYPOINT_MODULE
 
 
 def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, target: str = 'kfp',
@@ -45,6 +68,10 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
     raise ValueError(f'--output must end in .yaml or .yml, got {output_yaml}')
   if target not in TARGETS:
     raise ValueError(f'unknown target {target!r}; choose one of {", ".join(TARGETS)}')
+  check_image(image)
+  check_pipeline_name(config.pipeline_name)
+  if target == 'kfp':
+    check_mlmd_address(mlmd_address)
   pipeline = create_pipeline(config, runtime_parameters=True,
                              kfp_mlmd_address=mlmd_address if target == 'kfp' else None)
   defaults = runtime_parameter_defaults(pipeline)
@@ -60,6 +87,9 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
   for name, default in defaults.items():
     root_parameters[name].update(defaultValue=default, isOptional=True)
   spec['defaultPipelineRoot'] = config.pipeline_root
+  use_entrypoint(spec)
+  scope_vertex_resolver(spec, config.pipeline_name)
+  run_results.add_to_spec(spec, image)  # results the KFP UI shows (metrics, confusion, report)
   if BASELINE_TASK in spec['root']['dag']['tasks']:
     # Its answer depends on the metadata store, not on its inputs: never reuse a cached one.
     spec['root']['dag']['tasks'][BASELINE_TASK]['cachingOptions'] = {'enableCache': False}

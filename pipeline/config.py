@@ -97,7 +97,7 @@ def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
 
 
 def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
-                     serving_dir: str) -> PipelineConfig:
+                     serving_dir: str, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
   training = TrainingConfig(
       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
       strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu)
@@ -105,7 +105,7 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
       accuracy_threshold=args.accuracy_threshold, beam_args=tuple(shlex.split(args.beam_args)),
-      enable_cache=not args.no_cache)
+      enable_cache=not args.no_cache, pipeline_name=pipeline_name)
 
 
 def local_paths(output_dir: str) -> dict:

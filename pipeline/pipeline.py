@@ -7,6 +7,7 @@ from tfx.orchestration import data_types
 from components.latest_blessed_model import LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
+from components.mnist_pusher import MnistPusher
 from components.mnist_trainer import MnistTrainer
 from pipeline.config import PipelineConfig
 
@@ -37,8 +38,8 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
 
   if kfp_mlmd_address:
     # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead.
-    baseline = LatestBlessedModel(candidate=trainer.outputs['model'],
-                                  mlmd_address=kfp_mlmd_address).with_id('LatestBlessedModel')
+    baseline = LatestBlessedModel(candidate=trainer.outputs['model'], mlmd_address=kfp_mlmd_address,
+                                  pipeline_name=config.pipeline_name).with_id('LatestBlessedModel')
   else:
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -51,13 +52,15 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['model'],
       accuracy_threshold=knob(ACCURACY_THRESHOLD_PARAM, float, config.accuracy_threshold),
+      pipeline_name=config.pipeline_name,
   ).with_id('Evaluator')
 
-  pusher = tfx.components.Pusher(
+  pusher = MnistPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+  ).with_id('Pusher')
 
   return [example_gen, trainer, baseline, evaluator, pusher]
 

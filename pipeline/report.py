@@ -5,13 +5,12 @@ mistakes, label histograms, the gate decision, component timings and a lineage s
 The numbers are also embedded as JSON (id="report-data") so scripts and tests can read them.
 """
 import base64
-import glob
 import html
 import io
 import json
 import os
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -25,7 +24,7 @@ MISTAKES_SHOWN = 24
 def _read_split(examples_uri: str, split: str):
   import tensorflow as tf
   from trainer_module import data
-  files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
+  files = sorted(tf.io.gfile.glob(f'{examples_uri.rstrip("/")}/Split-{split}/*'))  # any filesystem
   images, labels = [], []
   for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(2048):
     features = tf.io.parse_example(batch, data.FEATURE_SPEC)
@@ -44,6 +43,34 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
   return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
 
 
+def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]:
+  """Label histograms per split and, with a model, its confusion matrix, per-class accuracy and
+  most confident mistakes on the eval split. Needs only the two artifacts' URIs."""
+  quality: Dict[str, Any] = {}
+  histograms = {}
+  for split in ('train', 'eval'):
+    images, labels = _read_split(examples_uri, split)
+    histograms[split] = np.bincount(labels, minlength=NUM_CLASSES).tolist()
+    if split == 'eval' and model_uri and len(labels):
+      probabilities = _predict(model_uri, images)
+      predicted = probabilities.argmax(axis=1)
+      confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+      np.add.at(confusion, (labels, predicted), 1)
+      quality['confusion_matrix'] = confusion.tolist()  # rows: true label, columns: predicted
+      quality['eval_accuracy'] = float(np.trace(confusion) / confusion.sum())
+      with np.errstate(invalid='ignore'):
+        per_class = np.diag(confusion) / confusion.sum(axis=1)
+      quality['per_class_accuracy'] = [None if np.isnan(x) else float(x) for x in per_class]
+      wrong = np.flatnonzero(predicted != labels)
+      confidence = probabilities[wrong, predicted[wrong]]
+      order = wrong[np.argsort(-confidence)][:MISTAKES_SHOWN]
+      quality['mistakes'] = [{'index': int(i), 'label': int(labels[i]), 'predicted': int(predicted[i]),
+                              'probability': float(probabilities[i, predicted[i]]),
+                              'png': _png(images[i])} for i in order]
+  quality['label_histograms'] = histograms
+  return quality
+
+
 def collect(store, run, summary=None) -> Dict[str, Any]:
   """Everything the report shows, as plain numbers (JSON-serializable)."""
   summary = summary or results.summarize_run(store, run)
@@ -57,27 +84,7 @@ def collect(store, run, summary=None) -> Dict[str, Any]:
   if examples_id is not None:
     [examples] = store.get_artifacts_by_id([examples_id])
     report['data'] = lineage.artifact_properties(store, examples)
-    histograms = {}
-    for split in ('train', 'eval'):
-      images, labels = _read_split(examples.uri, split)
-      histograms[split] = np.bincount(labels, minlength=NUM_CLASSES).tolist()
-      if split == 'eval' and summary.model_uri and len(labels):
-        probabilities = _predict(summary.model_uri, images)
-        predicted = probabilities.argmax(axis=1)
-        confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-        np.add.at(confusion, (labels, predicted), 1)
-        report['confusion_matrix'] = confusion.tolist()  # rows: true label, columns: predicted
-        report['eval_accuracy'] = float(np.trace(confusion) / confusion.sum())
-        with np.errstate(invalid='ignore'):
-          per_class = np.diag(confusion) / confusion.sum(axis=1)
-        report['per_class_accuracy'] = [None if np.isnan(x) else float(x) for x in per_class]
-        wrong = np.flatnonzero(predicted != labels)
-        confidence = probabilities[wrong, predicted[wrong]]
-        order = wrong[np.argsort(-confidence)][:MISTAKES_SHOWN]
-        report['mistakes'] = [{'index': int(i), 'label': int(labels[i]), 'predicted': int(predicted[i]),
-                               'probability': float(probabilities[i, predicted[i]]),
-                               'png': _png(images[i])} for i in order]
-    report['label_histograms'] = histograms
+    report.update(model_quality(examples.uri, summary.model_uri))
   evaluator = [e for e in store.get_executions_by_context(run.id)
                if results.node_id(store, e.id) == 'Evaluator']
   if evaluator:
@@ -189,7 +196,9 @@ def render_html(report: Dict[str, Any]) -> str:
   verdict = ('<span class="ok">blessed</span>' if blessed else '<span class="bad">not blessed</span>')
   accuracy = f'{s["accuracy"]:.4f}' if s.get('accuracy') is not None else '–'
   pushed = f'pushed as version {e(str(s["pushed_version"]))} to <code>{e(str(s["pushed_dir"]))}</code>' \
-      if s.get('pushed_version') else 'nothing pushed'
+      if s.get('pushed_version') else \
+      f'nothing new pushed: version {e(str(s["already_serving"]))} already serves this model' \
+      if s.get('already_serving') else 'nothing pushed'
   out.append(f'<p>Test accuracy <b>{accuracy}</b>; {verdict}; {pushed}. Started {e(s.get("started", ""))}.</p>')
 
   gate = report.get('gate') or {}

@@ -7,6 +7,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.latest_blessed_model import custom_property as custom
 from components.mnist_evaluator import ACCURACY_METRIC
+from components.mnist_pusher import ALREADY_SERVING_KEY
 from pipeline import store as store_lib
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -24,8 +25,9 @@ class RunSummary:
   baseline_accuracy: Optional[float] = None
   blessed: Optional[bool] = None
   failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
-  pushed_version: Optional[str] = None
-  pushed_dir: Optional[str] = None
+  pushed_version: Optional[str] = None  # a version this run wrote
+  pushed_dir: Optional[str] = None  # that version's dir, or the one already serving this model
+  already_serving: Optional[str] = None  # nothing new pushed: this version serves the model
   artifacts: Dict[str, int] = dataclasses.field(default_factory=dict)  # type name -> artifact id
   uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
 
@@ -119,9 +121,16 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       elif kind == 'ModelBlessing':
         blessed = custom(artifact, 'blessed')
         summary.blessed = None if blessed is None else bool(blessed)
-      elif kind == 'PushedModel' and custom(artifact, 'pushed'):
-        summary.pushed_version = custom(artifact, 'pushed_version')
-        summary.pushed_dir = custom(artifact, 'pushed_destination')
+      elif kind == 'PushedModel':
+        if custom(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
+          summary.pushed_version = str(custom(artifact, 'pushed_version'))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
+        elif custom(artifact, 'pushed'):  # a cached Pusher wrote nothing this time
+          summary.already_serving = str(custom(artifact, 'pushed_version'))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
+        elif custom(artifact, ALREADY_SERVING_KEY):
+          summary.already_serving = str(custom(artifact, ALREADY_SERVING_KEY))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
   return summary
 
 

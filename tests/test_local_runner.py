@@ -73,6 +73,23 @@ def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
   assert classes and classes.group(1).split() == ['5', '3'], out.stdout
 
 
+def test_identical_rerun_pushes_no_new_version(blessed_run, mnist_dir):
+  """The Evaluator reruns (it now has a baseline) and blesses the cached model again: the
+  version that already serves it stays the only one."""
+  output_dir, first = blessed_run
+  assert first.returncode == 0
+  [version] = versions(output_dir)
+  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
+                   '--accuracy-threshold', '0.9')
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert re.search(r'^Trainer\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
+  assert 'Blessed:         yes' in proc.stdout
+  assert f'Pushed:          nothing new — version {version} already serves this model' in proc.stdout
+  assert versions(output_dir) == [version]
+  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  assert summary.pushed_version is None and summary.already_serving == version
+
+
 def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir):
   output_dir, first = blessed_run
   assert first.returncode == 0

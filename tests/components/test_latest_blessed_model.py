@@ -22,7 +22,15 @@ def _model_dir(root, name):
   return str(root / name)
 
 
-def _bless(store, type_id, model_uri, blessed, as_double=False):
+def _pipeline(store, name, context_type='system.Pipeline'):
+  """A pipeline's context, as KFP (system.Pipeline) or TFX's local runner (pipeline) names it."""
+  type_id = store.put_context_type(metadata_store_pb2.ContextType(name=context_type))
+  existing = store.get_context_by_type_and_name(context_type, name)
+  return existing.id if existing else store.put_contexts(
+      [metadata_store_pb2.Context(type_id=type_id, name=name)])[0]
+
+
+def _bless(store, type_id, model_uri, blessed, as_double=False, pipeline='mnist-tfx'):
   artifact = metadata_store_pb2.Artifact(type_id=type_id, uri=model_uri + '-blessing',
                                          state=metadata_store_pb2.Artifact.LIVE)
   if as_double:  # the KFP v2 launcher stores numeric metadata as doubles
@@ -30,7 +38,10 @@ def _bless(store, type_id, model_uri, blessed, as_double=False):
   else:
     artifact.custom_properties['blessed'].int_value = blessed
   artifact.custom_properties['current_model'].string_value = model_uri
-  return store.put_artifacts([artifact])[0]
+  [artifact_id] = store.put_artifacts([artifact])
+  store.put_attributions_and_associations(
+      [metadata_store_pb2.Attribution(artifact_id=artifact_id, context_id=_pipeline(store, pipeline))], [])
+  return artifact_id
 
 
 def _output(tmp_path):
@@ -43,7 +54,7 @@ def test_without_any_blessing_the_candidate_is_the_baseline(tmp_path):
   store = _store(tmp_path / 'm.sqlite')
   candidate = _model_dir(tmp_path, 'candidate')
   output = _output(tmp_path)
-  assert resolve_baseline(store, candidate, output) == candidate
+  assert resolve_baseline(store, 'mnist-tfx', candidate, output) == candidate
   assert (tmp_path / 'out' / 'model' / 'Format-Serving' / 'saved_model.pb').read_text() == 'candidate'
   assert output.get_string_custom_property('baseline_kind') == 'candidate'
 
@@ -57,9 +68,37 @@ def test_the_newest_blessed_model_wins(tmp_path):
   _bless(store, kfp_type, old, 1)
   _bless(store, kfp_type, served, 1, as_double=True)
   _bless(store, kfp_type, rejected, 0)
-  assert latest_blessed_model_uri(store) == served
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == served
   output = _output(tmp_path)
-  resolve_baseline(store, _model_dir(tmp_path, 'candidate'), output)
+  resolve_baseline(store, 'mnist-tfx', _model_dir(tmp_path, 'candidate'), output)
   assert (tmp_path / 'out' / 'model' / 'Format-Serving' / 'saved_model.pb').read_text() == 'served'
   assert output.get_string_custom_property('baseline_kind') == 'latest_blessed'
   assert os.path.exists(served), 'the source model is copied, not moved'
+
+
+def test_another_pipelines_newer_blessing_is_never_the_baseline(tmp_path):
+  store = _store(tmp_path / 'm.sqlite')
+  kfp_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.ModelBlessing'))
+  ours = _model_dir(tmp_path, 'ours')
+  _bless(store, kfp_type, ours, 1)
+  _bless(store, kfp_type, _model_dir(tmp_path, 'theirs'), 1, pipeline='team-b')
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == ours
+  assert latest_blessed_model_uri(store, 'team-b').endswith('theirs')
+  assert latest_blessed_model_uri(store, 'never-ran') is None
+  # An unattributed blessing (no pipeline context at all) is nobody's baseline either.
+  store.put_artifacts([metadata_store_pb2.Artifact(type_id=kfp_type, uri='/x')])
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == ours
+
+
+def test_local_runs_pipeline_context_is_understood(tmp_path):
+  store = _store(tmp_path / 'm.sqlite')
+  local_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='ModelBlessing'))
+  model = _model_dir(tmp_path, 'local')
+  [blessing] = store.put_artifacts([metadata_store_pb2.Artifact(type_id=local_type, uri='/b')])
+  artifact = store.get_artifacts_by_id([blessing])[0]
+  artifact.custom_properties['blessed'].int_value = 1
+  artifact.custom_properties['current_model'].string_value = model
+  store.put_artifacts([artifact])
+  store.put_attributions_and_associations([metadata_store_pb2.Attribution(
+      artifact_id=blessing, context_id=_pipeline(store, 'mnist-tfx', 'pipeline'))], [])
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == model

@@ -29,3 +29,30 @@ def compiled(tmp_path_factory):
   """The issue's acceptance command, run with no network access needed."""
   folder = str(tmp_path_factory.mktemp('kfp'))
   return compile_to(folder, '--pipeline-root', 'gs://bucket/root')
+
+
+@pytest.fixture(scope='module')
+def mlmd_service(tmp_path_factory):
+  """A real ML Metadata gRPC service over a fresh SQLite store: (HOST:PORT, client store)."""
+  import signal
+  import time
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
+  folder = tmp_path_factory.mktemp('mlmd')
+  port_file = folder / 'port'
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'tests.kubeflow.mlmd_service', '--sqlite', str(folder / 'mlmd.sqlite'),
+       '--port-file', str(port_file)], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+  deadline = time.monotonic() + 60
+  while not port_file.exists():
+    if proc.poll() is not None or time.monotonic() > deadline:
+      proc.kill()
+      pytest.fail(f'ML Metadata service did not start: {proc.stderr.read().decode()[-2000:]}')
+    time.sleep(0.1)
+  address = f'127.0.0.1:{port_file.read_text()}'
+  store = metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(
+      host='127.0.0.1', port=int(port_file.read_text())))
+  yield address, store
+  os.killpg(proc.pid, signal.SIGTERM)
+  proc.wait(timeout=30)

@@ -50,11 +50,13 @@ def _deps(spec):
 def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
-  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher'}
+  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher',
+                        'RunResults'}
   assert edges == {('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
                    ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
                    ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
-                   ('Evaluator', 'Pusher')}
+                   ('Evaluator', 'Pusher'), ('MnistExampleGen', 'RunResults'),
+                   ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'), ('Pusher', 'RunResults')}
   # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
   # never cached (its answer depends on the metadata store, not on its inputs).
   executors = spec['deploymentSpec']['executors']
@@ -62,6 +64,8 @@ def test_dag_for_open_source_kfp(compiled):
   assert tasks['LatestBlessedModel']['cachingOptions'] == {'enableCache': False}
   assert tasks['LatestBlessedModel']['inputs']['parameters']['mlmd_address'] == {
       'runtimeValue': {'constant': 'metadata-grpc-service.kubeflow:8080'}}
+  assert tasks['LatestBlessedModel']['inputs']['parameters']['pipeline_name'] == {
+      'runtimeValue': {'constant': 'mnist-tfx'}}
 
 
 def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
@@ -74,6 +78,11 @@ def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
   assert ('Evaluator', 'Pusher') in edges
   executors = spec['deploymentSpec']['executors']
   assert any('resolver' in e for e in executors.values())
+  # Vertex's store is shared by the project's pipelines: only this pipeline's blessings count.
+  [blessing_query] = [q['filter'] for e in executors.values()
+                      for q in e.get('resolver', {}).get('outputArtifactQueries', {}).values()
+                      if 'tfx.ModelBlessing' in q['filter']]
+  assert blessing_query.endswith(' AND metadata.pipeline_name.string_value="mnist-tfx"')
 
 
 def test_every_executor_uses_the_image_and_imports(compiled):
@@ -81,16 +90,22 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'Pusher_executor', 'LatestBlessedModel_executor'}
+                             'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor'}
   class_paths = {}
   for label, container in containers.items():
     assert container['image'] == IMAGE
+    if label == 'RunResults_executor':  # a plain KFP task, not a TFX executor
+      assert container['command'] == ['python', '-m', 'kubeflow.run_results']
+      continue
+    # Every TFX executor runs through our entrypoint, which repairs OSS KFP's untyped inputs.
+    assert container['command'] == ['python', '-m', 'kubeflow.entrypoint']
     args = container['args']
     class_paths[label] = args[args.index('--executor_class_path') + 1]
   assert class_paths['MnistExampleGen_executor'] == 'components.mnist_example_gen.Executor'
   assert class_paths['Trainer_executor'] == 'components.mnist_trainer.Executor'
   assert class_paths['Evaluator_executor'] == 'components.mnist_evaluator.Executor'
   assert class_paths['LatestBlessedModel_executor'] == 'components.latest_blessed_model.Executor'
+  assert class_paths['Pusher_executor'] == 'components.mnist_pusher.Executor'
   for path in class_paths.values():
     import_utils.import_class_by_path(path)
   run_fn = spec['root']['dag']['tasks']['Trainer']['inputs']['parameters']['run_fn']
@@ -153,6 +168,44 @@ def test_compile_usage_errors(tmp_path):
   assert proc.returncode == 1
   assert proc.stderr.strip() == f'error: --output must end in .yaml or .yml, got {tmp_path}/p.txt'
   assert not os.path.exists(tmp_path / 'p.txt')
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--image', 'registry.example.com/mnist:dev latest'], "--image 'registry.example.com/mnist:dev latest' is not an image reference"),
+    (['--image', 'mnist:dev\nrm -rf /'], 'is not an image reference'),
+    (['--pipeline-root', 'bucket/root'], 'not a gs:// or s3:// URI nor an absolute path'),
+    (['--pipeline-root', 'http://host/root'], 'unsupported scheme http://'),
+    (['--pipeline-root', 'minio://mlpipeline/v2/artifacts'], 'use s3://mlpipeline/v2/artifacts'),
+    (['--pipeline-root', 'gs:///root'], 'names no bucket'),
+    (['--pipeline-root', '/data/root with space'], 'must not be empty or contain spaces'),
+    (['--serving-dir', 'models'], '--serving-dir models: not a gs:// or s3:// URI'),
+    (['--mlmd-address', 'metadata-grpc-service.kubeflow'], "--mlmd-address 'metadata-grpc-service.kubeflow': expected HOST:PORT"),
+    (['--mlmd-address', 'host:99999'], 'expected HOST:PORT'),
+    (['--pipeline-name', 'MNIST_pipeline'], "--pipeline-name 'MNIST_pipeline': use 1-128 lower-case"),
+])
+def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, message):
+  output = tmp_path / 'p.yaml'
+  args = {'--image': IMAGE, '--pipeline-root': 'gs://bucket/root'}
+  extra = []
+  for flag, value in zip(flags[::2], flags[1::2]):
+    if flag in args:
+      args[flag] = value
+    else:
+      extra += [flag, value]
+  proc = run_cli('compile', '--output', str(output), *[x for kv in args.items() for x in kv], *extra)
+  assert proc.returncode == 2, proc.stdout + proc.stderr
+  [line] = proc.stderr.strip().splitlines()
+  assert line.startswith('error: ') and message in line, line
+  assert not output.exists()
+
+
+def test_pipeline_name_names_the_pipeline_and_its_baseline_scope(tmp_path):
+  _, spec = compile_to(str(tmp_path), '--pipeline-root', 's3://bucket/root', '--pipeline-name', 'team-b')
+  assert spec['pipelineInfo']['name'] == 'team-b'
+  params = spec['root']['dag']['tasks']['LatestBlessedModel']['inputs']['parameters']
+  assert params['pipeline_name'] == {'runtimeValue': {'constant': 'team-b'}}
+  assert spec['root']['inputDefinitions']['parameters']['data_dir']['defaultValue'] == \
+      's3://bucket/root/data/mnist'
 
 
 def test_compiles_with_no_network_at_all(tmp_path):

@@ -1,0 +1,81 @@
+"""The command every compiled task runs: TFX's Kubeflow V2 executor runner, after one repair.
+
+Open-source KFP 2.x hands a task its upstream artifacts with an empty type
+(`"type": {"instanceSchema": ""}`): the driver rebuilds them from ML Metadata and never fills
+the schema (kubeflow/pipelines backend/src/v2/metadata/client.go,
+GetOutputArtifactsByExecutionId). TFX 1.16 then fails before the executor starts
+(kubeflow_v2_entrypoint_utils._retrieve_class_path: 'NoneType' object has no attribute 'get',
+tensorflow/tfx#7768). The compiled args already carry each input's declared type
+(--json_serialized_inputs_spec_args), so this fills the missing ones from there and hands over
+to TFX unchanged. Vertex AI fills the types itself; there this changes nothing.
+
+Usage (as compiled): python -m kubeflow.entrypoint --executor_class_path … \
+    --json_serialized_invocation_args '{{$}}' --json_serialized_inputs_spec_args '…' [beam args]
+"""
+import json
+import sys
+from typing import List
+
+INVOCATION_FLAG = '--json_serialized_invocation_args'
+INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
+TFX_RUNNER = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
+
+
+def _has_type(artifact_type) -> bool:
+  """True when TFX can tell the artifact's class from it (a title in either form)."""
+  if not isinstance(artifact_type, dict):
+    return False
+  if artifact_type.get('schemaTitle'):
+    return True
+  return 'title:' in (artifact_type.get('instanceSchema') or '')
+
+
+def fill_input_types(executor_input: dict, inputs_spec: dict) -> List[str]:
+  """Gives every untyped input artifact its declared type; returns the input names it filled."""
+  declared = inputs_spec.get('artifacts', {})
+  filled = []
+  for name, artifact_list in executor_input.get('inputs', {}).get('artifacts', {}).items():
+    for artifact in artifact_list.get('artifacts', []):
+      if _has_type(artifact.get('type')):
+        continue
+      if name not in declared:
+        raise ValueError(f'input artifact {name!r} has no type and the task declares no input '
+                         f'of that name (declared: {", ".join(sorted(declared)) or "none"})')
+      artifact['type'] = dict(declared[name]['artifactType'])
+      filled.append(name)
+  return filled
+
+
+def _value_of(argv: List[str], flag: str):
+  """(index of the item holding the value, the value, the prefix written before it there)."""
+  for i, arg in enumerate(argv):
+    if arg == flag and i + 1 < len(argv):
+      return i + 1, argv[i + 1], ''
+    if arg.startswith(flag + '='):
+      return i, arg[len(flag) + 1:], flag + '='
+  return None, None, ''
+
+
+def repair_argv(argv: List[str]) -> List[str]:
+  """The same arguments, with the invocation JSON's missing input types filled in."""
+  index, invocation, prefix = _value_of(argv, INVOCATION_FLAG)
+  _, spec, _ = _value_of(argv, INPUTS_SPEC_FLAG)
+  if index is None or not spec:
+    return list(argv)
+  executor_input = json.loads(invocation)
+  if not fill_input_types(executor_input, json.loads(spec)):
+    return list(argv)
+  repaired = list(argv)
+  repaired[index] = prefix + json.dumps(executor_input)
+  return repaired
+
+
+def main(argv: List[str]) -> None:
+  from absl import app
+  from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
+  sys.argv = [TFX_RUNNER] + repair_argv(argv)
+  app.run(runner.main, flags_parser=runner._parse_flags)  # pylint: disable=protected-access
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])

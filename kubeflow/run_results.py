@@ -1,0 +1,135 @@
+"""RunResults: each Kubeflow run's results where the KFP UI shows them (tensorflow/tfx#5475,
+kubeflow/pipelines#2283), as KFP's own artifact types rather than TFX's.
+
+A plain KFP container task that `kubeflow compile` appends after the Pusher (locally the HTML
+report is written as before). Its outputs are what kubeflow/pipelines
+frontend/src/components/viewers/MetricsVisualizations.tsx renders for an execution's outputs:
+- `metrics` (system.Metrics): every numeric custom property is a row of the scalar table;
+- `confusion_matrix` (system.ClassificationMetrics): metadata `confusionMatrix` =
+  {annotationSpecs: [{displayName}], rows: [{row: [counts]}]}, rows = true labels, the shape
+  the SDK's ClassificationMetrics.log_confusion_matrix writes (sdk/python/kfp/dsl/types/
+  artifact_types.py); the launcher stores it as a struct the UI reads;
+- `report` (system.HTML): one HTML file at the artifact's URI, shown in an iframe.
+Metadata goes back through the ExecutorOutput file, as every KFP component's does.
+
+    python -m kubeflow.run_results --executor_input '{{$}}'
+"""
+import json
+import sys
+from typing import Any, Dict
+
+TASK = 'RunResults'
+# input name -> (producer task, its output key)
+INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'model'),
+          'model_run': ('Trainer', 'model_run'), 'evaluation': ('Evaluator', 'evaluation'),
+          'blessing': ('Evaluator', 'blessing'), 'pushed_model': ('Pusher', 'pushed_model')}
+OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
+           'report': 'system.HTML'}
+THRESHOLD_PARAM = 'accuracy_threshold'
+
+
+def add_to_spec(spec: Dict[str, Any], image: str) -> None:
+  """Appends the task, its component and its executor to a compiled PipelineSpec (in place)."""
+  components, tasks = spec['components'], spec['root']['dag']['tasks']
+  input_types = {}
+  for name, (producer, key) in INPUTS.items():
+    producer_component = components[tasks[producer]['componentRef']['name']]
+    input_types[name] = {'artifactType': producer_component['outputDefinitions']['artifacts'][key]['artifactType']}
+  components[TASK] = {
+      'executorLabel': f'{TASK}_executor',
+      'inputDefinitions': {'artifacts': input_types,
+                           'parameters': {THRESHOLD_PARAM: {'parameterType': 'NUMBER_DOUBLE'}}},
+      'outputDefinitions': {'artifacts': {
+          name: {'artifactType': {'schemaTitle': title, 'schemaVersion': '0.0.1'}}
+          for name, title in OUTPUTS.items()}}}
+  spec['deploymentSpec']['executors'][f'{TASK}_executor'] = {'container': {
+      'image': image, 'command': ['python', '-m', 'kubeflow.run_results'],
+      'args': ['--executor_input', '{{$}}']}}
+  tasks[TASK] = {
+      'taskInfo': {'name': TASK}, 'componentRef': {'name': TASK},
+      'dependentTasks': sorted({producer for producer, _ in INPUTS.values()}),
+      'cachingOptions': {'enableCache': True},
+      'inputs': {
+          'artifacts': {name: {'taskOutputArtifact': {'producerTask': producer, 'outputArtifactKey': key}}
+                        for name, (producer, key) in INPUTS.items()},
+          'parameters': {THRESHOLD_PARAM: {'componentInputParameter': THRESHOLD_PARAM}}}}
+
+
+def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
+  """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
+  from tfx.dsl.io import fileio
+  from components.mnist_pusher import ALREADY_SERVING_KEY
+  from pipeline import report as report_lib
+  from pipeline import results
+  meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
+  accuracy, baseline, failures = results.read_evaluation(inputs['evaluation']['uri'])
+  pushed = meta['pushed_model']
+  summary = {
+      'accuracy': accuracy, 'baseline_accuracy': baseline, 'failures': failures,
+      'blessed': bool(meta['blessing'].get('blessed')),
+      'pushed_version': pushed.get('pushed_version') if pushed.get('pushed') else None,
+      'pushed_dir': pushed.get('pushed_destination'),
+      'already_serving': pushed.get(ALREADY_SERVING_KEY),
+      'component_states': {}, 'component_seconds': {},
+      'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
+      'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()}}
+  report = {'run_id': meta['blessing'].get('pipeline_name', 'Kubeflow run'), 'summary': summary,
+            'gate': {'lower_bound': threshold, 'accuracy': accuracy, 'baseline_accuracy': baseline,
+                     'failures': failures, 'change_threshold': {'absolute': -1e-10}},
+            'data': {k: v for k, v in meta['examples'].items()
+                     if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
+  history = f'{inputs["model_run"]["uri"].rstrip("/")}/history.json'
+  if fileio.exists(history):
+    with fileio.open(history, 'r') as f:
+      report['history'] = json.loads(f.read())
+  report.update(report_lib.model_quality(inputs['examples']['uri'], inputs['model']['uri']))
+  return report
+
+
+def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
+  """Each output's metadata in the shapes the KFP UI renders."""
+  s = report['summary']
+  metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
+             'blessed': 1.0 if s['blessed'] else 0.0,
+             'eval_examples': float(sum(report['label_histograms']['eval']))}
+  if s['baseline_accuracy'] is not None:
+    metrics['baseline_accuracy'] = s['baseline_accuracy']
+  if s['pushed_version']:
+    metrics['pushed_version'] = float(s['pushed_version'])
+  matrix = report.get('confusion_matrix') or []
+  confusion = {'confusionMatrix': {
+      'annotationSpecs': [{'displayName': str(i)} for i in range(len(matrix))],
+      'rows': [{'row': [float(n) for n in row]} for row in matrix]}}
+  return {'metrics': metrics, 'confusion_matrix': confusion, 'report': {}}
+
+
+def main(argv) -> None:
+  from tfx.dsl.io import fileio
+  from pipeline import report as report_lib
+  executor_input = json.loads(argv[argv.index('--executor_input') + 1])
+  inputs = {name: artifacts['artifacts'][0]
+            for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}
+  threshold = float(executor_input['inputs']['parameterValues'][THRESHOLD_PARAM])
+  report = collect(inputs, threshold)
+  outputs = {name: artifacts['artifacts'][0]
+             for name, artifacts in executor_input['outputs']['artifacts'].items()}
+  html_uri = outputs['report']['uri']
+  parent = html_uri.rstrip('/').rsplit('/', 1)[0]
+  fileio.makedirs(parent)
+  with fileio.open(html_uri, 'w') as f:  # one file: the UI reads the object at the URI
+    f.write(report_lib.render_html(report))
+  metadata = output_metadata(report)
+  executor_output = {'artifacts': {
+      name: {'artifacts': [{'name': artifact.get('name', ''), 'uri': artifact['uri'],
+                            'metadata': metadata[name]}]}
+      for name, artifact in outputs.items()}}
+  output_file = executor_input['outputs']['outputFile']
+  fileio.makedirs(output_file.rsplit('/', 1)[0])
+  with fileio.open(output_file, 'w') as f:
+    f.write(json.dumps(executor_output))
+  print(f'RunResults: accuracy {report["summary"]["accuracy"]:.4f}, '
+        f'{"blessed" if report["summary"]["blessed"] else "not blessed"}; report at {html_uri}')
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])

@@ -1,0 +1,520 @@
+"""A stand-in for the open-source Kubeflow Pipelines 2.x backend: runs a compiled pipeline here.
+
+No cluster runs here, so this does what KFP's driver, launcher and cache do for each task,
+written from kubeflow/pipelines `backend/src/v2` (tags 2.0.5 to 2.17), not from what our code
+expects (paths below are in that tree):
+
+- Run parameters: the run's values over the root's compiled defaults; unknown names and wrong
+  kinds refused (apiserver/template/v2_template.go validatePipelineJobInputs). The spec's
+  `defaultPipelineRoot` is ignored by the OSS backend: the run gives the root
+  (apiserver/template/template.go; config/env.go defaultPipelineRoot).
+- ML Metadata: context `system.Pipeline` named `pipelineInfo.name`, parent of
+  `system.PipelineRun` named with the run id (metadata/client.go GetPipeline); a root
+  `system.DAGExecution` "run/<id>"; per task a `system.ContainerExecution` with `task_name`,
+  `display_name`, `parent_dag_id`, `inputs`, `cache_fingerprint` (CreateExecution), associated
+  with both contexts, its artifacts attributed to both (PutExecution); states RUNNING then
+  COMPLETE / FAILED / CACHED; artifact types named by schema title (RecordArtifact,
+  SchemaToArtifactType); metadata stored numbers as doubles, booleans as ints, lists and
+  structs wrapped (metadata/converter.go StructValueToMLMDValue) plus `display_name`.
+- Upstream artifacts (driver resolveInputs, GetOutputArtifactsByExecutionId, toRuntimeArtifact):
+  `name` = the MLMD id in decimal, `uri`, `metadata` from the recorded properties, and
+  `type: {"instanceSchema": ""}` — the schema is never filled (the quirk our entrypoint repairs).
+- Outputs (driver provisionOutputs): `<root>/<pipeline>/<run>/<task>/<output key>`, the type from
+  outputDefinitions; `outputs.outputFile` a pod-local file (/tmp/kfp_outputs/output_metadata.json).
+- Launcher (component/launcher_v2.go): component defaults added, `{{$}}` and the parameter and
+  artifact placeholders replaced by plain string substitution, the command run, the executor
+  output merged (a URI replaces, metadata merges key by key), outputs recorded.
+- Cache (driver getFingerPrint, cacheutils GenerateCacheKey / GetExecutionCache): SHA-256 of input
+  artifact ids, input parameters, output specs without URIs, output parameter types, image and raw
+  command + args; looked up per ("pipeline/<name>", namespace), written only after success; a
+  hit records a CACHED execution whose outputs are the same MLMD artifacts. `enableCache: false`
+  neither looks up nor writes.
+- Ordering and failure (compiler/argocompiler/dag.go): a task runs when all it depends on
+  succeeded; after a failure nothing new starts. `lifecycle.preCacheCheck` is never read, and
+  resolver executors are refused ("resolver not implemented yet", argocompiler/argo.go).
+
+With `vertex=True` it plays Vertex AI Pipelines instead, for the JSON's differences: input
+artifacts keep their schema title and a resource name, the ExampleGen driver hook
+(`preCacheCheck`) runs before the executor and its parameters join the cache key, and
+`resolver` tasks are answered from ML Metadata with their filter (schema_title, state,
+metadata.K.number_value / string_value, name), newest first.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from typing import Any, Dict, List, Optional
+
+import yaml
+from google.protobuf import json_format
+from google.protobuf import struct_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
+from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VERTEX_NAME_PREFIX = 'projects/p/locations/l/metadataStores/default/artifacts/'
+_TYPE_KINDS = {'STRING': 'string_value', 'NUMBER_INTEGER': 'number_value',
+               'NUMBER_DOUBLE': 'number_value', 'BOOLEAN': 'bool_value'}
+
+
+class RunFailed(RuntimeError):
+  """A task failed: its stderr tail is in the message."""
+
+
+@dataclasses.dataclass
+class TaskRun:
+  state: str  # COMPLETE, CACHED, FAILED
+  execution_id: int
+  outputs: Dict[str, List[dict]]  # output key -> runtime artifacts as downstream tasks see them
+  stderr: str = ''
+
+
+@dataclasses.dataclass
+class PipelineRun:
+  run_id: str
+  tasks: Dict[str, TaskRun]
+
+  def output(self, task: str, key: str) -> dict:
+    [artifact] = self.tasks[task].outputs[key]
+    return artifact
+
+
+def _title(artifact_type: dict) -> str:
+  if artifact_type.get('schemaTitle'):
+    return artifact_type['schemaTitle']
+  return (yaml.safe_load(artifact_type.get('instanceSchema') or '') or {}).get('title', 'system.Artifact')
+
+
+def _to_mlmd_value(value) -> mlmd.Value:
+  """converter.go StructValueToMLMDValue."""
+  result = mlmd.Value()
+  if isinstance(value, bool):
+    result.int_value = int(value)
+  elif isinstance(value, (int, float)):
+    result.double_value = float(value)
+  elif isinstance(value, str):
+    result.string_value = value
+  elif isinstance(value, list):
+    result.struct_value.update({'list': value})
+  elif isinstance(value, dict):
+    result.struct_value.update({'struct': value})
+  else:
+    raise ValueError(f'unknown/unsupported value type {type(value).__name__}')
+  return result
+
+
+def _from_mlmd_value(value: mlmd.Value):
+  """converter.go toRuntimeArtifact: ints and doubles become numbers, structs stay wrapped."""
+  kind = value.WhichOneof('value')
+  if kind == 'struct_value':
+    return json_format.MessageToDict(value.struct_value)
+  if kind == 'int_value':
+    return float(value.int_value)
+  return getattr(value, kind)
+
+
+def _fingerprint(cache_key: dict) -> str:
+  return hashlib.sha256(json.dumps(cache_key, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
+
+
+class KfpStandIn:
+  """Runs compiled pipelines against one ML Metadata store, as one KFP installation would."""
+
+  def __init__(self, store, work_dir: str, namespace: str = 'kubeflow-user-example-com',
+               env: Optional[Dict[str, str]] = None, vertex: bool = False, timeout: float = 900):
+    self.store = store
+    self.work_dir = work_dir
+    self.namespace = namespace
+    self.env = dict(env or {})
+    self.vertex = vertex
+    self.timeout = timeout
+    self.cache_file = os.path.join(work_dir, 'task_store.json')  # the API server's task table
+    os.makedirs(work_dir, exist_ok=True)
+
+  # ---------------------------------------------------------------- ML Metadata helpers
+
+  def _type_id(self, kind: str, name: str) -> int:
+    put = {'artifact': self.store.put_artifact_type, 'execution': self.store.put_execution_type,
+           'context': self.store.put_context_type}[kind]
+    proto = {'artifact': mlmd.ArtifactType, 'execution': mlmd.ExecutionType,
+             'context': mlmd.ContextType}[kind](name=name)
+    return put(proto)
+
+  def _context(self, type_name: str, name: str, properties: Optional[Dict[str, str]] = None):
+    existing = self.store.get_context_by_type_and_name(type_name, name)
+    if existing:
+      return existing
+    context = mlmd.Context(type_id=self._type_id('context', type_name), name=name)
+    for key, value in (properties or {}).items():
+      context.custom_properties[key].string_value = value
+    [context.id] = self.store.put_contexts([context])
+    return self.store.get_contexts_by_id([context.id])[0]
+
+  def _runtime_artifact(self, artifact: mlmd.Artifact) -> dict:
+    type_name = self.store.get_artifact_types_by_id([artifact.type_id])[0].name
+    metadata = {k: _from_mlmd_value(v) for k, v in artifact.properties.items()}
+    metadata.update({k: _from_mlmd_value(v) for k, v in artifact.custom_properties.items()})
+    if self.vertex:
+      return {'name': VERTEX_NAME_PREFIX + str(artifact.id), 'uri': artifact.uri,
+              'metadata': metadata, 'type': {'schemaTitle': type_name, 'schemaVersion': '0.0.1'}}
+    return {'name': str(artifact.id), 'uri': artifact.uri, 'metadata': metadata,
+            'type': {'instanceSchema': ''}}
+
+  def _outputs_of(self, execution_id: int) -> Dict[str, List[mlmd.Artifact]]:
+    events = [e for e in self.store.get_events_by_execution_ids([execution_id])
+              if e.type == mlmd.Event.OUTPUT]
+    artifacts = {a.id: a for a in self.store.get_artifacts_by_id([e.artifact_id for e in events])}
+    outputs: Dict[str, List[mlmd.Artifact]] = {}
+    for event in events:
+      outputs.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+    return outputs
+
+  def _publish(self, execution: mlmd.Execution, contexts, inputs=None, outputs=None) -> int:
+    pairs, seen = [], set()
+    for direction, artifacts in ((mlmd.Event.INPUT, inputs or {}), (mlmd.Event.OUTPUT, outputs or {})):
+      for key, items in artifacts.items():
+        for artifact in items:
+          # ML Metadata keeps one event per (artifact, execution, type): a resolved baseline that
+          # is the candidate itself (Vertex, unchanged model) is one INPUT, under the first key.
+          if (artifact.id, direction) in seen:
+            continue
+          seen.add((artifact.id, direction))
+          event = mlmd.Event(type=direction)
+          event.path.steps.add().key = key
+          pairs.append((artifact, event))
+    execution_id, _, _ = self.store.put_execution(execution, pairs, contexts,
+                                                  reuse_context_if_already_exist=True)
+    return execution_id
+
+  # ---------------------------------------------------------------- the API server's cache table
+
+  def _cache(self) -> Dict[str, int]:
+    if not os.path.exists(self.cache_file):
+      return {}
+    with open(self.cache_file) as f:
+      return json.load(f)
+
+  def _cache_key(self, pipeline_name: str, fingerprint: str) -> str:
+    return f'{fingerprint}|pipeline/{pipeline_name}|{self.namespace}'
+
+  def _remember(self, pipeline_name: str, fingerprint: str, execution_id: int) -> None:
+    table = self._cache()
+    table[self._cache_key(pipeline_name, fingerprint)] = execution_id
+    with open(self.cache_file, 'w') as f:
+      json.dump(table, f)
+
+  # ---------------------------------------------------------------- a run
+
+  def run(self, spec: Dict[str, Any], pipeline_root: str, parameters: Optional[Dict[str, Any]] = None,
+          run_id: Optional[str] = None) -> PipelineRun:
+    if 'pipelineSpec' in spec:  # a Vertex PipelineJob: its spec and runtime config
+      job = spec
+      spec = job['pipelineSpec']
+      parameters = {**job.get('runtimeConfig', {}).get('parameterValues', {}), **(parameters or {})}
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # the backend parses strictly
+    executors = spec['deploymentSpec']['executors']
+    if not self.vertex and any('resolver' in e for e in executors.values()):
+      raise RunFailed('resolver not implemented yet')  # argocompiler/argo.go, at run creation
+    run_id = run_id or str(uuid.uuid4())
+    pipeline_name = spec['pipelineInfo']['name']
+    run_root = f'{pipeline_root.rstrip("/")}/{pipeline_name}/{run_id}'
+    values = self._run_parameters(spec, parameters or {})
+
+    pipeline_ctx = self._context('system.Pipeline', pipeline_name)
+    run_ctx = self._context('system.PipelineRun', run_id, {
+        'namespace': self.namespace, 'resource_name': 'run-resource', 'pipeline_root': run_root})
+    self.store.put_parent_contexts([mlmd.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)])
+    contexts = [pipeline_ctx, run_ctx]
+    root = mlmd.Execution(type_id=self._type_id('execution', 'system.DAGExecution'),
+                          name=f'run/{run_id}', last_known_state=mlmd.Execution.RUNNING)
+    for key in ('display_name', 'task_name'):
+      root.custom_properties[key].string_value = ''
+    root.custom_properties['inputs'].struct_value.SetInParent()
+    root.custom_properties['inputs'].struct_value.update(values)
+    dag_id = self._publish(root, contexts)
+
+    result = PipelineRun(run_id, {})
+    for task_name in self._order(spec['root']['dag']['tasks']):
+      task = spec['root']['dag']['tasks'][task_name]
+      executor = executors[spec['components'][task['componentRef']['name']]['executorLabel']]
+      if 'resolver' in executor:
+        result.tasks[task_name] = self._resolve(task_name, task, executor['resolver'], result,
+                                                contexts, dag_id)
+        continue
+      result.tasks[task_name] = self._container_task(
+          spec, task_name, task, executor['container'], values, result, contexts, dag_id,
+          pipeline_name, run_root, run_id)
+      if result.tasks[task_name].state == 'FAILED':
+        raise RunFailed(f'{task_name} failed:\n{result.tasks[task_name].stderr[-6000:]}')
+    root.id = dag_id
+    root.last_known_state = mlmd.Execution.COMPLETE
+    self.store.put_executions([root])
+    return result
+
+  @staticmethod
+  def _order(tasks: Dict[str, Any]) -> List[str]:
+    done, order = set(), []
+    while len(order) < len(tasks):
+      ready = sorted(name for name, task in tasks.items() if name not in done
+                     and set(task.get('dependentTasks', [])) <= done)
+      if not ready:
+        raise RunFailed('the DAG has a cycle')
+      order.extend(ready)
+      done.update(ready)
+    return order
+
+  @staticmethod
+  def _run_parameters(spec, given: Dict[str, Any]) -> Dict[str, Any]:
+    declared = spec['root'].get('inputDefinitions', {}).get('parameters', {})
+    extra = sorted(set(given) - set(declared))
+    if extra:
+      raise RunFailed(f'parameter(s) provided are not required by pipeline: {extra}')
+    values = {}
+    for name, definition in declared.items():
+      if name in given:
+        value = given[name]
+        kind = _TYPE_KINDS.get(definition['parameterType'])
+        if kind == 'number_value' and (isinstance(value, bool) or not isinstance(value, (int, float))) \
+            or kind == 'string_value' and not isinstance(value, str) \
+            or kind == 'bool_value' and not isinstance(value, bool):
+          raise RunFailed(f'input parameter {name} type mismatch: expect {definition["parameterType"]}')
+        values[name] = value
+      elif 'defaultValue' in definition:
+        values[name] = definition['defaultValue']
+      elif not definition.get('isOptional'):
+        raise RunFailed(f'input parameter {name} is required')
+    return values
+
+  def _inputs(self, spec, task, values, result) -> (Dict[str, Any], Dict[str, List[dict]]):
+    component = spec['components'][task['componentRef']['name']]
+    declared = component.get('inputDefinitions', {}).get('parameters', {})
+    params = {}
+    for name, source in task.get('inputs', {}).get('parameters', {}).items():
+      if 'runtimeValue' in source:
+        value = source['runtimeValue']['constant']
+      elif 'componentInputParameter' in source:
+        if source['componentInputParameter'] not in values:
+          raise RunFailed(f'parent DAG does not have input parameter {source["componentInputParameter"]}')
+        value = values[source['componentInputParameter']]
+      else:
+        raise RunFailed(f'parameter spec {source} not implemented')
+      if declared.get(name, {}).get('parameterType') == 'STRING' and not isinstance(value, str):
+        value = json.dumps(value) if isinstance(value, (dict, list)) else (
+            format(value, 'g') if isinstance(value, float) else str(value))
+      params[name] = value
+    artifacts = {}
+    for name, source in task.get('inputs', {}).get('artifacts', {}).items():
+      producer = source['taskOutputArtifact']
+      artifacts[name] = result.tasks[producer['producerTask']].outputs.get(
+          producer['outputArtifactKey'], [])
+    return params, artifacts
+
+  def _container_task(self, spec, task_name, task, container, values, result, contexts, dag_id,
+                      pipeline_name, run_root, run_id) -> TaskRun:
+    component = spec['components'][task['componentRef']['name']]
+    params, input_artifacts = self._inputs(spec, task, values, result)
+    pod_dir = os.path.join(self.work_dir, 'pods', run_id, task_name)
+    outputs = {'artifacts': {}, 'outputFile': os.path.join(pod_dir, 'kfp_outputs',
+                                                           'output_metadata.json')}
+    for key, definition in component.get('outputDefinitions', {}).get('artifacts', {}).items():
+      outputs['artifacts'][key] = {'artifacts': [{
+          'uri': f'{run_root}/{task_name}/{key}', 'type': definition['artifactType'], 'metadata': {}}]}
+    output_params = component.get('outputDefinitions', {}).get('parameters', {})
+    if output_params:
+      outputs['parameters'] = {k: {'outputFile': os.path.join(pod_dir, 'kfp', 'outputs', k)}
+                               for k in output_params}
+    executor_input = {'inputs': {'parameterValues': params,
+                                 'artifacts': {k: {'artifacts': v} for k, v in input_artifacts.items()}},
+                      'outputs': outputs}
+    os.makedirs(os.path.dirname(outputs['outputFile']), exist_ok=True)
+
+    stderr = ''
+    if self.vertex and 'lifecycle' in container:  # Vertex runs the driver hook first
+      code, stderr = self._launch(container['lifecycle']['preCacheCheck'], component, executor_input)
+      if code:
+        return self._failed(task_name, params, input_artifacts, contexts, dag_id, stderr)
+      with open(outputs['outputFile']) as f:
+        params.update(json.load(f).get('parameterValues', {}))
+
+    fingerprint = None
+    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),
+                               last_known_state=mlmd.Execution.RUNNING)
+    self._describe(execution, task_name, params, dag_id)
+    if task.get('cachingOptions', {}).get('enableCache'):
+      fingerprint = _fingerprint({
+          'inputArtifactNames': {k: {'artifactNames': [a['name'] for a in v]}
+                                 for k, v in input_artifacts.items()},
+          'inputParameterValues': params,
+          'outputArtifactsSpec': {k: {'name': '', 'type': v['artifacts'][0]['type'], 'metadata': {}}
+                                  for k, v in outputs['artifacts'].items()},
+          'outputParametersSpec': {k: v['parameterType'] for k, v in output_params.items()},
+          'containerSpec': {'image': container['image'],
+                            'cmdArgs': list(container['command']) + list(container.get('args', []))}})
+      execution.custom_properties['cache_fingerprint'].string_value = fingerprint
+      cached_id = self._cache().get(self._cache_key(pipeline_name, fingerprint))
+      if cached_id is not None:
+        cached = self._outputs_of(cached_id)
+        execution.last_known_state = mlmd.Execution.CACHED
+        execution.custom_properties['cached_execution_id'].string_value = str(cached_id)
+        execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts), cached)
+        return TaskRun('CACHED', execution_id, {
+            k: [self._runtime_artifact(a) for a in v] for k, v in cached.items()})
+
+    execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts))
+    execution.id = execution_id
+    code, stderr = self._launch(container, component, executor_input)
+    if code:
+      execution.last_known_state = mlmd.Execution.FAILED
+      self.store.put_executions([execution])
+      return TaskRun('FAILED', execution_id, {}, stderr)
+
+    recorded = self._record_outputs(outputs)
+    execution.last_known_state = mlmd.Execution.COMPLETE
+    self._publish(execution, contexts, None, recorded)
+    if fingerprint:
+      self._remember(pipeline_name, fingerprint, execution_id)
+    return TaskRun('COMPLETE', execution_id, {
+        k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()}, stderr)
+
+  def _failed(self, task_name, params, input_artifacts, contexts, dag_id, stderr) -> TaskRun:
+    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),
+                               last_known_state=mlmd.Execution.FAILED)
+    self._describe(execution, task_name, params, dag_id)
+    return TaskRun('FAILED', self._publish(execution, contexts, self._mlmd_inputs(input_artifacts)),
+                   {}, stderr)
+
+  @staticmethod
+  def _describe(execution, task_name, params, dag_id) -> None:
+    for key in ('task_name', 'display_name'):
+      execution.custom_properties[key].string_value = task_name
+    execution.custom_properties['parent_dag_id'].int_value = dag_id
+    inputs = execution.custom_properties['inputs'].struct_value
+    inputs.SetInParent()  # an empty map is still a struct (an unset Value crashes the store)
+    inputs.update(params)
+
+  def _mlmd_inputs(self, input_artifacts) -> Dict[str, List[mlmd.Artifact]]:
+    ids = {k: [int(a['name'].rsplit('/', 1)[-1]) for a in v] for k, v in input_artifacts.items()}
+    return {k: self.store.get_artifacts_by_id(v) if v else [] for k, v in ids.items()}
+
+  def _launch(self, container, component, executor_input) -> (int, str):
+    """launcher_v2.go executeV2: defaults added, placeholders replaced, the command run."""
+    executor_input = json.loads(json.dumps(executor_input))
+    declared = component.get('inputDefinitions', {}).get('parameters', {})
+    for name, definition in declared.items():
+      if name not in executor_input['inputs']['parameterValues'] and 'defaultValue' in definition:
+        executor_input['inputs']['parameterValues'][name] = definition['defaultValue']
+    message = json_format.ParseDict(executor_input, pipeline_spec_pb2.ExecutorInput())
+    whole = json_format.MessageToJson(message, indent=None)
+    replacements = {'{{$}}': whole}
+    for name, value in executor_input['inputs']['parameterValues'].items():
+      replacements[f"{{{{$.inputs.parameters['{name}']}}}}"] = (
+          value if isinstance(value, str) else json.dumps(value))
+    for name, artifact_list in executor_input['inputs']['artifacts'].items():
+      if artifact_list['artifacts']:
+        replacements[f"{{{{$.inputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0]['uri']
+    for name, artifact_list in executor_input['outputs']['artifacts'].items():
+      replacements[f"{{{{$.outputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0]['uri']
+    argv = []
+    for arg in list(container['command']) + list(container.get('args', [])):
+      for placeholder, value in replacements.items():
+        arg = arg.replace(placeholder, value)
+      if re.search(r'\{\{\$[^}]*\}\}', arg):
+        raise RunFailed(f'placeholder not implemented by the stand-in: {arg[:200]}')
+      argv.append(arg)
+    if argv[0] != 'python':
+      raise RunFailed(f'unexpected command {argv[0]!r}: the image runs python')
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3',
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'], **self.env)
+    pod_dir = os.path.dirname(os.path.dirname(executor_input['outputs']['outputFile']))
+    proc = subprocess.run(argv, cwd=pod_dir, env=env, capture_output=True, text=True,
+                          timeout=self.timeout)
+    return proc.returncode, proc.stderr
+
+  def _record_outputs(self, outputs) -> Dict[str, List[mlmd.Artifact]]:
+    """launcher_v2.go mergeRuntimeArtifacts + RecordArtifact."""
+    produced = {}
+    if os.path.exists(outputs['outputFile']):
+      with open(outputs['outputFile']) as f:
+        produced = json_format.MessageToDict(
+            json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())).get('artifacts', {})
+    recorded = {}
+    for key, artifact_list in outputs['artifacts'].items():
+      provisioned = artifact_list['artifacts'][0]
+      uri, metadata = provisioned['uri'], dict(provisioned.get('metadata', {}))
+      written = produced.get(key, {}).get('artifacts', [])
+      if written:
+        uri = written[0].get('uri') or uri
+        metadata.update(written[0].get('metadata', {}))
+      artifact = mlmd.Artifact(type_id=self._type_id('artifact', _title(provisioned['type'])),
+                               uri=uri, state=mlmd.Artifact.LIVE)
+      for name, value in metadata.items():
+        artifact.custom_properties[name].CopyFrom(_to_mlmd_value(value))
+      if 'display_name' not in metadata:
+        artifact.custom_properties['display_name'].string_value = key
+      [artifact.id] = self.store.put_artifacts([artifact])
+      recorded[key] = self.store.get_artifacts_by_id([artifact.id])
+    return recorded
+
+  # ---------------------------------------------------------------- Vertex resolvers
+
+  def _resolve(self, task_name, task, resolver, result, contexts, dag_id) -> TaskRun:
+    inputs = {name: result.tasks[source['taskOutputArtifact']['producerTask']].outputs.get(
+        source['taskOutputArtifact']['outputArtifactKey'], [])
+              for name, source in task.get('inputs', {}).get('artifacts', {}).items()}
+    outputs = {}
+    for key, query in resolver['outputArtifactQueries'].items():
+      found = self._query(query['filter'], inputs)
+      outputs[key] = found[:1]
+    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ResolverExecution'),
+                               last_known_state=mlmd.Execution.COMPLETE)
+    self._describe(execution, task_name, {}, dag_id)
+    execution_id = self._publish(execution, contexts, None, outputs)
+    return TaskRun('COMPLETE', execution_id, {
+        k: [self._runtime_artifact(a) for a in v] for k, v in outputs.items()})
+
+  def _query(self, text: str, inputs: Dict[str, List[dict]]) -> List[mlmd.Artifact]:
+    """Vertex ML Metadata's filter, as far as TFX's resolvers use it; newest first."""
+    def placeholder(match):
+      name, key = match.group(1), match.group(2)
+      if not inputs.get(name):
+        raise LookupError(name)
+      return str(inputs[name][0]['metadata'][key])
+    try:
+      text = re.sub(r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}",
+                    placeholder, text)
+    except LookupError:
+      return []  # its input resolved to nothing: nothing to look up
+    clauses = [c.strip() for c in text.split(' AND ')]
+    candidates = None
+    for clause in clauses:
+      match = re.fullmatch(r'schema_title="([^"]+)"', clause)
+      if match:
+        candidates = self.store.get_artifacts_by_type(match.group(1))
+    if candidates is None:
+      raise RunFailed(f'resolver filter without schema_title: {text}')
+    for clause in clauses:
+      if clause.startswith('schema_title='):
+        continue
+      if clause == 'state=LIVE':
+        candidates = [a for a in candidates if a.state == mlmd.Artifact.LIVE]
+        continue
+      match = re.fullmatch(r'name="([^"]*)"', clause)
+      if match:
+        candidates = [a for a in candidates if VERTEX_NAME_PREFIX + str(a.id) == match.group(1)]
+        continue
+      match = re.fullmatch(r'metadata\.(\w+)\.(number_value|string_value)=("?)([^"]*)\3', clause)
+      if match:
+        key, kind, value = match.group(1), match.group(2), match.group(4)
+        def matches(artifact):
+          if key not in artifact.custom_properties:
+            return False
+          actual = _from_mlmd_value(artifact.custom_properties[key])
+          return actual == float(value) if kind == 'number_value' else actual == value
+        candidates = [a for a in candidates if matches(a)]
+        continue
+      raise RunFailed(f'resolver filter clause not implemented by the stand-in: {clause}')
+    return sorted(candidates, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True)

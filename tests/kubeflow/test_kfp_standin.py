@@ -1,0 +1,156 @@
+"""The compiled pipeline, run end to end by a stand-in for the KFP 2.x backend (kfp_standin.py),
+recording to a real ML Metadata gRPC service: every task under KFP's real artifact passing,
+caching, the baseline scoped to its own pipeline, no duplicate pushes, and Vertex's JSON."""
+import json
+import os
+
+import pytest
+
+from components.mnist_pusher import ALREADY_SERVING_KEY, versions
+from tests.kubeflow.conftest import compile_to
+from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
+
+pytestmark = pytest.mark.slow
+SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
+TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher'}
+
+
+def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
+  _, spec = compile_to(str(folder), '--pipeline-root', root, '--data-dir', mnist_dir,
+                       '--mlmd-address', mlmd_address, '--target', target, *SMALL, *extra)
+  if target == 'vertex':
+    with open(os.path.join(folder, 'build', 'pipeline.json')) as f:
+      return json.load(f)
+  return spec
+
+
+def _states(run):
+  return {name: task.state for name, task in run.tasks.items()}
+
+
+def _custom(store, artifact_id, key):
+  [artifact] = store.get_artifacts_by_id([int(artifact_id)])
+  value = artifact.custom_properties.get(key)
+  return None if value is None else getattr(value, value.WhichOneof('value'))
+
+
+@pytest.fixture(scope='module')
+def kfp(tmp_path_factory, mlmd_service, mnist_dir):
+  """Four runs on one store, in the order a cluster would see them."""
+  address, store = mlmd_service
+  work = tmp_path_factory.mktemp('standin')
+  root = str(work / 'root')
+  standin = KfpStandIn(store, str(work / 'backend'))
+  ours = _compile(work / 'ours', address, mnist_dir, root, '--accuracy-threshold', '0.5')
+  theirs = _compile(work / 'theirs', address, mnist_dir, root, '--accuracy-threshold', '0.5',
+                    '--pipeline-name', 'team-b', '--serving-dir', str(work / 'serving-b'))
+  worse = _compile(work / 'worse', address, mnist_dir, root, '--accuracy-threshold', '0.1',
+                   '--train-examples', '60')
+  runs = {'first': standin.run(ours, root)}
+  runs['theirs'] = standin.run(theirs, root)  # blesses a model after ours, in the same store
+  runs['rerun'] = standin.run(ours, root)
+  runs['worse'] = standin.run(worse, root)
+  return store, root, work, runs
+
+
+def test_first_run_completes_every_task_and_pushes(kfp):
+  store, root, _, runs = kfp
+  run = runs['first']
+  assert _states(run) == {name: 'COMPLETE' for name in TASKS}
+  # Outputs at KFP's URIs: <root>/<pipeline>/<run>/<task>/<output>.
+  model = run.output('Trainer', 'model')
+  assert model['uri'] == f'{root}/mnist-tfx/{run.run_id}/Trainer/model'
+  assert os.path.exists(os.path.join(model['uri'], 'Format-Serving', 'saved_model.pb'))
+  baseline = run.output('LatestBlessedModel', 'model')
+  assert baseline['metadata']['baseline_kind'] == 'candidate'
+  blessing = run.output('Evaluator', 'blessing')
+  assert blessing['metadata']['blessed'] == 1.0  # numbers come back as doubles
+  assert blessing['metadata']['pipeline_name'] == 'mnist-tfx'
+  pushed = run.output('Pusher', 'pushed_model')
+  assert pushed['metadata']['pushed'] == 1.0
+  assert versions(f'{root}/serving') == [int(pushed['metadata']['pushed_version'])]
+
+
+def test_kfp_naming_in_ml_metadata(kfp):
+  store, root, _, runs = kfp
+  run = runs['first']
+  pipeline = store.get_context_by_type_and_name('system.Pipeline', 'mnist-tfx')
+  run_context = store.get_context_by_type_and_name('system.PipelineRun', run.run_id)
+  assert [c.id for c in store.get_parent_contexts_by_context(run_context.id)] == [pipeline.id]
+  executions = store.get_executions_by_context(run_context.id)
+  names = {e.custom_properties['task_name'].string_value for e in executions}
+  assert names == TASKS | {''}  # '' is the root DAG execution
+  types = {store.get_artifact_types_by_id([a.type_id])[0].name
+           for a in store.get_artifacts_by_context(run_context.id)}
+  assert {'tfx.Examples', 'tfx.Model', 'tfx.ModelBlessing', 'tfx.PushedModel'} <= types
+
+
+def test_another_pipelines_newer_blessing_is_never_the_baseline(kfp):
+  store, _, work, runs = kfp
+  theirs = runs['theirs']
+  # team-b had never blessed anything: its own candidate, though mnist-tfx's blessing exists.
+  assert theirs.output('LatestBlessedModel', 'model')['metadata']['baseline_kind'] == 'candidate'
+  assert theirs.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
+  assert len(versions(str(work / 'serving-b'))) == 1
+  # mnist-tfx's rerun takes its own blessed model, not team-b's newer one.
+  baseline = runs['rerun'].output('LatestBlessedModel', 'model')['metadata']
+  assert baseline['baseline_kind'] == 'latest_blessed'
+  assert baseline['baseline_source'] == runs['first'].output('Trainer', 'model')['uri']
+
+
+def test_identical_rerun_is_cached_and_pushes_no_new_version(kfp):
+  store, root, _, runs = kfp
+  rerun = runs['rerun']
+  states = _states(rerun)
+  assert states['MnistExampleGen'] == states['Trainer'] == 'CACHED'
+  assert states['LatestBlessedModel'] == 'COMPLETE'  # never cached: it reads the store
+  assert rerun.output('Trainer', 'model') == runs['first'].output('Trainer', 'model')
+  pushed = rerun.output('Pusher', 'pushed_model')['metadata']
+  assert pushed['pushed'] == 0.0
+  first_version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
+  assert pushed[ALREADY_SERVING_KEY] == first_version
+  assert versions(f'{root}/serving') == [int(first_version)]
+
+
+def test_a_regressing_model_is_not_pushed(kfp):
+  store, root, _, runs = kfp
+  worse = runs['worse']
+  assert _states(worse)['Trainer'] == 'COMPLETE'
+  blessing = worse.output('Evaluator', 'blessing')['metadata']
+  assert blessing['blessed'] == 0.0
+  assert worse.output('LatestBlessedModel', 'model')['metadata']['baseline_source'] == \
+      runs['first'].output('Trainer', 'model')['uri']
+  assert worse.output('Pusher', 'pushed_model')['metadata']['pushed'] == 0.0
+  first_version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
+  assert versions(f'{root}/serving') == [int(first_version)]
+
+
+def test_open_source_kfp_refuses_the_vertex_package(tmp_path, mlmd_service, mnist_dir):
+  address, store = mlmd_service
+  job = _compile(tmp_path / 'v', address, mnist_dir, str(tmp_path / 'root'), target='vertex')
+  with pytest.raises(RunFailed, match='resolver not implemented yet'):
+    KfpStandIn(store, str(tmp_path / 'backend')).run(job['pipelineSpec'], str(tmp_path / 'root'))
+
+
+def test_vertex_json_runs_with_driver_and_resolvers(tmp_path, mlmd_service, mnist_dir):
+  """The same stand-in playing Vertex: the ExampleGen driver hook runs, TFX's resolver finds
+  this pipeline's blessing on the second run, and the unchanged model is not pushed again."""
+  address, store = mlmd_service
+  root = str(tmp_path / 'root')
+  job = _compile(tmp_path / 'v', address, mnist_dir, root, '--pipeline-name', 'on-vertex',
+                 '--accuracy-threshold', '0.5', target='vertex')
+  standin = KfpStandIn(store, str(tmp_path / 'backend'), vertex=True)
+  first = standin.run(job, root)
+  assert first.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model'] == []
+  assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
+  [gen] = store.get_executions_by_id([first.tasks['MnistExampleGen'].execution_id])
+  fingerprint = gen.custom_properties['inputs'].struct_value['input_fingerprint']
+  assert fingerprint.startswith('split:train,num_files:2,')  # the driver hook ran
+  [version] = versions(f'{root}/serving')
+
+  second = standin.run(job, root)
+  assert second.tasks['Trainer'].state == 'CACHED'
+  [baseline] = second.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model']
+  assert baseline['uri'] == first.output('Trainer', 'model')['uri']
+  assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == str(version)
+  assert versions(f'{root}/serving') == [version]
