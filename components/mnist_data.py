@@ -67,6 +67,9 @@ class MnistSplit:
 
 
 def _is_remote(path: str) -> bool:
+  if path.startswith('s3://'):  # also in Beam worker processes, which start without it
+    from components.object_storage import enable_s3
+    enable_s3()
   return '://' in path
 
 

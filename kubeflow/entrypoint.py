@@ -7,7 +7,8 @@ GetOutputArtifactsByExecutionId). TFX 1.16 then fails before the executor starts
 (kubeflow_v2_entrypoint_utils._retrieve_class_path: 'NoneType' object has no attribute 'get',
 tensorflow/tfx#7768). The compiled args already carry each input's declared type
 (--json_serialized_inputs_spec_args), so this fills the missing ones from there and hands over
-to TFX unchanged. Vertex AI fills the types itself; there this changes nothing.
+to TFX unchanged. Vertex AI fills the types itself; there this changes nothing. A task that
+names an s3:// URI gets s3:// enabled first (components/object_storage.py).
 
 Usage (as compiled): python -m kubeflow.entrypoint --executor_class_path … \
     --json_serialized_invocation_args '{{$}}' --json_serialized_inputs_spec_args '…' [beam args]
@@ -71,6 +72,9 @@ def repair_argv(argv: List[str]) -> List[str]:
 
 
 def main(argv: List[str]) -> None:
+  from components import object_storage
+  if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/object_storage.py
+    object_storage.enable_s3()
   from absl import app
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
   sys.argv = [TFX_RUNNER] + repair_argv(argv)

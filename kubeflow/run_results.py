@@ -104,6 +104,9 @@ def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
 
 
 def main(argv) -> None:
+  from components import object_storage
+  if object_storage.uses_s3(*argv):
+    object_storage.enable_s3()
   from tfx.dsl.io import fileio
   from pipeline import report as report_lib
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])

@@ -49,3 +49,61 @@ def idx_labels(labels: np.ndarray, magic: int = 2049, count=None) -> bytes:
 def read_decompressed(path) -> bytes:
   with open(path, 'rb') as f:
     return gzip.decompress(f.read())
+
+
+@pytest.fixture(scope='session')
+def s3_server(tmp_path_factory):
+  """An S3-compatible server on loopback (moto's server mode) with one bucket, `mnist-tfx`.
+
+  Yields the environment a pod gets from KFP's MinIO secret plus the endpoint. The test process
+  itself talks to it only through boto3 with explicit settings (`s3_client`), never through
+  TensorFlow, so its own environment stays as it was."""
+  import re
+  import subprocess
+  import sys
+  import time
+  import urllib.request
+  log_path = tmp_path_factory.mktemp('moto') / 'moto.log'
+  with open(log_path, 'wb') as log:  # a file, not a pipe: moto logs every request
+    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+  deadline, endpoint = time.monotonic() + 60, None
+  while endpoint is None:
+    match = re.search(r'Running on http://127\.0\.0\.1:(\d+)', log_path.read_text(errors='replace'))
+    if match:
+      try:
+        urllib.request.urlopen(f'http://127.0.0.1:{match.group(1)}/moto-api/', timeout=2).read()
+        endpoint = f'http://127.0.0.1:{match.group(1)}'
+      except OSError:
+        pass
+    if proc.poll() is not None or time.monotonic() > deadline:
+      proc.kill()
+      pytest.fail(f'moto did not start: {log_path.read_text(errors="replace")[-2000:]}')
+    time.sleep(0.05)
+  env = {'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
+         'AWS_ENDPOINT_URL': endpoint, 'AWS_DEFAULT_REGION': 'us-east-1',
+         # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
+         'AWS_MAX_ATTEMPTS': '2', 'S3_CONNECT_TIMEOUT_MSEC': '2000'}
+  s3_client(env).create_bucket(Bucket='mnist-tfx')
+  yield env
+  proc.terminate()
+  proc.wait(timeout=30)
+
+
+def s3_client(env):
+  import boto3
+  return boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name=env['AWS_DEFAULT_REGION'],
+                      aws_access_key_id=env['AWS_ACCESS_KEY_ID'],
+                      aws_secret_access_key=env['AWS_SECRET_ACCESS_KEY'])
+
+
+def s3_keys(env, prefix: str):
+  """Every object key under s3://mnist-tfx/<prefix>."""
+  keys, token = [], None
+  while True:
+    page = s3_client(env).list_objects_v2(Bucket='mnist-tfx', Prefix=prefix,
+                                          **({'ContinuationToken': token} if token else {}))
+    keys += [item['Key'] for item in page.get('Contents', [])]
+    token = page.get('NextContinuationToken')
+    if not token:
+      return keys

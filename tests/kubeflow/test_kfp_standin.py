@@ -12,7 +12,7 @@ from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
-TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher'}
+TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher', 'RunResults'}
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
@@ -154,3 +154,82 @@ def test_vertex_json_runs_with_driver_and_resolvers(tmp_path, mlmd_service, mnis
   assert baseline['uri'] == first.output('Trainer', 'model')['uri']
   assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == str(version)
   assert versions(f'{root}/serving') == [version]
+
+
+def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
+  """kubeflow/pipelines frontend/src/components/viewers/MetricsVisualizations.tsx picks an
+  execution's outputs by ML Metadata type name, needs `display_name`, shows system.Metrics'
+  numbers as a table, reads `confusionMatrix.struct` {annotationSpecs, rows} for
+  system.ClassificationMetrics, and the one file at a system.HTML artifact's URI."""
+  from google.protobuf import json_format
+  store, _, _, runs = kfp
+  run = runs['first']
+  assert run.tasks['RunResults'].state == 'COMPLETE'
+
+  def recorded(key):
+    [artifact] = store.get_artifacts_by_id([int(run.output('RunResults', key)['name'])])
+    type_name = store.get_artifact_types_by_id([artifact.type_id])[0].name
+    assert artifact.custom_properties['display_name'].string_value == key
+    return type_name, artifact
+
+  type_name, metrics = recorded('metrics')
+  assert type_name == 'system.Metrics'
+  accuracy = metrics.custom_properties['accuracy'].double_value
+  assert 0.5 <= accuracy <= 1 and metrics.custom_properties['blessed'].double_value == 1.0
+  assert metrics.custom_properties['accuracy_threshold'].double_value == 0.5
+  assert metrics.custom_properties['eval_examples'].double_value == 500
+
+  type_name, confusion = recorded('confusion_matrix')
+  assert type_name == 'system.ClassificationMetrics'
+  matrix = json_format.MessageToDict(confusion.custom_properties['confusionMatrix'].struct_value)['struct']
+  assert [spec['displayName'] for spec in matrix['annotationSpecs']] == [str(i) for i in range(10)]
+  rows = [row['row'] for row in matrix['rows']]
+  assert len(rows) == 10 and all(len(row) == 10 for row in rows)
+  assert sum(map(sum, rows)) == 500
+  assert abs(sum(rows[i][i] for i in range(10)) / 500 - accuracy) < 1e-6  # the same as TFMA's
+
+  type_name, report = recorded('report')
+  assert type_name == 'system.HTML'
+  assert os.path.isfile(report.uri), 'the UI reads one object at the URI, not a folder'
+  with open(report.uri) as f:
+    page = f.read()
+  assert page.startswith('<!DOCTYPE html>') and f'Test accuracy <b>{accuracy:.4f}</b>' in page
+
+
+@pytest.mark.parametrize('target', ['kfp', 'vertex'])
+def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, target):
+  """Every task reads and writes s3:// (a loopback S3-compatible server), with only the AWS
+  variables a MinIO secret provides: data, artifacts, the pushed model and the report. The
+  identical rerun is cached and pushes nothing new."""
+  from tests.conftest import s3_client, s3_keys
+  address, store = mlmd_service
+  client = s3_client(s3_server)
+  for name in sorted(os.listdir(mnist_dir)):
+    if name.endswith('.gz'):
+      client.upload_file(os.path.join(mnist_dir, name), 'mnist-tfx', f'data/mnist/{name}')
+  root, name = f's3://mnist-tfx/{target}', f'{target}-on-s3'
+  spec = _compile(tmp_path / 's3', address, 's3://mnist-tfx/data/mnist', root,
+                  '--pipeline-name', name, '--accuracy-threshold', '0.5', target=target)
+  standin = KfpStandIn(store, str(tmp_path / 'backend'), env=s3_server, vertex=target == 'vertex')
+  first = standin.run(spec, root)
+  assert set(_states(first).values()) == {'COMPLETE'} and TASKS <= set(first.tasks) | {
+      'LatestBlessedModel'}
+  model_uri = first.output('Trainer', 'model')['uri']
+  assert model_uri == f'{root}/{name}/{first.run_id}/Trainer/model'
+  assert f'{target}/{name}/{first.run_id}/Trainer/model/Format-Serving/saved_model.pb' in \
+      s3_keys(s3_server, f'{target}/')
+  assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
+  version = first.output('Pusher', 'pushed_model')['metadata']['pushed_version']
+  serving = s3_keys(s3_server, f'{target}/serving/')
+  assert f'{target}/serving/{version}/saved_model.pb' in serving
+  assert f'{target}/serving/{version}/assets.extra/pushed_from.json' in serving
+  assert not [key for key in serving if '.pushing-' in key], 'no staging copy is left behind'
+  report = first.output('RunResults', 'report')['uri']
+  assert report.startswith(f'{root}/{name}/')
+  page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/'):])['Body'].read()
+  assert page.startswith(b'<!DOCTYPE html>')
+
+  second = standin.run(spec, root)
+  assert second.tasks['Trainer'].state == 'CACHED'
+  assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
+  assert {key.split('/')[2] for key in s3_keys(s3_server, f'{target}/serving/')} == {version}

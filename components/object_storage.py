@@ -1,0 +1,75 @@
+"""s3:// (AWS S3 or MinIO) for TensorFlow's and Beam's file I/O, from the standard AWS variables.
+
+TensorFlow 2.16 has no s3 filesystem of its own: `import tensorflow_io` (0.37.1, the TF 2.16
+build) registers one for tf.io.gfile, which TFX's fileio, Keras export, tf.data and TFMA use.
+Beam's S3FileSystem (apache-beam[aws]) uses boto3. The two read different variables, once per
+process, so `enable_s3()` must run before the first s3:// access; it fills each library's names
+from whichever the environment has (KFP's MinIO secret gives AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY; the endpoint comes as AWS_ENDPOINT_URL):
+- endpoint: boto3 reads AWS_ENDPOINT_URL; tensorflow-io only S3_ENDPOINT, scheme included;
+- region: boto3 reads only AWS_DEFAULT_REGION, tensorflow-io either name;
+- AWS_EC2_METADATA_DISABLED: without it the AWS C++ SDK asks 169.254.169.254 for a region;
+- AWS_RETRY_MODE=standard: the SDK's legacy default retries 10 times (about 25 s per call) on a
+  dead endpoint, where a missing endpoint looks like a missing file.
+Path-style addressing (what MinIO needs) is what both use for a custom endpoint.
+
+tensorflow-io 0.37.1 also aborts every process that used s3:// at exit ("pure virtual method
+called", status 134: tensorflow/io#2039, fixed upstream but unreleased), which would fail each
+task that succeeded. The exit guard ends such a process with its own status after Python's own
+shutdown (atexit handlers, flushed stdout/stderr), before the C++ static destructors run.
+"""
+import os
+import sys
+
+_enabled = False
+
+
+def _endpoint(environ) -> str:
+  endpoint = (environ.get('AWS_ENDPOINT_URL_S3') or environ.get('AWS_ENDPOINT_URL')
+              or environ.get('S3_ENDPOINT') or '')
+  if endpoint and '://' not in endpoint:  # TF 1.x style: S3_ENDPOINT=host:port, S3_USE_HTTPS=0
+    https = environ.get('S3_USE_HTTPS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
+    endpoint = f'{"https" if https else "http"}://{endpoint}'
+  return endpoint.rstrip('/')
+
+
+def configure_environment(environ=os.environ) -> None:
+  """Fills the variable names each library reads from those that are set; overwrites none."""
+  endpoint = _endpoint(environ)
+  if endpoint:
+    if '://' not in environ.get('S3_ENDPOINT', ''):
+      environ['S3_ENDPOINT'] = endpoint
+    environ.setdefault('AWS_ENDPOINT_URL', endpoint)
+  region = environ.get('AWS_REGION') or environ.get('AWS_DEFAULT_REGION')
+  if region:
+    environ.setdefault('AWS_REGION', region)
+    environ.setdefault('AWS_DEFAULT_REGION', region)
+  if endpoint or region or environ.get('AWS_ACCESS_KEY_ID'):
+    environ.setdefault('AWS_EC2_METADATA_DISABLED', 'true')
+    environ.setdefault('AWS_RETRY_MODE', 'standard')
+
+
+def _exit_without_static_destructors() -> None:
+  """Registered from atexit, i.e. after every library registered its C exit handlers, so it
+  runs first among them: _exit(status) with the status the process is exiting with."""
+  import ctypes
+  libc = ctypes.CDLL(None)
+  libc.on_exit.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+  libc.on_exit(ctypes.cast(libc._exit, ctypes.c_void_p), None)  # pylint: disable=protected-access
+
+
+def enable_s3() -> None:
+  """Makes s3:// work in this process (and in the processes it starts). Idempotent."""
+  global _enabled
+  if _enabled:
+    return
+  configure_environment()
+  import tensorflow_io  # pylint: disable=unused-import  # registers s3:// with tf.io.gfile
+  if sys.platform.startswith('linux'):
+    import atexit
+    atexit.register(_exit_without_static_destructors)
+  _enabled = True
+
+
+def uses_s3(*texts: str) -> bool:
+  return any('s3://' in text for text in texts if text)
