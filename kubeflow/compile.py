@@ -17,6 +17,7 @@ from tfx.orchestration import data_types
 
 from components.mnist_evaluator import PIPELINE_NAME_KEY
 from kubeflow import DEFAULT_MLMD_ADDRESS
+from kubeflow import entrypoint
 from kubeflow import run_results
 from kubeflow.checks import check_image, check_mlmd_address, check_pipeline_name
 from pipeline.config import PipelineConfig
@@ -35,7 +36,6 @@ def runtime_parameter_defaults(pipeline) -> Dict[str, Any]:
 
 TARGETS = ('kfp', 'vertex')
 BASELINE_TASK = 'LatestBlessedModel'
-TFX_RUNNER_MODULE = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
 ENTRYPOINT_MODULE = 'kubeflow.entrypoint'  # fills the input types open-source KFP leaves empty
 
 
@@ -50,11 +50,15 @@ def scope_vertex_resolver(spec: Dict[str, Any], pipeline_name: str) -> None:
 
 
 def use_entrypoint(spec: Dict[str, Any]) -> None:
-  """Points every executor's command at our entrypoint (drivers stay as TFX compiled them)."""
+  """Points every executor's command, and ExampleGen's driver hook, at our entrypoint."""
   for executor in spec['deploymentSpec']['executors'].values():
-    command = executor.get('container', {}).get('command')
-    if command and command[-1] == TFX_RUNNER_MODULE:
+    container = executor.get('container', {})
+    command = container.get('command')
+    if command and command[-1] == entrypoint.TFX_RUNNER:
       command[-1] = ENTRYPOINT_MODULE
+    driver = container.get('lifecycle', {}).get('preCacheCheck', {})
+    if driver.get('command', [])[-1:] == [entrypoint.TFX_DRIVER]:
+      driver['command'] = driver['command'][:-1] + [ENTRYPOINT_MODULE, entrypoint.DRIVER_FLAG]
 
 
 def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, target: str = 'kfp',

@@ -12,6 +12,7 @@ names an s3:// URI gets s3:// enabled first (components/object_storage.py).
 
 Usage (as compiled): python -m kubeflow.entrypoint --executor_class_path … \
     --json_serialized_invocation_args '{{$}}' --json_serialized_inputs_spec_args '…' [beam args]
+and, for ExampleGen's driver hook (Vertex): python -m kubeflow.entrypoint --example_gen_driver …
 """
 import json
 import sys
@@ -20,6 +21,8 @@ from typing import List
 INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
 TFX_RUNNER = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
+TFX_DRIVER = 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver'
+DRIVER_FLAG = '--example_gen_driver'  # first argument: run ExampleGen's driver (Vertex's hook)
 
 
 def _has_type(artifact_type) -> bool:
@@ -76,6 +79,11 @@ def main(argv: List[str]) -> None:
   if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/object_storage.py
     object_storage.enable_s3()
   from absl import app
+  if argv[:1] == [DRIVER_FLAG]:  # takes no input artifacts: nothing to repair
+    from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
+    sys.argv = [TFX_DRIVER] + argv[1:]
+    app.run(driver.main, flags_parser=driver._parse_flags)  # pylint: disable=protected-access
+    return
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
   sys.argv = [TFX_RUNNER] + repair_argv(argv)
   app.run(runner.main, flags_parser=runner._parse_flags)  # pylint: disable=protected-access

@@ -74,7 +74,9 @@ def cmd_runs(store, args):
     components = ', '.join(f'{node} {state.lower()} {s.component_seconds.get(node, 0):.0f}s'
                            for node, state in s.component_states.items())
     rows.append([s.run_id, s.started, '-' if s.accuracy is None else f'{s.accuracy:.4f}',
-                 {True: 'yes', False: 'no', None: '-'}[s.blessed], s.pushed_version or '-', components])
+                 {True: 'yes', False: 'no', None: '-'}[s.blessed],
+                 s.pushed_version or (f'{s.already_serving} (already)' if s.already_serving else '-'),
+                 components])
   return _table(rows, ['RUN', 'STARTED', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
 
 

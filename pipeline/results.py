@@ -45,6 +45,7 @@ def iso(ms: int) -> str:
 
 # Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
 RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
+DAG_EXECUTION_TYPES = ('system.DAGExecution',)
 
 
 def type_name(store, artifact) -> str:
@@ -107,7 +108,10 @@ def read_evaluation(uri: str):
 
 def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
+  dag_types = {t.id for t in store.get_execution_types() if t.name in DAG_EXECUTION_TYPES}
   for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+    if execution.type_id in dag_types:  # KFP's record of the run itself, not a component
+      continue
     node = node_id(store, execution.id)
     summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
     summary.component_seconds[node] = round(

@@ -122,6 +122,8 @@ def test_beam_args_reach_every_beam_component(tmp_path):
     assert container['args'][-len(BEAM_ARGS):] == BEAM_ARGS
   driver = executors['MnistExampleGen_executor']['container']['lifecycle']['preCacheCheck']
   assert driver['args'][-len(BEAM_ARGS):] == BEAM_ARGS
+  # The driver hook goes through our entrypoint too (it sets up s3:// before TFX reads input_base).
+  assert driver['command'] == ['python', '-m', 'kubeflow.entrypoint', '--example_gen_driver']
 
 
 def test_pipeline_parameters(compiled):

@@ -233,3 +233,32 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, t
   assert second.tasks['Trainer'].state == 'CACHED'
   assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
   assert {key.split('/')[2] for key in s3_keys(s3_server, f'{target}/serving/')} == {version}
+
+
+def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service):
+  """`python -m pipeline.metadata --grpc-host …` on what KFP records: runs, states, the push."""
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  address, _ = mlmd_service
+  store, _, _, runs = kfp
+  host, port = address.rsplit(':', 1)
+
+  def cli(*args):
+    proc = subprocess.run([sys.executable, '-m', 'pipeline.metadata', '--grpc-host', host,
+                           '--grpc-port', port, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+  listed = {run['run_id']: run for run in json.loads(cli('--json', 'runs'))}
+  first = listed[runs['first'].run_id]
+  assert set(first['component_states']) == TASKS
+  assert first['blessed'] is True and first['accuracy'] > 0.5
+  version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
+  assert first['pushed_version'] == version
+  rerun = listed[runs['rerun'].run_id]
+  assert rerun['component_states']['Trainer'] == 'CACHED'
+  assert rerun['pushed_version'] is None and rerun['already_serving'] == version
+  lineage = cli('lineage', version)
+  assert 'Trainer' in lineage and 'MnistExampleGen' in lineage and 'ba891046' in lineage
