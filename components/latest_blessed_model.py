@@ -9,7 +9,7 @@ another pipeline sharing the store never supplies the baseline, and copies the m
 into its own output. With no blessed model yet, it outputs a copy of the candidate, so the
 "no worse than the served model" check passes trivially on a first run.
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ml_metadata import errors
 from ml_metadata import metadata_store
@@ -31,6 +31,7 @@ PIPELINE_NAME_KEY = 'pipeline_name'
 # schema title and KFP's own context type.
 BLESSING_TYPES = ('tfx.ModelBlessing', 'ModelBlessing')
 PIPELINE_CONTEXT_TYPES = ('system.Pipeline', 'pipeline')
+RUN_CONTEXT_TYPE = 'system.PipelineRun'
 
 
 def custom_property(artifact: metadata_store_pb2.Artifact, key: str):
@@ -58,10 +59,30 @@ def _blessings(store: metadata_store.MetadataStore, pipeline_name: str) -> List:
   return blessings
 
 
-def latest_blessed_model_uri(store: metadata_store.MetadataStore,
-                             pipeline_name: str) -> Optional[str]:
-  """URI of the model this pipeline blessed most recently, or None if it has blessed none."""
+def _namespaces(store: metadata_store.MetadataStore, artifact_ids: List[int]) -> Set[str]:
+  """The Kubernetes namespaces of the KFP runs these artifacts belong to (its run contexts'
+  `namespace` property, metadata/client.go GetPipeline); none for a local run."""
+  found = set()
+  for artifact_id in artifact_ids:
+    for context in store.get_contexts_by_artifact(artifact_id):
+      namespace = custom_property(context, 'namespace')
+      if namespace and store.get_context_types_by_id([context.type_id])[0].name == RUN_CONTEXT_TYPE:
+        found.add(str(namespace))
+  return found
+
+
+def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name: str,
+                             candidate_uri: Optional[str] = None) -> Optional[str]:
+  """URI of the model this pipeline blessed most recently, or None if it has blessed none.
+
+  KFP names the pipeline context without its namespace, and one store serves every profile of
+  a cluster: with the candidate's URI, only blessings from runs in the candidate's own
+  namespace count, so two profiles running a pipeline of the same name stay apart."""
   blessings = _blessings(store, pipeline_name)
+  if candidate_uri:
+    ours = _namespaces(store, [a.id for a in store.get_artifacts_by_uri(candidate_uri)])
+    if ours:
+      blessings = [b for b in blessings if _namespaces(store, [b.id]) & ours]
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
     blessed = custom_property(blessing, 'blessed')
     if blessed is not None and float(blessed) == 1 and custom_property(blessing, 'current_model'):
@@ -72,7 +93,7 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore,
 def resolve_baseline(store: metadata_store.MetadataStore, pipeline_name: str, candidate_uri: str,
                      output: types.Artifact) -> str:
   """Copies the latest blessed model (or the candidate) into `output`; returns its source."""
-  blessed_uri = latest_blessed_model_uri(store, pipeline_name)
+  blessed_uri = latest_blessed_model_uri(store, pipeline_name, candidate_uri)
   source = blessed_uri or candidate_uri
   io_utils.copy_dir(source, output.uri)
   output.set_string_custom_property('baseline_source', source)

@@ -3,9 +3,10 @@
 TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses
 an unchanged (cached) model again serves the very same model under a new number. Here each
 pushed version records where it came from (`assets.extra/pushed_from.json`, a place model
-servers ignore); when the newest version already holds this Trainer artifact, nothing new is
-written and the PushedModel says which version serves it. A version is copied under a name a
-model server ignores (`.pushing-…`) and renamed into place when complete.
+servers ignore), written after the model itself; when the newest version already holds this
+Trainer artifact, nothing new is written and the PushedModel says which version serves it. A
+version is copied under a name a model server ignores (`.pushing-…`) and renamed into place
+when complete (one atomic rename on a filesystem; object by object on s3:// and gs://).
 """
 import json
 import os
@@ -14,6 +15,7 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 from absl import logging
+import tensorflow as tf
 from tfx import types
 from tfx import v1 as tfx
 from tfx.components.pusher import executor as pusher_executor
@@ -30,27 +32,35 @@ ALREADY_SERVING_KEY = 'already_serving_version'  # PushedModel property when not
 
 
 def versions(base_directory: str) -> List[int]:
-  """The numbered versions under a serving dir, as a model server sees them (ascending)."""
+  """The numbered version folders under a serving dir, as a model server sees them (ascending)."""
   if not fileio.exists(base_directory):
     return []
   names = [name.rstrip('/') for name in fileio.listdir(base_directory)]
-  return sorted(int(name) for name in names if name.isdigit())
+  return sorted(int(name) for name in names
+                if name.isascii() and name.isdigit() and fileio.isdir(os.path.join(base_directory, name)))
 
 
 def provenance(version_dir: str) -> Dict[str, Any]:
+  """What a version was pushed from; {} for one without the record (older or foreign)."""
   path = os.path.join(version_dir, PROVENANCE_FILE)
   try:
+    if not fileio.exists(path):
+      return {}
     with fileio.open(path, 'r') as f:
-      return json.loads(f.read())
-  except (OSError, ValueError, fileio.NotFoundError):  # older or foreign versions have none
+      record = json.loads(f.read())
+    return record if isinstance(record, dict) else {}
+  except (OSError, ValueError, tf.errors.OpError):
     return {}
 
 
 def serving_version_of(base_directory: str, model_uri: str) -> Optional[int]:
-  """The newest version if it was pushed from this model artifact, else None."""
+  """The newest version if it holds this model artifact (and a whole SavedModel), else None."""
   existing = versions(base_directory)
-  if existing and provenance(os.path.join(base_directory, str(existing[-1]))).get(
-      'model_uri') == model_uri:
+  if not existing:
+    return None
+  newest = os.path.join(base_directory, str(existing[-1]))
+  if provenance(newest).get('model_uri') == model_uri and \
+      fileio.exists(os.path.join(newest, 'saved_model.pb')):
     return existing[-1]
   return None
 
@@ -91,11 +101,12 @@ class Executor(pusher_executor.Executor):
     target = os.path.join(base, str(version))
     staging = os.path.join(base, f'.pushing-{version}-{uuid.uuid4().hex[:8]}')
     io_utils.copy_dir(model_path, staging)
-    record = {'model_uri': model.uri, 'model_id': model.id, 'pushed_at': time.time(),
+    fileio.rename(staging, target)  # atomic on a filesystem; object by object on s3:// and gs://
+    # Written last: a version only claims this model once all of it is in place.
+    record = {'model_uri': model.uri, 'pushed_at': time.time(),
               'blessing_uri': artifact_utils.get_single_instance(
                   input_dict[standard_component_specs.MODEL_BLESSING_KEY]).uri}
-    io_utils.write_string_file(os.path.join(staging, PROVENANCE_FILE), json.dumps(record))
-    fileio.rename(staging, target)
+    io_utils.write_string_file(os.path.join(target, PROVENANCE_FILE), json.dumps(record))
     logging.info('Model written to serving path %s.', target)
     io_utils.copy_dir(model_path, pushed.uri)
     self._MarkPushed(pushed, pushed_destination=target, pushed_version=str(version))

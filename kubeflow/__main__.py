@@ -25,8 +25,8 @@ def _parser() -> argparse.ArgumentParser:
   compile_cmd.add_argument('--image', required=True,
                            help='component image built from this repo (make image)')
   compile_cmd.add_argument('--pipeline-root', required=True, metavar='URI',
-                           help='where runs write artifacts: gs://BUCKET/PATH, s3://BUCKET/PATH '
-                           '(AWS S3 or MinIO) or an absolute path the pods mount')
+                           help='where runs write artifacts: gs://BUCKET[/PATH] or s3://BUCKET[/PATH] '
+                           '(AWS S3 or MinIO)')
   compile_cmd.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME, metavar='NAME',
                            help='the pipeline\'s name in KFP and ML Metadata; the baseline model '
                            'is looked up only among this name\'s runs, so two teams can run '
@@ -76,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 def _compile(args) -> int:
   from kubeflow import checks
   try:
-    root = checks.check_location('--pipeline-root', args.pipeline_root)
-    data_dir = checks.check_location('--data-dir', args.data_dir or f'{root}/data/mnist')
-    serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root}/serving')
+    root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
+    data_dir = checks.check_location('--data-dir', args.data_dir or f'{root.rstrip("/")}/data/mnist')
+    serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root.rstrip("/")}/serving')
     checks.check_image(args.image)
     checks.check_pipeline_name(args.pipeline_name)
     if args.target == 'kfp':
@@ -102,11 +102,17 @@ def _compile(args) -> int:
 
 
 def _upload(args) -> int:
+  from kubeflow import checks
   from kubeflow.upload import UploadError, UsageError, upload
   try:
+    if args.pipeline_root:
+      args.pipeline_root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
     upload(args.host, args.package, name=args.name, run=args.run, param_assignments=args.param,
            pipeline_root=args.pipeline_root, experiment=args.experiment, namespace=args.namespace,
            timeout=args.timeout)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
   except UploadError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED

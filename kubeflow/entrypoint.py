@@ -44,7 +44,8 @@ def fill_input_types(executor_input: dict, inputs_spec: dict) -> List[str]:
         continue
       if name not in declared:
         raise ValueError(f'input artifact {name!r} has no type and the task declares no input '
-                         f'of that name (declared: {", ".join(sorted(declared)) or "none"})')
+                         f'of that name in {INPUTS_SPEC_FLAG} '
+                         f'(declared: {", ".join(sorted(declared)) or "none"})')
       artifact['type'] = dict(declared[name]['artifactType'])
       filled.append(name)
   return filled
@@ -64,10 +65,10 @@ def repair_argv(argv: List[str]) -> List[str]:
   """The same arguments, with the invocation JSON's missing input types filled in."""
   index, invocation, prefix = _value_of(argv, INVOCATION_FLAG)
   _, spec, _ = _value_of(argv, INPUTS_SPEC_FLAG)
-  if index is None or not spec:
+  if index is None:
     return list(argv)
   executor_input = json.loads(invocation)
-  if not fill_input_types(executor_input, json.loads(spec)):
+  if not fill_input_types(executor_input, json.loads(spec) if spec else {}):
     return list(argv)
   repaired = list(argv)
   repaired[index] = prefix + json.dumps(executor_input)

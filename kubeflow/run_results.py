@@ -61,6 +61,9 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from pipeline import report as report_lib
   from pipeline import results
+  missing = sorted(set(INPUTS) - set(inputs))
+  if missing:
+    raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
   meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
   accuracy, baseline, failures = results.read_evaluation(inputs['evaluation']['uri'])
   pushed = meta['pushed_model']
@@ -73,7 +76,8 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
       'component_states': {}, 'component_seconds': {},
       'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
       'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()}}
-  report = {'run_id': meta['blessing'].get('pipeline_name', 'Kubeflow run'), 'summary': summary,
+  title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
+  report = {'run_id': title, 'summary': summary,
             'gate': {'lower_bound': threshold, 'accuracy': accuracy, 'baseline_accuracy': baseline,
                      'failures': failures, 'change_threshold': {'absolute': -1e-10}},
             'data': {k: v for k, v in meta['examples'].items()
@@ -90,12 +94,10 @@ def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   """Each output's metadata in the shapes the KFP UI renders."""
   s = report['summary']
   metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
-             'blessed': 1.0 if s['blessed'] else 0.0,
-             'eval_examples': float(sum(report['label_histograms']['eval']))}
-  if s['baseline_accuracy'] is not None:
-    metrics['baseline_accuracy'] = s['baseline_accuracy']
-  if s['pushed_version']:
-    metrics['pushed_version'] = float(s['pushed_version'])
+             'baseline_accuracy': s['baseline_accuracy'], 'blessed': 1.0 if s['blessed'] else 0.0,
+             'eval_examples': float(sum(report['label_histograms']['eval'])),
+             'pushed_version': float(s['pushed_version']) if s['pushed_version'] else None}
+  metrics = {k: v for k, v in metrics.items() if v is not None}  # the launcher refuses nulls
   matrix = report.get('confusion_matrix') or []
   confusion = {'confusionMatrix': {
       'annotationSpecs': [{'displayName': str(i)} for i in range(len(matrix))],
@@ -130,7 +132,8 @@ def main(argv) -> None:
   fileio.makedirs(output_file.rsplit('/', 1)[0])
   with fileio.open(output_file, 'w') as f:
     f.write(json.dumps(executor_output))
-  print(f'RunResults: accuracy {report["summary"]["accuracy"]:.4f}, '
+  accuracy = report['summary']['accuracy']
+  print(f'RunResults: accuracy {"-" if accuracy is None else f"{accuracy:.4f}"}, '
         f'{"blessed" if report["summary"]["blessed"] else "not blessed"}; report at {html_uri}')
 
 

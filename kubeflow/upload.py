@@ -90,6 +90,9 @@ def _describe(error: Exception, host: str, timeout: float) -> str:
   import urllib3
   if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
     error = error.reason
+  if isinstance(error, kfp_server_api.ApiException) and not error.status:  # e.g. a TLS failure
+    reason = ' '.join(str(error.reason or error).split())
+    return f'{host}: cannot reach the Kubeflow Pipelines API ({reason[:300]})'
   if isinstance(error, kfp_server_api.ApiException):
     status = error.status
     if status in (401, 403):

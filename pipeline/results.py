@@ -46,6 +46,7 @@ def iso(ms: int) -> str:
 # Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
 RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
 DAG_EXECUTION_TYPES = ('system.DAGExecution',)
+TRAINER = 'Trainer'  # the node whose Model is the run's candidate
 
 
 def type_name(store, artifact) -> str:
@@ -118,6 +119,8 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
         (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
     for artifact in artifacts_of(store, execution.id):
       kind = type_name(store, artifact)
+      if kind == 'Model' and node != TRAINER:  # KFP's LatestBlessedModel outputs the baseline
+        continue
       summary.artifacts[kind] = artifact.id
       summary.uris[kind] = artifact.uri
       if kind == 'ModelEvaluation':

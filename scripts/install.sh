@@ -48,7 +48,7 @@ pip_quiet() {
 }
 pip_quiet install -q --upgrade "pip==24.2"
 echo "Installing pinned dependencies into $VENV (first time: a few minutes)"
-pip_quiet install -q --disable-pip-version-check -r requirements.in -c requirements.lock
+pip_quiet install -q --disable-pip-version-check -r requirements.in -r requirements-test.in -c requirements.lock
 "$VENV/bin/python" -m pip check >/dev/null
 cp requirements.lock "$stamp"
 echo "Installed: $("$VENV/bin/python" -c 'import tfx, tensorflow as tf; print("tfx", tfx.__version__, "tensorflow", tf.__version__)' 2>/dev/null)"

@@ -40,14 +40,14 @@ fi
   echo "error: $VENV is not Python 3.10 (TFX 1.16 needs it)" >&2; exit 1; }
 
 if [ "$install" = 1 ]; then
-  echo "Installing requirements.in into $VENV (keeps installed versions that still fit)"
+  echo "Installing requirements.in and requirements-test.in into $VENV (keeps installed versions that still fit)"
   set +e
   # Same noise filter as install.sh: this machine's pip config names local indexes that may be absent.
-  "$PY" -m pip install -q --disable-pip-version-check -r requirements.in 2>&1 \
+  "$PY" -m pip install -q --disable-pip-version-check -r requirements.in -r requirements-test.in 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory"
   rc=${PIPESTATUS[0]}
   set -e
-  [ "$rc" = 0 ] || { echo "error: pip install -r requirements.in failed" >&2; exit "$rc"; }
+  [ "$rc" = 0 ] || { echo "error: pip install -r requirements.in -r requirements-test.in failed" >&2; exit "$rc"; }
 fi
 "$PY" -m pip check
 

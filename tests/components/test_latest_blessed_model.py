@@ -102,3 +102,30 @@ def test_local_runs_pipeline_context_is_understood(tmp_path):
   store.put_attributions_and_associations([metadata_store_pb2.Attribution(
       artifact_id=blessing, context_id=_pipeline(store, 'mnist-tfx', 'pipeline'))], [])
   assert latest_blessed_model_uri(store, 'mnist-tfx') == model
+
+
+def _run(store, run_id, namespace):
+  type_id = store.put_context_type(metadata_store_pb2.ContextType(name='system.PipelineRun'))
+  context = metadata_store_pb2.Context(type_id=type_id, name=run_id)
+  context.custom_properties['namespace'].string_value = namespace
+  return store.put_contexts([context])[0]
+
+
+def test_another_namespaces_run_of_the_same_pipeline_name_is_never_the_baseline(tmp_path):
+  """KFP's pipeline context is named without the namespace: profiles share it in one store."""
+  store = _store(tmp_path / 'm.sqlite')
+  kfp_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.ModelBlessing'))
+  model_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.Model'))
+  ours, theirs = _model_dir(tmp_path, 'ours'), _model_dir(tmp_path, 'theirs')
+  for model, namespace, run in ((ours, 'team-a', 'r1'), (theirs, 'team-b', 'r2')):
+    blessing = _bless(store, kfp_type, model, 1)
+    store.put_attributions_and_associations(
+        [metadata_store_pb2.Attribution(artifact_id=blessing, context_id=_run(store, run, namespace))], [])
+  candidate = _model_dir(tmp_path, 'candidate')
+  [candidate_id] = store.put_artifacts([metadata_store_pb2.Artifact(type_id=model_type, uri=candidate)])
+  store.put_attributions_and_associations(
+      [metadata_store_pb2.Attribution(artifact_id=candidate_id, context_id=_run(store, 'r3', 'team-a'))], [])
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == theirs  # newest, without a namespace
+  assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) == ours
+  output = _output(tmp_path)
+  assert resolve_baseline(store, 'mnist-tfx', candidate, output) == ours

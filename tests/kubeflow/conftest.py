@@ -24,6 +24,24 @@ def compile_to(folder, *extra):
     return output, yaml.safe_load(f)
 
 
+def compile_on_local_root(folder, root, *extra):
+  """`kubeflow compile` onto a local folder as pipeline root, which the CLI refuses (KFP's
+  launcher and Vertex take only object-store roots): for stand-in runs on plain files, where
+  every artifact can be looked at. The same flags and compile_pipeline() as the CLI."""
+  from kubeflow import __main__ as cli
+  from kubeflow.compile import compile_pipeline
+  from pipeline import config as config_lib
+  output = os.path.join(folder, 'build', 'pipeline.yaml')
+  args = cli._parser().parse_args(['compile', '--output', output, '--image', IMAGE,
+                                   '--pipeline-root', 'gs://unused/root', *extra])
+  config = config_lib.config_from_args(
+      args, data_dir=args.data_dir or f'{root}/data/mnist', pipeline_root=root,
+      serving_dir=args.serving_dir or f'{root}/serving', pipeline_name=args.pipeline_name)
+  compile_pipeline(config, IMAGE, output, target=args.target, mlmd_address=args.mlmd_address)
+  with open(output) as f:
+    return output, yaml.safe_load(f)
+
+
 @pytest.fixture(scope='session')
 def compiled(tmp_path_factory):
   """The issue's acceptance command, run with no network access needed."""

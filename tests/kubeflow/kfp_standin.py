@@ -7,7 +7,10 @@ expects (paths below are in that tree):
 - Run parameters: the run's values over the root's compiled defaults; unknown names and wrong
   kinds refused (apiserver/template/v2_template.go validatePipelineJobInputs). The spec's
   `defaultPipelineRoot` is ignored by the OSS backend: the run gives the root
-  (apiserver/template/template.go; config/env.go defaultPipelineRoot).
+  (apiserver/template/template.go; config/env.go defaultPipelineRoot), which must be an
+  object-store URI (objectstore ParseBucketConfig: "unrecognized pipeline root format").
+- Task parameters checked against the component's declared types, strings converted, nulls
+  refused; a producer without the output key is an error (driver resolveInputs).
 - ML Metadata: context `system.Pipeline` named `pipelineInfo.name`, parent of
   `system.PipelineRun` named with the run id (metadata/client.go GetPipeline); a root
   `system.DAGExecution` "run/<id>"; per task a `system.ContainerExecution` with `task_name`,
@@ -19,11 +22,14 @@ expects (paths below are in that tree):
 - Upstream artifacts (driver resolveInputs, GetOutputArtifactsByExecutionId, toRuntimeArtifact):
   `name` = the MLMD id in decimal, `uri`, `metadata` from the recorded properties, and
   `type: {"instanceSchema": ""}` — the schema is never filled (the quirk our entrypoint repairs).
-- Outputs (driver provisionOutputs): `<root>/<pipeline>/<run>/<task>/<output key>`, the type from
-  outputDefinitions; `outputs.outputFile` a pod-local file (/tmp/kfp_outputs/output_metadata.json).
+- Outputs (driver provisionOutputs): `<root>/<pipeline>/<run>/<task>/<output key>` (2.0-2.3), or
+  with a fresh id before the key (2.4+), the type from outputDefinitions; `outputs.outputFile` a
+  pod-local file (/tmp/kfp_outputs/output_metadata.json).
 - Launcher (component/launcher_v2.go): component defaults added, `{{$}}` and the parameter and
   artifact placeholders replaced by plain string substitution, the command run, the executor
-  output merged (a URI replaces, metadata merges key by key), outputs recorded.
+  output merged (a URI replaces, metadata merges key by key), outputs recorded. Not played: the
+  launcher's own download of inputs and upload of outputs through its object-store client
+  (TFX reads and writes the URIs itself; the launcher's client needs its own endpoint settings).
 - Cache (driver getFingerPrint, cacheutils GenerateCacheKey / GetExecutionCache): SHA-256 of input
   artifact ids, input parameters, output specs without URIs, output parameter types, image and raw
   command + args; looked up per ("pipeline/<name>", namespace), written only after success; a
@@ -117,6 +123,12 @@ def _from_mlmd_value(value: mlmd.Value):
   return getattr(value, kind)
 
 
+def _is_kind(value, kind: str) -> bool:
+  if kind == 'number_value':
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+  return isinstance(value, bool if kind == 'bool_value' else str)
+
+
 def _fingerprint(cache_key: dict) -> str:
   return hashlib.sha256(json.dumps(cache_key, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
 
@@ -125,8 +137,14 @@ class KfpStandIn:
   """Runs compiled pipelines against one ML Metadata store, as one KFP installation would."""
 
   def __init__(self, store, work_dir: str, namespace: str = 'kubeflow-user-example-com',
-               env: Optional[Dict[str, str]] = None, vertex: bool = False, timeout: float = 900):
+               env: Optional[Dict[str, str]] = None, vertex: bool = False, timeout: float = 900,
+               allow_local_root: bool = False, salted_uris: bool = False):
+    """allow_local_root: accept a plain folder as pipeline root (the tests' convenience; the real
+    launcher refuses one). salted_uris: KFP 2.4+'s output layout, a fresh id between the task
+    and the output key (driver provisionOutputs); off: 2.0-2.3's."""
     self.store = store
+    self.allow_local_root = allow_local_root
+    self.salted_uris = salted_uris
     self.work_dir = work_dir
     self.namespace = namespace
     self.env = dict(env or {})
@@ -219,6 +237,8 @@ class KfpStandIn:
     executors = spec['deploymentSpec']['executors']
     if not self.vertex and any('resolver' in e for e in executors.values()):
       raise RunFailed('resolver not implemented yet')  # argocompiler/argo.go, at run creation
+    if not self.allow_local_root and not re.match(r'^[a-z][a-z0-9]+:///?[^/?]+', pipeline_root):
+      raise RunFailed(f'unrecognized pipeline root format: "{pipeline_root}"')  # ParseBucketConfig
     run_id = run_id or str(uuid.uuid4())
     pipeline_name = spec['pipelineInfo']['name']
     run_root = f'{pipeline_root.rstrip("/")}/{pipeline_name}/{run_id}'
@@ -278,9 +298,7 @@ class KfpStandIn:
       if name in given:
         value = given[name]
         kind = _TYPE_KINDS.get(definition['parameterType'])
-        if kind == 'number_value' and (isinstance(value, bool) or not isinstance(value, (int, float))) \
-            or kind == 'string_value' and not isinstance(value, str) \
-            or kind == 'bool_value' and not isinstance(value, bool):
+        if kind and not _is_kind(value, kind):
           raise RunFailed(f'input parameter {name} type mismatch: expect {definition["parameterType"]}')
         values[name] = value
       elif 'defaultValue' in definition:
@@ -302,15 +320,23 @@ class KfpStandIn:
         value = values[source['componentInputParameter']]
       else:
         raise RunFailed(f'parameter spec {source} not implemented')
-      if declared.get(name, {}).get('parameterType') == 'STRING' and not isinstance(value, str):
+      expected = declared.get(name, {}).get('parameterType')
+      if expected == 'STRING' and not isinstance(value, str):
         value = json.dumps(value) if isinstance(value, (dict, list)) else (
             format(value, 'g') if isinstance(value, float) else str(value))
+      elif value is None:
+        raise RunFailed(f'got null for input parameter {name!r}')
+      elif expected in _TYPE_KINDS and not _is_kind(value, _TYPE_KINDS[expected]):
+        raise RunFailed(f'input parameter {name!r} type mismatch: expect {expected}, got {value!r}')
       params[name] = value
     artifacts = {}
     for name, source in task.get('inputs', {}).get('artifacts', {}).items():
       producer = source['taskOutputArtifact']
-      artifacts[name] = result.tasks[producer['producerTask']].outputs.get(
-          producer['outputArtifactKey'], [])
+      outputs = result.tasks[producer['producerTask']].outputs
+      if producer['outputArtifactKey'] not in outputs:
+        raise RunFailed(f'cannot find output artifact key {producer["outputArtifactKey"]!r} in '
+                        f'producer task {producer["producerTask"]!r}')
+      artifacts[name] = outputs[producer['outputArtifactKey']]
     return params, artifacts
 
   def _container_task(self, spec, task_name, task, container, values, result, contexts, dag_id,
@@ -320,9 +346,11 @@ class KfpStandIn:
     pod_dir = os.path.join(self.work_dir, 'pods', run_id, task_name)
     outputs = {'artifacts': {}, 'outputFile': os.path.join(pod_dir, 'kfp_outputs',
                                                            'output_metadata.json')}
+    salt = f'/{uuid.uuid4()}' if self.salted_uris else ''
     for key, definition in component.get('outputDefinitions', {}).get('artifacts', {}).items():
       outputs['artifacts'][key] = {'artifacts': [{
-          'uri': f'{run_root}/{task_name}/{key}', 'type': definition['artifactType'], 'metadata': {}}]}
+          'uri': f'{run_root}/{task_name}{salt}/{key}', 'type': definition['artifactType'],
+          'metadata': {}}]}
     output_params = component.get('outputDefinitions', {}).get('parameters', {})
     if output_params:
       outputs['parameters'] = {k: {'outputFile': os.path.join(pod_dir, 'kfp', 'outputs', k)}
@@ -358,6 +386,9 @@ class KfpStandIn:
       cached_id = self._cache().get(self._cache_key(pipeline_name, fingerprint))
       if cached_id is not None:
         cached = self._outputs_of(cached_id)
+        missing = set(outputs['artifacts']) - set(cached)
+        if missing:
+          raise RunFailed(f'unable to find artifact with name {sorted(missing)} in mlmd output artifacts')
         execution.last_known_state = mlmd.Execution.CACHED
         execution.custom_properties['cached_execution_id'].string_value = str(cached_id)
         execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts), cached)

@@ -146,12 +146,11 @@ def test_pipeline_parameters(compiled):
   assert 'gs://bucket/root/serving' in pusher
 
 
-def test_flags_reach_the_compiled_spec_and_nothing_is_written_to_the_root(tmp_path):
-  root = tmp_path / 'root'
-  _, spec = compile_to(str(tmp_path), '--pipeline-root', str(root), '--data-dir', 's3://data/mnist',
+def test_flags_reach_the_compiled_spec_and_nothing_is_written(tmp_path):
+  _, spec = compile_to(str(tmp_path), '--pipeline-root', 's3://bucket/root', '--data-dir', 's3://data/mnist',
                        '--epochs', '3', '--accuracy-threshold', '0.95', '--batch-size', '64',
                        '--serving-dir', 's3://models/mnist', '--train-examples', '500')
-  assert not root.exists(), 'compiling must not touch the pipeline root'
+  assert sorted(os.listdir(tmp_path)) == ['build'], 'compiling writes only the two files'
   params = spec['root']['inputDefinitions']['parameters']
   assert params['data_dir']['defaultValue'] == 's3://data/mnist'
   assert params['epochs']['defaultValue'] == 3
@@ -175,12 +174,17 @@ def test_compile_usage_errors(tmp_path):
 @pytest.mark.parametrize('flags, message', [
     (['--image', 'registry.example.com/mnist:dev latest'], "--image 'registry.example.com/mnist:dev latest' is not an image reference"),
     (['--image', 'mnist:dev\nrm -rf /'], 'is not an image reference'),
-    (['--pipeline-root', 'bucket/root'], 'not a gs:// or s3:// URI nor an absolute path'),
+    (['--pipeline-root', 'bucket/root'], 'use gs://BUCKET/PATH, s3://BUCKET/PATH'),
+    (['--pipeline-root', '/mnt/pvc/root'], 'KFP and Vertex take only an object-store root'),
+    (['--pipeline-root', 'gs://bucket/root?x=1'], 'no query, fragment'),
+    (['--serving-dir', 's3://bucket'], 'name a folder inside the bucket'),
+    (['--data-dir', 'data/mnist'], '--data-dir data/mnist: not gs://BUCKET/PATH'),
     (['--pipeline-root', 'http://host/root'], 'unsupported scheme http://'),
     (['--pipeline-root', 'minio://mlpipeline/v2/artifacts'], 'use s3://mlpipeline/v2/artifacts'),
     (['--pipeline-root', 'gs:///root'], 'names no bucket'),
-    (['--pipeline-root', '/data/root with space'], 'must not be empty or contain spaces'),
-    (['--serving-dir', 'models'], '--serving-dir models: not a gs:// or s3:// URI'),
+    (['--pipeline-root', 'gs://bucket/root with space'], 'must not be empty or contain spaces'),
+    (['--serving-dir', 'models'], '--serving-dir models: not gs://BUCKET/PATH'),
+    (['--mlmd-address', 'http://metadata:8080'], 'expected HOST:PORT'),
     (['--mlmd-address', 'metadata-grpc-service.kubeflow'], "--mlmd-address 'metadata-grpc-service.kubeflow': expected HOST:PORT"),
     (['--mlmd-address', 'host:99999'], 'expected HOST:PORT'),
     (['--pipeline-name', 'MNIST_pipeline'], "--pipeline-name 'MNIST_pipeline': use 1-128 lower-case"),

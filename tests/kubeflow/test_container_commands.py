@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.kubeflow.conftest import compile_to
+from tests.kubeflow.conftest import compile_on_local_root
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def _run_pod_command(container, executor_input, cwd):
 @pytest.fixture(scope='module')
 def pod_runs(tmp_path_factory, mnist_dir):
   work = str(tmp_path_factory.mktemp('pods'))
-  _, spec = compile_to(work, '--pipeline-root', os.path.join(work, 'root'), '--data-dir', mnist_dir,
+  _, spec = compile_on_local_root(work, os.path.join(work, 'root'), '--data-dir', mnist_dir,
                        '--train-examples', '1000', '--eval-examples', '200')
   executors = spec['deploymentSpec']['executors']
   example_gen = executors['MnistExampleGen_executor']['container']

@@ -44,6 +44,9 @@ def test_typed_inputs_are_left_alone(artifact_type):
 def test_untyped_input_the_spec_does_not_declare_is_an_error():
   with pytest.raises(ValueError, match="input artifact 'examples' has no type"):
     entrypoint.fill_input_types(_input({'instanceSchema': ''}), {'artifacts': {}})
+  argv = [entrypoint.INVOCATION_FLAG, json.dumps(_input({'instanceSchema': ''}))]  # no spec at all
+  with pytest.raises(ValueError, match=f"no type .* {entrypoint.INPUTS_SPEC_FLAG}"):
+    entrypoint.repair_argv(argv)
 
 
 @pytest.mark.parametrize('joined', [False, True])

@@ -442,3 +442,14 @@ def test_arguments_are_checked_before_contacting_the_host(compiled, fake_kfp, tm
     read_package(str(bad))
   with pytest.raises(UploadError, match='cannot read the package'):
     read_package(str(tmp_path / 'missing.yaml'))
+
+
+def test_a_run_root_kfp_cannot_use_is_refused_before_any_request(compiled, fake_kfp):
+  package, _ = compiled
+  host, state = fake_kfp
+  for root, message in (('minio://mlpipeline/v2/artifacts', 'use s3://mlpipeline/v2/artifacts'),
+                        ('/mnt/root', 'take only an object-store root')):
+    proc = run_cli('upload', '--host', host, '--package', package, '--run', '--pipeline-root', root)
+    assert proc.returncode == 2
+    assert _one_error_line(proc).startswith(f'error: --pipeline-root {root}') and message in proc.stderr
+  assert state['requests'] == []

@@ -1,0 +1,86 @@
+"""MnistPusher: whole versions only, never the same model twice, older and foreign folders tolerated."""
+import json
+import os
+
+from tfx.types import standard_artifacts
+
+from components import mnist_pusher
+from components.mnist_pusher import ALREADY_SERVING_KEY, PROVENANCE_FILE
+
+
+def _model(tmp_path, name):
+  model = standard_artifacts.Model()
+  model.uri = str(tmp_path / 'models' / name)
+  serving = tmp_path / 'models' / name / 'Format-Serving'
+  (serving / 'variables').mkdir(parents=True, exist_ok=True)
+  (serving / 'saved_model.pb').write_text(name)
+  (serving / 'variables' / 'variables.index').write_text('index')
+  return model
+
+
+def _blessing(tmp_path, blessed=1):
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.uri = str(tmp_path / 'blessing')
+  blessing.set_int_custom_property('blessed', blessed)
+  return blessing
+
+
+def _push(tmp_path, model, blessed=1):
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / 'pushed' / os.path.basename(model.uri))
+  destination = json.dumps({'filesystem': {'base_directory': str(tmp_path / 'serving')}})
+  mnist_pusher.Executor().Do({'model': [model], 'model_blessing': [_blessing(tmp_path, blessed)]},
+                             {'pushed_model': [pushed]}, {'push_destination': destination})
+  return pushed
+
+
+def test_pushes_a_whole_version_with_its_provenance(tmp_path):
+  model = _model(tmp_path, 'a')
+  pushed = _push(tmp_path, model)
+  [version] = mnist_pusher.versions(str(tmp_path / 'serving'))
+  assert pushed.get_int_custom_property('pushed') == 1
+  assert pushed.get_string_custom_property('pushed_version') == str(version)
+  target = tmp_path / 'serving' / str(version)
+  assert (target / 'saved_model.pb').read_text() == 'a'
+  assert json.loads((target / PROVENANCE_FILE).read_text())['model_uri'] == model.uri
+  assert sorted(os.listdir(tmp_path / 'serving')) == [str(version)], 'no staging folder left'
+
+
+def test_the_same_model_is_not_pushed_twice_but_a_new_one_is(tmp_path):
+  first = _push(tmp_path, _model(tmp_path, 'a'))
+  again = _push(tmp_path, _model(tmp_path, 'a'))
+  version = first.get_string_custom_property('pushed_version')
+  assert again.get_int_custom_property('pushed') == 0
+  assert again.get_string_custom_property(ALREADY_SERVING_KEY) == version
+  assert mnist_pusher.versions(str(tmp_path / 'serving')) == [int(version)]
+  newer = _push(tmp_path, _model(tmp_path, 'b'))
+  assert int(newer.get_string_custom_property('pushed_version')) > int(version)  # even within a second
+
+
+def test_an_unblessed_model_is_not_pushed(tmp_path):
+  pushed = _push(tmp_path, _model(tmp_path, 'a'), blessed=0)
+  assert pushed.get_int_custom_property('pushed') == 0
+  assert not pushed.has_custom_property(ALREADY_SERVING_KEY)
+  assert mnist_pusher.versions(str(tmp_path / 'serving')) == []
+
+
+def test_older_foreign_and_partial_folders(tmp_path):
+  serving = tmp_path / 'serving'
+  assert mnist_pusher.versions(str(serving)) == []  # no serving dir yet
+  (serving / '100').mkdir(parents=True)  # pushed by TFX's stock Pusher: no provenance
+  (serving / '100' / 'saved_model.pb').write_text('old')
+  (serving / '200').write_text('a file, not a version')
+  (serving / '.pushing-300-abc').mkdir()  # an interrupted push
+  (serving / 'notes').mkdir()
+  assert mnist_pusher.versions(str(serving)) == [100]
+  assert mnist_pusher.provenance(str(serving / '100')) == {}
+  model = _model(tmp_path, 'a')
+  assert mnist_pusher.serving_version_of(str(serving), model.uri) is None
+  # A version that claims the model but lacks its SavedModel does not count as serving it.
+  (serving / '400' / 'assets.extra').mkdir(parents=True)
+  (serving / '400' / PROVENANCE_FILE).write_text(json.dumps({'model_uri': model.uri}))
+  assert mnist_pusher.serving_version_of(str(serving), model.uri) is None
+  (serving / '400' / PROVENANCE_FILE).write_text('not json')
+  assert mnist_pusher.provenance(str(serving / '400')) == {}
+  pushed = _push(tmp_path, model)
+  assert int(pushed.get_string_custom_property('pushed_version')) > 400
