@@ -14,8 +14,6 @@ EXIT_PUSHED = 0
 EXIT_FAILED = 1
 EXIT_NOT_BLESSED = 3
 EXIT_USAGE = 2
-SEED_EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'shared',
-                             'seed_examples', 'examples.npy')
 
 
 def parse_args(argv):
@@ -144,7 +142,8 @@ def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
         f'{output_dir} runs | lineage VERSION')
   print(f'Total time:      {seconds:.0f} s')
   if summary.pushed_version or summary.already_serving:
-    examples = os.path.normpath(SEED_EXAMPLES) if os.path.exists(SEED_EXAMPLES) else 'IMAGES.npy'
+    from trainer_module import SEED_EXAMPLES_NPY
+    examples = os.path.relpath(SEED_EXAMPLES_NPY) if os.path.exists(SEED_EXAMPLES_NPY) else 'IMAGES.npy'
     cli = os.path.join(os.path.dirname(python), 'saved_model_cli')
     print(f'Try it:          {cli} run --dir '
           f'{summary.pushed_dir} --tag_set serve --signature_def classify --inputs image={examples}')

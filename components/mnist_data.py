@@ -67,9 +67,8 @@ class MnistSplit:
 
 
 def _is_remote(path: str) -> bool:
-  if path.startswith('s3://'):  # also in Beam worker processes, which start without it
-    from components.object_storage import enable_s3
-    enable_s3()
+  from components.object_storage import enable_for
+  enable_for(path)  # also in Beam worker processes, which start without s3://
   return '://' in path
 
 

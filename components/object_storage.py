@@ -73,3 +73,9 @@ def enable_s3() -> None:
 
 def uses_s3(*texts: str) -> bool:
   return any('s3://' in text for text in texts if text)
+
+
+def enable_for(*uris: str) -> None:
+  """enable_s3() when any of these names an s3:// location (cheap otherwise)."""
+  if uses_s3(*uris):
+    enable_s3()

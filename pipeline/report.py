@@ -46,6 +46,8 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
 def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]:
   """Label histograms per split and, with a model, its confusion matrix, per-class accuracy and
   most confident mistakes on the eval split. Needs only the two artifacts' URIs."""
+  from components.object_storage import enable_for
+  enable_for(examples_uri, model_uri)
   quality: Dict[str, Any] = {}
   histograms = {}
   for split in ('train', 'eval'):

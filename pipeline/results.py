@@ -80,6 +80,8 @@ def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadat
 def read_evaluation(uri: str):
   """(candidate accuracy, baseline accuracy or None, validation failures as text)."""
   import tensorflow_model_analysis as tfma
+  from components.object_storage import enable_for
+  enable_for(uri)
   accuracy = baseline = None
   for metrics in tfma.load_metrics(uri):
     if metrics.slice_key.single_slice_keys:
@@ -124,7 +126,11 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       summary.artifacts[kind] = artifact.id
       summary.uris[kind] = artifact.uri
       if kind == 'ModelEvaluation':
-        summary.accuracy, summary.baseline_accuracy, summary.failures = read_evaluation(artifact.uri)
+        try:
+          summary.accuracy, summary.baseline_accuracy, summary.failures = read_evaluation(artifact.uri)
+        except Exception as e:  # pylint: disable=broad-except  # one unreadable run is not fatal
+          summary.failures = [f'evaluation at {artifact.uri} unreadable '
+                              f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
       elif kind == 'ModelBlessing':
         blessed = custom(artifact, 'blessed')
         summary.blessed = None if blessed is None else bool(blessed)

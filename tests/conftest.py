@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(REPO), 'shared')
 
 
 def real_mnist_dir() -> str:
-  path = os.environ.get('MNIST_DATA_DIR') or os.path.join(SHARED, 'mnist')
-  if not os.path.exists(os.path.join(path, 'train-images-idx3-ubyte.gz')):
-    pytest.fail(f'real MNIST not found at {path}: set MNIST_DATA_DIR to the folder with the four .gz files')
-  return os.path.abspath(path)
+  """Found as local_runner.py finds it: $MNIST_DATA_DIR, else the download cache that `make run`
+  fills ($XDG_CACHE_HOME/mnist-tfx), else a download into that cache."""
+  from components import mnist_data
+  try:
+    return mnist_data.resolve_data_dir(None)
+  except mnist_data.MnistDataError as e:
+    pytest.fail(f'the tests need the real MNIST files: {e}')
 
 
 @pytest.fixture(scope='session')

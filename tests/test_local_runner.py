@@ -9,7 +9,8 @@ import pytest
 
 from components import mnist_data
 from pipeline import results
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
+from trainer_module import SEED_EXAMPLES_NPY
 
 pytestmark = pytest.mark.slow
 EXIT_NOT_BLESSED = 3
@@ -66,7 +67,7 @@ def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
   out = subprocess.run(
       [cli, 'run', '--dir', os.path.join(output_dir, 'serving', version), '--tag_set', 'serve',
        '--signature_def', 'classify', '--inputs',
-       'image=' + os.path.join(SHARED, 'seed_examples', 'examples.npy')],
+       'image=' + SEED_EXAMPLES_NPY],
       capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr
   classes = re.search(r'Result for output key classes:\s*\n\[([^\]]*)\]', out.stdout)

@@ -1,4 +1,4 @@
-"""The download path, for real, against a loopback HTTP server serving the shared MNIST files."""
+"""The download path, for real, against a loopback HTTP server serving the real MNIST files."""
 import gzip
 import http.server
 import os

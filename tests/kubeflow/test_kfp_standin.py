@@ -248,8 +248,10 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, t
   assert {key.split('/')[2] for key in s3_keys(s3_server, f'{target}/serving/')} == {version}
 
 
-def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service):
-  """`python -m pipeline.metadata --grpc-host …` on what KFP records: runs, states, the push."""
+def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server):
+  """`python -m pipeline.metadata --grpc-host …` on what KFP records: runs, states, the push
+  (the store may also hold the s3:// runs of this module: the CLI reads those with the same
+  variables a pod has)."""
   import subprocess
   import sys
   from tests.conftest import REPO
@@ -260,7 +262,7 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service):
   def cli(*args):
     proc = subprocess.run([sys.executable, '-m', 'pipeline.metadata', '--grpc-host', host,
                            '--grpc-port', port, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
+                          timeout=300, env=dict(os.environ, PYTHONPATH=REPO, **s3_server))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from components import mnist_data
-from tests.conftest import SHARED
+from trainer_module import SEED_EXAMPLES_NPY
 from trainer_module import export
 from trainer_module.model import build_model
 
@@ -52,7 +52,7 @@ def test_classify_and_serving_default_agree(exported, mnist_dir):
 
 
 def test_both_polarities_give_the_same_answer(exported):
-  seed = np.load(os.path.join(SHARED, 'seed_examples', 'examples.npy')).astype(np.float32)
+  seed = np.load(SEED_EXAMPLES_NPY).astype(np.float32)
   assert seed.mean() > 0.5, 'the seed examples are dark digits on white'
   dark_on_light = exported.signatures['classify'](image=tf.constant(seed))
   light_on_dark = exported.signatures['classify'](image=tf.constant(1.0 - seed))
