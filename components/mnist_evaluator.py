@@ -18,11 +18,12 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
+from trainer_module.features import EVAL_SPLIT, LABEL_KEY
+
 ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
 PIPELINE_NAME_KEY = 'pipeline_name'  # stamped on the blessing: Vertex's resolver filters by it
 ACCURACY_CLASS = 'SparseCategoricalAccuracy'
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
-LABEL_KEY = 'label'
 
 
 def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
@@ -97,7 +98,7 @@ class MnistEvaluator(base_component.BaseComponent):
         model=model,
         baseline_model=baseline_model,
         eval_config=make_eval_config(default_bound),
-        example_splits=json.dumps(['eval']),
+        example_splits=json.dumps([EVAL_SPLIT]),
         accuracy_threshold=accuracy_threshold,
         pipeline_name=pipeline_name,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

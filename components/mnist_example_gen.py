@@ -19,10 +19,11 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components import mnist_data
+from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, LABEL_KEY, TRAIN_SPLIT
 
 # Output split name → MNIST file prefix. The pattern matches the images and labels file.
-SPLIT_PREFIXES = {'train': 'train', 'eval': 't10k'}
-LIMIT_KEYS = {'train': 'train_examples', 'eval': 'eval_examples'}
+SPLIT_PREFIXES = {TRAIN_SPLIT: 'train', EVAL_SPLIT: 't10k'}
+LIMIT_KEYS = {TRAIN_SPLIT: 'train_examples', EVAL_SPLIT: 'eval_examples'}
 
 
 def _pattern(prefix: str) -> str:
@@ -59,8 +60,8 @@ def _limits(exec_properties: Dict[str, Any]) -> Dict[str, int]:
 
 def _to_example(image, label) -> tf.train.Example:
   return tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+      IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+      LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
   }))
 
 

@@ -17,6 +17,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from trainer_module.config import TrainingConfig
+from trainer_module.features import EVAL_SPLIT, TRAIN_SPLIT
 
 RUN_FN = 'trainer_module.task.run_fn'
 EPOCHS_KEY = 'epochs'
@@ -52,8 +53,8 @@ class MnistTrainer(base_component.BaseComponent):
                epochs: Optional[Union[int, data_types.RuntimeParameter]] = None):
     spec = MnistTrainerSpec(
         examples=examples,
-        train_args=trainer_pb2.TrainArgs(splits=['train']),
-        eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+        train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
+        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         run_fn=RUN_FN,
         custom_config=json.dumps(training.to_custom_config(), sort_keys=True),
         epochs=training.epochs if epochs is None else epochs,

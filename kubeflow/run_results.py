@@ -92,10 +92,11 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
 
 def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   """Each output's metadata in the shapes the KFP UI renders."""
+  from trainer_module.features import EVAL_SPLIT
   s = report['summary']
   metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
              'baseline_accuracy': s['baseline_accuracy'], 'blessed': 1.0 if s['blessed'] else 0.0,
-             'eval_examples': float(sum(report['label_histograms']['eval'])),
+             'eval_examples': float(sum(report['label_histograms'][EVAL_SPLIT])),
              'pushed_version': float(s['pushed_version']) if s['pushed_version'] else None}
   metrics = {k: v for k, v in metrics.items() if v is not None}  # the launcher refuses nulls
   matrix = report.get('confusion_matrix') or []

@@ -16,8 +16,8 @@ import numpy as np
 
 from pipeline import lineage
 from pipeline import results
+from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, NUM_CLASSES, TRAIN_SPLIT
 
-NUM_CLASSES = 10
 MISTAKES_SHOWN = 24
 
 
@@ -28,10 +28,10 @@ def _read_split(examples_uri: str, split: str):
   images, labels = [], []
   for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(2048):
     features = tf.io.parse_example(batch, data.FEATURE_SPEC)
-    images.append(tf.io.decode_raw(features[data.IMAGE_KEY], tf.uint8).numpy().reshape(-1, 28, 28))
-    labels.append(features[data.LABEL_KEY].numpy())
+    images.append(tf.io.decode_raw(features[IMAGE_KEY], tf.uint8).numpy().reshape(-1, IMAGE_SIZE, IMAGE_SIZE))
+    labels.append(features[LABEL_KEY].numpy())
   if not images:
-    return np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.int64)
+    return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros((0,), np.int64)
   return np.concatenate(images), np.concatenate(labels)
 
 
@@ -50,10 +50,10 @@ def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]
   enable_for(examples_uri, model_uri)
   quality: Dict[str, Any] = {}
   histograms = {}
-  for split in ('train', 'eval'):
+  for split in (TRAIN_SPLIT, EVAL_SPLIT):
     images, labels = _read_split(examples_uri, split)
     histograms[split] = np.bincount(labels, minlength=NUM_CLASSES).tolist()
-    if split == 'eval' and model_uri and len(labels):
+    if split == EVAL_SPLIT and model_uri and len(labels):
       probabilities = _predict(model_uri, images)
       predicted = probabilities.argmax(axis=1)
       confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
@@ -99,7 +99,7 @@ def collect(store, run, summary=None) -> Dict[str, Any]:
 def _png(image: np.ndarray, scale: int = 3) -> str:
   from PIL import Image
   buffer = io.BytesIO()
-  Image.fromarray(image).resize((28 * scale, 28 * scale), Image.NEAREST).save(buffer, 'PNG')
+  Image.fromarray(image).resize((IMAGE_SIZE * scale, IMAGE_SIZE * scale), Image.NEAREST).save(buffer, 'PNG')
   return base64.b64encode(buffer.getvalue()).decode()
 
 

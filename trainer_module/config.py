@@ -33,10 +33,6 @@ class TrainingConfig:
     if self.strategy == 'tpu' and not self.tpu:
       raise ValueError('--strategy tpu needs --tpu NAME_OR_GRPC_ADDRESS')
 
-  @property
-  def uses_tpu(self) -> bool:
-    return bool(self.tpu)
-
   def to_custom_config(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
 

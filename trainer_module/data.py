@@ -3,10 +3,7 @@ from typing import List, Optional, Union
 
 import tensorflow as tf
 
-from trainer_module.model import IMAGE_SIZE
-
-IMAGE_KEY = 'image'  # 784 raw uint8 bytes, row-major
-LABEL_KEY = 'label'  # int64 0-9
+from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, LABEL_KEY
 
 FEATURE_SPEC = {
     IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
@@ -51,10 +48,3 @@ def make_dataset(file_pattern: Union[str, List[str]],
   ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def count_records(file_pattern: Union[str, List[str]]) -> int:
-  files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else [
-      f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
-  ds = tf.data.TFRecordDataset(files, compression_type='GZIP')
-  return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from trainer_module import data
-from trainer_module.model import IMAGE_SIZE
+from trainer_module.features import IMAGE_KEY, IMAGE_SIZE
 
 CLASSIFY_SIGNATURE = 'classify'
 SERVING_SIGNATURE = 'serving_default'
@@ -33,14 +33,14 @@ def export_serving_model(model: keras.Model, export_dir: str) -> None:
     }
 
   @tf.function(input_signature=[
-      tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name='image')])
+      tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)])
   def classify(image):
     return predict(image)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
-    features = tf.io.parse_example(examples, {data.IMAGE_KEY: data.FEATURE_SPEC[data.IMAGE_KEY]})
-    return predict(data.decode_images(features[data.IMAGE_KEY]))
+    features = tf.io.parse_example(examples, {IMAGE_KEY: data.FEATURE_SPEC[IMAGE_KEY]})
+    return predict(data.decode_images(features[IMAGE_KEY]))
 
   archive = keras.export.ExportArchive()
   archive.track(model)
