@@ -50,6 +50,7 @@ def main(argv=None) -> int:
   args = parse_args(argv)
 
   from components import mnist_data
+  from components import mnist_download
   from pipeline import config as config_lib
   started = time.monotonic()
   paths = config_lib.local_paths(args.output_dir)
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
   try:
-    data_dir = mnist_data.resolve_data_dir(args.data_dir, log=print)
+    data_dir = mnist_download.resolve_data_dir(args.data_dir, log=print)
     missing = [f.name for f in mnist_data.ALL_FILES
                if not os.path.exists(os.path.join(data_dir, f.name))] if '://' not in data_dir else []
     if missing:

@@ -1,19 +1,15 @@
-"""MNIST IDX files: strict validation, digest checks and download from public mirrors.
+"""MNIST IDX files: their canonical digests, strict parsing and validation.
 
-Pure Python + numpy so it can run anywhere (the ExampleGen executor, the local
-runner's pre-flight, tests). Every problem is raised as `MnistDataError` whose
-message is one line naming the file and what is wrong with it.
+Pure Python + numpy so it can run anywhere (the ExampleGen executor and its Beam workers, tests).
+Every problem is raised as `MnistDataError` whose message is one line naming the file and what is
+wrong with it. Getting the files (a folder, the download cache, the mirrors) is mnist_download's.
 """
 import dataclasses
 import gzip
 import hashlib
 import os
-import tempfile
-import time
-import urllib.error
-import urllib.request
 import zlib
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -22,12 +18,6 @@ from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 ROWS = COLS = IMAGE_SIZE
-
-# The seed fetched from the CVDF mirror; the second is PyTorch's mirror of the same files.
-DEFAULT_MIRRORS = (
-    'https://storage.googleapis.com/cvdf-datasets/mnist/',
-    'https://ossci-datasets.s3.amazonaws.com/mnist/',
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +57,7 @@ class MnistSplit:
   sha256: Dict[str, str]  # file name -> digest of the decompressed file
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
   from components.object_storage import enable_for
   enable_for(path)  # also in Beam worker processes, which start without s3://
   return '://' in path
@@ -75,7 +65,7 @@ def _is_remote(path: str) -> bool:
 
 def read_bytes(path: str) -> bytes:
   """Reads a local file, or a gs:// / s3:// object through tf.io.gfile."""
-  if _is_remote(path):
+  if is_remote(path):
     import tensorflow as tf  # Only remote filesystems need TF here.
     with tf.io.gfile.GFile(path, 'rb') as f:
       return f.read()
@@ -84,7 +74,7 @@ def read_bytes(path: str) -> bytes:
 
 
 def _exists(path: str) -> bool:
-  if _is_remote(path):
+  if is_remote(path):
     import tensorflow as tf
     return tf.io.gfile.exists(path)
   return os.path.exists(path)
@@ -129,8 +119,9 @@ def sha256_hex(data: bytes) -> str:
   return hashlib.sha256(data).hexdigest()
 
 
-def _load_file(data_dir: str, spec: IdxFile) -> Tuple[np.ndarray, str]:
-  """The file's array (structure checked) and the digest of its decompressed bytes."""
+def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.ndarray, str]:
+  """The file's array (structure checked) and the digest of its decompressed bytes ('' when
+  not asked for)."""
   path = os.path.join(data_dir, spec.name)
   if not _exists(path):
     raise MnistDataError(f'{spec.name}: missing from {data_dir}')
@@ -139,16 +130,17 @@ def _load_file(data_dir: str, spec: IdxFile) -> Tuple[np.ndarray, str]:
   except OSError as e:
     raise MnistDataError(f'{spec.name}: cannot be read ({e})') from None
   data = decompress(spec.name, raw)
-  return parse_idx(spec.name, data, spec), sha256_hex(data)
+  return parse_idx(spec.name, data, spec), sha256_hex(data) if digest else ''
 
 
-def load_split(data_dir: str, prefix: str) -> MnistSplit:
-  """Loads and fully validates one split ('train' or 't10k') from `data_dir`."""
+def load_split(data_dir: str, prefix: str, validated: bool = False) -> MnistSplit:
+  """Loads and fully validates one split ('train' or 't10k') from `data_dir`; with
+  `validated`, files validate_dir() already passed are only parsed (no digests again)."""
   if prefix not in FILES:
     raise MnistDataError(f'unknown MNIST split {prefix!r}; expected one of {sorted(FILES)}')
   image_spec, label_spec = FILES[prefix]
-  images, image_digest = _load_file(data_dir, image_spec)
-  labels, label_digest = _load_file(data_dir, label_spec)
+  images, image_digest = _load_file(data_dir, image_spec, digest=not validated)
+  labels, label_digest = _load_file(data_dir, label_spec, digest=not validated)
   # Structural problems first (clearer than a digest mismatch), then identity.
   if len(images) != len(labels):
     raise MnistDataError(
@@ -158,7 +150,7 @@ def load_split(data_dir: str, prefix: str) -> MnistSplit:
     raise MnistDataError(
         f'{label_spec.name}: label {int(labels[bad])} at index {bad} is outside 0-9')
   for spec, digest in ((image_spec, image_digest), (label_spec, label_digest)):
-    if digest != spec.sha256:
+    if not validated and digest != spec.sha256:
       raise MnistDataError(
           f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
           f'{spec.sha256} (not the canonical MNIST file)')
@@ -171,101 +163,3 @@ def validate_dir(data_dir: str) -> Dict[str, str]:
   for prefix in FILES:
     digests.update(load_split(data_dir, prefix).sha256)
   return digests
-
-
-# ----------------------------------------------------------------------------- download
-
-
-def _fetch(url: str, timeout: float) -> bytes:
-  with urllib.request.urlopen(url, timeout=timeout) as response:
-    return response.read()
-
-
-def _valid_cached(path: str, spec: IdxFile) -> bool:
-  try:
-    with open(path, 'rb') as f:
-      return sha256_hex(gzip.decompress(f.read())) == spec.sha256
-  except (OSError, EOFError, zlib.error):
-    return False
-
-
-def download(cache_dir: str,
-             mirrors: Sequence[str] = DEFAULT_MIRRORS,
-             retries: int = 3,
-             timeout: float = 30.0,
-             backoff: float = 1.0,
-             log: Callable[[str], None] = lambda msg: None,
-             fetch: Callable[[str, float], bytes] = _fetch) -> str:
-  """Makes sure `cache_dir` holds the four canonical files; returns `cache_dir`.
-
-  Each file is tried on every mirror in order, `retries` times per mirror, and is
-  only kept (atomically renamed into place) once its decompressed digest matches.
-  """
-  os.makedirs(cache_dir, exist_ok=True)
-  for spec in ALL_FILES:
-    target = os.path.join(cache_dir, spec.name)
-    if os.path.exists(target) and _valid_cached(target, spec):
-      continue
-    problems = {}  # url -> (tries, last reason)
-    for mirror in mirrors:
-      url = mirror.rstrip('/') + '/' + spec.name
-      for attempt in range(1, retries + 1):
-        try:
-          raw = fetch(url, timeout)
-          digest = sha256_hex(decompress(spec.name, raw))
-          if digest != spec.sha256:
-            raise MnistDataError(f'digest {digest[:12]}… does not match {spec.sha256[:12]}…')
-        except (OSError, urllib.error.URLError, MnistDataError, ValueError) as e:
-          reason = getattr(e, 'reason', None) or e
-          problems[url] = (attempt, reason)
-          # A corrupt or missing file will be so again; only transient errors are retried.
-          permanent = isinstance(e, MnistDataError) or (
-              isinstance(e, urllib.error.HTTPError) and e.code < 500 and e.code != 429)
-          if permanent or attempt == retries:
-            break
-          time.sleep(backoff * attempt)
-          continue
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix='.' + spec.name)
-        with os.fdopen(fd, 'wb') as f:
-          f.write(raw)
-        os.replace(tmp, target)
-        log(f'downloaded {spec.name} from {mirror}')
-        break
-      if os.path.exists(target) and _valid_cached(target, spec):
-        break
-    else:
-      tried = '; '.join(f'{url}: {reason} ({tries} {"try" if tries == 1 else "tries"})'
-                        for url, (tries, reason) in problems.items())
-      raise MnistDataError(
-          f'{spec.name}: could not download a valid copy from any mirror ({tried}); '
-          f'with no internet, pass --data-dir DIR (or set MNIST_DATA_DIR) to a folder holding '
-          f'the four MNIST .gz files')
-  return cache_dir
-
-
-def default_cache_dir(env: Optional[dict] = None) -> str:
-  env = os.environ if env is None else env
-  base = env.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-  return os.path.join(base, 'mnist-tfx')
-
-
-def resolve_data_dir(data_dir: Optional[str], env: Optional[dict] = None,
-                     cache_dir: Optional[str] = None,
-                     mirrors: Optional[Iterable[str]] = None,
-                     log: Callable[[str], None] = lambda msg: None) -> str:
-  """--data-dir, else $MNIST_DATA_DIR, else a download into the cache dir.
-
-  $MNIST_MIRRORS (comma-separated base URLs) replaces the public mirrors, e.g. for an
-  internal mirror.
-  """
-  env = os.environ if env is None else env
-  if mirrors is None:
-    mirrors = [m for m in env.get('MNIST_MIRRORS', '').split(',') if m.strip()] or DEFAULT_MIRRORS
-  chosen = data_dir or env.get('MNIST_DATA_DIR')
-  if chosen:
-    if not _is_remote(chosen):
-      chosen = os.path.abspath(chosen)
-      if not os.path.isdir(chosen):
-        raise MnistDataError(f'{chosen}: data directory does not exist')
-    return chosen
-  return download(cache_dir or default_cache_dir(env), mirrors=tuple(mirrors), log=log)

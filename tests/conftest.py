@@ -13,8 +13,9 @@ def real_mnist_dir() -> str:
   """Found as local_runner.py finds it: $MNIST_DATA_DIR, else the download cache that `make run`
   fills ($XDG_CACHE_HOME/mnist-tfx), else a download into that cache."""
   from components import mnist_data
+  from components import mnist_download
   try:
-    return mnist_data.resolve_data_dir(None)
+    return mnist_download.resolve_data_dir(None)
   except mnist_data.MnistDataError as e:
     pytest.fail(f'the tests need the real MNIST files: {e}')
 

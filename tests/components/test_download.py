@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from components import mnist_data
+from components import mnist_download
 from components.mnist_data import MnistDataError
 
 
@@ -58,18 +59,18 @@ def _files(folder):
 def test_download_success_and_cache_reuse(tmp_path, mirror):
   base, handler = mirror
   cache = str(tmp_path / 'cache')
-  assert mnist_data.download(cache, mirrors=[base + '/good/'], backoff=0) == cache
+  assert mnist_download.download(cache, mirrors=[base + '/good/'], backoff=0) == cache
   assert _files(cache) == sorted(f.name for f in mnist_data.ALL_FILES)
   assert mnist_data.validate_dir(cache)  # canonical digests
   count = len(handler.requests)
-  mnist_data.download(cache, mirrors=[base + '/good/'], backoff=0)
+  mnist_download.download(cache, mirrors=[base + '/good/'], backoff=0)
   assert len(handler.requests) == count, 'valid cached files must not be fetched again'
 
 
 def test_corrupt_download_is_refused_and_second_mirror_used(tmp_path, mirror):
   base, handler = mirror
   cache = str(tmp_path / 'cache')
-  mnist_data.download(cache, mirrors=[base + '/corrupt/', base + '/good/'], backoff=0)
+  mnist_download.download(cache, mirrors=[base + '/corrupt/', base + '/good/'], backoff=0)
   mnist_data.validate_dir(cache)
   corrupt = [p for p in handler.requests if p.startswith('/corrupt/')]
   assert len(corrupt) == 4, 'a corrupt file is not retried on the same mirror'
@@ -78,7 +79,7 @@ def test_corrupt_download_is_refused_and_second_mirror_used(tmp_path, mirror):
 def test_fallback_when_first_mirror_is_missing_files(tmp_path, mirror):
   base, handler = mirror
   cache = str(tmp_path / 'cache')
-  mnist_data.download(cache, mirrors=[base + '/missing/', base + '/good/'], retries=3, backoff=5)
+  mnist_download.download(cache, mirrors=[base + '/missing/', base + '/good/'], retries=3, backoff=5)
   mnist_data.validate_dir(cache)
   assert sum(p.startswith('/good/') for p in handler.requests) == 4
   assert sum(p.startswith('/missing/') for p in handler.requests) == 4, 'a 404 is not retried' 
@@ -87,7 +88,7 @@ def test_fallback_when_first_mirror_is_missing_files(tmp_path, mirror):
 def test_transient_errors_are_retried(tmp_path, mirror):
   base, handler = mirror
   cache = str(tmp_path / 'cache')
-  mnist_data.download(cache, mirrors=[base + '/flaky/'], retries=2, backoff=0)
+  mnist_download.download(cache, mirrors=[base + '/flaky/'], retries=2, backoff=0)
   assert len(handler.requests) == 8  # each file: one 500, then success
 
 
@@ -95,7 +96,7 @@ def test_only_corrupt_mirrors_fail_with_one_line_and_keep_nothing(tmp_path, mirr
   base, _ = mirror
   cache = str(tmp_path / 'cache')
   with pytest.raises(MnistDataError, match='could not download a valid copy') as info:
-    mnist_data.download(cache, mirrors=[base + '/corrupt/'], backoff=0)
+    mnist_download.download(cache, mirrors=[base + '/corrupt/'], backoff=0)
   assert '\n' not in str(info.value) and '--data-dir' in str(info.value)
   assert _files(cache) == []
 
@@ -103,13 +104,13 @@ def test_only_corrupt_mirrors_fail_with_one_line_and_keep_nothing(tmp_path, mirr
 def test_no_network_and_no_data_points_at_data_dir(tmp_path):
   # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
   with pytest.raises(MnistDataError, match='pass --data-dir DIR'):
-    mnist_data.resolve_data_dir(None, env={}, cache_dir=str(tmp_path / 'c'),
+    mnist_download.resolve_data_dir(None, env={}, cache_dir=str(tmp_path / 'c'),
                                 mirrors=['http://127.0.0.1:9/'])
 
 
 def test_mirrors_and_cache_from_environment(tmp_path, mirror):
   base, handler = mirror
   env = {'MNIST_MIRRORS': f'{base}/missing/,{base}/good/', 'XDG_CACHE_HOME': str(tmp_path)}
-  data_dir = mnist_data.resolve_data_dir(None, env=env)
+  data_dir = mnist_download.resolve_data_dir(None, env=env)
   assert data_dir == str(tmp_path / 'mnist-tfx')
   mnist_data.validate_dir(data_dir)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from components import mnist_data
+from components import mnist_download
 from components.mnist_data import MnistDataError
 from tests.conftest import idx_images, idx_labels, read_decompressed
 
@@ -135,7 +136,7 @@ def test_missing_file(mnist_copy):
 def test_resolve_data_dir_prefers_flag_then_env(tmp_path, mnist_dir):
   other = tmp_path / 'other'
   other.mkdir()
-  assert mnist_data.resolve_data_dir(str(other), env={'MNIST_DATA_DIR': mnist_dir}) == str(other)
-  assert mnist_data.resolve_data_dir(None, env={'MNIST_DATA_DIR': mnist_dir}) == mnist_dir
+  assert mnist_download.resolve_data_dir(str(other), env={'MNIST_DATA_DIR': mnist_dir}) == str(other)
+  assert mnist_download.resolve_data_dir(None, env={'MNIST_DATA_DIR': mnist_dir}) == mnist_dir
   with pytest.raises(MnistDataError, match='data directory does not exist'):
-    mnist_data.resolve_data_dir(str(tmp_path / 'nope'), env={})
+    mnist_download.resolve_data_dir(str(tmp_path / 'nope'), env={})
