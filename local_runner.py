@@ -18,7 +18,7 @@ EXIT_USAGE = 2
 
 def parse_args(argv):
   from pipeline import config as config_lib
-  from pipeline import store as store_lib
+  from pipeline.metadata import store as store_lib
   parser = argparse.ArgumentParser(
       description='Run the MNIST TFX pipeline locally: ExampleGen → Trainer → Evaluator → Pusher.',
       epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
@@ -73,9 +73,9 @@ def main(argv=None) -> int:
   progress = console.ComponentProgress()
   console.install(args.verbose, progress)
   from tfx import v1 as tfx
-  from pipeline import report
-  from pipeline import results
-  from pipeline import store as store_lib
+  from pipeline.metadata import report
+  from pipeline.metadata import runs
+  from pipeline.metadata import store as store_lib
   from pipeline.pipeline import create_pipeline
 
   os.makedirs(paths['output_dir'], exist_ok=True)
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
     return EXIT_FAILED
 
   store = store_lib.open_store(metadata_config)
-  run = results.runs(store)[0]
-  summary = results.summarize_run(store, run)
+  run = runs.runs(store)[0]
+  summary = runs.summarize_run(store, run)
   try:
     report_path = report.write_report(store, run, paths['output_dir'], summary)
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded

@@ -59,13 +59,13 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
   """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
   from tfx.dsl.io import fileio
   from components.mnist_pusher import ALREADY_SERVING_KEY
-  from pipeline import report as report_lib
-  from pipeline import results
+  from pipeline.metadata import report as report_lib
+  from pipeline.metadata import runs
   missing = sorted(set(INPUTS) - set(inputs))
   if missing:
     raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
   meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
-  accuracy, baseline, failures = results.read_evaluation(inputs['evaluation']['uri'])
+  accuracy, baseline, failures = runs.read_evaluation(inputs['evaluation']['uri'])
   pushed = meta['pushed_model']
   summary = {
       'accuracy': accuracy, 'baseline_accuracy': baseline, 'failures': failures,
@@ -111,7 +111,7 @@ def main(argv) -> None:
   if object_storage.uses_s3(*argv):
     object_storage.enable_s3()
   from tfx.dsl.io import fileio
-  from pipeline import report as report_lib
+  from pipeline.metadata import report as report_lib
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from components import mnist_data
-from pipeline import results
+from pipeline.metadata import runs
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_NPY
 
@@ -54,7 +54,7 @@ def test_blessed_and_pushed(blessed_run):
   assert accuracy >= 0.97
   assert 'Blessed:         yes' in proc.stdout
   assert 'Traceback' not in proc.stdout + proc.stderr
-  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.blessed and summary.pushed_version == version
   assert abs(summary.accuracy - accuracy) < 1e-4
 
@@ -87,7 +87,7 @@ def test_identical_rerun_pushes_no_new_version(blessed_run, mnist_dir):
   assert 'Blessed:         yes' in proc.stdout
   assert f'Pushed:          nothing new — version {version} already serves this model' in proc.stdout
   assert versions(output_dir) == [version]
-  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.pushed_version is None and summary.already_serving == version
 
 
@@ -102,7 +102,7 @@ def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
   assert re.search(r'^Trainer\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
   assert 'is below the bound 0.9999' in proc.stdout
-  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.component_states['MnistExampleGen'] == 'CACHED'
   assert summary.component_states['Trainer'] == 'CACHED'
   assert summary.blessed is False and summary.pushed_version is None
@@ -117,7 +117,7 @@ def test_model_worse_than_the_blessed_one_is_not_pushed(blessed_run, mnist_dir):
   assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
   assert 'against the last blessed model' in proc.stdout
   assert versions(output_dir) == before
-  summary = results.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.baseline_accuracy > summary.accuracy > 0.1
 
 

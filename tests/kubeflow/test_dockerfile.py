@@ -261,9 +261,9 @@ def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_pat
   assert 'kubeflow.entrypoint' in modules and 'kubeflow.run_results' in modules, modules
 
   # Statically: every project module those import, also lazily inside functions (the results
-  # step imports pipeline.report only when it runs), is in the image.
+  # step imports pipeline.metadata.report only when it runs), is in the image.
   needed = _project_imports(modules + [a.rsplit('.', 1)[0] for a in attributes])
-  assert 'pipeline.report' in needed, sorted(needed)
+  assert 'pipeline.metadata.report' in needed, sorted(needed)
   missing = {name: importer for name, importer in needed.items()
              if not _module_file(str(image_dir), name)}
   assert not missing, f'the image lacks (module: imported by) {missing}'

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from components.mnist_data import FILES
-from pipeline import results
+from pipeline.metadata import runs
 from tests.pipeline.conftest import run_py
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
                '← MnistExampleGen', 'ModelBlessing #', '(blessed)', '← Evaluator'):
     assert step in text, f'{step!r} missing from:\n{text}'
   assert f'train-images sha256 {TRAIN_IMAGES_SHA}' in text
-  summary = results.summarize_run(*_first_run(output_dir))
+  summary = runs.summarize_run(*_first_run(output_dir))
   assert f'accuracy {summary.accuracy:.4f}' in text
   assert 'threshold: accuracy ≥ 0.5' in text
 
@@ -53,9 +53,9 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
 
 
 def _first_run(output_dir):
-  from pipeline import store as store_lib
+  from pipeline.metadata import store as store_lib
   store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
-  return store, results.runs(store)[-1]
+  return store, runs.runs(store)[-1]
 
 
 def test_runs_newest_first(two_runs):
@@ -80,12 +80,12 @@ def test_artifacts_by_type_and_run(two_runs):
   assert [p['properties'].get('pushed_version') for p in pushed if p['properties'].get('pushed')] == [version]
   examples = json.loads(metadata(output_dir, '--json', 'artifacts', '--type', 'Examples').stdout)
   assert examples[0]['properties']['train_examples'] == 3000
-  runs = json.loads(metadata(output_dir, '--json', 'runs').stdout)
-  in_newest = json.loads(metadata(output_dir, '--json', 'artifacts', '--run', runs[0]['run_id']).stdout)
+  listed = json.loads(metadata(output_dir, '--json', 'runs').stdout)
+  in_newest = json.loads(metadata(output_dir, '--json', 'artifacts', '--run', listed[0]['run_id']).stdout)
   types = {a['type'] for a in in_newest}
   assert {'Examples', 'Model', 'ModelEvaluation', 'ModelBlessing'} <= types
   evaluation = [a for a in in_newest if a['type'] == 'ModelEvaluation'][0]
-  assert evaluation['properties']['accuracy'] == pytest.approx(runs[0]['accuracy'])
+  assert evaluation['properties']['accuracy'] == pytest.approx(listed[0]['accuracy'])
   table = metadata(output_dir, 'artifacts', '--type', 'Examples').stdout
   assert 'sha256_train_images=ba891046' in table
 
@@ -116,7 +116,7 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
     printed = re.search(r'^Report:\s+(\S+)$', stdout, re.M).group(1)
     assert printed in paths
   store, first = _first_run(output_dir)
-  summary = results.summarize_run(store, first)
+  summary = runs.summarize_run(store, first)
   [path] = [p for p in paths if os.path.basename(os.path.dirname(p)) ==
             re.sub(r'[^0-9A-Za-z._-]', '-', first.name)]
   text, data = _report_data(path)
@@ -140,12 +140,12 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
 
 def test_report_subcommand_rebuilds_it(two_runs):
   output_dir, *_ = two_runs
-  runs = json.loads(metadata(output_dir, '--json', 'runs').stdout)
-  proc = metadata(output_dir, '--json', 'report', runs[1]['run_id'])
+  listed = json.loads(metadata(output_dir, '--json', 'runs').stdout)
+  proc = metadata(output_dir, '--json', 'report', listed[1]['run_id'])
   assert proc.returncode == 0, proc.stderr
   path = json.loads(proc.stdout)['report']
   _, data = _report_data(path)
-  assert data['run_id'] == runs[1]['run_id'] and data['summary']['blessed'] is True
+  assert data['run_id'] == listed[1]['run_id'] and data['summary']['blessed'] is True
 
 
 def test_report_renders_in_headless_chromium(two_runs, tmp_path):

@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from pipeline import lineage
-from pipeline import results
+from pipeline.metadata import lineage
+from pipeline.metadata import runs
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, NUM_CLASSES, TRAIN_SPLIT
 
 MISTAKES_SHOWN = 24
@@ -75,7 +75,7 @@ def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]
 
 def collect(store, run, summary=None) -> Dict[str, Any]:
   """Everything the report shows, as plain numbers (JSON-serializable)."""
-  summary = summary or results.summarize_run(store, run)
+  summary = summary or runs.summarize_run(store, run)
   report: Dict[str, Any] = {'run_id': run.name, 'summary': summary.to_json()}
   run_uri = summary.uris.get('ModelRun')
   history_path = os.path.join(run_uri, 'history.json') if run_uri else None
@@ -88,7 +88,7 @@ def collect(store, run, summary=None) -> Dict[str, Any]:
     report['data'] = lineage.artifact_properties(store, examples)
     report.update(model_quality(examples.uri, summary.model_uri))
   evaluator = [e for e in store.get_executions_by_context(run.id)
-               if results.node_id(store, e.id) == 'Evaluator']
+               if runs.node_id(store, e.id) == 'Evaluator']
   if evaluator:
     details = lineage.evaluation_details(store, evaluator[0])
     report['gate'] = {k: details.get(k) for k in ('lower_bound', 'change_threshold', 'accuracy',

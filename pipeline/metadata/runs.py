@@ -8,7 +8,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components.latest_blessed_model import custom_property as custom
 from components.mnist_evaluator import ACCURACY_METRIC
 from components.mnist_pusher import ALREADY_SERVING_KEY
-from pipeline import store as store_lib
+from pipeline.metadata import store as store_lib
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)

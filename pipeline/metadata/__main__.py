@@ -17,7 +17,7 @@ import sys
 from pipeline import console
 
 console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
-from pipeline import store as store_lib  # pylint: disable=wrong-import-position
+from pipeline.metadata import store as store_lib  # pylint: disable=wrong-import-position
 
 EXIT_FAILED = 1
 
@@ -65,8 +65,8 @@ def _table(rows, headers):
 
 
 def cmd_runs(store, args):
-  from pipeline import results
-  summaries = [results.summarize_run(store, run) for run in results.runs(store)]
+  from pipeline.metadata import runs
+  summaries = [runs.summarize_run(store, run) for run in runs.runs(store)]
   if args.json:
     return [s.to_json() for s in summaries]
   rows = []
@@ -82,9 +82,9 @@ def cmd_runs(store, args):
 
 def cmd_artifacts(store, args):
   from ml_metadata.proto import metadata_store_pb2
-  from pipeline import lineage, results
+  from pipeline.metadata import lineage, runs
   if args.run:
-    matches = [c for c in results.runs(store) if c.name == args.run]
+    matches = [c for c in runs.runs(store) if c.name == args.run]
     if not matches:
       raise LookupError(f'{args.run}: no run with that id (see `runs`)')
     artifacts = store.get_artifacts_by_context(matches[0].id)
@@ -92,12 +92,12 @@ def cmd_artifacts(store, args):
     artifacts = store.get_artifacts()
   items = []
   for artifact in sorted(artifacts, key=lambda a: a.id):
-    kind = results.type_name(store, artifact)
+    kind = runs.type_name(store, artifact)
     if args.type and kind != args.type:
       continue
     props = lineage.artifact_properties(store, artifact)
     if kind == 'ModelEvaluation':
-      accuracy, baseline, _ = results.read_evaluation(artifact.uri)
+      accuracy, baseline, _ = runs.read_evaluation(artifact.uri)
       props.update(accuracy=accuracy, baseline_accuracy=baseline)
     items.append({'id': artifact.id, 'type': kind, 'uri': artifact.uri,
                   'state': metadata_store_pb2.Artifact.State.Name(artifact.state), 'properties': props})
@@ -110,14 +110,14 @@ def cmd_artifacts(store, args):
 
 
 def cmd_lineage(store, args):
-  from pipeline import lineage
+  from pipeline.metadata import lineage
   tree = lineage.lineage(store, args.key)
   return tree if args.json else '\n'.join(lineage.render(tree))
 
 
 def cmd_report(store, args):
-  from pipeline import report, results
-  all_runs = results.runs(store)
+  from pipeline.metadata import report, runs
+  all_runs = runs.runs(store)
   chosen = [c for c in all_runs if c.name == args.run] if args.run else all_runs[:1]
   if not chosen:
     raise LookupError(f'{args.run or "(newest)"}: no such run in this store')
@@ -132,7 +132,7 @@ COMMANDS = {'runs': cmd_runs, 'artifacts': cmd_artifacts, 'lineage': cmd_lineage
 def main(argv=None) -> int:
   args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
   console.quiet_python_logs()
-  from pipeline.lineage import LineageError
+  from pipeline.metadata.lineage import LineageError
   try:
     store = store_lib.open_store(connection(args))
     output = COMMANDS[args.command](store, args)

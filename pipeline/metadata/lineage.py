@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import results
+from pipeline.metadata import runs
 
 _SHOWN_PROPERTIES = {
     'Examples': ('split_names', 'sha256_train_images', 'sha256_train_labels', 'sha256_t10k_images',
@@ -21,12 +21,12 @@ class LineageError(LookupError):
 
 
 def artifact_properties(store, artifact) -> Dict[str, Any]:
-  kind = results.type_name(store, artifact)
+  kind = runs.type_name(store, artifact)
   props = {}
   for key in _SHOWN_PROPERTIES.get(kind, ()):
     value = artifact.properties[key] if key in artifact.properties else None
     value = (getattr(value, value.WhichOneof('value')) if value is not None and value.WhichOneof('value')
-             else results.custom(artifact, key))
+             else runs.custom(artifact, key))
     if value is not None:
       props[key] = value
   return props
@@ -34,8 +34,8 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
 
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275) or an artifact id."""
-  for pushed in results.artifacts_by_type(store, 'PushedModel'):
-    if str(results.custom(pushed, 'pushed_version')) == key and results.custom(pushed, 'pushed'):
+  for pushed in runs.artifacts_by_type(store, 'PushedModel'):
+    if str(runs.custom(pushed, 'pushed_version')) == key and runs.custom(pushed, 'pushed'):
       return pushed
   if key.isdigit():
     found = store.get_artifacts_by_id([int(key)])
@@ -55,9 +55,9 @@ def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]
 
 def evaluation_details(store, execution) -> Dict[str, Any]:
   details = {}
-  for artifact in results.artifacts_of(store, execution.id):
-    if results.type_name(store, artifact) == 'ModelEvaluation':
-      accuracy, baseline, failures = results.read_evaluation(artifact.uri)
+  for artifact in runs.artifacts_of(store, execution.id):
+    if runs.type_name(store, artifact) == 'ModelEvaluation':
+      accuracy, baseline, failures = runs.read_evaluation(artifact.uri)
       details.update(accuracy=accuracy, baseline_accuracy=baseline, failures=failures,
                      evaluation_uri=artifact.uri)
   eval_config = execution.custom_properties.get('eval_config')
@@ -75,7 +75,7 @@ def evaluation_details(store, execution) -> Dict[str, Any]:
 
 
 def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
-  kind = results.type_name(store, artifact)
+  kind = runs.type_name(store, artifact)
   node = {'artifact_id': artifact.id, 'type': kind, 'uri': artifact.uri,
           'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
           'properties': artifact_properties(store, artifact)}
@@ -86,7 +86,7 @@ def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
   execution = _producer(store, artifact.id)
   if execution is None:
     return node
-  producer = {'execution_id': execution.id, 'component': results.node_id(store, execution.id),
+  producer = {'execution_id': execution.id, 'component': runs.node_id(store, execution.id),
               'state': metadata_store_pb2.Execution.State.Name(execution.last_known_state),
               'inputs': {}}
   if producer['component'] == 'Evaluator' or kind in ('ModelBlessing', 'ModelEvaluation'):
