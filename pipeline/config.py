@@ -96,11 +96,16 @@ def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
   return joined
 
 
-def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
-                     serving_dir: str, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
-  training = TrainingConfig(
+def training_from_args(args: argparse.Namespace) -> TrainingConfig:
+  """The trainer's settings; flags that are fine alone but not together are refused here."""
+  return TrainingConfig(
       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
       strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu)
+
+
+def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
+                     serving_dir: str, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
+  training = training_from_args(args)
   return PipelineConfig(
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
@@ -108,12 +113,28 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       enable_cache=not args.no_cache, pipeline_name=pipeline_name)
 
 
-def local_paths(output_dir: str) -> dict:
-  """Where a local run keeps everything, all under one output dir."""
-  output_dir = os.path.abspath(output_dir)
-  return {
-      'output_dir': output_dir,
-      'pipeline_root': os.path.join(output_dir, 'pipeline_root'),
-      'serving_dir': os.path.join(output_dir, 'serving'),
-      'metadata_path': os.path.join(output_dir, 'metadata.sqlite'),
-  }
+@dataclasses.dataclass(frozen=True)
+class LocalPaths:
+  """Where a local run keeps everything, all under one output dir (the runner writes there,
+  `python -m pipeline.metadata` reads there)."""
+  output_dir: str
+
+  @classmethod
+  def under(cls, output_dir: str = DEFAULT_OUTPUT_DIR) -> 'LocalPaths':
+    return cls(os.path.abspath(output_dir))
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_dir, 'pipeline_root')
+
+  @property
+  def serving_dir(self) -> str:
+    return os.path.join(self.output_dir, 'serving')
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_dir, 'metadata.sqlite')
+
+  @property
+  def reports_dir(self) -> str:
+    return os.path.join(self.output_dir, 'reports')

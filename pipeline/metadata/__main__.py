@@ -15,6 +15,7 @@ import os
 import sys
 
 from pipeline import console
+from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths
 
 console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
 from pipeline.metadata import store as store_lib  # pylint: disable=wrong-import-position
@@ -27,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog=__doc__.split('\n\n', 1)[1])
   where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
-  where.add_argument('--output-dir', default='tfx_output', metavar='DIR')
+  where.add_argument('--output-dir', default=DEFAULT_OUTPUT_DIR, metavar='DIR')
   where.add_argument('--sqlite', metavar='PATH')
   where.add_argument('--grpc-host', metavar='HOST')
   where.add_argument('--grpc-port', type=int, default=8080, metavar='PORT')
@@ -52,7 +53,7 @@ def connection(args):
   if args.grpc_host:
     from ml_metadata.proto import metadata_store_pb2
     return metadata_store_pb2.MetadataStoreClientConfig(host=args.grpc_host, port=args.grpc_port)
-  path = args.sqlite or os.path.join(args.output_dir, 'metadata.sqlite')
+  path = args.sqlite or LocalPaths.under(args.output_dir).metadata_path
   return store_lib.sqlite_config(os.path.abspath(path), read_only=True)
 
 

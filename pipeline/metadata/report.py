@@ -259,7 +259,8 @@ def render_html(report: Dict[str, Any]) -> str:
 
 
 def report_path(output_dir: str, run_id: str) -> str:
-  return os.path.join(os.path.abspath(output_dir), 'reports', re.sub(r'[^0-9A-Za-z._-]', '-', run_id),
+  from pipeline.config import LocalPaths
+  return os.path.join(LocalPaths.under(output_dir).reports_dir, re.sub(r'[^0-9A-Za-z._-]', '-', run_id),
                       'report.html')
 
 

@@ -61,11 +61,14 @@ def test_bad_flags_are_usage_errors(argv, capsys):
   assert info.value.code == 2
 
 
-def test_local_paths_are_under_the_output_dir(tmp_path):
-  paths = config_lib.local_paths(str(tmp_path / 'x'))
-  assert paths['metadata_path'] == str(tmp_path / 'x' / 'metadata.sqlite')
-  assert paths['serving_dir'] == str(tmp_path / 'x' / 'serving')
-  assert paths['pipeline_root'].startswith(str(tmp_path / 'x'))
+def test_local_paths_are_under_the_output_dir(tmp_path, monkeypatch):
+  paths = config_lib.LocalPaths.under(str(tmp_path / 'x'))
+  assert paths.metadata_path == str(tmp_path / 'x' / 'metadata.sqlite')
+  assert paths.serving_dir == str(tmp_path / 'x' / 'serving')
+  assert paths.reports_dir == str(tmp_path / 'x' / 'reports')
+  assert paths.pipeline_root.startswith(str(tmp_path / 'x'))
+  monkeypatch.chdir(tmp_path)
+  assert config_lib.LocalPaths.under().output_dir == str(tmp_path / 'tfx_output')  # absolute
 
 
 def test_create_pipeline_wiring():
