@@ -57,7 +57,6 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 from google.protobuf import json_format
-from google.protobuf import struct_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 

@@ -1,5 +1,4 @@
 """The pushed SavedModel's two signatures: shapes, dtypes, and both image polarities."""
-import os
 
 import numpy as np
 import pytest
