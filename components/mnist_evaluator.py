@@ -24,6 +24,8 @@ ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
 PIPELINE_NAME_KEY = 'pipeline_name'  # stamped on the blessing: Vertex's resolver filters by it
 ACCURACY_CLASS = 'SparseCategoricalAccuracy'
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
+# 'No worse than the last blessed model': the change may not fall below this.
+NO_WORSE_THAN_BASELINE = -1e-10
 
 
 def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
@@ -33,7 +35,7 @@ def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
       threshold=tfma.MetricThreshold(
           value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
           change_threshold=tfma.GenericChangeThreshold(
-              direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': -1e-10})))
+              direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': NO_WORSE_THAN_BASELINE})))
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=LABEL_KEY,
                                   prediction_key='probabilities')],

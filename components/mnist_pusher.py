@@ -53,9 +53,10 @@ def provenance(version_dir: str) -> Dict[str, Any]:
     return {}
 
 
-def serving_version_of(base_directory: str, model_uri: str) -> Optional[int]:
+def serving_version_of(base_directory: str, model_uri: str,
+                       existing: Optional[List[int]] = None) -> Optional[int]:
   """The newest version if it holds this model artifact (and a whole SavedModel), else None."""
-  existing = versions(base_directory)
+  existing = versions(base_directory) if existing is None else existing
   if not existing:
     return None
   newest = os.path.join(base_directory, str(existing[-1]))
@@ -65,9 +66,8 @@ def serving_version_of(base_directory: str, model_uri: str) -> Optional[int]:
   return None
 
 
-def next_version(base_directory: str) -> int:
+def next_version(existing: List[int]) -> int:
   """Seconds since the epoch, as TFX numbers versions, but always above the newest one."""
-  existing = versions(base_directory)
   return max(int(time.time()), existing[-1] + 1 if existing else 0)
 
 
@@ -88,7 +88,8 @@ class Executor(pusher_executor.Executor):
     base = destination.filesystem.base_directory
     model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
 
-    serving = serving_version_of(base, model.uri)
+    existing = versions(base)  # listed once: it decides both the answer and the next number
+    serving = serving_version_of(base, model.uri, existing)
     if serving is not None:
       logging.info('Version %d already serves model %s: nothing new pushed', serving, model.uri)
       self._MarkNotPushed(pushed)
@@ -97,7 +98,7 @@ class Executor(pusher_executor.Executor):
       return
 
     model_path = self.GetModelPath(input_dict)
-    version = next_version(base)
+    version = next_version(existing)
     target = os.path.join(base, str(version))
     staging = os.path.join(base, f'.pushing-{version}-{uuid.uuid4().hex[:8]}')
     io_utils.copy_dir(model_path, staging)

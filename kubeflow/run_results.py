@@ -57,7 +57,7 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
 
 def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
   """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
-  from tfx.dsl.io import fileio
+  from components.mnist_evaluator import NO_WORSE_THAN_BASELINE
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from pipeline.metadata import report as report_lib
   from pipeline.metadata import runs
@@ -79,13 +79,12 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
   report = {'run_id': title, 'summary': summary,
             'gate': {'lower_bound': threshold, 'accuracy': accuracy, 'baseline_accuracy': baseline,
-                     'failures': failures, 'change_threshold': {'absolute': -1e-10}},
+                     'failures': failures, 'change_threshold': {'absolute': NO_WORSE_THAN_BASELINE}},
             'data': {k: v for k, v in meta['examples'].items()
                      if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
-  history = f'{inputs["model_run"]["uri"].rstrip("/")}/history.json'
-  if fileio.exists(history):
-    with fileio.open(history, 'r') as f:
-      report['history'] = json.loads(f.read())
+  history = report_lib.read_history(inputs['model_run']['uri'])
+  if history:
+    report['history'] = history
   report.update(report_lib.model_quality(inputs['examples']['uri'], inputs['model']['uri']))
   return report
 

@@ -43,6 +43,18 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
   return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
 
 
+def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]]]:
+  """The Trainer's per-epoch loss and accuracy (ModelRun's history.json), on any filesystem."""
+  if not model_run_uri:
+    return None
+  from tfx.dsl.io import fileio
+  path = f'{model_run_uri.rstrip("/")}/history.json'
+  if not fileio.exists(path):
+    return None
+  with fileio.open(path, 'r') as f:
+    return json.loads(f.read())
+
+
 def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]:
   """Label histograms per split and, with a model, its confusion matrix, per-class accuracy and
   most confident mistakes on the eval split. Needs only the two artifacts' URIs."""
@@ -77,11 +89,9 @@ def collect(store, run, summary=None) -> Dict[str, Any]:
   """Everything the report shows, as plain numbers (JSON-serializable)."""
   summary = summary or runs.summarize_run(store, run)
   report: Dict[str, Any] = {'run_id': run.name, 'summary': summary.to_json()}
-  run_uri = summary.uris.get('ModelRun')
-  history_path = os.path.join(run_uri, 'history.json') if run_uri else None
-  if history_path and os.path.exists(history_path):
-    with open(history_path) as f:
-      report['history'] = json.load(f)
+  history = read_history(summary.uris.get('ModelRun'))
+  if history:
+    report['history'] = history
   examples_id = summary.artifacts.get('Examples')
   if examples_id is not None:
     [examples] = store.get_artifacts_by_id([examples_id])
