@@ -1,8 +1,9 @@
 """MnistEvaluator: TFX's Evaluator (TFMA) with the accuracy bound as its own parameter.
 
 The gate: SparseCategoricalAccuracy on the eval split ≥ the bound, and no lower than the
-latest blessed model's. A separate `accuracy_threshold` parameter lets a Kubeflow run change
-the bound (a pipeline parameter) without editing the EvalConfig JSON.
+latest blessed model's. The bound lives only in the `accuracy_threshold` parameter (a Kubeflow
+run can set it) and is written into the EvalConfig just before TFMA runs; TFMA's own record of
+the config it applied (eval_config.json in the evaluation) is what the read side reports.
 """
 import json
 from typing import Any, Dict, List, Optional, Union
@@ -18,6 +19,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
+from components import parameters
 from trainer_module.features import EVAL_SPLIT, LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
@@ -28,12 +30,11 @@ ACCURACY_METRIC = 'sparse_categorical_accuracy'
 NO_WORSE_THAN_BASELINE = -1e-10
 
 
-def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
-  """Bless only if accuracy ≥ the bound and no worse than the latest blessed model."""
+def make_eval_config() -> tfma.EvalConfig:
+  """Bless only if no worse than the latest blessed model; the bound is added by the executor."""
   accuracy = tfma.MetricConfig(
       class_name=ACCURACY_CLASS,
       threshold=tfma.MetricThreshold(
-          value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
           change_threshold=tfma.GenericChangeThreshold(
               direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': NO_WORSE_THAN_BASELINE})))
   return tfma.EvalConfig(
@@ -43,7 +44,9 @@ def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
       metrics_specs=[tfma.MetricsSpec(metrics=[accuracy, tfma.MetricConfig(class_name='ExampleCount')])])
 
 
-def set_accuracy_bound(eval_config_json: str, bound: float) -> str:
+def with_accuracy_bound(eval_config_json: str, bound) -> str:
+  """The EvalConfig with `bound` as the accuracy's lower bound, checked first."""
+  bound = parameters.check_accuracy_bound(bound)
   config = json_format.Parse(eval_config_json, tfma.EvalConfig())
   found = False
   for spec in config.metrics_specs:
@@ -58,7 +61,7 @@ def set_accuracy_bound(eval_config_json: str, bound: float) -> str:
 
 class MnistEvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
-                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float, optional=True),
+                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float),
                 PIPELINE_NAME_KEY: ExecutionParameter(type=str, optional=True)}
 
 
@@ -68,14 +71,9 @@ class Executor(evaluator_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    exec_properties = dict(exec_properties)
+    exec_properties = parameters.fold(exec_properties, ACCURACY_THRESHOLD_KEY, 'eval_config',
+                                      with_accuracy_bound)
     pipeline_name = exec_properties.pop(PIPELINE_NAME_KEY, None)
-    bound = exec_properties.pop(ACCURACY_THRESHOLD_KEY, None)
-    if bound is not None:
-      bound = float(bound)
-      if not 0 <= bound <= 1:
-        raise ValueError(f'accuracy_threshold must be in [0, 1], got {bound}')
-      exec_properties['eval_config'] = set_accuracy_bound(exec_properties['eval_config'], bound)
     super().Do(input_dict, output_dict, exec_properties)
     if pipeline_name:
       for blessing in output_dict.get('blessing', []):
@@ -92,14 +90,11 @@ class MnistEvaluator(base_component.BaseComponent):
                baseline_model: types.BaseChannel,
                accuracy_threshold: Union[float, data_types.RuntimeParameter],
                pipeline_name: Optional[str] = None):
-    default_bound = (accuracy_threshold.default
-                     if isinstance(accuracy_threshold, data_types.RuntimeParameter)
-                     else accuracy_threshold)
     spec = MnistEvaluatorSpec(
         examples=examples,
         model=model,
         baseline_model=baseline_model,
-        eval_config=make_eval_config(default_bound),
+        eval_config=make_eval_config(),
         example_splits=json.dumps([EVAL_SPLIT]),
         accuracy_threshold=accuracy_threshold,
         pipeline_name=pipeline_name,

@@ -1,7 +1,8 @@
 """MnistTrainer: TFX's Trainer (GenericExecutor + run_fn) with `epochs` as its own parameter.
 
-The training settings travel as one JSON custom_config; a separate `epochs` parameter lets a
-Kubeflow run change the epoch count (a pipeline parameter) without editing that JSON.
+The training settings travel as one JSON custom_config, all but `epochs`: that is a parameter of
+its own, so a Kubeflow run can set it (a pipeline parameter), and it is folded into the config
+just before training.
 """
 import json
 from typing import Any, Dict, List, Optional, Union
@@ -16,6 +17,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
+from components import parameters
 from trainer_module.config import TrainingConfig
 from trainer_module.features import EVAL_SPLIT, TRAIN_SPLIT
 
@@ -25,7 +27,14 @@ EPOCHS_KEY = 'epochs'
 
 class MnistTrainerSpec(standard_component_specs.TrainerSpec):
   PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
-                EPOCHS_KEY: ExecutionParameter(type=int, optional=True)}
+                EPOCHS_KEY: ExecutionParameter(type=int)}
+
+
+def with_epochs(custom_config_json: str, epochs) -> str:
+  """The training settings with `epochs` set, checked by TrainingConfig (the one place)."""
+  config = json.loads(custom_config_json)
+  config[EPOCHS_KEY] = epochs
+  return json.dumps(TrainingConfig.from_custom_config(config).to_custom_config(), sort_keys=True)
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -33,14 +42,8 @@ class Executor(trainer_executor.GenericExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    exec_properties = dict(exec_properties)
-    epochs = exec_properties.pop(EPOCHS_KEY, None)
-    if epochs is not None:
-      custom_config = json.loads(exec_properties.get('custom_config') or '{}')
-      custom_config['epochs'] = int(epochs)
-      TrainingConfig.from_custom_config(custom_config)  # a bad value fails here, clearly
-      exec_properties['custom_config'] = json.dumps(custom_config)
-    super().Do(input_dict, output_dict, exec_properties)
+    super().Do(input_dict, output_dict,
+               parameters.fold(exec_properties, EPOCHS_KEY, 'custom_config', with_epochs))
 
 
 class MnistTrainer(base_component.BaseComponent):
@@ -56,7 +59,8 @@ class MnistTrainer(base_component.BaseComponent):
         train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         run_fn=RUN_FN,
-        custom_config=json.dumps(training.to_custom_config(), sort_keys=True),
+        custom_config=json.dumps({k: v for k, v in training.to_custom_config().items()
+                                  if k != EPOCHS_KEY}, sort_keys=True),
         epochs=training.epochs if epochs is None else epochs,
         model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun))

@@ -25,7 +25,6 @@ INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'mod
           'blessing': ('Evaluator', 'blessing'), 'pushed_model': ('Pusher', 'pushed_model')}
 OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
            'report': 'system.HTML'}
-THRESHOLD_PARAM = 'accuracy_threshold'
 
 
 def add_to_spec(spec: Dict[str, Any], image: str) -> None:
@@ -37,8 +36,7 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
     input_types[name] = {'artifactType': producer_component['outputDefinitions']['artifacts'][key]['artifactType']}
   components[TASK] = {
       'executorLabel': f'{TASK}_executor',
-      'inputDefinitions': {'artifacts': input_types,
-                           'parameters': {THRESHOLD_PARAM: {'parameterType': 'NUMBER_DOUBLE'}}},
+      'inputDefinitions': {'artifacts': input_types},
       'outputDefinitions': {'artifacts': {
           name: {'artifactType': {'schemaTitle': title, 'schemaVersion': '0.0.1'}}
           for name, title in OUTPUTS.items()}}}
@@ -51,13 +49,11 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
       'cachingOptions': {'enableCache': True},
       'inputs': {
           'artifacts': {name: {'taskOutputArtifact': {'producerTask': producer, 'outputArtifactKey': key}}
-                        for name, (producer, key) in INPUTS.items()},
-          'parameters': {THRESHOLD_PARAM: {'componentInputParameter': THRESHOLD_PARAM}}}}
+                        for name, (producer, key) in INPUTS.items()}}}
 
 
-def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
+def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
   """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
-  from components.mnist_evaluator import NO_WORSE_THAN_BASELINE
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from pipeline.metadata import report as report_lib
   from pipeline.metadata import runs
@@ -65,7 +61,8 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
   if missing:
     raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
   meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
-  accuracy, baseline, failures = runs.read_evaluation(inputs['evaluation']['uri'])
+  evaluation = runs.read_evaluation(inputs['evaluation']['uri'])
+  accuracy, baseline, failures = evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures
   pushed = meta['pushed_model']
   summary = {
       'accuracy': accuracy, 'baseline_accuracy': baseline, 'failures': failures,
@@ -78,8 +75,9 @@ def collect(inputs: Dict[str, dict], threshold: float) -> Dict[str, Any]:
       'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()}}
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
   report = {'run_id': title, 'summary': summary,
-            'gate': {'lower_bound': threshold, 'accuracy': accuracy, 'baseline_accuracy': baseline,
-                     'failures': failures, 'change_threshold': {'absolute': NO_WORSE_THAN_BASELINE}},
+            'gate': {'lower_bound': evaluation.lower_bound, 'accuracy': accuracy,
+                     'baseline_accuracy': baseline, 'failures': failures,
+                     'change_threshold': evaluation.change_threshold},
             'data': {k: v for k, v in meta['examples'].items()
                      if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
   history = report_lib.read_history(inputs['model_run']['uri'])
@@ -110,19 +108,18 @@ def main(argv) -> None:
   if object_storage.uses_s3(*argv):
     object_storage.enable_s3()
   from tfx.dsl.io import fileio
-  from pipeline.metadata import report as report_lib
+  from pipeline.metadata import report_html
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}
-  threshold = float(executor_input['inputs']['parameterValues'][THRESHOLD_PARAM])
-  report = collect(inputs, threshold)
+  report = collect(inputs)
   outputs = {name: artifacts['artifacts'][0]
              for name, artifacts in executor_input['outputs']['artifacts'].items()}
   html_uri = outputs['report']['uri']
   parent = html_uri.rstrip('/').rsplit('/', 1)[0]
   fileio.makedirs(parent)
   with fileio.open(html_uri, 'w') as f:  # one file: the UI reads the object at the URI
-    f.write(report_lib.render_html(report))
+    f.write(report_html.render(report))
   metadata = output_metadata(report)
   executor_output = {'artifacts': {
       name: {'artifacts': [{'name': artifact.get('name', ''), 'uri': artifact['uri'],

@@ -5,6 +5,7 @@ import os
 import shlex
 from typing import List, Optional, Tuple
 
+from components.parameters import check_accuracy_bound
 from trainer_module.config import STRATEGIES, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
@@ -26,8 +27,7 @@ class PipelineConfig:
   pipeline_name: str = PIPELINE_NAME
 
   def __post_init__(self):
-    if not 0 <= self.accuracy_threshold <= 1:
-      raise ValueError(f'accuracy threshold must be in [0, 1], got {self.accuracy_threshold}')
+    check_accuracy_bound(self.accuracy_threshold)
     for name in ('train_examples', 'eval_examples'):
       value = getattr(self, name)
       if value is not None and value < 1:
@@ -41,11 +41,11 @@ def _positive_int(text: str) -> int:
   return value
 
 
-def _fraction(text: str) -> float:
-  value = float(text)
-  if not 0 <= value <= 1:
-    raise argparse.ArgumentTypeError(f'must be in [0, 1], got {value}')
-  return value
+def _accuracy_bound(text: str) -> float:
+  try:
+    return check_accuracy_bound(text)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
 
 
 LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
   train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
                      help='train on this Cloud TPU (implies --strategy tpu)')
   gate = parser.add_argument_group('evaluation')
-  gate.add_argument('--accuracy-threshold', type=_fraction, metavar='X', default=DEFAULT_ACCURACY_THRESHOLD,
+  gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=DEFAULT_ACCURACY_THRESHOLD,
                     help='bless only if test accuracy is at least this (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true',
                       help='rerun every component even if its inputs and settings are unchanged '

@@ -57,63 +57,22 @@ def connection(args):
   return store_lib.sqlite_config(os.path.abspath(path), read_only=True)
 
 
-def _table(rows, headers):
-  widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)] if rows else \
-      [len(h) for h in headers]
-  lines = ['  '.join(str(h).ljust(w) for h, w in zip(headers, widths))]
-  lines += ['  '.join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
-  return '\n'.join(line.rstrip() for line in lines)
-
-
 def cmd_runs(store, args):
-  from pipeline.metadata import runs
-  summaries = [runs.summarize_run(store, run) for run in runs.runs(store)]
-  if args.json:
-    return [s.to_json() for s in summaries]
-  rows = []
-  for s in summaries:
-    components = ', '.join(f'{node} {state.lower()} {s.component_seconds.get(node, 0):.0f}s'
-                           for node, state in s.component_states.items())
-    rows.append([s.run_id, s.started, '-' if s.accuracy is None else f'{s.accuracy:.4f}',
-                 {True: 'yes', False: 'no', None: '-'}[s.blessed],
-                 s.pushed_version or (f'{s.already_serving} (already)' if s.already_serving else '-'),
-                 components])
-  return _table(rows, ['RUN', 'STARTED', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
+  from pipeline.metadata import render, runs
+  summaries = [runs.summarize_run(store, run).to_json() for run in runs.runs(store)]
+  return summaries if args.json else render.runs_table(summaries)
 
 
 def cmd_artifacts(store, args):
-  from ml_metadata.proto import metadata_store_pb2
-  from pipeline.metadata import lineage, runs
-  if args.run:
-    matches = [c for c in runs.runs(store) if c.name == args.run]
-    if not matches:
-      raise LookupError(f'{args.run}: no run with that id (see `runs`)')
-    artifacts = store.get_artifacts_by_context(matches[0].id)
-  else:
-    artifacts = store.get_artifacts()
-  items = []
-  for artifact in sorted(artifacts, key=lambda a: a.id):
-    kind = runs.type_name(store, artifact)
-    if args.type and kind != args.type:
-      continue
-    props = lineage.artifact_properties(store, artifact)
-    if kind == 'ModelEvaluation':
-      accuracy, baseline, _ = runs.read_evaluation(artifact.uri)
-      props.update(accuracy=accuracy, baseline_accuracy=baseline)
-    items.append({'id': artifact.id, 'type': kind, 'uri': artifact.uri,
-                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state), 'properties': props})
-  if args.json:
-    return items
-  rows = [[i['id'], i['type'], i['state'], i['uri'],
-           ' '.join(f'{k}={str(v)[:16] + "…" if k.startswith("sha256") else v}'
-                    for k, v in i['properties'].items() if v is not None)] for i in items]
-  return _table(rows, ['ID', 'TYPE', 'STATE', 'URI', 'PROPERTIES'])
+  from pipeline.metadata import lineage, render
+  items = lineage.list_artifacts(store, kind=args.type, run_id=args.run)
+  return items if args.json else render.artifacts_table(items)
 
 
 def cmd_lineage(store, args):
-  from pipeline.metadata import lineage
+  from pipeline.metadata import lineage, render
   tree = lineage.lineage(store, args.key)
-  return tree if args.json else '\n'.join(lineage.render(tree))
+  return tree if args.json else '\n'.join(render.lineage_lines(tree))
 
 
 def cmd_report(store, args):

@@ -1,7 +1,7 @@
 """Lineage of one artifact, walked upstream through ML Metadata: PushedModel ← Pusher ← Model ←
 Trainer ← Examples ← MnistExampleGen (with the source files' digests), and ModelBlessing ←
 Evaluator (with its metrics, thresholds and the baseline it was compared with)."""
-import json
+import dataclasses
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -54,24 +54,11 @@ def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]
 
 
 def evaluation_details(store, execution) -> Dict[str, Any]:
-  details = {}
+  """The Evaluator execution's result and the gate it applied, from its ModelEvaluation."""
   for artifact in runs.artifacts_of(store, execution.id):
     if runs.type_name(store, artifact) == 'ModelEvaluation':
-      accuracy, baseline, failures = runs.read_evaluation(artifact.uri)
-      details.update(accuracy=accuracy, baseline_accuracy=baseline, failures=failures,
-                     evaluation_uri=artifact.uri)
-  eval_config = execution.custom_properties.get('eval_config')
-  if eval_config is not None and eval_config.string_value:
-    for spec in json.loads(eval_config.string_value).get('metrics_specs', []):
-      for metric in spec.get('metrics', []):
-        if metric.get('class_name') == 'SparseCategoricalAccuracy' and 'threshold' in metric:
-          threshold = metric['threshold']
-          details['lower_bound'] = threshold.get('value_threshold', {}).get('lower_bound')
-          change = threshold.get('change_threshold')
-          if change:
-            details['change_threshold'] = {'absolute': change.get('absolute'),
-                                           'direction': change.get('direction')}
-  return details
+      return dict(dataclasses.asdict(runs.read_evaluation(artifact.uri)), evaluation_uri=artifact.uri)
+  return {}
 
 
 def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
@@ -105,50 +92,24 @@ def lineage(store, key: str) -> Dict[str, Any]:
   return _artifact_node(store, find_artifact(store, key), set())
 
 
-def _describe(node) -> str:
-  props = node['properties']
-  text = f"{node['type']} #{node['artifact_id']} {node['uri']}"
-  if node['type'] == 'PushedModel' and 'pushed_version' in props:
-    text += f" (version {props['pushed_version']})"
-  if node['type'] == 'ModelBlessing' and 'blessed' in props:
-    text += ' (blessed)' if props['blessed'] else ' (NOT blessed)'
-  return text
-
-
-def render(node, indent: str = '') -> List[str]:
-  """Readable tree, one fact per line."""
-  lines = [f'{indent}{_describe(node)}']
-  if node.get('see_above'):
-    lines[-1] += '  (see above)'
-    return lines
-  props = node['properties']
-  for key, value in props.items():
-    if key.startswith('sha256_'):
-      lines.append(f"{indent}    {key[len('sha256_'):].replace('_', '-')} sha256 {value}")
-  if node['type'] == 'Examples':
-    for key in ('source_uri', 'train_examples', 'eval_examples'):
-      if key in props:
-        lines.append(f'{indent}    {key}: {props[key]}')
-  producer = node.get('produced_by')
-  if not producer:
-    return lines
-  lines.append(f"{indent}  ← {producer['component']} (execution {producer['execution_id']}, "
-               f"{producer['state']})")
-  evaluation = producer.get('evaluation')
-  if evaluation:
-    if evaluation.get('accuracy') is not None:
-      baseline = (f", baseline {evaluation['baseline_accuracy']:.4f}"
-                  if evaluation.get('baseline_accuracy') is not None else ', no baseline')
-      lines.append(f"{indent}      accuracy {evaluation['accuracy']:.4f}{baseline}")
-    if evaluation.get('lower_bound') is not None:
-      lines.append(f"{indent}      threshold: accuracy ≥ {evaluation['lower_bound']}"
-                   + (f", change ≥ {evaluation['change_threshold']['absolute']} vs baseline"
-                      if evaluation.get('change_threshold') else ''))
-    for failure in evaluation.get('failures', []):
-      lines.append(f'{indent}      failed: {failure}')
-  for key, upstream in producer['inputs'].items():
-    for child in upstream:
-      sub = render(child, indent + '      ')
-      sub[0] = f"{indent}    {key}: {sub[0].lstrip()}"
-      lines.extend(sub)
-  return lines
+def list_artifacts(store, kind: Optional[str] = None, run_id: Optional[str] = None) -> List[Dict[str, Any]]:
+  """Artifacts (of one type, of one run) with the properties that matter, oldest first."""
+  if run_id:
+    matches = [c for c in runs.runs(store) if c.name == run_id]
+    if not matches:
+      raise LookupError(f'{run_id}: no run with that id (see `runs`)')
+    artifacts = store.get_artifacts_by_context(matches[0].id)
+  else:
+    artifacts = store.get_artifacts()
+  items = []
+  for artifact in sorted(artifacts, key=lambda a: a.id):
+    artifact_kind = runs.type_name(store, artifact)
+    if kind and artifact_kind != kind:
+      continue
+    props = artifact_properties(store, artifact)
+    if artifact_kind == 'ModelEvaluation':
+      evaluation = runs.read_evaluation(artifact.uri)
+      props.update(accuracy=evaluation.accuracy, baseline_accuracy=evaluation.baseline_accuracy)
+    items.append({'id': artifact.id, 'type': artifact_kind, 'uri': artifact.uri,
+                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state), 'properties': props})
+  return items

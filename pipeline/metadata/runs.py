@@ -1,7 +1,7 @@
 """Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed."""
 import dataclasses
 import datetime
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -77,12 +77,23 @@ def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadat
   return store.get_artifacts_by_id(ids) if ids else []
 
 
-def read_evaluation(uri: str):
-  """(candidate accuracy, baseline accuracy or None, validation failures as text)."""
+@dataclasses.dataclass
+class Evaluation:
+  """What one Evaluator run found, read from its output alone (any orchestrator, any filesystem)."""
+  accuracy: Optional[float] = None
+  baseline_accuracy: Optional[float] = None
+  failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
+  lower_bound: Optional[float] = None  # the gate TFMA applied (its eval_config.json)
+  change_threshold: Optional[Dict[str, Any]] = None  # only when a baseline was compared
+
+
+def read_evaluation(uri: str) -> Evaluation:
   import tensorflow_model_analysis as tfma
+  from tensorflow_model_analysis.writers import eval_config_writer
+  from components.mnist_evaluator import ACCURACY_CLASS
   from components.object_storage import enable_for
   enable_for(uri)
-  accuracy = baseline = None
+  evaluation = Evaluation()
   for metrics in tfma.load_metrics(uri):
     if metrics.slice_key.single_slice_keys:
       continue  # overall slice only
@@ -91,22 +102,32 @@ def read_evaluation(uri: str):
         continue
       value = kv.value.double_value.value
       if kv.key.model_name == 'baseline':
-        baseline = value
+        evaluation.baseline_accuracy = value
       else:
-        accuracy = value
-  failures = []
+        evaluation.accuracy = value
   validation = tfma.load_validation_result(uri)
   for per_slice in validation.metric_validations_per_slice:
     for failure in per_slice.failures:
       threshold = failure.metric_threshold
       value = failure.metric_value.double_value.value
       if threshold.HasField('change_threshold'):
-        failures.append(f'{ACCURACY_METRIC} changed by {value:+.4f} against the last blessed model '
-                        '(must not get worse)')
+        evaluation.failures.append(f'{ACCURACY_METRIC} changed by {value:+.4f} against the last '
+                                   'blessed model (must not get worse)')
       else:
         bound = threshold.value_threshold.lower_bound.value
-        failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
-  return accuracy, baseline, failures
+        evaluation.failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
+  eval_config = eval_config_writer.load_eval_run(uri)[0]
+  for spec in eval_config.metrics_specs if eval_config else ():
+    for metric in spec.metrics:
+      if metric.class_name == ACCURACY_CLASS and metric.HasField('threshold'):
+        threshold = metric.threshold
+        if threshold.value_threshold.HasField('lower_bound'):
+          evaluation.lower_bound = threshold.value_threshold.lower_bound.value
+        if threshold.HasField('change_threshold'):
+          evaluation.change_threshold = {
+              'absolute': threshold.change_threshold.absolute.value,
+              'direction': tfma.MetricDirection.Name(threshold.change_threshold.direction)}
+  return evaluation
 
 
 def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
@@ -127,7 +148,9 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       summary.uris[kind] = artifact.uri
       if kind == 'ModelEvaluation':
         try:
-          summary.accuracy, summary.baseline_accuracy, summary.failures = read_evaluation(artifact.uri)
+          evaluation = read_evaluation(artifact.uri)
+          summary.accuracy, summary.baseline_accuracy, summary.failures = (
+              evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures)
         except Exception as e:  # pylint: disable=broad-except  # one unreadable run is not fatal
           summary.failures = [f'evaluation at {artifact.uri} unreadable '
                               f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']

@@ -32,4 +32,4 @@ def test_missing_values_are_left_out_not_null():
 def test_a_missing_input_is_named():
   with pytest.raises(ValueError, match='RunResults got no evaluation, pushed_model artifact'):
     run_results.collect({name: {'uri': '/x'} for name in run_results.INPUTS
-                         if name not in ('evaluation', 'pushed_model')}, 0.9)
+                         if name not in ('evaluation', 'pushed_model')})

@@ -86,14 +86,15 @@ def test_create_pipeline_wiring():
 
   trainer = by_id['Trainer'].exec_properties
   assert trainer['run_fn'] == RUN_FN and not trainer.get('module_file')
-  assert TrainingConfig.from_custom_config(json.loads(trainer['custom_config'])).epochs == 2
-  assert trainer['epochs'] == 2
+  custom_config = json.loads(trainer['custom_config'])
+  assert 'epochs' not in custom_config and trainer['epochs'] == 2  # one slot per parameter
+  assert TrainingConfig.from_custom_config(custom_config) == TrainingConfig()
 
   evaluator = by_id['Evaluator'].exec_properties
   assert evaluator['accuracy_threshold'] == 0.97
   eval_config = json_format.Parse(evaluator['eval_config'], tfma.EvalConfig())
   threshold = eval_config.metrics_specs[0].metrics[0].threshold
-  assert threshold.value_threshold.lower_bound.value == 0.97
+  assert not threshold.HasField('value_threshold')  # the bound has one slot: accuracy_threshold
   assert threshold.change_threshold.absolute.value < 0  # "no worse than the blessed model"
 
   pusher = by_id['Pusher'].exec_properties['push_destination']

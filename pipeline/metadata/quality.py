@@ -1,0 +1,46 @@
+"""What the report shows about the data and the model, computed from plain arrays (no ML
+Metadata, no files, no TensorFlow): label histograms, the confusion matrix, per-class accuracy,
+the most confident mistakes."""
+import base64
+import io
+from typing import Any, Dict, List
+
+import numpy as np
+
+from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
+
+MISTAKES_SHOWN = 24
+
+
+def label_histogram(labels: np.ndarray) -> List[int]:
+  return np.bincount(np.asarray(labels, np.int64), minlength=NUM_CLASSES).tolist()
+
+
+def png(image: np.ndarray, scale: int = 3) -> str:
+  """A uint8 28×28 image as base64 PNG, enlarged with crisp pixels."""
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.fromarray(image).resize((IMAGE_SIZE * scale, IMAGE_SIZE * scale), Image.NEAREST).save(buffer, 'PNG')
+  return base64.b64encode(buffer.getvalue()).decode()
+
+
+def model_quality(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                  mistakes_shown: int = MISTAKES_SHOWN) -> Dict[str, Any]:
+  """The model's answers (probabilities, one row per image) against the true labels."""
+  labels = np.asarray(labels, np.int64)
+  predicted = probabilities.argmax(axis=1)
+  confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+  np.add.at(confusion, (labels, predicted), 1)
+  with np.errstate(invalid='ignore'):
+    per_class = np.diag(confusion) / confusion.sum(axis=1)
+  wrong = np.flatnonzero(predicted != labels)
+  confidence = probabilities[wrong, predicted[wrong]]
+  order = wrong[np.argsort(-confidence, kind='stable')][:mistakes_shown]
+  return {
+      'confusion_matrix': confusion.tolist(),  # rows: true label, columns: predicted
+      'eval_accuracy': float(np.trace(confusion) / confusion.sum()),
+      'per_class_accuracy': [None if np.isnan(x) else float(x) for x in per_class],
+      'mistakes': [{'index': int(i), 'label': int(labels[i]), 'predicted': int(predicted[i]),
+                    'probability': float(probabilities[i, predicted[i]]), 'png': png(images[i])}
+                   for i in order],
+  }

@@ -1,0 +1,80 @@
+"""The command line's text, rendered from collected data alone (pure: no store, no files):
+the runs table, the artifacts table and the lineage tree."""
+from typing import Any, Dict, List
+
+
+def table(rows, headers) -> str:
+  widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)] if rows else \
+      [len(h) for h in headers]
+  lines = ['  '.join(str(h).ljust(w) for h, w in zip(headers, widths))]
+  lines += ['  '.join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
+  return '\n'.join(line.rstrip() for line in lines)
+
+
+def runs_table(summaries: List[Dict[str, Any]]) -> str:
+  """One row per run (RunSummary.to_json() dicts), newest first as given."""
+  rows = []
+  for s in summaries:
+    components = ', '.join(f'{node} {state.lower()} {s["component_seconds"].get(node, 0):.0f}s'
+                           for node, state in s['component_states'].items())
+    rows.append([s['run_id'], s['started'], '-' if s['accuracy'] is None else f'{s["accuracy"]:.4f}',
+                 {True: 'yes', False: 'no', None: '-'}[s['blessed']],
+                 s['pushed_version'] or (f'{s["already_serving"]} (already)' if s['already_serving'] else '-'),
+                 components])
+  return table(rows, ['RUN', 'STARTED', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
+
+
+def artifacts_table(items: List[Dict[str, Any]]) -> str:
+  rows = [[i['id'], i['type'], i['state'], i['uri'],
+           ' '.join(f'{k}={str(v)[:16] + "…" if k.startswith("sha256") else v}'
+                    for k, v in i['properties'].items() if v is not None)] for i in items]
+  return table(rows, ['ID', 'TYPE', 'STATE', 'URI', 'PROPERTIES'])
+
+
+def _describe(node) -> str:
+  props = node['properties']
+  text = f"{node['type']} #{node['artifact_id']} {node['uri']}"
+  if node['type'] == 'PushedModel' and 'pushed_version' in props:
+    text += f" (version {props['pushed_version']})"
+  if node['type'] == 'ModelBlessing' and 'blessed' in props:
+    text += ' (blessed)' if props['blessed'] else ' (NOT blessed)'
+  return text
+
+
+def lineage_lines(node, indent: str = '') -> List[str]:
+  """Readable tree, one fact per line."""
+  lines = [f'{indent}{_describe(node)}']
+  if node.get('see_above'):
+    lines[-1] += '  (see above)'
+    return lines
+  props = node['properties']
+  for key, value in props.items():
+    if key.startswith('sha256_'):
+      lines.append(f"{indent}    {key[len('sha256_'):].replace('_', '-')} sha256 {value}")
+  if node['type'] == 'Examples':
+    for key in ('source_uri', 'train_examples', 'eval_examples'):
+      if key in props:
+        lines.append(f'{indent}    {key}: {props[key]}')
+  producer = node.get('produced_by')
+  if not producer:
+    return lines
+  lines.append(f"{indent}  ← {producer['component']} (execution {producer['execution_id']}, "
+               f"{producer['state']})")
+  evaluation = producer.get('evaluation')
+  if evaluation:
+    if evaluation.get('accuracy') is not None:
+      baseline = (f", baseline {evaluation['baseline_accuracy']:.4f}"
+                  if evaluation.get('baseline_accuracy') is not None else ', no baseline')
+      lines.append(f"{indent}      accuracy {evaluation['accuracy']:.4f}{baseline}")
+    if evaluation.get('lower_bound') is not None:
+      lines.append(f"{indent}      threshold: accuracy ≥ {evaluation['lower_bound']}"
+                   + (f", change ≥ {evaluation['change_threshold']['absolute']} vs baseline"
+                      if evaluation.get('change_threshold') else ''))
+    for failure in evaluation.get('failures', []):
+      lines.append(f'{indent}      failed: {failure}')
+  for key, upstream in producer['inputs'].items():
+    for child in upstream:
+      sub = lineage_lines(child, indent + '      ')
+      sub[0] = f"{indent}    {key}: {sub[0].lstrip()}"
+      lines.extend(sub)
+  return lines
