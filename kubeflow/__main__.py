@@ -89,6 +89,11 @@ def _compile(args) -> int:
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
+  try:  # here, not only in compile_pipeline: refused before TFX is loaded (seconds)
+    checks.check_output(args.output)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED  # the status it has always had (compile_pipeline's ValueError)
   from kubeflow import compile as compile_lib
   try:
     yaml_path, json_path = compile_lib.compile_pipeline(

@@ -18,6 +18,12 @@ _IMAGE = re.compile(rf'(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}
                     re.ASCII)
 
 
+def check_output(path: str) -> str:
+  if not path.endswith(('.yaml', '.yml')):
+    raise ValueError(f'--output must end in .yaml or .yml, got {path}')
+  return path
+
+
 def check_pipeline_name(name: str) -> str:
   if not _PIPELINE_NAME.fullmatch(name):
     raise ValueError(f'--pipeline-name {name!r}: use 1-128 lower-case letters, digits and dashes, '

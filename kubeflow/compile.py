@@ -19,7 +19,7 @@ from components.mnist_evaluator import PIPELINE_NAME_KEY
 from kubeflow import DEFAULT_MLMD_ADDRESS
 from kubeflow import entrypoint
 from kubeflow import run_results
-from kubeflow.checks import check_image, check_mlmd_address, check_pipeline_name
+from kubeflow.checks import check_image, check_mlmd_address, check_output, check_pipeline_name
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -68,8 +68,7 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
   target 'kfp' (open-source Kubeflow Pipelines 2.x) looks the baseline model up in KFP's ML
   Metadata at `mlmd_address`; 'vertex' keeps TFX's Resolver, which only Vertex AI can run.
   """
-  if not output_yaml.endswith(('.yaml', '.yml')):
-    raise ValueError(f'--output must end in .yaml or .yml, got {output_yaml}')
+  check_output(output_yaml)
   if target not in TARGETS:
     raise ValueError(f'unknown target {target!r}; choose one of {", ".join(TARGETS)}')
   check_image(image)

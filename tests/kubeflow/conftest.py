@@ -1,4 +1,6 @@
-"""Compiles the pipeline once per test module, as `python -m kubeflow compile` does."""
+"""Compiles the pipeline as `python -m kubeflow compile` does, in this process; shared fixtures."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -16,10 +18,27 @@ def run_cli(*args, timeout=300, cwd=REPO):
                         text=True, timeout=timeout, env=dict(os.environ, PYTHONPATH=REPO))
 
 
+def _parse_compile(output, *extra):
+  """`python -m kubeflow compile --output OUTPUT --image IMAGE EXTRA…` as main() parses it."""
+  from kubeflow import __main__ as cli
+  from pipeline import config as config_lib
+  argv = ['compile', '--output', output, '--image', IMAGE, *extra]
+  return cli._parser().parse_args(config_lib.join_option_values(argv))
+
+
 def compile_to(folder, *extra):
+  """`python -m kubeflow compile --output FOLDER/build/pipeline.yaml --image IMAGE EXTRA…`, run
+  in this process: the CLI's parser and its _compile() (every check, then compile_pipeline()),
+  minus the process start (a cold `import tfx`, ~9 s) and main()'s process-wide logging settings.
+  test_compile.py runs the real CLI in a subprocess and checks it writes the same spec."""
+  from kubeflow import __main__ as cli
   output = os.path.join(folder, 'build', 'pipeline.yaml')
-  proc = run_cli('compile', '--output', output, '--image', IMAGE, *extra)
-  assert proc.returncode == 0, proc.stdout + proc.stderr
+  args = _parse_compile(output, *extra)
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    status = cli._compile(args)
+  assert status == 0, stdout.getvalue() + stderr.getvalue()
+  assert stdout.getvalue().startswith(f'Wrote {output} (PipelineSpec)'), stdout.getvalue()
   with open(output) as f:
     return output, yaml.safe_load(f)
 
@@ -28,12 +47,10 @@ def compile_on_local_root(folder, root, *extra):
   """`kubeflow compile` onto a local folder as pipeline root, which the CLI refuses (KFP's
   launcher and Vertex take only object-store roots): for stand-in runs on plain files, where
   every artifact can be looked at. The same flags and compile_pipeline() as the CLI."""
-  from kubeflow import __main__ as cli
   from kubeflow.compile import compile_pipeline
   from pipeline import config as config_lib
   output = os.path.join(folder, 'build', 'pipeline.yaml')
-  args = cli._parser().parse_args(['compile', '--output', output, '--image', IMAGE,
-                                   '--pipeline-root', 'gs://unused/root', *extra])
+  args = _parse_compile(output, '--pipeline-root', 'gs://unused/root', *extra)
   config = config_lib.config_from_args(
       args, data_dir=args.data_dir or f'{root}/data/mnist', pipeline_root=root,
       serving_dir=args.serving_dir or f'{root}/serving', pipeline_name=args.pipeline_name)
@@ -44,7 +61,7 @@ def compile_on_local_root(folder, root, *extra):
 
 @pytest.fixture(scope='session')
 def compiled(tmp_path_factory):
-  """The issue's acceptance command, run with no network access needed."""
+  """The issue's acceptance command (test_compile.py also runs it with no network at all)."""
   folder = str(tmp_path_factory.mktemp('kfp'))
   return compile_to(folder, '--pipeline-root', 'gs://bucket/root')
 

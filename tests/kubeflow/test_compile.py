@@ -1,4 +1,7 @@
-"""`python -m kubeflow compile`: what KFP 2.x and Vertex would be handed, checked strictly."""
+"""`python -m kubeflow compile`: what KFP 2.x and Vertex would be handed, checked strictly.
+
+Most tests compile in this process (conftest.compile_to: the CLI's parser and _compile()); the
+slow ones run the real command in a subprocess, offline too, and check it writes the same files."""
 import json
 import os
 import subprocess
@@ -214,6 +217,21 @@ def test_pipeline_name_names_the_pipeline_and_its_baseline_scope(tmp_path):
       's3://bucket/root/data/mnist'
 
 
+@pytest.mark.slow  # a cold `import tfx` in a new process: ~9 s
+def test_the_cli_writes_the_very_files_the_other_tests_inspect(compiled, tmp_path):
+  """The other tests compile in this process (conftest.compile_to); the real command, in a
+  process of its own, writes the same two files byte for byte."""
+  path, _ = compiled
+  output = str(tmp_path / 'build' / 'pipeline.yaml')
+  proc = run_cli('compile', '--output', output, '--image', IMAGE, '--pipeline-root', 'gs://bucket/root')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.startswith(f'Wrote {output} (PipelineSpec)'), proc.stdout
+  for suffix in ('.yaml', '.json'):
+    with open(output.replace('.yaml', suffix)) as cli, open(path.replace('.yaml', suffix)) as ours:
+      assert cli.read() == ours.read(), f'the CLI\'s pipeline{suffix} differs from the in-process one'
+
+
+@pytest.mark.slow  # a cold `import tfx` in a new process: ~9 s
 def test_compiles_with_no_network_at_all(tmp_path):
   """The acceptance command inside a fresh network namespace (no interfaces but a down lo)."""
   probe = subprocess.run(['unshare', '-n', 'true'], capture_output=True)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import pytest
+
 from tests.conftest import REPO
 
 BASE = 'python:3.10-slim-bookworm'
@@ -237,8 +239,14 @@ def _project_imports(modules: List[str]) -> Dict[str, str]:
   return found
 
 
-def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_path):
-  _, spec = compiled
+class _Image(NamedTuple):
+  root: os.PathLike  # the final stage's WORKDIR as the build context fills it
+  modules: List[str]  # the modules the compiled commands run (python -m MODULE)
+  attributes: List[str]  # what they load by dotted path: executor classes, the trainer's run_fn
+  needed: Dict[str, str]  # every project module those import: {module: a module importing it}
+
+
+def _image_and_compiled_commands(spec, tmp_path) -> _Image:
   _, final = builder_and_final()
   workdir = final.all('WORKDIR')[-1]
   envs = ' '.join(final.all('ENV'))
@@ -259,16 +267,26 @@ def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_pat
   run_fn = spec['root']['dag']['tasks']['Trainer']['inputs']['parameters']['run_fn']
   attributes.append(run_fn['runtimeValue']['constant'])
   assert 'kubeflow.entrypoint' in modules and 'kubeflow.run_results' in modules, modules
-
-  # Statically: every project module those import, also lazily inside functions (the results
-  # step imports pipeline.metadata.report only when it runs), is in the image.
   needed = _project_imports(modules + [a.rsplit('.', 1)[0] for a in attributes])
-  assert 'pipeline.metadata.report' in needed, sorted(needed)
-  missing = {name: importer for name, importer in needed.items()
-             if not _module_file(str(image_dir), name)}
+  return _Image(image_dir, modules, attributes, needed)
+
+
+def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_path):
+  """Statically: every project module the compiled commands import, also lazily inside
+  functions (the results step imports pipeline.metadata.report only when it runs), is in the
+  image. test_compiled_commands_import_with_only_the_image_on_sys_path imports them for real."""
+  _, spec = compiled
+  image = _image_and_compiled_commands(spec, tmp_path)
+  assert 'pipeline.metadata.report' in image.needed, sorted(image.needed)
+  missing = {name: importer for name, importer in image.needed.items()
+             if not _module_file(str(image.root), name)}
   assert not missing, f'the image lacks (module: imported by) {missing}'
 
-  # And for real, with only the image's layout on sys.path.
+
+@pytest.mark.slow  # a new process that imports TFX and TensorFlow: ~10 s
+def test_compiled_commands_import_with_only_the_image_on_sys_path(compiled, tmp_path):
+  _, spec = compiled
+  image = _image_and_compiled_commands(spec, tmp_path)
   check = ('import importlib, sys\n'
            f'assert {REPO!r} not in sys.path, sys.path\n'
            'modules, attributes = sys.argv[1].split(), sys.argv[2].split()\n'
@@ -277,12 +295,12 @@ def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_pat
            'for path in attributes:\n'
            '  module, name = path.rsplit(".", 1)\n'
            '  getattr(importlib.import_module(module), name)\n')
-  others = sorted(set(needed) - set(modules))
+  others = sorted(set(image.needed) - set(image.modules))
   elsewhere = tmp_path / 'elsewhere'
   elsewhere.mkdir()
-  proc = subprocess.run([sys.executable, '-c', check, ' '.join(modules + others),
-                         ' '.join(attributes)], cwd=str(elsewhere),
-                        env={'PATH': os.environ['PATH'], 'PYTHONPATH': str(image_dir),
+  proc = subprocess.run([sys.executable, '-c', check, ' '.join(image.modules + others),
+                         ' '.join(image.attributes)], cwd=str(elsewhere),
+                        env={'PATH': os.environ['PATH'], 'PYTHONPATH': str(image.root),
                              'TF_CPP_MIN_LOG_LEVEL': '3', 'HOME': str(tmp_path)},
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -65,6 +65,7 @@ def test_repair_argv_keeps_every_other_argument(joined):
   assert json.loads(value)['inputs']['artifacts']['examples']['artifacts'][0]['type'] == EXAMPLES_TYPE
 
 
+@pytest.mark.slow  # two processes that each import TFX: ~12 s
 def test_tfx_alone_fails_on_the_oss_input_and_the_entrypoint_does_not(tmp_path):
   """The quirk is real: TFX 1.16's runner dies before the executor on what the OSS driver
   sends (tensorflow/tfx#7768); through our entrypoint the same call reaches the executor."""
