@@ -1,18 +1,26 @@
-"""MnistPusher: TFX's Pusher that never pushes the same model twice and writes versions whole.
+"""MnistPusher: TFX's Pusher that writes versions whole and never pushes the same model twice.
 
-TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses
-an unchanged (cached) model again serves the very same model under a new number. Here each
-pushed version records where it came from (`assets.extra/pushed_from.json`, a place model
-servers ignore), written after the model itself; when the newest version already holds this
-Trainer artifact, nothing new is written and the PushedModel says which version serves it. A
-version is copied under a name a model server ignores (`.pushing-…`) and renamed into place
-when complete (one atomic rename on a filesystem; object by object on s3:// and gs://).
+A version appears under the serving dir only complete. It is copied under a name model servers
+ignore (`.pushing-…`, not a number), with its provenance record (`assets.extra/pushed_from.json`,
+which servers ignore too), flushed to disk, then renamed to its number: one atomic rename on a
+local filesystem. Object stores have no rename; there the files are copied from the staging
+prefix with `saved_model.pb` last (a loader reads it first and needs everything else), so a
+server never finds a version's `saved_model.pb` before its variables.
+
+Leftovers of interrupted pushes are removed by the next push (staging dirs whose process is gone
+or that are over a day old), and the local runner removes versions that ML Metadata does not
+record as pushed (a kill between the rename and the record): see unrecorded_versions().
+
+TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses an
+unchanged (cached) model again serves the very same model under a new number. Here, when the
+newest version already holds this Trainer artifact, nothing new is written and the PushedModel
+says which version serves it.
 """
 import json
 import os
+import socket
 import time
-import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -29,6 +37,9 @@ from tfx.utils import proto_utils
 
 PROVENANCE_FILE = os.path.join('assets.extra', 'pushed_from.json')
 ALREADY_SERVING_KEY = 'already_serving_version'  # PushedModel property when nothing new is written
+STAGING_PREFIX = '.pushing-'
+STALE_STAGING_SECONDS = 24 * 3600  # a staging dir of another host's push is left alone until then
+SAVED_MODEL_FILE = 'saved_model.pb'
 
 
 def versions(base_directory: str) -> List[int]:
@@ -71,6 +82,94 @@ def next_version(existing: List[int]) -> int:
   return max(int(time.time()), existing[-1] + 1 if existing else 0)
 
 
+def _is_local(path: str) -> bool:
+  return '://' not in path
+
+
+def staging_name(version: int) -> str:
+  """`.pushing-<version>-<pid>-<host>`: who is writing it, so a later push knows if it is dead."""
+  return f'{STAGING_PREFIX}{version}-{os.getpid()}-{socket.gethostname()}'
+
+
+def _abandoned(name: str, now: float) -> bool:
+  try:
+    version, pid, host = name[len(STAGING_PREFIX):].split('-', 2)
+    started, pid = int(version), int(pid)
+  except ValueError:
+    return True  # not a name we write: a leftover all the same
+  if host == socket.gethostname():
+    try:
+      os.kill(pid, 0)
+      return pid == os.getpid()  # alive: ours is a leftover of this process only
+    except ProcessLookupError:
+      return True
+    except PermissionError:
+      return False  # alive, another user's
+  return now - started > STALE_STAGING_SECONDS
+
+
+def remove_abandoned_staging(base_directory: str) -> List[str]:
+  """Deletes staging dirs of pushes that died (same host, process gone; or over a day old)."""
+  if not fileio.exists(base_directory):
+    return []
+  removed = []
+  for name in (n.rstrip('/') for n in fileio.listdir(base_directory)):
+    if name.startswith(STAGING_PREFIX) and _abandoned(name, time.time()):
+      fileio.rmtree(os.path.join(base_directory, name))
+      removed.append(name)
+  return removed
+
+
+def unrecorded_versions(base_directory: str, recorded_pushes: Iterable[str]) -> List[int]:
+  """Versions this Pusher wrote (they carry its provenance record) whose push ML Metadata does
+  not record: `recorded_pushes` are the `pushed_destination`s of PushedModels with pushed=1."""
+  recorded = {path.rstrip('/') for path in recorded_pushes}
+  return [v for v in versions(base_directory)
+          if provenance(os.path.join(base_directory, str(v))).get('pushed_model_uri')
+          and os.path.join(base_directory, str(v)) not in recorded]
+
+
+def _flush_tree(path: str) -> None:
+  """fsync every file and folder, so a rename never publishes files still only in the page cache."""
+  for dirpath, _, files in os.walk(path):
+    for name in files:
+      with open(os.path.join(dirpath, name), 'rb') as f:
+        os.fsync(f.fileno())
+    fd = os.open(dirpath, os.O_RDONLY)
+    try:
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+
+
+def _remove_quietly(path: str) -> None:
+  try:
+    if fileio.exists(path):
+      fileio.rmtree(path)
+  except Exception:  # pylint: disable=broad-except  # the next push removes it
+    logging.warning('Could not remove %s; the next push will', path)
+
+
+def publish_version(staging: str, target: str) -> None:
+  """Makes a complete staged version visible under its number (see the module docstring)."""
+  if _is_local(target):
+    _flush_tree(staging)
+    os.rename(staging, target)  # atomic
+    fd = os.open(os.path.dirname(target), os.O_RDONLY)
+    try:
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+    return
+  files = [os.path.join(dirpath, name) for dirpath, _, names in fileio.walk(staging) for name in names]
+  files.sort(key=lambda path: os.path.relpath(path, staging) == SAVED_MODEL_FILE)  # it goes last
+  for path in files:
+    destination = os.path.join(target, os.path.relpath(path, staging))
+    fileio.makedirs(os.path.dirname(destination))
+    fileio.copy(path, destination, overwrite=True)
+  fileio.rmtree(staging)
+
+
 class Executor(pusher_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
@@ -97,19 +196,23 @@ class Executor(pusher_executor.Executor):
       pushed.set_string_custom_property(ALREADY_SERVING_KEY, str(serving))
       return
 
-    model_path = self.GetModelPath(input_dict)
+    removed = remove_abandoned_staging(base)
+    if removed:
+      logging.info('Removed leftovers of interrupted pushes: %s', ', '.join(removed))
     version = next_version(existing)
     target = os.path.join(base, str(version))
-    staging = os.path.join(base, f'.pushing-{version}-{uuid.uuid4().hex[:8]}')
-    io_utils.copy_dir(model_path, staging)
-    fileio.rename(staging, target)  # atomic on a filesystem; object by object on s3:// and gs://
-    # Written last: a version only claims this model once all of it is in place.
-    record = {'model_uri': model.uri, 'pushed_at': time.time(),
+    staging = os.path.join(base, staging_name(version))
+    record = {'model_uri': model.uri, 'pushed_model_uri': pushed.uri, 'pushed_at': time.time(),
               'blessing_uri': artifact_utils.get_single_instance(
                   input_dict[standard_component_specs.MODEL_BLESSING_KEY]).uri}
-    io_utils.write_string_file(os.path.join(target, PROVENANCE_FILE), json.dumps(record))
+    try:
+      io_utils.copy_dir(self.GetModelPath(input_dict), staging)
+      io_utils.write_string_file(os.path.join(staging, PROVENANCE_FILE), json.dumps(record))
+      publish_version(staging, target)
+    except BaseException:
+      _remove_quietly(staging)  # a full disk or an error: leave nothing behind
+      raise
     logging.info('Model written to serving path %s.', target)
-    io_utils.copy_dir(model_path, pushed.uri)
     self._MarkPushed(pushed, pushed_destination=target, pushed_version=str(version))
 
 

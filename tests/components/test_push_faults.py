@@ -1,0 +1,208 @@
+"""The push under faults: killed at every file operation (mid-file too), a write failing with a
+full disk (simulated at every operation, and a real small tmpfs), a kill after the rename but
+before ML Metadata records it. Afterwards the serving dir never holds an incomplete numbered
+version, and the next push cleans up and succeeds."""
+import errno
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+
+from components import mnist_pusher
+
+KILLED = 137
+
+
+@pytest.fixture(scope='module')
+def saved_model(tmp_path_factory):
+  """A real (tiny) SavedModel with variables, as the Trainer's model/Format-Serving."""
+  uri = tmp_path_factory.mktemp('trainer') / 'model'
+
+  class Tiny(tf.Module):
+    def __init__(self):
+      self.w = tf.Variable(tf.random.stateless_normal([256, 256], seed=[1, 2]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 256], tf.float32)])
+    def __call__(self, x):
+      return tf.matmul(x, self.w)
+
+  tf.saved_model.save(Tiny(), str(uri / 'Format-Serving'))
+  return str(uri)
+
+
+def _files(root):
+  found = {}
+  for dirpath, _, names in os.walk(root):
+    for name in names:
+      with open(os.path.join(dirpath, name), 'rb') as f:
+        found[os.path.relpath(os.path.join(dirpath, name), root)] = f.read()
+  return found
+
+
+def _push(model_uri, serving, pushed_uri):
+  model = standard_artifacts.Model()
+  model.uri = model_uri
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.uri = os.path.join(os.path.dirname(pushed_uri), 'blessing')
+  blessing.set_int_custom_property('blessed', 1)
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = pushed_uri
+  destination = json.dumps({'filesystem': {'base_directory': serving}})
+  mnist_pusher.Executor().Do({'model': [model], 'model_blessing': [blessing]},
+                             {'pushed_model': [pushed]}, {'push_destination': destination})
+  return pushed
+
+
+class _Fault(Exception):
+  pass
+
+
+def _inject(at: int, kind: str):
+  """From now on in this (child) process, the at-th file operation of the push fails: the
+  process dies before it ('kill'), dies halfway through a copy ('kill-mid-copy', else like
+  'kill'), or the operation raises ENOSPC ('disk-full')."""
+  count = [0]
+
+  def wrap(module, name):
+    original = getattr(module, name)
+
+    def faulty(*args, **kwargs):
+      count[0] += 1
+      if count[0] == at:
+        if kind == 'disk-full':
+          raise OSError(errno.ENOSPC, 'No space left on device (injected)')
+        if kind == 'kill-mid-copy' and name == 'copy':
+          with open(args[0], 'rb') as source, open(args[1], 'wb') as target:
+            data = source.read()
+            target.write(data[:len(data) // 2])
+        os._exit(KILLED)
+      return original(*args, **kwargs)
+    setattr(module, name, faulty)
+
+  for name in ('copy', 'makedirs', 'open', 'rmtree', 'rename'):
+    wrap(fileio, name)
+  for name in ('rename', 'fsync'):
+    wrap(os, name)
+  return count
+
+
+def _push_in_child(model_uri, serving, pushed_uri, at=None, kind='kill'):
+  """Runs one push in a forked child (optionally with a fault); returns (exit status, operations)."""
+  read, write = os.pipe()
+  pid = os.fork()
+  if pid == 0:  # the child: no pytest machinery from here on
+    os.close(read)
+    status = 0
+    try:
+      count = _inject(at or -1, kind)  # without a fault: only counted
+      _push(model_uri, serving, pushed_uri)
+      os.write(write, str(count[0]).encode())
+    except OSError as e:
+      status = 3 if e.errno == errno.ENOSPC else 1
+    except BaseException:  # pylint: disable=broad-except
+      status = 1
+    os._exit(status)
+  os.close(write)
+  _, status = os.waitpid(pid, 0)
+  with os.fdopen(read) as f:
+    ops = f.read()
+  return os.waitstatus_to_exitcode(status), int(ops) if ops else None
+
+
+def _check_only_complete_versions(serving, saved_model):
+  """Every numbered version is the whole model plus its provenance record."""
+  expected = _files(os.path.join(saved_model, 'Format-Serving'))
+  for version in mnist_pusher.versions(serving):
+    got = _files(os.path.join(serving, str(version)))
+    provenance = got.pop(mnist_pusher.PROVENANCE_FILE)
+    assert got == expected, f'version {version} is not the whole model'
+    assert json.loads(provenance)['model_uri'] == saved_model
+
+
+@pytest.mark.parametrize('kind', ['kill', 'kill-mid-copy', 'disk-full'])
+def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, saved_model, kind):
+  serving = str(tmp_path / 'serving')
+  status, operations = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / 'clean'))
+  assert status == 0 and operations > 10, operations  # a clean push, counted
+  assert len(mnist_pusher.versions(serving)) == 1
+  fileio.rmtree(serving)
+  outcomes = set()
+  for at in range(1, operations + 1):
+    status, _ = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / str(at)), at, kind)
+    outcomes.add(status)
+    assert status in (KILLED, 3, 1), (at, status)
+    _check_only_complete_versions(serving, saved_model)
+    after_fault = mnist_pusher.versions(serving)
+    assert len(after_fault) <= 1
+    if kind == 'disk-full' and os.path.isdir(serving):  # the failing push removed its staging dir
+      assert not [n for n in os.listdir(serving) if n.startswith('.pushing-')], (at, os.listdir(serving))
+    # The next push (another process, as the next run) cleans up and leaves one whole version.
+    status, _ = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / f'{at}-next'))
+    assert status == 0
+    assert sorted(os.listdir(serving)) == [str(v) for v in mnist_pusher.versions(serving)], \
+        f'leftovers after a fault at operation {at}: {os.listdir(serving)}'
+    _check_only_complete_versions(serving, saved_model)
+    assert len(mnist_pusher.versions(serving)) == 1  # the same model is never pushed twice
+    fileio.rmtree(serving)
+  assert outcomes == ({3} if kind == 'disk-full' else {KILLED}), outcomes
+
+
+def test_the_pushed_version_loads(tmp_path, saved_model):
+  serving = str(tmp_path / 'serving')
+  pushed = _push(saved_model, serving, str(tmp_path / 'pushed'))
+  loaded = tf.saved_model.load(pushed.get_string_custom_property('pushed_destination'))
+  assert loaded(tf.ones([1, 256])).shape == (1, 256)
+
+
+def test_a_real_full_disk(tmp_path, saved_model):
+  """The serving dir on a tmpfs too small for the model: the push fails, nothing is left."""
+  serving = tmp_path / 'small'
+  serving.mkdir()
+  size = sum(len(b) for b in _files(os.path.join(saved_model, 'Format-Serving')).values())
+  mount = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size // 2}', 'tmpfs', str(serving)],
+                         capture_output=True, text=True)
+  if mount.returncode != 0:
+    pytest.skip(f'cannot mount a small tmpfs here ({mount.stderr.strip()}); the simulated '
+                'disk-full case above still runs')
+  try:
+    with pytest.raises(Exception) as info:
+      _push(saved_model, str(serving), str(tmp_path / 'pushed'))
+    assert 'No space left' in str(info.value) or 'RESOURCE_EXHAUSTED' in str(info.value) \
+        or getattr(info.value, 'errno', None) == errno.ENOSPC, repr(info.value)
+    assert os.listdir(serving) == []  # no version, no staging dir
+  finally:
+    subprocess.run(['umount', str(serving)], check=True)
+
+
+def test_leftovers_of_live_pushes_are_left_alone(tmp_path):
+  serving = tmp_path / 'serving'
+  serving.mkdir()
+  live = serving / f'.pushing-123-1-{os.uname().nodename}'  # pid 1 is alive: still pushing
+  live.mkdir()
+  own = serving / mnist_pusher.staging_name(123)  # this process starts a push: an earlier one's
+  own.mkdir()
+  dead = serving / f'.pushing-123-{2 ** 22 + 7}-{os.uname().nodename}'  # no such pid
+  dead.mkdir()
+  other_host_recent = serving / f'.pushing-{int(time.time())}-1-some-other-host'
+  other_host_recent.mkdir()
+  other_host_old = serving / '.pushing-1000-1-some-other-host'
+  other_host_old.mkdir()
+  removed = mnist_pusher.remove_abandoned_staging(str(serving))
+  assert sorted(removed) == sorted([dead.name, other_host_old.name, own.name])
+  assert sorted(os.listdir(serving)) == sorted([live.name, other_host_recent.name])
+
+
+def test_versions_ml_metadata_does_not_record_are_found(tmp_path, saved_model):
+  serving = str(tmp_path / 'serving')
+  recorded = _push(saved_model, serving, str(tmp_path / 'pushed' / 'a'))
+  recorded_dir = recorded.get_string_custom_property('pushed_destination')
+  assert mnist_pusher.unrecorded_versions(serving, [recorded_dir]) == []
+  [version] = mnist_pusher.versions(serving)
+  assert mnist_pusher.unrecorded_versions(serving, []) == [version]
+  os.makedirs(os.path.join(serving, '5'))  # not ours (no provenance): never touched
+  assert mnist_pusher.unrecorded_versions(serving, []) == [version]
