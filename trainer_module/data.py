@@ -11,10 +11,29 @@ FEATURE_SPEC = {
 }
 
 
+IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE  # one uint8 per pixel
+
+
 def decode_images(serialized_images: tf.Tensor) -> tf.Tensor:
-  """Raw uint8 bytes [N] → float32 [N, 28, 28] in [0, 1]."""
-  pixels = tf.io.decode_raw(serialized_images, tf.uint8)
-  pixels = tf.reshape(pixels, [-1, IMAGE_SIZE, IMAGE_SIZE])
+  """Raw uint8 bytes [N] → float32 [N, 28, 28] in [0, 1].
+
+  Every string must be exactly IMAGE_BYTES long; anything else is an InvalidArgumentError naming
+  both byte counts. (Reshaping to [-1, 28, 28] alone would turn 3 strings of 1568 bytes into 6
+  images, answers no longer lining up with the examples they came from.)
+  """
+  lengths = tf.strings.length(serialized_images)
+  ok = tf.reduce_all(tf.equal(lengths, IMAGE_BYTES))
+
+  def error_message():
+    bad = tf.where(tf.not_equal(lengths, IMAGE_BYTES))[0, 0]
+    return tf.strings.format(
+        f'each image must be exactly {IMAGE_BYTES} bytes ({IMAGE_SIZE}x{IMAGE_SIZE} uint8 '
+        'pixels); got {} bytes in example {} of the batch', (lengths[bad], bad))
+
+  check = tf.debugging.Assert(ok, [tf.cond(ok, lambda: tf.constant(''), error_message)])
+  with tf.control_dependencies([check]):
+    pixels = tf.io.decode_raw(serialized_images, tf.uint8)
+  pixels = tf.reshape(pixels, [tf.shape(serialized_images)[0], IMAGE_SIZE, IMAGE_SIZE])
   pixels.set_shape(serialized_images.shape.concatenate([IMAGE_SIZE, IMAGE_SIZE]))  # keep a static batch
   return tf.cast(pixels, tf.float32) / 255.0
 

@@ -2,15 +2,43 @@
 
 Keras 3's plain tf.saved_model.save output cannot be run by saved_model_cli (keras#19274);
 keras.export.ExportArchive writes signatures that can.
+
+Both signatures refuse input they would otherwise answer wrongly, inside the graph so that the
+checks travel with the SavedModel to any server: `classify` refuses pixels that are NaN, infinite
+or outside [0, 1] (0-255 pixels would be taken for dark-on-light digits and inverted);
+`serving_default` refuses images that are not exactly 784 bytes (data.decode_images). An empty
+batch gets an empty answer.
 """
 import keras
 import tensorflow as tf
 
 from trainer_module import data
-from trainer_module.features import IMAGE_KEY, IMAGE_SIZE
+from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
 
 CLASSIFY_SIGNATURE = 'classify'
 SERVING_SIGNATURE = 'serving_default'
+PIXEL_RANGE = 'image pixels must be in [0, 1] (MNIST pixel values 0-255 divided by 255)'
+
+
+def check_pixel_range(images: tf.Tensor) -> tf.Tensor:
+  """The images, once every pixel is known to be a number in [0, 1]; else InvalidArgumentError.
+
+  The message names the range and what was found, e.g. 'image pixels must be in [0, 1] (...);
+  got values from 0 to 255' or '...; got NaN in 3 pixel(s)'.
+  """
+  ok = tf.reduce_all(tf.logical_and(images >= 0.0, images <= 1.0))  # False for NaN too
+
+  def error_message():  # built only when the check fails
+    nans = tf.math.count_nonzero(tf.math.is_nan(images))
+    return tf.where(
+        nans > 0,
+        tf.strings.format(PIXEL_RANGE + '; got NaN in {} pixel(s)', nans),
+        tf.strings.format(PIXEL_RANGE + '; got values from {} to {}',
+                          (tf.reduce_min(images), tf.reduce_max(images))))
+
+  check = tf.debugging.Assert(ok, [tf.cond(ok, lambda: tf.constant(''), error_message)])
+  with tf.control_dependencies([check]):
+    return tf.identity(images)
 
 
 def normalize_polarity(images: tf.Tensor) -> tf.Tensor:
@@ -26,11 +54,18 @@ def normalize_polarity(images: tf.Tensor) -> tf.Tensor:
 def export_serving_model(model: keras.Model, export_dir: str) -> None:
 
   def predict(images):
-    logits = model(normalize_polarity(images), training=False)
-    return {
-        'classes': tf.argmax(logits, axis=1, output_type=tf.int64),
-        'probabilities': tf.nn.softmax(logits, axis=1),
-    }
+    images = check_pixel_range(images)  # on the raw input: before polarity can hide 0-255
+
+    def answer():
+      logits = model(normalize_polarity(images), training=False)
+      return (tf.argmax(logits, axis=1, output_type=tf.int64),
+              tf.nn.softmax(logits, axis=1))
+
+    def no_answer():  # the model's second convolution rejects an empty batch
+      return tf.zeros([0], tf.int64), tf.zeros([0, NUM_CLASSES], tf.float32)
+
+    classes, probabilities = tf.cond(tf.shape(images)[0] > 0, answer, no_answer)
+    return {'classes': classes, 'probabilities': probabilities}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)])

@@ -1,4 +1,5 @@
-"""The pushed SavedModel's two signatures: shapes, dtypes, and both image polarities."""
+"""The pushed SavedModel's two signatures: shapes, dtypes, both image polarities, and the input
+they refuse rather than answer wrongly."""
 
 import numpy as np
 import pytest
@@ -11,18 +12,38 @@ from trainer_module.model import build_model
 
 
 @pytest.fixture(scope='module')
-def exported(tmp_path_factory):
+def model():
   tf.keras.utils.set_random_seed(1)
+  return build_model()
+
+
+@pytest.fixture(scope='module')
+def exported(model, tmp_path_factory):
   path = str(tmp_path_factory.mktemp('export') / 'model')
-  export.export_serving_model(build_model(), path)
+  export.export_serving_model(model, path)
   return tf.saved_model.load(path)
 
 
-def _example(image: np.ndarray) -> bytes:
+@pytest.fixture(scope='module')
+def digits(mnist_dir) -> np.ndarray:
+  """16 real MNIST test digits, uint8 0-255."""
+  return mnist_data.load_split(mnist_dir, 't10k').images[:16]
+
+
+def _example(image) -> bytes:
+  raw = image if isinstance(image, bytes) else image.tobytes()
   return tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw])),
       'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
   })).SerializeToString()
+
+
+def _classify(exported, images):
+  return exported.signatures['classify'](image=tf.constant(images, tf.float32))
+
+
+def _serve(exported, examples):
+  return exported.signatures['serving_default'](examples=tf.constant(examples, tf.string))
 
 
 def test_signatures_and_specs(exported):
@@ -39,11 +60,9 @@ def test_signatures_and_specs(exported):
       'examples': tf.TensorSpec([None], tf.string, name='examples')}
 
 
-def test_classify_and_serving_default_agree(exported, mnist_dir):
-  images = mnist_data.load_split(mnist_dir, 't10k').images[:16]
-  by_image = exported.signatures['classify'](image=tf.constant(images / 255.0, tf.float32))
-  by_example = exported.signatures['serving_default'](
-      examples=tf.constant([_example(i) for i in images]))
+def test_classify_and_serving_default_agree(exported, digits):
+  by_image = _classify(exported, digits / 255.0)
+  by_example = _serve(exported, [_example(i) for i in digits])
   np.testing.assert_array_equal(by_image['classes'], by_example['classes'])
   np.testing.assert_allclose(by_image['probabilities'], by_example['probabilities'], atol=1e-6)
   np.testing.assert_allclose(np.sum(by_image['probabilities'], axis=1), 1.0, atol=1e-5)
@@ -63,3 +82,60 @@ def test_polarity_normalization_leaves_all_of_mnist_unchanged(mnist_dir):
   for prefix in ('train', 't10k'):
     images = tf.constant(mnist_data.load_split(mnist_dir, prefix).images / 255.0, tf.float32)
     np.testing.assert_array_equal(export.normalize_polarity(images).numpy(), images.numpy())
+
+
+def test_classify_answers_what_the_keras_model_answers(exported, model, digits):
+  """The checks change nothing for valid input (MNIST digits scaled to [0, 1], 0 and 1 included)."""
+  images = (digits / 255.0).astype(np.float32)
+  assert images.min() == 0.0 and images.max() == 1.0
+  logits = model(images, training=False)
+  answer = _classify(exported, images)
+  np.testing.assert_array_equal(answer['classes'], np.argmax(logits, axis=1))
+  np.testing.assert_allclose(answer['probabilities'], tf.nn.softmax(logits), atol=1e-6)
+
+
+def _poisoned(value):
+  """Three valid images (a bar of 1s on 0s), one pixel of the last one set to `value`."""
+  images = np.zeros((3, 28, 28), np.float32)
+  images[:, 10:18, 12:16] = 1.0
+  images[2, 5, 7] = value
+  return images
+
+
+@pytest.mark.parametrize('images, found', [
+    (lambda digits: digits.astype(np.float32), 'got values from 0 to 255'),  # unscaled MNIST
+    (lambda _: _poisoned(1.5), 'got values from 0 to 1.5'),
+    (lambda _: _poisoned(-0.25), 'got values from -0.25 to 1'),
+    (lambda _: _poisoned(np.nan), 'got NaN in 1 pixel(s)'),
+    (lambda _: _poisoned(np.inf), 'got values from 0 to inf'),
+    (lambda _: _poisoned(-np.inf), 'got values from -inf to 1'),
+], ids=['0-255', 'above 1', 'negative', 'nan', '+inf', '-inf'])
+def test_classify_refuses_pixels_outside_0_1(exported, digits, images, found):
+  """Checked on the raw input, before polarity (after it, 0-255 would read -254 to 1): unscaled
+  digits have a mean above 0.5, so they used to be inverted and classified wrongly, silently."""
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    _classify(exported, images(digits))
+  assert 'image pixels must be in [0, 1] (MNIST pixel values 0-255 divided by 255); ' + found \
+      in error.value.message
+
+
+@pytest.mark.parametrize('sizes, found', [
+    ([1568] * 3, 'got 1568 bytes in example 0'),  # used to give 6 answers to 3 examples
+    ([783] * 3, 'got 783 bytes in example 0'),
+    ([784, 784, 785], 'got 785 bytes in example 2'),
+    ([784, 0], 'got 0 bytes in example 1'),
+], ids=['1568', '783', '785 after valid ones', 'empty image'])
+def test_serving_default_refuses_images_that_are_not_784_bytes(exported, sizes, found):
+  examples = [_example((bytes(range(256)) * 7)[:n]) for n in sizes]
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    _serve(exported, examples)
+  assert 'each image must be exactly 784 bytes (28x28 uint8 pixels); ' + found \
+      in error.value.message
+
+
+@pytest.mark.parametrize('n', [0, 1, 3, 16])
+def test_one_answer_per_input_and_empty_batches_answer_empty(exported, digits, n):
+  for answer in (_classify(exported, np.reshape(digits[:n] / 255.0, [n, 28, 28])),
+                 _serve(exported, [_example(i) for i in digits[:n]])):
+    assert answer['classes'].shape == (n,) and answer['classes'].dtype == tf.int64
+    assert answer['probabilities'].shape == (n, 10)
