@@ -1,5 +1,14 @@
-"""Strategy selection (no TPU or second worker here) and the static-shape input pipeline."""
+"""Strategy selection (no TPU or second worker here), the bounded TPU connection, and the
+static-shape input pipeline."""
 import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent import futures
 
 import numpy as np
 import pytest
@@ -35,6 +44,135 @@ def test_multi_worker_needs_tf_config():
   tf_config = {'cluster': {'worker': ['localhost:12345']}, 'task': {'type': 'worker', 'index': 0}}
   plan = strategy_lib.plan_strategy(config, env={'TF_CONFIG': json.dumps(tf_config)})
   assert plan.kind == 'multi_worker'
+
+
+def test_tpu_timeout_comes_from_the_environment():
+  config = TrainingConfig(tpu='grpc://10.240.1.2:8470')
+  assert strategy_lib.plan_strategy(config, env={}).tpu_timeout_s == 60
+  assert strategy_lib.plan_strategy(config, env={'MNIST_TPU_TIMEOUT': '2.5'}).tpu_timeout_s == 2.5
+  for bad in ('soon', '0', '-1', 'inf', 'nan'):
+    with pytest.raises(strategy_lib.StrategyError, match='MNIST_TPU_TIMEOUT=.* is not a positive'):
+      strategy_lib.plan_strategy(config, env={'MNIST_TPU_TIMEOUT': bad})
+
+
+@pytest.fixture
+def silent_port():
+  """A loopback port that accepts connections and never sends a byte."""
+  listener = socket.socket()
+  listener.bind(('127.0.0.1', 0))
+  listener.listen(16)
+  listener.settimeout(0.1)
+  held, stop = [], threading.Event()
+
+  def accept():
+    while not stop.is_set():
+      try:
+        held.append(listener.accept()[0])
+      except OSError:
+        pass
+
+  thread = threading.Thread(target=accept, daemon=True)
+  thread.start()
+  yield listener.getsockname()[1]
+  stop.set()
+  thread.join()
+  for conn in held + [listener]:
+    conn.close()
+
+
+@pytest.fixture
+def grpc_port():
+  """A loopback gRPC server with no services: it answers the handshake, nothing more."""
+  import grpc
+  server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+  port = server.add_insecure_port('127.0.0.1:0')
+  server.start()
+  yield port
+  server.stop(None)
+
+
+def _closed_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _build_failure(plan):
+  started = time.monotonic()
+  with pytest.raises(strategy_lib.StrategyError) as info:
+    strategy_lib.build_strategy(plan)
+  assert '\n' not in str(info.value)
+  return str(info.value), time.monotonic() - started
+
+
+def test_tpu_that_never_answers_fails_within_its_timeout(silent_port):
+  address = f'grpc://127.0.0.1:{silent_port}'
+  message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu=address, tpu_timeout_s=2))
+  assert message == (f'TPU {address} did not answer within 2 s '
+                     '(is the TPU up and reachable from here?)')
+  assert 1.9 < took < 5
+
+
+def test_tpu_on_a_closed_port_fails_at_once():
+  address = f'grpc://127.0.0.1:{_closed_port()}'
+  message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu=address, tpu_timeout_s=30))
+  assert message == f'TPU {address} refused the connection (is the TPU up and reachable from here?)'
+  assert took < 5
+
+
+def test_cloud_tpu_name_lookup_is_bounded(silent_port, monkeypatch):
+  """A TPU name is resolved through the GCE metadata server, which the client reads with no
+  timeout of its own: here one that accepts and never answers."""
+  monkeypatch.setenv('GCE_METADATA_HOST', f'127.0.0.1:{silent_port}')
+  message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu='my-tpu', tpu_timeout_s=2))
+  assert message == ('TPU my-tpu was not resolved within 2 s (the GCE metadata server or the Cloud '
+                     'TPU API did not answer; outside GCP pass --tpu grpc://HOST:PORT)')
+  assert 1.9 < took < 5
+
+
+def test_cloud_tpu_name_outside_gcp_fails_at_once(monkeypatch):
+  monkeypatch.setenv('GCE_METADATA_HOST', f'127.0.0.1:{_closed_port()}')
+  message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu='my-tpu', tpu_timeout_s=30))
+  assert message.startswith('TPU my-tpu could not be resolved: the GCE metadata server did not '
+                            'answer (')
+  assert message.endswith('); outside GCP pass --tpu grpc://HOST:PORT') and took < 5
+
+
+def test_tpu_initialisation_has_a_deadline_too(grpc_port, monkeypatch):
+  """A TPU that speaks gRPC but never finishes initialising: bounded by 10x the timeout."""
+  release = threading.Event()
+  monkeypatch.setattr(tf.config, 'experimental_connect_to_cluster', lambda *a, **k: None)
+  monkeypatch.setattr(tf.tpu.experimental, 'initialize_tpu_system', lambda *a: release.wait(30))
+  address = f'grpc://127.0.0.1:{grpc_port}'
+  try:
+    message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu=address, tpu_timeout_s=0.2))
+  finally:
+    release.set()
+  assert message == (f'TPU {address} answered but was not connected and initialised within 2 s '
+                     '(is it busy, restarting or still starting up?)')
+  assert 1.9 < took < 5
+
+
+def test_tensorflow_server_without_tpus_fails_with_one_line():
+  """The real connect-and-initialise path, against a TensorFlow gRPC server with no TPU.
+
+  In a child process: connecting changes the process's TensorFlow context for good."""
+  script = textwrap.dedent("""
+      import tensorflow as tf
+      from trainer_module import strategy as s
+      server = tf.distribute.Server.create_local_server()
+      try:
+        s.build_strategy(s.StrategyPlan('tpu', tpu=server.target, tpu_timeout_s=10))
+      except s.StrategyError as e:
+        print('StrategyError:', e)
+      """)
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  proc = subprocess.run([sys.executable, '-c', script], cwd=repo, capture_output=True, text=True,
+                        timeout=120, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
+  lines = [l for l in proc.stdout.splitlines() if l.startswith('StrategyError:')]
+  assert proc.returncode == 0 and len(lines) == 1, proc.stdout + proc.stderr[-3000:]
+  assert lines[0].startswith('StrategyError: TPU grpc://localhost:')
+  assert 'could not be initialised: TPUs not found' in lines[0]
 
 
 class _FakeReplicas:
