@@ -2,7 +2,7 @@
 
 Intentionally short: flags → PipelineConfig → run → summary; the work is in pipeline/local.py.
 Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed (nothing
-pushed); 1 = failed (bad input, error); 2 = bad command line.
+pushed); 1 = failed (bad input, error, the output dir in use by another run); 2 = bad command line.
 """
 import argparse
 import sys
@@ -28,6 +28,11 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
+  with console.protect_output(argv):  # no secret printed from here on, --verbose included
+    return _main(argv)
+
+
+def _main(argv) -> int:
   console.silence_native_logs('--verbose' in argv)  # before any native library loads
   args = parse_args(argv)
   from pipeline import local
@@ -38,15 +43,20 @@ def main(argv=None) -> int:
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return local.EXIT_USAGE
+  run_id = local.new_run_id()
   try:
-    config = config_lib.config_from_args(args, local.find_data(args.data_dir), paths.pipeline_root,
-                                         paths.serving_dir)
-    metadata_config = local.metadata_connection(args, paths)
-    local.run(config, metadata_config, paths, args.verbose)
+    with local.OutputDirLock(paths, run_id):  # one run per output dir; before anything is written
+      config = config_lib.config_from_args(args, local.find_data(args.data_dir), paths.pipeline_root,
+                                           paths.serving_dir)
+      metadata_config = local.metadata_connection(args, paths)
+      local.run(config, metadata_config, paths, args.verbose, run_id)
+      return local.report_and_summary(metadata_config, paths, started, run_id)
   except local.RunError as e:
     print(e.line, file=sys.stderr)
     return e.exit_code
-  return local.report_and_summary(metadata_config, paths, started)
+  except KeyboardInterrupt:  # before the pipeline started (during a download, say)
+    print('\ninterrupted', file=sys.stderr)
+    return local.EXIT_FAILED
 
 
 if __name__ == '__main__':

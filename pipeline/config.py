@@ -138,3 +138,8 @@ class LocalPaths:
   @property
   def reports_dir(self) -> str:
     return os.path.join(self.output_dir, 'reports')
+
+  @property
+  def lock_path(self) -> str:
+    """Held (flock) by the one run writing here; the kernel drops it when that process ends."""
+    return os.path.join(self.output_dir, '.run.lock')

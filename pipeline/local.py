@@ -1,14 +1,24 @@
-"""Running the pipeline on this machine: the data pre-flight, the ML Metadata store, the run with
-its progress lines, and the one-screen summary. local_runner.py is only the command line.
+"""Running the pipeline on this machine: the output dir and its lock, the data pre-flight, the ML
+Metadata store, the run with its progress lines, and the one-screen summary of that run.
+local_runner.py is only the command line.
+
+One run per output dir at a time: OutputDirLock holds an flock on <output dir>/.run.lock for the
+whole run (the kernel drops it when the process ends, however it ends). The run's id is chosen
+here, not by TFX, so that the summary is of this run, whatever else the store holds.
 
 Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed (nothing
-pushed); 1 = failed (bad input, error); 2 = bad command line.
+pushed); 1 = failed (bad input, error, output dir in use); 2 = bad command line.
 """
+import contextlib
+import datetime
+import fcntl
+import json
 import os
+import socket
 import sys
 import time
 import traceback
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from pipeline import console
 from pipeline.config import LocalPaths, PipelineConfig
@@ -25,6 +35,114 @@ class RunError(Exception):
   def __init__(self, line: str, exit_code: int = EXIT_FAILED):
     super().__init__(line)
     self.line, self.exit_code = line, exit_code
+
+
+def new_run_id() -> str:
+  """The form TFX's LocalDagRunner gives its run ids (and the pipeline_run context's name)."""
+  return datetime.datetime.now().isoformat()
+
+
+def _not_a_directory(path: str) -> Optional[str]:
+  """The path itself or the first of its parents that exists and is not a directory."""
+  probe = path
+  while probe and probe != os.path.dirname(probe):
+    if os.path.lexists(probe):
+      return None if os.path.isdir(probe) else probe
+    probe = os.path.dirname(probe)
+  return None
+
+
+class OutputDirLock:
+  """`with OutputDirLock(paths, run_id):` — this process is the one run writing to the output
+  dir, or RunError (exit 1) naming the run that is. Made before anything is written there."""
+
+  # A reader probing the lock (python -m pipeline.metadata) holds it for microseconds: a run
+  # that finds it taken looks again for this long before it gives up.
+  PATIENCE_S = 0.5
+
+  def __init__(self, paths: LocalPaths, run_id: str):
+    self.paths, self.run_id = paths, run_id
+    self._fd: Optional[int] = None
+
+  def __enter__(self) -> 'OutputDirLock':
+    output_dir = self.paths.output_dir
+    try:
+      os.makedirs(output_dir, exist_ok=True)
+      self._fd = os.open(self.paths.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+      blocker = _not_a_directory(output_dir)
+      if blocker:
+        what = 'it is a file' if blocker == output_dir else f'{blocker} is a file'
+        raise RunError(f'error: --output-dir {output_dir}: {what}, not a directory', EXIT_USAGE) from None
+      raise RunError(f'error: --output-dir {output_dir}: cannot write there '
+                     f'({e.strerror or type(e).__name__}); choose a directory you can write to') from None
+    deadline = time.monotonic() + self.PATIENCE_S
+    while True:
+      try:
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        break
+      except BlockingIOError:
+        if time.monotonic() < deadline:
+          time.sleep(0.05)
+          continue
+        holder = _read_holder(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        raise RunError(f'error: {output_dir} is in use by another run ({describe_holder(holder)}); '
+                       'wait for it to end, or pass another --output-dir') from None
+    record = {'pid': os.getpid(), 'host': socket.gethostname(), 'run_id': self.run_id,
+              'started': datetime.datetime.now().isoformat(timespec='seconds')}
+    os.ftruncate(self._fd, 0)
+    os.pwrite(self._fd, (json.dumps(record) + '\n').encode(), 0)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    if self._fd is not None:
+      with contextlib.suppress(OSError):
+        os.ftruncate(self._fd, 0)  # the run is over: its record goes with the lock
+      os.close(self._fd)  # closing it releases the flock
+      self._fd = None
+
+
+def _read_holder(fd: int) -> Dict[str, Any]:
+  """What the holder wrote into the lock file; {} if it has not written yet."""
+  for _ in range(10):  # the holder writes right after it takes the lock
+    try:
+      text = os.pread(fd, 4096, 0).decode()
+      if text.strip():
+        return json.loads(text)
+    except (ValueError, OSError):
+      pass
+    time.sleep(0.05)
+  return {}
+
+
+def describe_holder(holder: Dict[str, Any]) -> str:
+  if not holder.get('pid'):
+    return 'pid unknown'
+  where = '' if holder.get('host') in (None, socket.gethostname()) else f' on {holder["host"]}'
+  text = f'pid {holder["pid"]}{where}'
+  if holder.get('started'):
+    text += f', started {holder["started"]}'
+  if holder.get('run_id'):
+    text += f', run {holder["run_id"]}'
+  return text
+
+
+def lock_holder(output_dir: str) -> Optional[Dict[str, Any]]:
+  """None when no run holds the output dir; else what the run holding it wrote (maybe {})."""
+  try:
+    fd = os.open(LocalPaths(output_dir).lock_path, os.O_RDONLY | os.O_CLOEXEC)
+  except OSError:
+    return None  # no lock file: no run ever started here
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return None
+  except BlockingIOError:
+    return _read_holder(fd)
+  finally:
+    os.close(fd)
 
 
 def find_data(data_dir: Optional[str]) -> str:
@@ -68,19 +186,68 @@ def _root_cause_message(error: BaseException) -> Optional[str]:
   return None
 
 
-def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool) -> None:
-  """create_pipeline + LocalDagRunner, one progress line per component; RunError on failure."""
+def _set_run_properties(metadata_config, pipeline_name: str, run_id: str, values: Dict[str, Any]) -> None:
+  """Writes custom properties on this run's pipeline_run context, registering it (and its parent
+  pipeline context) first exactly as TFX's launcher would, so TFX then finds and uses it."""
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration import metadata
+  from tfx.orchestration.portable.mlmd import context_lib
+  with metadata.Metadata(metadata_config) as handle:
+    pipeline_context = context_lib.register_context_if_not_exists(
+        handle, constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline_name)
+    run_context = context_lib.register_context_if_not_exists(
+        handle, constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id, parent_contexts=[pipeline_context])
+    for key, value in values.items():
+      field = 'int_value' if isinstance(value, int) else 'string_value'
+      setattr(run_context.custom_properties[key], field, value)
+    handle.store.put_contexts([run_context])
+
+
+def _record_end(metadata_config, pipeline_name: str, run_id: str, state: str) -> None:
+  """Best effort: the run is over whatever the store says; a reader that finds no end recorded
+  still sees the run as interrupted once this process is gone."""
+  from pipeline.metadata import runs
+  with contextlib.suppress(Exception):
+    _set_run_properties(metadata_config, pipeline_name, run_id, {runs.RUN_STATE: state})
+
+
+def _runner_with_run_id(run_id: str):
+  """TFX's LocalDagRunner, but the run gets `run_id` instead of the time LocalDagRunner reads.
+
+  LocalDagRunner.run_with_ir fills the pipeline-run-id runtime parameter with
+  datetime.now().isoformat() (tfx/orchestration/local/local_dag_runner.py, 1.16); the same
+  substitution done first leaves it nothing to fill."""
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration.local import local_dag_runner
+  from tfx.orchestration.portable import runtime_parameter_utils
+
+  class Runner(local_dag_runner.LocalDagRunner):
+
+    def run_with_ir(self, pipeline, run_options=None, **kwargs):
+      runtime_parameter_utils.substitute_runtime_parameter(
+          pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+      return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
+
+  return Runner()
+
+
+def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool, run_id: str) -> None:
+  """create_pipeline + LocalDagRunner as run `run_id`, one progress line per component; RunError on
+  failure. The run records who runs it (see pipeline.metadata.runs) and how it ended."""
   progress = console.ComponentProgress()
   console.install(verbose, progress)
-  from tfx import v1 as tfx
+  from pipeline.metadata import runs
   from pipeline.pipeline import create_pipeline
-  os.makedirs(paths.output_dir, exist_ok=True)
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
   try:
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata_config))
+    _set_run_properties(metadata_config, config.pipeline_name, run_id,
+                        {**runs.this_process(), runs.RUN_STATE: runs.RUNNING})
+    _runner_with_run_id(run_id).run(create_pipeline(config, metadata_config))
   except KeyboardInterrupt:
+    _record_end(metadata_config, config.pipeline_name, run_id, runs.INTERRUPTED)
     raise RunError(f'\ninterrupted{f" during {progress.current}" if progress.current else ""}') from None
   except Exception as e:  # pylint: disable=broad-except
+    _record_end(metadata_config, config.pipeline_name, run_id, runs.FAILED)
     if verbose:
       traceback.print_exc()
     message = _root_cause_message(e)
@@ -89,15 +256,19 @@ def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: boo
     where = f'{progress.current} failed: ' if progress.current else ''
     raise RunError(f'error: {where}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
                    f'{"" if verbose else " (rerun with --verbose for details)"}') from None
+  _record_end(metadata_config, config.pipeline_name, run_id, runs.COMPLETE)
 
 
-def report_and_summary(metadata_config, paths: LocalPaths, started: float) -> int:
-  """Writes the newest run's HTML report, prints its summary; returns the exit code."""
+def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_id: str) -> int:
+  """Writes run `run_id`'s HTML report, prints its summary; returns the exit code. Always this
+  run, never merely the newest in the store (another output dir may share a MySQL store)."""
   from pipeline.metadata import report
   from pipeline.metadata import runs
   from pipeline.metadata import store as store_lib
   store = store_lib.open_store(metadata_config)
-  run_context = runs.runs(store)[0]
+  run_context = runs.run_context(store, run_id)
+  if run_context is None:
+    raise RunError(f'error: run {run_id} is missing from {store_lib.describe(metadata_config)}')
   summary = runs.summarize_run(store, run_context)
   try:
     report_path = report.write_report(store, run_context, paths.output_dir, summary)

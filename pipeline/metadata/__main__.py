@@ -1,6 +1,8 @@
-"""python -m pipeline.metadata: inspect the pipeline's ML Metadata (it only reads; SQLite is opened read-only).
+"""python -m pipeline.metadata: inspect the pipeline's ML Metadata (it only reads; SQLite is opened read-only,
+after rolling back what a killed run left half-written, as any read-write open would).
 
-  runs                       every run, newest first
+  runs                       every run, newest first, with its state (running, complete,
+                             failed, or interrupted: its process ended mid-run)
   artifacts [--type T] [--run R]
   lineage VERSION|ARTIFACT_ID
   report [RUN]               (re)build a run's HTML report
@@ -90,7 +92,13 @@ COMMANDS = {'runs': cmd_runs, 'artifacts': cmd_artifacts, 'lineage': cmd_lineage
 
 
 def main(argv=None) -> int:
-  args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+  argv = sys.argv[1:] if argv is None else argv
+  with console.protect_output(argv):  # e.g. a MySQL password in an error message
+    return _main(argv)
+
+
+def _main(argv) -> int:
+  args = _parser().parse_args(argv)
   console.quiet_python_logs()
   from pipeline.metadata.lineage import LineageError
   try:

@@ -17,11 +17,12 @@ def runs_table(summaries: List[Dict[str, Any]]) -> str:
   for s in summaries:
     components = ', '.join(f'{node} {state.lower()} {s["component_seconds"].get(node, 0):.0f}s'
                            for node, state in s['component_states'].items())
-    rows.append([s['run_id'], s['started'], '-' if s['accuracy'] is None else f'{s["accuracy"]:.4f}',
+    rows.append([s['run_id'], s['started'], s.get('state') or '-',
+                 '-' if s['accuracy'] is None else f'{s["accuracy"]:.4f}',
                  {True: 'yes', False: 'no', None: '-'}[s['blessed']],
                  s['pushed_version'] or (f'{s["already_serving"]} (already)' if s['already_serving'] else '-'),
                  components])
-  return table(rows, ['RUN', 'STARTED', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
+  return table(rows, ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
 
 
 def artifacts_table(items: List[Dict[str, Any]]) -> str:

@@ -1,6 +1,9 @@
-"""Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed."""
+"""Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed,
+and whether a run is still going or was interrupted (its process is gone)."""
 import dataclasses
 import datetime
+import os
+import socket
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -15,10 +18,23 @@ _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECL
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
 
+# A local run's pipeline_run context carries who runs it (this_process(), which pipeline.local
+# writes before the first component) and RUN_STATE (written again when the run ends), so that a
+# reader can tell a run still going from one whose process was killed.
+RUN_STATE = 'run_state'
+RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS = (
+    'runner_pid', 'runner_host', 'runner_boot_id', 'runner_start_ticks')
+RUNNING, COMPLETE, FAILED, INTERRUPTED = 'running', 'complete', 'failed', 'interrupted'
+_NOT_FINAL = ('NEW', 'RUNNING', 'UNKNOWN')  # execution states of a component not yet ended
+
+
 @dataclasses.dataclass
 class RunSummary:
   run_id: str
   started: str = ''  # ISO time the run was recorded
+  # running | complete (every component ended well, blessed or not) | failed | interrupted (its
+  # process ended mid-run: killed, Ctrl-C) | '' (unknown)
+  state: str = ''
   component_states: Dict[str, str] = dataclasses.field(default_factory=dict)  # COMPLETE, CACHED…
   component_seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
   accuracy: Optional[float] = None
@@ -30,6 +46,7 @@ class RunSummary:
   already_serving: Optional[str] = None  # nothing new pushed: this version serves the model
   artifacts: Dict[str, int] = dataclasses.field(default_factory=dict)  # type name -> artifact id
   uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
+  runner: Dict[str, Any] = dataclasses.field(default_factory=dict)  # pid, host of local_runner.py
 
   @property
   def model_uri(self) -> Optional[str]:
@@ -130,6 +147,70 @@ def read_evaluation(uri: str) -> Evaluation:
   return evaluation
 
 
+def _boot_id() -> str:
+  try:
+    with open('/proc/sys/kernel/random/boot_id') as f:
+      return f.read().strip()
+  except OSError:
+    return ''
+
+
+def _process_start(pid: int) -> Optional[int]:
+  """When process `pid` started (clock ticks since boot), None if there is no such live process."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      fields = f.read().rsplit(')', 1)[1].split()
+  except (OSError, IndexError):
+    return None
+  return None if fields[0] in ('Z', 'X') else int(fields[19])  # a zombie is gone too
+
+
+def this_process() -> Dict[str, Any]:
+  """The runner's identity as recorded on its run: a pid alone could be reused after a reboot or
+  by a later process, so also the host, the boot and when the process started."""
+  return {RUNNER_PID: os.getpid(), RUNNER_HOST: socket.gethostname(), RUNNER_BOOT_ID: _boot_id(),
+          RUNNER_START_TICKS: _process_start(os.getpid()) or 0}
+
+
+def process_alive(runner: Dict[str, Any]) -> Optional[bool]:
+  """Whether the recorded runner process still runs; None when this machine cannot tell (no
+  identity recorded, or it ran on another host)."""
+  pid = runner.get(RUNNER_PID)
+  if not pid or runner.get(RUNNER_HOST) != socket.gethostname():
+    return None
+  boot = _boot_id()
+  if runner.get(RUNNER_BOOT_ID) and boot and runner[RUNNER_BOOT_ID] != boot:
+    return False  # the machine rebooted since
+  if os.path.isdir('/proc/self'):
+    started = _process_start(int(pid))
+    return started is not None and (not runner.get(RUNNER_START_TICKS)
+                                     or started == runner[RUNNER_START_TICKS])
+  try:
+    os.kill(int(pid), 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  return True
+
+
+def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states: Dict[str, str]) -> str:
+  """The rule: what the runner recorded at its end wins; a run it never ended is running while
+  its process lives and interrupted once that is gone; without a recorded runner (older runs,
+  Kubeflow) the components' states decide."""
+  if recorded and recorded != RUNNING:
+    return recorded
+  alive = process_alive(runner)
+  if alive is not None:
+    return RUNNING if alive else INTERRUPTED
+  states = set(component_states.values())
+  if 'FAILED' in states:
+    return FAILED
+  if states & set(_NOT_FINAL) or recorded == RUNNING:
+    return RUNNING
+  return COMPLETE if states else ''
+
+
 def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
   dag_types = {t.id for t in store.get_execution_types() if t.name in DAG_EXECUTION_TYPES}
@@ -167,6 +248,13 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
         elif custom(artifact, ALREADY_SERVING_KEY):
           summary.already_serving = str(custom(artifact, ALREADY_SERVING_KEY))
           summary.pushed_dir = custom(artifact, 'pushed_destination')
+  runner = {key: custom(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
+  summary.runner = {'pid': runner[RUNNER_PID], 'host': runner[RUNNER_HOST]} if runner[RUNNER_PID] else {}
+  summary.state = run_state(custom(run, RUN_STATE), runner, summary.component_states)
+  if summary.state in (INTERRUPTED, FAILED):  # what was under way when it ended never will end
+    for node, state in summary.component_states.items():
+      if state in _NOT_FINAL:
+        summary.component_states[node] = 'INTERRUPTED'
   return summary
 
 
@@ -174,6 +262,19 @@ def runs(store) -> List[metadata_store_pb2.Context]:
   """Pipeline runs, newest first."""
   contexts = [c for t in RUN_CONTEXT_TYPES for c in store.get_contexts_by_type(t)]
   return sorted(contexts, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+
+
+def run_context(store, run_id: str) -> Optional[metadata_store_pb2.Context]:
+  """The run named `run_id` (a local run's id, or a Kubeflow run's context name), or None."""
+  from ml_metadata import errors
+  for context_type in RUN_CONTEXT_TYPES:
+    try:
+      context = store.get_context_by_type_and_name(context_type, run_id)
+    except errors.NotFoundError:
+      context = None
+    if context is not None:
+      return context
+  return None
 
 
 def summarize_latest_run(store) -> Optional[RunSummary]:

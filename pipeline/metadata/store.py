@@ -1,7 +1,11 @@
 """Where ML Metadata lives: SQLite (local default), MySQL/MariaDB, or an MLMD gRPC service
 (as on Kubeflow). Shared by local_runner.py and `python -m pipeline.metadata`."""
 import argparse
+import contextlib
 import os
+import re
+import time
+import urllib.parse
 from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -53,21 +57,65 @@ def describe(config) -> str:
   return config.sqlite.filename_uri
 
 
-def open_store(config):
-  """Opens an existing store for reading; never creates one."""
+JOURNAL_SUFFIX = '-journal'  # SQLite's rollback journal beside the store
+
+
+def _message(error: BaseException) -> str:
+  """ML Metadata's error as one line, without the SQL it was running."""
+  text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  text = re.sub(r'^Error when executing query: ', '', text)
+  return re.split(r'\s+query:\s', text, maxsplit=1)[0].strip()
+
+
+def recover_journal(path: str) -> None:
+  """Rolls back what a killed run left half-written (a "hot" rollback journal), as SQLite does
+  itself whenever a store is opened read-write; a read-only reader could not read the store
+  until then. Skipped while a run holds the output dir: the journal is that run's, and live."""
+  journal = path + JOURNAL_SUFFIX
+  if not (os.path.exists(journal) and os.path.getsize(journal) > 0):
+    return
+  from pipeline import local
+  if local.lock_holder(os.path.dirname(path)) is not None:
+    return
+  import sqlite3
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the journal back
+  except sqlite3.Error as e:
+    raise StoreError(f'{path}: a run was killed while writing to it, and rolling that back failed '
+                     f'({e}); open it once with write access: run local_runner.py on this '
+                     'output dir as a user who can write there') from None
+
+
+def open_store(config, attempts: int = 5):
+  """Opens an existing store for reading; never creates one. A read-only SQLite store that a
+  killed run left mid-write is rolled back first (recover_journal)."""
   from ml_metadata import errors
   from ml_metadata import metadata_store
-  if isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('sqlite'):
+  sqlite = isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('sqlite')
+  read_only = sqlite and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  if sqlite:
     if not os.path.exists(config.sqlite.filename_uri):
       raise StoreError(f'{config.sqlite.filename_uri}: no ML Metadata store there '
                        '(run the pipeline first, or pass --output-dir/--sqlite)')
-  try:
-    store = metadata_store.MetadataStore(config)
-    store.get_context_types()  # fails here, not later, if the store is unusable
-    return store
-  except (errors.StatusError, RuntimeError) as e:
-    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if 'mysql_real_connect' in message:
-      message = ('cannot connect or log in: check host, port, user, database and '
-                 f'${MYSQL_PASSWORD_ENV}')
-    raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None
+    if read_only:
+      recover_journal(config.sqlite.filename_uri)
+  for attempt in range(attempts):
+    try:
+      store = metadata_store.MetadataStore(config)
+      store.get_context_types()  # fails here, not later, if the store is unusable
+      return store
+    except (errors.StatusError, RuntimeError) as e:
+      message = _message(e)
+      if sqlite and 'locked' in message and attempt + 1 < attempts:
+        time.sleep(0.2)  # a run is committing
+        continue
+      if 'mysql_real_connect' in message:
+        message = ('cannot connect or log in: check host, port, user, database and '
+                   f'${MYSQL_PASSWORD_ENV}')
+      elif read_only and os.path.exists(config.sqlite.filename_uri + JOURNAL_SUFFIX):
+        message = (f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
+                   'is writing to it, or was killed mid-write; try again, or run local_runner.py '
+                   'on this output dir once to roll it back')
+      raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None

@@ -65,11 +65,14 @@ def mariadb(tmp_path_factory):
 def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
   env = {'MLMD_MYSQL_PASSWORD': PASSWORD}
   output_dir = str(tmp_path / 'D')
+  # --verbose: TFX logs the ML Metadata connection config, password field included.
   proc = run_py('local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
                 '--train-examples', '1000', '--eval-examples', '300', '--epochs', '1',
-                '--accuracy-threshold', '0.3', *mariadb, env=env)
+                '--accuracy-threshold', '0.3', '--verbose', *mariadb, env=env)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert 'ML Metadata:     MySQL mlmd@127.0.0.1:' in proc.stdout
+  assert 'Using connection config' in proc.stderr and 'password: "***"' in proc.stderr
+  assert PASSWORD not in proc.stdout + proc.stderr
   assert not os.path.exists(os.path.join(output_dir, 'metadata.sqlite'))
   [version] = os.listdir(os.path.join(output_dir, 'serving'))
 
@@ -96,5 +99,6 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
                        *mariadb, env=bad_env)):
     assert wrong.returncode == 1
     [line] = wrong.stderr.strip().splitlines()
+    assert 'wrong' not in line
     assert 'cannot connect or log in' in line and 'MLMD_MYSQL_PASSWORD' in line
   assert os.listdir(os.path.join(output_dir, 'serving')) == [version]

@@ -1,0 +1,115 @@
+"""One run per output dir, and output dirs that cannot be one: with real second processes, in
+seconds (nothing here imports TensorFlow). The same with whole pipeline runs: test_local_runs.py."""
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline import local
+from pipeline.config import LocalPaths
+from tests.conftest import REPO
+
+HOLD = '''
+import sys, time
+from pipeline import local
+from pipeline.config import LocalPaths
+with local.OutputDirLock(LocalPaths.under(sys.argv[1]), sys.argv[2]):
+  print('locked', flush=True)
+  time.sleep(120)
+'''
+
+
+@contextlib.contextmanager
+def holding(output_dir, run_id='run-A'):
+  """A process that holds output_dir as run `run_id` while inside."""
+  proc = subprocess.Popen([sys.executable, '-c', HOLD, output_dir, run_id], cwd=REPO,
+                          stdout=subprocess.PIPE, text=True)
+  try:
+    assert proc.stdout.readline().strip() == 'locked'
+    yield proc
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def holder(tmp_path):
+  """A process holding tmp_path/D for run 'run-A'."""
+  output_dir = str(tmp_path / 'D')
+  with holding(output_dir) as proc:
+    yield output_dir, proc
+
+
+def runner(*args, timeout=120):
+  return subprocess.run([sys.executable, 'local_runner.py', *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=timeout)
+
+
+def test_a_second_run_is_refused_at_once_naming_the_first(holder):
+  output_dir, proc = holder
+  started = time.monotonic()
+  second = runner('--output-dir', output_dir, '--epochs', '1')
+  assert time.monotonic() - started < 30  # no TensorFlow, no data: refused before anything else
+  assert second.returncode == 1, second.stdout + second.stderr
+  assert second.stdout == ''
+  [line] = second.stderr.splitlines()
+  assert line.startswith(f'error: {output_dir} is in use by another run (pid {proc.pid}, started ')
+  assert ', run run-A)' in line and line.endswith('wait for it to end, or pass another --output-dir')
+  assert sorted(os.listdir(output_dir)) == ['.run.lock']  # the second run wrote nothing
+
+
+def test_in_process_the_same_and_the_lock_goes_when_its_process_dies(holder):
+  output_dir, proc = holder
+  paths = LocalPaths.under(output_dir)
+  assert local.lock_holder(output_dir)['pid'] == proc.pid
+  with pytest.raises(local.RunError) as refused:
+    with local.OutputDirLock(paths, 'run-B'):
+      pass
+  assert refused.value.exit_code == local.EXIT_FAILED and f'pid {proc.pid}' in refused.value.line
+  proc.send_signal(signal.SIGKILL)
+  proc.wait(timeout=30)
+  assert local.lock_holder(output_dir) is None
+  with local.OutputDirLock(paths, 'run-B'):
+    record = json.loads(open(paths.lock_path).read())
+    assert record['pid'] == os.getpid() and record['run_id'] == 'run-B'
+    assert local.lock_holder(output_dir)['run_id'] == 'run-B'
+  assert local.lock_holder(output_dir) is None
+
+
+def _one_line(proc):
+  assert 'Traceback' not in proc.stdout + proc.stderr
+  [line] = proc.stderr.splitlines()
+  return line
+
+
+def test_an_output_dir_that_is_a_file(tmp_path):
+  afile = tmp_path / 'file'
+  afile.write_text('x')
+  proc = runner('--output-dir', str(afile), '--epochs', '1')
+  assert proc.returncode == 2
+  assert _one_line(proc) == f'error: --output-dir {afile}: it is a file, not a directory'
+  proc = runner('--output-dir', str(afile / 'D'), '--epochs', '1')
+  assert proc.returncode == 2
+  assert _one_line(proc) == f'error: --output-dir {afile / "D"}: {afile} is a file, not a directory'
+
+
+def test_an_output_dir_that_cannot_be_written(tmp_path):
+  if os.geteuid() == 0:  # permissions do not stop root: a place no one can create files in
+    places = ['/sys/mnist-tfx-output', '/proc']
+  else:
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o555)
+    places = [str(locked / 'D'), str(locked)]
+  for place in places:
+    proc = runner('--output-dir', place, '--epochs', '1')
+    assert proc.returncode == 1, proc.stderr
+    line = _one_line(proc)
+    assert line.startswith(f'error: --output-dir {place}: cannot write there (')
+    assert line.endswith('); choose a directory you can write to')

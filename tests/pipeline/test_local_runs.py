@@ -1,0 +1,125 @@
+"""Whole local runs on one output dir, as an adversarial user makes them: a second run while the
+first holds the output dir, a run killed mid-Trainer, secrets on the command line with --verbose.
+Small subsets (3000 / 1000 examples), so each test takes seconds to a minute."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline import local
+from pipeline.config import LocalPaths
+from tests.conftest import REPO
+from tests.pipeline.conftest import run_py
+
+pytestmark = pytest.mark.slow
+
+
+def _common(mnist_dir, output_dir, epochs='1'):
+  return ['local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
+          '--train-examples', '3000', '--eval-examples', '1000', '--epochs', epochs]
+
+
+def _start(args):
+  return subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED='1'))
+
+
+def _inspect(capsys, output_dir, *args):
+  """`python -m pipeline.metadata --output-dir output_dir ...`, in this process (seconds saved)."""
+  from pipeline.metadata import __main__ as cli
+  capsys.readouterr()
+  code = cli.main(['--output-dir', output_dir, *args])
+  out, err = capsys.readouterr()
+  assert code == 0, err
+  return out
+
+
+def _runs(capsys, output_dir):
+  return json.loads(_inspect(capsys, output_dir, '--json', 'runs'))
+
+
+def _run_id(stdout):
+  return re.search(r'^ML Metadata:\s+\S+ \(run (\S+)\)$', stdout, re.M).group(1)
+
+
+def test_one_run_at_a_time_and_each_summarises_its_own(tmp_path, mnist_dir, capsys):
+  output_dir = str(tmp_path / 'D')
+  first = _start(_common(mnist_dir, output_dir) + ['--accuracy-threshold', '0.5'])
+  lock_path, record = LocalPaths.under(output_dir).lock_path, {}
+  deadline = time.monotonic() + 120
+  while record.get('pid') != first.pid:
+    assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+    time.sleep(0.1)
+    try:
+      record = json.loads(open(lock_path).read() or '{}')
+    except (OSError, ValueError):
+      pass
+
+  # A real second process while the first holds the output dir: refused at once, in one line.
+  second = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.1')
+  assert second.returncode == 1, second.stdout + second.stderr
+  assert second.stdout == ''
+  [line] = second.stderr.splitlines()
+  assert line.startswith(f'error: {output_dir} is in use by another run (pid {first.pid}, started ')
+  assert f', run {record["run_id"]})' in line
+
+  out, err = first.communicate(timeout=600)
+  assert first.returncode == 0, out + err
+  assert first.poll() is not None and _run_id(out) == record['run_id']
+  version = re.search(r'^Pushed:\s+\S+/serving/(\d+) \(version \1\)$', out, re.M).group(1)
+
+  # After it, the next run goes ahead; it is not blessed, and it says so of itself.
+  third = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.9999')
+  assert third.returncode == 3, third.stdout + third.stderr
+  assert 'Pushed:          nothing (the model being served' in third.stdout
+  assert _run_id(third.stdout) != record['run_id']
+
+  newest, oldest = _runs(capsys, output_dir)
+  assert (oldest['run_id'], oldest['state'], oldest['blessed'], oldest['pushed_version']) == (
+      record['run_id'], 'complete', True, version)
+  assert (newest['run_id'], newest['state'], newest['blessed'], newest['pushed_version']) == (
+      _run_id(third.stdout), 'complete', False, None)
+  assert newest['runner']['pid'] != oldest['runner']['pid'] == first.pid
+
+
+def test_a_run_killed_mid_trainer_shows_as_interrupted(tmp_path, mnist_dir, capsys):
+  output_dir = str(tmp_path / 'D')
+  proc = _start(_common(mnist_dir, output_dir, epochs='30') + ['--accuracy-threshold', '0.5'])
+  try:
+    for line in proc.stdout:
+      if line.startswith('Trainer: training'):
+        break
+    [running] = _runs(capsys, output_dir)  # while it trains
+    assert running['state'] == 'running' and running['component_states']['Trainer'] == 'RUNNING'
+  finally:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+
+  [killed] = _runs(capsys, output_dir)
+  assert killed['state'] == 'interrupted' and killed['runner']['pid'] == proc.pid
+  assert killed['component_states']['Trainer'] == 'INTERRUPTED'
+  assert killed['component_states']['MnistExampleGen'] == 'COMPLETE'
+  table = _inspect(capsys, output_dir, 'runs')
+  assert 'interrupted' in table and 'running' not in table.lower()
+  assert local.lock_holder(output_dir) is None  # the kernel let go of the output dir
+
+
+def test_verbose_prints_no_secret(tmp_path, mnist_dir):
+  secrets = {'MLMD_MYSQL_PASSWORD': 'mysql-pw-S3CRET1', 'AWS_SECRET_ACCESS_KEY': 'aws-env-S3CRET2'}
+  beam_args = ('--aws_secret_access_key=beam-S3CRET3 --password=beam-S3CRET4 '
+               '--flink_master=http://bob:url-S3CRET5@flink:8081')
+  proc = run_py(*_common(mnist_dir, str(tmp_path / 'D')), '--accuracy-threshold', '0.5', '--verbose',
+                '--beam-args', beam_args, env=secrets)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  printed = proc.stdout + proc.stderr
+  assert 'S3CRET' not in printed
+  # What TFX and Beam would have shown: their lines are there, with the values masked.
+  assert 'beam_pipeline_args: "--aws_secret_access_key=***"' in proc.stderr
+  assert 'beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"' in proc.stderr
+  assert "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
