@@ -8,8 +8,9 @@ prefix with `saved_model.pb` last (a loader reads it first and needs everything 
 server never finds a version's `saved_model.pb` before its variables.
 
 Leftovers of interrupted pushes are removed by the next push (staging dirs whose process is gone
-or that are over a day old), and the local runner removes versions that ML Metadata does not
-record as pushed (a kill between the rename and the record): see unrecorded_versions().
+or that are over a day old). A kill between the rename and ML Metadata's record of the push
+leaves a whole version that the store does not know: the local runner removes it before its next
+run (pipeline/local.py remove_unrecorded_pushes, using `pushed_model_uri` in the record).
 
 TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses an
 unchanged (cached) model again serves the very same model under a new number. Here, when the
@@ -20,7 +21,7 @@ import json
 import os
 import socket
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -118,15 +119,6 @@ def remove_abandoned_staging(base_directory: str) -> List[str]:
       fileio.rmtree(os.path.join(base_directory, name))
       removed.append(name)
   return removed
-
-
-def unrecorded_versions(base_directory: str, recorded_pushes: Iterable[str]) -> List[int]:
-  """Versions this Pusher wrote (they carry its provenance record) whose push ML Metadata does
-  not record: `recorded_pushes` are the `pushed_destination`s of PushedModels with pushed=1."""
-  recorded = {path.rstrip('/') for path in recorded_pushes}
-  return [v for v in versions(base_directory)
-          if provenance(os.path.join(base_directory, str(v))).get('pushed_model_uri')
-          and os.path.join(base_directory, str(v)) not in recorded]
 
 
 def _flush_tree(path: str) -> None:

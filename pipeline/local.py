@@ -14,11 +14,12 @@ import datetime
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sys
 import time
 import traceback
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pipeline import console
 from pipeline.config import LocalPaths, PipelineConfig
@@ -211,6 +212,35 @@ def _record_end(metadata_config, pipeline_name: str, run_id: str, state: str) ->
     _set_run_properties(metadata_config, pipeline_name, run_id, {runs.RUN_STATE: state})
 
 
+def remove_unrecorded_pushes(metadata_config, serving_dir: str) -> List[str]:
+  """Removes versions whose push ML Metadata never recorded: the Pusher renamed them into place,
+  then the run was killed before its execution was marked COMPLETE. Each version's record names
+  the PushedModel URI, whose last part is the Pusher's execution id (TFX's output layout,
+  <root>/Pusher/pushed_model/<execution id>). Only versions whose execution is in this store and
+  did not complete are removed; anything the store cannot vouch for either way is left alone.
+  Run under the output dir's lock, so no push is in flight."""
+  from ml_metadata.proto import metadata_store_pb2
+  from components import mnist_pusher
+  from pipeline.metadata import store as store_lib
+  claimed = {}
+  for version in mnist_pusher.versions(serving_dir):
+    uri = mnist_pusher.provenance(os.path.join(serving_dir, str(version))).get('pushed_model_uri', '')
+    execution_id = os.path.basename(uri.rstrip('/'))
+    if execution_id.isdigit():
+      claimed[version] = int(execution_id)
+  if not claimed:
+    return []
+  store = store_lib.open_store(metadata_config)
+  finished = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+  states = {e.id: e.last_known_state for e in store.get_executions_by_id(sorted(set(claimed.values())))}
+  removed = []
+  for version, execution_id in claimed.items():
+    if execution_id in states and states[execution_id] not in finished:
+      shutil.rmtree(os.path.join(serving_dir, str(version)))
+      removed.append(os.path.join(serving_dir, str(version)))
+  return removed
+
+
 def _runner_with_run_id(run_id: str):
   """TFX's LocalDagRunner, but the run gets `run_id` instead of the time LocalDagRunner reads.
 
@@ -239,6 +269,8 @@ def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: boo
   from pipeline.metadata import runs
   from pipeline.pipeline import create_pipeline
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
+  for version_dir in remove_unrecorded_pushes(metadata_config, config.serving_dir):
+    print(f'Removed {version_dir}: an interrupted run pushed it but never recorded the push')
   try:
     _set_run_properties(metadata_config, config.pipeline_name, run_id,
                         {**runs.this_process(), runs.RUN_STATE: runs.RUNNING})

@@ -195,14 +195,3 @@ def test_leftovers_of_live_pushes_are_left_alone(tmp_path):
   removed = mnist_pusher.remove_abandoned_staging(str(serving))
   assert sorted(removed) == sorted([dead.name, other_host_old.name, own.name])
   assert sorted(os.listdir(serving)) == sorted([live.name, other_host_recent.name])
-
-
-def test_versions_ml_metadata_does_not_record_are_found(tmp_path, saved_model):
-  serving = str(tmp_path / 'serving')
-  recorded = _push(saved_model, serving, str(tmp_path / 'pushed' / 'a'))
-  recorded_dir = recorded.get_string_custom_property('pushed_destination')
-  assert mnist_pusher.unrecorded_versions(serving, [recorded_dir]) == []
-  [version] = mnist_pusher.versions(serving)
-  assert mnist_pusher.unrecorded_versions(serving, []) == [version]
-  os.makedirs(os.path.join(serving, '5'))  # not ours (no provenance): never touched
-  assert mnist_pusher.unrecorded_versions(serving, []) == [version]

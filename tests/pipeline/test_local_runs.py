@@ -123,3 +123,35 @@ def test_verbose_prints_no_secret(tmp_path, mnist_dir):
   assert 'beam_pipeline_args: "--aws_secret_access_key=***"' in proc.stderr
   assert 'beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"' in proc.stderr
   assert "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
+
+
+def _pushes_ml_metadata_records(output_dir):
+  from pipeline.metadata import runs
+  from pipeline.metadata import store as store_lib
+  store = store_lib.open_store(store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, True))
+  return sorted(runs.custom(a, 'pushed_destination') for a in runs.artifacts_by_type(store, 'PushedModel')
+                if runs.custom(a, 'pushed'))
+
+
+def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
+  """The run dies right after the Pusher renamed the version into place, before the execution is
+  recorded: the next run removes that version, pushes again, and ML Metadata agrees with the dir."""
+  from components import mnist_pusher
+  output_dir = str(tmp_path / 'D')
+  serving = LocalPaths.under(output_dir).serving_dir
+  die_after_rename = (
+      'import os, runpy, sys; from components import mnist_pusher as p; publish = p.publish_version\n'
+      'def publish_then_die(*a): publish(*a); os._exit(137)\n'
+      'p.publish_version = publish_then_die\n'
+      'sys.argv = sys.argv[1:]; runpy.run_path("local_runner.py", run_name="__main__")\n')
+  killed = run_py('-c', die_after_rename, *_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
+  assert killed.returncode == 137, killed.stdout + killed.stderr
+  [orphan] = mnist_pusher.versions(serving)
+  assert _pushes_ml_metadata_records(output_dir) == []  # the store never heard of it
+  again = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
+  assert again.returncode == 0, again.stdout + again.stderr
+  assert f'Removed {os.path.join(serving, str(orphan))}: an interrupted run pushed it' in again.stdout
+  versions = mnist_pusher.versions(serving)
+  assert len(versions) == 1 and versions[0] > orphan
+  assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
+  assert sorted(os.listdir(serving)) == [str(versions[0])]
