@@ -153,6 +153,7 @@ def test_tpu_initialisation_has_a_deadline_too(grpc_port, monkeypatch):
   assert 1.9 < took < 5
 
 
+@pytest.mark.slow  # a child process that imports TensorFlow: seconds
 def test_tensorflow_server_without_tpus_fails_with_one_line():
   """The real connect-and-initialise path, against a TensorFlow gRPC server with no TPU.
 
