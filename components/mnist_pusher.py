@@ -16,6 +16,12 @@ TFX's stock Pusher writes a new version for every blessing, so a rerun whose Eva
 unchanged (cached) model again serves the very same model under a new number. Here, when the
 newest version already holds this Trainer artifact, nothing new is written and the PushedModel
 says which version serves it.
+
+A local serving dir also gets `models.config`, TF Serving's --model_config_file for it (model
+`mnist`, base_path the serving dir, absolute; trainer_module/tf_serving.py), written before a
+version is published and whenever the model is already served. TF Serving takes only numbered
+folders for versions, so the file beside them is ignored. It is written to a temporary name and
+renamed over the old one; a temporary file left by a killed push is removed by the next one.
 """
 import json
 import os
@@ -36,11 +42,15 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
+from trainer_module import tf_serving
+
 PROVENANCE_FILE = os.path.join('assets.extra', 'pushed_from.json')
 ALREADY_SERVING_KEY = 'already_serving_version'  # PushedModel property when nothing new is written
 STAGING_PREFIX = '.pushing-'
 STALE_STAGING_SECONDS = 24 * 3600  # a staging dir of another host's push is left alone until then
 SAVED_MODEL_FILE = 'saved_model.pb'
+MODELS_CONFIG_FILE = tf_serving.MODELS_CONFIG_FILE  # models.config
+CONFIG_TEMP_PREFIX = MODELS_CONFIG_FILE + '.tmp-'
 
 
 def versions(base_directory: str) -> List[int]:
@@ -92,9 +102,9 @@ def staging_name(version: int) -> str:
   return f'{STAGING_PREFIX}{version}-{os.getpid()}-{socket.gethostname()}'
 
 
-def _abandoned(name: str, now: float) -> bool:
+def _abandoned(name: str, now: float, prefix: str = STAGING_PREFIX) -> bool:
   try:
-    version, pid, host = name[len(STAGING_PREFIX):].split('-', 2)
+    version, pid, host = name[len(prefix):].split('-', 2)
     started, pid = int(version), int(pid)
   except ValueError:
     return True  # not a name we write: a leftover all the same
@@ -119,6 +129,37 @@ def remove_abandoned_staging(base_directory: str) -> List[str]:
       fileio.rmtree(os.path.join(base_directory, name))
       removed.append(name)
   return removed
+
+
+def write_models_config(base_directory: str) -> str:
+  """Writes `<base_directory>/models.config` (local dirs) atomically; returns its path.
+
+  The temporary file is `models.config.tmp-<time>-<pid>-<host>`; those of dead pushes are
+  removed first, by the rule for staging dirs.
+  """
+  base_directory = os.path.abspath(base_directory)
+  os.makedirs(base_directory, exist_ok=True)
+  now = time.time()
+  for name in os.listdir(base_directory):
+    if name.startswith(CONFIG_TEMP_PREFIX) and _abandoned(name, now, CONFIG_TEMP_PREFIX):
+      try:
+        os.remove(os.path.join(base_directory, name))
+      except FileNotFoundError:
+        pass
+  path = os.path.join(base_directory, MODELS_CONFIG_FILE)
+  temporary = os.path.join(
+      base_directory, f'{CONFIG_TEMP_PREFIX}{int(now)}-{os.getpid()}-{socket.gethostname()}')
+  try:
+    with open(temporary, 'w', encoding='utf-8') as f:
+      f.write(tf_serving.models_config_text(base_directory))
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(temporary, path)  # atomic: a server polling the file reads the old or the new one
+  except BaseException:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+    raise
+  return path
 
 
 def _flush_tree(path: str) -> None:
@@ -183,6 +224,8 @@ class Executor(pusher_executor.Executor):
     serving = serving_version_of(base, model.uri, existing)
     if serving is not None:
       logging.info('Version %d already serves model %s: nothing new pushed', serving, model.uri)
+      if _is_local(base):
+        write_models_config(base)
       self._MarkNotPushed(pushed)
       pushed.set_string_custom_property('pushed_destination', os.path.join(base, str(serving)))
       pushed.set_string_custom_property(ALREADY_SERVING_KEY, str(serving))
@@ -200,6 +243,8 @@ class Executor(pusher_executor.Executor):
     try:
       io_utils.copy_dir(self.GetModelPath(input_dict), staging)
       io_utils.write_string_file(os.path.join(staging, PROVENANCE_FILE), json.dumps(record))
+      if _is_local(base):
+        write_models_config(base)
       publish_version(staging, target)
     except BaseException:
       _remove_quietly(staging)  # a full disk or an error: leave nothing behind

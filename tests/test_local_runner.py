@@ -24,7 +24,8 @@ def run_local(*args, env=None, timeout=900):
 
 def versions(output_dir):
   serving = os.path.join(output_dir, 'serving')
-  return sorted(os.listdir(serving)) if os.path.isdir(serving) else []
+  return sorted(name for name in os.listdir(serving) if name != 'models.config') \
+      if os.path.isdir(serving) else []
 
 
 @pytest.fixture(scope='module')

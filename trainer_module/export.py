@@ -8,15 +8,20 @@ checks travel with the SavedModel to any server: `classify` refuses pixels that 
 or outside [0, 1] (0-255 pixels would be taken for dark-on-light digits and inverted);
 `serving_default` refuses images that are not exactly 784 bytes (data.decode_images). An empty
 batch gets an empty answer.
+
+Beside the SavedModel, `assets.extra/tf_serving_warmup_requests` holds TF Serving warmup requests
+for both signatures (tf_serving.py), written after keras' write_out so that nothing replaces
+them; every copy of the directory (the Trainer's output, each pushed version) carries them.
 """
 import keras
 import tensorflow as tf
 
 from trainer_module import data
+from trainer_module import tf_serving
 from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
 
-CLASSIFY_SIGNATURE = 'classify'
-SERVING_SIGNATURE = 'serving_default'
+CLASSIFY_SIGNATURE = tf_serving.CLASSIFY_SIGNATURE  # 'classify'
+SERVING_SIGNATURE = tf_serving.SERVING_SIGNATURE  # 'serving_default'
 PIXEL_RANGE = 'image pixels must be in [0, 1] (MNIST pixel values 0-255 divided by 255)'
 
 
@@ -82,3 +87,4 @@ def export_serving_model(model: keras.Model, export_dir: str) -> None:
   archive.add_endpoint(SERVING_SIGNATURE, serve_examples)
   archive.add_endpoint(CLASSIFY_SIGNATURE, classify)
   archive.write_out(export_dir, verbose=False)
+  tf_serving.write_warmup_requests(export_dir)

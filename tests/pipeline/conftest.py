@@ -26,7 +26,8 @@ def two_runs(tmp_path_factory, mnist_dir):
   assert first.returncode == 0, first.stdout + first.stderr
   second = run_py(*common, '--accuracy-threshold', '0.9999')
   assert second.returncode == 3, second.stdout + second.stderr
-  [version] = os.listdir(os.path.join(output_dir, 'serving'))
+  [version] = [name for name in os.listdir(os.path.join(output_dir, 'serving'))
+               if name != 'models.config']
   return output_dir, version, first.stdout, second.stdout
 
 

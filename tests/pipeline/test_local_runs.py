@@ -154,4 +154,4 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   versions = mnist_pusher.versions(serving)
   assert len(versions) == 1 and versions[0] > orphan
   assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
-  assert sorted(os.listdir(serving)) == [str(versions[0])]
+  assert sorted(os.listdir(serving)) == [str(versions[0]), 'models.config']
