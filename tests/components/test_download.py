@@ -70,7 +70,7 @@ def mirror(mnist_dir):
                                                  'flaky_seen': set(), 'release': threading.Event()})
   server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
   server.daemon_threads = True
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
   thread.start()
   yield f'http://127.0.0.1:{server.server_port}', handler
   handler.release.set()
@@ -127,6 +127,7 @@ def test_only_corrupt_mirrors_fail_with_one_line_and_keep_nothing(tmp_path, mirr
   assert _files(cache) == []
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_no_network_and_no_data_points_at_data_dir(tmp_path):
   # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
   with pytest.raises(MnistDataError, match='pass --data-dir DIR'):
@@ -165,6 +166,7 @@ def _timed(fn):
     return e, time.monotonic() - started
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_trickling_mirror_is_given_up_for_the_next(cache_missing_one, mirror):
   base, handler = mirror
   result, took = _timed(lambda: mnist_download.download(
@@ -176,6 +178,7 @@ def test_trickling_mirror_is_given_up_for_the_next(cache_missing_one, mirror):
   assert sorted(os.listdir(cache_missing_one)) == _files(cache_missing_one), 'no partial file left'
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_trickling_only_mirror_fails_with_one_line(cache_missing_one, mirror, mnist_dir):
   base, _ = mirror
   size = os.path.getsize(os.path.join(mnist_dir, LAST))
@@ -188,6 +191,7 @@ def test_trickling_only_mirror_fails_with_one_line(cache_missing_one, mirror, mn
   assert LAST not in os.listdir(cache_missing_one) and len(os.listdir(cache_missing_one)) == 3
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_server_that_never_sends_headers_is_bounded(cache_missing_one, mirror):
   base, handler = mirror
   # By the socket timeout (no byte for 0.5 s), tried twice, then the next mirror.
@@ -205,6 +209,7 @@ def test_server_that_never_sends_headers_is_bounded(cache_missing_one, mirror):
   assert f'trickle-headers/{LAST}: too slow: no complete response in 1 s (1 try))' in str(error)
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_total_time_bounds_all_retries(cache_missing_one, mirror):
   base, handler = mirror
   # Retried on a mirror that never answers until the time allowed is up.

@@ -179,7 +179,7 @@ def fake_kfp(monkeypatch, tmp_path):
            'status': None, 'multi_user': False, 'release': threading.Event()}
   handler = type('Handler', (FakeKfpApi,), {'state': state})
   server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-  threading.Thread(target=server.serve_forever, daemon=True).start()
+  threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
   yield f'http://127.0.0.1:{server.server_port}', state
   state['release'].set()
   server.shutdown()
@@ -213,6 +213,7 @@ def test_unreachable_host_fails_fast_with_one_line(compiled):
       'error: http://127.0.0.1:9: cannot reach the Kubeflow Pipelines API ([Errno 111]')
 
 
+@pytest.mark.slow  # waits out a timeout on purpose
 def test_silent_host_ends_within_the_timeout_with_one_line(compiled):
   """A host that accepts the connection and never answers (kfp itself would wait forever)."""
   package, _ = compiled

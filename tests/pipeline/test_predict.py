@@ -442,6 +442,7 @@ def test_a_folder_that_is_not_a_savedmodel(serving_dir, tmp_path, capsys):
   assert err.startswith(f'error: {broken}: cannot load the SavedModel (') and err.count('\n') == 1
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow: seconds
 def test_as_a_subprocess(serving_dir):
   result = subprocess.run([sys.executable, '-m', 'pipeline.predict', '--model', serving_dir,
                            SEED_5, SEED_EXAMPLES_NPY], cwd=REPO, capture_output=True, text=True,

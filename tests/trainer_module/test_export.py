@@ -78,6 +78,7 @@ def test_both_polarities_give_the_same_answer(exported):
                              atol=1e-6)
 
 
+@pytest.mark.slow  # reads all 70,000 MNIST images
 def test_polarity_normalization_leaves_all_of_mnist_unchanged(mnist_dir):
   for prefix in ('train', 't10k'):
     images = tf.constant(mnist_data.load_split(mnist_dir, prefix).images / 255.0, tf.float32)
