@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from components import mnist_pusher
 from tests.pipeline.conftest import run_py
 
 pytestmark = pytest.mark.slow
@@ -74,7 +75,7 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
   assert 'Using connection config' in proc.stderr and 'password: "***"' in proc.stderr
   assert PASSWORD not in proc.stdout + proc.stderr
   assert not os.path.exists(os.path.join(output_dir, 'metadata.sqlite'))
-  [version] = os.listdir(os.path.join(output_dir, 'serving'))
+  [version] = [str(v) for v in mnist_pusher.versions(os.path.join(output_dir, 'serving'))]
 
   def metadata(*args):
     result = run_py('-m', 'pipeline.metadata', *mariadb, '--output-dir', output_dir, '--json', *args,
@@ -101,4 +102,4 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
     [line] = wrong.stderr.strip().splitlines()
     assert 'wrong' not in line
     assert 'cannot connect or log in' in line and 'MLMD_MYSQL_PASSWORD' in line
-  assert os.listdir(os.path.join(output_dir, 'serving')) == [version]
+  assert [str(v) for v in mnist_pusher.versions(os.path.join(output_dir, 'serving'))] == [version]
