@@ -96,7 +96,8 @@ class _Watchdog:
     return Connection
 
 
-class _HTTPHandler(urllib.request.HTTPHandler):
+class _Watched:
+  """Mixed into urllib's HTTP and HTTPS handlers: their connections are the watchdog's."""
 
   def __init__(self, watchdog: _Watchdog):
     super().__init__()
@@ -106,14 +107,12 @@ class _HTTPHandler(urllib.request.HTTPHandler):
     return super().do_open(self._watchdog.connection_class(http_class), req, **http_conn_args)
 
 
-class _HTTPSHandler(urllib.request.HTTPSHandler):
+class _HTTPHandler(_Watched, urllib.request.HTTPHandler):
+  pass
 
-  def __init__(self, watchdog: _Watchdog):
-    super().__init__()
-    self._watchdog = watchdog
 
-  def do_open(self, http_class, req, **http_conn_args):
-    return super().do_open(self._watchdog.connection_class(http_class), req, **http_conn_args)
+class _HTTPSHandler(_Watched, urllib.request.HTTPSHandler):
+  pass
 
 
 def _secs(seconds: float) -> str:

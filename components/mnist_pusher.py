@@ -97,15 +97,19 @@ def _is_local(path: str) -> bool:
   return '://' not in path
 
 
+def _owned_name(prefix: str, stamp: int) -> str:
+  """`<prefix><stamp>-<pid>-<host>`: who is writing it, so a later push knows if it is dead."""
+  return f'{prefix}{stamp}-{os.getpid()}-{socket.gethostname()}'
+
+
 def staging_name(version: int) -> str:
-  """`.pushing-<version>-<pid>-<host>`: who is writing it, so a later push knows if it is dead."""
-  return f'{STAGING_PREFIX}{version}-{os.getpid()}-{socket.gethostname()}'
+  return _owned_name(STAGING_PREFIX, version)
 
 
-def _abandoned(name: str, now: float, prefix: str = STAGING_PREFIX) -> bool:
+def _abandoned(name: str, now: float, prefix: str) -> bool:
   try:
-    version, pid, host = name[len(prefix):].split('-', 2)
-    started, pid = int(version), int(pid)
+    stamp, pid, host = name[len(prefix):].split('-', 2)
+    started, pid = int(stamp), int(pid)
   except ValueError:
     return True  # not a name we write: a leftover all the same
   if host == socket.gethostname():
@@ -119,36 +123,33 @@ def _abandoned(name: str, now: float, prefix: str = STAGING_PREFIX) -> bool:
   return now - started > STALE_STAGING_SECONDS
 
 
-def remove_abandoned_staging(base_directory: str) -> List[str]:
-  """Deletes staging dirs of pushes that died (same host, process gone; or over a day old)."""
+def remove_abandoned_staging(base_directory: str, prefix: str = STAGING_PREFIX) -> List[str]:
+  """Deletes what pushes that died left under `prefix` (staging dirs, temporary files): theirs
+  if on this host and the process is gone, another host's once over a day old."""
   if not fileio.exists(base_directory):
     return []
-  removed = []
+  removed, now = [], time.time()
   for name in (n.rstrip('/') for n in fileio.listdir(base_directory)):
-    if name.startswith(STAGING_PREFIX) and _abandoned(name, time.time()):
-      fileio.rmtree(os.path.join(base_directory, name))
+    if name.startswith(prefix) and _abandoned(name, now, prefix):
+      path = os.path.join(base_directory, name)
+      if fileio.isdir(path):
+        fileio.rmtree(path)
+      else:
+        fileio.remove(path)
       removed.append(name)
   return removed
 
 
-def write_models_config(base_directory: str) -> str:
-  """Writes `<base_directory>/models.config` (local dirs) atomically; returns its path.
-
-  The temporary file is `models.config.tmp-<time>-<pid>-<host>`; those of dead pushes are
-  removed first, by the rule for staging dirs.
-  """
+def write_models_config(base_directory: str) -> Optional[str]:
+  """Writes `<base_directory>/models.config` atomically and returns its path; only for local
+  dirs (None for object stores). Temporary files of dead pushes are removed first."""
+  if not _is_local(base_directory):
+    return None
   base_directory = os.path.abspath(base_directory)
   os.makedirs(base_directory, exist_ok=True)
-  now = time.time()
-  for name in os.listdir(base_directory):
-    if name.startswith(CONFIG_TEMP_PREFIX) and _abandoned(name, now, CONFIG_TEMP_PREFIX):
-      try:
-        os.remove(os.path.join(base_directory, name))
-      except FileNotFoundError:
-        pass
+  remove_abandoned_staging(base_directory, CONFIG_TEMP_PREFIX)
   path = os.path.join(base_directory, MODELS_CONFIG_FILE)
-  temporary = os.path.join(
-      base_directory, f'{CONFIG_TEMP_PREFIX}{int(now)}-{os.getpid()}-{socket.gethostname()}')
+  temporary = os.path.join(base_directory, _owned_name(CONFIG_TEMP_PREFIX, int(time.time())))
   try:
     with open(temporary, 'w', encoding='utf-8') as f:
       f.write(tf_serving.models_config_text(base_directory))
@@ -162,17 +163,21 @@ def write_models_config(base_directory: str) -> str:
   return path
 
 
+def _fsync_dir(path: str) -> None:
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
 def _flush_tree(path: str) -> None:
   """fsync every file and folder, so a rename never publishes files still only in the page cache."""
   for dirpath, _, files in os.walk(path):
     for name in files:
       with open(os.path.join(dirpath, name), 'rb') as f:
         os.fsync(f.fileno())
-    fd = os.open(dirpath, os.O_RDONLY)
-    try:
-      os.fsync(fd)
-    finally:
-      os.close(fd)
+    _fsync_dir(dirpath)
 
 
 def _remove_quietly(path: str) -> None:
@@ -188,11 +193,7 @@ def publish_version(staging: str, target: str) -> None:
   if _is_local(target):
     _flush_tree(staging)
     os.rename(staging, target)  # atomic
-    fd = os.open(os.path.dirname(target), os.O_RDONLY)
-    try:
-      os.fsync(fd)
-    finally:
-      os.close(fd)
+    _fsync_dir(os.path.dirname(target))
     return
   files = [os.path.join(dirpath, name) for dirpath, _, names in fileio.walk(staging) for name in names]
   files.sort(key=lambda path: os.path.relpath(path, staging) == SAVED_MODEL_FILE)  # it goes last
@@ -224,8 +225,7 @@ class Executor(pusher_executor.Executor):
     serving = serving_version_of(base, model.uri, existing)
     if serving is not None:
       logging.info('Version %d already serves model %s: nothing new pushed', serving, model.uri)
-      if _is_local(base):
-        write_models_config(base)
+      write_models_config(base)
       self._MarkNotPushed(pushed)
       pushed.set_string_custom_property('pushed_destination', os.path.join(base, str(serving)))
       pushed.set_string_custom_property(ALREADY_SERVING_KEY, str(serving))
@@ -243,8 +243,7 @@ class Executor(pusher_executor.Executor):
     try:
       io_utils.copy_dir(self.GetModelPath(input_dict), staging)
       io_utils.write_string_file(os.path.join(staging, PROVENANCE_FILE), json.dumps(record))
-      if _is_local(base):
-        write_models_config(base)
+      write_models_config(base)
       publish_version(staging, target)
     except BaseException:
       _remove_quietly(staging)  # a full disk or an error: leave nothing behind

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from components.latest_blessed_model import custom_property as custom
-from components.mnist_evaluator import ACCURACY_METRIC
+from components.mnist_evaluator import ACCURACY_CLASS, ACCURACY_METRIC
 from components.mnist_pusher import ALREADY_SERVING_KEY
 from pipeline.metadata import store as store_lib
 
@@ -107,7 +107,6 @@ class Evaluation:
 def read_evaluation(uri: str) -> Evaluation:
   import tensorflow_model_analysis as tfma
   from tensorflow_model_analysis.writers import eval_config_writer
-  from components.mnist_evaluator import ACCURACY_CLASS
   from components.object_storage import enable_for
   enable_for(uri)
   evaluation = Evaluation()

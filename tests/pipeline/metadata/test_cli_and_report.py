@@ -10,6 +10,7 @@ import pytest
 from components.mnist_data import FILES
 from pipeline.metadata import runs
 from tests.pipeline.conftest import run_py
+from tests.pipeline.metadata.test_collect import walk
 
 pytestmark = pytest.mark.slow
 TRAIN_IMAGES_SHA = FILES['train'][0].sha256
@@ -17,13 +18,6 @@ TRAIN_IMAGES_SHA = FILES['train'][0].sha256
 
 def metadata(output_dir, *args):
   return run_py('-m', 'pipeline.metadata', '--output-dir', output_dir, *args)
-
-
-def _walk(node):
-  yield node
-  for children in node.get('produced_by', {}).get('inputs', {}).values():
-    for child in children:
-      yield from _walk(child)
 
 
 def test_lineage_from_pushed_version_down_to_the_data(two_runs):
@@ -42,7 +36,7 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
   as_json = metadata(output_dir, '--json', 'lineage', version)
   tree = json.loads(as_json.stdout)
   assert tree['type'] == 'PushedModel' and tree['properties']['pushed_version'] == version
-  nodes = list(_walk(tree))
+  nodes = list(walk(tree))
   examples = [n for n in nodes if n['type'] == 'Examples']
   assert examples[0]['properties']['sha256_train_images'] == TRAIN_IMAGES_SHA
   evaluations = [n['produced_by']['evaluation'] for n in nodes

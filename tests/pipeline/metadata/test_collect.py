@@ -44,11 +44,12 @@ def test_the_gate_is_the_one_tfma_applied(recorded):
   assert applied.change_threshold == {'absolute': -1e-10, 'direction': 'HIGHER_IS_BETTER'}
 
 
-def _walk(node):
+def walk(node):
+  """Every node of a lineage tree, depth first (also used by test_cli_and_report.py)."""
   yield node
   for children in node.get('produced_by', {}).get('inputs', {}).values():
     for child in children:
-      yield from _walk(child)
+      yield from walk(child)
 
 
 def test_lineage_from_the_pushed_version_down_to_the_source_digests(recorded):
@@ -56,7 +57,7 @@ def test_lineage_from_the_pushed_version_down_to_the_source_digests(recorded):
   tree = lineage.lineage(store, VERSION)
   assert tree['type'] == 'PushedModel' and tree['properties']['pushed_version'] == VERSION
   assert tree['produced_by']['component'] == 'Pusher'
-  nodes = list(_walk(tree))
+  nodes = list(walk(tree))
   examples = [n for n in nodes if n['type'] == 'Examples' and not n.get('see_above')]
   assert len(examples) == 1
   assert examples[0]['properties']['sha256_train_images'] == SHA256_TRAIN_IMAGES
