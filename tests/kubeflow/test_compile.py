@@ -53,13 +53,17 @@ def _deps(spec):
 def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
-  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher',
+  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator',
+                        'ServingCheck', 'Pusher',
                         'RunResults'}
   assert edges == {('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
                    ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
                    ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
-                   ('Evaluator', 'Pusher'), ('MnistExampleGen', 'RunResults'),
-                   ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'), ('Pusher', 'RunResults')}
+                   ('Evaluator', 'Pusher'), ('MnistExampleGen', 'ServingCheck'),
+                   ('Trainer', 'ServingCheck'), ('Evaluator', 'ServingCheck'),
+                   ('ServingCheck', 'Pusher'), ('MnistExampleGen', 'RunResults'),
+                   ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'),
+                   ('ServingCheck', 'RunResults'), ('Pusher', 'RunResults')}
   # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
   # never cached (its answer depends on the metadata store, not on its inputs).
   executors = spec['deploymentSpec']['executors']
@@ -79,6 +83,7 @@ def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
   assert model_resolver and (model_resolver[0], 'Evaluator') in edges
   assert ('MnistExampleGen', 'Trainer') in edges and ('Trainer', 'Evaluator') in edges
   assert ('Evaluator', 'Pusher') in edges
+  assert ('ServingCheck', 'Pusher') in edges and ('Evaluator', 'ServingCheck') in edges
   executors = spec['deploymentSpec']['executors']
   assert any('resolver' in e for e in executors.values())
   # Vertex's store is shared by the project's pipelines: only this pipeline's blessings count.
@@ -93,7 +98,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor'}
+                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor'}
   class_paths = {}
   for label, container in containers.items():
     assert container['image'] == IMAGE
@@ -109,6 +114,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   assert class_paths['Evaluator_executor'] == 'components.mnist_evaluator.Executor'
   assert class_paths['LatestBlessedModel_executor'] == 'components.latest_blessed_model.Executor'
   assert class_paths['Pusher_executor'] == 'components.mnist_pusher.Executor'
+  assert class_paths['ServingCheck_executor'] == 'components.serving_check.Executor'
   for path in class_paths.values():
     import_utils.import_class_by_path(path)
   run_fn = spec['root']['dag']['tasks']['Trainer']['inputs']['parameters']['run_fn']
