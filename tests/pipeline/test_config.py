@@ -77,7 +77,7 @@ def test_create_pipeline_wiring():
   pipeline = create_pipeline(config)
   by_id = {c.id: c for c in pipeline.components}
   assert set(by_id) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModelResolver', 'Evaluator',
-                        'Pusher'}
+                        'ServingCheck', 'Pusher'}
   assert pipeline.pipeline_info.pipeline_name == 'mnist-tfx'
   assert pipeline.beam_pipeline_args == ['--direct_num_workers=2']
 
@@ -99,6 +99,12 @@ def test_create_pipeline_wiring():
 
   pusher = by_id['Pusher'].exec_properties['push_destination']
   assert '/out/serving' in str(pusher)
+  # The Pusher needs both blessings: the Evaluator's and the serving check's.
+  assert by_id['Pusher'].inputs['model_blessing'].producer_component_id == 'Evaluator'
+  assert by_id['Pusher'].inputs['infra_blessing'].producer_component_id == 'ServingCheck'
+  assert by_id['ServingCheck'].exec_properties['max_latency_ms'] == 1000.0
+  assert {k: c.producer_component_id for k, c in by_id['ServingCheck'].inputs.items()} == {
+      'examples': 'MnistExampleGen', 'model': 'Trainer', 'evaluation': 'Evaluator'}
   # The Evaluator compares against the resolver's latest blessed model.
   assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
       'LatestBlessedModelResolver'
