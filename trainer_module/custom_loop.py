@@ -89,7 +89,7 @@ class CustomLoop:
     writers = {}
     if log_dir:
       writers = {name: tf.summary.create_file_writer(os.path.join(log_dir, name))
-                 for name in ('train', 'validation')}
+                 for name in ('train', 'validation') if name == 'train' or validation is not None}
     history: Dict[str, List[float]] = {}
     for epoch in range(epochs):
       started = time.monotonic()
