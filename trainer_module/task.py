@@ -1,5 +1,12 @@
 """TFX Trainer entry point: `run_fn` (referenced by import path, so no wheel is built at run time).
 
+Also a command, for running the same training outside a pipeline task, e.g. in each replica of a
+TFJob or a Vertex AI custom job (every replica runs it; TF_CONFIG says which one it is):
+
+    python -m trainer_module.task --train-files 'ROOT/MnistExampleGen/examples/N/Split-train/*' \
+        --serving-model-dir DIR --model-run-dir DIR \
+        --config '{"strategy": "multi_worker", "training_loop": "custom", "epochs": 12}'
+
 What the Trainer reads: the `train` split only. Its end (TrainingConfig.validation_split: by
 default the last 5,000 of MNIST's 60,000) is held out for the per-epoch validation
 (`val_loss`/`val_accuracy`); the rest is trained on. The `eval` split (MNIST's test set, in
@@ -143,8 +150,29 @@ def train_and_export(config: TrainingConfig, train_files, eval_files, serving_mo
   return history
 
 
+def main(argv=None) -> int:
+  import argparse  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(description='Train the seed CNN on the train split and export it.')
+  parser.add_argument('--train-files', required=True, action='append',
+                      help='file pattern of the train split\'s GZIP TFRecords (repeatable)')
+  parser.add_argument('--serving-model-dir', required=True)
+  parser.add_argument('--model-run-dir', required=True)
+  parser.add_argument('--config', default='{}', help='TrainingConfig fields as JSON')
+  args = parser.parse_args(argv)
+  try:
+    config = TrainingConfig.from_custom_config(json.loads(args.config))
+  except (ValueError, TypeError) as e:
+    parser.error(f'--config: {e}')
+  train_and_export(config, args.train_files, None, args.serving_model_dir, args.model_run_dir)
+  return 0
+
+
 def run_fn(fn_args) -> None:
   """TFX Trainer hook: hyperparameters arrive in fn_args.custom_config (a TrainingConfig)."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
   train_and_export(config, fn_args.train_files, fn_args.eval_files,
                    fn_args.serving_model_dir, fn_args.model_run_dir)
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -96,3 +96,26 @@ def test_custom_loop_under_local_strategies_without_validation(small_train_recor
   assert history['loss'][1] < history['loss'][0]
   assert used.num_replicas_in_sync == 1 and not getattr(model, 'optimizer', None)  # never compiled
   assert sorted(os.listdir(tmp_path / 'run')) == ['train']  # no validation logs without validation
+
+
+@pytest.mark.slow  # a child process that imports TensorFlow and trains
+def test_task_command_trains_and_exports(small_train_records, tmp_path):
+  """`python -m trainer_module.task`: what each replica of a TFJob or Vertex custom job runs."""
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  result = subprocess.run(
+      [sys.executable, '-m', 'trainer_module.task', '--train-files', small_train_records,
+       '--serving-model-dir', str(tmp_path / 'model'), '--model-run-dir', str(tmp_path / 'run'),
+       '--config', '{"epochs": 1, "training_loop": "custom", "validation_examples": 100}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'Epoch 1/1' in result.stdout and 'val_accuracy' in result.stdout
+  assert (tmp_path / 'model' / 'saved_model.pb').exists()
+  assert set(json.loads((tmp_path / 'run' / 'history.json').read_text())) == {
+      'loss', 'accuracy', 'val_loss', 'val_accuracy'}
+  bad = subprocess.run([sys.executable, '-m', 'trainer_module.task', '--train-files', 'x',
+                        '--serving-model-dir', 'm', '--model-run-dir', 'r', '--config',
+                        '{"training_loop": "eager"}'], cwd=REPO, capture_output=True, text=True,
+                       timeout=300, check=False)
+  assert bad.returncode == 2 and "unknown training loop 'eager'" in bad.stderr
