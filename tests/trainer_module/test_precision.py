@@ -97,3 +97,19 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
   np.testing.assert_allclose(answer['probabilities'], expected, atol=0.05)  # bfloat16: 8-bit mantissa
   agree = np.mean(answer['classes'].numpy() == np.argmax(expected, axis=1))
   assert agree >= 0.98, agree
+
+
+@pytest.mark.slow  # float16 on a CPU is emulated, ~100x slower than float32: three steps only
+@pytest.mark.parametrize('loop', ['fit', 'custom'])
+def test_mixed_float16_trains_with_loss_scaling_under_both_loops(tmp_path, mnist_dir, loop):
+  import math
+  from tests.trainer_module.conftest import write_records
+  from trainer_module import task
+  from trainer_module.config import TrainingConfig
+  records = write_records(mnist_dir, str(tmp_path / 'train' / 'data.gz'), count=256)
+  config = TrainingConfig(epochs=1, batch_size=64, training_loop=loop, precision='mixed_float16',
+                          validation_examples=64)
+  model, history, _ = task.train(config, records, None, verbose=0)
+  assert model.layers[1].compute_dtype == 'float16' and model.layers[-1].compute_dtype == 'float32'
+  assert set(history) == {'loss', 'accuracy', 'val_loss', 'val_accuracy'}
+  assert all(math.isfinite(v) for values in history.values() for v in values)
