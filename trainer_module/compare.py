@@ -50,12 +50,14 @@ def main(argv=None) -> int:
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from components import mnist_data  # pylint: disable=g-import-not-at-top
+  from trainer_module import data  # pylint: disable=g-import-not-at-top
   from trainer_module import task  # pylint: disable=g-import-not-at-top
   from trainer_module.config import TrainingConfig  # pylint: disable=g-import-not-at-top
 
   work = tempfile.mkdtemp(prefix='mnist-compare-')
   records = write_records(args.data_dir, os.path.join(work, 'train', 'data.gz'),
                           count=args.train_examples)
+  total = data.count_records(records)
   test = mnist_data.load_split(args.data_dir, 't10k')
   test_images = (test.images / 255.0).astype(np.float32)
   variants = [v.split('/') for v in args.variants.split(',')]
@@ -69,8 +71,7 @@ def main(argv=None) -> int:
       started = time.monotonic()
       model, history, _ = task.train(config, records, None, verbose=0)
       seconds = time.monotonic() - started
-      trained = task.data.count_records(records) - config.validation_split(
-          task.data.count_records(records))
+      trained = total - config.validation_split(total)
       logits = model.predict(test_images, batch_size=1000, verbose=0)
       accuracy = float(np.mean(np.argmax(logits, axis=1) == test.labels))
       print(json.dumps({'variant': f'{loop}/{precision}', 'repeat': repeat, 'seconds': round(seconds, 1),
