@@ -6,7 +6,7 @@ import shlex
 from typing import List, Optional, Tuple
 
 from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound, check_latency_bound
-from trainer_module.config import STRATEGIES, TrainingConfig
+from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
 DEFAULT_OUTPUT_DIR = 'tfx_output'
@@ -40,6 +40,13 @@ def _positive_int(text: str) -> int:
   value = int(text)
   if value < 1:
     raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+  return value
+
+
+def _non_negative_int(text: str) -> int:
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
   return value
 
 
@@ -81,6 +88,17 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='distribution strategy (default: %(default)s = CPU or one GPU)')
   train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
                      help='train on this Cloud TPU (implies --strategy tpu)')
+  # Trainer flags: training loop, precision, validation split (issue 11 items 3 and 5, issue 10 item 4).
+  train.add_argument('--training-loop', choices=TRAINING_LOOPS, default=defaults.training_loop,
+                     help="'fit' (Keras Model.fit) or 'custom' (the seed's eager loop: GradientTape in "
+                     "tf.function; needed for --strategy multi_worker) (default: %(default)s)")
+  train.add_argument('--precision', choices=PRECISIONS, default=defaults.precision,
+                     help='float32, Keras mixed precision, or auto: bfloat16 on CPUs with '
+                     'AVX512_BF16/AMX and on TPUs, float16 on GPUs with tensor cores, else float32 '
+                     '(default: %(default)s)')
+  train.add_argument('--validation-examples', type=_non_negative_int, metavar='N',
+                     help='hold the last N training examples out of training for per-epoch '
+                     'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)')
   gate = parser.add_argument_group('evaluation')
   gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=DEFAULT_ACCURACY_THRESHOLD,
                     help='bless only if test accuracy is at least this (default: %(default)s)')
@@ -111,9 +129,14 @@ def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
 
 def training_from_args(args: argparse.Namespace) -> TrainingConfig:
   """The trainer's settings; flags that are fine alone but not together are refused here."""
-  return TrainingConfig(
+  training = TrainingConfig(
       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-      strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu)
+      strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu,
+      training_loop=args.training_loop, precision=args.precision,
+      validation_examples=args.validation_examples)
+  if args.train_examples is not None:
+    training.validation_split(args.train_examples)  # refuses a split as large as the data
+  return training
 
 
 def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,

@@ -4,6 +4,12 @@ import dataclasses
 from typing import Any, Dict, Optional
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
+TRAINING_LOOPS = ('fit', 'custom')  # keras Model.fit, or the seed's eager loop (custom_loop.py)
+PRECISIONS = ('auto', 'float32', 'mixed_bfloat16', 'mixed_float16')  # see precision.py
+# Held out of the end of `train` for per-epoch validation (None = this many, or 1/12 of a smaller
+# split: 5,000 of MNIST's 60,000), so the `eval` split is left to the Evaluator's gate.
+DEFAULT_VALIDATION_EXAMPLES = 5000
+DEFAULT_VALIDATION_DIVISOR = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,6 +22,10 @@ class TrainingConfig:
   strategy: str = 'default'
   tpu: Optional[str] = None
   shuffle_seed: Optional[int] = None
+  training_loop: str = 'fit'
+  precision: str = 'float32'
+  # None: the default above; 0: no validation; N: the last N training examples (N < their count).
+  validation_examples: Optional[int] = None
 
   def __post_init__(self):
     if self.epochs < 1:
@@ -33,6 +43,29 @@ class TrainingConfig:
     if self.strategy == 'tpu' and not self.tpu:
       raise ValueError('--strategy tpu needs --tpu NAME_OR_GRPC_ADDRESS')
 
+    if self.training_loop not in TRAINING_LOOPS:
+      raise ValueError(f'unknown training loop {self.training_loop!r}; choose one of '
+                       f'{", ".join(TRAINING_LOOPS)}')
+    if self.strategy == 'multi_worker' and self.training_loop == 'fit':
+      raise ValueError("--strategy multi_worker needs --training-loop custom: Keras 3's Model.fit "
+                       'fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)')
+    if self.precision not in PRECISIONS:
+      raise ValueError(f'unknown precision {self.precision!r}; choose one of {", ".join(PRECISIONS)}')
+    if self.validation_examples is not None and self.validation_examples < 0:
+      raise ValueError(f'validation examples must be >= 0 (0 = no validation), '
+                       f'got {self.validation_examples}')
+
+  def validation_split(self, training_examples: int) -> int:
+    """How many of `training_examples` (the end of the split) are held out for validation."""
+    if self.validation_examples is None:
+      return min(DEFAULT_VALIDATION_EXAMPLES, training_examples // DEFAULT_VALIDATION_DIVISOR)
+    if self.validation_examples and self.validation_examples >= training_examples:
+      raise ValueError(
+          f'--validation-examples {self.validation_examples} must be less than the number of '
+          f'training examples ({training_examples}): they are held out of them '
+          f'(0 = no validation split)')
+    return self.validation_examples
+
   def to_custom_config(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
 
@@ -41,7 +74,7 @@ class TrainingConfig:
     known = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in (custom_config or {}).items() if k in known}
     # JSON round-trips turn ints into floats on some orchestrators.
-    for name in ('epochs', 'batch_size'):
-      if name in values:
+    for name in ('epochs', 'batch_size', 'validation_examples'):
+      if values.get(name) is not None:
         values[name] = int(values[name])
     return cls(**values)

@@ -44,26 +44,50 @@ def parse_examples(serialized: tf.Tensor):
   return decode_images(features[IMAGE_KEY]), features[LABEL_KEY]
 
 
+def list_files(file_pattern: Union[str, List[str]]) -> List[str]:
+  """The TFRecord files a pattern (or list of patterns) names, sorted: the order they are read in."""
+  files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else [
+      f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
+  if not files:
+    raise FileNotFoundError(f'no TFRecord files match {file_pattern}')
+  return sorted(files)
+
+
+def count_records(file_pattern: Union[str, List[str]]) -> int:
+  """How many records the files hold (read, not parsed: about a second for MNIST's 60k)."""
+  records = tf.data.TFRecordDataset(list_files(file_pattern), compression_type='GZIP')
+  return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
 def make_dataset(file_pattern: Union[str, List[str]],
                  batch_size: int,
                  shuffle: bool,
                  drop_remainder: bool = False,
                  cache: bool = True,
-                 seed: Optional[int] = None) -> tf.data.Dataset:
+                 seed: Optional[int] = None,
+                 skip: int = 0,
+                 take: Optional[int] = None) -> tf.data.Dataset:
   """Reads, parses, (shuffles,) batches and prefetches examples.
 
+  Records are read in file order (sorted file names, each file front to back), so `skip` and
+  `take` cut the same records on every run and every worker: the Trainer's validation split is
+  `skip=N - V` of the train split, its training data `take=N - V`.
   drop_remainder=True gives every batch the static shape TPUs need.
   """
-  files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else [
-      f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
-  if not files:
-    raise FileNotFoundError(f'no TFRecord files match {file_pattern}')
-  ds = tf.data.TFRecordDataset(sorted(files), compression_type='GZIP',
-                               num_parallel_reads=tf.data.AUTOTUNE)
+  ds = tf.data.TFRecordDataset(list_files(file_pattern), compression_type='GZIP')
+  if skip:
+    ds = ds.skip(skip)
+  if take is not None:
+    ds = ds.take(take)
   if cache:
     ds = ds.cache()  # serialized records are small (~1 KB each); parse cost is paid per epoch
   if shuffle:
     ds = ds.shuffle(60000, seed=seed, reshuffle_each_iteration=True)
   ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  # Across workers, split by batch, not by file: every worker reads all files and takes its share
+  # of each global batch. By file, each worker's `take`/`skip` would cut its own files, not the
+  # split, and a split in fewer files than workers could not be shared at all.
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

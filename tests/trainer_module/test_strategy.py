@@ -36,7 +36,7 @@ def test_tpu_flag_selects_tpu_with_static_shapes():
 
 
 def test_multi_worker_needs_tf_config():
-  config = TrainingConfig(strategy='multi_worker')
+  config = TrainingConfig(strategy='multi_worker', training_loop='custom')
   with pytest.raises(strategy_lib.StrategyError, match='needs TF_CONFIG'):
     strategy_lib.plan_strategy(config, env={})
   with pytest.raises(strategy_lib.StrategyError, match='not a valid cluster spec'):
