@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Union
 
 from tfx import types
 from tfx.components.example_validator import executor as example_validator_executor
+from tfx.components.schema_gen.import_schema_gen import component as import_schema_gen_component
+from tfx.components.schema_gen.import_schema_gen import executor as import_schema_gen_executor
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
@@ -24,9 +26,10 @@ from components.mnist_data import MnistDataError
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema', 'schema.pbtxt')
-# The same file as a Kubeflow task finds it: relative to the working directory, which is the
-# image's /pipeline (Dockerfile: WORKDIR /pipeline, COPY components/) or a checkout's root.
+# The same file as a Kubeflow task finds it: relative to the code's root (the image's /pipeline,
+# Dockerfile: COPY components/), resolved by ImportSchemaExecutor wherever the task runs.
 CONTAINER_SCHEMA_FILE = 'components/schema/schema.pbtxt'
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKEW_FILE = 'LabelSkew.pb'  # in the anomalies artifact's eval split folder, beside SchemaDiff.pb
 LABEL_DRIFT_BOUND_KEY = 'label_drift_bound'
 DEFAULT_LABEL_DRIFT_BOUND = 0.08
@@ -122,6 +125,23 @@ def read_anomalies(anomalies_uri: str, split: str, file_name: str = example_vali
   return anomalies
 
 
+class ImportSchemaExecutor(import_schema_gen_executor.Executor):
+  """TFX's ImportSchemaGen executor; a relative schema_file is relative to the code's root."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    path = exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, '')
+    if path and '://' not in path and not os.path.isabs(path):
+      exec_properties = dict(exec_properties, **{
+          standard_component_specs.SCHEMA_FILE_KEY: os.path.join(CODE_ROOT, path)})
+    return super().Do(input_dict, output_dict, exec_properties)
+
+
+class RepoImportSchemaGen(import_schema_gen_component.ImportSchemaGen):
+  """ImportSchemaGen whose schema file may be named relative to the code's root."""
+
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ImportSchemaExecutor)
+
+
 class Executor(example_validator_executor.Executor):
   """TFX's ExampleValidator per split, then the label skew between train and eval; any anomaly
   raises DataValidationError (after the anomalies are written)."""
@@ -186,8 +206,7 @@ def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LAB
   """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
   ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
   from tfx import v1 as tfx
-  schema_importer = tfx.components.ImportSchemaGen(
-      schema_file=schema_file(container)).with_id('ImportSchemaGen')
+  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id('ImportSchemaGen')
   statistics_gen = tfx.components.StatisticsGen(
       examples=examples, schema=schema_importer.outputs['schema']).with_id('StatisticsGen')
   # Inferred from the statistics, for comparison with the checked-in schema in the report.

@@ -13,7 +13,8 @@ from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
-TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher', 'RunResults'}
+TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher', 'RunResults',
+         'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}  # issue 10
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
