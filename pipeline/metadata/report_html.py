@@ -92,7 +92,7 @@ def _histogram_chart(title: str, counts: List[int], width=320, height=200) -> st
   """Pixel-intensity histogram on a log scale (background pixels outnumber the rest 4 to 1)."""
   logs = [float(np.log10(1 + c)) for c in counts]
   top_log = max(logs) or 1.0
-  left, top, plot_h = 44, 24, height - 50
+  left, top, plot_h = 60, 24, height - 50
   bar_w = (width - left - 10) / max(len(counts), 1)
   step = 256 // max(len(counts), 1)
   parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
