@@ -15,7 +15,8 @@ from pipeline import console
 def parse_args(argv):
   from pipeline.metadata import store as store_lib
   parser = argparse.ArgumentParser(
-      description='Run the MNIST TFX pipeline locally: ExampleGen → Trainer → Evaluator → Pusher.',
+      description='Run the MNIST TFX pipeline locally: '
+                  'ExampleGen → Trainer → Evaluator → ServingCheck → Pusher.',
       epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
   parser.add_argument('--output-dir', metavar='DIR', default=config_lib.DEFAULT_OUTPUT_DIR,
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '

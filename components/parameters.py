@@ -1,7 +1,8 @@
 """The two pipeline parameters a Kubeflow run can set — epochs and the accuracy bound — each
 live in one exec property of their own and nowhere else. Just before TFX's executor runs, fold()
 writes the value into the JSON config that executor reads (the Trainer's custom_config, the
-Evaluator's eval_config). Kept free of TensorFlow imports: the CLIs use the checks too."""
+Evaluator's eval_config). The checks of the gates' bounds live here too. Kept free of
+TensorFlow imports: the CLIs use the checks."""
 from typing import Any, Callable, Dict
 
 
@@ -11,6 +12,17 @@ def check_accuracy_bound(value: Any) -> float:
   bound = float(value)
   if not 0 <= bound <= 1:
     raise ValueError(f'accuracy threshold must be in [0, 1], got {value}')
+  return bound
+
+
+DEFAULT_LATENCY_BOUND_MS = 1000.0  # the ServingCheck's: p99 of one-image `classify` calls
+
+
+def check_latency_bound(value: Any) -> float:
+  """The ServingCheck's latency bound (milliseconds): on the command line and in the executor."""
+  bound = float(value)
+  if not bound > 0:
+    raise ValueError(f'the serving latency bound must be > 0 ms, got {value}')
   return bound
 
 

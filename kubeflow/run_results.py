@@ -22,7 +22,8 @@ TASK = 'RunResults'
 # input name -> (producer task, its output key)
 INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'model'),
           'model_run': ('Trainer', 'model_run'), 'evaluation': ('Evaluator', 'evaluation'),
-          'blessing': ('Evaluator', 'blessing'), 'pushed_model': ('Pusher', 'pushed_model')}
+          'blessing': ('Evaluator', 'blessing'), 'serving_check': ('ServingCheck', 'blessing'),
+          'pushed_model': ('Pusher', 'pushed_model')}
 OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
            'report': 'system.HTML'}
 
@@ -55,6 +56,7 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
 def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
   """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
   from components.mnist_pusher import ALREADY_SERVING_KEY
+  from components.serving_check import read_result
   from pipeline.metadata import report as report_lib
   from pipeline.metadata import runs
   missing = sorted(set(INPUTS) - set(inputs))
@@ -67,6 +69,7 @@ def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
   summary = {
       'accuracy': accuracy, 'baseline_accuracy': baseline, 'failures': failures,
       'blessed': bool(meta['blessing'].get('blessed')),
+      'servable': bool(meta['serving_check'].get('blessed')),
       'pushed_version': pushed.get('pushed_version') if pushed.get('pushed') else None,
       'pushed_dir': pushed.get('pushed_destination'),
       'already_serving': pushed.get(ALREADY_SERVING_KEY),
@@ -80,6 +83,10 @@ def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
                      'change_threshold': evaluation.change_threshold},
             'data': {k: v for k, v in meta['examples'].items()
                      if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
+  serving_check = read_result(inputs['serving_check']['uri'])
+  if serving_check:
+    report['serving_check'] = serving_check
+    summary['serving_failures'] = serving_check.get('reasons', [])
   history = report_lib.read_history(inputs['model_run']['uri'])
   if history:
     report['history'] = history
@@ -93,8 +100,11 @@ def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   s = report['summary']
   metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
              'baseline_accuracy': s['baseline_accuracy'], 'blessed': 1.0 if s['blessed'] else 0.0,
+             'servable': None if s.get('servable') is None else float(s['servable']),
              'eval_examples': float(sum(report['label_histograms'][EVAL_SPLIT])),
              'pushed_version': float(s['pushed_version']) if s['pushed_version'] else None}
+  single = (report.get('serving_check') or {}).get('latency', {}).get('1', {})
+  metrics.update({f'serving_latency_{k}': v for k, v in single.items() if k in ('p50_ms', 'p99_ms')})
   metrics = {k: v for k, v in metrics.items() if v is not None}  # the launcher refuses nulls
   matrix = report.get('confusion_matrix') or []
   confusion = {'confusionMatrix': {
@@ -131,7 +141,8 @@ def main(argv) -> None:
     f.write(json.dumps(executor_output))
   accuracy = report['summary']['accuracy']
   print(f'RunResults: accuracy {"-" if accuracy is None else f"{accuracy:.4f}"}, '
-        f'{"blessed" if report["summary"]["blessed"] else "not blessed"}; report at {html_uri}')
+        f'{"blessed" if report["summary"]["blessed"] else "not blessed"}, '
+        f'{"servable" if report["summary"]["servable"] else "NOT servable"}; report at {html_uri}')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ import shlex
 from typing import List, Optional, Tuple
 
 from components import datasets
-from components.parameters import check_accuracy_bound
+from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound, check_latency_bound
 from trainer_module.config import STRATEGIES, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
@@ -61,6 +61,7 @@ class PipelineConfig:
   train_examples: Optional[int] = None  # first N of the 60k training set
   eval_examples: Optional[int] = None  # first N of the 10k test set
   accuracy_threshold: float = DEFAULT_ACCURACY_THRESHOLD
+  serving_latency_bound_ms: float = DEFAULT_LATENCY_BOUND_MS  # ServingCheck: p99, one image
   beam_args: Tuple[str, ...] = ()
   enable_cache: bool = True
   pipeline_name: str = PIPELINE_NAME
@@ -72,6 +73,7 @@ class PipelineConfig:
     datasets.get(self.dataset)
     _check_drift_bound(self.label_drift_bound)
     check_accuracy_bound(self.accuracy_threshold)
+    check_latency_bound(self.serving_latency_bound_ms)
     for name in ('train_examples', 'eval_examples'):
       value = getattr(self, name)
       if value is not None and value < 1:
@@ -88,6 +90,13 @@ def _positive_int(text: str) -> int:
 def _accuracy_bound(text: str) -> float:
   try:
     return check_accuracy_bound(text)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _latency_bound(text: str) -> float:
+  try:
+    return check_latency_bound(text)
   except ValueError as e:
     raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -123,6 +132,10 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                     f'{DEFAULT_ACCURACY_THRESHOLD} for mnist, '
                     f'{datasets.FASHION_MNIST.default_accuracy_threshold} for fashion-mnist, '
                     f'{datasets.IDX.default_accuracy_threshold} for idx)')
+  gate.add_argument('--serving-latency-bound', type=_latency_bound, metavar='MS',
+                    default=DEFAULT_LATENCY_BOUND_MS,
+                    help="push only if the serving check's p99 latency for one image through "
+                    '`classify` is at most this many milliseconds (default: %(default)g)')
   parser.add_argument('--no-cache', action='store_true',
                       help='rerun every component even if its inputs and settings are unchanged '
                       '(e.g. after editing trainer code)')
@@ -157,7 +170,8 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
   return PipelineConfig(
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
-      accuracy_threshold=accuracy_threshold_of(args), beam_args=tuple(shlex.split(args.beam_args)),
+      accuracy_threshold=accuracy_threshold_of(args),
+      serving_latency_bound_ms=args.serving_latency_bound, beam_args=tuple(shlex.split(args.beam_args)),
       enable_cache=not args.no_cache, pipeline_name=pipeline_name,
       dataset=getattr(args, 'dataset', datasets.DEFAULT),
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))

@@ -38,8 +38,10 @@ class ComponentProgress(logging.Handler):
       'MnistExampleGen': 'MnistExampleGen: validating the MNIST files and writing TFRecords…',
       'Trainer': 'Trainer: training the seed CNN…',  # Keras' progress follows
       'Evaluator': 'Evaluator: TFMA on the eval split (candidate vs. last blessed model)…',
+      'ServingCheck': 'ServingCheck: loading the candidate in a fresh process, as a model server would…',
   }
   EXAMPLE_COUNTS = 'MnistExampleGen wrote %s'  # logged by components.mnist_example_gen
+  SERVING_VERDICT = 'ServingCheck verdict: %s'  # logged by components.serving_check
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
@@ -52,7 +54,7 @@ class ComponentProgress(logging.Handler):
       self._print(self.STARTING[self.current])
     elif msg == 'A cached execution %d is used.' and self.current:
       self.cached.add(self.current)
-    elif msg == self.EXAMPLE_COUNTS and self.current:
+    elif msg in (self.EXAMPLE_COUNTS, self.SERVING_VERDICT) and self.current:
       self.notes[self.current] = f' ({record.args[0]})'
     elif msg == 'Component %s is finished.':
       node = record.args[0]

@@ -320,6 +320,13 @@ def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
     print('Blessed:         yes')
   else:
     print('Blessed:         no — ' + ('; '.join(summary.failures) or 'see the Evaluator output'))
+  if summary.servable:
+    latency = summary.serving_latency_ms
+    print('Serving check:   passed' + (f' — one image in {latency["p50_ms"]:.1f} ms (p50), '
+                                       f'{latency["p99_ms"]:.1f} ms (p99)' if latency else ''))
+  elif summary.servable is False:
+    print('Serving check:   FAILED — ' + ('; '.join(summary.serving_failures) or
+                                          'see the ServingCheck output'))
   if summary.pushed_version:
     print(f'Pushed:          {summary.pushed_dir} (version {summary.pushed_version})')
   elif summary.already_serving:

@@ -1,4 +1,5 @@
-"""create_pipeline: ExampleGen → Trainer → Evaluator (gate) → Pusher, for any runner."""
+"""create_pipeline: ExampleGen → Trainer → Evaluator (gate) → ServingCheck (gate) → Pusher,
+for any runner."""
 from typing import List, Optional
 
 from tfx import v1 as tfx
@@ -10,6 +11,7 @@ from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
 from components.mnist_pusher import MnistPusher
 from components.mnist_trainer import MnistTrainer
+from components.serving_check import ServingCheck
 from pipeline.config import PipelineConfig
 
 # Names of the pipeline parameters a Kubeflow run can set (defaults come from the config).
@@ -60,14 +62,22 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
       pipeline_name=config.pipeline_name,
   ).with_id('Evaluator')
 
+  # In a fresh process, as a model server would: both signatures, the Evaluator's answers, latency.
+  serving_check = ServingCheck(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      evaluation=evaluator.outputs['evaluation'],
+      max_latency_ms=config.serving_latency_bound_ms).with_id('ServingCheck')
+
   pusher = MnistPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
+      infra_blessing=serving_check.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
   ).with_id('Pusher')
 
-  return [example_gen, *validation, trainer, baseline, evaluator, pusher]
+  return [example_gen, *validation, trainer, baseline, evaluator, serving_check, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None,

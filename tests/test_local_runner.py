@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from components import mnist_data
+from components import serving_check
 from pipeline.metadata import runs
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_NPY
@@ -45,6 +46,8 @@ def test_blessed_and_pushed(blessed_run):
   assert os.path.exists(os.path.join(output_dir, 'serving', version, 'saved_model.pb'))
   for component in ('Trainer', 'Evaluator', 'Pusher'):
     assert re.search(rf'^{component}\s+[\d.]+ s$', proc.stdout, re.M), proc.stdout
+  assert re.search(r'^ServingCheck\s+[\d.]+ s \(servable, p99 [\d.]+ ms for one image\)$',
+                   proc.stdout, re.M), proc.stdout
   # Progress a person can follow: what starts, example counts, Keras' epochs, the report.
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 60000, eval 10000\)$', proc.stdout, re.M)
   assert 'MnistExampleGen: validating the MNIST files' in proc.stdout
@@ -58,6 +61,24 @@ def test_blessed_and_pushed(blessed_run):
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.blessed and summary.pushed_version == version
   assert abs(summary.accuracy - accuracy) < 1e-4
+  assert re.search(r'^Serving check:   passed — one image in [\d.]+ ms \(p50\), [\d.]+ ms \(p99\)$',
+                   proc.stdout, re.M), proc.stdout
+  assert summary.servable and summary.serving_failures == []
+
+
+def test_the_serving_check_saw_what_the_evaluator_saw(blessed_run):
+  """A fresh process answered all 10,000 test digits through both signatures, exactly as TFMA
+  scored them through serving_default in the Evaluator."""
+  output_dir, proc = blessed_run
+  assert proc.returncode == 0
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  check = serving_check.read_result(summary.uris['InfraBlessing'])
+  assert check['passed'] and check['examples'] == check['evaluator_examples'] == 10000
+  assert check['disagreements'] == 0
+  assert abs(check['accuracy_classify'] - summary.accuracy) < 1e-6
+  assert check['accuracy_serving_default'] == check['accuracy_classify']
+  assert check['warmup_requests'] == 4 and check['refused'] == ['0-255 pixels', 'NaN pixels']
+  assert os.path.exists(os.path.join(summary.uris['InfraBlessing'], 'INFRA_BLESSED'))
 
 
 def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
@@ -107,6 +128,25 @@ def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir
   assert summary.component_states['MnistExampleGen'] == 'CACHED'
   assert summary.component_states['Trainer'] == 'CACHED'
   assert summary.blessed is False and summary.pushed_version is None
+
+
+def test_a_model_too_slow_to_serve_is_not_pushed(blessed_run, mnist_dir):
+  """Blessed by the Evaluator, refused by the serving check: nothing pushed, exit 3, the reason."""
+  output_dir, first = blessed_run
+  assert first.returncode == 0
+  before = versions(output_dir)
+  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
+                   '--accuracy-threshold', '0.9', '--serving-latency-bound', '0.001')
+  assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
+  assert re.search(r'^ServingCheck\s+[\d.]+ s \(NOT servable, ', proc.stdout, re.M), proc.stdout
+  assert 'Blessed:         yes' in proc.stdout
+  assert re.search(r'^Serving check:   FAILED — single-image p99 latency [\d.]+ ms is over the bound '
+                   r'0.001 ms$', proc.stdout, re.M), proc.stdout
+  assert 'Pushed:          nothing (the model being served, if any, is unchanged)' in proc.stdout
+  assert versions(output_dir) == before
+  summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
+  assert summary.servable is False and summary.pushed_version is None
+  assert summary.already_serving is None
 
 
 def test_model_worse_than_the_blessed_one_is_not_pushed(blessed_run, mnist_dir):

@@ -13,6 +13,7 @@ _SHOWN_PROPERTIES = {
                  'sha256_t10k_labels', 'source_uri', 'train_examples', 'eval_examples', 'span'),
     'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
     'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),
+    'InfraBlessing': ('blessed', 'latency_p50_ms', 'latency_p99_ms'),
 }
 
 

@@ -20,9 +20,10 @@ def runs_table(summaries: List[Dict[str, Any]]) -> str:
     rows.append([s['run_id'], s['started'], s.get('state') or '-',
                  '-' if s['accuracy'] is None else f'{s["accuracy"]:.4f}',
                  {True: 'yes', False: 'no', None: '-'}[s['blessed']],
+                 {True: 'yes', False: 'no', None: '-'}[s.get('servable')],
                  s['pushed_version'] or (f'{s["already_serving"]} (already)' if s['already_serving'] else '-'),
                  components])
-  return table(rows, ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'PUSHED', 'COMPONENTS'])
+  return table(rows, ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS'])
 
 
 def artifacts_table(items: List[Dict[str, Any]]) -> str:
@@ -39,6 +40,9 @@ def _describe(node) -> str:
     text += f" (version {props['pushed_version']})"
   if node['type'] == 'ModelBlessing' and 'blessed' in props:
     text += ' (blessed)' if props['blessed'] else ' (NOT blessed)'
+  if node['type'] == 'InfraBlessing' and 'blessed' in props:
+    text += ' (servable' + (f", one image p99 {props['latency_p99_ms']:.1f} ms)" if props.get(
+        'latency_p99_ms') is not None else ')') if props['blessed'] else ' (NOT servable)'
   return text
 
 

@@ -132,6 +132,14 @@ def data_statistics(store, run, examples) -> Optional[Dict[str, Any]]:
   return result or None
 
 
+def read_serving_check(uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  from components.serving_check import read_result
+  try:
+    return read_result(uri)
+  except Exception as e:  # pylint: disable=broad-except  # the rest of the report still helps
+    return {'unreadable': f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'}
+
+
 def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, Any]:
   """Everything the report shows, as plain numbers (JSON-serializable)."""
   summary = summary or runs.summarize_run(store, run)
@@ -155,6 +163,9 @@ def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, 
   details = lineage.evaluation_details(store, evaluator[0]) if evaluator else {}
   if details:
     report['gate'] = {k: details.get(k) for k in GATE_KEYS}
+  serving_check = read_serving_check(summary.uris.get('InfraBlessing'))
+  if serving_check:
+    report['serving_check'] = serving_check
   return report
 
 

@@ -173,6 +173,38 @@ table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #e
 .grid img{image-rendering:pixelated;border:1px solid #ccc}code{font-size:12px}"""
 
 
+def _serving_check(check: Dict[str, Any]) -> str:
+  """The ServingCheck's verdict and numbers (components/serving_check.py wrote them)."""
+  e = html.escape
+  if check.get('unreadable'):
+    return f'<h2>Serving check</h2><p>unreadable: {e(check["unreadable"])}</p>'
+  verdict = '<span class="ok">servable</span>' if check.get('passed') else \
+      '<span class="bad">not servable: not pushed</span>'
+  out = [f'<h2>Serving check (fresh process, as a model server loads it)</h2><p>{verdict}</p><table>']
+  for reason in check.get('reasons') or []:
+    out.append(f'<tr><th class="bad">failed</th><td>{e(reason)}</td></tr>')
+  if check.get('error'):
+    return ''.join(out) + '</table>'
+  rows = [
+      ('signatures', ', '.join(check.get('signatures', []))),
+      ('TF Serving warmup requests replayed', check.get('warmup_requests')),
+      ('eval examples answered', f'{check.get("examples")} (Evaluator: {check.get("evaluator_examples")})'),
+      ('classify vs serving_default', f'{check.get("disagreements")} disagreements, probabilities '
+       f'within {check.get("max_probability_difference", 0):.1e}'),
+      ('accuracy through classify', f'{check.get("accuracy_classify", 0):.4f} (Evaluator: '
+       f'{check.get("evaluator_accuracy") or 0:.4f})'),
+      ('refused', ', '.join(check.get('refused', [])) or 'nothing'),
+      ('load time', f'{check.get("load_seconds", 0):.2f} s'),
+  ]
+  out.extend(f'<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>' for k, v in rows)
+  out.append('</table><table><tr><th>batch</th><th>p50 ms</th><th>p99 ms</th><th>examples/s</th></tr>')
+  for size, numbers in sorted(check.get('latency', {}).items(), key=lambda kv: int(kv[0])):
+    out.append(f'<tr><td>{e(size)}</td><td>{numbers["p50_ms"]:.2f}</td><td>{numbers["p99_ms"]:.2f}</td>'
+               f'<td>{numbers["examples_per_second"]:,.0f}</td></tr>')
+  out.append(f'</table><p>Bound: one-image p99 ≤ {check.get("max_latency_ms", 0):g} ms.</p>')
+  return ''.join(out)
+
+
 def render(report: Dict[str, Any]) -> str:
   s = report['summary']
   e = html.escape
@@ -200,6 +232,8 @@ def render(report: Dict[str, Any]) -> str:
   for failure in gate.get('failures') or []:
     out.append(f'<tr><th class="bad">failed</th><td>{e(failure)}</td></tr>')
   out.append('</table>')
+  if report.get('serving_check'):
+    out.append(_serving_check(report['serving_check']))
 
   history = report.get('history')
   if history:

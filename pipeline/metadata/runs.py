@@ -2,6 +2,7 @@
 and whether a run is still going or was interrupted (its process is gone)."""
 import dataclasses
 import datetime
+import json
 import os
 import socket
 from typing import Any, Dict, List, Optional
@@ -9,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from components.latest_blessed_model import custom_property as custom
-from components.mnist_evaluator import ACCURACY_CLASS, ACCURACY_METRIC
+from components.mnist_evaluator import Evaluation, read_evaluation  # pylint: disable=unused-import
 from components.mnist_pusher import ALREADY_SERVING_KEY
 from pipeline.metadata import store as store_lib
 
@@ -41,6 +42,9 @@ class RunSummary:
   baseline_accuracy: Optional[float] = None
   blessed: Optional[bool] = None
   failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
+  servable: Optional[bool] = None  # the ServingCheck's verdict (None: it did not run)
+  serving_failures: List[str] = dataclasses.field(default_factory=list)  # why not servable
+  serving_latency_ms: Dict[str, float] = dataclasses.field(default_factory=dict)  # p50_ms, p99_ms
   pushed_version: Optional[str] = None  # a version this run wrote
   pushed_dir: Optional[str] = None  # that version's dir, or the one already serving this model
   already_serving: Optional[str] = None  # nothing new pushed: this version serves the model
@@ -92,58 +96,6 @@ def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadat
   events = store.get_events_by_execution_ids([execution_id])
   ids = [e.artifact_id for e in events if e.type in kinds]
   return store.get_artifacts_by_id(ids) if ids else []
-
-
-@dataclasses.dataclass
-class Evaluation:
-  """What one Evaluator run found, read from its output alone (any orchestrator, any filesystem)."""
-  accuracy: Optional[float] = None
-  baseline_accuracy: Optional[float] = None
-  failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
-  lower_bound: Optional[float] = None  # the gate TFMA applied (its eval_config.json)
-  change_threshold: Optional[Dict[str, Any]] = None  # only when a baseline was compared
-
-
-def read_evaluation(uri: str) -> Evaluation:
-  import tensorflow_model_analysis as tfma
-  from tensorflow_model_analysis.writers import eval_config_writer
-  from components.object_storage import enable_for
-  enable_for(uri)
-  evaluation = Evaluation()
-  for metrics in tfma.load_metrics(uri):
-    if metrics.slice_key.single_slice_keys:
-      continue  # overall slice only
-    for kv in metrics.metric_keys_and_values:
-      if kv.key.name != ACCURACY_METRIC or kv.key.is_diff:
-        continue
-      value = kv.value.double_value.value
-      if kv.key.model_name == 'baseline':
-        evaluation.baseline_accuracy = value
-      else:
-        evaluation.accuracy = value
-  validation = tfma.load_validation_result(uri)
-  for per_slice in validation.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      threshold = failure.metric_threshold
-      value = failure.metric_value.double_value.value
-      if threshold.HasField('change_threshold'):
-        evaluation.failures.append(f'{ACCURACY_METRIC} changed by {value:+.4f} against the last '
-                                   'blessed model (must not get worse)')
-      else:
-        bound = threshold.value_threshold.lower_bound.value
-        evaluation.failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
-  eval_config = eval_config_writer.load_eval_run(uri)[0]
-  for spec in eval_config.metrics_specs if eval_config else ():
-    for metric in spec.metrics:
-      if metric.class_name == ACCURACY_CLASS and metric.HasField('threshold'):
-        threshold = metric.threshold
-        if threshold.value_threshold.HasField('lower_bound'):
-          evaluation.lower_bound = threshold.value_threshold.lower_bound.value
-        if threshold.HasField('change_threshold'):
-          evaluation.change_threshold = {
-              'absolute': threshold.change_threshold.absolute.value,
-              'direction': tfma.MetricDirection.Name(threshold.change_threshold.direction)}
-  return evaluation
 
 
 def _boot_id() -> str:
@@ -237,6 +189,13 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       elif kind == 'ModelBlessing':
         blessed = custom(artifact, 'blessed')
         summary.blessed = None if blessed is None else bool(blessed)
+      elif kind == 'InfraBlessing':
+        servable = custom(artifact, 'blessed')
+        summary.servable = None if servable is None else bool(servable)
+        summary.serving_failures = json.loads(custom(artifact, 'reasons') or '[]')
+        summary.serving_latency_ms = {key: custom(artifact, f'latency_{key}')
+                                      for key in ('p50_ms', 'p99_ms')
+                                      if custom(artifact, f'latency_{key}') is not None}
       elif kind == 'PushedModel':
         if custom(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
           summary.pushed_version = str(custom(artifact, 'pushed_version'))

@@ -71,13 +71,16 @@ def _check_validation(tasks, edges):
 def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
-  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher',
-                        'RunResults', *VALIDATION_TASKS}
+  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator',
+                        'ServingCheck', 'Pusher', 'RunResults', *VALIDATION_TASKS}
   assert edges == {*VALIDATION_EDGES, ('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
                    ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
                    ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
-                   ('Evaluator', 'Pusher'), ('MnistExampleGen', 'RunResults'),
-                   ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'), ('Pusher', 'RunResults')}
+                   ('Evaluator', 'Pusher'), ('MnistExampleGen', 'ServingCheck'),
+                   ('Trainer', 'ServingCheck'), ('Evaluator', 'ServingCheck'),
+                   ('ServingCheck', 'Pusher'), ('MnistExampleGen', 'RunResults'),
+                   ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'),
+                   ('ServingCheck', 'RunResults'), ('Pusher', 'RunResults')}
   _check_validation(tasks, edges)
   # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
   # never cached (its answer depends on the metadata store, not on its inputs).
@@ -99,6 +102,7 @@ def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
   assert ('MnistExampleGen', 'Trainer') in edges and ('Trainer', 'Evaluator') in edges
   assert ('Evaluator', 'Pusher') in edges
   _check_validation(tasks, edges)
+  assert ('ServingCheck', 'Pusher') in edges and ('Evaluator', 'ServingCheck') in edges
   executors = spec['deploymentSpec']['executors']
   assert any('resolver' in e for e in executors.values())
   # Vertex's store is shared by the project's pipelines: only this pipeline's blessings count.
@@ -113,7 +117,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor',
+                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor',
                              *(f'{task}_executor' for task in VALIDATION_TASKS)}
   class_paths = {}
   for label, container in containers.items():
@@ -133,6 +137,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   assert class_paths['ExampleValidator_executor'] == 'components.data_validation.Executor'
   assert class_paths['StatisticsGen_executor'] == 'tfx.components.statistics_gen.executor.Executor'
   assert class_paths['ImportSchemaGen_executor'] == 'components.data_validation.ImportSchemaExecutor'
+  assert class_paths['ServingCheck_executor'] == 'components.serving_check.Executor'
   for path in class_paths.values():
     import_utils.import_class_by_path(path)
   run_fn = spec['root']['dag']['tasks']['Trainer']['inputs']['parameters']['run_fn']

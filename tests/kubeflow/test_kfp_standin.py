@@ -7,14 +7,15 @@ import re
 
 import pytest
 
+from components import serving_check
 from components.mnist_pusher import ALREADY_SERVING_KEY, versions
 from tests.kubeflow.conftest import compile_on_local_root, compile_to
 from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
-TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'Pusher', 'RunResults',
-         'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}  # issue 10
+TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'ServingCheck', 'Pusher',
+         'RunResults', 'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}  # issue 10
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
@@ -71,6 +72,12 @@ def test_first_run_completes_every_task_and_pushes(kfp):
   blessing = run.output('Evaluator', 'blessing')
   assert blessing['metadata']['blessed'] == 1.0  # numbers come back as doubles
   assert blessing['metadata']['pipeline_name'] == 'mnist-tfx'
+  # The serving check ran as a container task, in its own process, on the eval split.
+  infra = run.output('ServingCheck', 'blessing')
+  assert infra['metadata']['blessed'] == 1.0 and infra['metadata']['latency_p99_ms'] > 0
+  check = serving_check.read_result(infra['uri'])
+  assert check['passed'] and check['examples'] == check['evaluator_examples'] == 500
+  assert abs(check['accuracy_classify'] - check['evaluator_accuracy']) < 1e-6
   pushed = run.output('Pusher', 'pushed_model')
   assert pushed['metadata']['pushed'] == 1.0
   assert versions(f'{root}/serving') == [int(pushed['metadata']['pushed_version'])]
@@ -185,6 +192,8 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
 
   type_name, metrics = recorded('metrics')
   assert type_name == 'system.Metrics'
+  assert metrics.custom_properties['servable'].double_value == 1.0
+  assert metrics.custom_properties['serving_latency_p99_ms'].double_value > 0
   accuracy = metrics.custom_properties['accuracy'].double_value
   assert 0.5 <= accuracy <= 1 and metrics.custom_properties['blessed'].double_value == 1.0
   assert metrics.custom_properties['accuracy_threshold'].double_value == 0.5

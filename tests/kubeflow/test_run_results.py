@@ -4,18 +4,24 @@ import pytest
 from kubeflow import run_results
 
 
-def _report(accuracy=0.97, baseline=None, pushed_version='1795700000', matrix=None):
+def _report(accuracy=0.97, baseline=None, pushed_version='1795700000', matrix=None, servable=True):
   matrix = matrix if matrix is not None else [[5 if i == j else 0 for j in range(10)] for i in range(10)]
-  return {'summary': {'accuracy': accuracy, 'baseline_accuracy': baseline, 'blessed': accuracy is not None,
-                      'pushed_version': pushed_version},
-          'gate': {'lower_bound': 0.9}, 'label_histograms': {'eval': [5] * 10},
-          'confusion_matrix': matrix}
+  report = {'summary': {'accuracy': accuracy, 'baseline_accuracy': baseline, 'blessed': accuracy is not None,
+                        'servable': servable, 'pushed_version': pushed_version},
+            'gate': {'lower_bound': 0.9}, 'label_histograms': {'eval': [5] * 10},
+            'confusion_matrix': matrix}
+  if servable is not None:
+    report['serving_check'] = {'latency': {'1': {'p50_ms': 0.8, 'p99_ms': 1.5, 'calls': 200},
+                                           '1000': {'p50_ms': 70.0, 'p99_ms': 80.0}}}
+  return report
 
 
 def test_metrics_are_numbers_and_the_matrix_is_what_the_ui_reads():
   metadata = run_results.output_metadata(_report(baseline=0.96))
   assert metadata['metrics'] == {'accuracy': 0.97, 'accuracy_threshold': 0.9, 'baseline_accuracy': 0.96,
-                                 'blessed': 1.0, 'eval_examples': 50.0, 'pushed_version': 1795700000.0}
+                                 'blessed': 1.0, 'eval_examples': 50.0, 'pushed_version': 1795700000.0,
+                                 'servable': 1.0, 'serving_latency_p50_ms': 0.8,
+                                 'serving_latency_p99_ms': 1.5}
   matrix = metadata['confusion_matrix']['confusionMatrix']
   assert [spec['displayName'] for spec in matrix['annotationSpecs']] == [str(i) for i in range(10)]
   assert matrix['rows'][3]['row'] == [0.0, 0.0, 0.0, 5.0] + [0.0] * 6
@@ -24,7 +30,8 @@ def test_metrics_are_numbers_and_the_matrix_is_what_the_ui_reads():
 
 def test_missing_values_are_left_out_not_null():
   """KFP's launcher refuses a null metadata value (backend/src/v2/metadata/converter.go)."""
-  metrics = run_results.output_metadata(_report(accuracy=None, pushed_version=None))['metrics']
+  metrics = run_results.output_metadata(_report(accuracy=None, pushed_version=None,
+                                                servable=None))['metrics']
   assert None not in metrics.values()
   assert set(metrics) == {'accuracy_threshold', 'blessed', 'eval_examples'}
 
@@ -33,3 +40,9 @@ def test_a_missing_input_is_named():
   with pytest.raises(ValueError, match='RunResults got no evaluation, pushed_model artifact'):
     run_results.collect({name: {'uri': '/x'} for name in run_results.INPUTS
                          if name not in ('evaluation', 'pushed_model')})
+
+
+def test_a_report_from_before_the_serving_check_still_renders_metrics():
+  report = _report(servable=None)
+  del report['summary']['servable']
+  assert 'servable' not in run_results.output_metadata(report)['metrics']

@@ -62,7 +62,7 @@ def test_runs_newest_first(two_runs):
   assert newest['component_states']['Trainer'] == 'CACHED'
   assert set(oldest['component_seconds']) >= {'MnistExampleGen', 'Trainer', 'Evaluator', 'Pusher'}
   table = metadata(output_dir, 'runs').stdout.splitlines()
-  assert table[0].split()[:6] == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'PUSHED']
+  assert table[0].split()[:7] == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED']
   assert newest['run_id'] in table[1] and ' no ' in table[1]
   assert oldest['run_id'] in table[2] and version in table[2]
 

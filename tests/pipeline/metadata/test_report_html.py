@@ -126,3 +126,39 @@ def test_text_from_the_store_is_escaped(hostile):
   assert text.count(hostile) >= 3 and embedded['run_id'] == hostile
   assert re.findall(r'<script[^>]*>', page) == ['<script type="application/json" id="report-data">']
   assert html.unescape(page).count(hostile) >= 4
+
+
+SERVING_CHECK = {
+    'passed': True, 'reasons': [], 'signatures': ['classify', 'serving_default'], 'warmup_requests': 4,
+    'examples': 10000, 'evaluator_examples': 10000, 'disagreements': 0, 'max_probability_difference': 1.8e-7,
+    'accuracy_classify': 0.9949, 'evaluator_accuracy': 0.9948999881744385, 'refused': ['0-255 pixels', 'NaN pixels'],
+    'load_seconds': 0.21, 'max_latency_ms': 1000.0,
+    'latency': {'1000': {'p50_ms': 72.7, 'p99_ms': 81.6, 'examples_per_second': 13486.1},
+                '1': {'p50_ms': 0.825, 'p99_ms': 1.072, 'examples_per_second': 1206.4}}}
+
+
+def test_the_serving_check_section():
+  report = _report()
+  report['serving_check'] = SERVING_CHECK
+  _, text, _ = _page(report)
+  assert 'Serving check (fresh process, as a model server loads it) servable' in text
+  assert 'eval examples answered 10000 (Evaluator: 10000)' in text
+  assert 'classify vs serving_default 0 disagreements' in text
+  assert 'accuracy through classify 0.9949 (Evaluator: 0.9949)' in text
+  assert 'refused 0-255 pixels, NaN pixels' in text
+  # Batches in size order: 1 before 1000, whatever order the JSON kept.
+  assert text.index('1 0.82 1.07 1,206') < text.index('1000 72.70 81.60 13,486')
+  assert 'Bound: one-image p99 ≤ 1000 ms.' in text
+
+
+def test_a_failed_serving_check_names_its_reasons():
+  report = _report()
+  report['serving_check'] = dict(SERVING_CHECK, passed=False,
+                                 reasons=['classify and serving_default disagree on 3 of 10000 eval examples'])
+  _, text, _ = _page(report)
+  assert 'not servable: not pushed failed classify and serving_default disagree on 3 of 10000' in text
+  report['serving_check'] = {'passed': False, 'error': 'OSError: no model',
+                             'reasons': ['the model did not load and answer in a fresh process: OSError: no model']}
+  _, text, _ = _page(report)
+  assert 'failed the model did not load and answer in a fresh process: OSError: no model' in text
+  assert 'eval examples answered' not in text

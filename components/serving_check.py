@@ -1,0 +1,200 @@
+"""ServingCheck: the candidate must load and answer as a model server would before it is pushed.
+
+TFX's InfraValidator does this job, but it needs a model server (Docker or Kubernetes) and does
+not run on Kubeflow V2 (tensorflow/tfx#5512). This component runs anywhere the Trainer runs: a
+fresh Python process (components/serving_probe.py) loads the candidate with
+tf.saved_model.load, replays its TF Serving warmup requests, answers the whole eval split through
+`classify` and `serving_default`, checks out-of-range input is refused, and times single images
+and batches. The judgement (`judge`) requires both signatures to agree on every example, their
+accuracy to equal the Evaluator's (TFMA's) on the same examples, and single-image p99 latency
+within a bound. It emits TFX's standard InfraBlessing (custom property `blessed` = 1 or 0, and
+the INFRA_BLESSED / INFRA_NOT_BLESSED marker file, as InfraValidator does), which TFX's Pusher
+already gates on; the numbers and the reasons go to `serving_check.json` in the blessing and to
+its custom properties, where the report and the run summary read them.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ComponentSpec
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils
+from tfx.utils import path_utils
+
+from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_latency_bound
+from trainer_module.features import EVAL_SPLIT
+
+RESULT_FILE = 'serving_check.json'
+BLESSED_FILE, NOT_BLESSED_FILE = 'INFRA_BLESSED', 'INFRA_NOT_BLESSED'  # InfraValidator's markers
+BLESSED_KEY = 'blessed'  # what model_utils.is_infra_validated (TFX's Pusher) reads
+REASONS_KEY = 'reasons'  # a JSON list of one-line reasons, empty when servable
+LATENCY_BOUND_KEY = 'max_latency_ms'
+TIMEOUT_KEY = 'timeout_seconds'
+DEFAULT_TIMEOUT_SECONDS = 900
+# TFMA reports accuracy as a float32; the probe counts exactly. Anything beyond rounding is a
+# different answer on some example.
+ACCURACY_TOLERANCE = 1e-6
+PROBE_MODULE = 'components.serving_probe'
+VERDICT_LOG = 'ServingCheck verdict: %s'  # pipeline/console.py shows it on the component's line
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def judge(result: Dict[str, Any], evaluator_accuracy: Optional[float],
+          evaluator_examples: Optional[int], max_latency_ms: float) -> List[str]:
+  """Why the probed model must not be pushed; an empty list means it may be."""
+  reasons = []
+  if result.get('error'):
+    return [f'the model did not load and answer in a fresh process: {result["error"]}']
+  if not result.get('warmup_requests'):
+    reasons.append('the model carries no TF Serving warmup requests '
+                   '(assets.extra/tf_serving_warmup_requests)')
+  examples = result.get('examples', 0)
+  if evaluator_examples is not None and examples != evaluator_examples:
+    reasons.append(f'the serving check answered {examples} eval examples, the Evaluator '
+                   f'{evaluator_examples}')
+  if result.get('disagreements'):
+    reasons.append(f'classify and serving_default disagree on {result["disagreements"]} of '
+                   f'{examples} eval examples')
+  if not result.get('classes_are_argmax', False):
+    reasons.append("classify's classes are not the argmax of its probabilities")
+  if result.get('max_probability_sum_error', 1.0) > 1e-3:
+    reasons.append(f'probabilities do not sum to 1 (off by up to '
+                   f'{result.get("max_probability_sum_error")})')
+  accuracy = result.get('accuracy_classify')
+  if evaluator_accuracy is None:
+    reasons.append("the Evaluator's accuracy is missing from its evaluation")
+  elif accuracy is None or abs(accuracy - evaluator_accuracy) > ACCURACY_TOLERANCE:
+    reasons.append(f"classify's accuracy {accuracy} differs from the Evaluator's "
+                   f'{evaluator_accuracy:.6f} on the same examples')
+  if result.get('not_refused'):
+    reasons.append(f'classify answers {" and ".join(result["not_refused"])} instead of refusing')
+  single = result.get('latency', {}).get('1')
+  if single is None:
+    reasons.append('single-image latency was not measured')
+  elif single['p99_ms'] > max_latency_ms:
+    reasons.append(f'single-image p99 latency {single["p99_ms"]:.1f} ms is over the bound '
+                   f'{max_latency_ms:g} ms')
+  return reasons
+
+
+def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> Dict[str, Any]:
+  """The probe's result, or {'error': one line} when the fresh process failed or hung."""
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      p for p in (_PROJECT_ROOT, os.environ.get('PYTHONPATH')) if p))
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  try:
+    proc = subprocess.run([sys.executable, '-m', PROBE_MODULE, model_dir, eval_glob, out_path],
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+  except subprocess.TimeoutExpired:
+    return {'error': f'no answer within {timeout:g} s'}
+  if proc.returncode != 0:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if 'Error' in line or 'error' in line]
+    return {'error': (errors or lines or [f'exit status {proc.returncode}'])[-1].strip()[:500]}
+  with open(out_path) as f:
+    return json.load(f)
+
+
+def read_result(blessing_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  """What a ServingCheck recorded (serving_check.json in its InfraBlessing), or None."""
+  if not blessing_uri:
+    return None
+  path = os.path.join(blessing_uri, RESULT_FILE)
+  from tfx.dsl.io import fileio
+  if not fileio.exists(path):
+    return None
+  return json.loads(io_utils.read_string_file(path))
+
+
+def summary_line(result: Dict[str, Any]) -> str:
+  """'10000 examples, both signatures agree; 1 image p50/p99 1.2/3.4 ms; 1000: 9,876 ex/s'."""
+  if result.get('error'):
+    return 'did not run'
+  latency = result.get('latency', {})
+  parts = [f'{result.get("examples", 0)} eval examples, '
+           f'{result.get("disagreements", 0)} disagreements between classify and serving_default']
+  if '1' in latency:
+    parts.append(f'1 image p50/p99 {latency["1"]["p50_ms"]:.1f}/{latency["1"]["p99_ms"]:.1f} ms')
+  if '1000' in latency:
+    parts.append(f'batch 1000: {latency["1000"]["examples_per_second"]:,.0f} examples/s')
+  return '; '.join(parts)
+
+
+class ServingCheckSpec(ComponentSpec):
+  INPUTS = {
+      'examples': ChannelParameter(type=standard_artifacts.Examples),
+      'model': ChannelParameter(type=standard_artifacts.Model),
+      'evaluation': ChannelParameter(type=standard_artifacts.ModelEvaluation),
+  }
+  OUTPUTS = {'blessing': ChannelParameter(type=standard_artifacts.InfraBlessing)}
+  PARAMETERS = {
+      LATENCY_BOUND_KEY: ExecutionParameter(type=float),
+      TIMEOUT_KEY: ExecutionParameter(type=int, optional=True),
+  }
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    from components.mnist_evaluator import read_evaluation
+    from components.object_storage import enable_for
+    bound = check_latency_bound(exec_properties[LATENCY_BOUND_KEY])
+    timeout = int(exec_properties.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_SECONDS)
+    model = artifact_utils.get_single_instance(input_dict['model'])
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    evaluation = read_evaluation(artifact_utils.get_single_instance(input_dict['evaluation']).uri)
+    blessing = artifact_utils.get_single_instance(output_dict['blessing'])
+    enable_for(model.uri)
+
+    model_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
+    eval_glob = os.path.join(artifact_utils.get_split_uri([examples], EVAL_SPLIT), '*')
+    with tempfile.TemporaryDirectory(prefix='serving-check-') as tmp:
+      result = run_probe(model_dir, eval_glob, os.path.join(tmp, RESULT_FILE), timeout)
+    reasons = judge(result, evaluation.accuracy, evaluation.example_count, bound)
+    record = dict(result, evaluator_accuracy=evaluation.accuracy,
+                  evaluator_examples=evaluation.example_count, max_latency_ms=bound,
+                  passed=not reasons, reasons=reasons)
+    io_utils.write_string_file(os.path.join(blessing.uri, RESULT_FILE),
+                               json.dumps(record, indent=1, sort_keys=True))
+    io_utils.write_string_file(os.path.join(blessing.uri, NOT_BLESSED_FILE if reasons else BLESSED_FILE), '')
+    blessing.set_int_custom_property(BLESSED_KEY, 0 if reasons else 1)
+    blessing.set_string_custom_property(REASONS_KEY, json.dumps(reasons))
+    single = result.get('latency', {}).get('1', {})
+    for key in ('p50_ms', 'p99_ms'):
+      if key in single:
+        blessing.set_float_custom_property(f'latency_{key}', single[key])
+    if 'accuracy_classify' in result:
+      blessing.set_float_custom_property('accuracy', result['accuracy_classify'])
+    from absl import logging
+    latency = f', p99 {single["p99_ms"]:.1f} ms for one image' if single else ''
+    logging.info(VERDICT_LOG, f'{"NOT servable" if reasons else "servable"}{latency}')
+    if reasons:
+      logging.warning('ServingCheck: not servable: %s', '; '.join(reasons))
+
+
+class ServingCheck(base_component.BaseComponent):
+  """Loads the candidate in a fresh process as a server would; blesses it only if it answers
+  like the Evaluator saw, on both signatures, in time."""
+
+  SPEC_CLASS = ServingCheckSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+               evaluation: types.BaseChannel, max_latency_ms: float = DEFAULT_LATENCY_BOUND_MS,
+               timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS):
+    spec = ServingCheckSpec(
+        examples=examples, model=model, evaluation=evaluation,
+        max_latency_ms=check_latency_bound(max_latency_ms), timeout_seconds=timeout_seconds,
+        blessing=types.Channel(type=standard_artifacts.InfraBlessing))
+    super().__init__(spec=spec)

@@ -1,0 +1,129 @@
+"""The ServingCheck's probe: a fresh process that uses a SavedModel as a model server would.
+
+    python -m components.serving_probe MODEL_DIR 'EVAL_TFRECORDS_GLOB' RESULT.json
+
+It loads the model with tf.saved_model.load (signatures only, no Keras, no training code: what TF
+Serving's loader sees), replays its TF Serving warmup requests, answers every eval example
+through both `classify` and `serving_default`, checks that out-of-range pixels are refused, and
+times single-image and batched `classify` calls. It decides nothing: it writes what it saw to
+RESULT.json, and components.serving_check judges. Runs in its own process so that nothing the
+pipeline's process has loaded or cached (the Trainer's graph, the Evaluator's copy) can make a
+broken model look healthy.
+"""
+import json
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+
+LATENCY_BATCH_SIZES = (1, 100, 1000)
+LATENCY_CALLS = {1: 200, 100: 30, 1000: 10}  # timed calls per batch size, after WARMUP_CALLS
+WARMUP_CALLS = 5
+READ_BATCH = 1000  # eval examples answered per call
+
+
+def percentile_ms(seconds: List[float], q: float) -> float:
+  return float(np.percentile(np.asarray(seconds) * 1000.0, q))
+
+
+def _time_calls(fn, calls: int) -> List[float]:
+  for _ in range(WARMUP_CALLS):
+    fn()
+  spent = []
+  for _ in range(calls):
+    start = time.perf_counter()
+    fn()
+    spent.append(time.perf_counter() - start)
+  return spent
+
+
+def probe(model_dir: str, eval_glob: str) -> Dict:
+  from components.object_storage import enable_for
+  enable_for(model_dir)  # s3:// before TensorFlow's first access
+  import tensorflow as tf
+  from trainer_module import data
+  from trainer_module import tf_serving
+
+  result: Dict = {'model_dir': model_dir}
+  start = time.monotonic()
+  loaded = tf.saved_model.load(model_dir)
+  result['load_seconds'] = round(time.monotonic() - start, 3)
+  result['signatures'] = sorted(loaded.signatures.keys())
+  classify = loaded.signatures[tf_serving.CLASSIFY_SIGNATURE]
+  serve = loaded.signatures[tf_serving.SERVING_SIGNATURE]
+
+  # TF Serving runs every warmup request at load and refuses the version if one fails.
+  replayed = 0
+  for log in tf_serving.read_warmup_requests(model_dir):
+    request = log.predict_log.request
+    signature = loaded.signatures[request.model_spec.signature_name or tf_serving.SERVING_SIGNATURE]
+    signature(**{name: tf.constant(tf.make_ndarray(tensor)) for name, tensor in request.inputs.items()})
+    replayed += 1
+  result['warmup_requests'] = replayed
+
+  files = tf.io.gfile.glob(eval_glob)
+  if not files:
+    raise FileNotFoundError(f'no eval examples match {eval_glob}')
+  labels, classes, served, probabilities, served_probabilities = [], [], [], [], []
+  first_images = None
+  for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(READ_BATCH):
+    images, batch_labels = data.parse_examples(batch)
+    by_image = classify(image=images)
+    by_example = serve(examples=batch)
+    labels.append(batch_labels.numpy())
+    classes.append(by_image['classes'].numpy())
+    probabilities.append(by_image['probabilities'].numpy())
+    served.append(by_example['classes'].numpy())
+    served_probabilities.append(by_example['probabilities'].numpy())
+    if first_images is None:
+      first_images = images
+  labels, classes, served = np.concatenate(labels), np.concatenate(classes), np.concatenate(served)
+  probabilities = np.concatenate(probabilities)
+  served_probabilities = np.concatenate(served_probabilities)
+  result.update(
+      examples=int(labels.size),
+      accuracy_classify=float(np.mean(classes == labels)),
+      accuracy_serving_default=float(np.mean(served == labels)),
+      disagreements=int(np.sum(classes != served)),
+      max_probability_difference=float(np.max(np.abs(probabilities - served_probabilities))),
+      classes_are_argmax=bool(np.all(classes == np.argmax(probabilities, axis=1))),
+      max_probability_sum_error=float(np.max(np.abs(probabilities.sum(axis=1) - 1.0))))
+
+  # An honest model refuses what it cannot answer; a server passes the refusal on as an error.
+  refused = []
+  for name, bad in (('0-255 pixels', first_images[:2] * 255.0),
+                    ('NaN pixels', tf.fill([1, 28, 28], float('nan')))):
+    try:
+      classify(image=bad)
+    except tf.errors.InvalidArgumentError:
+      refused.append(name)
+  result['refused'] = refused
+  result['not_refused'] = [n for n in ('0-255 pixels', 'NaN pixels') if n not in refused]
+
+  latency = {}
+  for size in LATENCY_BATCH_SIZES:
+    images = tf.gather(first_images, np.arange(size) % first_images.shape[0])  # tiled if few
+    spent = _time_calls(lambda images=images: classify(image=images)['classes'].numpy(),
+                        LATENCY_CALLS[size])
+    latency[str(size)] = {'p50_ms': round(percentile_ms(spent, 50), 3),
+                          'p99_ms': round(percentile_ms(spent, 99), 3),
+                          'examples_per_second': round(size * len(spent) / sum(spent), 1),
+                          'calls': len(spent)}
+  result['latency'] = latency
+  return result
+
+
+def main(argv: List[str]) -> int:
+  if len(argv) != 3:
+    print(__doc__.splitlines()[2].strip(), file=sys.stderr)
+    return 2
+  model_dir, eval_glob, out = argv
+  result = probe(model_dir, eval_glob)
+  with open(out, 'w') as f:
+    json.dump(result, f, indent=1, sort_keys=True)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))
