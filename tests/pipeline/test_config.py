@@ -100,6 +100,12 @@ def test_create_pipeline_wiring():
 
   pusher = by_id['Pusher'].exec_properties['push_destination']
   assert '/out/serving' in str(pusher)
+  # The Pusher needs both blessings: the Evaluator's and the serving check's.
+  assert by_id['Pusher'].inputs['model_blessing'].producer_component_id == 'Evaluator'
+  assert by_id['Pusher'].inputs['infra_blessing'].producer_component_id == 'ServingCheck'
+  assert by_id['ServingCheck'].exec_properties['max_latency_ms'] == 1000.0
+  assert {k: c.producer_component_id for k, c in by_id['ServingCheck'].inputs.items()} == {
+      'examples': 'MnistExampleGen', 'model': 'Trainer', 'evaluation': 'Evaluator'}
   # The Evaluator compares against the resolver's latest blessed model.
   assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
       'LatestBlessedModelResolver'

@@ -115,8 +115,8 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   code, out, _ = _cli(capsys, output_dir, 'runs')
   header, second, first = out.splitlines()
   assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS']
-  assert first.split()[2:6] == ['complete', '0.8950', 'yes', VERSION]
-  assert second.split()[2:6] == ['complete', '0.8950', 'no', '-']
+  assert first.split()[2:7] == ['complete', '0.8950', 'yes', '-', VERSION]  # recorded before the serving check
+  assert second.split()[2:7] == ['complete', '0.8950', 'no', '-', '-']
   code, out, _ = _cli(capsys, output_dir, '--json', 'artifacts', '--type', 'PushedModel')
   assert code == 0 and [a['properties'].get('pushed_version') for a in json.loads(out)] == [VERSION, None]
   code, out, _ = _cli(capsys, output_dir, 'lineage', VERSION)
