@@ -245,9 +245,11 @@ def render(report: Dict[str, Any]) -> str:
   if 'confusion_matrix' in report:
     out.append(f'<h2>Eval split: confusion matrix (accuracy {report["eval_accuracy"]:.4f})</h2><div class="grid">')
     out.append(_heatmap(report['confusion_matrix']))
-    per_class = ''.join(f'<tr><td>{i}</td><td>{"–" if a is None else f"{a:.4f}"}</td></tr>'
+    names = (report.get('data_statistics') or {}).get('class_names') or [str(i) for i in range(NUM_CLASSES)]
+    per_class = ''.join(f'<tr><td>{i}{"" if str(names[i]) == str(i) else " " + e(str(names[i]))}</td>'
+                        f'<td>{"–" if a is None else f"{a:.4f}"}</td></tr>'
                         for i, a in enumerate(report['per_class_accuracy']))
-    out.append(f'<table><tr><th>digit</th><th>accuracy</th></tr>{per_class}</table></div>')
+    out.append(f'<table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table></div>')
   if report.get('model_missing'):
     out.append(f'<h2>Eval split</h2><p>The model is no longer at <code>{e(report["model_missing"])}</code>: '
                'no confusion matrix or mistakes.</p>')

@@ -1,6 +1,8 @@
 """The report's 'Data statistics' section (issue 10): rendered from the report's data alone, and
 left out for runs that recorded no statistics (the recorded two runs predate them). A real run's
 section is checked end to end in tests/pipeline/test_datasets_e2e.py."""
+import re
+
 from components import datasets
 from pipeline.metadata import report
 from pipeline.metadata import runs
@@ -28,6 +30,7 @@ def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas()
   assert 'Anomalies none' in text
   assert 'name: &quot;label&quot;' in page and 'name: &quot;image&quot;' in page
   assert embedded['data_statistics']['dataset'] == 'fashion-mnist'
+  assert re.search(r'class accuracy 0 T-shirt/top [\d.]+ 1 Trouser', text)  # per-class accuracy
 
 
 def test_anomalies_are_listed():
