@@ -9,41 +9,19 @@ import gzip
 import hashlib
 import os
 import zlib
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from components import datasets
+from components.datasets import IMAGE_MAGIC, LABEL_MAGIC, IdxFile  # pylint: disable=unused-import
 from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 
-IMAGE_MAGIC = 2051
-LABEL_MAGIC = 2049
 ROWS = COLS = IMAGE_SIZE
 
-
-@dataclasses.dataclass(frozen=True)
-class IdxFile:
-  name: str  # file name on disk / on the mirrors
-  magic: int
-  count: int
-  sha256: str  # of the *decompressed* bytes
-
-
-# Canonical MNIST: SHA-256 of the uncompressed IDX files (the gzip wrapping varies by mirror).
-FILES: Dict[str, Tuple[IdxFile, IdxFile]] = {
-    'train': (
-        IdxFile('train-images-idx3-ubyte.gz', IMAGE_MAGIC, 60000,
-                'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db'),
-        IdxFile('train-labels-idx1-ubyte.gz', LABEL_MAGIC, 60000,
-                '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5'),
-    ),
-    't10k': (
-        IdxFile('t10k-images-idx3-ubyte.gz', IMAGE_MAGIC, 10000,
-                '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7'),
-        IdxFile('t10k-labels-idx1-ubyte.gz', LABEL_MAGIC, 10000,
-                'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2'),
-    ),
-}
-ALL_FILES = tuple(f for pair in FILES.values() for f in pair)
+# What a data set is (its files, digests, class names, mirrors) lives in components/datasets.py.
+FILES: Dict[str, Tuple[IdxFile, IdxFile]] = datasets.MNIST.files  # canonical MNIST
+ALL_FILES = datasets.MNIST.all_files
 
 
 class MnistDataError(ValueError):
@@ -133,12 +111,15 @@ def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.nd
   return parse_idx(spec.name, data, spec), sha256_hex(data) if digest else ''
 
 
-def load_split(data_dir: str, prefix: str, validated: bool = False) -> MnistSplit:
-  """Loads and fully validates one split ('train' or 't10k') from `data_dir`; with
-  `validated`, files validate_dir() already passed are only parsed (no digests again)."""
-  if prefix not in FILES:
-    raise MnistDataError(f'unknown MNIST split {prefix!r}; expected one of {sorted(FILES)}')
-  image_spec, label_spec = FILES[prefix]
+def load_split(data_dir: str, prefix: str, validated: bool = False,
+               dataset: Optional[datasets.Dataset] = None) -> MnistSplit:
+  """Loads and fully validates one split ('train' or 't10k') of `dataset` (default MNIST) from
+  `data_dir`; with `validated`, files validate_dir() already passed are only parsed (no digests
+  again). A data set without pinned digests gets every check but the digest."""
+  dataset = datasets.get(dataset)
+  if prefix not in dataset.files:
+    raise MnistDataError(f'unknown MNIST split {prefix!r}; expected one of {sorted(dataset.files)}')
+  image_spec, label_spec = dataset.files[prefix]
   images, image_digest = _load_file(data_dir, image_spec, digest=not validated)
   labels, label_digest = _load_file(data_dir, label_spec, digest=not validated)
   # Structural problems first (clearer than a digest mismatch), then identity.
@@ -150,16 +131,21 @@ def load_split(data_dir: str, prefix: str, validated: bool = False) -> MnistSpli
     raise MnistDataError(
         f'{label_spec.name}: label {int(labels[bad])} at index {bad} is outside 0-9')
   for spec, digest in ((image_spec, image_digest), (label_spec, label_digest)):
-    if not validated and digest != spec.sha256:
+    if not validated and spec.sha256 and digest != spec.sha256:
       raise MnistDataError(
           f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
-          f'{spec.sha256} (not the canonical MNIST file)')
+          f'{spec.sha256} (not the canonical {dataset.title} file)')
   return MnistSplit(images, labels, {image_spec.name: image_digest, label_spec.name: label_digest})
 
 
-def validate_dir(data_dir: str) -> Dict[str, str]:
-  """Validates all four files; returns file name -> decompressed SHA-256."""
-  digests = {}
-  for prefix in FILES:
-    digests.update(load_split(data_dir, prefix).sha256)
-  return digests
+def validate_dir(data_dir: str, dataset: Optional[datasets.Dataset] = None) -> Dict[str, str]:
+  """Validates all four files of `dataset` (default MNIST); returns file name -> decompressed
+  SHA-256."""
+  return {name: digest for split in validate_splits(data_dir, dataset).values()
+          for name, digest in split.sha256.items()}
+
+
+def validate_splits(data_dir: str, dataset: Optional[datasets.Dataset] = None) -> Dict[str, MnistSplit]:
+  """Validates all four files; returns prefix ('train', 't10k') -> the split's arrays."""
+  dataset = datasets.get(dataset)
+  return {prefix: load_split(data_dir, prefix, dataset=dataset) for prefix in dataset.files}

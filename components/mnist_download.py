@@ -1,5 +1,6 @@
 """Where the MNIST files come from: --data-dir, else $MNIST_DATA_DIR, else the download cache,
-filled from the public mirrors (tried in order, transient errors retried, a file kept only once
+filled from the public mirrors. Other data sets (components/datasets.py) the same way, with their
+own variable, system folder (Debian's dataset-fashion-mnist) and mirrors; `idx` needs --data-dir (tried in order, transient errors retried, a file kept only once
 its decompressed digest is the canonical one, every wait bounded)."""
 import http.client
 import os
@@ -11,13 +12,10 @@ import urllib.error
 import urllib.request
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from components.mnist_data import ALL_FILES, IdxFile, MnistDataError, decompress, is_remote, sha256_hex
+from components import datasets
+from components.mnist_data import IdxFile, MnistDataError, decompress, is_remote, sha256_hex
 
-# The seed fetched from the CVDF mirror; the second is PyTorch's mirror of the same files.
-DEFAULT_MIRRORS = (
-    'https://storage.googleapis.com/cvdf-datasets/mnist/',
-    'https://ossci-datasets.s3.amazonaws.com/mnist/',
-)
+DEFAULT_MIRRORS = datasets.MNIST.mirrors
 # How long anything may take. A socket timeout only bounds the wait for the next byte: a server
 # that trickles one byte at a time would never trip it, hence a deadline per file and one overall.
 TIMEOUT_S = 30.0  # to connect, and for each read
@@ -224,21 +222,28 @@ def _from_mirror(url: str, spec: IdxFile, retries: int, timeout: float, file_tim
 
 
 def download(cache_dir: str,
-             mirrors: Sequence[str] = DEFAULT_MIRRORS,
+             mirrors: Optional[Sequence[str]] = None,
              retries: int = 3,
              timeout: float = TIMEOUT_S,
              backoff: float = 1.0,
              log: Log = lambda msg: None,
              fetch: Fetch = _fetch,
              file_timeout: float = FILE_TIMEOUT_S,
-             total_timeout: float = TOTAL_TIMEOUT_S) -> str:
-  """Makes sure `cache_dir` holds the four canonical files; returns `cache_dir`.
+             total_timeout: float = TOTAL_TIMEOUT_S,
+             dataset: Optional[datasets.Dataset] = None) -> str:
+  """Makes sure `cache_dir` holds the four canonical files of `dataset` (default MNIST); returns
+  `cache_dir`.
 
   `timeout` bounds connecting and each read; `file_timeout` one try at one file; `total_timeout`
   the whole call, retries and the pauses between them (`backoff` × the try number) included."""
+  dataset = datasets.get(dataset)
+  mirrors = dataset.mirrors if mirrors is None else mirrors
+  if not dataset.pinned:
+    raise MnistDataError(f'--dataset {dataset.name} has no download (no canonical files): '
+                         'pass --data-dir DIR, a folder holding the four IDX .gz files')
   os.makedirs(cache_dir, exist_ok=True)
   end = time.monotonic() + total_timeout
-  for spec in ALL_FILES:
+  for spec in dataset.all_files:
     if _cached(os.path.join(cache_dir, spec.name), spec):
       continue
     problems: Dict[str, Tuple[int, object]] = {}  # url -> (tries, last reason)
@@ -262,8 +267,8 @@ def download(cache_dir: str,
                 else 'from any mirror')
       raise MnistDataError(
           f'{spec.name}: could not download a valid copy {within} ({tried}); '
-          f'with no internet, pass --data-dir DIR (or set MNIST_DATA_DIR) to a folder holding '
-          f'the four MNIST .gz files')
+          f'with no internet, pass --data-dir DIR (or set {dataset.env_var}) to a folder holding '
+          f'the four {dataset.title} .gz files')
   return cache_dir
 
 
@@ -276,20 +281,30 @@ def default_cache_dir(env: Optional[dict] = None) -> str:
 def resolve_data_dir(data_dir: Optional[str], env: Optional[dict] = None,
                      cache_dir: Optional[str] = None,
                      mirrors: Optional[Iterable[str]] = None,
-                     log: Log = lambda msg: None) -> str:
-  """--data-dir, else $MNIST_DATA_DIR, else a download into the cache dir.
+                     log: Log = lambda msg: None,
+                     dataset: Optional[datasets.Dataset] = None,
+                     system_dirs: Optional[Sequence[str]] = None) -> str:
+  """--data-dir, else the data set's variable ($MNIST_DATA_DIR, $FASHION_MNIST_DATA_DIR), else a
+  system folder holding all four files (Fashion-MNIST: Debian's dataset-fashion-mnist), else a
+  download into the cache dir (MNIST at its top, others in a sub-folder named after them).
 
-  $MNIST_MIRRORS (comma-separated base URLs) replaces the public mirrors, e.g. for an
-  internal mirror.
+  The data set's mirrors variable ($MNIST_MIRRORS, $FASHION_MNIST_MIRRORS: comma-separated base
+  URLs) replaces its public mirrors, e.g. for an internal mirror.
   """
   env = os.environ if env is None else env
+  dataset = datasets.get(dataset)
   if mirrors is None:
-    mirrors = [m for m in env.get('MNIST_MIRRORS', '').split(',') if m.strip()] or DEFAULT_MIRRORS
-  chosen = data_dir or env.get('MNIST_DATA_DIR')
+    override = env.get(dataset.mirrors_env_var, '') if dataset.mirrors_env_var else ''
+    mirrors = [m for m in override.split(',') if m.strip()] or dataset.mirrors
+  chosen = data_dir or (env.get(dataset.env_var) if dataset.env_var else None)
   if chosen:
     if not is_remote(chosen):
       chosen = os.path.abspath(chosen)
       if not os.path.isdir(chosen):
         raise MnistDataError(f'{chosen}: data directory does not exist')
     return chosen
-  return download(cache_dir or default_cache_dir(env), mirrors=tuple(mirrors), log=log)
+  for folder in dataset.system_dirs if system_dirs is None else system_dirs:
+    if all(os.path.isfile(os.path.join(folder, f.name)) for f in dataset.all_files):
+      return folder
+  cache_dir = cache_dir or os.path.join(default_cache_dir(env), dataset.cache_name).rstrip(os.sep)
+  return download(cache_dir, mirrors=tuple(mirrors), log=log, dataset=dataset)

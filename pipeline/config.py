@@ -5,12 +5,51 @@ import os
 import shlex
 from typing import List, Optional, Tuple
 
+from components import datasets
 from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound, check_latency_bound
 from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
 DEFAULT_OUTPUT_DIR = 'tfx_output'
-DEFAULT_ACCURACY_THRESHOLD = 0.99
+DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: MNIST's
+
+
+# --- data set and data validation flags (issue 10): --dataset, --label-drift-bound ---
+DEFAULT_LABEL_DRIFT_BOUND = 0.08  # components/data_validation.py's default, without importing TFX
+
+
+def _check_drift_bound(value) -> float:
+  value = float(value)
+  if not 0.0 < value <= 1.0:
+    raise ValueError(f'label-drift-bound must be in (0, 1], got {value:g}')
+  return value
+
+
+def _drift_bound(text: str) -> float:
+  try:
+    return _check_drift_bound(text)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_dataset_arguments(data: argparse._ArgumentGroup) -> None:
+  data.add_argument('--dataset', choices=list(datasets.DATASETS), default=datasets.DEFAULT,
+                    help='which data: mnist (default), fashion-mnist (Zalando\'s, pinned digests; '
+                    'found in $FASHION_MNIST_DATA_DIR, /usr/share/datasets/fashion-mnist or '
+                    'downloaded), or idx (any 10-class 28x28 set in the four IDX files, no digest '
+                    'pin; needs --data-dir)')
+  data.add_argument('--label-drift-bound', type=_drift_bound, metavar='X',
+                    default=DEFAULT_LABEL_DRIFT_BOUND,
+                    help='stop before training if the train and eval label distributions differ '
+                    'by more than this L-infinity distance (default: %(default)s)')
+
+
+def accuracy_threshold_of(args: argparse.Namespace) -> float:
+  """--accuracy-threshold, else the data set's default (MNIST 0.99, Fashion-MNIST 0.85)."""
+  if getattr(args, 'accuracy_threshold', None) is not None:
+    return args.accuracy_threshold
+  return datasets.get(getattr(args, 'dataset', None)).default_accuracy_threshold
+# --- end of data set flags ---
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +65,13 @@ class PipelineConfig:
   beam_args: Tuple[str, ...] = ()
   enable_cache: bool = True
   pipeline_name: str = PIPELINE_NAME
+  # --- data set and data validation (issue 10) ---
+  dataset: str = datasets.DEFAULT  # components/datasets.py: mnist, fashion-mnist, idx
+  label_drift_bound: float = DEFAULT_LABEL_DRIFT_BOUND  # L-infinity, train vs eval labels
 
   def __post_init__(self):
+    datasets.get(self.dataset)
+    _check_drift_bound(self.label_drift_bound)
     check_accuracy_bound(self.accuracy_threshold)
     check_latency_bound(self.serving_latency_bound_ms)
     for name in ('train_examples', 'eval_examples'):
@@ -73,6 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
   defaults = TrainingConfig()
   data = parser.add_argument_group('data')
   data.add_argument('--data-dir', metavar='DIR', help=data_dir_help)
+  add_dataset_arguments(data)
   data.add_argument('--train-examples', type=_positive_int, metavar='N',
                     help='use only the first N training examples (default: all 60000)')
   data.add_argument('--eval-examples', type=_positive_int, metavar='N',
@@ -100,8 +145,11 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='hold the last N training examples out of training for per-epoch '
                      'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)')
   gate = parser.add_argument_group('evaluation')
-  gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=DEFAULT_ACCURACY_THRESHOLD,
-                    help='bless only if test accuracy is at least this (default: %(default)s)')
+  gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=None,
+                    help='bless only if test accuracy is at least this (default: the data set\'s: '
+                    f'{DEFAULT_ACCURACY_THRESHOLD} for mnist, '
+                    f'{datasets.FASHION_MNIST.default_accuracy_threshold} for fashion-mnist, '
+                    f'{datasets.IDX.default_accuracy_threshold} for idx)')
   gate.add_argument('--serving-latency-bound', type=_latency_bound, metavar='MS',
                     default=DEFAULT_LATENCY_BOUND_MS,
                     help="push only if the serving check's p99 latency for one image through "
@@ -145,9 +193,11 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
   return PipelineConfig(
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
-      accuracy_threshold=args.accuracy_threshold,
+      accuracy_threshold=accuracy_threshold_of(args),
       serving_latency_bound_ms=args.serving_latency_bound, beam_args=tuple(shlex.split(args.beam_args)),
-      enable_cache=not args.no_cache, pipeline_name=pipeline_name)
+      enable_cache=not args.no_cache, pipeline_name=pipeline_name,
+      dataset=getattr(args, 'dataset', datasets.DEFAULT),
+      label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import List, Optional
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
+from components.data_validation import create_validation
 from components.latest_blessed_model import LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
@@ -31,12 +32,16 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
         if runtime_parameters else value
 
   example_gen = create_example_gen(knob(DATA_DIR_PARAM, str, config.data_dir),
-                                   config.train_examples, config.eval_examples)
+                                   config.train_examples, config.eval_examples, config.dataset)
+  # Statistics, schema and anomalies; the Trainer waits for the ExampleValidator (issue 10).
+  validation = create_validation(example_gen.outputs['examples'], config.label_drift_bound,
+                                 container=runtime_parameters)
 
   trainer = MnistTrainer(
       examples=example_gen.outputs['examples'],
       training=config.training,
       epochs=knob(EPOCHS_PARAM, int, config.training.epochs)).with_id('Trainer')
+  trainer.add_upstream_node(validation[-1])
 
   if kfp_mlmd_address:
     # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead.
@@ -72,7 +77,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
   ).with_id('Pusher')
 
-  return [example_gen, trainer, baseline, evaluator, serving_check, pusher]
+  return [example_gen, *validation, trainer, baseline, evaluator, serving_check, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None,

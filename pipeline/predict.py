@@ -10,7 +10,10 @@ or colour, prepared as MNIST's digits were (pipeline/digits.py); or an .npy arra
 Serving picks); or a version number under <output-dir>/serving. Default: the newest version in
 <output-dir>/serving (--output-dir, default ./tfx_output).
 
-One line per image (`example5.png: 5 (p=0.998)`), or --json. Exit codes: 0 every input answered;
+One line per image (`example5.png: 5 (p=0.998)`; with the class name where the model was trained
+on a data set whose classes are not the digits: `shoe.npy[0]: 9 Ankle boot (p=0.870)`), or --json.
+The class names come from the model's lineage in the output dir's ML Metadata store (the Examples
+it was trained on name their data set's classes); a model found nowhere there gets the digits. Exit codes: 0 every input answered;
 1 an input could not be read or was refused by the model (one line each; the others are still
 answered), or no model; 2 a bad command line.
 """
@@ -135,6 +138,48 @@ def refusal(error: BaseException) -> str:
   return _first_line(error)
 
 
+# --- class names --------------------------------------------------------------------------------
+
+DIGITS = [str(i) for i in range(10)]
+
+
+def class_names(version: str, output_dir: str = DEFAULT_OUTPUT_DIR) -> List[str]:
+  """The names of the classes 0-9 of pushed version `version`: from the Examples artifact its
+  Trainer read (MnistExampleGen's `class_names`), found through the lineage in the output dir's
+  SQLite store; the digits when the version, the store or the property is not there."""
+  metadata_path = LocalPaths.under(output_dir).metadata_path
+  if not version or not os.path.exists(metadata_path):
+    return DIGITS
+  try:
+    from pipeline.metadata import lineage as lineage_lib
+    from pipeline.metadata import store as store_lib
+    store = store_lib.open_store(store_lib.sqlite_config(metadata_path, read_only=True))
+    pending = [lineage_lib.lineage(store, version)]
+    while pending:
+      node = pending.pop()
+      if node.get('type') == 'Examples':
+        [examples] = store.get_artifacts_by_id([node['artifact_id']])
+        if 'class_names' in examples.custom_properties:
+          names = json.loads(examples.custom_properties['class_names'].string_value)
+          if isinstance(names, list) and len(names) == 10:
+            return [str(n) for n in names]
+        return DIGITS
+      for inputs in node.get('produced_by', {}).get('inputs', {}).values():
+        pending.extend(inputs)
+  except Exception:  # pylint: disable=broad-except  # names are a nicety; the answer stands
+    return DIGITS
+  return DIGITS
+
+
+def _output_dir_of(version_dir: str, output_dir: str) -> str:
+  """<D> for a version dir <D>/serving/<version> of a local run (D has the store), else output_dir."""
+  if '://' not in version_dir:
+    candidate = os.path.dirname(os.path.dirname(os.path.abspath(version_dir)))
+    if os.path.exists(LocalPaths.under(candidate).metadata_path):
+      return candidate
+  return output_dir
+
+
 # --- answering ----------------------------------------------------------------------------------
 
 def classify(signature, images):
@@ -144,8 +189,9 @@ def classify(signature, images):
   return outputs['classes'].numpy(), outputs['probabilities'].numpy()
 
 
-def predict_files(signature, paths: List[str]):
+def predict_files(signature, paths: List[str], names: Optional[List[str]] = None):
   """Yields ('answer', dict) per image and ('error', dict) per input that gets none."""
+  names = names or DIGITS
   import tensorflow as tf
   from pipeline import digits
   for path in paths:
@@ -167,6 +213,7 @@ def predict_files(signature, paths: List[str]):
       continue
     for i, (digit, probs) in enumerate(zip(classes, probabilities)):
       yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(digit),
+                       'class_name': names[int(digit)],
                        'probability': float(probs[digit]),
                        'probabilities': [float(p) for p in probs]}
 
@@ -208,14 +255,16 @@ def main(argv: Optional[List[str]] = None) -> int:
   if not args.json:
     print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)
   answers, errors = [], []
-  for kind, item in predict_files(signature, args.images):
+  names = class_names(version, _output_dir_of(version_dir, args.output_dir))
+  for kind, item in predict_files(signature, args.images, names):
     if kind == 'error':
       errors.append(item)
       print(f'error: {item["file"]}: {item["error"]}', file=sys.stderr)
     else:
       answers.append(item)
       if not args.json:
-        print(f'{_label(item)}: {item["class"]} (p={item["probability"]:.3f})', flush=True)
+        named = '' if item['class_name'] == str(item['class']) else f' {item["class_name"]}'
+        print(f'{_label(item)}: {item["class"]}{named} (p={item["probability"]:.3f})', flush=True)
   if args.json:
     print(json.dumps({'model': version_dir, 'version': version, 'predictions': answers,
                       'errors': errors}, indent=1))

@@ -57,7 +57,7 @@ def lineage_lines(node, indent: str = '') -> List[str]:
     if key.startswith('sha256_'):
       lines.append(f"{indent}    {key[len('sha256_'):].replace('_', '-')} sha256 {value}")
   if node['type'] == 'Examples':
-    for key in ('source_uri', 'train_examples', 'eval_examples'):
+    for key in ('dataset', 'source_uri', 'train_examples', 'eval_examples'):
       if key in props:
         lines.append(f'{indent}    {key}: {props[key]}')
   producer = node.get('produced_by')

@@ -73,6 +73,65 @@ def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]
   return result
 
 
+# --- data statistics (issue 10): MnistExampleGen's image_stats.json, the schemas, the anomalies ---
+
+VALIDATION_NODES = ('ImportSchemaGen', 'SchemaGen', 'ExampleValidator')
+
+
+def _read_text(uri: str) -> Optional[str]:
+  from tfx.dsl.io import fileio
+  if not fileio.exists(uri):
+    return None
+  with fileio.open(uri, 'r') as f:
+    text = f.read()
+  return text.decode() if isinstance(text, bytes) else text
+
+
+def _validation_outputs(store, run) -> Dict[str, Any]:
+  """This run's ImportSchemaGen / SchemaGen schema and ExampleValidator anomalies artifacts."""
+  found = {}
+  for execution in store.get_executions_by_context(run.id):
+    node = runs.node_id(store, execution.id)
+    if node in VALIDATION_NODES:
+      for artifact in runs.artifacts_of(store, execution.id):
+        found[node] = artifact
+  return found
+
+
+def _anomalies(anomalies_uri: str) -> List[str]:
+  from components import data_validation
+  found = []
+  for split in (TRAIN_SPLIT, EVAL_SPLIT):
+    for file_name, what in (('SchemaDiff.pb', f'split {split}'),
+                            (data_validation.SKEW_FILE, f'split {split} vs {TRAIN_SPLIT} (skew)')):
+      anomalies = data_validation.read_anomalies(anomalies_uri, split, file_name)
+      if anomalies is not None:
+        found += [f'{what}: {phrase}' for phrase in data_validation.describe(anomalies)]
+  return found
+
+
+def data_statistics(store, run, examples) -> Optional[Dict[str, Any]]:
+  """Per split label counts, mean image per class and pixel histogram (ExampleGen's
+  image_stats.json), the anomalies and both schemas; None for runs that recorded none of them
+  (older runs)."""
+  from components import mnist_example_gen
+  result: Dict[str, Any] = {}
+  text = _read_text(f'{examples.uri.rstrip("/")}/{mnist_example_gen.IMAGE_STATS_FILE}')
+  if text:
+    stats = json.loads(text)
+    result.update(dataset=stats.get('dataset'), class_names=stats.get('class_names'),
+                  splits=stats.get('splits', {}))
+  outputs = _validation_outputs(store, run)
+  if 'ExampleValidator' in outputs:
+    result['anomalies'] = _anomalies(outputs['ExampleValidator'].uri)
+  for node, key in (('ImportSchemaGen', 'schema'), ('SchemaGen', 'inferred_schema')):
+    if node in outputs:
+      schema = _read_text(f'{outputs[node].uri.rstrip("/")}/schema.pbtxt')
+      if schema is not None:
+        result[key] = schema
+  return result or None
+
+
 def read_serving_check(uri: Optional[str]) -> Optional[Dict[str, Any]]:
   from components.serving_check import read_result
   try:
@@ -92,7 +151,13 @@ def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, 
   if examples_id is not None:
     [examples] = store.get_artifacts_by_id([examples_id])
     report['data'] = lineage.artifact_properties(store, examples)
+    dataset = runs.custom(examples, 'dataset')
+    if dataset:
+      report['data'] = {'dataset': dataset, **report['data']}
     report.update(model_quality(examples.uri, summary.model_uri))
+    statistics = data_statistics(store, run, examples)
+    if statistics:
+      report['data_statistics'] = statistics
   evaluator = [e for e in store.get_executions_by_context(run.id)
                if runs.node_id(store, e.id) == 'Evaluator']
   details = lineage.evaluation_details(store, evaluator[0]) if evaluator else {}

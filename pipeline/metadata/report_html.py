@@ -88,6 +88,80 @@ def _heatmap(matrix: List[List[int]], cell=34) -> str:
   return ''.join(parts)
 
 
+def _histogram_chart(title: str, counts: List[int], width=320, height=200) -> str:
+  """Pixel-intensity histogram on a log scale (background pixels outnumber the rest 4 to 1)."""
+  logs = [float(np.log10(1 + c)) for c in counts]
+  top_log = max(logs) or 1.0
+  left, top, plot_h = 60, 24, height - 50
+  bar_w = (width - left - 10) / max(len(counts), 1)
+  step = 256 // max(len(counts), 1)
+  parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+           f'<text x="{width / 2}" y="15" text-anchor="middle" class="t">{html.escape(title)}</text>']
+  for i, (c, v) in enumerate(zip(counts, logs)):
+    h = plot_h * v / top_log
+    x = left + i * bar_w
+    parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 1, 1):.1f}" '
+                 f'height="{h:.1f}" fill="#72b7b2"><title>{i * step}-{(i + 1) * step - 1}: {c}</title></rect>')
+  parts.append(f'<text x="{left}" y="{top + plot_h + 14}" class="s">0</text>'
+               f'<text x="{width - 10}" y="{top + plot_h + 14}" text-anchor="end" class="s">255</text>'
+               f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" class="s">{max(counts) if counts else 0}</text>'
+               f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="s">1</text></svg>')
+  return ''.join(parts)
+
+
+def _data_statistics(stats: Dict[str, Any]) -> List[str]:
+  """The 'Data statistics' section: label distribution per split, mean image per class, pixel
+  histogram, anomalies, and the checked-in schema beside SchemaGen's inferred one."""
+  from pipeline.metadata import quality
+  e = html.escape
+  names = stats.get('class_names') or [str(i) for i in range(NUM_CLASSES)]
+  splits = stats.get('splits') or {}
+  title = f' ({e(str(stats["dataset"]))})' if stats.get('dataset') else ''
+  out = [f'<h2>Data statistics{title}</h2>']
+
+  def named(i):  # '3' for digits, '9 Ankle boot' otherwise
+    return str(i) if str(names[i]) == str(i) else f'{i} {names[i]}'
+  if splits:
+    header = ''.join(f'<th>{e(split)}</th>' for split in splits)
+    out.append(f'<table><tr><th>label</th><th>class</th>{header}</tr>')
+    for i, name in enumerate(names):
+      cells = ''
+      for split in splits.values():
+        counts = split.get('label_counts') or []
+        total = sum(counts) or 1
+        count = counts[i] if i < len(counts) else 0
+        cells += f'<td>{count} ({100 * count / total:.1f} %)</td>'
+      out.append(f'<tr><td>{i}</td><td>{e(str(name))}</td>{cells}</tr>')
+    out.append('</table>')
+    for split, values in splits.items():
+      out.append(f'<h3>{e(split)}: mean image per class</h3><div class="grid">')
+      for i, mean in enumerate(values.get('mean_images') or []):
+        if mean is None:
+          out.append(f'<figure><figcaption>{e(named(i))}<br>(no examples)</figcaption></figure>')
+          continue
+        image = np.clip(np.round(np.array(mean, np.float64)), 0, 255).astype(np.uint8).reshape(28, 28)
+        out.append(f'<figure><img src="data:image/png;base64,{quality.png(image)}" width="84" height="84" '
+                   f'alt="mean {e(str(names[i]))}"><figcaption>{e(named(i))}</figcaption></figure>')
+      out.append('</div>')
+    out.append('<div class="grid">')
+    for split, values in splits.items():
+      if values.get('pixel_histogram'):
+        out.append(_histogram_chart(f'{split}: pixel intensities (log scale)', values['pixel_histogram']))
+    out.append('</div>')
+  if 'anomalies' in stats:
+    out.append('<h3>Anomalies</h3>')
+    out.append('<ul>' + ''.join(f'<li class="bad">{e(a)}</li>' for a in stats['anomalies']) + '</ul>'
+               if stats['anomalies'] else '<p class="ok">none</p>')
+  if stats.get('schema') or stats.get('inferred_schema'):
+    out.append('<h3>Schema: checked in (validated against) and inferred by SchemaGen</h3><div class="grid">')
+    for key, caption in (('schema', 'components/schema/schema.pbtxt'), ('inferred_schema', 'SchemaGen')):
+      if stats.get(key):
+        out.append(f'<figure><figcaption>{caption}</figcaption>'
+                   f'<pre style="text-align:left;font-size:11px">{e(stats[key])}</pre></figure>')
+    out.append('</div>')
+  return out
+
+
 # ----------------------------------------------------------------------------- HTML
 
 _CSS = """body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -171,9 +245,11 @@ def render(report: Dict[str, Any]) -> str:
   if 'confusion_matrix' in report:
     out.append(f'<h2>Eval split: confusion matrix (accuracy {report["eval_accuracy"]:.4f})</h2><div class="grid">')
     out.append(_heatmap(report['confusion_matrix']))
-    per_class = ''.join(f'<tr><td>{i}</td><td>{"–" if a is None else f"{a:.4f}"}</td></tr>'
+    names = (report.get('data_statistics') or {}).get('class_names') or [str(i) for i in range(NUM_CLASSES)]
+    per_class = ''.join(f'<tr><td>{i}{"" if str(names[i]) == str(i) else " " + e(str(names[i]))}</td>'
+                        f'<td>{"–" if a is None else f"{a:.4f}"}</td></tr>'
                         for i, a in enumerate(report['per_class_accuracy']))
-    out.append(f'<table><tr><th>digit</th><th>accuracy</th></tr>{per_class}</table></div>')
+    out.append(f'<table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table></div>')
   if report.get('model_missing'):
     out.append(f'<h2>Eval split</h2><p>The model is no longer at <code>{e(report["model_missing"])}</code>: '
                'no confusion matrix or mistakes.</p>')
@@ -189,6 +265,8 @@ def render(report: Dict[str, Any]) -> str:
     for split, counts in report['label_histograms'].items():
       out.append(_bar_chart(f'{split} ({sum(counts)} examples)', counts))
     out.append('</div>')
+  if report.get('data_statistics'):
+    out.extend(_data_statistics(report['data_statistics']))
   out.append('<h2>Components</h2><table><tr><th>component</th><th>state</th><th>seconds</th></tr>')
   for node, state in s['component_states'].items():
     out.append(f'<tr><td>{e(node)}</td><td>{e(state)}</td><td>{s["component_seconds"].get(node, 0):.1f}</td></tr>')

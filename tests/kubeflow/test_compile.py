@@ -50,13 +50,30 @@ def _deps(spec):
   return tasks, edges
 
 
+# Data validation (issue 10): statistics and the checked-in schema feed the ExampleValidator, and
+# the Trainer waits for it (a dependency without an artifact: a failed validation stops the run).
+VALIDATION_TASKS = {'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}
+VALIDATION_EDGES = {('MnistExampleGen', 'StatisticsGen'), ('ImportSchemaGen', 'StatisticsGen'),
+                    ('StatisticsGen', 'SchemaGen'), ('StatisticsGen', 'ExampleValidator'),
+                    ('ImportSchemaGen', 'ExampleValidator')}
+
+
+def _check_validation(tasks, edges):
+  assert VALIDATION_EDGES <= edges
+  assert 'ExampleValidator' in tasks['Trainer']['dependentTasks']
+  # A path relative to the code's root (the image's /pipeline), wherever the task runs.
+  assert tasks['ImportSchemaGen']['inputs']['parameters']['schema_file'] == {
+      'runtimeValue': {'constant': 'components/schema/schema.pbtxt'}}
+  assert tasks['ExampleValidator']['inputs']['parameters']['label_drift_bound'] == {
+      'runtimeValue': {'constant': 0.08}}
+
+
 def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
   assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator',
-                        'ServingCheck', 'Pusher',
-                        'RunResults'}
-  assert edges == {('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
+                        'ServingCheck', 'Pusher', 'RunResults', *VALIDATION_TASKS}
+  assert edges == {*VALIDATION_EDGES, ('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
                    ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
                    ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
                    ('Evaluator', 'Pusher'), ('MnistExampleGen', 'ServingCheck'),
@@ -64,6 +81,7 @@ def test_dag_for_open_source_kfp(compiled):
                    ('ServingCheck', 'Pusher'), ('MnistExampleGen', 'RunResults'),
                    ('Trainer', 'RunResults'), ('Evaluator', 'RunResults'),
                    ('ServingCheck', 'RunResults'), ('Pusher', 'RunResults')}
+  _check_validation(tasks, edges)
   # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
   # never cached (its answer depends on the metadata store, not on its inputs).
   executors = spec['deploymentSpec']['executors']
@@ -83,6 +101,7 @@ def test_dag_for_vertex_keeps_tfx_resolver(tmp_path):
   assert model_resolver and (model_resolver[0], 'Evaluator') in edges
   assert ('MnistExampleGen', 'Trainer') in edges and ('Trainer', 'Evaluator') in edges
   assert ('Evaluator', 'Pusher') in edges
+  _check_validation(tasks, edges)
   assert ('ServingCheck', 'Pusher') in edges and ('Evaluator', 'ServingCheck') in edges
   executors = spec['deploymentSpec']['executors']
   assert any('resolver' in e for e in executors.values())
@@ -98,7 +117,8 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor'}
+                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor',
+                             *(f'{task}_executor' for task in VALIDATION_TASKS)}
   class_paths = {}
   for label, container in containers.items():
     assert container['image'] == IMAGE
@@ -114,6 +134,9 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   assert class_paths['Evaluator_executor'] == 'components.mnist_evaluator.Executor'
   assert class_paths['LatestBlessedModel_executor'] == 'components.latest_blessed_model.Executor'
   assert class_paths['Pusher_executor'] == 'components.mnist_pusher.Executor'
+  assert class_paths['ExampleValidator_executor'] == 'components.data_validation.Executor'
+  assert class_paths['StatisticsGen_executor'] == 'tfx.components.statistics_gen.executor.Executor'
+  assert class_paths['ImportSchemaGen_executor'] == 'components.data_validation.ImportSchemaExecutor'
   assert class_paths['ServingCheck_executor'] == 'components.serving_check.Executor'
   for path in class_paths.values():
     import_utils.import_class_by_path(path)

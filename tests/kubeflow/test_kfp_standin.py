@@ -15,7 +15,7 @@ from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
 TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'ServingCheck', 'Pusher',
-         'RunResults'}
+         'RunResults', 'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}  # issue 10
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):

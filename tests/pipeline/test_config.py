@@ -77,7 +77,8 @@ def test_create_pipeline_wiring():
   pipeline = create_pipeline(config)
   by_id = {c.id: c for c in pipeline.components}
   assert set(by_id) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModelResolver', 'Evaluator',
-                        'ServingCheck', 'Pusher'}
+                        'ServingCheck', 'Pusher', 'ImportSchemaGen', 'StatisticsGen', 'SchemaGen',
+                        'ExampleValidator'}
   assert pipeline.pipeline_info.pipeline_name == 'mnist-tfx'
   assert pipeline.beam_pipeline_args == ['--direct_num_workers=2']
 

@@ -1,0 +1,218 @@
+"""Data validation before training: StatisticsGen → ExampleValidator against the schema checked
+into the repository (components/schema/schema.pbtxt, brought in by ImportSchemaGen), with TFDV's
+L-infinity skew comparator between the `train` and `eval` label distributions.
+
+TFX's ExampleValidator only records anomalies; this one (same inputs and outputs, TFX's executor
+underneath) also compares the two splits' labels and then fails when anything is wrong, so that
+nothing downstream (Trainer, Evaluator, Pusher) runs. Its error is a `DataValidationError`, an
+`MnistDataError`, whose message is one line naming the split, the feature and the anomaly; the
+local runner prints it as `error: <message>`, exit 1.
+"""
+import os
+from typing import Any, Dict, List, Optional, Union
+
+from tfx import types
+from tfx.components.example_validator import executor as example_validator_executor
+from tfx.components.schema_gen.import_schema_gen import component as import_schema_gen_component
+from tfx.components.schema_gen.import_schema_gen import executor as import_schema_gen_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+from components.mnist_data import MnistDataError
+from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
+
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema', 'schema.pbtxt')
+# The same file as a Kubeflow task finds it: relative to the code's root (the image's /pipeline,
+# Dockerfile: COPY components/), resolved by ImportSchemaExecutor wherever the task runs.
+CONTAINER_SCHEMA_FILE = 'components/schema/schema.pbtxt'
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SKEW_FILE = 'LabelSkew.pb'  # in the anomalies artifact's eval split folder, beside SchemaDiff.pb
+LABEL_DRIFT_BOUND_KEY = 'label_drift_bound'
+DEFAULT_LABEL_DRIFT_BOUND = 0.08
+IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
+
+
+class DataValidationError(MnistDataError):
+  """The data broke the schema or the label-skew bound; the message is one line."""
+
+
+def check_bound(value) -> float:
+  value = float(value)
+  if not 0.0 < value <= 1.0:
+    raise ValueError(f'label-drift-bound must be in (0, 1], got {value:g}')
+  return value
+
+
+def schema_file(container: bool = False) -> str:
+  return CONTAINER_SCHEMA_FILE if container else SCHEMA_FILE
+
+
+def load_schema(path: str = SCHEMA_FILE):
+  from tfx.utils import io_utils
+  return io_utils.SchemaReader().read(path)
+
+
+def _label_skew(schema, train_stats, eval_stats, bound: float):
+  """TFDV's skew comparator on the label: train as 'training', eval as 'serving'. Only the
+  comparator's findings are kept (each split's own anomalies are the per-split validation's)."""
+  import tensorflow_data_validation as tfdv
+  from tensorflow_metadata.proto.v0 import anomalies_pb2
+  from tensorflow_metadata.proto.v0 import schema_pb2
+  with_bound = schema_pb2.Schema()
+  with_bound.CopyFrom(schema)
+  for feature in with_bound.feature:
+    if feature.name == LABEL_KEY:
+      feature.skew_comparator.infinity_norm.threshold = bound
+  found = tfdv.validate_statistics(train_stats, with_bound, serving_statistics=eval_stats)
+  skew = anomalies_pb2.Anomalies()
+  skew.CopyFrom(found)
+  skew.ClearField('anomaly_info')
+  skew.ClearField('dataset_anomaly_info')
+  comparator_types = {value for name, value in anomalies_pb2.AnomalyInfo.Type.items()
+                      if 'COMPARATOR' in name or 'SKEW' in name}
+  for name, info in found.anomaly_info.items():
+    reasons = [r for r in info.reason if r.type in comparator_types]
+    if reasons:
+      kept = skew.anomaly_info[name]
+      kept.CopyFrom(info)
+      del kept.reason[:]
+      kept.reason.extend(reasons)
+  return skew
+
+
+def _image_length_anomaly(stats) -> Optional[str]:
+  """TFDV's schema bounds the image's largest byte size; the smallest is checked here."""
+  for dataset in stats.datasets:
+    for feature in dataset.features:
+      name = feature.path.step[-1] if feature.path.step else feature.name
+      if name != IMAGE_KEY or not feature.HasField('bytes_stats'):
+        continue
+      low, high = feature.bytes_stats.min_num_bytes, feature.bytes_stats.max_num_bytes
+      if (low, high) != (IMAGE_BYTES, IMAGE_BYTES):
+        return (f'image byte lengths {low:g} to {high:g}, expected every image to be '
+                f'{IMAGE_BYTES} bytes')
+  return None
+
+
+def describe(anomalies) -> List[str]:
+  """One phrase per anomalous feature: 'label: <short description>: <description>'."""
+  phrases = []
+  for name, info in sorted(anomalies.anomaly_info.items()):
+    reasons = '; '.join(f'{r.short_description}: {r.description}' if r.description else r.short_description
+                        for r in info.reason) or info.description
+    phrases.append(f'{name}: {reasons}')
+  if anomalies.HasField('dataset_anomaly_info'):
+    reasons = '; '.join(r.description or r.short_description
+                        for r in anomalies.dataset_anomaly_info.reason)
+    phrases.append(f'dataset: {reasons}')
+  return phrases
+
+
+def read_anomalies(anomalies_uri: str, split: str, file_name: str = example_validator_executor.DEFAULT_FILE_NAME):
+  """The Anomalies proto a validator wrote for one split (None if there is none)."""
+  import tensorflow as tf
+  from tensorflow_metadata.proto.v0 import anomalies_pb2
+  path = os.path.join(anomalies_uri, f'Split-{split}', file_name)
+  if not tf.io.gfile.exists(path):
+    return None
+  anomalies = anomalies_pb2.Anomalies()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    anomalies.ParseFromString(f.read())
+  return anomalies
+
+
+class ImportSchemaExecutor(import_schema_gen_executor.Executor):
+  """TFX's ImportSchemaGen executor; a relative schema_file is relative to the code's root."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    path = exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, '')
+    if path and '://' not in path and not os.path.isabs(path):
+      exec_properties = dict(exec_properties, **{
+          standard_component_specs.SCHEMA_FILE_KEY: os.path.join(CODE_ROOT, path)})
+    return super().Do(input_dict, output_dict, exec_properties)
+
+
+class RepoImportSchemaGen(import_schema_gen_component.ImportSchemaGen):
+  """ImportSchemaGen whose schema file may be named relative to the code's root."""
+
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ImportSchemaExecutor)
+
+
+class Executor(example_validator_executor.Executor):
+  """TFX's ExampleValidator per split, then the label skew between train and eval; any anomaly
+  raises DataValidationError (after the anomalies are written)."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
+    import tensorflow as tf
+    from tfx.components.statistics_gen import stats_artifact_utils
+    from tfx.types import artifact_utils
+    from tfx.utils import io_utils
+    result = super().Do(input_dict, output_dict, exec_properties)
+    stats_artifact = artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.STATISTICS_KEY])
+    anomalies_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.ANOMALIES_KEY])
+    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+        artifact_utils.get_single_uri(input_dict[standard_component_specs.SCHEMA_KEY])))
+    stats = {split: stats_artifact_utils.load_statistics(stats_artifact, split).proto()
+             for split in (TRAIN_SPLIT, EVAL_SPLIT)}
+
+    problems = []
+    for split in (TRAIN_SPLIT, EVAL_SPLIT):
+      anomalies = read_anomalies(anomalies_uri, split)
+      if anomalies is not None:
+        problems += [f'split {split}: {phrase}' for phrase in describe(anomalies)]
+      length = _image_length_anomaly(stats[split])
+      if length:
+        problems.append(f'split {split}: {length}')
+    bound = check_bound(exec_properties.get(LABEL_DRIFT_BOUND_KEY) or DEFAULT_LABEL_DRIFT_BOUND)
+    skew = _label_skew(schema, stats[TRAIN_SPLIT], stats[EVAL_SPLIT], bound)
+    skew_dir = os.path.join(anomalies_uri, f'Split-{EVAL_SPLIT}')
+    tf.io.gfile.makedirs(skew_dir)
+    with tf.io.gfile.GFile(os.path.join(skew_dir, SKEW_FILE), 'wb') as f:
+      f.write(skew.SerializeToString())
+    problems += [f'split {EVAL_SPLIT} vs {TRAIN_SPLIT} (skew, --label-drift-bound {bound:g}): {phrase}'
+                 for phrase in describe(skew)]
+    if problems:
+      more = f' (and {len(problems) - 1} more: see {anomalies_uri})' if len(problems) > 1 else ''
+      raise DataValidationError(f'data validation: {problems[0]}{more}'.replace('\n', ' '))
+    return result
+
+
+class DataValidatorSpec(standard_component_specs.ExampleValidatorSpec):
+  PARAMETERS = {**standard_component_specs.ExampleValidatorSpec.PARAMETERS,
+                LABEL_DRIFT_BOUND_KEY: ExecutionParameter(type=float)}
+
+
+class DataValidator(base_component.BaseComponent):
+  """ExampleValidator that also bounds the train/eval label skew, and stops the run on anomalies."""
+
+  SPEC_CLASS = DataValidatorSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
+               label_drift_bound: Union[float, data_types.RuntimeParameter] = DEFAULT_LABEL_DRIFT_BOUND):
+    super().__init__(spec=DataValidatorSpec(
+        statistics=statistics, schema=schema, label_drift_bound=label_drift_bound,
+        anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
+
+
+def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LABEL_DRIFT_BOUND,
+                      container: bool = False) -> List[base_component.BaseComponent]:
+  """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
+  ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
+  from tfx import v1 as tfx
+  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id('ImportSchemaGen')
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=examples, schema=schema_importer.outputs['schema']).with_id('StatisticsGen')
+  # Inferred from the statistics, for comparison with the checked-in schema in the report.
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False).with_id('SchemaGen')
+  validator = DataValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_importer.outputs['schema'],
+      label_drift_bound=label_drift_bound).with_id('ExampleValidator')
+  return [schema_importer, statistics_gen, schema_gen, validator]
