@@ -47,8 +47,8 @@ def _main(argv) -> int:
   run_id = local.new_run_id()
   try:
     with local.OutputDirLock(paths, run_id):  # one run per output dir; before anything is written
-      config = config_lib.config_from_args(args, local.find_data(args.data_dir), paths.pipeline_root,
-                                           paths.serving_dir)
+      config = config_lib.config_from_args(args, local.find_data(args.data_dir, args.dataset),
+                                           paths.pipeline_root, paths.serving_dir)
       metadata_config = local.metadata_connection(args, paths)
       local.run(config, metadata_config, paths, args.verbose, run_id)
       return local.report_and_summary(metadata_config, paths, started, run_id)

@@ -189,14 +189,16 @@ def training_from_args(args: argparse.Namespace) -> TrainingConfig:
 
 def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
                      serving_dir: str, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
-  training = training_from_args(args)
+  dataset = getattr(args, 'dataset', datasets.DEFAULT)
+  training = dataclasses.replace(training_from_args(args),
+                                 normalize_polarity=datasets.get(dataset).normalize_polarity)
   return PipelineConfig(
       data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
       training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
       accuracy_threshold=accuracy_threshold_of(args),
       serving_latency_bound_ms=args.serving_latency_bound, beam_args=tuple(shlex.split(args.beam_args)),
       enable_cache=not args.no_cache, pipeline_name=pipeline_name,
-      dataset=getattr(args, 'dataset', datasets.DEFAULT),
+      dataset=dataset,
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
 
 

@@ -35,7 +35,7 @@ class ComponentProgress(logging.Handler):
 
   # What a person sees when a component starts for real (not when it is served from cache).
   STARTING = {
-      'MnistExampleGen': 'MnistExampleGen: validating the MNIST files and writing TFRecords…',
+      'MnistExampleGen': 'MnistExampleGen: validating the IDX files and writing TFRecords…',
       'Trainer': 'Trainer: training the seed CNN…',  # Keras' progress follows
       'Evaluator': 'Evaluator: TFMA on the eval split (candidate vs. last blessed model)…',
       'ServingCheck': 'ServingCheck: loading the candidate in a fresh process, as a model server would…',

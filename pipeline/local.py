@@ -146,14 +146,16 @@ def lock_holder(output_dir: str) -> Optional[Dict[str, Any]]:
     os.close(fd)
 
 
-def find_data(data_dir: Optional[str]) -> str:
-  """--data-dir, else $MNIST_DATA_DIR, else the download cache (downloading if needed)."""
+def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
+  """--data-dir, else the data set's own places ($MNIST_DATA_DIR, …), else the download cache."""
+  from components import datasets
   from components import mnist_data
   from components import mnist_download
   try:
-    found = mnist_download.resolve_data_dir(data_dir, log=print)
+    spec = datasets.get(dataset)
+    found = mnist_download.resolve_data_dir(data_dir, log=print, dataset=spec)
     if not mnist_data.is_remote(found):
-      missing = [f.name for f in mnist_data.ALL_FILES if not os.path.exists(os.path.join(found, f.name))]
+      missing = [f.name for f in spec.all_files if not os.path.exists(os.path.join(found, f.name))]
       if missing:
         raise mnist_data.MnistDataError(f'{", ".join(missing)}: missing from {found}')
     return found

@@ -50,7 +50,7 @@ def test_blessed_and_pushed(blessed_run):
                    proc.stdout, re.M), proc.stdout
   # Progress a person can follow: what starts, example counts, Keras' epochs, the report.
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 60000, eval 10000\)$', proc.stdout, re.M)
-  assert 'MnistExampleGen: validating the MNIST files' in proc.stdout
+  assert 'MnistExampleGen: validating the IDX files' in proc.stdout
   assert 'Evaluator: TFMA on the eval split' in proc.stdout
   # 55,000 trained (5,000 held out for validation) / batch 128
   assert re.search(r'^430/430 .* accuracy: .* val_accuracy: ', proc.stdout, re.M)

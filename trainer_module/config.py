@@ -26,6 +26,8 @@ class TrainingConfig:
   precision: str = 'float32'
   # None: the default above; 0: no validation; N: the last N training examples (N < their count).
   validation_examples: Optional[int] = None
+  # Whether the exported signatures invert dark-on-light images (the data set decides: digits yes).
+  normalize_polarity: bool = True
 
   def __post_init__(self):
     if self.epochs < 1:

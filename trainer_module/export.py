@@ -56,13 +56,14 @@ def normalize_polarity(images: tf.Tensor) -> tf.Tensor:
   return tf.where(mean > 0.5, 1.0 - images, images)
 
 
-def export_serving_model(model: keras.Model, export_dir: str) -> None:
+def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = True) -> None:
+  """`classify` and `serving_default`; with `polarity`, dark-on-light images are inverted first."""
 
   def predict(images):
     images = check_pixel_range(images)  # on the raw input: before polarity can hide 0-255
 
     def answer():
-      logits = model(normalize_polarity(images), training=False)
+      logits = model(normalize_polarity(images) if polarity else images, training=False)
       return (tf.argmax(logits, axis=1, output_type=tf.int64),
               tf.nn.softmax(logits, axis=1))
 

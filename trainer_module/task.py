@@ -120,7 +120,7 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
 
 
 def save_outputs(model: keras.Model, history: Dict[str, List[float]], strategy: tf.distribute.Strategy,
-                 serving_model_dir: str, model_run_dir: str) -> None:
+                 serving_model_dir: str, model_run_dir: str, polarity: bool = True) -> None:
   """The serving SavedModel and history.json, written by the chief.
 
   Every worker of a multi-worker run exports (saving may need all of them), the others into a
@@ -128,11 +128,11 @@ def save_outputs(model: keras.Model, history: Dict[str, List[float]], strategy: 
   if not is_chief(strategy):
     scratch = tempfile.mkdtemp(prefix='mnist-worker-export-')
     try:
-      export.export_serving_model(model, os.path.join(scratch, 'model'))
+      export.export_serving_model(model, os.path.join(scratch, 'model'), polarity)
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
     return
-  export.export_serving_model(model, serving_model_dir)
+  export.export_serving_model(model, serving_model_dir, polarity)
   tf.io.gfile.makedirs(model_run_dir)
   with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), 'w') as f:
     json.dump(history, f)
@@ -146,7 +146,7 @@ def train_and_export(config: TrainingConfig, train_files, eval_files, serving_mo
   read: validation comes out of train_files."""
   del eval_files
   model, history, strategy = train(config, train_files, model_run_dir, verbose)
-  save_outputs(model, history, strategy, serving_model_dir, model_run_dir)
+  save_outputs(model, history, strategy, serving_model_dir, model_run_dir, config.normalize_polarity)
   return history
 
 

@@ -9,7 +9,7 @@ from ml_metadata.proto import metadata_store_pb2
 from pipeline.metadata import runs
 
 _SHOWN_PROPERTIES = {
-    'Examples': ('split_names', 'sha256_train_images', 'sha256_train_labels', 'sha256_t10k_images',
+    'Examples': ('dataset', 'split_names', 'sha256_train_images', 'sha256_train_labels', 'sha256_t10k_images',
                  'sha256_t10k_labels', 'source_uri', 'train_examples', 'eval_examples', 'span'),
     'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
     'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),

@@ -238,9 +238,9 @@ def render(report: Dict[str, Any]) -> str:
   history = report.get('history')
   if history:
     out.append('<h2>Training</h2><div class="grid">')
-    out.append(_line_chart('loss', {'train': history.get('loss', []), 'eval': history.get('val_loss', [])}))
+    out.append(_line_chart('loss', {'train': history.get('loss', []), 'validation': history.get('val_loss', [])}))
     out.append(_line_chart('accuracy', {'train': history.get('accuracy', []),
-                                        'eval': history.get('val_accuracy', [])}))
+                                        'validation': history.get('val_accuracy', [])}))
     out.append('</div>')
   if 'confusion_matrix' in report:
     out.append(f'<h2>Eval split: confusion matrix (accuracy {report["eval_accuracy"]:.4f})</h2><div class="grid">')

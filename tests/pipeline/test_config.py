@@ -109,3 +109,10 @@ def test_create_pipeline_wiring():
   # The Evaluator compares against the resolver's latest blessed model.
   assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
       'LatestBlessedModelResolver'
+
+
+def test_the_data_set_decides_the_served_polarity_rule():
+  """Digits are inverted when dark on light; Fashion-MNIST's bright items are not digits."""
+  assert _config().training.normalize_polarity is True
+  assert _config('--dataset', 'fashion-mnist').training.normalize_polarity is False
+  assert _config('--dataset', 'idx').training.normalize_polarity is False

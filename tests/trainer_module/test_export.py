@@ -140,3 +140,17 @@ def test_one_answer_per_input_and_empty_batches_answer_empty(exported, digits, n
                  _serve(exported, [_example(i) for i in digits[:n]])):
     assert answer['classes'].shape == (n,) and answer['classes'].dtype == tf.int64
     assert answer['probabilities'].shape == (n, 10)
+
+
+def test_without_the_polarity_rule_bright_images_are_answered_as_they_are(model, exported, digits, tmp_path):
+  """Fashion-MNIST's export (polarity=False): a bright image is the model's input unchanged,
+  where the MNIST export answers for its inverse."""
+  path = str(tmp_path / 'no-polarity')
+  export.export_serving_model(model, path, polarity=False)
+  plain = tf.saved_model.load(path)
+  bright = (1.0 - digits / 255.0).astype(np.float32)
+  assert bright.mean(axis=(1, 2)).min() > 0.5
+  np.testing.assert_allclose(_classify(plain, bright)['probabilities'],
+                             tf.nn.softmax(model(bright, training=False)), atol=1e-6)
+  np.testing.assert_allclose(_classify(exported, bright)['probabilities'],
+                             tf.nn.softmax(model(1.0 - bright, training=False)), atol=1e-6)
