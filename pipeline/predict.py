@@ -145,27 +145,28 @@ DIGITS = [str(i) for i in range(10)]
 
 def class_names(version: str, output_dir: str = DEFAULT_OUTPUT_DIR) -> List[str]:
   """The names of the classes 0-9 of pushed version `version`: from the Examples artifact its
-  Trainer read (MnistExampleGen's `class_names`), found through the lineage in the output dir's
-  SQLite store; the digits when the version, the store or the property is not there."""
+  Trainer read (MnistExampleGen's `class_names`): the version's provenance names the Model, the
+  output dir's SQLite store its Trainer and that Trainer's input. The digits when the version, the
+  store or the property is not there."""
   metadata_path = LocalPaths.under(output_dir).metadata_path
   if not version or not os.path.exists(metadata_path):
     return DIGITS
   try:
-    from pipeline.metadata import lineage as lineage_lib
+    from components.mnist_pusher import provenance
+    from pipeline.metadata import runs
     from pipeline.metadata import store as store_lib
+    model_uri = provenance(os.path.join(LocalPaths.under(output_dir).serving_dir, version)).get('model_uri')
+    if not model_uri:
+      return DIGITS
     store = store_lib.open_store(store_lib.sqlite_config(metadata_path, read_only=True))
-    pending = [lineage_lib.lineage(store, version)]
-    while pending:
-      node = pending.pop()
-      if node.get('type') == 'Examples':
-        [examples] = store.get_artifacts_by_id([node['artifact_id']])
-        if 'class_names' in examples.custom_properties:
-          names = json.loads(examples.custom_properties['class_names'].string_value)
-          if isinstance(names, list) and len(names) == 10:
-            return [str(n) for n in names]
-        return DIGITS
-      for inputs in node.get('produced_by', {}).get('inputs', {}).values():
-        pending.extend(inputs)
+    models = store.get_artifacts_by_uri(model_uri)
+    events = store.get_events_by_artifact_ids([m.id for m in models]) if models else []
+    trainers = [e.execution_id for e in events if e.type in runs.OUTPUT_EVENTS]
+    for examples in runs.artifacts_of(store, trainers[0], outputs=False) if trainers else []:
+      if runs.type_name(store, examples) == 'Examples' and 'class_names' in examples.custom_properties:
+        names = json.loads(examples.custom_properties['class_names'].string_value)
+        if isinstance(names, list) and len(names) == 10:
+          return [str(n) for n in names]
   except Exception:  # pylint: disable=broad-except  # names are a nicety; the answer stands
     return DIGITS
   return DIGITS

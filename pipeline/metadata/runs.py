@@ -15,7 +15,7 @@ from components.mnist_pusher import ALREADY_SERVING_KEY
 from pipeline.metadata import store as store_lib
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
-_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
 
@@ -92,7 +92,7 @@ def node_id(store, execution_id: int) -> str:
 
 
 def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadata_store_pb2.Artifact]:
-  kinds = _OUTPUT_EVENTS if outputs else _INPUT_EVENTS
+  kinds = OUTPUT_EVENTS if outputs else _INPUT_EVENTS
   events = store.get_events_by_execution_ids([execution_id])
   ids = [e.artifact_id for e in events if e.type in kinds]
   return store.get_artifacts_by_id(ids) if ids else []
