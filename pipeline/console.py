@@ -18,6 +18,7 @@ def silence_native_logs(verbose: bool) -> None:
     os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
     os.environ.setdefault('GLOG_minloglevel', '3')  # ML Metadata's C++ connection retries
     warnings.filterwarnings('ignore')
+    os.environ.setdefault('PYTHONWARNINGS', 'ignore')  # Beam's worker processes, the probe
 
 
 class ComponentProgress(logging.Handler):

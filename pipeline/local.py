@@ -263,9 +263,22 @@ def _runner_with_run_id(run_id: str):
   return Runner()
 
 
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def importable_in_subprocesses(environ=os.environ) -> None:
+  """Puts the project on PYTHONPATH, so that processes this one starts import `components`
+  and `trainer_module` from any working directory: Beam's multi_processing workers unpickle the
+  ExampleGen's transforms by module name (without this: "No module named 'components'")."""
+  paths = [p for p in environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+  if PROJECT_ROOT not in paths:
+    environ['PYTHONPATH'] = os.pathsep.join([PROJECT_ROOT, *paths])
+
+
 def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool, run_id: str) -> None:
   """create_pipeline + LocalDagRunner as run `run_id`, one progress line per component; RunError on
   failure. The run records who runs it (see pipeline.metadata.runs) and how it ended."""
+  importable_in_subprocesses()
   progress = console.ComponentProgress()
   console.install(verbose, progress)
   from pipeline.metadata import runs

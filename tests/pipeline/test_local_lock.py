@@ -113,3 +113,15 @@ def test_an_output_dir_that_cannot_be_written(tmp_path):
     line = _one_line(proc)
     assert line.startswith(f'error: --output-dir {place}: cannot write there (')
     assert line.endswith('); choose a directory you can write to')
+
+
+def test_the_project_is_importable_in_the_runs_subprocesses():
+  environ = {'PYTHONPATH': '/opt/mine'}
+  local.importable_in_subprocesses(environ)
+  assert environ['PYTHONPATH'].split(os.pathsep) == [local.PROJECT_ROOT, '/opt/mine']
+  local.importable_in_subprocesses(environ)  # once is enough
+  assert environ['PYTHONPATH'].split(os.pathsep) == [local.PROJECT_ROOT, '/opt/mine']
+  empty = {}
+  local.importable_in_subprocesses(empty)
+  assert empty == {'PYTHONPATH': local.PROJECT_ROOT}
+  assert os.path.isfile(os.path.join(local.PROJECT_ROOT, 'components', 'mnist_example_gen.py'))

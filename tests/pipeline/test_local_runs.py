@@ -155,3 +155,20 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   assert len(versions) == 1 and versions[0] > orphan
   assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
   assert sorted(os.listdir(serving)) == [str(versions[0]), 'models.config']
+
+
+def test_beam_multi_processing_from_another_working_directory(tmp_path, mnist_dir):
+  """Beam's worker processes unpickle the ExampleGen's transforms by module name: they must find
+  the project wherever the runner was started from, with no PYTHONPATH of the user's."""
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  output_dir = str(tmp_path / 'D')
+  proc = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'local_runner.py'), '--data-dir', mnist_dir,
+       '--output-dir', output_dir, '--train-examples', '600', '--eval-examples', '300',
+       '--epochs', '1', '--validation-examples', '0', '--accuracy-threshold', '0.1',
+       '--beam-args', '--direct_running_mode=multi_processing --direct_num_workers=2'],
+      cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 600, eval 300\)$', proc.stdout, re.M)
+  # The workers' own warnings stay off the console too.
+  assert 'Traceback' not in proc.stderr and 'FutureWarning' not in proc.stderr, proc.stderr
