@@ -9,6 +9,7 @@ artifact names it and its files' digests (custom properties), and carries `image
 per split, the label counts, the mean image of each class and the pixel-intensity histogram
 (the run report shows them; TFDV's statistics of raw image bytes cannot).
 """
+import functools
 import json
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -106,13 +107,30 @@ def _to_example(image, label) -> tf.train.Example:
   }))
 
 
-def _read_split(prefix: str, input_base: str, limit: Optional[int],
-                dataset: str = datasets.DEFAULT) -> Iterator[tf.train.Example]:
-  # The executor validated all four files (digests included) before the job started.
+# Examples per Beam element. The records leave the IDX arrays already in order, so only the
+# chunks' bounds are redistributed (a Reshuffle of 8 small elements lets a distributed runner
+# spread the work), never the 70k records themselves: a per-record Reshuffle encodes and decodes
+# every example once more (8.5 s of ExampleGen's 9.4 s under cProfile).
+CHUNK_EXAMPLES = 10000
+
+
+@functools.lru_cache(maxsize=2)
+def _split_arrays(input_base: str, prefix: str, dataset: str):
+  """One split's (images, labels), read once per worker process (the driver validated all four
+  files, digests included, before the job started)."""
   split = mnist_data.load_split(input_base, prefix, validated=True, dataset=datasets.get(dataset))
-  n = len(split.labels) if not limit else min(limit, len(split.labels))
-  for i in range(n):
-    yield _to_example(split.images[i], split.labels[i])
+  return split.images, split.labels
+
+
+def _read_chunk(bounds, prefix: str, input_base: str, dataset: str) -> Iterator[tf.train.Example]:
+  images, labels = _split_arrays(input_base, prefix, dataset)
+  for i in range(*bounds):
+    yield _to_example(images[i], labels[i])
+
+
+def chunks(count: int, size: int):
+  """[start, end) bounds covering range(count), `size` at most each."""
+  return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 @beam.ptransform_fn
@@ -120,15 +138,18 @@ def _read_split(prefix: str, input_base: str, limit: Optional[int],
 @beam.typehints.with_output_types(tf.train.Example)
 def _MnistToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                     split_pattern: str) -> beam.pvalue.PCollection:
-  """Reads one split's IDX pair inside a worker (the data never enters the job graph)."""
+  """Reads one split's IDX pair inside the workers, chunk by chunk (the data never enters the job
+  graph: only the chunks' bounds do)."""
   prefix = _prefix_of(split_pattern)
   split_name = next(s for s, p in SPLIT_PREFIXES.items() if p == prefix)
   limit = _limits(exec_properties).get(LIMIT_KEYS[split_name])
+  input_base, dataset = exec_properties['input_base'], dataset_of(exec_properties).name
+  count = len(_split_arrays(input_base, prefix, dataset)[1])
+  count = min(limit, count) if limit else count
   return (pipeline
-          | 'Source' >> beam.Create([prefix])
-          | 'ReadIdx' >> beam.FlatMap(_read_split, exec_properties['input_base'], limit,
-                                     dataset_of(exec_properties).name)
-          | 'Spread' >> beam.Reshuffle())
+          | 'Chunks' >> beam.Create(chunks(count, CHUNK_EXAMPLES))
+          | 'Spread' >> beam.Reshuffle()
+          | 'ReadIdx' >> beam.FlatMap(_read_chunk, prefix, input_base, dataset))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -142,7 +163,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     input_base = exec_properties['input_base']
     dataset = dataset_of(exec_properties)
     splits = mnist_data.validate_splits(input_base, dataset)
-    super().Do(input_dict, output_dict, exec_properties)
+    try:
+      super().Do(input_dict, output_dict, exec_properties)
+    finally:
+      _split_arrays.cache_clear()  # the arrays are not needed after the job
     examples = artifact_utils.get_single_instance(output_dict['examples'])
     for split in splits.values():
       for file_name, digest in split.sha256.items():
