@@ -43,6 +43,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
+PIPELINE_PARTS = ('MnistExampleGen', 'StatisticsGen', 'ExampleValidator', 'Trainer', 'Evaluator',
+                  'ServingCheck', 'Pusher')
 CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8')
 
 QUICK = dict(train_examples=2000, eval_examples=1000, epochs=1, repeats=2, fit_epochs=3,
@@ -441,7 +443,8 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   one = batch[:1]
   serving = {'classify_1000': [], 'predict_1000': [], 'classify_1': [], 'predict_1': []}
   for _ in range(s['repeats']):
-    serving['classify_1000'].append(median(time_calls(lambda: classify(image=batch_t)['classes'].numpy(), 10)))
+    serving['classify_1000'].append(
+        median(time_calls(lambda: classify(image=batch_t)['classes'].numpy(), 10)))
     serving['predict_1000'].append(median(time_calls(lambda: model.predict_on_batch(batch), 10)))
   for _ in range(2):  # single images, interleaved in halves
     serving['classify_1'] += time_calls(lambda: classify(image=one_t)['classes'].numpy(),
@@ -460,18 +463,17 @@ def build_rows(raw: Dict[str, Any], flops_per_example: int) -> List[Dict[str, An
   sv = raw['serving']
   rows = [
       make_row('a', 'a. Trainer ÷ bare keras.fit', 'examples/s, steady', 'Trainer', 'keras.fit',
-               trainer, bare_fit, raw={'Trainer epoch ends, last run (s after epoch 1)': raw['trainer'][-1]['epoch_ends'],
-                                       'keras.fit epoch ends': raw['bare_fit'][-1]['epoch_ends']}),
+               trainer, bare_fit,
+               raw={'Trainer epoch ends, last run (s after epoch 1)': raw['trainer'][-1]['epoch_ends'],
+                    'keras.fit epoch ends, last run': raw['bare_fit'][-1]['epoch_ends']}),
       make_row('b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare', [p['seconds'] for p in pipe],
                [b['seconds_wall'] for b in bare], goal='≤ 1.15',
                raw={'pipeline test accuracy': [p['accuracy'] for p in pipe],
                     'bare test accuracy': [b['accuracy'] for b in bare],
                     'bare script, last run: import, read, train, evaluate, export s':
                         [bare[-1]['seconds'][k] for k in ('import', 'read', 'train', 'evaluate', 'export')],
-                    'pipeline components, last run s': [
-                        pipe[-1]['components'].get(k, float('nan')) for k in (
-                            'MnistExampleGen', 'StatisticsGen', 'ExampleValidator', 'Trainer',
-                            'Evaluator', 'ServingCheck', 'Pusher')]}),
+                    f'pipeline, last run: {", ".join(PIPELINE_PARTS)} s':
+                        [pipe[-1]['components'].get(k, float('nan')) for k in PIPELINE_PARTS]}),
       make_row('c', 'c. ExampleGen ÷ bare TFRecordWriter', 'examples/s', 'ExampleGen', 'writer',
                [n / p['components'].get('MnistExampleGen', float('nan')) for n, p in zip(examples_gen, pipe)],
                [w['examples'] / w['seconds'] for w in raw['bare_writer']], goal='≥ 0.5',
@@ -557,6 +559,8 @@ def main(argv=None) -> int:
         f' (absent: {" ".join(machine["flags_absent"]) or "none"}); TF {machine["tensorflow"]}; '
         f'load average {machine["load_before"]} before, {machine["load_after"]} after')
   print(format_table(rows))
+  print('A ÷ B is of the medians. examples/s, GFLOP/s: above 1 = A faster. s wall, ms: below 1 = A '
+        'faster. goal: issue 11 item 2.')
   if args.json:
     serving = raw.pop('serving')
     raw['serving_seconds'] = serving
