@@ -3,7 +3,7 @@
 # make test:    install if needed, then the whole test suite.
 # make benchmark: the full default run, checked against the accuracy/time goal.
 # make benchmark-ratios: the pipeline's cost over bare TF/Keras doing the same work, side by side
-#                 (full MNIST, ~15 min idle); QUICK=1 for the quick mode (subsets, a few minutes).
+#                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -545,7 +546,7 @@ def main(argv=None) -> int:
     raw = measure(data_dir, work, s)
   finally:
     if not args.keep:
-      subprocess.run(['rm', '-rf', work], check=False)
+      shutil.rmtree(work, ignore_errors=True)
   machine['load_after'] = load_average()
   rows = build_rows(raw, flops)
 
