@@ -2,13 +2,15 @@
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
 # make test:    install if needed, then the whole test suite.
 # make benchmark: the full default run, checked against the accuracy/time goal.
+# make benchmark-ratios: the pipeline's cost over bare TF/Keras doing the same work, side by side
+#                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run test benchmark image clean
+.PHONY: install run test benchmark benchmark-ratios image clean
 
 install:
 	@./scripts/install.sh
@@ -21,6 +23,9 @@ test: install
 
 benchmark: install
 	$(PY) benchmarks/full_run.py
+
+benchmark-ratios: install
+	$(PY) benchmarks/ratios.py $(if $(QUICK),--quick) $(ARGS)
 
 image:
 	docker build -t $(IMAGE) .
