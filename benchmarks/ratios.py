@@ -374,23 +374,13 @@ def matmul_gflops(n: int, calls: int = 5) -> float:
   return 2 * n ** 3 / median(times) / 1e9
 
 
-def time_calls(fn, calls: int, warmup: int = 5) -> List[float]:
-  for _ in range(warmup):
-    fn()
-  times = []
-  for _ in range(calls):
-    started = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - started)
-  return times
-
-
 # ---------------------------------------------------------------- the run
 
 def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   import numpy as np  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, REPO)
   from components import mnist_data  # pylint: disable=g-import-not-at-top
+  from components.serving_probe import time_calls  # pylint: disable=g-import-not-at-top
   raw: Dict[str, List[Any]] = {k: [] for k in (
       'pipeline', 'bare_script', 'bare_writer', 'bare_eval', 'trainer', 'bare_fit', 'matmul')}
 

@@ -23,6 +23,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.mnist_data import MnistDataError
+from components.parameters import DEFAULT_LABEL_DRIFT_BOUND, check_label_drift_bound
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema', 'schema.pbtxt')
@@ -32,19 +33,11 @@ CONTAINER_SCHEMA_FILE = 'components/schema/schema.pbtxt'
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKEW_FILE = 'LabelSkew.pb'  # in the anomalies artifact's eval split folder, beside SchemaDiff.pb
 LABEL_DRIFT_BOUND_KEY = 'label_drift_bound'
-DEFAULT_LABEL_DRIFT_BOUND = 0.08
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
 
 
 class DataValidationError(MnistDataError):
   """The data broke the schema or the label-skew bound; the message is one line."""
-
-
-def check_bound(value) -> float:
-  value = float(value)
-  if not 0.0 < value <= 1.0:
-    raise ValueError(f'label-drift-bound must be in (0, 1], got {value:g}')
-  return value
 
 
 def schema_file(container: bool = False) -> str:
@@ -169,7 +162,7 @@ class Executor(example_validator_executor.Executor):
       length = _image_length_anomaly(stats[split])
       if length:
         problems.append(f'split {split}: {length}')
-    bound = check_bound(exec_properties.get(LABEL_DRIFT_BOUND_KEY) or DEFAULT_LABEL_DRIFT_BOUND)
+    bound = check_label_drift_bound(exec_properties.get(LABEL_DRIFT_BOUND_KEY) or DEFAULT_LABEL_DRIFT_BOUND)
     skew = _label_skew(schema, stats[TRAIN_SPLIT], stats[EVAL_SPLIT], bound)
     skew_dir = os.path.join(anomalies_uri, f'Split-{EVAL_SPLIT}')
     tf.io.gfile.makedirs(skew_dir)

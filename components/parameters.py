@@ -26,6 +26,17 @@ def check_latency_bound(value: Any) -> float:
   return bound
 
 
+DEFAULT_LABEL_DRIFT_BOUND = 0.08  # the ExampleValidator's: L-infinity, train vs eval labels
+
+
+def check_label_drift_bound(value: Any) -> float:
+  """The ExampleValidator's label-skew bound: on the command line, in PipelineConfig, in the executor."""
+  bound = float(value)
+  if not 0.0 < bound <= 1.0:
+    raise ValueError(f'label-drift-bound must be in (0, 1], got {bound:g}')
+  return bound
+
+
 def fold(exec_properties: Dict[str, Any], parameter: str, config_key: str,
          write: Callable[[str, Any], str]) -> Dict[str, Any]:
   """A copy of exec_properties without `parameter`, whose value write(config_json, value) has put

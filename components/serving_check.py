@@ -116,20 +116,6 @@ def read_result(blessing_uri: Optional[str]) -> Optional[Dict[str, Any]]:
   return json.loads(io_utils.read_string_file(path))
 
 
-def summary_line(result: Dict[str, Any]) -> str:
-  """'10000 examples, both signatures agree; 1 image p50/p99 1.2/3.4 ms; 1000: 9,876 ex/s'."""
-  if result.get('error'):
-    return 'did not run'
-  latency = result.get('latency', {})
-  parts = [f'{result.get("examples", 0)} eval examples, '
-           f'{result.get("disagreements", 0)} disagreements between classify and serving_default']
-  if '1' in latency:
-    parts.append(f'1 image p50/p99 {latency["1"]["p50_ms"]:.1f}/{latency["1"]["p99_ms"]:.1f} ms')
-  if '1000' in latency:
-    parts.append(f'batch 1000: {latency["1000"]["examples_per_second"]:,.0f} examples/s')
-  return '; '.join(parts)
-
-
 class ServingCheckSpec(ComponentSpec):
   INPUTS = {
       'examples': ChannelParameter(type=standard_artifacts.Examples),

@@ -27,8 +27,9 @@ def percentile_ms(seconds: List[float], q: float) -> float:
   return float(np.percentile(np.asarray(seconds) * 1000.0, q))
 
 
-def _time_calls(fn, calls: int) -> List[float]:
-  for _ in range(WARMUP_CALLS):
+def time_calls(fn, calls: int, warmup: int = WARMUP_CALLS) -> List[float]:
+  """Seconds of each of `calls` calls of fn, after `warmup` untimed ones."""
+  for _ in range(warmup):
     fn()
   spent = []
   for _ in range(calls):
@@ -104,7 +105,7 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   latency = {}
   for size in LATENCY_BATCH_SIZES:
     images = tf.gather(first_images, np.arange(size) % first_images.shape[0])  # tiled if few
-    spent = _time_calls(lambda images=images: classify(image=images)['classes'].numpy(),
+    spent = time_calls(lambda images=images: classify(image=images)['classes'].numpy(),
                         LATENCY_CALLS[size])
     latency[str(size)] = {'p50_ms': round(percentile_ms(spent, 50), 3),
                           'p99_ms': round(percentile_ms(spent, 99), 3),

@@ -6,7 +6,8 @@ import shlex
 from typing import List, Optional, Tuple
 
 from components import datasets
-from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound, check_latency_bound
+from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
+                                   check_label_drift_bound, check_latency_bound)
 from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
@@ -15,21 +16,6 @@ DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: 
 
 
 # --- data set and data validation flags (issue 10): --dataset, --label-drift-bound ---
-DEFAULT_LABEL_DRIFT_BOUND = 0.08  # components/data_validation.py's default, without importing TFX
-
-
-def _check_drift_bound(value) -> float:
-  value = float(value)
-  if not 0.0 < value <= 1.0:
-    raise ValueError(f'label-drift-bound must be in (0, 1], got {value:g}')
-  return value
-
-
-def _drift_bound(text: str) -> float:
-  try:
-    return _check_drift_bound(text)
-  except ValueError as e:
-    raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_dataset_arguments(data: argparse._ArgumentGroup) -> None:
@@ -71,7 +57,7 @@ class PipelineConfig:
 
   def __post_init__(self):
     datasets.get(self.dataset)
-    _check_drift_bound(self.label_drift_bound)
+    check_label_drift_bound(self.label_drift_bound)
     check_accuracy_bound(self.accuracy_threshold)
     check_latency_bound(self.serving_latency_bound_ms)
     for name in ('train_examples', 'eval_examples'):
@@ -94,18 +80,19 @@ def _non_negative_int(text: str) -> int:
   return value
 
 
-def _accuracy_bound(text: str) -> float:
-  try:
-    return check_accuracy_bound(text)
-  except ValueError as e:
-    raise argparse.ArgumentTypeError(str(e)) from None
+def _argument(check):
+  """An argparse `type` from one of the checks in components/parameters.py (its message kept)."""
+  def parse(text: str):
+    try:
+      return check(text)
+    except ValueError as e:
+      raise argparse.ArgumentTypeError(str(e)) from None
+  return parse
 
 
-def _latency_bound(text: str) -> float:
-  try:
-    return check_latency_bound(text)
-  except ValueError as e:
-    raise argparse.ArgumentTypeError(str(e)) from None
+_accuracy_bound = _argument(check_accuracy_bound)
+_latency_bound = _argument(check_latency_bound)
+_drift_bound = _argument(check_label_drift_bound)
 
 
 LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
