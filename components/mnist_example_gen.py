@@ -9,21 +9,24 @@ artifact names it and its files' digests (custom properties), and carries `image
 per split, the label counts, the mean image of each class and the pixel-intensity histogram
 (the run report shows them; TFDV's statistics of raw image bytes cannot).
 """
-import functools
 import json
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from absl import logging
+import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
 from tfx import types
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
 
 from components import datasets
 from components import mnist_data
@@ -82,7 +85,6 @@ def dataset_of(exec_properties: Dict[str, Any]) -> datasets.Dataset:
 def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
   """One split's statistics for the report: label counts, the mean image of each class (784
   values 0-255, one decimal) and the pixel-intensity histogram (HISTOGRAM_BINS bins)."""
-  import numpy as np
   labels = np.asarray(labels, np.int64)
   counts = np.bincount(labels, minlength=num_classes)[:num_classes]
   flat = images.reshape(len(images), -1)
@@ -107,19 +109,29 @@ def _to_example(image, label) -> tf.train.Example:
   }))
 
 
-# Examples per Beam element. The records leave the IDX arrays already in order, so only the
-# chunks' bounds are redistributed (a Reshuffle of 8 small elements lets a distributed runner
-# spread the work), never the 70k records themselves: a per-record Reshuffle encodes and decodes
-# every example once more (8.5 s of ExampleGen's 9.4 s under cProfile).
+# Examples per Beam element, and per output file. The records leave the IDX arrays already in
+# order, so only the chunks' bounds go through Beam (a Reshuffle of 8 small elements lets a
+# distributed runner spread the work), never the 70k records themselves: TFX's own WriteSplit
+# reshuffles every record and writes it through Beam's Python GZIP sink, 3x a bare
+# TFRecordWriter loop. Each chunk is written whole by TensorFlow's C++ TFRecordWriter to its own
+# numbered file, so the files, read in name order, hold the split in MNIST's own order.
 CHUNK_EXAMPLES = 10000
 
 
-@functools.lru_cache(maxsize=2)
+# (input_base, prefix, dataset) -> (images, labels), per process. The executor puts the arrays it
+# validated here, so an in-process runner (Beam's DirectRunner) converts them without reading and
+# decompressing the files a second time; a worker process of another runner fills its own.
+_ARRAYS: Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _split_arrays(input_base: str, prefix: str, dataset: str):
   """One split's (images, labels), read once per worker process (the driver validated all four
   files, digests included, before the job started)."""
-  split = mnist_data.load_split(input_base, prefix, validated=True, dataset=datasets.get(dataset))
-  return split.images, split.labels
+  key = (input_base, prefix, dataset)
+  if key not in _ARRAYS:
+    split = mnist_data.load_split(input_base, prefix, validated=True, dataset=datasets.get(dataset))
+    _ARRAYS[key] = split.images, split.labels
+  return _ARRAYS[key]
 
 
 def _read_chunk(bounds, prefix: str, input_base: str, dataset: str) -> Iterator[tf.train.Example]:
@@ -152,36 +164,79 @@ def _MnistToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
           | 'ReadIdx' >> beam.FlatMap(_read_chunk, prefix, input_base, dataset))
 
 
+DATA_FILE = 'data_tfrecord'  # as TFX's ExampleGen names its files: data_tfrecord-00000-of-00006.gz
+
+
+def _write_chunk(indexed_bounds, split_dir: str, files: int, prefix: str, input_base: str,
+                 dataset: str) -> int:
+  """Writes one chunk as file number `index` of the split; returns its example count. A runner
+  that retries the chunk writes the same file again, whole."""
+  index, (start, end) = indexed_bounds
+  images, labels = _split_arrays(input_base, prefix, dataset)
+  tf.io.gfile.makedirs(split_dir)
+  path = f'{split_dir.rstrip("/")}/{DATA_FILE}-{index:05d}-of-{files:05d}.gz'
+  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+    for i in range(start, end):
+      writer.write(_to_example(images[i], labels[i]).SerializeToString())
+  return end - start
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Validates all four files first (one clear error, nothing written), then converts."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    """The base class's hook (examples as a PCollection, for TFX's GenerateExamplesByBeam); Do
+    below writes the chunks itself instead."""
     return _MnistToExample
+
+  def _write_splits(self, examples: types.Artifact, counts: Dict[str, int], input_base: str,
+                    dataset: str) -> None:
+    with self._make_beam_pipeline() as pipeline:
+      for split_name, prefix in SPLIT_PREFIXES.items():
+        bounds = chunks(counts[split_name], CHUNK_EXAMPLES)
+        _ = (pipeline
+             | f'Chunks[{split_name}]' >> beam.Create(list(enumerate(bounds)))
+             | f'Spread[{split_name}]' >> beam.Reshuffle()
+             | f'Write[{split_name}]' >> beam.Map(
+                 _write_chunk, artifact_utils.get_split_uri([examples], split_name), len(bounds),
+                 prefix, input_base, dataset))
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     input_base = exec_properties['input_base']
     dataset = dataset_of(exec_properties)
     splits = mnist_data.validate_splits(input_base, dataset)
-    try:
-      super().Do(input_dict, output_dict, exec_properties)
-    finally:
-      _split_arrays.cache_clear()  # the arrays are not needed after the job
+    limits = _limits(exec_properties)
+    counts = {}
+    for split_name, prefix in SPLIT_PREFIXES.items():
+      full = len(splits[prefix].labels)
+      limit = limits.get(LIMIT_KEYS[split_name])
+      counts[split_name] = min(limit, full) if limit else full
     examples = artifact_utils.get_single_instance(output_dict['examples'])
+    examples.split_names = artifact_utils.encode_split_names(list(SPLIT_PREFIXES))
+    for prefix, split in splits.items():
+      _ARRAYS[(input_base, prefix, dataset.name)] = split.images, split.labels
+    try:
+      self._write_splits(examples, counts, input_base, dataset.name)
+    finally:
+      _ARRAYS.clear()  # the arrays are not needed after the job
+    # What TFX's ExampleGen records of its output (base_example_gen_executor.Do).
+    payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    if payload_format:
+      examples_utils.set_payload_format(examples, payload_format)
+    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    if file_format:
+      examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
     for split in splits.values():
       for file_name, digest in split.sha256.items():
         examples.set_string_custom_property(sha256_property(file_name), digest)
     examples.set_string_custom_property('source_uri', input_base)
     examples.set_string_custom_property(DATASET_KEY, dataset.name)
     examples.set_string_custom_property(CLASS_NAMES_KEY, json.dumps(list(dataset.class_names)))
-    limits = _limits(exec_properties)
-    counts, stats = {}, {}
+    stats = {}
     for split_name, prefix in SPLIT_PREFIXES.items():
-      full = len(splits[prefix].labels)
-      limit = limits.get(LIMIT_KEYS[split_name])
-      counts[split_name] = min(limit, full) if limit else full
-      examples.set_int_custom_property(f'{split_name}_examples', counts[split_name])
       n = counts[split_name]
+      examples.set_int_custom_property(f'{split_name}_examples', n)
       stats[split_name] = image_stats(splits[prefix].images[:n], splits[prefix].labels[:n])
     with tf.io.gfile.GFile(f'{examples.uri.rstrip("/")}/{IMAGE_STATS_FILE}', 'w') as f:
       json.dump({DATASET_KEY: dataset.name, CLASS_NAMES_KEY: list(dataset.class_names),

@@ -10,7 +10,9 @@ accuracy to equal the Evaluator's (TFMA's) on the same examples, and single-imag
 within a bound. It emits TFX's standard InfraBlessing (custom property `blessed` = 1 or 0, and
 the INFRA_BLESSED / INFRA_NOT_BLESSED marker file, as InfraValidator does), which TFX's Pusher
 already gates on; the numbers and the reasons go to `serving_check.json` in the blessing and to
-its custom properties, where the report and the run summary read them.
+its custom properties, where the report and the run summary read them; `classify`'s
+probabilities for the eval split and the labels they answer (eval_answers.npz) go beside them,
+so the report does not predict the eval split a third time.
 """
 import json
 import os
@@ -23,6 +25,7 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -32,6 +35,7 @@ from tfx.utils import io_utils
 from tfx.utils import path_utils
 
 from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_latency_bound
+from components.serving_probe import ANSWERS_FILE
 from trainer_module.features import EVAL_SPLIT
 
 RESULT_FILE = 'serving_check.json'
@@ -105,6 +109,21 @@ def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> 
     return json.load(f)
 
 
+def read_answers(blessing_uri: Optional[str]):
+  """(labels, probabilities) of the eval split as `classify` answered them in a ServingCheck, in
+  the split's order, or None when it kept none."""
+  if not blessing_uri:
+    return None
+  path = os.path.join(blessing_uri, ANSWERS_FILE)
+  if not fileio.exists(path):
+    return None
+  import io
+  import numpy as np
+  with fileio.open(path, 'rb') as f:
+    answers = np.load(io.BytesIO(f.read()))
+    return answers['labels'], answers['probabilities']
+
+
 def read_result(blessing_uri: Optional[str]) -> Optional[Dict[str, Any]]:
   """What a ServingCheck recorded (serving_check.json in its InfraBlessing), or None."""
   if not blessing_uri:
@@ -147,6 +166,9 @@ class Executor(base_executor.BaseExecutor):
     eval_glob = os.path.join(artifact_utils.get_split_uri([examples], EVAL_SPLIT), '*')
     with tempfile.TemporaryDirectory(prefix='serving-check-') as tmp:
       result = run_probe(model_dir, eval_glob, os.path.join(tmp, RESULT_FILE), timeout)
+      if os.path.exists(os.path.join(tmp, ANSWERS_FILE)):
+        io_utils.copy_file(os.path.join(tmp, ANSWERS_FILE), os.path.join(blessing.uri, ANSWERS_FILE),
+                           overwrite=True)
     reasons = judge(result, evaluation.accuracy, evaluation.example_count, bound)
     record = dict(result, evaluator_accuracy=evaluation.accuracy,
                   evaluator_examples=evaluation.example_count, max_latency_ms=bound,

@@ -6,11 +6,14 @@ It loads the model with tf.saved_model.load (signatures only, no Keras, no train
 Serving's loader sees), replays its TF Serving warmup requests, answers every eval example
 through both `classify` and `serving_default`, checks that out-of-range pixels are refused, and
 times single-image and batched `classify` calls. It decides nothing: it writes what it saw to
-RESULT.json, and components.serving_check judges. Runs in its own process so that nothing the
+RESULT.json (and `classify`'s probabilities for the eval examples, in their order, to
+eval_answers.npz beside it, with the labels they answer, which the run report reuses), and components.serving_check
+judges. Runs in its own process so that nothing the
 pipeline's process has loaded or cached (the Trainer's graph, the Evaluator's copy) can make a
 broken model look healthy.
 """
 import json
+import os
 import sys
 import time
 from typing import Dict, List
@@ -21,6 +24,7 @@ LATENCY_BATCH_SIZES = (1, 100, 1000)
 LATENCY_CALLS = {1: 200, 100: 30, 1000: 10}  # timed calls per batch size, after WARMUP_CALLS
 WARMUP_CALLS = 5
 READ_BATCH = 1000  # eval examples answered per call
+ANSWERS_FILE = 'eval_answers.npz'  # beside RESULT.json: labels [N] and float32 probabilities [N, classes]
 
 
 def percentile_ms(seconds: List[float], q: float) -> float:
@@ -63,7 +67,7 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
     replayed += 1
   result['warmup_requests'] = replayed
 
-  files = tf.io.gfile.glob(eval_glob)
+  files = sorted(tf.io.gfile.glob(eval_glob))  # name order: the split's order, as every reader takes it
   if not files:
     raise FileNotFoundError(f'no eval examples match {eval_glob}')
   labels, classes, served, probabilities, served_probabilities = [], [], [], [], []
@@ -82,6 +86,7 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   labels, classes, served = np.concatenate(labels), np.concatenate(classes), np.concatenate(served)
   probabilities = np.concatenate(probabilities)
   served_probabilities = np.concatenate(served_probabilities)
+  result['answers'] = {'labels': labels, 'probabilities': probabilities.astype(np.float32)}  # main() saves them
   result.update(
       examples=int(labels.size),
       accuracy_classify=float(np.mean(classes == labels)),
@@ -121,6 +126,7 @@ def main(argv: List[str]) -> int:
     return 2
   model_dir, eval_glob, out = argv
   result = probe(model_dir, eval_glob)
+  np.savez(os.path.join(os.path.dirname(os.path.abspath(out)), ANSWERS_FILE), **result.pop('answers'))
   with open(out, 'w') as f:
     json.dump(result, f, indent=1, sort_keys=True)
   return 0

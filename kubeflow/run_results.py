@@ -90,7 +90,8 @@ def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
   history = report_lib.read_history(inputs['model_run']['uri'])
   if history:
     report['history'] = history
-  report.update(report_lib.model_quality(inputs['examples']['uri'], inputs['model']['uri']))
+  report.update(report_lib.model_quality(inputs['examples']['uri'], inputs['model']['uri'],
+                                         inputs['serving_check']['uri']))
   return report
 
 

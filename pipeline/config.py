@@ -90,6 +90,15 @@ def _argument(check):
   return parse
 
 
+def _augmentation(name: str):
+  """An argparse `type` for one augmentation bound, checked as TrainingConfig checks it."""
+  def check(text: str) -> float:
+    value = float(text)
+    TrainingConfig(**{name: value})
+    return value
+  return _argument(check)
+
+
 _accuracy_bound = _argument(check_accuracy_bound)
 _latency_bound = _argument(check_latency_bound)
 _drift_bound = _argument(check_label_drift_bound)
@@ -128,6 +137,21 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='float32, Keras mixed precision, or auto: bfloat16 on CPUs with '
                      'AVX512_BF16/AMX and on TPUs, float16 on GPUs with tensor cores, else float32 '
                      '(default: %(default)s)')
+  train.add_argument('--augment-rotation', type=_augmentation('augment_rotation'), metavar='DEG',
+                     default=defaults.augment_rotation,
+                     help='rotate each training image by up to this many degrees either way '
+                     '(default: %(default)g; 0 = none)')
+  train.add_argument('--augment-zoom', type=_augmentation('augment_zoom'), metavar='X',
+                     default=defaults.augment_zoom,
+                     help='scale each training image by 1 ± up to X (default: %(default)g; 0 = none)')
+  train.add_argument('--augment-shift', type=_augmentation('augment_shift'), metavar='PX',
+                     default=defaults.augment_shift,
+                     help='shift each training image by up to this many pixels in x and in y '
+                     '(default: %(default)g; 0 = none). Validation, evaluation and the exported '
+                     'model never see augmented images')
+  train.add_argument('--seed', type=int, metavar='N', default=defaults.seed,
+                     help='seed for the weights, dropout, shuffling and augmentation (default: a '
+                     'new draw every run)')
   train.add_argument('--validation-examples', type=_non_negative_int, metavar='N',
                      help='hold the last N training examples out of training for per-epoch '
                      'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)')
@@ -168,7 +192,9 @@ def training_from_args(args: argparse.Namespace) -> TrainingConfig:
       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
       strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu,
       training_loop=args.training_loop, precision=args.precision,
-      validation_examples=args.validation_examples)
+      validation_examples=args.validation_examples, seed=args.seed,
+      augment_rotation=args.augment_rotation, augment_zoom=args.augment_zoom,
+      augment_shift=args.augment_shift)
   if args.train_examples is not None:
     training.validation_split(args.train_examples)  # refuses a split as large as the data
   return training

@@ -10,6 +10,8 @@ import time
 import warnings
 from typing import Callable, Dict, Iterable, Iterator, Mapping, Optional, Set
 
+from trainer_module.config import TRAINING_PLAN_LOG
+
 
 def silence_native_logs(verbose: bool) -> None:
   """Must run before TensorFlow is imported."""
@@ -43,6 +45,7 @@ class ComponentProgress(logging.Handler):
   }
   EXAMPLE_COUNTS = 'MnistExampleGen wrote %s'  # logged by components.mnist_example_gen
   SERVING_VERDICT = 'ServingCheck verdict: %s'  # logged by components.serving_check
+  TRAINING_PLAN = TRAINING_PLAN_LOG  # logged by trainer_module.task
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
@@ -53,6 +56,8 @@ class ComponentProgress(logging.Handler):
           and self.current not in self.announced):
       self.announced.add(self.current)
       self._print(self.STARTING[self.current])
+    elif msg == self.TRAINING_PLAN:
+      self._print(f'Trainer: {record.args[0]}')
     elif msg == 'A cached execution %d is used.' and self.current:
       self.cached.add(self.current)
     elif msg in (self.EXAMPLE_COUNTS, self.SERVING_VERDICT) and self.current:

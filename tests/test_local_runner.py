@@ -52,6 +52,9 @@ def test_blessed_and_pushed(blessed_run):
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 60000, eval 10000\)$', proc.stdout, re.M)
   assert 'MnistExampleGen: validating the IDX files' in proc.stdout
   assert 'Evaluator: TFMA on the eval split' in proc.stdout
+  assert re.search(r'^Trainer: 55000 examples \(5000 held out for validation\), 1 epoch, '
+                   r'(mixed_bfloat16|float32) \(--precision auto\), augmented: ±10°, zoom ±0\.1, ±2 px$',
+                   proc.stdout, re.M), proc.stdout
   # 55,000 trained (5,000 held out for validation) / batch 128
   assert re.search(r'^430/430 .* accuracy: .* val_accuracy: ', proc.stdout, re.M)
   assert re.search(r'^Report:\s+\S+/reports/\S+/report.html$', proc.stdout, re.M)

@@ -1,10 +1,10 @@
 """Trains Trainer variants side by side on the same data and seeds; prints test accuracy and speed.
 
     python -m trainer_module.compare --data-dir DIR [--epochs 2] [--train-examples N]
-        [--variants fit/float32,custom/float32] [--repeats 1] [--seed 1]
+        [--variants fit/float32,custom/float32] [--repeats 1] [--seed 1] [--config JSON]
 
 Each variant is LOOP/PRECISION (`fit` or `custom`; `float32`, `mixed_bfloat16`, ...). Runs are
-interleaved (A B A B ...), each in a fresh Keras session with the same random seed, on the same
+interleaved (A B A B ...), each in a fresh Keras session, repeat r with seed --seed + r, on the same
 TFRecords (MNIST's train split, written once, as the ExampleGen writes them), with the Trainer's
 own `train` (its validation split held out). Test accuracy is on MNIST's 10k test set.
 One JSON line per run: variant, seconds, training examples/s (all epochs, tracing included),
@@ -43,6 +43,9 @@ def main(argv=None) -> int:
   parser.add_argument('--variants', default='fit/float32,custom/float32')
   parser.add_argument('--repeats', type=int, default=1)
   parser.add_argument('--seed', type=int, default=1)
+  parser.add_argument('--config', default='{}', metavar='JSON',
+                      help='further TrainingConfig fields for every variant, e.g. '
+                      '\'{"augment_rotation": 10}\'')
   args = parser.parse_args(argv)
   if not args.data_dir:
     parser.error('--data-dir (or $MNIST_DATA_DIR) is needed')
@@ -61,13 +64,13 @@ def main(argv=None) -> int:
   test = mnist_data.load_split(args.data_dir, 't10k')
   test_images = (test.images / 255.0).astype(np.float32)
   variants = [v.split('/') for v in args.variants.split(',')]
+  extra = json.loads(args.config)
   for repeat in range(args.repeats):
     for loop, precision in variants:
       keras.backend.clear_session()
-      keras.utils.set_random_seed(args.seed)
       config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, training_loop=loop,
-                              precision=precision, shuffle_seed=args.seed,
-                              validation_examples=args.validation_examples)
+                              precision=precision, seed=args.seed + repeat,
+                              validation_examples=args.validation_examples, **extra)
       started = time.monotonic()
       model, history, _ = task.train(config, records, None, verbose=0)
       seconds = time.monotonic() - started

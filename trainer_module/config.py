@@ -10,20 +10,32 @@ PRECISIONS = ('auto', 'float32', 'mixed_bfloat16', 'mixed_float16')  # see preci
 # split: 5,000 of MNIST's 60,000), so the `eval` split is left to the Evaluator's gate.
 DEFAULT_VALIDATION_EXAMPLES = 5000
 DEFAULT_VALIDATION_DIVISOR = 12
+# Training-time augmentation (augment.py): each bound's open upper limit.
+AUGMENTATION_LIMITS = {'augment_rotation': 180.0, 'augment_zoom': 1.0, 'augment_shift': 28.0}
+
+
+# Logged (absl) by the Trainer once it knows the precision; the local runner prints it.
+TRAINING_PLAN_LOG = 'Trainer plan: %s'
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-  epochs: int = 12
+  epochs: int = 18
   batch_size: int = 128
   learning_rate: float = 1e-3
   # Cosine decay of the learning rate to this fraction of its start over all epochs.
   final_learning_rate_fraction: float = 0.01
   strategy: str = 'default'
   tpu: Optional[str] = None
-  shuffle_seed: Optional[int] = None
+  # Seeds the weights, dropout, shuffling and augmentation; None: a new draw every run.
+  seed: Optional[int] = None
+  # Each training image is rotated by up to ±augment_rotation degrees, scaled by 1 ± augment_zoom
+  # and shifted by up to ±augment_shift pixels in x and y (augment.py); all 0: no augmentation.
+  augment_rotation: float = 10.0
+  augment_zoom: float = 0.1
+  augment_shift: float = 2.0
   training_loop: str = 'fit'
-  precision: str = 'float32'
+  precision: str = 'auto'  # bfloat16 where the CPU has it (precision.py); 12 epochs: same accuracy
   # None: the default above; 0: no validation; N: the last N training examples (N < their count).
   validation_examples: Optional[int] = None
   # Whether the exported signatures invert dark-on-light images (the data set decides: digits yes).
@@ -53,9 +65,25 @@ class TrainingConfig:
                        'fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)')
     if self.precision not in PRECISIONS:
       raise ValueError(f'unknown precision {self.precision!r}; choose one of {", ".join(PRECISIONS)}')
+    for name, limit in AUGMENTATION_LIMITS.items():
+      value = getattr(self, name)
+      if not 0 <= value < limit:
+        raise ValueError(f'{name.replace("_", " ")} must be in [0, {limit:g}), got {value}')
     if self.validation_examples is not None and self.validation_examples < 0:
       raise ValueError(f'validation examples must be >= 0 (0 = no validation), '
                        f'got {self.validation_examples}')
+
+  def describe(self, policy: str, trained: int, held_out: int) -> str:
+    """One line for the console: what this run trains, e.g. '55000 examples (5000 held out for
+    validation), 16 epochs, mixed_bfloat16 (--precision auto), augmented: ±10°, zoom ±0.1, ±2 px'."""
+    precision = f'{policy} (--precision auto)' if self.precision == 'auto' else policy
+    held = f' ({held_out} held out for validation)' if held_out else ''
+    parts = [f'{trained} examples{held}', f'{self.epochs} epoch{"" if self.epochs == 1 else "s"}',
+             precision]
+    if self.augment_rotation or self.augment_zoom or self.augment_shift:
+      parts.append(f'augmented: ±{self.augment_rotation:g}°, zoom ±{self.augment_zoom:g}, '
+                   f'±{self.augment_shift:g} px')
+    return ', '.join(parts)
 
   def validation_split(self, training_examples: int) -> int:
     """How many of `training_examples` (the end of the split) are held out for validation."""
@@ -76,7 +104,7 @@ class TrainingConfig:
     known = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in (custom_config or {}).items() if k in known}
     # JSON round-trips turn ints into floats on some orchestrators.
-    for name in ('epochs', 'batch_size', 'validation_examples'):
+    for name in ('epochs', 'batch_size', 'validation_examples', 'seed'):
       if values.get(name) is not None:
         values[name] = int(values[name])
     return cls(**values)

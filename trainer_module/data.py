@@ -12,6 +12,12 @@ FEATURE_SPEC = {
 
 
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE  # one uint8 per pixel
+# tf.data's autotuner re-decides its threads and buffers for every epoch's iterator, and on 2
+# cores about one epoch in three it settled where it took CPU from training: 20-21 s epochs
+# instead of 12 (6 epochs, bfloat16, augmented: 13.7 11.5 20.5 20.6 12.3 12.8 s with it,
+# 14.6 12.3 12.0 11.9 11.6 11.9 s without; a second pair alike). Off, the AUTOTUNE values below
+# are fixed ones (parallelism = the cores).
+AUTOTUNE_ENABLED = False
 
 
 def decode_images(serialized_images: tf.Tensor) -> tf.Tensor:
@@ -90,4 +96,5 @@ def make_dataset(file_pattern: Union[str, List[str]],
   # split, and a split in fewer files than workers could not be shared at all.
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  options.autotune.enabled = AUTOTUNE_ENABLED
   return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

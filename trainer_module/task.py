@@ -13,21 +13,22 @@ default the last 5,000 of MNIST's 60,000) is held out for the per-epoch validati
 fn_args.eval_files) is not read here: it is left to the Evaluator's gate.
 """
 import json
-import logging
 import os
 import shutil
 import sys
 import tempfile
 from typing import Dict, List, Optional, Tuple
 
+from absl import logging
 import keras
 import tensorflow as tf
 
+from trainer_module import augment
 from trainer_module import data
 from trainer_module import export
 from trainer_module import precision as precision_lib
 from trainer_module import strategy as strategy_lib
-from trainer_module.config import TrainingConfig
+from trainer_module.config import TRAINING_PLAN_LOG, TrainingConfig
 from trainer_module.custom_loop import CustomLoop
 from trainer_module.model import build_model
 
@@ -61,22 +62,25 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
 
   Returns the model, the history (Model.fit's .history keys, whichever loop ran) and the
   strategy. TensorBoard logs go to model_run_dir (on the chief; other workers' to a temp dir)."""
+  if config.seed is not None:
+    keras.utils.set_random_seed(config.seed)  # weights and dropout; shuffling and augmentation below
   plan = strategy_lib.plan_strategy(config)
   strategy = strategy_lib.build_strategy(plan)
   batch_size = strategy_lib.global_batch_size(config.batch_size, strategy, plan)
   policy = precision_lib.detect(config.precision, tpu=plan.kind == 'tpu')
-  if config.precision == 'auto':
-    logging.info('--precision auto: training in %s', policy)
-
   total = data.count_records(train_files)
   held_out = config.validation_split(total)
   fitted = total - held_out
+  logging.info(TRAINING_PLAN_LOG, config.describe(policy, fitted, held_out))
   steps_per_epoch = _steps(fitted, batch_size, plan.static_shapes)
   if steps_per_epoch == 0:
     raise ValueError(f'no full training batch of {batch_size} examples in the {fitted} training '
                      f'examples of {train_files}')
   train_ds = data.make_dataset(train_files, batch_size, shuffle=True, drop_remainder=plan.static_shapes,
-                               seed=config.shuffle_seed, take=fitted)
+                               seed=config.seed, take=fitted)
+  augmentation = augment.Augmentation(config.augment_rotation, config.augment_zoom, config.augment_shift)
+  if augmentation.enabled:
+    train_ds = augment.augment_dataset(train_ds, augmentation, seed=config.seed)
   # Known sizes let Keras show real progress bars and end epochs without warnings.
   train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch))
   validation_ds = None

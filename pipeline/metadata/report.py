@@ -56,20 +56,47 @@ def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]
     return json.loads(f.read())
 
 
-def model_quality(examples_uri: str, model_uri: Optional[str]) -> Dict[str, Any]:
-  """Label histograms per split and, with a model, its quality on the eval split."""
+def _label_counts(examples_uri: str) -> Dict[str, List[int]]:
+  """Per split, the label counts the ExampleGen recorded (image_stats.json), if it did."""
+  from components.mnist_example_gen import IMAGE_STATS_FILE
+  from tfx.dsl.io import fileio
+  path = f'{examples_uri.rstrip("/")}/{IMAGE_STATS_FILE}'
+  if not fileio.exists(path):
+    return {}
+  with fileio.open(path, 'r') as f:
+    splits = json.loads(f.read()).get('splits', {})
+  return {split: stats['label_counts'] for split, stats in splits.items() if 'label_counts' in stats}
+
+
+def model_quality(examples_uri: str, model_uri: Optional[str],
+                  blessing_uri: Optional[str] = None) -> Dict[str, Any]:
+  """Label histograms per split and, with a model, its quality on the eval split.
+
+  Reuses what the run computed where it can: the ExampleGen's label counts (so the train split is
+  not read again) and the ServingCheck's `classify` probabilities for the eval split (in
+  `blessing_uri`, the run's InfraBlessing), predicting only when those are missing."""
   from components.object_storage import enable_for
-  enable_for(examples_uri, model_uri)
+  enable_for(examples_uri, model_uri, blessing_uri)
+  from components.serving_check import read_answers
   from tfx.dsl.io import fileio
   result: Dict[str, Any] = {'label_histograms': {}}
   if model_uri and not fileio.exists(f'{model_uri.rstrip("/")}/Format-Serving'):
     result['model_missing'] = model_uri  # deleted since the run: the rest of the report stands
     model_uri = None
+  recorded = _label_counts(examples_uri)
   for split in (TRAIN_SPLIT, EVAL_SPLIT):
+    if split == TRAIN_SPLIT and split in recorded:
+      result['label_histograms'][split] = recorded[split]
+      continue
     images, labels = read_split(examples_uri, split)
     result['label_histograms'][split] = quality.label_histogram(labels)
     if split == EVAL_SPLIT and model_uri and len(labels):
-      result.update(quality.model_quality(images, labels, predict(model_uri, images)))
+      answers = read_answers(blessing_uri)
+      if answers is not None and np.array_equal(answers[0], labels):
+        probabilities = answers[1]
+      else:  # no serving check, or one that answered other examples
+        probabilities = predict(model_uri, images)
+      result.update(quality.model_quality(images, labels, probabilities))
   return result
 
 
@@ -154,7 +181,7 @@ def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, 
     dataset = runs.custom(examples, 'dataset')
     if dataset:
       report['data'] = {'dataset': dataset, **report['data']}
-    report.update(model_quality(examples.uri, summary.model_uri))
+    report.update(model_quality(examples.uri, summary.model_uri, summary.uris.get('InfraBlessing')))
     statistics = data_statistics(store, run, examples)
     if statistics:
       report['data_statistics'] = statistics

@@ -146,3 +146,16 @@ def test_quick_mode_end_to_end_on_tiny_sizes(tmp_path, mnist_dir):
   assert len(raw['serving_seconds']['classify_1']) == 100
   assert result['training_flops_per_example'] == 83_303_424
   assert result['machine']['logical_cpus'] >= 1 and result['machine']['load_before']
+
+
+def test_pipeline_runs_train_as_the_bare_side_does():
+  """The pipeline's defaults (bfloat16 where the CPU has it, augmentation) are pinned off for the
+  ratios: the flags the benchmark passes reach the Trainer's config as float32, no augmentation."""
+  import argparse
+  from pipeline import config as config_lib
+  parser = argparse.ArgumentParser()
+  config_lib.add_arguments(parser)
+  training = config_lib.training_from_args(parser.parse_args(ratios.same_work_flags()))
+  assert {key: getattr(training, key) for key in ratios.SAME_WORK} == ratios.SAME_WORK
+  assert training.precision == 'float32'
+  assert not (training.augment_rotation or training.augment_zoom or training.augment_shift)

@@ -31,7 +31,7 @@ def _run(tmp_path, data_dir, **limits):
 
 
 def _read(uri, split):
-  files = glob.glob(os.path.join(uri, f'Split-{split}', '*'))
+  files = sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*')))  # as the Trainer reads them
   assert files, f'no output for split {split}'
   records = [tf.train.Example.FromString(r.numpy())
              for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
@@ -83,16 +83,24 @@ def test_chunks_cover_every_example_once():
 
 
 def test_a_split_in_many_chunks_is_written_whole_and_once(tmp_path, mnist_dir, monkeypatch):
-  """Beam reads the IDX arrays chunk by chunk in its workers (no per-record reshuffle): every
-  example of the first N arrives exactly once, whatever order the chunks land in."""
+  """Beam hands out chunks of the IDX arrays (no per-record reshuffle); each is written whole to
+  its own numbered file, so the files read in name order hold the first N examples in MNIST's
+  order, every one exactly once, whatever order the chunks were written in."""
   from components import mnist_example_gen
   monkeypatch.setattr(mnist_example_gen, 'CHUNK_EXAMPLES', 64)
   store, [examples], error = _run(tmp_path, mnist_dir, train_examples=300, eval_examples=130)
   assert error is None
+  assert sorted(os.listdir(os.path.join(examples.uri, 'Split-train'))) == [
+      f'data_tfrecord-{i:05d}-of-00005.gz' for i in range(5)]  # 300 = 4 x 64 + 44
   train_images, train_labels = _read(examples.uri, 'train')
   train = mnist_data.load_split(mnist_dir, 'train', validated=True)
-  written = sorted((img.tobytes(), int(lab)) for img, lab in zip(train_images, train_labels))
-  assert written == sorted((img.tobytes(), int(lab)) for img, lab in zip(train.images[:300], train.labels[:300]))
+  np.testing.assert_array_equal(train_images, train.images[:300].reshape(300, -1))
+  np.testing.assert_array_equal(train_labels, train.labels[:300])
   _, eval_labels = _read(examples.uri, 'eval')
   assert len(eval_labels) == 130
+  assert len(os.listdir(os.path.join(examples.uri, 'Split-eval'))) == 3
+  # What TFX's own ExampleGen records of its output, which its readers (tfx_bsl) go by.
+  assert examples.custom_properties['payload_format'].string_value == 'FORMAT_TF_EXAMPLE'
+  assert examples.custom_properties['file_format'].string_value == 'tfrecords_gzip'
+  assert examples.properties['split_names'].string_value == '["train", "eval"]'
   del store

@@ -8,6 +8,7 @@ import pytest
 from components import mnist_data
 from components import serving_check
 from components.serving_check import judge
+from components.serving_probe import ANSWERS_FILE
 
 BOUND_MS = 1000.0
 
@@ -106,6 +107,10 @@ def test_probe_answers_every_example_like_the_keras_model(tmp_path, trained, eva
   for numbers in result['latency'].values():
     assert 0 < numbers['p50_ms'] <= numbers['p99_ms']
   assert judge(result, float(np.float32(result['accuracy_classify'])), EVAL_EXAMPLES, BOUND_MS) == []
+  # The answers kept for the report: the split's labels in order, and classify's probabilities.
+  answers = np.load(tmp_path / ANSWERS_FILE)
+  np.testing.assert_array_equal(answers['labels'], labels)
+  np.testing.assert_array_equal(answers['probabilities'].argmax(axis=1), expected)
 
 
 @pytest.mark.slow

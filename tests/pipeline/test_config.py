@@ -36,11 +36,13 @@ def test_every_flag_reaches_the_config():
   config = _config('--epochs', '3', '--batch-size', '64', '--learning-rate', '0.002',
                    '--train-examples', '1000', '--eval-examples', '500',
                    '--accuracy-threshold', '0.95', '--strategy', 'mirrored',
-                   '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing',
+                   '--seed', '7', '--augment-rotation', '5', '--augment-zoom', '0.05',
+                   '--augment-shift', '1.5', '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing',
                    '--no-cache')
   assert not config.enable_cache
   assert config.training == TrainingConfig(epochs=3, batch_size=64, learning_rate=0.002,
-                                           strategy='mirrored')
+                                           strategy='mirrored', seed=7, augment_rotation=5,
+                                           augment_zoom=0.05, augment_shift=1.5)
   assert (config.train_examples, config.eval_examples) == (1000, 500)
   assert config.accuracy_threshold == 0.95
   assert config.beam_args == ('--direct_num_workers=2', '--direct_running_mode=multi_processing')
@@ -54,6 +56,8 @@ def test_tpu_flag_implies_tpu_strategy():
 @pytest.mark.parametrize('argv', [
     ['--epochs', '0'], ['--batch-size', '-1'], ['--train-examples', '0'],
     ['--accuracy-threshold', '1.5'], ['--strategy', 'horovod'],
+    ['--augment-rotation', '180'], ['--augment-zoom', '-0.1'], ['--augment-shift', 'nan'],
+    ['--seed', 'x'],
 ])
 def test_bad_flags_are_usage_errors(argv, capsys):
   with pytest.raises(SystemExit) as info:

@@ -20,6 +20,9 @@ def test_round_trip_through_json():
     ({'strategy': 'horovod'}, 'unknown strategy'),
     ({'strategy': 'tpu'}, '--strategy tpu needs --tpu'),
     ({'strategy': 'mirrored', 'tpu': 'grpc://10.0.0.2:8470'}, 'cannot be combined'),
+    ({'augment_rotation': -1}, r'augment rotation must be in \[0, 180\), got -1'),
+    ({'augment_zoom': 1.0}, r'augment zoom must be in \[0, 1\)'),
+    ({'augment_shift': float('nan')}, r'augment shift must be in \[0, 28\)'),
 ])
 def test_rejects_bad_values(kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -38,7 +41,7 @@ def test_rejects_bad_trainer_options(kwargs, message):
 
 
 def test_new_options_round_trip_and_default():
-  assert (TrainingConfig().training_loop, TrainingConfig().precision) == ('fit', 'float32')
+  assert (TrainingConfig().training_loop, TrainingConfig().precision) == ('fit', 'auto')
   config = TrainingConfig(training_loop='custom', precision='mixed_bfloat16',
                           validation_examples=1000, strategy='multi_worker')
   raw = json.loads(json.dumps(config.to_custom_config()))
@@ -103,3 +106,14 @@ def test_bad_trainer_flags_are_usage_errors(argv, capsys):
     _training_from(*argv)
   assert info.value.code == 2
   assert argv[0] in capsys.readouterr().err
+
+
+def test_the_console_line_says_what_is_trained():
+  config = TrainingConfig(epochs=16, precision='auto', augment_rotation=10, augment_zoom=0.1,
+                          augment_shift=2)
+  assert config.describe('mixed_bfloat16', 55000, 5000) == (
+      '55000 examples (5000 held out for validation), 16 epochs, mixed_bfloat16 (--precision auto), '
+      'augmented: ±10°, zoom ±0.1, ±2 px')
+  plain = TrainingConfig(epochs=1, precision='float32', augment_rotation=0, augment_zoom=0,
+                         augment_shift=0)
+  assert plain.describe('float32', 3000, 0) == '3000 examples, 1 epoch, float32'

@@ -79,7 +79,7 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
   from trainer_module.model import build_model
   keras.utils.set_random_seed(3)
   model, history, _ = task.train(
-      TrainingConfig(epochs=1, precision='mixed_bfloat16', shuffle_seed=3),
+      TrainingConfig(epochs=1, precision='mixed_bfloat16', seed=3),
       small_train_records, str(tmp_path / 'run'), verbose=0)
   assert history['val_accuracy'][0] > 0.6
   export.export_serving_model(model, str(tmp_path / 'model'))

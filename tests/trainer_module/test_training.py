@@ -60,7 +60,7 @@ def trained(small_train_records, tmp_path_factory):
   for loop in ('fit', 'custom'):
     out = tmp_path_factory.mktemp(loop)
     keras.utils.set_random_seed(11)
-    config = TrainingConfig(epochs=1, batch_size=64, training_loop=loop, shuffle_seed=11,
+    config = TrainingConfig(epochs=1, batch_size=64, training_loop=loop, seed=11,
                             validation_examples=200)
     history = task.train_and_export(config, small_train_records, None, str(out / 'model'),
                                     str(out / 'run'), verbose=0)

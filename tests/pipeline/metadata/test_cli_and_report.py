@@ -5,9 +5,12 @@ import os
 import re
 import subprocess
 
+import numpy as np
 import pytest
 
 from components.mnist_data import FILES
+from components.serving_check import read_answers
+from pipeline.metadata import report
 from pipeline.metadata import runs
 from tests.pipeline.conftest import run_py
 from tests.pipeline.metadata.test_collect import walk
@@ -122,6 +125,11 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
   probabilities = [m['probability'] for m in data['mistakes']]
   assert probabilities == sorted(probabilities, reverse=True)
   assert [sum(data['label_histograms'][s]) for s in ('train', 'eval')] == [3000, 1000]
+  # The report reuses the ServingCheck's answers instead of predicting the eval split again.
+  labels, kept = read_answers(summary.uris['InfraBlessing'])
+  assert kept.shape == (1000, 10) and kept.dtype == np.float32
+  np.testing.assert_array_equal(labels, report.read_split(summary.uris['Examples'], 'eval')[1])
+  assert np.trace(confusion) == np.sum(kept.argmax(axis=1) == labels)
   assert len(data['history']['loss']) == 2
   assert data['gate']['lower_bound'] == 0.5
   assert data['summary']['pushed_version'] == version
