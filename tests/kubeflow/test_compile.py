@@ -15,6 +15,7 @@ from tfx.utils import import_utils
 
 from tests.conftest import REPO
 from tests.kubeflow.conftest import IMAGE, compile_to, run_cli
+from trainer_module.config import TrainingConfig
 
 BEAM_ARGS = ['--runner=DataflowRunner', '--project=p', '--region=europe-west4']
 
@@ -36,7 +37,7 @@ def test_json_is_a_pipeline_job_with_runtime_config(compiled):
   assert job.runtime_config.gcs_output_directory == 'gs://bucket/root'
   values = job.runtime_config.parameter_values
   assert values['data_dir'].string_value == 'gs://bucket/root/data/mnist'
-  assert values['epochs'].number_value == 12
+  assert values['epochs'].number_value == TrainingConfig().epochs
   assert values['accuracy_threshold'].number_value == 0.99
   assert json_format.MessageToDict(job.pipeline_spec)['root'] == spec['root']
 
@@ -164,7 +165,8 @@ def test_pipeline_parameters(compiled):
   assert root == {
       'data_dir': {'parameterType': 'STRING', 'defaultValue': 'gs://bucket/root/data/mnist',
                    'isOptional': True},
-      'epochs': {'parameterType': 'NUMBER_INTEGER', 'defaultValue': 12, 'isOptional': True},
+      'epochs': {'parameterType': 'NUMBER_INTEGER', 'defaultValue': TrainingConfig().epochs,
+                 'isOptional': True},
       'accuracy_threshold': {'parameterType': 'NUMBER_DOUBLE', 'defaultValue': 0.99,
                              'isOptional': True},
   }

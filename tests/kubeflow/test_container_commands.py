@@ -109,5 +109,5 @@ def test_trainer_trains_with_the_epochs_parameter_and_exports(pod_runs):
   assert os.path.exists(os.path.join(model_uri, 'Format-Serving', 'saved_model.pb'))
   with open(os.path.join(run_uri, 'history.json')) as f:
     history = json.load(f)
-  assert len(history['accuracy']) == 1, 'the epochs=1 parameter overrides the compiled 12'
+  assert len(history['accuracy']) == 1, 'the epochs=1 parameter overrides the compiled default'
   assert set(trainer_output['artifacts']) == {'model', 'model_run'}
