@@ -25,8 +25,10 @@ WORKER = textwrap.dedent('''
     from trainer_module.config import TrainingConfig
     records, serving_dir, run_dir, weights_out, seed = sys.argv[1:]
     keras.utils.set_random_seed(int(seed))  # different per worker: the strategy must sync them
+    # float32, so the export can be checked against the weights to 1e-5 (bfloat16 exports are
+    # checked in test_precision.py); augmentation as by default.
     config = TrainingConfig(epochs=1, batch_size=64, strategy='multi_worker', training_loop='custom',
-                            validation_examples=250, seed=7)
+                            validation_examples=250, seed=7, precision='float32')
     model, history, strategy = task.train(config, records, run_dir, verbose=0)
     np.savez(weights_out, *model.get_weights())
     task.save_outputs(model, history, strategy, serving_dir, run_dir)
