@@ -24,7 +24,11 @@ WORKER = textwrap.dedent('''
     from trainer_module import task
     from trainer_module.config import TrainingConfig
     records, serving_dir, run_dir, weights_out, seed = sys.argv[1:]
-    keras.utils.set_random_seed(int(seed))  # different per worker: the strategy must sync them
+    # The Trainer seeds Keras with config.seed (same on every worker, so every worker shuffles and
+    # augments alike); offset it per worker so each starts from its own random weights: the
+    # strategy must bring them together.
+    seed_keras = keras.utils.set_random_seed
+    keras.utils.set_random_seed = lambda value: seed_keras(value + 1000 * int(seed))
     # float32, so the export can be checked against the weights to 1e-5 (bfloat16 exports are
     # checked in test_precision.py); augmentation as by default.
     config = TrainingConfig(epochs=1, batch_size=64, strategy='multi_worker', training_loop='custom',
