@@ -88,7 +88,8 @@ def test_idx_set_of_27x28_images_stops_in_the_example_gen(tmp_path, mnist_dir):
 
 @pytest.fixture(scope='module')
 def fashion_run(tmp_path_factory):
-  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, one epoch, bound 0.5."""
+  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, three epochs, bound 0.5.
+  (One epoch is 9 steps; with the default augmentation it ended at 0.49 once.)"""
   try:
     data = mnist_download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
   except mnist_data.MnistDataError as e:
@@ -96,7 +97,7 @@ def fashion_run(tmp_path_factory):
   output_dir = str(tmp_path_factory.mktemp('fashion') / 'D')
   proc = run_py('local_runner.py', '--dataset', 'fashion-mnist', '--data-dir', data,
                 '--output-dir', output_dir, '--train-examples', '600', '--eval-examples', '300',
-                '--epochs', '1', '--accuracy-threshold', '0.5', '--batch-size', '64')
+                '--epochs', '3', '--seed', '1', '--accuracy-threshold', '0.5', '--batch-size', '64')
   return data, output_dir, proc
 
 
