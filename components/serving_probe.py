@@ -6,11 +6,11 @@ It loads the model with tf.saved_model.load (signatures only, no Keras, no train
 Serving's loader sees), replays its TF Serving warmup requests, answers every eval example
 through both `classify` and `serving_default`, checks that out-of-range pixels are refused, and
 times single-image and batched `classify` calls. It decides nothing: it writes what it saw to
-RESULT.json (and `classify`'s probabilities for the eval examples, in their order, to
-eval_answers.npz beside it, with the labels they answer, which the run report reuses), and components.serving_check
-judges. Runs in its own process so that nothing the
-pipeline's process has loaded or cached (the Trainer's graph, the Evaluator's copy) can make a
-broken model look healthy.
+RESULT.json (and `classify`'s probabilities for the eval examples, with the labels they answer,
+in the split's order, to eval_answers.npz beside it, which the run report reuses), and
+components.serving_check judges. Runs in its own process so that nothing the pipeline's process
+has loaded or cached (the Trainer's graph, the Evaluator's copy) can make a broken model look
+healthy.
 """
 import json
 import os

@@ -59,12 +59,8 @@ def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]
 def _label_counts(examples_uri: str) -> Dict[str, List[int]]:
   """Per split, the label counts the ExampleGen recorded (image_stats.json), if it did."""
   from components.mnist_example_gen import IMAGE_STATS_FILE
-  from tfx.dsl.io import fileio
-  path = f'{examples_uri.rstrip("/")}/{IMAGE_STATS_FILE}'
-  if not fileio.exists(path):
-    return {}
-  with fileio.open(path, 'r') as f:
-    splits = json.loads(f.read()).get('splits', {})
+  text = _read_text(f'{examples_uri.rstrip("/")}/{IMAGE_STATS_FILE}')
+  splits = json.loads(text).get('splits', {}) if text else {}
   return {split: stats['label_counts'] for split, stats in splits.items() if 'label_counts' in stats}
 
 
