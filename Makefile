@@ -1,6 +1,8 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
 # make test:    install if needed, then the whole test suite.
+# make demo:    install if needed, then a smoke run of under a minute: 10,000 training and 1,000 test
+#               examples, 2 epochs, bound 0.9, into demo_output/ (ARGS= adds or overrides flags).
 # make benchmark: benchmark-goal, then benchmark-ratios (about 30 minutes on 2 idle cores).
 # make benchmark-goal: the full default run with seeds 1, 2, 3, checked against the accuracy/time
 #                 goal (SEEDS=1 for one run, ARGS="--json FILE" to keep the numbers).
@@ -12,13 +14,17 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run test benchmark benchmark-goal benchmark-ratios image clean
+.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios image clean
 
 install:
 	@./scripts/install.sh
 
 run: install
 	$(PY) local_runner.py $(ARGS)
+
+demo: install
+	$(PY) local_runner.py --train-examples 10000 --eval-examples 1000 --epochs 2 \
+	  --accuracy-threshold 0.9 --output-dir demo_output $(ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -35,4 +41,4 @@ image:
 	docker build -t $(IMAGE) .
 
 clean:
-	rm -rf tfx_output .pytest_cache
+	rm -rf tfx_output demo_output .pytest_cache
