@@ -71,7 +71,7 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
     if scheme == 'minio':
       raise ValueError(f'{flag} {location}: TFX cannot write to minio:// URIs; use '
                        f's3://{rest} with the MinIO endpoint in AWS_ENDPOINT_URL '
-                       '(see README, "Run on Kubeflow", step 2)')
+                       '(see docs/kubeflow.md, step 2)')
     if scheme not in URI_SCHEMES:
       raise ValueError(f'{flag} {location}: unsupported scheme {scheme}://; use {kinds}')
     bucket, _, path = rest.partition('/')
