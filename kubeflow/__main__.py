@@ -99,6 +99,8 @@ def _compile(args) -> int:
     root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
     data_dir = checks.check_location('--data-dir', args.data_dir or f'{root.rstrip("/")}/data/mnist')
     serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root.rstrip("/")}/serving')
+    if args.target == 'vertex' and (args.kfp_version or args.multi_user):
+      raise ValueError('--kfp-version and --multi-user apply to --target kfp (open-source KFP)')
     checks.check_release_locations(args.kfp_version, args.multi_user, {
         '--pipeline-root': root, '--data-dir': data_dir, '--serving-dir': serving_dir})
     checks.check_image(args.image)

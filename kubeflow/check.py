@@ -9,10 +9,10 @@ from typing import Any, Dict, List, Optional
 from kubeflow import releases
 from kubeflow.releases import Version
 
-ROOT_PATH = 'mnist'
+ROOT_PATH = 'mnist'  # the folder this plan suggests under a bucket or an allowed prefix
 # The tasks of the compiled pipeline that take MnistExampleGen's Examples as an input artifact
 # (tests/kubeflow/test_check.py compares this with the compiled spec).
-EXAMPLES_READERS = ('StatisticsGen', 'Trainer', 'Evaluator', 'ServingCheck', 'RunResults')  # the folder this plan suggests under a bucket or an allowed prefix
+EXAMPLES_READERS = ('StatisticsGen', 'Trainer', 'Evaluator', 'ServingCheck', 'RunResults')
 
 
 def read_healthz(host: str, timeout: float) -> Dict[str, Any]:
@@ -23,11 +23,12 @@ def read_healthz(host: str, timeout: float) -> Dict[str, Any]:
     # The generated model keeps only multi_user; the handler's JSON also has tag_name.
     response = client._healthz_api.get_healthz(_preload_content=False,  # pylint: disable=protected-access
                                                _request_timeout=(timeout, timeout))
+  except Exception as e:  # pylint: disable=broad-except
+    raise UploadError(_describe(e, host, timeout)) from None
+  try:
     body = json.loads(response.data)
   except ValueError:
     raise UploadError(f'{host}{releases.HEALTHZ_PATH}: the answer is not JSON') from None
-  except Exception as e:  # pylint: disable=broad-except
-    raise UploadError(_describe(e, host, timeout)) from None
   if not isinstance(body, dict) or 'multi_user' not in body:
     raise UploadError(f'{host}{releases.HEALTHZ_PATH}: no multi_user in the answer; is this the '
                       'Kubeflow Pipelines API?')
@@ -49,7 +50,8 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
         f'Object store: the stock {store} ({endpoint}) cannot hold this pipeline\'s root on {v}: the '
         'launcher takes a custom endpoint only from a query string on the root, which TFX cannot use.',
         'Pipeline root: gs://BUCKET/mnist (the pods\' Google service account) or s3://BUCKET/mnist on '
-        'AWS S3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION in the pods).',
+        'AWS S3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_DEFAULT_REGION in the '
+        'pods: the launcher opens s3:// with the AWS SDK\'s environment).',
         f'kfp-launcher ConfigMap: no providers setting on {v}; set only defaultPipelineRoot if you like.',
         f'Compile: python -m kubeflow compile {compile_flags} --pipeline-root gs://BUCKET/mnist ...',
     ]
@@ -67,7 +69,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
               f'    defaultPipelineRoot: {base}', '    providers: |']
     lines += ['      ' + line for line in yaml_text.splitlines()]
     if multi_user:
-      lines.append('  (the profile controller also writes this ConfigMap: keep its other keys)')
+      lines.append(f'  ({releases.PROFILE_CONFIGMAP_NOTE})')
     lines += [
         f'Pods\' environment (TFX\'s own file I/O): AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from '
         f'secret {releases.SECRET[0]} (keys {releases.SECRET[1]}, {releases.SECRET[2]}), '

@@ -40,7 +40,8 @@ PUBLISH_LOGS_SINCE: Version = (2, 5)
 # manifests/kustomize/env/platform-agnostic/kustomization.yaml: third-party/minio up to 2.14.0,
 # third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
 # pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)
-# beside 8333 (http-s3). The apiserver's OBJECTSTORECONFIG_HOST says the same (2.15.0
+# beside 8333 (http-s3); seaweedfs-networkpolicy.yaml (2.17.0) lets profile namespaces reach pod
+# port 8333 only, which both service ports lead to. The apiserver's OBJECTSTORECONFIG_HOST says the same (2.15.0
 # minio-service.kubeflow, 2.16.0 seaweedfs.kubeflow).
 SEAWEEDFS_SINCE: Version = (2, 15)
 MINIO_SERVICE_UNTIL: Version = (2, 16)
@@ -52,6 +53,12 @@ PROFILE_PREFIXES = ('private-artifacts/{ns}/', 'private/{ns}/', 'artifacts/', 's
 # backend/src/v2/component/launcher_v2.go downloadArtifacts (every tag read): before the command
 # runs, every input artifact is copied whole (objectstore.DownloadBlob of its prefix) to local disk.
 DISK_RULE = 'the sum of its input artifacts, each copied whole before the command runs'
+# The profile controller creates each profile's kfp-launcher ConfigMap (sync.py sync:
+# defaultPipelineRoot) but never updates it: configmaps `updateStrategy: OnDelete`
+# (pipelines-profile-controller composite-controller.yaml at 2.2.0, decorator-controller.yaml at
+# 2.5.0 to 2.17.0). Keys added by hand stay until the ConfigMap is deleted.
+PROFILE_CONFIGMAP_NOTE = ('the profile controller created this ConfigMap and does not update it '
+                          '(updateStrategy OnDelete): edit it in place and keep its other keys')
 # The launcher's own S3 secret in every namespace (sync.py; third-party/minio and seaweedfs).
 SECRET = ('mlpipeline-minio-artifact', 'accesskey', 'secretkey')
 # backend/src/apiserver/main.go: GET /apis/v2beta1/healthz answers {"commit_sha", "tag_name",

@@ -239,6 +239,7 @@ def test_compile_usage_errors(tmp_path):
     (['--kfp-version', '2.16', '--multi-user', 'team-a', '--pipeline-root', 's3://mlpipeline/private-artifacts/team-b/r'],
      'may only use s3://mlpipeline/private-artifacts/team-a/'),
     (['--multi-user', 'team-a'], '--multi-user needs --kfp-version'),
+    (['--target', 'vertex', '--kfp-version', '2.15'], '--kfp-version and --multi-user apply to --target kfp'),
     (['--kfp-version', '3.0'], "--kfp-version '3.0': expected a Kubeflow Pipelines 2.x release"),
     (['--kfp-version', '2.15', '--multi-user', 'Team_A'], "--multi-user 'Team_A': not a Kubernetes namespace"),
 ])
