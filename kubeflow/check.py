@@ -53,7 +53,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
         'AWS S3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_DEFAULT_REGION in the '
         'pods: the launcher opens s3:// with the AWS SDK\'s environment).',
         f'kfp-launcher ConfigMap: no providers setting on {v}; set only defaultPipelineRoot if you like.',
-        f'Compile: python -m kubeflow compile {compile_flags} --pipeline-root gs://BUCKET/mnist ...',
+        f'Compile flags (with --output and --image): {compile_flags} --pipeline-root gs://BUCKET/mnist',
     ]
   else:
     base = f's3://{releases.BUCKET}/' + (prefixes[0] if prefixes else '') + ROOT_PATH
@@ -74,7 +74,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
         f'Pods\' environment (TFX\'s own file I/O): AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from '
         f'secret {releases.SECRET[0]} (keys {releases.SECRET[1]}, {releases.SECRET[2]}), '
         f'AWS_ENDPOINT_URL=http://{endpoint}, AWS_DEFAULT_REGION=us-east-1',
-        f'Compile: python -m kubeflow compile {compile_flags} --pipeline-root {base} ...',
+        f'Compile flags (with --output and --image): {compile_flags} --pipeline-root {base}',
     ]
   if version >= releases.PUBLISH_LOGS_SINCE:
     lines.append('PUBLISH_LOGS (ml-pipeline deployment): leave as is; it copies a task\'s output '
