@@ -41,8 +41,8 @@ PUBLISH_LOGS_SINCE: Version = (2, 5)
 # third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
 # pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)
 # beside 8333 (http-s3); seaweedfs-networkpolicy.yaml (2.17.0) lets profile namespaces reach pod
-# port 8333 only, which both service ports lead to. The apiserver's OBJECTSTORECONFIG_HOST says the same (2.15.0
-# minio-service.kubeflow, 2.16.0 seaweedfs.kubeflow).
+# port 8333 only, which both service ports lead to. The apiserver's OBJECTSTORECONFIG_HOST says
+# the same (2.15.0 minio-service.kubeflow, 2.16.0 seaweedfs.kubeflow).
 SEAWEEDFS_SINCE: Version = (2, 15)
 MINIO_SERVICE_UNTIL: Version = (2, 16)
 # manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py sync,
@@ -139,7 +139,7 @@ def html_report(version: Version, multi_user: bool = False) -> str:
   fallback = ('the UI reads it with its own s3 settings (ml-pipeline-ui\'s environment), so it '
               'shows only if those reach the bucket, else "Error in retrieving HTML visualization '
               'information"')
-  if version < UI_SESSION_INFO_SINCE:
+  if version < max(ARTIFACT_SESSION_INFO_SINCE, UI_SESSION_INFO_SINCE):
     return f'no session info: {fallback}'
   if version < UI_OWN_NAMESPACE_ONLY_SINCE:
     return 'yes: RunResults → report, read with the artifact\'s store_session_info'
