@@ -77,10 +77,9 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
         f'Compile flags (with --output and --image): {compile_flags} --pipeline-root {base}',
     ]
   if version >= releases.PUBLISH_LOGS_SINCE:
-    lines.append('PUBLISH_LOGS (ml-pipeline deployment): leave as is; it copies a task\'s output '
-                 'only into an executor-logs artifact, which none of these tasks declares')
+    lines.append(f'PUBLISH_LOGS: {releases.PUBLISH_LOGS_SETTING}')
   else:
-    lines.append(f'PUBLISH_LOGS: not on {v} (from 2.5)')
+    lines.append(f'PUBLISH_LOGS: not on {v} (from 2.5): nothing to set')
   lines.append(f'Disk per pod: {releases.DISK_RULE}; {", ".join(EXAMPLES_READERS)} each copy '
                'the whole Examples: give each pod an '
                'ephemeral-storage request above that (see it with: aws s3 ls --summarize '

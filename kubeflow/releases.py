@@ -32,11 +32,19 @@ UI_SESSION_INFO_SINCE: Version = (2, 3)
 # frontend/server/handlers/artifacts.ts getArtifactsHandler, 2.17.0: allowProviderSecrets is false
 # unless the request's namespace is the UI server's own; providerInfo is then dropped.
 UI_OWN_NAMESPACE_ONLY_SINCE: Version = (2, 17)
-# manifests/kustomize/base/pipeline/ml-pipeline-apiserver-deployment.yaml PUBLISH_LOGS "true" and
-# backend/src/v2/compiler/argocompiler/container.go (--publish_logs), from 2.5.0; the launcher
-# (component/launcher_v2.go execute, getLogWriter) then tees the command's output into the task's
-# `executor-logs` output artifact, if it declares one. Our tasks declare none.
+# Publishing logs, from 2.5.0 to 2.17.0: the driver and the launcher take --publish_logs, default
+# "true" (backend/src/v2/cmd/driver/main.go, cmd/launcher-v2/main.go), which the apiserver's
+# compiler sets from its PUBLISH_LOGS variable when present (compiler/argocompiler/container.go;
+# the stock ml-pipeline deployment sets "true"). With "true" the driver adds an output
+# `executor-logs` of type system.Artifact to every task's executor input (driver/driver.go
+# provisionOutputs) and the launcher tees the command's output into it (component/launcher_v2.go
+# getLogWriter). TFX 1.16's executor runner cannot parse that type ("Could not import
+# system.Artifact", tests/kubeflow/test_check.py), so this pipeline needs PUBLISH_LOGS "false".
 PUBLISH_LOGS_SINCE: Version = (2, 5)
+PUBLISH_LOGS_SETTING = ('PUBLISH_LOGS=false on the ml-pipeline deployment (kubectl -n kubeflow set '
+                        'env deployment/ml-pipeline PUBLISH_LOGS=false): with the stock "true" the '
+                        'driver gives every task an executor-logs output of type system.Artifact, '
+                        'which TFX 1.16 cannot parse, and every TFX task fails')
 # manifests/kustomize/env/platform-agnostic/kustomization.yaml: third-party/minio up to 2.14.0,
 # third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
 # pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)
