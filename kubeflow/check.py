@@ -63,10 +63,11 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
     if prefixes:
       lines.append(f'  profile {namespace} may only use s3://{releases.BUCKET}/{prefixes[0]}… (or '
                    f'{", ".join(prefixes[1:])}): anything else is AccessDenied')
-    lines += [f'kfp-launcher ConfigMap (namespace {launcher_ns}): the launcher\'s own reads and writes',
-              '  apiVersion: v1', '  kind: ConfigMap',
-              f'  metadata: {{name: kfp-launcher, namespace: {launcher_ns}}}', '  data:',
-              f'    defaultPipelineRoot: {base}', '    providers: |']
+    lines += [f'kfp-launcher ConfigMap (namespace {launcher_ns}): add `providers` for the launcher\'s '
+              'own reads and writes, keeping its other keys: put the `data:` block below in '
+              'kfp-launcher-providers.yaml and run',
+              f'  kubectl -n {launcher_ns} patch configmap kfp-launcher --type merge '
+              '--patch "$(cat kfp-launcher-providers.yaml)"', '  with', '  data:', '    providers: |']
     lines += ['      ' + line for line in yaml_text.splitlines()]
     if multi_user:
       lines.append(f'  ({releases.PROFILE_CONFIGMAP_NOTE})')

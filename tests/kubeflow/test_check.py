@@ -49,12 +49,18 @@ def _plan(tag, multi_user, namespace=None, tag_name=None, **kw):
   return lines
 
 
-def _configmap_providers(lines):
+def _launcher_patch(lines):
+  """(the kubectl patch line, the patch file's content parsed, its providers parsed)."""
   text = '\n'.join(lines)
-  block = text[text.index('  apiVersion: v1'):text.index("Pods' environment")]
-  block = '\n'.join(l for l in block.splitlines() if not l.startswith('  ('))
-  configmap = yaml.safe_load(block)
-  return configmap, yaml.safe_load(configmap['data']['providers'])
+  [kubectl] = [l.strip() for l in lines if l.strip().startswith('kubectl ')]
+  block = text[text.index('  data:'):text.index("Pods' environment")]
+  patch = yaml.safe_load('\n'.join(l for l in block.splitlines() if not l.startswith('  (')))
+  return kubectl, patch, yaml.safe_load(patch['data']['providers'])
+
+
+def _root(lines):
+  [line] = [l for l in lines if l.startswith('Pipeline root: ')]
+  return line.split()[2]
 
 
 def test_plan_for_2_0_has_no_providers_and_no_in_cluster_root():
@@ -69,9 +75,11 @@ def test_plan_for_2_0_has_no_providers_and_no_in_cluster_root():
 
 def test_plan_for_2_5_single_user_minio():
   lines = _plan('2.5.0', False)
-  configmap, providers = _configmap_providers(lines)
-  assert configmap['metadata'] == {'name': 'kfp-launcher', 'namespace': 'kubeflow'}
-  assert configmap['data']['defaultPipelineRoot'] == 's3://mlpipeline/mnist'
+  kubectl, patch, providers = _launcher_patch(lines)
+  assert kubectl == ('kubectl -n kubeflow patch configmap kfp-launcher --type merge '
+                     '--patch "$(cat kfp-launcher-providers.yaml)"')
+  assert list(patch) == ['data'] and list(patch['data']) == ['providers']  # other keys kept
+  assert _root(lines) == 's3://mlpipeline/mnist'
   default = _check_s3_go_shape(providers)
   assert default['endpoint'] == 'minio-service.kubeflow:9000' and default['forcePathStyle'] is True
   text = '\n'.join(lines)
@@ -82,9 +90,9 @@ def test_plan_for_2_5_single_user_minio():
 
 def test_plan_for_2_15_multi_user_uses_the_profile_prefix():
   lines = _plan('2.15.0', True, 'team-a')
-  configmap, providers = _configmap_providers(lines)
-  assert configmap['metadata']['namespace'] == 'team-a'
-  root = configmap['data']['defaultPipelineRoot']
+  kubectl, _, providers = _launcher_patch(lines)
+  assert kubectl.startswith('kubectl -n team-a patch configmap kfp-launcher ')
+  root = _root(lines)
   assert root == 's3://mlpipeline/private-artifacts/team-a/mnist'
   assert _check_s3_go_shape(providers)['endpoint'] == 'seaweedfs.kubeflow:8333'
   text = '\n'.join(lines)
@@ -94,7 +102,7 @@ def test_plan_for_2_15_multi_user_uses_the_profile_prefix():
 
 def test_plan_for_2_17_seaweedfs_and_the_report():
   lines = _plan('2.17.0', False)
-  _, providers = _configmap_providers(lines)
+  _, _, providers = _launcher_patch(lines)
   assert providers['s3']['default']['endpoint'] == 'seaweedfs.kubeflow:8333'
   assert 'HTML report: yes in the UI\'s own namespace' in '\n'.join(lines)
   multi = '\n'.join(_plan('2.17.0', True, 'team-a'))
@@ -102,7 +110,7 @@ def test_plan_for_2_17_seaweedfs_and_the_report():
 
 
 def test_plan_for_2_3_has_no_force_path_style():
-  _, providers = _configmap_providers(_plan('2.3.0', False))
+  _, _, providers = _launcher_patch(_plan('2.3.0', False))
   assert 'forcePathStyle' not in _check_s3_go_shape(providers)
 
 
@@ -192,11 +200,11 @@ def test_guide_table_is_the_one_releases_py_holds():
 
 
 def test_guide_providers_block_has_the_fields_s3_go_reads():
-  blocks = re.findall(r'```yaml\n(.*?)```', _guide(), re.S)
-  configmaps = [yaml.safe_load(b) for b in blocks if 'kfp-launcher' in b]
-  assert configmaps, 'no kfp-launcher ConfigMap block in the guide'
-  for configmap in configmaps:
-    _check_s3_go_shape(yaml.safe_load(configmap['data']['providers']))
+  blocks = [yaml.safe_load(b) for b in re.findall(r'```yaml\n(.*?)```', _guide(), re.S)]
+  patches = [b for b in blocks if 'providers' in (b or {}).get('data', {})]
+  assert patches, 'no kfp-launcher providers block in the guide'
+  for patch in patches:
+    _check_s3_go_shape(yaml.safe_load(patch['data']['providers']))
 
 
 def test_guide_says_what_is_verified():
