@@ -30,7 +30,9 @@ ARTIFACT_SESSION_INFO_SINCE: Version = (2, 3)
 # artifact's store_session_info as providerInfo from 2.3.0 (2.2.0: Apis.readFile(path, namespace)).
 UI_SESSION_INFO_SINCE: Version = (2, 3)
 # frontend/server/handlers/artifacts.ts getArtifactsHandler, 2.17.0: allowProviderSecrets is false
-# unless the request's namespace is the UI server's own; providerInfo is then dropped.
+# unless the request's namespace is the UI server's own; providerInfo is then dropped. Up to 2.16.0
+# the multi-user ml-pipeline-ui ClusterRole (installs/multi-user/pipelines-ui/cluster-role.yaml)
+# may get secrets in any namespace, so a profile's secretRef can be read; 2.17.0 drops that rule.
 UI_OWN_NAMESPACE_ONLY_SINCE: Version = (2, 17)
 # Publishing logs, from 2.5.0 to 2.17.0: the driver and the launcher take --publish_logs, default
 # "true" (backend/src/v2/cmd/driver/main.go, cmd/launcher-v2/main.go), which the apiserver's
@@ -66,7 +68,7 @@ DISK_RULE = 'the sum of its input artifacts, each copied whole before the comman
 # (pipelines-profile-controller composite-controller.yaml at 2.2.0, decorator-controller.yaml at
 # 2.5.0 to 2.17.0). Keys added by hand stay until the ConfigMap is deleted.
 PROFILE_CONFIGMAP_NOTE = ('the profile controller created this ConfigMap and does not update it '
-                          '(updateStrategy OnDelete): edit it in place and keep its other keys')
+                          '(updateStrategy OnDelete), so the patch stays')
 # The launcher's own S3 secret in every namespace (sync.py; third-party/minio and seaweedfs).
 SECRET = ('mlpipeline-minio-artifact', 'accesskey', 'secretkey')
 # backend/src/apiserver/main.go: GET /apis/v2beta1/healthz answers {"commit_sha", "tag_name",
