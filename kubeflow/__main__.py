@@ -1,4 +1,4 @@
-"""python -m kubeflow compile|upload — see README "Run on Kubeflow"."""
+"""python -m kubeflow compile|upload|check — see docs/kubeflow.md."""
 import argparse
 import logging
 import sys
@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
                            "baseline-model lookup (kfp target; default: %(default)s)")
   compile_cmd.add_argument('--serving-dir', metavar='URI',
                            help='Pusher destination (default: <pipeline-root>/serving)')
+  compile_cmd.add_argument('--kfp-version', metavar='X.Y',
+                           help='refuse locations that this Kubeflow Pipelines release would deny '
+                           '(see python -m kubeflow check)')
+  compile_cmd.add_argument('--multi-user', metavar='NAMESPACE',
+                           help='with --kfp-version: the runs go to this profile namespace of a '
+                           'multi-user install')
   config_lib.add_arguments(compile_cmd, data_dir_help=(
       'URI of the four MNIST IDX .gz files as the pods see it; the default of the data_dir '
       'pipeline parameter (default: <pipeline-root>/data/mnist)'))
@@ -70,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
   upload_cmd.add_argument('--timeout', type=float, default=30.0, metavar='SECONDS',
                           help='limit on each request to the endpoint, connect and read; nothing '
                           'is retried (default: %(default)s)')
+
+  check_cmd = commands.add_parser(
+      'check', help='ask a KFP endpoint for its release and mode; print what to set for this pipeline',
+      description='Reads the endpoint\'s health check (release and multi-user mode) and prints, for '
+      'that release: the pipeline root, the kfp-launcher ConfigMap with its providers setting, the '
+      'object-store endpoint and the pods\' variables, PUBLISH_LOGS, the disk per pod and where '
+      'the run report shows in the UI. Changes nothing.')
+  check_cmd.add_argument('--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080')
+  check_cmd.add_argument('--namespace', metavar='NS',
+                         help='your profile namespace (required by a multi-user endpoint)')
+  check_cmd.add_argument('--kfp-version', metavar='X.Y',
+                         help='the release, when the endpoint does not say it (tag_name unknown)')
+  check_cmd.add_argument('--timeout', type=float, default=30.0, metavar='SECONDS',
+                         help='limit on the request, connect and read (default: %(default)s)')
   return parser
 
 
@@ -79,10 +99,15 @@ def _compile(args) -> int:
     root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
     data_dir = checks.check_location('--data-dir', args.data_dir or f'{root.rstrip("/")}/data/mnist')
     serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root.rstrip("/")}/serving')
+    if args.target == 'vertex' and (args.kfp_version or args.multi_user):
+      raise ValueError('--kfp-version and --multi-user apply to --target kfp (open-source KFP)')
+    checks.check_release_locations(args.kfp_version, args.multi_user, {
+        '--pipeline-root': root, '--data-dir': data_dir, '--serving-dir': serving_dir})
     checks.check_image(args.image)
     checks.check_pipeline_name(args.pipeline_name)
     if args.target == 'kfp':
       checks.check_mlmd_address(args.mlmd_address)
+    checks.check_beam_args(args.beam_args)
     config = config_lib.config_from_args(
         args, data_dir=data_dir, pipeline_root=root, serving_dir=serving_dir,
         pipeline_name=args.pipeline_name)
@@ -124,13 +149,24 @@ def _upload(args) -> int:
   return 0
 
 
+def _check(args) -> int:
+  from kubeflow import check
+  from kubeflow.upload import UploadError, UsageError
+  try:
+    check.run(args.host, args.namespace, args.timeout, kfp_version=args.kfp_version)
+  except UploadError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED
+  return 0
+
+
 def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   args = _parser().parse_args(config_lib.join_option_values(list(argv)))
   from pipeline import console
   console.silence_native_logs(verbose=False)
   logging.getLogger().setLevel(logging.ERROR)  # TFX's and kfp's INFO logs are noise here
-  return _compile(args) if args.command == 'compile' else _upload(args)
+  return {'compile': _compile, 'upload': _upload, 'check': _check}[args.command](args)
 
 
 if __name__ == '__main__':

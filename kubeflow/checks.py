@@ -3,6 +3,8 @@ written (a bad value would otherwise land in the spec and fail on the cluster). 
 the CLI runs these before loading TFX."""
 import os
 import re
+import shlex
+from typing import Dict, Optional
 
 from kubeflow import DEFAULT_MLMD_ADDRESS
 
@@ -16,6 +18,21 @@ _PATH = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 _IMAGE = re.compile(rf'(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?'
                     r'(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?',
                     re.ASCII)
+
+
+# A DNS name (RFC 1123 labels), an IPv4 address or a bracketed IPv6 literal: what a gRPC target's
+# host can be. Nothing a shell or a URL would read otherwise (";", "$", "/", "@", spaces).
+_LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+_HOST = re.compile(rf'(?:{_LABEL})(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\]', re.ASCII)
+# The value is copied into the arguments of every Beam task and ExampleGen's driver hook, in the
+# YAML and the JSON: a few hundred characters cover a Dataflow or Flink set-up.
+MAX_BEAM_ARGS = 4096
+# Beam's options whose names look secret but whose values are not: a key's resource name, OAuth
+# scopes, flags (apache_beam/options/pipeline_options.py, Beam 2.x in requirements.lock). Its
+# s3_access_key_id, s3_secret_access_key and s3_session_token are refused.
+_NOT_SECRET_BEAM_OPTIONS = ('--dataflow_kms_key', '--gcp_oauth_scope', '--gcp_oauth_scopes',
+                            '--enable_hot_key_logging', '--no_auth',
+                            '--allow_non_deterministic_key_coders')
 
 
 def check_output(path: str) -> str:
@@ -54,7 +71,7 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
     if scheme == 'minio':
       raise ValueError(f'{flag} {location}: TFX cannot write to minio:// URIs; use '
                        f's3://{rest} with the MinIO endpoint in AWS_ENDPOINT_URL '
-                       '(see README, "Run on Kubeflow", step 2)')
+                       '(see docs/kubeflow.md, step 2)')
     if scheme not in URI_SCHEMES:
       raise ValueError(f'{flag} {location}: unsupported scheme {scheme}://; use {kinds}')
     bucket, _, path = rest.partition('/')
@@ -75,9 +92,53 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
 
 def check_mlmd_address(address: str) -> str:
   host, sep, port = address.rpartition(':')
-  bracketed = host.startswith('[') and host.endswith(']')  # an IPv6 literal: [::1]:8080
-  if not sep or not host or any(c.isspace() or c in '/@?#' for c in host) \
-      or (':' in host and not bracketed) or not (port.isascii() and port.isdigit()) \
+  if not sep or not _HOST.fullmatch(host) or not (port.isascii() and port.isdigit()) \
       or not 0 < int(port) < 65536:
     raise ValueError(f'--mlmd-address {address!r}: expected HOST:PORT, e.g. {DEFAULT_MLMD_ADDRESS}')
   return address
+
+
+def check_beam_args(text: str) -> str:
+  """Refuses --beam-args that would not parse, that are oversized, or that carry a secret: the
+  value is written in clear into pipeline.yaml and pipeline.json. Secret-looking is what the
+  console masks (pipeline/console.py secrets_in_args)."""
+  from pipeline import console
+  if len(text) > MAX_BEAM_ARGS:
+    raise ValueError(f'--beam-args: {len(text)} characters, more than {MAX_BEAM_ARGS}; the value is '
+                     'copied into every Beam task\'s arguments')
+  try:
+    words = shlex.split(text)
+  except ValueError as e:
+    raise ValueError(f'--beam-args: cannot split into options: {str(e).lower()} '
+                     '(quote it once for the shell, e.g. --beam-args \'--runner=X --opt="a b"\')') from None
+  for i, word in enumerate(words):
+    option = word.partition('=')[0] if word.startswith('-') else None
+    if option in _NOT_SECRET_BEAM_OPTIONS:
+      continue
+    takes_next = option and '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
+    pair = words[i:i + 2] if takes_next else words[i:i + 1]
+    if any(console.secrets_in_args([shlex.quote(w) for w in pair])):
+      what = f'option {option}' if option else 'a URL with a password'
+      raise ValueError(f'--beam-args: {what} looks like a secret, which would be written in clear '
+                       'into pipeline.yaml and pipeline.json; give it to the pods as an environment '
+                       'variable or a mounted secret instead (e.g. AWS_SECRET_ACCESS_KEY)')
+  return text
+
+
+def check_release_locations(kfp_version: Optional[str], namespace: Optional[str],
+                            locations: Dict[str, str]) -> None:
+  """With --kfp-version: refuses locations the release's object store would deny (releases.py)."""
+  from kubeflow import releases
+  if namespace is not None and kfp_version is None:
+    raise ValueError('--multi-user needs --kfp-version X.Y (the rules depend on the release)')
+  if kfp_version is None:
+    return
+  version = releases.parse_version(kfp_version)
+  if namespace is not None:
+    from kubeflow.upload import UsageError, check_namespace
+    try:
+      check_namespace(namespace, '--multi-user')
+    except UsageError as e:
+      raise ValueError(str(e)) from None
+  for flag, uri in locations.items():
+    releases.check_location(flag, uri, version, namespace)

@@ -222,6 +222,26 @@ def test_compile_usage_errors(tmp_path):
     (['--mlmd-address', 'metadata-grpc-service.kubeflow'], "--mlmd-address 'metadata-grpc-service.kubeflow': expected HOST:PORT"),
     (['--mlmd-address', 'host:99999'], 'expected HOST:PORT'),
     (['--pipeline-name', 'MNIST_pipeline'], "--pipeline-name 'MNIST_pipeline': use 1-128 lower-case"),
+    (['--mlmd-address', 'evil;id:8080'], "--mlmd-address 'evil;id:8080': expected HOST:PORT"),
+    (['--mlmd-address', '$(id).svc:8080'], 'expected HOST:PORT'),
+    # --beam-args: parse errors name the flag, the size is bounded, secrets are refused.
+    (['--beam-args', "--runner=DataflowRunner --labels='team=a"], '--beam-args: cannot split into options: no closing quotation'),
+    (['--beam-args', '--direct_num_workers=2 ' + 'x' * 100_000], '--beam-args: 100023 characters, more than 4096'),
+    (['--beam-args', '--runner=X --s3_secret_access_key=abc123'], '--beam-args: option --s3_secret_access_key looks like a secret'),
+    (['--beam-args', '--password hunter2'], 'environment variable or a mounted secret'),
+    (['--beam-args', '--temp_location=s3://user:pw@host/tmp'], 'looks like a secret'),
+    # --kfp-version: the release's object-store rules (kubeflow/releases.py).
+    (['--kfp-version', '2.15', '--multi-user', 'team-a', '--pipeline-root', 's3://mlpipeline/mnist-root'],
+     '--pipeline-root s3://mlpipeline/mnist-root: on Kubeflow Pipelines 2.15 multi-user, profile team-a '
+     'may only use s3://mlpipeline/private-artifacts/team-a/'),
+    (['--kfp-version', '2.17.0', '--multi-user', 'team-a', '--pipeline-root', 's3://mlpipeline/private-artifacts/team-a/r',
+      '--serving-dir', 's3://mlpipeline/models/mnist'], '--serving-dir s3://mlpipeline/models/mnist: on Kubeflow Pipelines 2.17'),
+    (['--kfp-version', '2.16', '--multi-user', 'team-a', '--pipeline-root', 's3://mlpipeline/private-artifacts/team-b/r'],
+     'may only use s3://mlpipeline/private-artifacts/team-a/'),
+    (['--multi-user', 'team-a'], '--multi-user needs --kfp-version'),
+    (['--target', 'vertex', '--kfp-version', '2.15'], '--kfp-version and --multi-user apply to --target kfp'),
+    (['--kfp-version', '3.0'], "--kfp-version '3.0': expected a Kubeflow Pipelines 2.x release"),
+    (['--kfp-version', '2.15', '--multi-user', 'Team_A'], "--multi-user 'Team_A': not a Kubernetes namespace"),
 ])
 def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, message):
   output = tmp_path / 'p.yaml'
@@ -237,6 +257,16 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
   [line] = proc.stderr.strip().splitlines()
   assert line.startswith('error: ') and message in line, line
   assert not output.exists()
+
+
+def test_release_checks_accept_what_the_release_allows(tmp_path):
+  """2.15+ multi-user: the profile's own prefix compiles; before 2.15 any path of the bucket."""
+  root = 's3://mlpipeline/private-artifacts/team-a/mnist'
+  _, spec = compile_to(str(tmp_path), '--pipeline-root', root, '--kfp-version', '2.15',
+                       '--multi-user', 'team-a', '--beam-args', '--dataflow_kms_key=projects/p/k')
+  assert spec['defaultPipelineRoot'] == root
+  from kubeflow import checks
+  checks.check_release_locations('2.14', 'team-a', {'--pipeline-root': 's3://mlpipeline/mnist-root'})
 
 
 def test_pipeline_name_names_the_pipeline_and_its_baseline_scope(tmp_path):

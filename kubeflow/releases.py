@@ -1,0 +1,199 @@
+"""What each Kubeflow Pipelines 2.x release does with object storage and the run report: the one
+home of these facts, used by `kubeflow compile --kfp-version`, by `kubeflow check` and by the
+version table in docs/kubeflow.md (a test compares the two).
+
+Each rule names the kubeflow/pipelines file and function it was read from and the tags read
+(2.0.5 2.1.0 2.2.0 2.3.0 2.4.1 2.5.0 2.14.0 2.15.0 2.16.0 2.17.0). Releases between two tags read
+(2.6-2.13) are assumed to behave as 2.5.0 and 2.14.0 both do; newer than 2.17 as 2.17.0.
+Nothing here has been checked against a running cluster."""
+import re
+from typing import List, Optional, Tuple
+
+Version = Tuple[int, int]
+TAGS_READ = ('2.0.5', '2.1.0', '2.2.0', '2.3.0', '2.4.1', '2.5.0', '2.14.0', '2.15.0', '2.16.0', '2.17.0')
+NEWEST_READ: Version = (2, 17)
+BUCKET = 'mlpipeline'  # the in-cluster store's bucket (profile controller sync.py S3_BUCKET_NAME)
+
+# backend/src/v2/config/env.go getBucketProviders: the kfp-launcher ConfigMap key `providers`
+# ("configBucketProviders"), absent at 2.0.5 and 2.1.0, present from 2.2.0. Before it, the launcher
+# opens s3:// with the AWS SDK's environment and takes a custom endpoint only from a query string
+# on the root (objectstore/object_store.go OpenBucket, Config.bucketURL, 2.0.5), which
+# checks.check_location refuses (TFX's file I/O has no query strings).
+PROVIDERS_SINCE: Version = (2, 2)
+# backend/src/v2/config/s3.go S3ProviderDefault: forcePathStyle and maxRetries, absent at 2.3.0,
+# present from 2.4.1. Parsed with sigs.k8s.io/yaml, which drops unknown keys without an error.
+FORCE_PATH_STYLE_SINCE: Version = (2, 4)
+# backend/src/v2/metadata/client.go RecordArtifact: store_session_info on each output artifact,
+# from 2.3.0 (2.2.0 keeps it on the pipeline context only, GetPipeline).
+ARTIFACT_SESSION_INFO_SINCE: Version = (2, 3)
+# frontend/src/components/viewers/MetricsVisualizations.tsx getHtmlViewerConfig: passes the
+# artifact's store_session_info as providerInfo from 2.3.0 (2.2.0: Apis.readFile(path, namespace)).
+UI_SESSION_INFO_SINCE: Version = (2, 3)
+# frontend/server/handlers/artifacts.ts getArtifactsHandler, 2.17.0: allowProviderSecrets is false
+# unless the request's namespace is the UI server's own; providerInfo is then dropped. Up to 2.16.0
+# the multi-user ml-pipeline-ui ClusterRole (installs/multi-user/pipelines-ui/cluster-role.yaml)
+# may get secrets in any namespace, so a profile's secretRef can be read; 2.17.0 drops that rule.
+UI_OWN_NAMESPACE_ONLY_SINCE: Version = (2, 17)
+# Publishing logs, from 2.5.0 to 2.17.0: the driver and the launcher take --publish_logs, default
+# "true" (backend/src/v2/cmd/driver/main.go, cmd/launcher-v2/main.go), which the apiserver's
+# compiler sets from its PUBLISH_LOGS variable when present (compiler/argocompiler/container.go;
+# the stock ml-pipeline deployment sets "true"). With "true" the driver adds an output
+# `executor-logs` of type system.Artifact to every task's executor input (driver/driver.go
+# provisionOutputs) and the launcher tees the command's output into it (component/launcher_v2.go
+# getLogWriter). TFX 1.16's executor runner cannot parse that type ("Could not import
+# system.Artifact", tests/kubeflow/test_check.py), so this pipeline needs PUBLISH_LOGS "false".
+PUBLISH_LOGS_SINCE: Version = (2, 5)
+PUBLISH_LOGS_SETTING = ('PUBLISH_LOGS=false on the ml-pipeline deployment (kubectl -n kubeflow set '
+                        'env deployment/ml-pipeline PUBLISH_LOGS=false): with the stock "true" the '
+                        'driver gives every task an executor-logs output of type system.Artifact, '
+                        'which TFX 1.16 cannot parse, and every TFX task fails')
+# manifests/kustomize/env/platform-agnostic/kustomization.yaml: third-party/minio up to 2.14.0,
+# third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
+# pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)
+# beside 8333 (http-s3); seaweedfs-networkpolicy.yaml (2.17.0) lets profile namespaces reach pod
+# port 8333 only, which both service ports lead to. The apiserver's OBJECTSTORECONFIG_HOST says
+# the same (2.15.0 minio-service.kubeflow, 2.16.0 seaweedfs.kubeflow).
+SEAWEEDFS_SINCE: Version = (2, 15)
+MINIO_SERVICE_UNTIL: Version = (2, 16)
+# manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py sync,
+# iam.put_user_policy, from 2.15.0 (absent at 2.14.0): a profile's object-store user may Get, Put
+# and List only these prefixes of the bucket.
+PROFILE_POLICY_SINCE: Version = (2, 15)
+PROFILE_PREFIXES = ('private-artifacts/{ns}/', 'private/{ns}/', 'artifacts/', 'shared/')
+# backend/src/v2/component/launcher_v2.go downloadArtifacts (every tag read): before the command
+# runs, every input artifact is copied whole (objectstore.DownloadBlob of its prefix) to local disk.
+DISK_RULE = 'the sum of its input artifacts, each copied whole before the command runs'
+# The profile controller creates each profile's kfp-launcher ConfigMap (sync.py sync:
+# defaultPipelineRoot) but never updates it: configmaps `updateStrategy: OnDelete`
+# (pipelines-profile-controller composite-controller.yaml at 2.2.0, decorator-controller.yaml at
+# 2.5.0 to 2.17.0). Keys added by hand stay until the ConfigMap is deleted.
+PROFILE_CONFIGMAP_NOTE = ('the profile controller created this ConfigMap and does not update it '
+                          '(updateStrategy OnDelete), so the patch stays')
+# The launcher's own S3 secret in every namespace (sync.py; third-party/minio and seaweedfs).
+SECRET = ('mlpipeline-minio-artifact', 'accesskey', 'secretkey')
+# backend/src/apiserver/main.go: GET /apis/v2beta1/healthz answers {"commit_sha", "tag_name",
+# "multi_user"} (+ "pipeline_store" by 2.14.0; 2.17.0 buildHTTPRouter, newHealthzResponse);
+# tag_name is the image's TAG_NAME (backend/Dockerfile, default "unknown").
+HEALTHZ_PATH = '/apis/v2beta1/healthz'
+
+_VERSION = re.compile(r'v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.].*)?')
+
+
+def parse_version(text: str, flag: str = '--kfp-version') -> Version:
+  """'2.5', '2.5.0' or 'v2.15.0-rc.1' → (2, 5); only 2.x releases have these rules."""
+  match = _VERSION.fullmatch(text.strip())
+  if not match or int(match.group(1)) != 2:
+    raise ValueError(f'{flag} {text!r}: expected a Kubeflow Pipelines 2.x release, e.g. 2.5 or 2.15.0')
+  return (2, int(match.group(2)))
+
+
+def name(version: Version) -> str:
+  return f'{version[0]}.{version[1]}'
+
+
+def object_store(version: Version) -> Tuple[str, str]:
+  """(what the install ships, the endpoint pods reach it at) for a stock install."""
+  if version < SEAWEEDFS_SINCE:
+    return 'MinIO', 'minio-service.kubeflow:9000'
+  return 'SeaweedFS', 'seaweedfs.kubeflow:8333'
+
+
+def allowed_prefixes(version: Version, namespace: Optional[str]) -> Optional[List[str]]:
+  """The bucket prefixes a profile's pods may use, or None when any path in the bucket works."""
+  if namespace is None or version < PROFILE_POLICY_SINCE:
+    return None
+  return [p.format(ns=namespace) for p in PROFILE_PREFIXES]
+
+
+def check_location(flag: str, uri: str, version: Version, namespace: Optional[str]) -> str:
+  """Refuses a location the release's in-cluster store would deny (AccessDenied at run time).
+
+  Only s3://mlpipeline/… is the in-cluster store's bucket: other buckets may be AWS S3 or another
+  store with their own credentials, which no release's policy limits."""
+  prefixes = allowed_prefixes(version, namespace)
+  scheme, _, rest = uri.partition('://')
+  bucket, _, path = rest.partition('/')
+  if prefixes and scheme == 's3' and bucket == BUCKET:
+    if not any((path.rstrip('/') + '/').startswith(p) for p in prefixes):
+      raise ValueError(
+          f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, profile {namespace} may '
+          f'only use s3://{BUCKET}/{prefixes[0]}… (or {", ".join(prefixes[1:])}; '
+          'pipelines-profile-controller sync.py put_user_policy)')
+  return uri
+
+
+def providers_yaml(version: Version, endpoint: str) -> Optional[str]:
+  """The kfp-launcher ConfigMap's `providers` value for an S3-compatible store, with every level
+  s3.go reads (S3ProviderConfig.Default → S3ProviderDefault → S3Credentials → S3SecretRef)."""
+  if version < PROVIDERS_SINCE:
+    return None
+  secret_name, access_key, secret_key = SECRET
+  lines = ['s3:', '  default:', f'    endpoint: {endpoint}', '    region: us-east-1',
+           '    disableSSL: true']
+  if version >= FORCE_PATH_STYLE_SINCE:
+    lines.append('    forcePathStyle: true')
+  lines += ['    credentials:', '      fromEnv: false', '      secretRef:',
+            f'        secretName: {secret_name}', f'        accessKeyKey: {access_key}',
+            f'        secretKeyKey: {secret_key}']
+  return '\n'.join(lines) + '\n'
+
+
+def root_scheme(version: Version) -> str:
+  if version < PROVIDERS_SINCE:
+    return 'gs:// or AWS s3:// (in-cluster MinIO: no)'
+  return 'gs:// or s3:// + providers'
+
+
+def html_report(version: Version, multi_user: bool = False) -> str:
+  """Where the RunResults `report` (an s3:// system.HTML artifact) shows in the KFP UI."""
+  fallback = ('the UI reads it with its own s3 settings (ml-pipeline-ui\'s environment), so it '
+              'shows only if those reach the bucket, else "Error in retrieving HTML visualization '
+              'information"')
+  if version < max(ARTIFACT_SESSION_INFO_SINCE, UI_SESSION_INFO_SINCE):
+    return f'no session info: {fallback}'
+  if version < UI_OWN_NAMESPACE_ONLY_SINCE:
+    return 'yes: RunResults → report, read with the artifact\'s store_session_info'
+  if multi_user:
+    return f'no session info in a profile namespace: {fallback}'
+  return 'yes in the UI\'s own namespace (single-user), read with the artifact\'s store_session_info'
+
+
+def table_rows() -> List[List[str]]:
+  """One row per tag read: the version table of docs/kubeflow.md."""
+  rows = []
+  for tag in TAGS_READ:
+    version = parse_version(tag)
+    store, endpoint = object_store(version)
+    if version < SEAWEEDFS_SINCE:
+      where = f'{store}, `{endpoint}`'
+    elif version < MINIO_SERVICE_UNTIL:
+      where = f'{store}, `{endpoint}` (also `minio-service.kubeflow:9000`)'
+    else:
+      where = f'{store}, `{endpoint}` (also `:9000`)'
+    if version < PROVIDERS_SINCE:
+      providers = 'none'
+    elif version < FORCE_PATH_STYLE_SINCE:
+      providers = 'yes, without `forcePathStyle`'
+    else:
+      providers = 'yes'
+    prefixes = allowed_prefixes(version, '<ns>')
+    rows.append([tag, root_scheme(version), providers, where,
+                 ', '.join(f'`{p}`' for p in prefixes) if prefixes else 'any path',
+                 'sum of its inputs', _REPORT_CELL[html_report(version).split(':')[0]]])
+  return rows
+
+
+_REPORT_CELL = {
+    'no session info': 'only if the UI\'s own s3 settings reach the bucket',
+    'yes': 'yes, with the artifact\'s session info',
+    'yes in the UI\'s own namespace (single-user), read with the artifact\'s store_session_info':
+        'single-user yes; a profile namespace only if the UI\'s own s3 settings reach the bucket',
+}
+TABLE_HEADER = ['release', 'pipeline root', '`providers`', 'object store (stock install)',
+                'multi-user prefixes of `mlpipeline`', 'disk per pod', 'HTML report in the UI']
+
+
+def table_markdown() -> str:
+  lines = ['| ' + ' | '.join(TABLE_HEADER) + ' |', '| ' + ' | '.join('---' for _ in TABLE_HEADER) + ' |']
+  lines += ['| ' + ' | '.join(row) + ' |' for row in table_rows()]
+  return '\n'.join(lines) + '\n'
