@@ -50,8 +50,8 @@ def _main(argv) -> int:
       config = config_lib.config_from_args(args, local.find_data(args.data_dir, args.dataset),
                                            paths.pipeline_root, paths.serving_dir)
       metadata_config = local.metadata_connection(args, paths)
-      local.run(config, metadata_config, paths, args.verbose, run_id)
-      return local.report_and_summary(metadata_config, paths, started, run_id)
+      set_aside = local.run(config, metadata_config, paths, args.verbose, run_id)
+      return local.report_and_summary(metadata_config, paths, started, run_id, set_aside)
   except local.RunError as e:
     print(e.line, file=sys.stderr)
     return e.exit_code
