@@ -215,6 +215,17 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
 
 
+def check_local_output_dir(output_dir: str) -> str:
+  """ValueError for an --output-dir that is a URI: a local run's output dir holds its lock (an
+  flock), its SQLite store and the served versions, which need a local filesystem. Without
+  this, `s3://bucket/out` would become the local folder ./s3:/bucket/out."""
+  if '://' in output_dir:
+    raise ValueError(f'--output-dir {output_dir}: must be a local directory (a local run keeps its '
+                     'lock, ML Metadata store and served versions there); object stores can hold '
+                     'the data (--data-dir) or a Kubeflow run\'s pipeline root')
+  return output_dir
+
+
 @dataclasses.dataclass(frozen=True)
 class LocalPaths:
   """Where a local run keeps everything, all under one output dir (the runner writes there,

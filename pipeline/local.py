@@ -75,6 +75,10 @@ class OutputDirLock:
       if blocker:
         what = 'it is a file' if blocker == output_dir else f'{blocker} is a file'
         raise RunError(f'error: --output-dir {output_dir}: {what}, not a directory', EXIT_USAGE) from None
+      if os.path.lexists(self.paths.lock_path) and os.access(output_dir, os.W_OK | os.X_OK):
+        raise RunError(f'error: {self.paths.lock_path}: this output dir\'s run lock cannot be opened '
+                       f'({e.strerror or type(e).__name__}); if no run is using {output_dir}, remove it '
+                       f'(rm -r {self.paths.lock_path}) and rerun') from None
       raise RunError(f'error: --output-dir {output_dir}: cannot write there '
                      f'({e.strerror or type(e).__name__}); choose a directory you can write to') from None
     deadline = time.monotonic() + self.PATIENCE_S
@@ -161,6 +165,63 @@ def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
     return found
   except mnist_data.MnistDataError as e:
     raise RunError(f'error: {e}') from None
+
+
+def _versions_in(serving_dir: str) -> List[str]:
+  return sorted((name for name in os.listdir(serving_dir) if name.isascii() and name.isdigit()), key=int)
+
+
+def _sqlite_problem(path: str) -> Optional[str]:
+  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong.
+  Run under the output dir's lock: no run is writing to it (a killed run's journal is rolled
+  back here, as any read-write open does)."""
+  import sqlite3
+  import urllib.parse
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      result = db.execute('PRAGMA quick_check(1)').fetchone()
+  except sqlite3.DatabaseError as e:
+    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+  if result and result[0] != 'ok':
+    return f'corrupt ({result[0]})'
+  return None
+
+
+def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False) -> Optional[str]:
+  """One line and a way out (RunError) for an output dir a run cannot use as it is: serving/
+  that is not a folder; an SQLite store that is corrupt, or missing while serving/ holds
+  versions (a fresh store could not vouch for them). With `fresh_store`, a corrupt or missing
+  store is replaced by a new one; the old file is moved aside, never deleted, and the versions
+  are kept. Returns where the old store went, if it was moved. Run under the output dir's lock."""
+  serving = paths.serving_dir
+  if os.path.lexists(serving) and not os.path.isdir(serving):
+    raise RunError(f'error: {serving} is a file, not the serving folder; move it aside '
+                   f'(mv {serving} {serving}.bak) and rerun')
+  if not sqlite:
+    return None
+  store = paths.metadata_path
+  versions = _versions_in(serving) if os.path.isdir(serving) else []
+  if os.path.lexists(store):
+    problem = _sqlite_problem(store)
+  else:
+    problem = f'missing while {serving} holds versions {", ".join(versions)}' if versions else None
+  if problem is None:
+    return None
+  if not fresh_store:
+    move = (f'move it aside (mv {store} {store}.bak) or ' if os.path.lexists(store) else 'restore it, or ')
+    raise RunError(f'error: ML Metadata store {store} is {problem}: {move}rerun with --fresh-store '
+                   'to start a new store (the versions in serving/ are kept)')
+  from ml_metadata import metadata_store
+  from pipeline.metadata import store as store_lib
+  moved = None
+  if os.path.lexists(store):
+    moved = f'{store}.{datetime.datetime.now().strftime("%Y%m%dT%H%M%S")}.bak'
+    os.rename(store, moved)
+    with contextlib.suppress(FileNotFoundError):
+      os.rename(store + store_lib.JOURNAL_SUFFIX, moved + store_lib.JOURNAL_SUFFIX)
+  metadata_store.MetadataStore(store_lib.sqlite_config(store, read_only=False))  # creates it
+  return moved
 
 
 def metadata_connection(args, paths: LocalPaths):
