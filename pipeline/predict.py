@@ -190,33 +190,41 @@ def classify(signature, images):
   return outputs['classes'].numpy(), outputs['probabilities'].numpy()
 
 
-def predict_files(signature, paths: List[str], names: Optional[List[str]] = None):
-  """Yields ('answer', dict) per image and ('error', dict) per input that gets none."""
+def predict_files(signature, paths: List[str], names: Optional[List[str]] = None,
+                  batch_size: Optional[int] = None):
+  """Yields ('answer', dict) per image and ('error', dict) per input (or rest of an input) that
+  gets none. An .npy is answered digits.BATCH images at a time, so memory is bounded whatever
+  its length; a batch the model refuses ends that file's answers with one error."""
   names = names or DIGITS
   import tensorflow as tf
   from pipeline import digits
+  batch_size = batch_size or digits.BATCH
   for path in paths:
     try:
-      images, batch = digits.load(path)
+      batches, batch = digits.load_batches(path, batch_size)
     except digits.InputError as e:
       yield 'error', {'file': path, 'error': str(e)}
       continue
     except Exception as e:  # pylint: disable=broad-except  # still one line, and on to the next
       yield 'error', {'file': path, 'error': f'cannot prepare it ({type(e).__name__}: {_first_line(e)})'}
       continue
-    try:
-      classes, probabilities = classify(signature, images)
-    except tf.errors.InvalidArgumentError as e:
-      yield 'error', {'file': path, 'error': f'refused by the model: {refusal(e)}'}
-      continue
-    except tf.errors.OpError as e:
-      yield 'error', {'file': path, 'error': f'the model failed: {_first_line(e)}'}
-      continue
-    for i, (digit, probs) in enumerate(zip(classes, probabilities)):
-      yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(digit),
-                       'class_name': names[int(digit)],
-                       'probability': float(probs[digit]),
-                       'probabilities': [float(p) for p in probs]}
+    first = 0
+    for images in batches:  # an .npy of any length in bounded memory, one batch at a time
+      try:
+        classes, probabilities = classify(signature, images)
+      except tf.errors.InvalidArgumentError as e:
+        where = f' (images {first}-{first + len(images) - 1})' if batch and first else ''
+        yield 'error', {'file': path, 'error': f'refused by the model{where}: {refusal(e)}'}
+        break
+      except tf.errors.OpError as e:
+        yield 'error', {'file': path, 'error': f'the model failed: {_first_line(e)}'}
+        break
+      for i, (digit, probs) in enumerate(zip(classes, probabilities), start=first):
+        yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(digit),
+                         'class_name': names[int(digit)],
+                         'probability': float(probs[digit]),
+                         'probabilities': [float(p) for p in probs]}
+      first += len(images)
 
 
 def _label(answer: dict) -> str:
