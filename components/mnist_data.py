@@ -152,16 +152,33 @@ def sha256_hex(data: bytes) -> str:
   return hashlib.sha256(data).hexdigest()
 
 
+def _read_problem(path: str, error: BaseException) -> str:
+  """One phrase for why `path` could not be opened: the network's truth for a remote file."""
+  if is_remote(path):
+    from components.object_storage import denied, unreachable
+    problem = unreachable(path) or denied(error)
+    if problem:
+      return problem
+  if isinstance(error, OSError):
+    return f'cannot be read ({error.strerror or error})'
+  text = ' '.join(str(error).split())[:200]
+  return f'cannot be read ({type(error).__name__}: {text})'
+
+
 def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.ndarray, str]:
   """The file's array (structure checked) and the digest of its decompressed bytes ('' when
   not asked for); inflated as a stream, so memory is bounded by size_bound(spec)."""
   path = os.path.join(data_dir, spec.name)
-  if not _exists(path):
-    raise MnistDataError(f'{spec.name}: missing from {data_dir}')
   try:
-    raw = open_file(path)
-  except OSError as e:
-    raise MnistDataError(f'{spec.name}: cannot be read ({e.strerror or e})') from None
+    found = _exists(path)
+    raw = open_file(path) if found else None
+  except Exception as e:  # pylint: disable=broad-except  # OSError, or TensorFlow's for a remote file
+    raise MnistDataError(f'{spec.name}: {_read_problem(path, e)}') from None
+  if raw is None:
+    from components.object_storage import unreachable
+    problem = unreachable(path) if is_remote(path) else None  # not found, or not reachable?
+    raise MnistDataError(f'{spec.name}: {problem} (reading {data_dir})' if problem else
+                         f'{spec.name}: missing from {data_dir}')
   with raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
     return read_idx(spec.name, stream, spec, digest)
 

@@ -155,9 +155,16 @@ def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
   from components import datasets
   from components import mnist_data
   from components import mnist_download
+  from components import object_storage
   try:
     spec = datasets.get(dataset)
+    problem = object_storage.unreachable(data_dir) if data_dir else None  # before TF loads
+    if problem:
+      raise mnist_data.MnistDataError(f'{data_dir}: {problem}')
     found = mnist_download.resolve_data_dir(data_dir, log=print, dataset=spec)
+    problem = object_storage.unreachable(found) if found != data_dir else None  # from $MNIST_DATA_DIR
+    if problem:
+      raise mnist_data.MnistDataError(f'{found}: {problem}')
     if not mnist_data.is_remote(found):
       missing = [f.name for f in spec.all_files if not os.path.exists(os.path.join(found, f.name))]
       if missing:

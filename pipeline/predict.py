@@ -79,6 +79,11 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
       raise ModelError(f'{serving_dir}: no such directory: nothing pushed there yet '
                        '(run the pipeline, or pass --model or --output-dir)')
     return newest_version(serving_dir)
+  if '://' in model:
+    from components.object_storage import unreachable
+    problem = unreachable(model)  # else a dead endpoint would read as "no such model directory"
+    if problem:
+      raise ModelError(f'{model}: {problem}')
   isdir, exists, _ = _fs(model)
   if model.rsplit('/', 1)[-1] == SAVED_MODEL and exists(model) and not isdir(model):
     model = model.rsplit('/', 1)[0] if '/' in model else '.'  # the file itself: its dir
@@ -260,6 +265,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     signature = load_classify(version_dir)
   except ModelError as e:
     print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  except Exception as e:  # pylint: disable=broad-except  # an object store refusing these credentials
+    from components.object_storage import denied
+    if not (args.model and '://' in args.model and denied(e)):
+      raise
+    print(f'error: {args.model}: {denied(e)}', file=sys.stderr)
     return EXIT_FAILED
   if not args.json:
     print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)
