@@ -28,7 +28,11 @@ def parse_args(argv):
                       'serving/ holds versions: start a new store (the old file is moved aside '
                       'to metadata.sqlite.TIME.bak; the versions are kept)')
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
-  return parser.parse_args(config_lib.join_option_values(list(argv)))
+  args = parser.parse_args(config_lib.join_option_values(list(argv)))
+  for name, value in vars(args).items():
+    if isinstance(value, list):  # argparse turns `--epochs=--` into [] without calling its type
+      parser.error(f'argument --{name.replace("_", "-")}: expected one value, got {value or "--"}')
+  return args
 
 
 def main(argv=None) -> int:
