@@ -85,15 +85,36 @@ def test_decompress_stops_past_its_limit():
   assert mnist_data.decompress('x.gz', gzip.compress(b'abc'), limit=3) == b'abc'
 
 
+def refused_without_blocking(fifo, call, error=MnistDataError):
+  """str() of the `error` that call() raises, failing (not hanging) if it blocks on `fifo`."""
+  import threading
+  outcome = []
+
+  def attempt():
+    try:
+      call()
+      outcome.append('accepted')
+    except error as e:
+      outcome.append(str(e))
+
+  worker = threading.Thread(target=attempt, daemon=True)
+  worker.start()
+  worker.join(timeout=10)
+  if worker.is_alive():
+    with open(fifo, 'wb'):  # lets the blocked reader go
+      pass
+    pytest.fail(f'blocked reading the FIFO {fifo}')
+  return outcome[0]
+
+
 @pytest.mark.parametrize('make, kind', [(os.mkfifo, 'a FIFO'), (os.mkdir, 'a directory')])
 def test_only_regular_data_files_are_opened(mnist_copy, make, kind):
   """A FIFO named like a data file would block the reader forever; it is refused at once."""
   path = os.path.join(mnist_copy, TRAIN_IMAGES)
   os.remove(path)
   make(path)
-  with pytest.raises(MnistDataError) as info:
-    mnist_data.load_split(mnist_copy, 'train')
-  assert str(info.value) == f'{TRAIN_IMAGES}: cannot be read (is {kind}, not a regular file)'
+  assert refused_without_blocking(path, lambda: mnist_data.load_split(mnist_copy, 'train')) == \
+      f'{TRAIN_IMAGES}: cannot be read (is {kind}, not a regular file)'
 
 
 def test_device_as_data_file_is_refused(tmp_path):
@@ -152,3 +173,18 @@ def test_any_compressed_bytes_decompress_or_are_one_line(raw):
       mnist_data.decompress('x.gz', candidate, limit=1000)
     except MnistDataError as e:
       assert '\n' not in str(e)
+
+
+def test_only_a_regular_schema_file_is_read(tmp_path):
+  """The ImportSchemaGen executor and load_schema refuse a FIFO at once (TFX would block on it)."""
+  from tfx.types import standard_component_specs
+  from components import data_validation
+  fifo = str(tmp_path / 'schema.pbtxt')
+  os.mkfifo(fifo)
+  assert refused_without_blocking(fifo, lambda: data_validation.load_schema(fifo), Exception) == \
+      f'schema {fifo}: is a FIFO, not a regular file'
+  with pytest.raises(data_validation.DataValidationError, match='is a FIFO, not a regular file'):
+    data_validation.ImportSchemaExecutor().Do({}, {}, {standard_component_specs.SCHEMA_FILE_KEY: fifo})
+  with pytest.raises(data_validation.DataValidationError, match='No such file'):
+    data_validation.load_schema(str(tmp_path / 'missing.pbtxt'))
+  assert data_validation.load_schema().feature  # the repo's own schema still reads
