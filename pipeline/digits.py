@@ -71,7 +71,7 @@ def open_npy(path: str) -> Tuple[np.ndarray, bool]:
       version = np.lib.format.read_magic(f)
       # np.load's own header reader (every format version; header size bounded).
       shape, fortran_order, dtype = np.lib.format._read_array_header(f, version)  # pylint: disable=protected-access
-    except (OSError, ValueError, EOFError) as e:
+    except Exception as e:  # pylint: disable=broad-except  # a corrupt header: SyntaxError, TokenError too
       raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
     if dtype.hasobject:
       raise InputError('cannot read the .npy file (it holds Python objects, which are never unpickled)')

@@ -1,5 +1,5 @@
 """predict's inputs: only regular files are opened (a FIFO would block it forever), a large .npy
-is read in batches (peak memory of a child process measured with getrusage), multi-frame
+is read in batches (peak memory of a child process: its VmHWM), multi-frame
 pictures are refused, and any bytes give images or one InputError line (hypothesis)."""
 import io
 import os
@@ -61,7 +61,15 @@ def test_multi_frame_pictures_are_refused(tmp_path, fmt, frames):
   assert digits.load(path)[0].shape == (1, 28, 28)
 
 
-CHILD = r'''
+# The child's own peak: VmHWM, the high-water mark of its address space since its exec.
+# getrusage's ru_maxrss would not do: on Linux it keeps the RSS of the pytest process that was
+# forked to start the child (hundreds of MB once TensorFlow is loaded there).
+PEAK_RSS = r'''
+def peak_rss():
+  with open('/proc/self/status') as status:
+    return next(int(line.split()[1]) * 1024 for line in status if line.startswith('VmHWM:'))
+'''
+CHILD = PEAK_RSS + r'''
 import resource, sys
 from pipeline import digits
 batches, batch = digits.load_batches(sys.argv[1], 256)
@@ -70,7 +78,7 @@ for images in batches:
   count += len(images)
   total += float(images[:, 14, 14].sum())
 print(count, batch, total)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(peak_rss())
 '''
 
 
