@@ -23,8 +23,16 @@ def parse_args(argv):
                       '(default: %(default)s)')
   config_lib.add_arguments(parser)
   store_lib.add_mysql_arguments(parser)
+  parser.add_argument('--fresh-store', action='store_true',
+                      help='when the output dir\'s metadata.sqlite is corrupt, or missing while '
+                      'serving/ holds versions: start a new store (the old file is moved aside '
+                      'to metadata.sqlite.TIME.bak; the versions are kept)')
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
-  return parser.parse_args(config_lib.join_option_values(list(argv)))
+  args = parser.parse_args(config_lib.join_option_values(list(argv)))
+  for name, value in vars(args).items():
+    if isinstance(value, list):  # argparse turns `--epochs=--` into [] without calling its type
+      parser.error(f'argument --{name.replace("_", "-")}: expected one value, got {value or "--"}')
+  return args
 
 
 def main(argv=None) -> int:
@@ -38,8 +46,8 @@ def _main(argv) -> int:
   args = parse_args(argv)
   from pipeline import local
   started = time.monotonic()
-  paths = config_lib.LocalPaths.under(args.output_dir)
   try:
+    paths = config_lib.LocalPaths.under(config_lib.check_local_output_dir(args.output_dir))
     config_lib.training_from_args(args)  # flags that clash are refused before any download
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
@@ -47,11 +55,16 @@ def _main(argv) -> int:
   run_id = local.new_run_id()
   try:
     with local.OutputDirLock(paths, run_id):  # one run per output dir; before anything is written
+      from pipeline.metadata import store as store_lib
+      moved_store = local.check_output_dir(paths, sqlite=not store_lib.mysql_config(args),
+                                           fresh_store=args.fresh_store)
+      if moved_store:
+        print(f'Moved the ML Metadata store aside to {moved_store}; starting a new one')
       config = config_lib.config_from_args(args, local.find_data(args.data_dir, args.dataset),
                                            paths.pipeline_root, paths.serving_dir)
       metadata_config = local.metadata_connection(args, paths)
-      local.run(config, metadata_config, paths, args.verbose, run_id)
-      return local.report_and_summary(metadata_config, paths, started, run_id)
+      set_aside = local.run(config, metadata_config, paths, args.verbose, run_id)
+      return local.report_and_summary(metadata_config, paths, started, run_id, set_aside)
   except local.RunError as e:
     print(e.line, file=sys.stderr)
     return e.exit_code

@@ -44,8 +44,21 @@ def schema_file(container: bool = False) -> str:
   return CONTAINER_SCHEMA_FILE if container else SCHEMA_FILE
 
 
+def check_schema_file(path: str) -> None:
+  """DataValidationError unless a local schema file is a regular file (a FIFO would block the
+  reader forever); an object-store URI is left to TFX."""
+  if '://' in path:
+    return
+  from components.local_files import check_regular
+  try:
+    check_regular(path)
+  except OSError as e:
+    raise DataValidationError(f'schema {path}: {e.strerror or e}') from None
+
+
 def load_schema(path: str = SCHEMA_FILE):
   from tfx.utils import io_utils
+  check_schema_file(path)
   return io_utils.SchemaReader().read(path)
 
 
@@ -126,6 +139,7 @@ class ImportSchemaExecutor(import_schema_gen_executor.Executor):
     if path and '://' not in path and not os.path.isabs(path):
       exec_properties = dict(exec_properties, **{
           standard_component_specs.SCHEMA_FILE_KEY: os.path.join(CODE_ROOT, path)})
+    check_schema_file(exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, ''))
     return super().Do(input_dict, output_dict, exec_properties)
 
 

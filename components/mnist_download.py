@@ -2,6 +2,7 @@
 filled from the public mirrors. Other data sets (components/datasets.py) the same way, with their
 own variable, system folder (Debian's dataset-fashion-mnist) and mirrors; `idx` needs --data-dir (tried in order, transient errors retried, a file kept only once
 its decompressed digest is the canonical one, every wait bounded)."""
+import gzip
 import http.client
 import os
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from components import datasets
+from components import mnist_data
 from components.mnist_data import IdxFile, MnistDataError, decompress, is_remote, sha256_hex
 
 DEFAULT_MIRRORS = datasets.MNIST.mirrors
@@ -157,16 +159,18 @@ def _fetch(url: str, timeout: float, deadline_s: float) -> bytes:
 
 def _is_canonical(raw: bytes, spec: IdxFile) -> bool:
   try:
-    return sha256_hex(decompress(spec.name, raw)) == spec.sha256
+    return sha256_hex(decompress(spec.name, raw, mnist_data.size_bound(spec))) == spec.sha256
   except MnistDataError:
     return False
 
 
 def _cached(path: str, spec: IdxFile) -> bool:
+  """Whether the cached file is the canonical one, inflated as a stream (bounded memory)."""
+  from components.local_files import open_regular
   try:
-    with open(path, 'rb') as f:
-      return _is_canonical(f.read(), spec)
-  except OSError:
+    with open_regular(path) as raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
+      return mnist_data.read_idx(spec.name, stream, spec)[1] == spec.sha256
+  except (OSError, MnistDataError):
     return False
 
 

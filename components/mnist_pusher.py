@@ -9,8 +9,8 @@ server never finds a version's `saved_model.pb` before its variables.
 
 Leftovers of interrupted pushes are removed by the next push (staging dirs whose process is gone
 or that are over a day old). A kill between the rename and ML Metadata's record of the push
-leaves a whole version that the store does not know: the local runner removes it before its next
-run (pipeline/local.py remove_unrecorded_pushes, using `pushed_model_uri` in the record).
+leaves a whole version that the store does not know: the local runner moves it aside before its
+next run (pipeline/local.py set_aside_interrupted_pushes, using `pushed_model_uri` in the record).
 
 TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses an
 unchanged (cached) model again serves the very same model under a new number. Here, when the

@@ -19,7 +19,9 @@ task that succeeded. The exit guard ends such a process with its own status afte
 shutdown (atexit handlers, flushed stdout/stderr), before the C++ static destructors run.
 """
 import os
+import socket
 import sys
+from typing import Optional, Tuple
 
 _enabled = False
 
@@ -79,3 +81,65 @@ def enable_for(*uris: str) -> None:
   """enable_s3() when any of these names an s3:// location (cheap otherwise)."""
   if uses_s3(*uris):
     enable_s3()
+
+
+GCS_ENDPOINT = ('storage.googleapis.com', 443)  # TensorFlow's GCS filesystem talks to this host
+
+
+def endpoint_of(uri: str, environ=os.environ) -> Optional[Tuple[str, int]]:
+  """(host, port) that an s3:// or gs:// URI is read through, as the libraries pick it; None for
+  anything else. S3: the endpoint variables (_endpoint), else AWS's regional host."""
+  import urllib.parse
+  if uri.startswith('gs://'):
+    return GCS_ENDPOINT
+  if not uri.startswith('s3://'):
+    return None
+  endpoint = _endpoint(environ)
+  if not endpoint:
+    region = environ.get('AWS_REGION') or environ.get('AWS_DEFAULT_REGION') or 'us-east-1'
+    return f's3.{region}.amazonaws.com', 443
+  parsed = urllib.parse.urlsplit(endpoint)
+  try:
+    port = parsed.port
+  except ValueError:
+    port = None
+  return parsed.hostname or '', port or (443 if parsed.scheme == 'https' else 80)
+
+
+def unreachable(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]:
+  """None when the object store behind `uri` accepts a connection (or `uri` is local); else what
+  is wrong, named truthfully: the name not resolved, the connection refused, no answer in
+  `timeout` seconds. Checked before a read, so that a dead endpoint is not reported as a
+  missing file (the libraries' exists() answers False for both)."""
+  endpoint = endpoint_of(uri, environ)
+  if endpoint is None:
+    return None
+  host, port = endpoint
+  try:
+    addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+  except socket.gaierror as e:
+    return f'cannot reach {host}: name not resolved ({e.strerror})'
+  problem = None
+  for family, kind, proto, _, address in addresses:
+    try:
+      with socket.socket(family, kind, proto) as sock:
+        sock.settimeout(timeout)
+        sock.connect(address)
+      return None
+    except ConnectionRefusedError:
+      problem = f'cannot reach {host}:{port}: connection refused'
+    except (socket.timeout, TimeoutError):
+      problem = f'cannot reach {host}:{port}: no answer in {timeout:g} s (timeout)'
+    except OSError as e:
+      problem = f'cannot reach {host}:{port}: {e.strerror or type(e).__name__}'
+  return problem
+
+
+def denied(error: BaseException) -> Optional[str]:
+  """'access denied (…)' for a store's refusal of these credentials (TensorFlow's
+  PermissionDeniedError, HTTP 401/403 in the message), else None."""
+  text = ' '.join(str(error).split())
+  if type(error).__name__ in ('PermissionDeniedError', 'UnauthenticatedError') or any(
+      marker in text for marker in ('AccessDenied', 'Access Denied', 'HTTP 403', 'HTTP 401', '403 Forbidden')):
+    return f'access denied ({text[:200]})'
+  return None

@@ -1,6 +1,7 @@
 """PipelineConfig: the one object that flows from any CLI (local, Kubeflow) to create_pipeline."""
 import argparse
 import dataclasses
+import math
 import os
 import shlex
 from typing import List, Optional, Tuple
@@ -99,9 +100,21 @@ def _augmentation(name: str):
   return _argument(check)
 
 
+def _finite(check=float):
+  """`check`, but infinities and NaN are refused first: an infinite learning rate or latency
+  bound would pass a `> 0` check."""
+  def parse(text: str):
+    value = float(text)
+    if not math.isfinite(value):
+      raise ValueError(f'must be a finite number, got {text}')
+    return check(value)
+  return parse
+
+
 _accuracy_bound = _argument(check_accuracy_bound)
-_latency_bound = _argument(check_latency_bound)
+_latency_bound = _argument(_finite(check_latency_bound))
 _drift_bound = _argument(check_label_drift_bound)
+_finite_float = _argument(_finite())
 
 
 LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
@@ -123,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='training epochs (default: %(default)s)')
   train.add_argument('--batch-size', type=_positive_int, metavar='N', default=defaults.batch_size,
                      help='global batch size (default: %(default)s)')
-  train.add_argument('--learning-rate', type=float, metavar='X', default=defaults.learning_rate,
+  train.add_argument('--learning-rate', type=_finite_float, metavar='X', default=defaults.learning_rate,
                      help='Adam learning rate at the start of the cosine decay (default: %(default)s)')
   train.add_argument('--strategy', choices=STRATEGIES, default=defaults.strategy,
                      help='distribution strategy (default: %(default)s = CPU or one GPU)')
@@ -213,6 +226,17 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       enable_cache=not args.no_cache, pipeline_name=pipeline_name,
       dataset=dataset,
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
+
+
+def check_local_output_dir(output_dir: str) -> str:
+  """ValueError for an --output-dir that is a URI: a local run's output dir holds its lock (an
+  flock), its SQLite store and the served versions, which need a local filesystem. Without
+  this, `s3://bucket/out` would become the local folder ./s3:/bucket/out."""
+  if '://' in output_dir:
+    raise ValueError(f'--output-dir {output_dir}: must be a local directory (a local run keeps its '
+                     'lock, ML Metadata store and served versions there); object stores can hold '
+                     'the data (--data-dir) or a Kubeflow run\'s pipeline root')
+  return output_dir
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ already prepared: [28, 28] or [N, 28, 28], in [0, 1] (uint8 0-255 is scaled).
 
 Every problem is an `InputError` whose message is one line, without the file name.
 """
-from typing import Tuple
+from typing import Iterator, Tuple
 
 import numpy as np
 
@@ -36,54 +36,100 @@ def _one_line(error: BaseException) -> str:
 
 # --- reading ------------------------------------------------------------------------------------
 
+BATCH = 256  # .npy images converted and answered at a time: memory is bounded whatever N is
+
+
+def _open(path: str):
+  """The path opened for reading if it is a regular file (components/local_files: a FIFO would
+  block, a device never end); InputError otherwise."""
+  from components.local_files import NotRegularFileError, open_regular
+  try:
+    return open_regular(path)
+  except FileNotFoundError:
+    raise InputError('no such file') from None
+  except NotRegularFileError as e:
+    raise InputError(str(e) if 'directory' not in str(e) else 'is a directory, not an image') from None
+  except OSError as e:
+    raise InputError(f'cannot open it ({e.strerror or _one_line(e)})') from None
+
+
 def is_npy(path: str) -> bool:
   if path.lower().endswith('.npy'):
     return True
   try:
-    with open(path, 'rb') as f:
+    with _open(path) as f:
       return f.read(len(NPY_MAGIC)) == NPY_MAGIC
-  except OSError:
+  except (InputError, OSError):
     return False
 
 
-def load_npy(path: str) -> Tuple[np.ndarray, bool]:
-  """(float32 [N, 28, 28] images, whether the file held a batch). Values are not range-checked
-  here: the `classify` signature refuses what is outside [0, 1] with its own message."""
-  try:
-    array = np.load(path, allow_pickle=False)
-  except (OSError, ValueError, EOFError) as e:
-    raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
-  if not isinstance(array, np.ndarray):  # an .npz archive
-    raise InputError('not a single .npy array')
-  shape = list(array.shape)
-  if array.ndim not in (2, 3) or shape[-2:] != [IMAGE_SIZE, IMAGE_SIZE]:
-    raise InputError(f'an .npy array must be [28, 28] or [N, 28, 28]; got {shape}')
-  if array.ndim == 3 and shape[0] == 0:
-    raise InputError('the .npy array holds no images: [0, 28, 28]')
+def open_npy(path: str) -> Tuple[np.ndarray, bool]:
+  """(the array as stored, memory-mapped: nothing is read yet; whether it is a batch). Shape and
+  dtype are checked from the header first; an object array is never unpickled."""
+  with _open(path) as f:
+    try:
+      version = np.lib.format.read_magic(f)
+      # np.load's own header reader (every format version; header size bounded).
+      shape, fortran_order, dtype = np.lib.format._read_array_header(f, version)  # pylint: disable=protected-access
+    except Exception as e:  # pylint: disable=broad-except  # a corrupt header: SyntaxError, TokenError too
+      raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
+    if dtype.hasobject:
+      raise InputError('cannot read the .npy file (it holds Python objects, which are never unpickled)')
+    shape = list(shape)
+    if len(shape) not in (2, 3) or shape[-2:] != [IMAGE_SIZE, IMAGE_SIZE]:
+      raise InputError(f'an .npy array must be [28, 28] or [N, 28, 28]; got {shape}')
+    if len(shape) == 3 and shape[0] == 0:
+      raise InputError('the .npy array holds no images: [0, 28, 28]')
+    if not (dtype == np.bool_ or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+      raise InputError(f'an .npy array must hold numbers; got dtype {dtype}')
+    try:
+      array = np.memmap(f, dtype=dtype, mode='r', shape=tuple(shape), offset=f.tell(),
+                        order='F' if fortran_order else 'C')
+    except (OSError, ValueError) as e:
+      raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
+  return (array if len(shape) == 3 else array[np.newaxis]), len(shape) == 3
+
+
+def as_images(array: np.ndarray) -> np.ndarray:
+  """Stored numbers → float32 model input: uint8 0-255 scaled to [0, 1], others as they are."""
   if array.dtype == np.uint8:
-    images = array.astype(np.float32) / 255.0
-  elif array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer) or np.issubdtype(
-      array.dtype, np.floating):
-    images = array.astype(np.float32)
-  else:
-    raise InputError(f'an .npy array must hold numbers; got dtype {array.dtype}')
-  return (images if array.ndim == 3 else images[np.newaxis]), array.ndim == 3
+    return np.asarray(array, dtype=np.float32) / np.float32(255.0)
+  return np.asarray(array, dtype=np.float32)
+
+
+def load_npy(path: str) -> Tuple[np.ndarray, bool]:
+  """(float32 [N, 28, 28] images, whether the file held a batch), all in memory: for a large
+  file use load_batches. Values are not range-checked here: the `classify` signature refuses
+  what is outside [0, 1] with its own message."""
+  array, batch = open_npy(path)
+  return as_images(array), batch
+
+
+def load_batches(path: str, size: int = BATCH) -> Tuple[Iterator[np.ndarray], bool]:
+  """(float32 [n <= size, 28, 28] batches in order, whether the file is a numbered batch): an
+  .npy is read `size` images at a time from its memory map; a picture is one batch of one.
+  InputError at once for a file that cannot be read or prepared."""
+  if not is_npy(path):
+    return iter([prepare(load_gray(path))[np.newaxis]]), False
+  array, batch = open_npy(path)
+  return (as_images(array[start:start + size]) for start in range(0, len(array), size)), batch
 
 
 def load_gray(path: str) -> np.ndarray:
-  """The picture as float32 gray levels 0-255, [H, W]; transparency composited (composite())."""
+  """The picture as float32 gray levels 0-255, [H, W]; transparency composited (composite()).
+  One frame only: an animation or multi-page file is refused (which frame is the digit?)."""
   from PIL import Image, ImageOps, UnidentifiedImageError
   try:
-    with Image.open(path) as image:
+    with _open(path) as f, Image.open(f) as image:
+      frames = getattr(image, 'n_frames', 1)
+      if frames > 1:
+        raise InputError(f'has {frames} frames (an animation or multi-page file); save the frame '
+                         'to classify as a picture of its own')
       image.load()  # decodes now: a truncated or corrupt file fails here, not later
       image = ImageOps.exif_transpose(image)  # a phone photo taken sideways
       return to_gray(image)
   except InputError:
     raise
-  except FileNotFoundError:
-    raise InputError('no such file') from None
-  except IsADirectoryError:
-    raise InputError('is a directory, not an image') from None
   except UnidentifiedImageError:
     raise InputError('cannot read the image (not a picture format Pillow knows: PNG, JPEG, ...)'
                      ) from None

@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from pipeline import console
 from pipeline.config import LocalPaths, PipelineConfig
@@ -75,6 +75,10 @@ class OutputDirLock:
       if blocker:
         what = 'it is a file' if blocker == output_dir else f'{blocker} is a file'
         raise RunError(f'error: --output-dir {output_dir}: {what}, not a directory', EXIT_USAGE) from None
+      if os.path.lexists(self.paths.lock_path) and os.access(output_dir, os.W_OK | os.X_OK):
+        raise RunError(f'error: {self.paths.lock_path}: this output dir\'s run lock cannot be opened '
+                       f'({e.strerror or type(e).__name__}); if no run is using {output_dir}, remove it '
+                       f'(rm -r {self.paths.lock_path}) and rerun') from None
       raise RunError(f'error: --output-dir {output_dir}: cannot write there '
                      f'({e.strerror or type(e).__name__}); choose a directory you can write to') from None
     deadline = time.monotonic() + self.PATIENCE_S
@@ -151,9 +155,16 @@ def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
   from components import datasets
   from components import mnist_data
   from components import mnist_download
+  from components import object_storage
   try:
     spec = datasets.get(dataset)
+    problem = object_storage.unreachable(data_dir) if data_dir else None  # before TF loads
+    if problem:
+      raise mnist_data.MnistDataError(f'{data_dir}: {problem}')
     found = mnist_download.resolve_data_dir(data_dir, log=print, dataset=spec)
+    problem = object_storage.unreachable(found) if found != data_dir else None  # from $MNIST_DATA_DIR
+    if problem:
+      raise mnist_data.MnistDataError(f'{found}: {problem}')
     if not mnist_data.is_remote(found):
       missing = [f.name for f in spec.all_files if not os.path.exists(os.path.join(found, f.name))]
       if missing:
@@ -161,6 +172,63 @@ def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
     return found
   except mnist_data.MnistDataError as e:
     raise RunError(f'error: {e}') from None
+
+
+def _versions_in(serving_dir: str) -> List[str]:
+  return sorted((name for name in os.listdir(serving_dir) if name.isascii() and name.isdigit()), key=int)
+
+
+def _sqlite_problem(path: str) -> Optional[str]:
+  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong.
+  Run under the output dir's lock: no run is writing to it (a killed run's journal is rolled
+  back here, as any read-write open does)."""
+  import sqlite3
+  import urllib.parse
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      result = db.execute('PRAGMA quick_check(1)').fetchone()
+  except sqlite3.DatabaseError as e:
+    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+  if result and result[0] != 'ok':
+    return f'corrupt ({result[0]})'
+  return None
+
+
+def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False) -> Optional[str]:
+  """One line and a way out (RunError) for an output dir a run cannot use as it is: serving/
+  that is not a folder; an SQLite store that is corrupt, or missing while serving/ holds
+  versions (a fresh store could not vouch for them). With `fresh_store`, a corrupt or missing
+  store is replaced by a new one; the old file is moved aside, never deleted, and the versions
+  are kept. Returns where the old store went, if it was moved. Run under the output dir's lock."""
+  serving = paths.serving_dir
+  if os.path.lexists(serving) and not os.path.isdir(serving):
+    raise RunError(f'error: {serving} is a file, not the serving folder; move it aside '
+                   f'(mv {serving} {serving}.bak) and rerun')
+  if not sqlite:
+    return None
+  store = paths.metadata_path
+  versions = _versions_in(serving) if os.path.isdir(serving) else []
+  if os.path.lexists(store):
+    problem = _sqlite_problem(store)
+  else:
+    problem = f'missing while {serving} holds versions {", ".join(versions)}' if versions else None
+  if problem is None:
+    return None
+  if not fresh_store:
+    move = (f'move it aside (mv {store} {store}.bak) or ' if os.path.lexists(store) else 'restore it, or ')
+    raise RunError(f'error: ML Metadata store {store} is {problem}: {move}rerun with --fresh-store '
+                   'to start a new store (the versions in serving/ are kept)')
+  from ml_metadata import metadata_store
+  from pipeline.metadata import store as store_lib
+  moved = None
+  if os.path.lexists(store):
+    moved = f'{store}.{datetime.datetime.now().strftime("%Y%m%dT%H%M%S")}.bak'
+    os.rename(store, moved)
+    with contextlib.suppress(FileNotFoundError):
+      os.rename(store + store_lib.JOURNAL_SUFFIX, moved + store_lib.JOURNAL_SUFFIX)
+  metadata_store.MetadataStore(store_lib.sqlite_config(store, read_only=False))  # creates it
+  return moved
 
 
 def metadata_connection(args, paths: LocalPaths):
@@ -214,33 +282,85 @@ def _record_end(metadata_config, pipeline_name: str, run_id: str, state: str) ->
     _set_run_properties(metadata_config, pipeline_name, run_id, {runs.RUN_STATE: state})
 
 
-def remove_unrecorded_pushes(metadata_config, serving_dir: str) -> List[str]:
-  """Removes versions whose push ML Metadata never recorded: the Pusher renamed them into place,
-  then the run was killed before its execution was marked COMPLETE. Each version's record names
-  the PushedModel URI, whose last part is the Pusher's execution id (TFX's output layout,
-  <root>/Pusher/pushed_model/<execution id>). Only versions whose execution is in this store and
-  did not complete are removed; anything the store cannot vouch for either way is left alone.
-  Run under the output dir's lock, so no push is in flight."""
+INTERRUPTED_DIR = '.interrupted'  # under the serving dir: not a number, so no server loads it
+PUSHED_MODEL_KEY = 'pushed_model'  # the Pusher's output key, a folder of TFX's output layout
+
+
+def _interrupted_push(store, record: Dict[str, Any], pipeline_root: str,
+                      pipeline_name: str) -> Optional[str]:
+  """None when this store vouches that `record` (a version's provenance) is the push of this
+  pipeline's Pusher execution that never completed; else why it cannot (or that it completed).
+
+  All must hold: the record names this pipeline root; the execution its URI names (TFX's
+  layout: <root>/<node id>/pushed_model/<execution id>) is in this store, in this pipeline's
+  context, of a Pusher type, with exactly that output URI and the recorded model among its
+  inputs; and the execution did not complete."""
   from ml_metadata.proto import metadata_store_pb2
+  uri = str(record.get('pushed_model_uri', '')).rstrip('/')
+  if not uri:
+    return 'no push record'
+  if os.path.dirname(os.path.dirname(os.path.dirname(uri))) != pipeline_root.rstrip('/'):
+    return f'pushed from another pipeline root ({uri})'
+  execution_id = os.path.basename(uri)
+  executions = store.get_executions_by_id([int(execution_id)]) if execution_id.isdigit() else []
+  if not executions:
+    return f'its push (execution {execution_id}) is not in this store'
+  execution = executions[0]
+  [execution_type] = store.get_execution_types_by_id([execution.type_id])
+  contexts = {(t.name, c.name) for c in store.get_contexts_by_execution(execution.id)
+              for t in store.get_context_types_by_id([c.type_id])}
+  node_ids = [name[len(pipeline_name) + 1:] for kind, name in contexts
+              if kind == 'node' and name.startswith(pipeline_name + '.')]
+  if not execution_type.name.endswith('Pusher') or ('pipeline', pipeline_name) not in contexts:
+    return f'execution {execution_id} of this store is not this pipeline\'s Pusher'
+  if uri not in {os.path.join(pipeline_root, node, PUSHED_MODEL_KEY, execution_id) for node in node_ids}:
+    return f'execution {execution_id} of this store writes elsewhere'
+  events = store.get_events_by_execution_ids([execution.id])
+  artifacts = {a.id: a.uri for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  outputs = {artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.OUTPUT}
+  inputs = {artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.INPUT}
+  if outputs - {uri}:
+    return f'execution {execution_id} of this store recorded another output'
+  if record.get('model_uri') not in inputs:
+    return f'execution {execution_id} of this store pushed another model'
+  if execution.last_known_state in (metadata_store_pb2.Execution.COMPLETE,
+                                    metadata_store_pb2.Execution.CACHED):
+    return 'complete'
+  return None
+
+
+def set_aside_interrupted_pushes(metadata_config, serving_dir: str, pipeline_root: str,
+                                 pipeline_name: str):
+  """Moves aside (to <serving dir>/.interrupted/<version>) each version that this store vouches
+  was pushed by an interrupted run of this pipeline: the Pusher renamed it into place, then the
+  run was killed before its execution was marked COMPLETE (_interrupted_push says what
+  vouching takes). Nothing is deleted. Returns ([(version dir, where it went)], [(version dir,
+  why this store does not vouch for it)]); versions the store vouches for as complete pushes are
+  in neither. Run under the output dir's lock, so no push is in flight."""
   from components import mnist_pusher
   from pipeline.metadata import store as store_lib
-  claimed = {}
-  for version in mnist_pusher.versions(serving_dir):
-    uri = mnist_pusher.provenance(os.path.join(serving_dir, str(version))).get('pushed_model_uri', '')
-    execution_id = os.path.basename(uri.rstrip('/'))
-    if execution_id.isdigit():
-      claimed[version] = int(execution_id)
-  if not claimed:
-    return []
+  versions = mnist_pusher.versions(serving_dir)
+  if not versions:
+    return [], []
   store = store_lib.open_store(metadata_config)
-  finished = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
-  states = {e.id: e.last_known_state for e in store.get_executions_by_id(sorted(set(claimed.values())))}
-  removed = []
-  for version, execution_id in claimed.items():
-    if execution_id in states and states[execution_id] not in finished:
-      shutil.rmtree(os.path.join(serving_dir, str(version)))
-      removed.append(os.path.join(serving_dir, str(version)))
-  return removed
+  moved, unvouched = [], []
+  for version in versions:
+    version_dir = os.path.join(serving_dir, str(version))
+    reason = _interrupted_push(store, mnist_pusher.provenance(version_dir), pipeline_root, pipeline_name)
+    if reason == 'complete':
+      continue
+    if reason:
+      unvouched.append((version_dir, reason))
+      continue
+    aside = os.path.join(serving_dir, INTERRUPTED_DIR, str(version))
+    suffix = 1
+    while os.path.lexists(aside):
+      suffix += 1
+      aside = os.path.join(serving_dir, INTERRUPTED_DIR, f'{version}-{suffix}')
+    os.makedirs(os.path.dirname(aside), exist_ok=True)
+    os.rename(version_dir, aside)
+    moved.append((version_dir, aside))
+  return moved, unvouched
 
 
 def _runner_with_run_id(run_id: str):
@@ -275,17 +395,24 @@ def importable_in_subprocesses(environ=os.environ) -> None:
     environ['PYTHONPATH'] = os.pathsep.join([PROJECT_ROOT, *paths])
 
 
-def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool, run_id: str) -> None:
+def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool,
+        run_id: str) -> List[str]:
   """create_pipeline + LocalDagRunner as run `run_id`, one progress line per component; RunError on
-  failure. The run records who runs it (see pipeline.metadata.runs) and how it ended."""
+  failure. The run records who runs it (see pipeline.metadata.runs) and how it ended. Returns
+  where the versions of interrupted pushes were moved aside, for the summary."""
   importable_in_subprocesses()
   progress = console.ComponentProgress()
   console.install(verbose, progress)
   from pipeline.metadata import runs
   from pipeline.pipeline import create_pipeline
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
-  for version_dir in remove_unrecorded_pushes(metadata_config, config.serving_dir):
-    print(f'Removed {version_dir}: an interrupted run pushed it but never recorded the push')
+  moved, unvouched = set_aside_interrupted_pushes(metadata_config, config.serving_dir,
+                                                  config.pipeline_root, config.pipeline_name)
+  for version_dir, aside in moved:
+    print(f'Moved {version_dir} aside to {aside}: an interrupted run pushed it but never '
+          'recorded the push (nothing deleted; move it back to serve it)')
+  for version_dir, reason in unvouched:
+    print(f'Kept {version_dir}: not vouched for by this store ({reason})')
   try:
     _set_run_properties(metadata_config, config.pipeline_name, run_id,
                         {**runs.this_process(), runs.RUN_STATE: runs.RUNNING})
@@ -304,9 +431,11 @@ def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: boo
     raise RunError(f'error: {where}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
                    f'{"" if verbose else " (rerun with --verbose for details)"}') from None
   _record_end(metadata_config, config.pipeline_name, run_id, runs.COMPLETE)
+  return [aside for _, aside in moved]
 
 
-def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_id: str) -> int:
+def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_id: str,
+                       set_aside: Sequence[str] = ()) -> int:
   """Writes run `run_id`'s HTML report, prints its summary; returns the exit code. Always this
   run, never merely the newest in the store (another output dir may share a MySQL store)."""
   from pipeline.metadata import report
@@ -322,11 +451,13 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
-                       paths.output_dir, time.monotonic() - started)
+                       paths.output_dir, time.monotonic() - started, set_aside)
 
 
-def print_summary(summary, metadata, report_path, output_dir, seconds) -> int:
+def print_summary(summary, metadata, report_path, output_dir, seconds, set_aside: Sequence[str] = ()) -> int:
   print('-' * 60)
+  for aside in set_aside:
+    print(f'Set aside:       {aside} (an interrupted push, not served; move it back to serve it)')
   if summary.accuracy is not None:
     baseline = (f' (last blessed model: {summary.baseline_accuracy:.4f})'
                 if summary.baseline_accuracy is not None else '')

@@ -79,6 +79,11 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
       raise ModelError(f'{serving_dir}: no such directory: nothing pushed there yet '
                        '(run the pipeline, or pass --model or --output-dir)')
     return newest_version(serving_dir)
+  if '://' in model:
+    from components.object_storage import unreachable
+    problem = unreachable(model)  # else a dead endpoint would read as "no such model directory"
+    if problem:
+      raise ModelError(f'{model}: {problem}')
   isdir, exists, _ = _fs(model)
   if model.rsplit('/', 1)[-1] == SAVED_MODEL and exists(model) and not isdir(model):
     model = model.rsplit('/', 1)[0] if '/' in model else '.'  # the file itself: its dir
@@ -190,33 +195,41 @@ def classify(signature, images):
   return outputs['classes'].numpy(), outputs['probabilities'].numpy()
 
 
-def predict_files(signature, paths: List[str], names: Optional[List[str]] = None):
-  """Yields ('answer', dict) per image and ('error', dict) per input that gets none."""
+def predict_files(signature, paths: List[str], names: Optional[List[str]] = None,
+                  batch_size: Optional[int] = None):
+  """Yields ('answer', dict) per image and ('error', dict) per input (or rest of an input) that
+  gets none. An .npy is answered digits.BATCH images at a time, so memory is bounded whatever
+  its length; a batch the model refuses ends that file's answers with one error."""
   names = names or DIGITS
   import tensorflow as tf
   from pipeline import digits
+  batch_size = batch_size or digits.BATCH
   for path in paths:
     try:
-      images, batch = digits.load(path)
+      batches, batch = digits.load_batches(path, batch_size)
     except digits.InputError as e:
       yield 'error', {'file': path, 'error': str(e)}
       continue
     except Exception as e:  # pylint: disable=broad-except  # still one line, and on to the next
       yield 'error', {'file': path, 'error': f'cannot prepare it ({type(e).__name__}: {_first_line(e)})'}
       continue
-    try:
-      classes, probabilities = classify(signature, images)
-    except tf.errors.InvalidArgumentError as e:
-      yield 'error', {'file': path, 'error': f'refused by the model: {refusal(e)}'}
-      continue
-    except tf.errors.OpError as e:
-      yield 'error', {'file': path, 'error': f'the model failed: {_first_line(e)}'}
-      continue
-    for i, (digit, probs) in enumerate(zip(classes, probabilities)):
-      yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(digit),
-                       'class_name': names[int(digit)],
-                       'probability': float(probs[digit]),
-                       'probabilities': [float(p) for p in probs]}
+    first = 0
+    for images in batches:  # an .npy of any length in bounded memory, one batch at a time
+      try:
+        classes, probabilities = classify(signature, images)
+      except tf.errors.InvalidArgumentError as e:
+        where = f' (images {first}-{first + len(images) - 1})' if batch and first else ''
+        yield 'error', {'file': path, 'error': f'refused by the model{where}: {refusal(e)}'}
+        break
+      except tf.errors.OpError as e:
+        yield 'error', {'file': path, 'error': f'the model failed: {_first_line(e)}'}
+        break
+      for i, (digit, probs) in enumerate(zip(classes, probabilities), start=first):
+        yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(digit),
+                         'class_name': names[int(digit)],
+                         'probability': float(probs[digit]),
+                         'probabilities': [float(p) for p in probs]}
+      first += len(images)
 
 
 def _label(answer: dict) -> str:
@@ -252,6 +265,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     signature = load_classify(version_dir)
   except ModelError as e:
     print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  except Exception as e:  # pylint: disable=broad-except  # an object store refusing these credentials
+    from components.object_storage import denied
+    if not (args.model and '://' in args.model and denied(e)):
+      raise
+    print(f'error: {args.model}: {denied(e)}', file=sys.stderr)
     return EXIT_FAILED
   if not args.json:
     print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)

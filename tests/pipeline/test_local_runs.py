@@ -135,7 +135,8 @@ def _pushes_ml_metadata_records(output_dir):
 
 def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   """The run dies right after the Pusher renamed the version into place, before the execution is
-  recorded: the next run removes that version, pushes again, and ML Metadata agrees with the dir."""
+  recorded: the next run moves that version aside (whole, not served), pushes again, and ML
+  Metadata agrees with the dir."""
   from components import mnist_pusher
   output_dir = str(tmp_path / 'D')
   serving = LocalPaths.under(output_dir).serving_dir
@@ -150,11 +151,15 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   assert _pushes_ml_metadata_records(output_dir) == []  # the store never heard of it
   again = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
   assert again.returncode == 0, again.stdout + again.stderr
-  assert f'Removed {os.path.join(serving, str(orphan))}: an interrupted run pushed it' in again.stdout
+  aside = os.path.join(serving, '.interrupted', str(orphan))
+  assert (f'Moved {os.path.join(serving, str(orphan))} aside to {aside}: an interrupted run pushed it'
+          in again.stdout)
+  assert f'Set aside:       {aside} (an interrupted push' in again.stdout
+  assert os.path.exists(os.path.join(aside, 'saved_model.pb'))
   versions = mnist_pusher.versions(serving)
   assert len(versions) == 1 and versions[0] > orphan
   assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
-  assert sorted(os.listdir(serving)) == [str(versions[0]), 'models.config']
+  assert sorted(os.listdir(serving)) == ['.interrupted', str(versions[0]), 'models.config']
 
 
 def test_beam_multi_processing_from_another_working_directory(tmp_path, mnist_dir):

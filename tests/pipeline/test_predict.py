@@ -451,3 +451,19 @@ def test_as_a_subprocess(serving_dir):
   assert [line.split(' (p=')[0] for line in result.stdout.splitlines()] == [
       f'{SEED_5}: 5', f'{SEED_EXAMPLES_NPY}[0]: 5', f'{SEED_EXAMPLES_NPY}[1]: 3']
   assert result.stderr == f'Model: {os.path.join(serving_dir, "1")} (version 1)\n'
+
+
+def test_a_large_npy_is_answered_in_batches_numbered_on(classify, tmp_path):
+  """predict_files answers an .npy a batch at a time (memory bounded whatever N is:
+  test_predict_inputs.py measures it); the indexes run on across batches."""
+  path = str(tmp_path / 'five.npy')
+  np.save(path, np.zeros((5, 28, 28), np.uint8))
+  seen = []
+
+  def recording(image):
+    seen.append(int(image.shape[0]))
+    return classify(image=image)
+
+  answers = list(predict.predict_files(recording, [path], batch_size=2))
+  assert seen == [2, 2, 1]
+  assert [(kind, a['index']) for kind, a in answers] == [('answer', i) for i in range(5)]

@@ -1,5 +1,7 @@
 """A whole version that a killed run renamed into place before ML Metadata recorded the push is
-removed before the next run; versions the store vouches for, or cannot tell about, stay."""
+moved aside (never deleted) before the next run, and only when this store vouches that it is its
+own: this pipeline root, this pipeline's Pusher, exactly that output and model, not completed.
+A version copied from another output dir or left by another store stays where it is."""
 import json
 import os
 
@@ -7,37 +9,108 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import mnist_pusher
 from pipeline import local
-from pipeline.config import LocalPaths
+from pipeline.config import PIPELINE_NAME, LocalPaths
 from pipeline.metadata import store as store_lib
 
 
-def _version(serving, number, pushed_model_uri=None):
+def _version(serving, number, pushed_model_uri=None, model_uri=None):
   folder = os.path.join(serving, str(number))
   os.makedirs(os.path.join(folder, 'variables'))
-  open(os.path.join(folder, 'saved_model.pb'), 'w').close()
+  with open(os.path.join(folder, 'saved_model.pb'), 'w') as f:
+    f.write(f'model {number}')
   if pushed_model_uri:
     os.makedirs(os.path.join(folder, 'assets.extra'))
     with open(os.path.join(folder, mnist_pusher.PROVENANCE_FILE), 'w') as f:
-      json.dump({'model_uri': '/m', 'pushed_model_uri': pushed_model_uri}, f)
+      json.dump({'model_uri': model_uri, 'pushed_model_uri': pushed_model_uri}, f)
   return folder
 
 
-def test_only_versions_of_pushes_that_never_completed_are_removed(recorded):
+def _context(store, kind, name):
+  [context] = [c for c in store.get_contexts_by_type(kind) if c.name == name] or [None]
+  if context is None:
+    [type_id] = [t.id for t in store.get_context_types() if t.name == kind]
+    [context_id] = store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=name)])
+    [context] = store.get_contexts_by_id([context_id])
+  return context
+
+
+def _killed_execution(store, model_uri, type_suffix='Pusher', pipeline=PIPELINE_NAME, node='Pusher'):
+  """An execution registered as TFX's launcher registers one (contexts, input events), then
+  never completed: the run was killed."""
+  [execution_type] = [t for t in store.get_execution_types() if t.name.endswith(type_suffix)]
+  [model] = store.get_artifacts_by_uri(model_uri)
+  execution = metadata_store_pb2.Execution(type_id=execution_type.id,
+                                           last_known_state=metadata_store_pb2.Execution.RUNNING)
+  event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.INPUT)
+  contexts = [_context(store, 'pipeline', pipeline), _context(store, 'node', f'{pipeline}.{node}')]
+  execution_id, _, _ = store.put_execution(execution, [(model, event)], contexts)
+  return execution_id
+
+
+def _setup(recorded):
   output_dir, _ = recorded
-  config = store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, read_only=False)
+  paths = LocalPaths.under(output_dir)
+  config = store_lib.sqlite_config(paths.metadata_path, read_only=False)
   store = store_lib.open_store(config)
-  [pusher_type] = [t for t in store.get_execution_types() if t.name.endswith('Pusher')]
-  killed = metadata_store_pb2.Execution(type_id=pusher_type.id,
-                                        last_known_state=metadata_store_pb2.Execution.RUNNING)
-  [killed_id] = store.put_executions([killed])
-  serving = os.path.join(output_dir, 'serving')
-  root = os.path.join(output_dir, 'pipeline_root', 'Pusher', 'pushed_model')
-  recorded_push = _version(serving, 100, os.path.join(root, '5'))  # run 1's Pusher: COMPLETE
-  orphan = _version(serving, 200, os.path.join(root, str(killed_id)))
-  unknown = _version(serving, 300, os.path.join(root, '9999'))  # not in this store
-  foreign = _version(serving, 400)  # no record at all (TFX's stock Pusher, a person)
-  assert local.remove_unrecorded_pushes(config, serving) == [orphan]
-  assert not os.path.exists(orphan)
-  assert all(os.path.isdir(p) for p in (recorded_push, unknown, foreign))
-  assert local.remove_unrecorded_pushes(config, serving) == []
-  assert local.remove_unrecorded_pushes(config, os.path.join(output_dir, 'no-serving-dir')) == []
+  model_uri = os.path.join(paths.pipeline_root, 'Trainer', 'model', '3')
+  pushed = os.path.join(paths.pipeline_root, 'Pusher', 'pushed_model')
+  return paths, config, store, model_uri, pushed
+
+
+def _set_aside(config, paths):
+  return local.set_aside_interrupted_pushes(config, paths.serving_dir, paths.pipeline_root, PIPELINE_NAME)
+
+
+def test_a_genuinely_interrupted_push_is_moved_aside_whole(recorded):
+  paths, config, store, model_uri, pushed = _setup(recorded)
+  killed = _killed_execution(store, model_uri)
+  orphan = _version(paths.serving_dir, 200, os.path.join(pushed, str(killed)), model_uri)
+  recorded_push = _version(paths.serving_dir, 100, os.path.join(pushed, '5'), model_uri)  # run 1: COMPLETE
+  moved, unvouched = _set_aside(config, paths)
+  aside = os.path.join(paths.serving_dir, '.interrupted', '200')
+  assert moved == [(orphan, aside)]
+  assert not os.path.exists(orphan) and open(os.path.join(aside, 'saved_model.pb')).read() == 'model 200'
+  assert os.path.isdir(recorded_push) and recorded_push not in dict(unvouched)
+  assert _set_aside(config, paths)[0] == []  # idempotent; the moved version is no version any more
+  assert mnist_pusher.versions(paths.serving_dir) == [int(v) for v in
+                                                      sorted(os.listdir(paths.serving_dir)) if v.isdigit()]
+
+
+def test_a_version_copied_from_another_output_dir_is_kept(recorded, tmp_path):
+  """A restore or a move: its record names the other output dir's root, even where this store's
+  execution with the same id was interrupted."""
+  paths, config, store, model_uri, _ = _setup(recorded)
+  killed = _killed_execution(store, model_uri)
+  other_root = str(tmp_path / 'elsewhere' / 'pipeline_root')
+  copied = _version(paths.serving_dir, 300, os.path.join(other_root, 'Pusher', 'pushed_model', str(killed)),
+                    os.path.join(other_root, 'Trainer', 'model', '3'))
+  moved, unvouched = _set_aside(config, paths)
+  assert moved == [] and os.path.isdir(copied)
+  assert 'pushed from another pipeline root' in dict(unvouched)[copied]
+
+
+def test_a_store_switch_keeps_versions_the_new_store_cannot_vouch_for(recorded):
+  """Another store (a fresh SQLite, MySQL) numbers its executions anew: an interrupted execution
+  there may carry the id of an old, good push. The recorded model tells them apart."""
+  paths, config, store, model_uri, pushed = _setup(recorded)
+  killed = _killed_execution(store, model_uri)
+  old_push = _version(paths.serving_dir, 400, os.path.join(pushed, str(killed)),
+                      os.path.join(paths.pipeline_root, 'Trainer', 'model', '77'))
+  not_pusher = _killed_execution(store, model_uri, type_suffix='Evaluator', node='Evaluator')
+  claims_evaluator = _version(paths.serving_dir, 500, os.path.join(pushed, str(not_pusher)), model_uri)
+  other_pipeline = _killed_execution(store, model_uri, pipeline='another-pipeline')
+  claims_other = _version(paths.serving_dir, 600, os.path.join(pushed, str(other_pipeline)), model_uri)
+  unknown = _version(paths.serving_dir, 700, os.path.join(pushed, '9999'), model_uri)
+  foreign = _version(paths.serving_dir, 800)  # no record at all (TFX's stock Pusher, a person)
+  moved, unvouched = _set_aside(config, paths)
+  assert moved == []
+  reasons = dict(unvouched)
+  assert 'pushed another model' in reasons[old_push]
+  assert "is not this pipeline's Pusher" in reasons[claims_evaluator]
+  assert "is not this pipeline's Pusher" in reasons[claims_other]
+  assert 'is not in this store' in reasons[unknown]
+  assert reasons[foreign] == 'no push record'
+  assert all(os.path.isdir(p) for p in reasons)
+  assert _set_aside(config, paths) == ([], unvouched)
+  empty = LocalPaths.under(os.path.join(paths.output_dir, 'none'))
+  assert local.set_aside_interrupted_pushes(config, empty.serving_dir, paths.pipeline_root, PIPELINE_NAME) == ([], [])

@@ -1,0 +1,124 @@
+"""An object store that cannot be reached is named for what it is (connection refused, name not
+resolved, timeout, access denied), never "missing" or "no such model directory": for data dirs
+(the runner's pre-flight and the IDX reader) and predict's --model."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from components import object_storage
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def closed_port():
+  with socket.socket() as sock:
+    sock.bind(('127.0.0.1', 0))
+    return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def dead_s3(monkeypatch, closed_port):
+  for name in ('AWS_ENDPOINT_URL_S3', 'S3_ENDPOINT'):
+    monkeypatch.delenv(name, raising=False)
+  monkeypatch.setenv('AWS_ENDPOINT_URL', f'http://127.0.0.1:{closed_port}')
+  return closed_port
+
+
+def test_refused_and_not_resolved_are_told_apart(closed_port):
+  env = {'AWS_ENDPOINT_URL': f'http://127.0.0.1:{closed_port}'}
+  assert object_storage.unreachable('s3://b/x', environ=env) == \
+      f'cannot reach 127.0.0.1:{closed_port}: connection refused'
+  env = {'AWS_ENDPOINT_URL': 'http://nonexistent.invalid:9000'}
+  assert object_storage.unreachable('s3://b/x', environ=env).startswith(
+      'cannot reach nonexistent.invalid: name not resolved')
+  env = {'S3_ENDPOINT': 'minio.invalid:9000', 'S3_USE_HTTPS': '0'}  # TF 1.x style names
+  assert object_storage.endpoint_of('s3://b/x', env) == ('minio.invalid', 9000)
+  assert object_storage.endpoint_of('s3://b/x', {'AWS_REGION': 'eu-west-1'}) == ('s3.eu-west-1.amazonaws.com', 443)
+  assert object_storage.endpoint_of('gs://b/x', {}) == object_storage.GCS_ENDPOINT
+  assert object_storage.unreachable('/local/folder', environ=env) is None
+
+
+def test_timeout_is_named_timeout():
+  """A listener whose backlog is full never completes the handshake: the connect times out."""
+  with socket.socket() as listener:
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+      problem = None
+      for _ in range(16):  # fill the backlog until a connect hangs
+        problem = object_storage.unreachable('s3://b/x', timeout=0.3,
+                                             environ={'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}'})
+        if problem:
+          break
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(('127.0.0.1', port))
+        fillers.append(filler)
+    finally:
+      for filler in fillers:
+        filler.close()
+  assert problem == f'cannot reach 127.0.0.1:{port}: no answer in 0.3 s (timeout)'
+
+
+def test_denied_is_named_denied():
+  class PermissionDeniedError(Exception):
+    pass
+  assert object_storage.denied(PermissionDeniedError('s3://b/x: AccessDenied')).startswith('access denied (')
+  assert object_storage.denied(OSError('HTTP 403 Forbidden')).startswith('access denied (')
+  assert object_storage.denied(FileNotFoundError('no such key')) is None
+
+
+def test_runner_data_dir_on_a_dead_endpoint(dead_s3, tmp_path, capsys):
+  import local_runner
+  code = local_runner.main(['--data-dir', 's3://mnist-tfx/mnist', '--output-dir', str(tmp_path / 'D')])
+  err = capsys.readouterr().err
+  assert code == 1
+  assert err == f'error: s3://mnist-tfx/mnist: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
+
+
+def test_predict_model_on_a_dead_endpoint(dead_s3, capsys):
+  from pipeline import predict
+  assert predict.main(['--model', 's3://mnist-tfx/serving', 'x.png']) == 1
+  assert capsys.readouterr().err == (f'error: s3://mnist-tfx/serving: cannot reach 127.0.0.1:{dead_s3}: '
+                                     'connection refused\n')
+
+
+def test_predict_model_on_a_name_that_does_not_resolve(monkeypatch, capsys):
+  monkeypatch.setenv('AWS_ENDPOINT_URL', 'http://nonexistent.invalid:9000')
+  monkeypatch.delenv('AWS_ENDPOINT_URL_S3', raising=False)
+  from pipeline import predict
+  assert predict.main(['--model', 's3://mnist-tfx/serving', 'x.png']) == 1
+  assert capsys.readouterr().err.startswith(
+      'error: s3://mnist-tfx/serving: cannot reach nonexistent.invalid: name not resolved')
+
+
+READ = r'''
+import sys
+from components import mnist_data
+try:
+  mnist_data.load_split(sys.argv[1], 'train')
+except mnist_data.MnistDataError as e:
+  print(e)
+'''
+
+
+@pytest.mark.slow  # the child imports TensorFlow (tensorflow-io's s3://) and waits out the SDK's retries
+def test_idx_reader_on_a_dead_endpoint_and_on_a_live_one(closed_port, s3_server):
+  """What the ExampleGen reads with: refused is refused; the live loopback S3 without the files
+  is "missing", with no false alarm."""
+  dead = {**os.environ, **s3_server, 'AWS_ENDPOINT_URL': f'http://127.0.0.1:{closed_port}'}
+  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env=dead)
+  assert done.stdout.strip() == (f'train-images-idx3-ubyte.gz: cannot reach 127.0.0.1:{closed_port}: '
+                                 'connection refused (reading s3://mnist-tfx/nothing-here)'), done.stderr[-2000:]
+  assert object_storage.unreachable('s3://mnist-tfx/x', environ=s3_server) is None
+  live = dict(os.environ, **s3_server)
+  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env=live)
+  assert done.stdout.strip() == 'train-images-idx3-ubyte.gz: missing from s3://mnist-tfx/nothing-here', \
+      done.stderr[-2000:]

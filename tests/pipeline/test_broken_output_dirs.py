@@ -1,0 +1,112 @@
+"""Every broken output dir gets one line and a way out, and loses nothing: serving/ that is a
+file, a store that is corrupt or missing while versions exist (--fresh-store starts a new one
+and keeps the versions), a lock file that cannot be opened, an --output-dir that is a URI. All
+refused before any data is looked for, so these run in seconds without TensorFlow."""
+import os
+import shutil
+
+import pytest
+
+import local_runner
+from pipeline.config import LocalPaths
+from tests.pipeline.metadata.make_fixture import FIXTURE_DIR
+
+
+def _run(capsys, *args):
+  code = local_runner.main(['--data-dir', '/nonexistent-data', *args])
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def _one_error_line(err):
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: ') and 'Traceback' not in err, err
+  return lines[0]
+
+
+def _output_dir(tmp_path, versions=(1, 2)):
+  output_dir = str(tmp_path / 'D')
+  shutil.copytree(FIXTURE_DIR, output_dir)
+  for version in versions:
+    folder = os.path.join(output_dir, 'serving', str(version))
+    os.makedirs(folder)
+    with open(os.path.join(folder, 'saved_model.pb'), 'w') as f:
+      f.write(f'model {version}')
+  return output_dir, LocalPaths.under(output_dir)
+
+
+def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  code, _, err = _run(capsys, '--output-dir', 's3://bucket/out')
+  assert code == 2
+  assert _one_error_line(err).startswith('error: --output-dir s3://bucket/out: must be a local directory')
+  assert os.listdir(tmp_path) == []  # no ./s3:/bucket/out
+
+
+def test_serving_that_is_a_file(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path, versions=())
+  with open(paths.serving_dir, 'w') as f:
+    f.write('not a folder')
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  assert _one_error_line(err) == (f'error: {paths.serving_dir} is a file, not the serving folder; '
+                                  f'move it aside (mv {paths.serving_dir} {paths.serving_dir}.bak) and rerun')
+  assert open(paths.serving_dir).read() == 'not a folder'
+
+
+def test_corrupt_store_is_called_corrupt_and_left_as_it_was(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  with open(paths.metadata_path, 'r+b') as f:
+    f.write(b'garbage, not SQLite' * 10)
+  before = open(paths.metadata_path, 'rb').read()
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  line = _one_error_line(err)
+  assert line.startswith(f'error: ML Metadata store {paths.metadata_path} is corrupt (')
+  assert f'mv {paths.metadata_path} {paths.metadata_path}.bak' in line and '--fresh-store' in line
+  assert open(paths.metadata_path, 'rb').read() == before
+  assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
+
+
+def test_missing_store_while_versions_exist(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  os.remove(paths.metadata_path)
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  assert _one_error_line(err) == (
+      f'error: ML Metadata store {paths.metadata_path} is missing while {paths.serving_dir} holds '
+      'versions 1, 2: restore it, or rerun with --fresh-store to start a new store (the versions in '
+      'serving/ are kept)')
+  assert not os.path.exists(paths.metadata_path)
+
+
+@pytest.mark.parametrize('damage', ['corrupt', 'missing'])
+def test_fresh_store_moves_the_old_one_aside_and_keeps_the_versions(tmp_path, capsys, damage):
+  output_dir, paths = _output_dir(tmp_path)
+  if damage == 'corrupt':
+    with open(paths.metadata_path, 'wb') as f:
+      f.write(b'garbage, not SQLite' * 10)
+  else:
+    os.remove(paths.metadata_path)
+  code, out, err = _run(capsys, '--output-dir', output_dir, '--fresh-store')
+  # On to the data, which is missing here: the output dir itself was accepted.
+  assert code == 1 and 'nonexistent-data' in _one_error_line(err)
+  aside = [n for n in os.listdir(output_dir) if n.startswith('metadata.sqlite.')]
+  if damage == 'corrupt':
+    assert len(aside) == 1 and f'aside to {os.path.join(output_dir, aside[0])}' in out
+    assert open(os.path.join(output_dir, aside[0]), 'rb').read().startswith(b'garbage')
+  else:
+    assert aside == []
+  from pipeline.metadata import store as store_lib
+  store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))  # a new, empty store
+  assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
+
+
+def test_lock_file_that_cannot_be_opened(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  os.mkdir(paths.lock_path)  # as unopenable for O_RDWR as one without permissions, even for root
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  assert _one_error_line(err) == (
+      f"error: {paths.lock_path}: this output dir's run lock cannot be opened (Is a directory); "
+      f'if no run is using {paths.output_dir}, remove it (rm -r {paths.lock_path}) and rerun')
