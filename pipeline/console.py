@@ -23,6 +23,15 @@ def silence_native_logs(verbose: bool) -> None:
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')  # Beam's worker processes, the probe
 
 
+def reader_went_away() -> int:
+  """For `… | head -1`: the reader closed the pipe, which is no error of ours. Quiet: stdout goes
+  to /dev/null so that Python's final flush has nowhere to fail."""
+  with contextlib.suppress(OSError, ValueError):
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+  return 0
+
+
 class ComponentProgress(logging.Handler):
   """Turns the orchestrator's log records into 'Component  12.3 s' lines."""
 
