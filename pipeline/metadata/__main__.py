@@ -108,7 +108,8 @@ def cmd_report(store, args):
   if not chosen:
     raise LookupError(f'{args.run or "(newest)"}: no such run in this store')
   path = report.write_report(store, chosen[0], args.output_dir)
-  return {'report': path} if args.json else f'Report: {path}'
+  index = report.index_path(args.output_dir)
+  return {'report': path, 'index': index} if args.json else f'Report: {path}\nIndex:  {index}'
 
 
 COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
