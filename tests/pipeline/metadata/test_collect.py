@@ -114,7 +114,8 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   output_dir, _ = recorded
   code, out, _ = _cli(capsys, output_dir, 'runs')
   header, second, first = out.splitlines()
-  assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS']
+  assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED',
+                                          'SETTINGS', 'COMPONENTS']
   assert first.split()[2:7] == ['complete', '0.8950', 'yes', '-', VERSION]  # recorded before the serving check
   assert second.split()[2:7] == ['complete', '0.8950', 'no', '-', '-']
   code, out, _ = _cli(capsys, output_dir, '--json', 'artifacts', '--type', 'PushedModel')
