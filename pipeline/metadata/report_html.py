@@ -1,8 +1,11 @@
 """The HTML run report, rendered from the report's data alone (pure: no ML Metadata, no files).
 
-One self-contained page: the gate decision, training curves, the eval-split confusion matrix,
-per-class accuracy, the most confident mistakes, label histograms, component timings and a
-lineage summary. The numbers are also embedded as JSON (id="report-data") for scripts and tests.
+One self-contained page: the gate decision, how the model was made (every setting, the library
+versions, the git commit, the machine, the times), the serving check, training curves, the
+eval-split confusion matrix, per-class accuracy, the most confident mistakes, the data statistics
+(labels once, schemas collapsed), component timings and a lineage summary. Charts are matplotlib
+SVG (charts.py). The numbers are also embedded as JSON (id="report-data") for scripts and tests.
+render_index() is the output dir's index.html of every run.
 """
 import html
 import json
