@@ -245,15 +245,17 @@ def protect_output(argv: Iterable[str], environ: Mapping[str, str] = os.environ)
 
 
 def summary_commands(summary, output_dir: str, examples: Optional[str] = None,
-                     example_labels: str = '') -> Dict[str, str]:
-  """{label: command} for the summary's last lines; `examples` is an .npy of eval examples."""
+                     example_labels: str = '', runs_in_store: int = 1) -> Dict[str, str]:
+  """{label: command} for the summary's last lines; `examples` is an .npy of eval examples
+  (report.write_try_examples); `compare` is offered once the store holds two runs."""
   import shlex as quote
   from pipeline.cli import command
   output_dir = os.path.abspath(output_dir)
   inspect = f'{command("inspect")} --output-dir {quote.quote(output_dir)}'
   version = summary.pushed_version or summary.already_serving
   lines = {'Inspect': f'{inspect} ' + (f'lineage {version}' if version else 'runs')}
-  lines['Compare'] = f'{inspect} compare'
+  if runs_in_store >= 2:
+    lines['Compare'] = f'{inspect} compare'
   model_run = summary.uris.get('ModelRun')
   if model_run and '://' not in model_run:
     tensorboard = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), 'tensorboard')

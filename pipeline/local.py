@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import time
 import traceback
 from typing import Any, Dict, List, Optional
@@ -320,17 +319,18 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
   with contextlib.suppress(Exception):  # how the run was made: versions, commit, machine, time
     provenance.record(store, run_context, time.monotonic() - started)
   summary = runs.summarize_run(store, run_context)
-  examples = None
+  examples = (None, '')
   try:
     report_path = report.write_report(store, run_context, paths.output_dir, summary)
     examples = report.write_try_examples(store, summary, paths.output_dir)
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+  commands = console.summary_commands(summary, paths.output_dir, *examples, runs_in_store=len(runs.runs(store)))
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
-                       paths.output_dir, time.monotonic() - started, examples)
+                       paths.output_dir, time.monotonic() - started, commands)
 
 
-def print_summary(summary, metadata, report_path, output_dir, seconds, examples=None) -> int:
+def print_summary(summary, metadata, report_path, output_dir, seconds, commands=None) -> int:
   print('-' * 60)
   if summary.accuracy is not None:
     baseline = (f' (last blessed model: {summary.baseline_accuracy:.4f})'
@@ -357,7 +357,8 @@ def print_summary(summary, metadata, report_path, output_dir, seconds, examples=
   print(f'ML Metadata:     {metadata} (run {summary.run_id})')
   print(f'Report:          {report_path}')
   print(f'Total time:      {seconds:.0f} s')
-  for label, command in console.summary_commands(summary, output_dir, *(examples or (None, ''))).items():
+  commands = console.summary_commands(summary, output_dir) if commands is None else commands
+  for label, command in commands.items():  # each runs as printed, from any directory
     print(f'{label + ":":<17}{command}')
   if summary.pushed_version or summary.already_serving:
     return EXIT_PUSHED

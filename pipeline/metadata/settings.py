@@ -9,7 +9,7 @@ per exec property, Kubeflow Pipelines 2.x as the `inputs` struct of the task's e
   ExampleValidator label_drift_bound;  Evaluator accuracy_threshold;  ServingCheck max_latency_ms
 """
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 EXAMPLE_GEN, TRAINER = 'MnistExampleGen', 'Trainer'
 # (setting, node, exec property): plain exec properties shown as settings.
