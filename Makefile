@@ -8,13 +8,15 @@
 #                 goal (SEEDS=1 for one run, ARGS="--json FILE" to keep the numbers).
 # make benchmark-ratios: the pipeline's cost over bare TF/Keras doing the same work, side by side
 #                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
+# make benchmark-metadata: how long runs / lineage / compare take from a fresh process (goals:
+#                 runs ≤ 1 s, lineage ≤ 1.5 s), on the recorded two runs or ARGS="--output-dir D".
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios image clean
+.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata image clean
 
 install:
 	@./scripts/install.sh
@@ -36,6 +38,9 @@ benchmark-goal: install
 
 benchmark-ratios: install
 	$(PY) benchmarks/ratios.py $(if $(QUICK),--quick) $(ARGS)
+
+benchmark-metadata: install
+	$(PY) benchmarks/metadata_cli.py $(ARGS)
 
 image:
 	docker build -t $(IMAGE) .

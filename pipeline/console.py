@@ -23,6 +23,15 @@ def silence_native_logs(verbose: bool) -> None:
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')  # Beam's worker processes, the probe
 
 
+def reader_went_away() -> int:
+  """For `… | head -1`: the reader closed the pipe, which is no error of ours. Quiet: stdout goes
+  to /dev/null so that Python's final flush has nowhere to fail."""
+  with contextlib.suppress(OSError, ValueError):
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+  return 0
+
+
 class ComponentProgress(logging.Handler):
   """Turns the orchestrator's log records into 'Component  12.3 s' lines."""
 
@@ -228,3 +237,32 @@ def protect_output(argv: Iterable[str], environ: Mapping[str, str] = os.environ)
       with contextlib.suppress(Exception):
         stream.flush()
     sys.stdout, sys.stderr = saved
+
+
+# ---- The run summary's commands -----------------------------------------------------------
+# Each runs exactly as printed, from any directory: absolute paths, the real version, examples
+# from the run's own data set (pipeline.metadata.report.write_try_examples).
+
+
+def summary_commands(summary, output_dir: str, examples: Optional[str] = None,
+                     example_labels: str = '', runs_in_store: int = 1) -> Dict[str, str]:
+  """{label: command} for the summary's last lines; `examples` is an .npy of eval examples
+  (report.write_try_examples); `compare` is offered once the store holds two runs."""
+  import shlex as quote
+  from pipeline.cli import command
+  output_dir = os.path.abspath(output_dir)
+  inspect = f'{command("inspect")} --output-dir {quote.quote(output_dir)}'
+  version = summary.pushed_version or summary.already_serving
+  lines = {'Inspect': f'{inspect} ' + (f'lineage {version}' if version else 'runs')}
+  if runs_in_store >= 2:
+    lines['Compare'] = f'{inspect} compare'
+  model_run = summary.uris.get('ModelRun')
+  if model_run and '://' not in model_run:
+    tensorboard = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), 'tensorboard')
+    if os.path.exists(tensorboard):
+      lines['TensorBoard'] = (f'{tensorboard} --logdir {quote.quote(os.path.dirname(model_run))} '
+                              '  # then open http://localhost:6006')
+  if version and summary.pushed_dir and examples:
+    lines['Try it'] = (f'{command("predict")} --model {quote.quote(os.path.abspath(summary.pushed_dir))} '
+                       f'{quote.quote(examples)}' + (f'  # true: {example_labels}' if example_labels else ''))
+  return lines

@@ -14,9 +14,7 @@ import datetime
 import fcntl
 import json
 import os
-import shutil
 import socket
-import sys
 import time
 import traceback
 from typing import Any, Dict, List, Optional, Sequence
@@ -445,16 +443,23 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
   run_context = runs.run_context(store, run_id)
   if run_context is None:
     raise RunError(f'error: run {run_id} is missing from {store_lib.describe(metadata_config)}')
+  from pipeline.metadata import provenance
+  with contextlib.suppress(Exception):  # how the run was made: versions, commit, machine, time
+    provenance.record(store, run_context, time.monotonic() - started)
   summary = runs.summarize_run(store, run_context)
+  examples = (None, '')
   try:
     report_path = report.write_report(store, run_context, paths.output_dir, summary)
+    examples = report.write_try_examples(store, summary, paths.output_dir)
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+  commands = console.summary_commands(summary, paths.output_dir, *examples, runs_in_store=len(runs.runs(store)))
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
-                       paths.output_dir, time.monotonic() - started, set_aside)
+                       paths.output_dir, time.monotonic() - started, commands, set_aside)
 
 
-def print_summary(summary, metadata, report_path, output_dir, seconds, set_aside: Sequence[str] = ()) -> int:
+def print_summary(summary, metadata, report_path, output_dir, seconds, commands=None,
+                  set_aside: Sequence[str] = ()) -> int:
   print('-' * 60)
   for aside in set_aside:
     print(f'Set aside:       {aside} (an interrupted push, not served; move it back to serve it)')
@@ -482,15 +487,10 @@ def print_summary(summary, metadata, report_path, output_dir, seconds, set_aside
     print('Pushed:          nothing (the model being served, if any, is unchanged)')
   print(f'ML Metadata:     {metadata} (run {summary.run_id})')
   print(f'Report:          {report_path}')
-  python = min(sys.executable, os.path.relpath(sys.executable), key=len)
-  print(f'Inspect:         {python} -m pipeline.metadata --output-dir '
-        f'{output_dir} runs | lineage VERSION')
   print(f'Total time:      {seconds:.0f} s')
+  commands = console.summary_commands(summary, output_dir) if commands is None else commands
+  for label, command in commands.items():  # each runs as printed, from any directory
+    print(f'{label + ":":<17}{command}')
   if summary.pushed_version or summary.already_serving:
-    from trainer_module import SEED_EXAMPLES_NPY
-    examples = os.path.relpath(SEED_EXAMPLES_NPY) if os.path.exists(SEED_EXAMPLES_NPY) else 'IMAGES.npy'
-    cli = os.path.join(os.path.dirname(python), 'saved_model_cli')
-    print(f'Try it:          {cli} run --dir '
-          f'{summary.pushed_dir} --tag_set serve --signature_def classify --inputs image={examples}')
     return EXIT_PUSHED
   return EXIT_NOT_BLESSED

@@ -25,7 +25,15 @@ find_python() {
   return 1
 }
 
+# The console script mnist-tfx (pyproject.toml), from this checkout: works from any directory.
+install_project() {
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  [ -x "$VENV/bin/mnist-tfx" ] || { echo "error: $VENV/bin/mnist-tfx was not installed (pip install -e . failed)" >&2; exit 1; }
+}
+
 if [ -f "$stamp" ] && cmp -s "$stamp" requirements.lock && "$VENV/bin/python" -c 'import tfx' 2>/dev/null; then
+  [ -x "$VENV/bin/mnist-tfx" ] || install_project
   exit 0
 fi
 
@@ -50,5 +58,6 @@ pip_quiet install -q --upgrade "pip==24.2"
 echo "Installing pinned dependencies into $VENV (first time: a few minutes)"
 pip_quiet install -q --disable-pip-version-check -r requirements.in -r requirements-test.in -c requirements.lock
 "$VENV/bin/python" -m pip check >/dev/null
+install_project
 cp requirements.lock "$stamp"
 echo "Installed: $("$VENV/bin/python" -c 'import tfx, tensorflow as tf; print("tfx", tfx.__version__, "tensorflow", tf.__version__)' 2>/dev/null)"

@@ -54,6 +54,7 @@ fi
 # -I: only the venv's own site-packages (no PYTHONPATH, user site or current directory).
 EXCLUDED="$EXCLUDED" "$PY" -I - requirements.lock <<'EOF'
 import importlib.metadata
+import json
 import os
 import re
 import sys
@@ -67,11 +68,16 @@ def normalize(name):
   return re.sub(r'[-_.]+', '-', name).lower()
 
 
+def editable(dist):
+  """This project itself (pip install -e ., for its console script): no dependency (PEP 610)."""
+  return json.loads(dist.read_text('direct_url.json') or '{}').get('dir_info', {}).get('editable', False)
+
+
 pins = {}
 for dist in importlib.metadata.distributions():
   name = dist.metadata['Name']
   key = normalize(name)
-  if key not in excluded and key not in pins:  # the first on sys.path is the one imported
+  if key not in excluded and key not in pins and not editable(dist):  # the first on sys.path is the one imported
     pins[key] = (name, dist.version)
 
 old = {}

@@ -3,6 +3,7 @@ interpreter's environment (as scripts/lock.sh writes it), and every locked packa
 compiled here is compiled by the Dockerfile's builder stage (its slim final stage has no
 compiler). Static: no network, no Docker."""
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -45,10 +46,13 @@ def locked() -> Dict[str, str]:
 
 
 def installed() -> Dict[str, importlib.metadata.Distribution]:
-  """The running interpreter's distributions; of two with one name, the first on sys.path."""
+  """The running interpreter's distributions; of two with one name, the first on sys.path. Not
+  this project's own editable install (scripts/install.sh, for its console script)."""
   dists = {}
   for dist in importlib.metadata.distributions():
-    dists.setdefault(normalize(dist.metadata['Name']), dist)
+    direct_url = json.loads(dist.read_text('direct_url.json') or '{}')
+    if not direct_url.get('dir_info', {}).get('editable'):
+      dists.setdefault(normalize(dist.metadata['Name']), dist)
   return dists
 
 

@@ -2,14 +2,16 @@
 after rolling back what a killed run left half-written, as any read-write open would).
 
   runs                       every run, newest first, with its state (running, complete,
-                             failed, or interrupted: its process ended mid-run)
+                             failed, or interrupted: its process ended mid-run) and key settings
+  compare [RUN_A RUN_B]      two runs side by side (default: the last two): settings with the
+                             differences marked, accuracy, per-class changes, what each pushed
   artifacts [--type T] [--run R]
   lineage VERSION|ARTIFACT_ID
-  report [RUN]               (re)build a run's HTML report
+  report [RUN]               (re)build a run's HTML report and the output dir's index.html
 
 The store: --output-dir D (its metadata.sqlite; default ./tfx_output), --sqlite PATH, MySQL
 (--mysql-host … ; password from $MLMD_MYSQL_PASSWORD) or an MLMD gRPC service (--grpc-host …,
-as on Kubeflow). --json prints JSON instead of tables.
+as on Kubeflow). --json prints JSON instead of tables. Options go before or after the command.
 """
 import argparse
 import json
@@ -25,25 +27,41 @@ from pipeline.metadata import store as store_lib  # pylint: disable=wrong-import
 EXIT_FAILED = 1
 
 
-def _parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog='python -m pipeline.metadata', description=__doc__.split('\n\n')[0],
+def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+  """The store and output options; on each command too (without defaults, so that a value given
+  before the command stands unless repeated after it)."""
+  def default(value):
+    return value if defaults else argparse.SUPPRESS
+  where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
+  where.add_argument('--output-dir', default=default(DEFAULT_OUTPUT_DIR), metavar='DIR')
+  where.add_argument('--sqlite', metavar='PATH', default=default(None))
+  where.add_argument('--grpc-host', metavar='HOST', default=default(None))
+  where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
+  store_lib.add_mysql_arguments(parser, defaults=defaults)
+  parser.add_argument('--json', action='store_true', help='print JSON', default=default(False))
+
+
+def _parser(prog: str = 'python -m pipeline.metadata') -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog=__doc__.split('\n\n', 1)[1])
-  where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
-  where.add_argument('--output-dir', default=DEFAULT_OUTPUT_DIR, metavar='DIR')
-  where.add_argument('--sqlite', metavar='PATH')
-  where.add_argument('--grpc-host', metavar='HOST')
-  where.add_argument('--grpc-port', type=int, default=8080, metavar='PORT')
-  store_lib.add_mysql_arguments(parser)
-  parser.add_argument('--json', action='store_true', help='print JSON')
+  _common_options(parser, defaults=True)
   commands = parser.add_subparsers(dest='command', required=True)
-  commands.add_parser('runs', help='every pipeline run, newest first')
-  artifacts = commands.add_parser('artifacts', help='artifacts with the properties that matter')
+
+  def command(name, **kwargs):
+    sub = commands.add_parser(name, **kwargs)
+    _common_options(sub, defaults=False)
+    return sub
+
+  command('runs', help='every pipeline run, newest first')
+  compare = command('compare', help='two runs side by side (default: the last two)')
+  compare.add_argument('run_ids', nargs='*', metavar='RUN', help='two run ids (see `runs`)')
+  artifacts = command('artifacts', help='artifacts with the properties that matter')
   artifacts.add_argument('--type', help='only this type, e.g. Model, Examples, PushedModel')
   artifacts.add_argument('--run', help='only artifacts of this run id')
-  lineage = commands.add_parser('lineage', help='what a pushed model (or any artifact) came from')
+  lineage = command('lineage', help='what a pushed model (or any artifact) came from')
   lineage.add_argument('key', metavar='VERSION|ARTIFACT_ID')
-  report = commands.add_parser('report', help="(re)build a run's HTML report")
+  report = command('report', help="(re)build a run's HTML report and the index of all runs")
   report.add_argument('run', nargs='?', help='run id (default: the newest run)')
   return parser
 
@@ -65,6 +83,12 @@ def cmd_runs(store, args):
   return summaries if args.json else render.runs_table(summaries)
 
 
+def cmd_compare(store, args):
+  from pipeline.metadata import compare, render
+  result = compare.compare(store, args.run_ids)
+  return result if args.json else '\n'.join(render.compare_lines(result))
+
+
 def cmd_artifacts(store, args):
   from pipeline.metadata import lineage, render
   items = lineage.list_artifacts(store, kind=args.type, run_id=args.run)
@@ -84,21 +108,25 @@ def cmd_report(store, args):
   if not chosen:
     raise LookupError(f'{args.run or "(newest)"}: no such run in this store')
   path = report.write_report(store, chosen[0], args.output_dir)
-  return {'report': path} if args.json else f'Report: {path}'
+  index = report.index_path(args.output_dir)
+  return {'report': path, 'index': index} if args.json else f'Report: {path}\nIndex:  {index}'
 
 
-COMMANDS = {'runs': cmd_runs, 'artifacts': cmd_artifacts, 'lineage': cmd_lineage,
-            'report': cmd_report}
+COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
+            'lineage': cmd_lineage, 'report': cmd_report}
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = 'python -m pipeline.metadata') -> int:
   argv = sys.argv[1:] if argv is None else argv
-  with console.protect_output(argv):  # e.g. a MySQL password in an error message
-    return _main(argv)
+  try:
+    with console.protect_output(argv):  # e.g. a MySQL password in an error message
+      return _main(argv, prog)
+  except BrokenPipeError:
+    return console.reader_went_away()
 
 
-def _main(argv) -> int:
-  args = _parser().parse_args(argv)
+def _main(argv, prog) -> int:
+  args = _parser(prog).parse_args(argv)
   console.quiet_python_logs()
   from pipeline.metadata.lineage import LineageError
   try:
@@ -108,6 +136,7 @@ def _main(argv) -> int:
     print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
     return EXIT_FAILED
   print(json.dumps(output, indent=1, default=str) if args.json else output)
+  sys.stdout.flush()  # a closed pipe shows here, inside main()
   return 0
 
 

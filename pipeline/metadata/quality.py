@@ -3,7 +3,7 @@ Metadata, no files, no TensorFlow): label histograms, the confusion matrix, per-
 the most confident mistakes."""
 import base64
 import io
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -14,6 +14,13 @@ MISTAKES_SHOWN = 24
 
 def label_histogram(labels: np.ndarray) -> List[int]:
   return np.bincount(np.asarray(labels, np.int64), minlength=NUM_CLASSES).tolist()
+
+
+def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> List[Optional[float]]:
+  """Accuracy on each class's examples (None for a class with none)."""
+  labels, predicted = np.asarray(labels, np.int64), np.asarray(predicted, np.int64)
+  return [float(np.mean(predicted[labels == c] == c)) if np.any(labels == c) else None
+          for c in range(NUM_CLASSES)]
 
 
 def png(image: np.ndarray, scale: int = 3) -> str:

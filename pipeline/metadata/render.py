@@ -2,6 +2,8 @@
 the runs table, the artifacts table and the lineage tree."""
 from typing import Any, Dict, List
 
+from pipeline.metadata.settings import key_settings
+
 
 def table(rows, headers) -> str:
   widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)] if rows else \
@@ -22,8 +24,52 @@ def runs_table(summaries: List[Dict[str, Any]]) -> str:
                  {True: 'yes', False: 'no', None: '-'}[s['blessed']],
                  {True: 'yes', False: 'no', None: '-'}[s.get('servable')],
                  s['pushed_version'] or (f'{s["already_serving"]} (already)' if s['already_serving'] else '-'),
-                 components])
-  return table(rows, ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS'])
+                 key_settings(s.get('settings') or {}), components])
+  return table(rows, ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'SETTINGS',
+                      'COMPONENTS'])
+
+
+def _value(value) -> str:
+  if value is None:
+    return '-'
+  if isinstance(value, bool):
+    return 'yes' if value else 'no'
+  if isinstance(value, float):
+    return f'{value:.4f}' if 0 < abs(value) < 1 and len(f'{value:g}') > 6 else f'{value:g}'
+  return str(value)
+
+
+def compare_lines(result: Dict[str, Any]) -> List[str]:
+  """`compare`: run A (older) and run B side by side; '*' marks a setting that differs."""
+  a, b = result['a'], result['b']
+  accuracy = lambda x: '-' if x is None else f'{x:.4f}'
+  rows = [['', 'run', a['run_id'], b['run_id']],
+          ['', 'started', a['started'], b['started']],
+          ['', 'state', a['state'] or '-', b['state'] or '-'],
+          ['*' if a['accuracy'] != b['accuracy'] else '', 'test accuracy', accuracy(a['accuracy']),
+           accuracy(b['accuracy']) + (f' ({result["accuracy_change"]:+.4f})'
+                                      if result.get('accuracy_change') is not None else '')],
+          ['*' if a['blessed'] != b['blessed'] else '', 'blessed', _value(a['blessed']), _value(b['blessed'])],
+          ['*' if a['pushed'] != b['pushed'] else '', 'pushed', a['pushed'], b['pushed']]]
+  rows += [['*' if row['differs'] else '', row['name'], _value(row['a']), _value(row['b'])]
+           for row in result['settings']]
+  pa, pb = a.get('provenance') or {}, b.get('provenance') or {}
+  for key, label in (('git_commit', 'git commit'), ('total_seconds', 'total seconds')):
+    x, y = pa.get(key), pb.get(key)
+    rows.append(['*' if x != y and key != 'total_seconds' else '', label, _value(x), _value(y)])
+  for name in list(pa.get('versions', {})) + [n for n in pb.get('versions', {}) if n not in pa.get('versions', {})]:
+    x, y = pa.get('versions', {}).get(name), pb.get('versions', {}).get(name)
+    rows.append(['*' if x != y else '', name, _value(x), _value(y)])
+  lines = [table(rows, ['', '', 'A', 'B'])]
+  if result.get('per_class'):
+    per_class = [[row['name'], accuracy(row['a']), accuracy(row['b']),
+                  '-' if row['change'] is None else f'{row["change"]:+.4f}'] for row in result['per_class']]
+    lines += ['', 'Per-class accuracy on the eval split (as served):',
+              table(per_class, ['CLASS', 'A', 'B', 'CHANGE'])]
+  else:
+    lines += ['', 'Per-class accuracy: not recorded (runs without a ServingCheck keep no answers)']
+  lines.append('(* differs)')
+  return lines
 
 
 def artifacts_table(items: List[Dict[str, Any]]) -> str:

@@ -198,9 +198,51 @@ def report_path(output_dir: str, run_id: str) -> str:
                       'report.html')
 
 
+TRY_EXAMPLES = 5
+
+
+def write_try_examples(store, summary: runs.RunSummary, output_dir: str) -> Tuple[Optional[str], str]:
+  """The first eval examples of the run's own data, as the .npy `predict` and `classify` take
+  ([N, 28, 28] float32 in [0, 1]), beside the run's report; (path, their true labels) or (None, '')."""
+  if 'Examples' not in summary.artifacts:
+    return None, ''
+  [examples] = store.get_artifacts_by_id([summary.artifacts['Examples']])
+  images, labels = read_split(examples.uri, EVAL_SPLIT)
+  if not len(labels):
+    return None, ''
+  names = json.loads(runs.custom(examples, 'class_names') or 'null')
+  path = os.path.join(os.path.dirname(report_path(output_dir, summary.run_id)), 'examples.npy')
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  np.save(path, (images[:TRY_EXAMPLES] / 255.0).astype(np.float32))
+  shown = [str(names[i]) if names and str(names[i]) != str(i) else str(i) for i in labels[:TRY_EXAMPLES]]
+  return path, ', '.join(shown)
+
+
 def write_report(store, run, output_dir: str, summary: Optional[runs.RunSummary] = None) -> str:
+  """The run's report, and the output dir's index.html listing every run (write_index)."""
   path = report_path(output_dir, run.name)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'w') as f:
     f.write(report_html.render(collect(store, run, summary)))
+  write_index(store, output_dir)
+  return path
+
+
+def index_path(output_dir: str) -> str:
+  return os.path.join(os.path.abspath(output_dir), 'index.html')
+
+
+def write_index(store, output_dir: str) -> str:
+  """<output dir>/index.html: every run in the store, newest first, with its accuracy, key
+  settings, verdicts and a link to its report (where this output dir has one)."""
+  rows = []
+  for context in runs.runs(store):
+    summary = runs.summarize_run(store, context).to_json()
+    report = report_path(output_dir, context.name)
+    summary['report'] = (os.path.relpath(report, os.path.dirname(index_path(output_dir)))
+                         if os.path.exists(report) else None)
+    rows.append(summary)
+  path = index_path(output_dir)
+  with open(path, 'w') as f:
+    f.write(report_html.render_index(rows))
   return path

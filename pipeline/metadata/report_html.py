@@ -1,8 +1,11 @@
 """The HTML run report, rendered from the report's data alone (pure: no ML Metadata, no files).
 
-One self-contained page: the gate decision, training curves, the eval-split confusion matrix,
-per-class accuracy, the most confident mistakes, label histograms, component timings and a
-lineage summary. The numbers are also embedded as JSON (id="report-data") for scripts and tests.
+One self-contained page: the gate decision, how the model was made (every setting, the library
+versions, the git commit, the machine, the times), the serving check, training curves, the
+eval-split confusion matrix, per-class accuracy, the most confident mistakes, the data statistics
+(labels once, schemas collapsed), component timings and a lineage summary. Charts are matplotlib
+SVG (charts.py). The numbers are also embedded as JSON (id="report-data") for scripts and tests.
+render_index() is the output dir's index.html of every run.
 """
 import html
 import json
@@ -10,57 +13,11 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from pipeline.metadata import charts
 from trainer_module.features import NUM_CLASSES
 
 
 # ----------------------------------------------------------------------------- SVG pictures
-
-
-def _line_chart(title: str, series: Dict[str, List[float]], width=420, height=220) -> str:
-  colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728']
-  values = [v for s in series.values() for v in s]
-  if not values:
-    return ''
-  low, high = min(values), max(values)
-  span = (high - low) or 1.0
-  n = max(len(s) for s in series.values())
-  left, top, plot_w, plot_h = 62, 24, width - 82, height - 54
-
-  def xy(i, v):
-    x = left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
-    return x, top + plot_h * (1 - (v - low) / span)
-
-  parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-           f'<text x="{width / 2}" y="15" text-anchor="middle" class="t">{html.escape(title)}</text>',
-           f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ccc"/>',
-           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="s">{high:.4g}</text>',
-           f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="s">{low:.4g}</text>',
-           f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" class="s">epoch (1–{n})</text>']
-  for (name, points), color in zip(series.items(), colors):
-    coords = ' '.join(f'{x:.1f},{y:.1f}' for x, y in (xy(i, v) for i, v in enumerate(points)))
-    parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
-    for i, v in enumerate(points):
-      x, y = xy(i, v)
-      parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{name} epoch {i + 1}: {v:.4f}</title></circle>')
-  for k, ((name, _), color) in enumerate(zip(series.items(), colors)):
-    parts.append(f'<text x="{left + 8 + 110 * k}" y="{top + 14}" class="s" style="fill:{color}">■ {html.escape(name)}</text>')
-  parts.append('</svg>')
-  return ''.join(parts)
-
-
-def _bar_chart(title: str, counts: List[int], width=320, height=200) -> str:
-  top_count = max(counts) or 1
-  left, top, plot_h = 44, 24, height - 50
-  bar_w = (width - left - 10) / len(counts)
-  parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-           f'<text x="{width / 2}" y="15" text-anchor="middle" class="t">{html.escape(title)}</text>']
-  for i, c in enumerate(counts):
-    h = plot_h * c / top_count
-    x = left + i * bar_w
-    parts.append(f'<rect x="{x + 2:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 4:.1f}" height="{h:.1f}" fill="#4c78a8"><title>{i}: {c}</title></rect>')
-    parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle" class="s">{i}</text>')
-  parts.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" class="s">{top_count}</text></svg>')
-  return ''.join(parts)
 
 
 def _heatmap(matrix: List[List[int]], cell=34) -> str:
@@ -88,25 +45,49 @@ def _heatmap(matrix: List[List[int]], cell=34) -> str:
   return ''.join(parts)
 
 
-def _histogram_chart(title: str, counts: List[int], width=320, height=200) -> str:
-  """Pixel-intensity histogram on a log scale (background pixels outnumber the rest 4 to 1)."""
-  logs = [float(np.log10(1 + c)) for c in counts]
-  top_log = max(logs) or 1.0
-  left, top, plot_h = 60, 24, height - 50
-  bar_w = (width - left - 10) / max(len(counts), 1)
-  step = 256 // max(len(counts), 1)
-  parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-           f'<text x="{width / 2}" y="15" text-anchor="middle" class="t">{html.escape(title)}</text>']
-  for i, (c, v) in enumerate(zip(counts, logs)):
-    h = plot_h * v / top_log
-    x = left + i * bar_w
-    parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 1, 1):.1f}" '
-                 f'height="{h:.1f}" fill="#72b7b2"><title>{i * step}-{(i + 1) * step - 1}: {c}</title></rect>')
-  parts.append(f'<text x="{left}" y="{top + plot_h + 14}" class="s">0</text>'
-               f'<text x="{width - 10}" y="{top + plot_h + 14}" text-anchor="end" class="s">255</text>'
-               f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" class="s">{max(counts) if counts else 0}</text>'
-               f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="s">1</text></svg>')
-  return ''.join(parts)
+def _label_shares(title: str, per_split: Dict[str, List[int]], names: List[str]) -> str:
+  """Each split's label distribution as shares (splits differ in size), one bar group per class."""
+  shares = {f'{split} ({sum(counts)})': [100 * c / (sum(counts) or 1) for c in counts]
+            for split, counts in per_split.items() if counts}
+  categories = [str(i) if str(n) == str(i) else f'{i} {n}' for i, n in enumerate(names)]
+  return charts.bar_chart(title, categories, shares, y_label='% of the split')
+
+
+def _settings_value(value: Any) -> str:
+  if value is None:
+    return '–'
+  if isinstance(value, float):
+    return f'{value:g}'
+  return str(value)
+
+
+def _how_it_was_made(s: Dict[str, Any]) -> List[str]:
+  """Every setting the components ran with, the versions, the commit, the machine, the time."""
+  e = html.escape
+  out = ['<h2>How this model was made</h2><div class="grid"><table><tr><th colspan="2">settings</th></tr>']
+  settings = s.get('settings') or {}
+  out.extend(f'<tr><td>{e(k)}</td><td><code>{e(_settings_value(v))}</code></td></tr>' for k, v in settings.items())
+  if not settings:
+    out.append('<tr><td colspan="2">not recorded</td></tr>')
+  out.append('</table><table><tr><th colspan="2">made with</th></tr>')
+  made = s.get('provenance') or {}
+  for name, version in (made.get('versions') or {}).items():
+    out.append(f'<tr><td>{e(name)}</td><td>{e(str(version))}</td></tr>')
+  commit = made.get('git_commit')
+  if commit:
+    dirty = commit.endswith('(dirty)')
+    out.append(f'<tr><td>git commit</td><td><code>{e(commit)}</code>'
+               + (' <span class="bad">uncommitted changes</span>' if dirty else '') + '</td></tr>')
+  machine = made.get('machine') or {}
+  if machine:
+    out.append(f'<tr><td>machine</td><td>{e(str(machine.get("host")))}, {e(str(machine.get("platform")))}, '
+               f'{e(str(machine.get("cpus")))} CPUs</td></tr>')
+  if made.get('total_seconds') is not None:
+    out.append(f'<tr><td>total time</td><td>{made["total_seconds"]:.0f} s</td></tr>')
+  if not made:
+    out.append('<tr><td colspan="2">not recorded for this run (recorded by local runs when they end)</td></tr>')
+  out.append('</table></div>')
+  return out
 
 
 def _data_statistics(stats: Dict[str, Any]) -> List[str]:
@@ -133,6 +114,8 @@ def _data_statistics(stats: Dict[str, Any]) -> List[str]:
         cells += f'<td>{count} ({100 * count / total:.1f} %)</td>'
       out.append(f'<tr><td>{i}</td><td>{e(str(name))}</td>{cells}</tr>')
     out.append('</table>')
+    label_counts = {split: values.get('label_counts') for split, values in splits.items()}
+    out.append(_label_shares('labels per split', label_counts, names))
     for split, values in splits.items():
       out.append(f'<h3>{e(split)}: mean image per class</h3><div class="grid">')
       for i, mean in enumerate(values.get('mean_images') or []):
@@ -146,19 +129,20 @@ def _data_statistics(stats: Dict[str, Any]) -> List[str]:
     out.append('<div class="grid">')
     for split, values in splits.items():
       if values.get('pixel_histogram'):
-        out.append(_histogram_chart(f'{split}: pixel intensities (log scale)', values['pixel_histogram']))
+        out.append(charts.histogram(f'{split}: pixel intensities (log scale)', values['pixel_histogram'],
+                                    x_label='intensity (0-255)'))
     out.append('</div>')
   if 'anomalies' in stats:
     out.append('<h3>Anomalies</h3>')
     out.append('<ul>' + ''.join(f'<li class="bad">{e(a)}</li>' for a in stats['anomalies']) + '</ul>'
                if stats['anomalies'] else '<p class="ok">none</p>')
   if stats.get('schema') or stats.get('inferred_schema'):
-    out.append('<h3>Schema: checked in (validated against) and inferred by SchemaGen</h3><div class="grid">')
-    for key, caption in (('schema', 'components/schema/schema.pbtxt'), ('inferred_schema', 'SchemaGen')):
+    out.append('<h3>Schemas</h3>')
+    for key, caption in (('schema', 'checked in, validated against: components/schema/schema.pbtxt'),
+                         ('inferred_schema', 'inferred by SchemaGen')):
       if stats.get(key):
-        out.append(f'<figure><figcaption>{caption}</figcaption>'
-                   f'<pre style="text-align:left;font-size:11px">{e(stats[key])}</pre></figure>')
-    out.append('</div>')
+        out.append(f'<details><summary>{caption}</summary>'
+                   f'<pre style="font-size:11px">{e(stats[key])}</pre></details>')
   return out
 
 
@@ -170,7 +154,8 @@ table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #e
 .t{font-size:13px;font-weight:600}.s{font-size:11px;fill:#555}.c{font-size:10px;fill:#111}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
 .grid{display:flex;flex-wrap:wrap;gap:10px}.grid figure{margin:0;text-align:center;font-size:12px}
-.grid img{image-rendering:pixelated;border:1px solid #ccc}code{font-size:12px}"""
+.grid img{image-rendering:pixelated;border:1px solid #ccc}code{font-size:12px}
+details{margin:4px 0}summary{cursor:pointer}"""
 
 
 def _serving_check(check: Dict[str, Any]) -> str:
@@ -218,6 +203,7 @@ def render(report: Dict[str, Any]) -> str:
       f'nothing new pushed: version {e(str(s["already_serving"]))} already serves this model' \
       if s.get('already_serving') else 'nothing pushed'
   out.append(f'<p>Test accuracy <b>{accuracy}</b>; {verdict}; {pushed}. Started {e(s.get("started", ""))}.</p>')
+  out.extend(_how_it_was_made(s))
 
   gate = report.get('gate') or {}
   out.append('<h2>Gate decision</h2><table>')
@@ -238,9 +224,11 @@ def render(report: Dict[str, Any]) -> str:
   history = report.get('history')
   if history:
     out.append('<h2>Training</h2><div class="grid">')
-    out.append(_line_chart('loss', {'train': history.get('loss', []), 'validation': history.get('val_loss', [])}))
-    out.append(_line_chart('accuracy', {'train': history.get('accuracy', []),
-                                        'validation': history.get('val_accuracy', [])}))
+    out.append(charts.line_chart('loss', {'train': history.get('loss', []),
+                                          'validation': history.get('val_loss', [])}, y_label='loss'))
+    out.append(charts.line_chart('accuracy', {'train': history.get('accuracy', []),
+                                              'validation': history.get('val_accuracy', [])},
+                                 y_label='accuracy'))
     out.append('</div>')
   if 'confusion_matrix' in report:
     out.append(f'<h2>Eval split: confusion matrix (accuracy {report["eval_accuracy"]:.4f})</h2><div class="grid">')
@@ -260,16 +248,19 @@ def render(report: Dict[str, Any]) -> str:
                  f'alt="eval #{m["index"]}"><figcaption>true {m["label"]} → {m["predicted"]}'
                  f'<br>p={m["probability"]:.3f}</figcaption></figure>')
     out.append('</div>')
-  if report.get('label_histograms'):
-    out.append('<h2>Labels per split</h2><div class="grid">')
-    for split, counts in report['label_histograms'].items():
-      out.append(_bar_chart(f'{split} ({sum(counts)} examples)', counts))
-    out.append('</div>')
+  recorded_labels = any((values or {}).get('label_counts')
+                        for values in ((report.get('data_statistics') or {}).get('splits') or {}).values())
+  if report.get('label_histograms') and not recorded_labels:  # else Data statistics shows them
+    histograms = report['label_histograms']
+    out.append('<h2>Labels per split</h2>')
+    out.append(_label_shares('labels per split', histograms, [str(i) for i in range(NUM_CLASSES)]))
   if report.get('data_statistics'):
     out.extend(_data_statistics(report['data_statistics']))
   out.append('<h2>Components</h2><table><tr><th>component</th><th>state</th><th>seconds</th></tr>')
   for node, state in s['component_states'].items():
     out.append(f'<tr><td>{e(node)}</td><td>{e(state)}</td><td>{s["component_seconds"].get(node, 0):.1f}</td></tr>')
+  total = (s.get('provenance') or {}).get('total_seconds')
+  out.append(f'<tr><th>total</th><td></td><th>{"–" if total is None else f"{total:.1f}"}</th></tr>')
   out.append('</table><h2>Lineage</h2><table>')
   for key, value in (report.get('data') or {}).items():
     out.append(f'<tr><th>{e(key)}</th><td><code>{e(str(value))}</code></td></tr>')
@@ -282,4 +273,27 @@ def render(report: Dict[str, Any]) -> str:
   embedded = json.dumps(data).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
   out.append(f'<script type="application/json" id="report-data">{embedded}</script>')
   out.append('</body></html>')
+  return '\n'.join(out)
+
+
+def render_index(summaries: List[Dict[str, Any]]) -> str:
+  """The output dir's index.html: one row per run (RunSummary.to_json() plus 'report', a
+  relative link or None), newest first."""
+  from pipeline.metadata.settings import key_settings
+  e = html.escape
+  out = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>MNIST TFX runs</title>',
+         f'<style>{_CSS}</style></head><body><h1>MNIST TFX pipeline — every run</h1>',
+         '<table><tr><th>run</th><th>state</th><th>test accuracy</th><th>blessed</th><th>pushed</th>'
+         '<th>key settings</th><th>commit</th><th>report</th></tr>']
+  for s in summaries:
+    accuracy = '–' if s.get('accuracy') is None else f'{s["accuracy"]:.4f}'
+    blessed = {True: '<span class="ok">yes</span>', False: '<span class="bad">no</span>'}.get(s.get('blessed'), '–')
+    pushed = e(str(s.get('pushed_version') or (f'{s["already_serving"]} (already)' if s.get('already_serving') else '–')))
+    commit = (s.get('provenance') or {}).get('git_commit') or '–'
+    link = f'<a href="{e(s["report"])}">report</a>' if s.get('report') else 'none (see `report RUN`)'
+    out.append(f'<tr><td>{e(s["run_id"])}</td><td>{e(s.get("state") or "–")}</td><td>{accuracy}</td>'
+               f'<td>{blessed}</td><td>{pushed}</td><td><code>{e(key_settings(s.get("settings") or {}))}</code></td>'
+               f'<td><code>{e(commit[:12] + (" (dirty)" if commit.endswith("(dirty)") else ""))}</code></td>'
+               f'<td>{link}</td></tr>')
+  out.append('</table></body></html>')
   return '\n'.join(out)

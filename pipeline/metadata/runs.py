@@ -9,10 +9,21 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.latest_blessed_model import custom_property as custom
-from components.mnist_evaluator import Evaluation, read_evaluation  # pylint: disable=unused-import
-from components.mnist_pusher import ALREADY_SERVING_KEY
 from pipeline.metadata import store as store_lib
+from pipeline.metadata.evaluation import Evaluation, read_evaluation  # pylint: disable=unused-import
+
+# Nothing on this read path imports TFX, TFMA or TensorFlow (seconds of imports for a table):
+# tests/pipeline/metadata/test_fast_read_path.py checks it.
+ALREADY_SERVING_KEY = 'already_serving_version'  # components.mnist_pusher writes it
+
+
+def custom(item, key: str):
+  """An MLMD custom property's value (artifact, execution or context), whatever its kind, or None."""
+  if key not in item.custom_properties:
+    return None
+  value = item.custom_properties[key]
+  kind = value.WhichOneof('value')
+  return getattr(value, kind) if kind else None
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -51,6 +62,9 @@ class RunSummary:
   artifacts: Dict[str, int] = dataclasses.field(default_factory=dict)  # type name -> artifact id
   uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
   runner: Dict[str, Any] = dataclasses.field(default_factory=dict)  # pid, host of local_runner.py
+  settings: Dict[str, Any] = dataclasses.field(default_factory=dict)  # pipeline.metadata.settings
+  # versions, git_commit, machine, total_seconds (pipeline.metadata.provenance); {} if unrecorded
+  provenance: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
   @property
   def model_uri(self) -> Optional[str]:
@@ -164,11 +178,14 @@ def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states:
 
 def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
+  from pipeline.metadata import provenance, settings
   dag_types = {t.id for t in store.get_execution_types() if t.name in DAG_EXECUTION_TYPES}
+  by_node = {}
   for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
     if execution.type_id in dag_types:  # KFP's record of the run itself, not a component
       continue
     node = node_id(store, execution.id)
+    by_node[node] = execution
     summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
     summary.component_seconds[node] = round(
         (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
@@ -209,6 +226,8 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   runner = {key: custom(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
   summary.runner = {'pid': runner[RUNNER_PID], 'host': runner[RUNNER_HOST]} if runner[RUNNER_PID] else {}
   summary.state = run_state(custom(run, RUN_STATE), runner, summary.component_states)
+  summary.settings = settings.from_executions(by_node)
+  summary.provenance = provenance.read(run)
   if summary.state in (INTERRUPTED, FAILED):  # what was under way when it ended never will end
     for node, state in summary.component_states.items():
       if state in _NOT_FINAL:

@@ -17,14 +17,17 @@ class StoreError(RuntimeError):
   """The store is missing, unreachable or unreadable; the message is one line."""
 
 
-def add_mysql_arguments(parser: argparse.ArgumentParser) -> None:
+def add_mysql_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+  """The MySQL options; defaults=False leaves them unset when not given (a subcommand's copy)."""
+  def default(value):
+    return value if defaults else argparse.SUPPRESS
   group = parser.add_argument_group(
       'ML Metadata in MySQL/MariaDB (instead of SQLite)',
       f'the password is read from ${MYSQL_PASSWORD_ENV}')
-  group.add_argument('--mysql-host', metavar='HOST')
-  group.add_argument('--mysql-port', type=int, default=3306, metavar='PORT')
-  group.add_argument('--mysql-database', default='mlmd', metavar='NAME')
-  group.add_argument('--mysql-user', default='root', metavar='USER')
+  group.add_argument('--mysql-host', metavar='HOST', default=default(None))
+  group.add_argument('--mysql-port', type=int, default=default(3306), metavar='PORT')
+  group.add_argument('--mysql-database', default=default('mlmd'), metavar='NAME')
+  group.add_argument('--mysql-user', default=default('root'), metavar='USER')
 
 
 def mysql_config(args, env=None) -> Optional[metadata_store_pb2.ConnectionConfig]:

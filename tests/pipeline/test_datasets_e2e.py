@@ -150,3 +150,17 @@ def test_the_report_shows_the_data_statistics(fashion_run):
   assert 'Ankle boot' in html  # per-class rows and mean images carry the class names
   assert 'Anomalies' in html and 'none' in html
   assert html.count('<svg') >= 2  # label distribution and pixel histogram
+
+
+def test_the_summary_offers_fashion_items_to_try(fashion_run, tmp_path):
+  """The summary's "Try it" feeds the model the run's own eval items, not digits, and runs as
+  printed from another directory: its answers are Fashion-MNIST class names."""
+  import subprocess
+  _, _, proc = fashion_run
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  command, true = re.search(r'^Try it:\s+(.+?)  # true: (.+)$', proc.stdout, re.M).groups()
+  assert all(name in datasets.FASHION_MNIST.class_names for name in true.split(', '))
+  answer = subprocess.run(['sh', '-c', command], cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+  assert answer.returncode == 0, answer.stderr
+  names = [line.rsplit(' (p=', 1)[0].split(': ', 1)[1].split(' ', 1)[1] for line in answer.stdout.splitlines()]
+  assert len(names) == 5 and all(name in datasets.FASHION_MNIST.class_names for name in names)

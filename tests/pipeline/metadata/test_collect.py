@@ -114,7 +114,8 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   output_dir, _ = recorded
   code, out, _ = _cli(capsys, output_dir, 'runs')
   header, second, first = out.splitlines()
-  assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS']
+  assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED',
+                                          'SETTINGS', 'COMPONENTS']
   assert first.split()[2:7] == ['complete', '0.8950', 'yes', '-', VERSION]  # recorded before the serving check
   assert second.split()[2:7] == ['complete', '0.8950', 'no', '-', '-']
   code, out, _ = _cli(capsys, output_dir, '--json', 'artifacts', '--type', 'PushedModel')
@@ -122,7 +123,9 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   code, out, _ = _cli(capsys, output_dir, 'lineage', VERSION)
   assert code == 0 and out.startswith('PushedModel #') and 'threshold: accuracy ≥ 0.5' in out
   code, out, _ = _cli(capsys, output_dir, 'report')
-  path = out.strip().split('Report: ', 1)[1]
+  report_line, index_line = out.strip().splitlines()
+  path = report_line.split('Report: ', 1)[1]
   assert code == 0 and os.path.exists(path) and path.startswith(os.path.join(output_dir, 'reports'))
+  assert index_line.split()[1] == os.path.join(output_dir, 'index.html')
   code, _, err = _cli(capsys, output_dir, 'lineage', '12345')
   assert code == 1 and err.strip() == 'error: 12345: no pushed version and no artifact with that id in this store'

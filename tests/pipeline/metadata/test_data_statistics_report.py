@@ -31,6 +31,11 @@ def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas()
   assert 'name: &quot;label&quot;' in page and 'name: &quot;image&quot;' in page
   assert embedded['data_statistics']['dataset'] == 'fashion-mnist'
   assert re.search(r'class accuracy 0 T-shirt/top [\d.]+ 1 Trouser', text)  # per-class accuracy
+  # The label counts appear once (in this section), as a table and one chart of both splits.
+  assert 'Labels per split' not in text and text.count('labels per split') == 1
+  # The schemas are collapsed, each under its own summary line.
+  assert re.search(r'<details><summary>checked in[^<]*</summary><pre[^>]*>feature \{', page)
+  assert re.search(r'<details><summary>inferred by SchemaGen</summary><pre[^>]*>feature \{', page)
 
 
 def test_anomalies_are_listed():

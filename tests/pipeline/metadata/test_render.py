@@ -62,22 +62,30 @@ def test_lineage_of_a_first_run_and_of_a_refusal():
 
 
 def test_runs_table():
+  settings = {'dataset': 'fashion-mnist', 'epochs': 18, 'batch_size': 128, 'learning_rate': 0.001,
+              'precision': 'auto', 'seed': None, 'augment_rotation': 10.0, 'augment_zoom': 0.1,
+              'augment_shift': 2.0}
   pushed = RunSummary(run_id='2026-11-27T01:13:38', started='2026-11-27T01:13:38', state='complete', accuracy=0.99123,
                       blessed=True, servable=True, pushed_version='1795742029',
                       component_states={'Trainer': 'COMPLETE', 'Pusher': 'COMPLETE'},
-                      component_seconds={'Trainer': 40.4, 'Pusher': 0.2})
+                      component_seconds={'Trainer': 40.4, 'Pusher': 0.2}, settings=settings)
   already = RunSummary(run_id='b', started='s', state='complete', accuracy=0.99123, blessed=True, already_serving='1795742029',
-                       component_states={'Trainer': 'CACHED'}, component_seconds={'Trainer': 0.0})
+                       component_states={'Trainer': 'CACHED'}, component_seconds={'Trainer': 0.0},
+                       settings=dict(settings, seed=7, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0))
   failed = RunSummary(run_id='c', started='s', state='failed', component_states={'Trainer': 'FAILED'})
   killed = RunSummary(run_id='d', started='s', state='interrupted', component_states={'Trainer': 'INTERRUPTED'})
   lines = render.runs_table([s.to_json() for s in (pushed, already, failed, killed)]).splitlines()
-  assert lines[0].split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'COMPONENTS']
+  assert lines[0].split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED', 'SETTINGS',
+                              'COMPONENTS']
   assert lines[1].split() == ['2026-11-27T01:13:38', '2026-11-27T01:13:38', 'complete', '0.9912', 'yes', 'yes',
-                              '1795742029', 'Trainer', 'complete', '40s,', 'Pusher', 'complete', '0s']
+                              '1795742029', 'fashion-mnist', 'epochs=18', 'batch=128', 'lr=0.001', 'precision=auto',
+                              'seed=-', 'augmented', 'Trainer', 'complete', '40s,', 'Pusher', 'complete', '0s']
   assert lines[2].split()[2:8] == ['complete', '0.9912', 'yes', '-', '1795742029', '(already)']
-  assert lines[3].split()[2:7] == ['failed', '-', '-', '-', '-']
-  assert lines[4].split()[2:] == ['interrupted', '-', '-', '-', '-', 'Trainer', 'interrupted', '0s']
+  assert 'seed=7 no-augment' in lines[2]
+  assert lines[3].split()[2:8] == ['failed', '-', '-', '-', '-', '-']
+  assert lines[4].split()[2:] == ['interrupted', '-', '-', '-', '-', '-', 'Trainer', 'interrupted', '0s']
   assert lines[1].index('0.9912') == lines[0].index('ACCURACY')  # columns line up
+  assert lines[1].index('fashion-mnist') == lines[0].index('SETTINGS')
 
 
 def test_artifacts_table_shortens_digests():

@@ -85,13 +85,38 @@ def test_a_blessed_first_run():
   assert 'Test accuracy 0.9912; blessed; pushed as version 1795742029 to /out/serving/1795742029.' in text
   assert 'accuracy ≥ bound 0.9912 ≥ 0.99' in text
   assert 'no worse than the last blessed model no blessed model yet: not applied' in text
-  assert page.count('<svg') == 5  # loss, accuracy, confusion matrix, 2 label histograms
+  assert page.count('<svg') == 4  # loss, accuracy, confusion matrix, the label shares of both splits
   assert page.count('data:image/png;base64,') == len(report['mistakes']) == 6
   assert 'http://' not in page.replace('http://www.w3.org', '') and 'https://' not in page  # self-contained
   # The embedded numbers are the report's, less the pictures.
   assert embedded['confusion_matrix'] == report['confusion_matrix']
   assert embedded['gate'] == report['gate'] and embedded['summary'] == report['summary']
   assert [m.get('png') for m in embedded['mistakes']] == [None] * 6
+
+
+def test_it_says_how_the_model_was_made():
+  report = _report()
+  report['summary']['settings'] = {'dataset': 'mnist', 'epochs': 18, 'learning_rate': 0.001, 'seed': None}
+  report['summary']['provenance'] = {
+      'versions': {'TensorFlow': '2.16.2', 'TFX': '1.16.0', 'Beam': '2.60.0', 'TFMA': '0.47.1', 'MLMD': '1.16.0'},
+      'git_commit': '6e60a7a0 (dirty)', 'machine': {'host': 'h', 'platform': 'Linux-x', 'cpus': 2},
+      'total_seconds': 312.4}
+  _, text, _ = _page(report)
+  for shown in ('dataset mnist', 'epochs 18', 'learning_rate 0.001', 'seed –', 'TensorFlow 2.16.2',
+                'TFX 1.16.0', 'Beam 2.60.0', 'TFMA 0.47.1', 'MLMD 1.16.0',
+                'git commit 6e60a7a0 (dirty) uncommitted changes', 'machine h, Linux-x, 2 CPUs',
+                'total time 312 s', 'Trainer COMPLETE 40.2 total 312.4'):
+    assert shown in text, shown
+  _, text, _ = _page(_report())
+  assert 'settings not recorded' in text and 'not recorded for this run' in text
+
+
+def test_charts_have_axes_ticks_and_a_legend_off_the_plot():
+  page, _, _ = _page(_report())
+  chart = re.search(r'<svg class="chart".*?</svg>', page, re.S).group(0)  # the loss chart
+  assert '>epoch<' in chart and '>loss<' in chart  # axis labels
+  assert len(re.findall(r'id="xtick_\d+"', chart)) >= 2 and len(re.findall(r'id="ytick_\d+"', chart)) >= 3
+  assert '>train<' in chart and '>validation<' in chart and 'id="legend_1"' in chart
 
 
 def test_a_run_refused_against_a_baseline_says_why():
@@ -108,7 +133,7 @@ def test_whatever_is_missing_is_left_out_not_an_error():
     del report[key]
   report['model_missing'] = '/gone/model'
   page, text, _ = _page(report)
-  assert page.count('<svg') == 2  # the label histograms only
+  assert page.count('<svg') == 1  # the label shares only
   assert 'Gate decision' in text and 'no worse than' not in text
   assert 'The model is no longer at /gone/model' in text
   minimal = {'run_id': 'r', 'summary': RunSummary(run_id='r').to_json()}

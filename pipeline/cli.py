@@ -1,0 +1,71 @@
+"""mnist-tfx: one command for the project's tools, installed into the venv's bin/ from
+pyproject.toml (`pip install --no-deps -e .`, done by scripts/install.sh), so that each works from
+any working directory. The `python -m …` forms stay; each subcommand is exactly one of them:
+
+  mnist-tfx run …        python local_runner.py …         run the pipeline on this machine
+  mnist-tfx inspect …    python -m pipeline.metadata …    runs, compare, lineage, reports
+  mnist-tfx predict …    python -m pipeline.predict …     classify pictures with a pushed model
+  mnist-tfx kubeflow …   python -m kubeflow …             compile / upload for Kubeflow or Vertex
+"""
+import os
+import sys
+from typing import List, Optional
+
+PROG = 'mnist-tfx'
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(argv):
+  import local_runner
+  return local_runner.main(argv)
+
+
+def _inspect(argv):
+  from pipeline.metadata import __main__ as metadata
+  return metadata.main(argv, prog=f'{PROG} inspect')
+
+
+def _predict(argv):
+  from pipeline import predict
+  return predict.main(argv)
+
+
+def _kubeflow(argv):
+  from kubeflow import __main__ as kubeflow
+  return kubeflow.main(argv)
+
+
+COMMANDS = {'run': _run, 'inspect': _inspect, 'predict': _predict, 'kubeflow': _kubeflow}
+MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m pipeline.metadata',
+                'predict': '-m pipeline.predict', 'kubeflow': '-m kubeflow'}
+
+
+def command(name: str, python: Optional[str] = None) -> str:
+  """How to start subcommand `name` from any directory, as a shell command: the console script
+  when installed beside this Python, else the `python` form from the project root."""
+  python = os.path.abspath(python or sys.executable)
+  script = os.path.join(os.path.dirname(python), PROG)
+  if os.path.exists(script):
+    return f'{script} {name}'
+  form = MODULE_FORMS[name]
+  if form.endswith('.py'):
+    return f'{python} {os.path.join(PROJECT_ROOT, form)}'
+  return f'cd {PROJECT_ROOT} && {python} {form}'
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  if not argv or argv[0] in ('-h', '--help'):
+    print(__doc__.strip().replace('\n\n', f'\n\nusage: {PROG} {{{",".join(COMMANDS)}}} …\n\n', 1))
+    return 0 if argv else 2
+  if argv[0] not in COMMANDS:
+    print(f'{PROG}: error: unknown command {argv[0]!r}; choose one of {", ".join(COMMANDS)}',
+          file=sys.stderr)
+    return 2
+  if PROJECT_ROOT not in sys.path:  # an installed console script starts elsewhere
+    sys.path.insert(0, PROJECT_ROOT)
+  return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == '__main__':
+  sys.exit(main())
