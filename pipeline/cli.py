@@ -7,12 +7,10 @@ any working directory. The `python -m …` forms stay; each subcommand is exactl
   mnist-tfx predict …    python -m pipeline.predict …     classify pictures with a pushed model
   mnist-tfx kubeflow …   python -m kubeflow …             compile / upload for Kubeflow or Vertex
 """
-import os
 import sys
 from typing import List, Optional
 
-PROG = 'mnist-tfx'
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from pipeline.commands import PROG, PROJECT_ROOT
 
 
 def _run(argv):
@@ -36,21 +34,6 @@ def _kubeflow(argv):
 
 
 COMMANDS = {'run': _run, 'inspect': _inspect, 'predict': _predict, 'kubeflow': _kubeflow}
-MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m pipeline.metadata',
-                'predict': '-m pipeline.predict', 'kubeflow': '-m kubeflow'}
-
-
-def command(name: str, python: Optional[str] = None) -> str:
-  """How to start subcommand `name` from any directory, as a shell command: the console script
-  when installed beside this Python, else the `python` form from the project root."""
-  python = os.path.abspath(python or sys.executable)
-  script = os.path.join(os.path.dirname(python), PROG)
-  if os.path.exists(script):
-    return f'{script} {name}'
-  form = MODULE_FORMS[name]
-  if form.endswith('.py'):
-    return f'{python} {os.path.join(PROJECT_ROOT, form)}'
-  return f'cd {PROJECT_ROOT} && {python} {form}'
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -249,7 +249,7 @@ def summary_commands(summary, output_dir: str, examples: Optional[str] = None,
   """{label: command} for the summary's last lines; `examples` is an .npy of eval examples
   (report.write_try_examples); `compare` is offered once the store holds two runs."""
   import shlex as quote
-  from pipeline.cli import command
+  from pipeline.commands import command
   output_dir = os.path.abspath(output_dir)
   inspect = f'{command("inspect")} --output-dir {quote.quote(output_dir)}'
   version = summary.pushed_version or summary.already_serving
