@@ -1,8 +1,8 @@
 """Runs the MNIST TFX pipeline on this machine (LocalDagRunner, ML Metadata in SQLite or MySQL).
 
 Intentionally short: flags → PipelineConfig → run → summary; the work is in pipeline/local.py.
-Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed (nothing
-pushed); 1 = failed (bad input, error, the output dir in use by another run); 2 = bad command line.
+Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed or
+failed the serving check (nothing pushed); 1 = failed (bad input, error, the output dir in use by another run); 2 = bad command line.
 """
 import argparse
 import sys
@@ -16,8 +16,9 @@ def parse_args(argv):
   from pipeline.metadata import store as store_lib
   parser = argparse.ArgumentParser(
       description='Run the MNIST TFX pipeline locally: '
-                  'ExampleGen → Trainer → Evaluator → ServingCheck → Pusher.',
-      epilog='Exit codes: 0 blessed and pushed, 3 not blessed (nothing pushed), 1 failed, 2 usage.')
+                  'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
+      epilog='Exit codes: 0 blessed and pushed (or already served), 3 not blessed or failed the '
+             'serving check (nothing pushed), 1 failed, 2 usage.')
   parser.add_argument('--output-dir', metavar='DIR', default=config_lib.DEFAULT_OUTPUT_DIR,
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
                       '(default: %(default)s)')
