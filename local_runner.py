@@ -2,7 +2,8 @@
 
 Intentionally short: flags → PipelineConfig → run → summary; the work is in pipeline/local.py.
 Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed or
-failed the serving check (nothing pushed); 1 = failed (bad input, error, the output dir in use by another run); 2 = bad command line.
+failed the serving check (nothing pushed); 1 = failed (bad input, error, the output dir in use by
+another run); 2 = bad command line.
 """
 import argparse
 import sys
