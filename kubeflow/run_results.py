@@ -29,9 +29,10 @@ INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'mod
           'pushed_model': ('Pusher', 'pushed_model')}
 OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
            'report': 'system.HTML'}
-# Custom properties KFP's launcher puts on every output artifact it records, which the UI's
-# scalar table would show beside the metrics (kubeflow/pipelines backend/src/v2/metadata/
-# client.go RecordArtifact: display_name; store_session_info from 2.3.0).
+# Custom properties KFP's launcher puts on every output artifact it records (kubeflow/pipelines
+# backend/src/v2/metadata/client.go RecordArtifact: display_name; store_session_info from 2.3.0,
+# which the UI's scalar table shows as a row until 2.17.0 hides it: frontend/src/lib/
+# ReservedArtifactProperties.ts). A metric of either name would be taken for that property.
 RESERVED_PROPERTIES = ('display_name', 'store_session_info')
 
 
