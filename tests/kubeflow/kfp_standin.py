@@ -527,11 +527,11 @@ class KfpStandIn:
       code, stdout, stderr = 1, '', denied
     else:
       code, stdout, stderr = self._launch(container, component, executor_input, pod_dir)
-    self._write_log(outputs, pod_dir, stdout + stderr)
+    uploaded = self._write_log(outputs, pod_dir, stdout + stderr)
     if code:
       execution.last_known_state = mlmd.Execution.FAILED
       recorded = {}
-      if self.profile.logs_on_failure and LOGS_KEY in outputs['artifacts']:
+      if self.profile.logs_on_failure and uploaded:
         recorded = self._record_outputs({'artifacts': {LOGS_KEY: outputs['artifacts'][LOGS_KEY]},
                                          'outputFile': ''}, run_root)
       self._publish(execution, contexts, None, recorded)
@@ -550,32 +550,39 @@ class KfpStandIn:
     credentials reach only its profile's prefixes, so its first read or write of any other
     s3:// object fails as S3 answers it. Checked on every s3:// URI the task is handed (its
     artifacts and its parameters); an empty string when all are allowed."""
-    if not (self.multi_user and self.profile.profile_scoped_credentials):
-      return ''
-    allowed = profile_prefixes(self.namespace)
     inputs = [a['uri'] for v in executor_input['inputs']['artifacts'].values() for a in v['artifacts']]
     inputs += [v for v in executor_input['inputs']['parameterValues'].values()
                if isinstance(v, str) and v.startswith('s3://')]
     outputs = [a['artifacts'][0]['uri'] for a in executor_input['outputs']['artifacts'].values()]
     for operation, uris in (('GetObject', inputs), ('PutObject', outputs)):
       for uri in uris:
-        if uri.startswith('s3://') and not any((uri + '/').startswith(p) for p in allowed):
+        if self._outside_profile(uri):
+          allowed = ', '.join(p + '*' for p in profile_prefixes(self.namespace))
           return (f'botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling '
                   f'the {operation} operation: Access Denied ({uri}: the credentials of namespace '
-                  f'{self.namespace} reach only {", ".join(p + "*" for p in allowed)})')
+                  f'{self.namespace} reach only {allowed})')
     return ''
 
-  def _write_log(self, outputs, pod_dir, text: str) -> None:
+  def _outside_profile(self, uri: str) -> bool:
+    """An s3:// URI the namespace's credentials do not reach (multi-user, 2.15.0+)."""
+    if not (self.multi_user and self.profile.profile_scoped_credentials and uri.startswith('s3://')):
+      return False
+    return not any((uri + '/').startswith(p) for p in profile_prefixes(self.namespace))
+
+  def _write_log(self, outputs, pod_dir, text: str) -> bool:
     """launcher_v2.go getLogWriter: the task's stdout and stderr go to the executor-logs
-    artifact's local path (LocalPathForURI), then uploadOutputArtifacts puts that file at the URI."""
+    artifact's local path (LocalPathForURI), then uploadOutputArtifacts puts that file at the URI
+    with the same credentials (an upload refused is an error: nothing recorded). True if put."""
     if LOGS_KEY not in outputs['artifacts']:
-      return
+      return False
     uri = outputs['artifacts'][LOGS_KEY]['artifacts'][0]['uri']
     local = local_path_for_uri(uri)
     path = _in_pod(pod_dir, local) if local else uri  # a local root (tests only): the file itself
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
       f.write(text)
+    if self._outside_profile(uri):
+      return False
     if uri.startswith('s3://'):
       import boto3
       bucket, key = uri[len('s3://'):].split('/', 1)
@@ -584,6 +591,7 @@ class KfpStandIn:
                    aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
                    aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY')).upload_file(
                        path, bucket, key)
+    return True
 
   def _failed(self, task_name, params, input_artifacts, contexts, dag_id, stderr) -> TaskRun:
     execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),

@@ -4,8 +4,8 @@ caching, the baseline scoped to its own pipeline, no duplicate pushes, and Verte
 
 KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// root under the
 oldest (2.0.5) and the newest (2.17.0, log publishing on) release; the four-run module fixture
-under 2.14.0; each other release on the cheap path, the DAG's first two tasks run twice (a run,
-then its cached rerun), which meets every rule a release changes."""
+under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a run, then its
+cached rerun), which meets every rule a release changes."""
 import json
 import os
 import re
@@ -233,8 +233,8 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   """Every task reads and writes s3:// (a loopback S3-compatible server), with only the AWS
   variables a MinIO secret provides: data, artifacts, the pushed model and the report. KFP's
   oldest and newest releases (the newest with its default log publishing) and Vertex. The
-  identical rerun is cached and pushes nothing new (the oldest release's rerun is left to the
-  module fixture's 2.14 runs: caching is the same rule in every release)."""
+  newest release's identical rerun is cached and pushes nothing new (caching under the oldest
+  is the module fixture's 2.14 rule too, Vertex's rerun test_vertex_json_runs_with_driver_and_resolvers)."""
   from tests.conftest import s3_client, s3_keys
   address, store = mlmd_service
   client = s3_client(s3_server)
@@ -276,7 +276,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   assert report.startswith(f'{root}/{name}/')
   page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/'):])['Body'].read()
   assert page.startswith(b'<!DOCTYPE html>')
-  if release == '2.0.5':
+  if release != '2.17.0':
     return
 
   second = standin.run(spec, root)
@@ -321,7 +321,10 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
 
 # ---------------------------------------------------------------- the other releases, cheaply
 
-PREFIX = ['MnistExampleGen', 'StatisticsGen']  # one producer, one consumer of its artifact
+# One task with no upstream: its outputs carry every rule a release changes. What a consumer makes
+# of them (store_session_info, names) is each release's unit test in test_entrypoint.py and the
+# whole runs under 2.0.5, 2.14.0 and 2.17.0 here.
+PREFIX = ['MnistExampleGen']
 NAMESPACE = 'kubeflow-user-example-com'
 
 
@@ -346,11 +349,10 @@ def on_mlpipeline(tmp_path_factory, mlmd_service, s3_server, mnist_dir):
 
 @pytest.mark.parametrize('tag', ['2.3.0', '2.4.1', '2.5.0', '2.15.0', '2.16.0'])
 def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, on_mlpipeline):
-  """A run of the DAG's first two tasks and its cached rerun, under one release's rules: where
-  outputs go and what they are named, executor-logs, where outputFile goes, store_session_info
-  on what the consumer is handed, the cache; from 2.15.0 in multi-user mode, in its profile's
+  """ExampleGen and its cached rerun, under one release's rules: where outputs go and what they
+  are named, executor-logs, where outputFile goes, store_session_info on what is recorded (and
+  so handed downstream), the cache; from 2.15.0 in multi-user mode, in its profile's
   `private-artifacts/<namespace>/`."""
-  from ml_metadata.proto import metadata_store_pb2 as mlmd
   from tests.conftest import s3_client
   from tests.kubeflow import kfp_standin
   store = mlmd_service[1]
@@ -372,7 +374,7 @@ def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, 
   assert any(key.startswith(examples['uri'][len('s3://mlpipeline/'):] + '/Split-train/') for key in keys)
   logs = [key for key in keys if key.endswith('/' + LOGS_KEY)]
   assert len(logs) == (len(PREFIX) if profile.publish_logs else 0)
-  assert (LOGS_KEY in first.tasks['StatisticsGen'].outputs) == profile.publish_logs
+  assert (LOGS_KEY in first.tasks['MnistExampleGen'].outputs) == profile.publish_logs
 
   # outputs.outputFile: the task root's local path from 2.15.0, else the fixed pod path.
   pod = tmp_path / 'backend' / 'pods' / first.run_id / 'MnistExampleGen'
@@ -383,13 +385,9 @@ def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, 
     written = pod / kfp_standin.LEGACY_OUTPUT_FILE.lstrip('/')
   assert json.loads(written.read_text())['artifacts']['examples']['artifacts'][0]['uri'] == examples['uri']
 
-  # What the consumer was handed carries store_session_info from 2.3.0 on.
-  [statistics_run] = store.get_executions_by_id([first.tasks['StatisticsGen'].execution_id])
-  [event] = [e for e in store.get_events_by_execution_ids([statistics_run.id])
-             if e.type == mlmd.Event.INPUT]
-  [handed] = store.get_artifacts_by_id([event.artifact_id])
-  assert ('store_session_info' in handed.custom_properties) == profile.store_session_info
-  assert handed.uri == examples['uri']
+  # What downstream tasks are handed (from ML Metadata) carries store_session_info from 2.3.0.
+  assert ('store_session_info' in examples['metadata']) == profile.store_session_info
+  assert examples['metadata']['display_name'] == 'examples'
 
   second = standin.run(on_mlpipeline, root, only=PREFIX)
   assert _states(second) == {task: 'CACHED' for task in PREFIX}
@@ -406,7 +404,28 @@ def test_multi_user_credentials_reach_only_the_profiles_prefixes(tmp_path, mlmd_
                          namespace=NAMESPACE, env=s3_server, profile=PROFILES[tag], multi_user=True)
     return standin.run(on_mlpipeline, root, only=['MnistExampleGen'])
 
-  for tag in ('2.15.0', '2.17.0'):
+  for tag in ('2.15.0', '2.16.0', '2.17.0'):
     for root in ('s3://mlpipeline/private-artifacts/someone-else/r', 's3://mnist-tfx/r'):
       with pytest.raises(RunFailed, match=r'AccessDenied\) when calling the PutObject operation'):
         run(tag, root)
+
+
+def test_a_failed_task_records_its_log_from_2_16(tmp_path, mlmd_service, s3_server, on_mlpipeline):
+  """launcher_v2.go uploadOutputArtifacts(componentSucceeded=false) records executor-logs alone
+  from 2.16.0; 2.15.0 records no output of a failed task. (The failure: data outside the
+  namespace's prefixes, read before anything else; the log goes to its own root, which is in.)"""
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  store = mlmd_service[1]
+  for tag, recorded in (('2.15.0', set()), ('2.16.0', {LOGS_KEY})):
+    standin = KfpStandIn(store, str(tmp_path / tag), namespace=NAMESPACE, env=s3_server,
+                         profile=PROFILES[tag], multi_user=True)
+    run_id = f'failing-{tag}'
+    with pytest.raises(RunFailed, match='AccessDenied'):
+      standin.run(on_mlpipeline, f's3://mlpipeline/private/{NAMESPACE}/failing',
+                  {'data_dir': 's3://mlpipeline/private/someone-else/mnist'}, run_id=run_id,
+                  only=['MnistExampleGen'])
+    context = store.get_context_by_type_and_name('system.PipelineRun', run_id)
+    [failed] = [e for e in store.get_executions_by_context(context.id)
+                if e.last_known_state == mlmd.Execution.FAILED]
+    outputs = [e for e in store.get_events_by_execution_ids([failed.id]) if e.type == mlmd.Event.OUTPUT]
+    assert {e.path.steps[0].key for e in outputs} == recorded
