@@ -42,6 +42,11 @@ expects (paths below are in that tree):
   succeeded; after a failure nothing new starts. `lifecycle.preCacheCheck` is never read, and
   resolver executors are refused ("resolver not implemented yet", argocompiler/argo.go).
 
+What changed between releases is a `Profile` (PROFILES: 2.0.5 to 2.17.0, each rule citing its
+source and tags); the default is the newest release with its defaults, log publishing on. With
+`multi_user=True` (2.15.0+) a task's s3:// reads and writes outside its namespace's prefixes fail
+with S3's AccessDenied, as the profile controller's policy makes them.
+
 With `vertex=True` it plays Vertex AI Pipelines instead, for the JSON's differences: input
 artifacts keep their schema title and a resource name, the ExampleGen driver hook
 (`preCacheCheck`) runs before the executor and its parameters join the cache key, and
