@@ -10,7 +10,10 @@ frontend/src/components/viewers/MetricsVisualizations.tsx renders for an executi
   the SDK's ClassificationMetrics.log_confusion_matrix writes (sdk/python/kfp/dsl/types/
   artifact_types.py); the launcher stores it as a struct the UI reads;
 - `report` (system.HTML): one HTML file at the artifact's URI, shown in an iframe.
-Metadata goes back through the ExecutorOutput file, as every KFP component's does.
+Metadata goes back through the ExecutorOutput file, as every KFP component's does, for these
+three outputs only: any other output the driver adds (`executor-logs` from KFP 2.5 on) is the
+launcher's. An empty confusion matrix is left out (the UI would draw a 0x0 grid), and no metric
+is named after a property the launcher sets on every artifact (RESERVED_PROPERTIES).
 
     python -m kubeflow.run_results --executor_input '{{$}}'
 """
@@ -26,6 +29,11 @@ INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'mod
           'pushed_model': ('Pusher', 'pushed_model')}
 OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
            'report': 'system.HTML'}
+# Custom properties KFP's launcher puts on every output artifact it records (kubeflow/pipelines
+# backend/src/v2/metadata/client.go RecordArtifact: display_name; store_session_info from 2.3.0,
+# which the UI's scalar table shows as a row until 2.17.0 hides it: frontend/src/lib/
+# ReservedArtifactProperties.ts). A metric of either name would be taken for that property.
+RESERVED_PROPERTIES = ('display_name', 'store_session_info')
 
 
 def add_to_spec(spec: Dict[str, Any], image: str) -> None:
@@ -107,11 +115,20 @@ def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   single = (report.get('serving_check') or {}).get('latency', {}).get('1', {})
   metrics.update({f'serving_latency_{k}': v for k, v in single.items() if k in ('p50_ms', 'p99_ms')})
   metrics = {k: v for k, v in metrics.items() if v is not None}  # the launcher refuses nulls
-  matrix = report.get('confusion_matrix') or []
+  matrix = [row for row in report.get('confusion_matrix') or [] if row]
   confusion = {'confusionMatrix': {
       'annotationSpecs': [{'displayName': str(i)} for i in range(len(matrix))],
-      'rows': [{'row': [float(n) for n in row]} for row in matrix]}}
+      'rows': [{'row': [float(n) for n in row]} for row in matrix]}} if matrix else {}
   return {'metrics': metrics, 'confusion_matrix': confusion, 'report': {}}
+
+
+def own_outputs(executor_input: dict) -> Dict[str, dict]:
+  """The outputs RunResults writes, by key; the rest (executor-logs) is the launcher's."""
+  given = executor_input['outputs']['artifacts']
+  missing = sorted(set(OUTPUTS) - set(given))
+  if missing:
+    raise ValueError(f'RunResults was given no {", ".join(missing)} output to write')
+  return {name: given[name]['artifacts'][0] for name in OUTPUTS}
 
 
 def main(argv) -> None:
@@ -124,8 +141,7 @@ def main(argv) -> None:
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}
   report = collect(inputs)
-  outputs = {name: artifacts['artifacts'][0]
-             for name, artifacts in executor_input['outputs']['artifacts'].items()}
+  outputs = own_outputs(executor_input)
   html_uri = outputs['report']['uri']
   parent = html_uri.rstrip('/').rsplit('/', 1)[0]
   fileio.makedirs(parent)

@@ -22,22 +22,30 @@ expects (paths below are in that tree):
 - Upstream artifacts (driver resolveInputs, GetOutputArtifactsByExecutionId, toRuntimeArtifact):
   `name` = the MLMD id in decimal, `uri`, `metadata` from the recorded properties, and
   `type: {"instanceSchema": ""}` — the schema is never filled (the quirk our entrypoint repairs).
-- Outputs (driver provisionOutputs): `<root>/<pipeline>/<run>/<task>/<output key>` (2.0-2.3), or
-  with a fresh id before the key (2.4+), the type from outputDefinitions; `outputs.outputFile` a
-  pod-local file (/tmp/kfp_outputs/output_metadata.json).
+- Outputs (driver provisionOutputs), the type from outputDefinitions; the layout, the output
+  names, `executor-logs` and `outputs.outputFile` change with the release: see `Profile`.
 - Launcher (component/launcher_v2.go): component defaults added, `{{$}}` and the parameter and
   artifact placeholders replaced by plain string substitution, the command run, the executor
-  output merged (a URI replaces, metadata merges key by key), outputs recorded. Not played: the
-  launcher's own download of inputs and upload of outputs through its object-store client
-  (TFX reads and writes the URIs itself; the launcher's client needs its own endpoint settings).
+  output merged (a URI replaces, metadata merges key by key), outputs recorded. The launcher's
+  own upload is played for `executor-logs` only (the task's log, written by the launcher); the
+  rest TFX reads and writes at the URIs itself (the launcher finds no local copy to upload).
 - Cache (driver getFingerPrint, cacheutils GenerateCacheKey / GetExecutionCache): SHA-256 of input
   artifact ids, input parameters, output specs without URIs, output parameter types, image and raw
-  command + args; looked up per ("pipeline/<name>", namespace), written only after success; a
-  hit records a CACHED execution whose outputs are the same MLMD artifacts. `enableCache: false`
-  neither looks up nor writes.
+  command + args; looked up per ("pipeline/<name>", namespace), newest entry first
+  (cacheutils/cache.go GetExecutionCache: SortBy "created_at desc", PageSize 1, every tag);
+  written only after success and only when the driver computed a fingerprint, i.e. the task has
+  caching on (launcher_v2.go Execute: `if fingerPrint != ""`, every tag); a hit records a
+  CACHED execution whose outputs are the same MLMD artifacts, and every provisioned output key
+  (executor-logs too) must be among them (driver collectOutputArtifactMetadataFromCache:
+  "unable to find artifact with name"). `enableCache: false` neither looks up nor writes.
 - Ordering and failure (compiler/argocompiler/dag.go): a task runs when all it depends on
   succeeded; after a failure nothing new starts. `lifecycle.preCacheCheck` is never read, and
   resolver executors are refused ("resolver not implemented yet", argocompiler/argo.go).
+
+What changed between releases is a `Profile` (PROFILES: 2.0.5 to 2.17.0, each rule citing its
+source and tags); the default is the newest release with its defaults, log publishing on. With
+`multi_user=True` (2.15.0+) a task's s3:// reads and writes outside its namespace's prefixes fail
+with S3's AccessDenied, as the profile controller's policy makes them.
 
 With `vertex=True` it plays Vertex AI Pipelines instead, for the JSON's differences: input
 artifacts keep their schema title and a resource name, the ExampleGen driver hook
@@ -64,6 +72,118 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VERTEX_NAME_PREFIX = 'projects/p/locations/l/metadataStores/default/artifacts/'
 _TYPE_KINDS = {'STRING': 'string_value', 'NUMBER_INTEGER': 'number_value',
                'NUMBER_DOUBLE': 'number_value', 'BOOLEAN': 'bool_value'}
+
+
+LOGS_KEY = 'executor-logs'  # the driver's own output (driver.go provisionOutputs, 2.5.0+)
+LEGACY_OUTPUT_FILE = '/tmp/kfp_outputs/output_metadata.json'  # component.OutputMetadataFilepath
+PROFILE_BUCKET = 'mlpipeline'  # sync.py S3_BUCKET_NAME
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+  """What one KFP release's driver and launcher do differently (kubeflow/pipelines, paths under
+  backend/src/v2 unless said; each field names the tags whose source has the rule)."""
+  tag: str
+  # driver/driver.go provisionOutputs: GenerateOutputURI(root, [task, outputURISalt, key]), a
+  # fresh uuid as salt: 2.4.1+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root, [task, key]).
+  salted_uris: bool
+  # driver/driver.go provisionOutputs: with publishOutput == "true" an `executor-logs` output of
+  # schemaTitle system.Artifact, no metadata: 2.5.0+. The flag: cmd/driver/main.go publish_logs,
+  # default "true"; the compiler passes PUBLISH_LOGS when the apiserver has it set
+  # (compiler/argocompiler/container.go).
+  publish_logs: bool
+  # driver/driver.go provisionOutputs 2.15.0+: task root <root>/<task>/<uuid>, each output at
+  # <task root>/<key> with `name` = the key, outputFile = LocalPathForURI(task root)/
+  # output_metadata.json (component/launcher_v2.go LocalPathForURI: /s3/, /minio/, /gcs/), the
+  # legacy /tmp/kfp_outputs path when the scheme has no local path. Before: no name, legacy path.
+  task_root_layout: bool
+  # metadata/client.go RecordArtifact: custom property store_session_info = JSON of the bucket's
+  # SessionInfo unless set: 2.3.0+ (2.0.5 has only display_name).
+  store_session_info: bool
+  # component/launcher_v2.go executeV2 -> qualifyExecutorLogsForRetry: the executor-logs URI
+  # gets "-<retry index>" ("-0" on the first attempt) before placeholders are filled: 2.17.0.
+  retry_qualified_logs: bool
+  # component/launcher_v2.go uploadOutputArtifacts(componentSucceeded=false): a failed task
+  # still records its executor-logs: 2.16.0+ (earlier a failed task records no output).
+  logs_on_failure: bool
+  # manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py
+  # put_user_policy: in multi-user mode a profile's credentials reach only mlpipeline/
+  # {artifacts, private-artifacts/<ns>, private/<ns>, shared}/*: 2.15.0+ (2.14.0 has no policy).
+  profile_scoped_credentials: bool
+
+
+PROFILES = {p.tag: p for p in (
+    Profile('2.0.5', False, False, False, False, False, False, False),
+    Profile('2.3.0', False, False, False, True, False, False, False),
+    Profile('2.4.1', True, False, False, True, False, False, False),
+    Profile('2.5.0', True, True, False, True, False, False, False),
+    Profile('2.14.0', True, True, False, True, False, False, False),
+    Profile('2.15.0', True, True, True, True, False, False, True),
+    Profile('2.16.0', True, True, True, True, False, True, True),
+    Profile('2.17.0', True, True, True, True, True, True, True),
+)}
+OLDEST, NEWEST = PROFILES['2.0.5'], PROFILES['2.17.0']
+# Vertex AI is no KFP release: a unique URI per task, none of the open-source launcher's extras.
+VERTEX_PROFILE = Profile('vertex', True, False, False, False, False, False, False)
+DEFAULT_PROFILE = NEWEST  # the release people install today, with its defaults (publish_logs on)
+
+
+def local_path_for_uri(uri: str) -> Optional[str]:
+  """component/launcher_v2.go LocalPathForURI (oci:// not played): the pod path of a URI."""
+  for scheme, mount in (('gs://', '/gcs/'), ('minio://', '/minio/'), ('s3://', '/s3/')):
+    if uri.startswith(scheme):
+      return mount + uri[len(scheme):]
+  return None
+
+
+def session_info(pipeline_root: str) -> str:
+  """What RecordArtifact stores as store_session_info (json.Marshal of objectstore.SessionInfo):
+  an s3:// root with no provider config: config/s3.go ProvideSessionInfo {"fromEnv": "true"};
+  else the default MinIO session (config/env.go getDefaultMinioSessionInfo, 2.17.0)."""
+  if pipeline_root.startswith('s3://'):
+    return json.dumps({'Provider': 's3', 'Params': {'fromEnv': 'true'}}, separators=(',', ':'))
+  return json.dumps({'Provider': 'minio', 'Params': {
+      'accessKeyKey': 'accesskey', 'disableSSL': 'true',
+      'endpoint': 'minio-service.kubeflow:9000', 'fromEnv': 'false', 'maxRetries': '5',
+      'region': 'minio', 'secretKeyKey': 'secretkey', 'secretName': 'mlpipeline-minio-artifact'}},
+      separators=(',', ':'))
+
+
+def profile_prefixes(namespace: str) -> List[str]:
+  """sync.py put_user_policy's Resource list, as s3:// prefixes."""
+  return [f's3://{PROFILE_BUCKET}/{p}/' for p in
+          ('artifacts', f'private-artifacts/{namespace}', f'private/{namespace}', 'shared')]
+
+
+def provision_outputs(profile: Profile, component: dict, run_root: str, task_name: str,
+                      pod_dir: str) -> dict:
+  """driver.go provisionOutputs as `profile`'s release has it. Pod-local paths (outputFile) are
+  placed under `pod_dir`, the pod's file system here."""
+  definitions = dict(component.get('outputDefinitions', {}).get('artifacts', {}))
+  if profile.publish_logs:
+    definitions[LOGS_KEY] = {'artifactType': {'schemaTitle': 'system.Artifact'}}
+  salt = str(uuid.uuid4()) if profile.salted_uris else ''
+  task_root = '/'.join(part for part in (run_root.rstrip('/'), task_name, salt) if part)
+  outputs = {'artifacts': {}}
+  for key, definition in definitions.items():
+    artifact = {'uri': f'{task_root}/{key}', 'type': definition['artifactType']}
+    if profile.task_root_layout:
+      artifact['name'] = key
+    if definition.get('metadata'):
+      artifact['metadata'] = definition['metadata']
+    outputs['artifacts'][key] = {'artifacts': [artifact]}
+  output_params = component.get('outputDefinitions', {}).get('parameters', {})
+  if output_params:
+    outputs['parameters'] = {k: {'outputFile': _in_pod(pod_dir, f'/tmp/kfp/outputs/{k}')}
+                             for k in output_params}
+  local_root = local_path_for_uri(task_root) if profile.task_root_layout else None
+  outputs['outputFile'] = _in_pod(pod_dir, f'{local_root}/output_metadata.json' if local_root
+                                  else LEGACY_OUTPUT_FILE)
+  return outputs
+
+
+def _in_pod(pod_dir: str, path: str) -> str:
+  return os.path.join(pod_dir, path.lstrip('/'))
 
 
 class RunFailed(RuntimeError):
@@ -137,13 +257,15 @@ class KfpStandIn:
 
   def __init__(self, store, work_dir: str, namespace: str = 'kubeflow-user-example-com',
                env: Optional[Dict[str, str]] = None, vertex: bool = False, timeout: float = 900,
-               allow_local_root: bool = False, salted_uris: bool = False):
+               allow_local_root: bool = False, profile: Optional[Profile] = None,
+               multi_user: bool = False):
     """allow_local_root: accept a plain folder as pipeline root (the tests' convenience; the real
-    launcher refuses one). salted_uris: KFP 2.4+'s output layout, a fresh id between the task
-    and the output key (driver provisionOutputs); off: 2.0-2.3's."""
+    launcher refuses one). profile: the KFP release played (PROFILES). multi_user: a multi-user
+    install, the task's credentials those its profile controller gives the namespace."""
     self.store = store
     self.allow_local_root = allow_local_root
-    self.salted_uris = salted_uris
+    self.profile = profile or (VERTEX_PROFILE if vertex else DEFAULT_PROFILE)
+    self.multi_user = multi_user
     self.work_dir = work_dir
     self.namespace = namespace
     self.env = dict(env or {})
@@ -209,25 +331,32 @@ class KfpStandIn:
 
   # ---------------------------------------------------------------- the API server's cache table
 
-  def _cache(self) -> Dict[str, int]:
+  def _cache(self) -> List[dict]:
     if not os.path.exists(self.cache_file):
-      return {}
+      return []
     with open(self.cache_file) as f:
       return json.load(f)
 
-  def _cache_key(self, pipeline_name: str, fingerprint: str) -> str:
-    return f'{fingerprint}|pipeline/{pipeline_name}|{self.namespace}'
+  def _cached_execution(self, pipeline_name: str, fingerprint: str) -> Optional[int]:
+    """cacheutils GetExecutionCache: the newest task with this fingerprint, pipeline, namespace."""
+    entries = [e for e in self._cache() if (e['fingerprint'], e['pipelineName'], e['namespace'])
+               == (fingerprint, f'pipeline/{pipeline_name}', self.namespace)]
+    return max(entries, key=lambda e: e['created_at'])['execution_id'] if entries else None
 
   def _remember(self, pipeline_name: str, fingerprint: str, execution_id: int) -> None:
     table = self._cache()
-    table[self._cache_key(pipeline_name, fingerprint)] = execution_id
+    table.append({'fingerprint': fingerprint, 'pipelineName': f'pipeline/{pipeline_name}',
+                  'namespace': self.namespace, 'execution_id': execution_id,
+                  'created_at': len(table)})  # insertion order: a clock that never ties
     with open(self.cache_file, 'w') as f:
       json.dump(table, f)
 
   # ---------------------------------------------------------------- a run
 
   def run(self, spec: Dict[str, Any], pipeline_root: str, parameters: Optional[Dict[str, Any]] = None,
-          run_id: Optional[str] = None) -> PipelineRun:
+          run_id: Optional[str] = None, only: Optional[List[str]] = None) -> PipelineRun:
+    """only: run just these tasks (a prefix of the DAG: each one's upstream tasks among them), the
+    tests' cheap path; KFP itself always runs the whole DAG."""
     if 'pipelineSpec' in spec:  # a Vertex PipelineJob: its spec and runtime config
       job = spec
       spec = job['pipelineSpec']
@@ -257,7 +386,13 @@ class KfpStandIn:
     dag_id = self._publish(root, contexts)
 
     result = PipelineRun(run_id, {})
-    for task_name in self._order(spec['root']['dag']['tasks']):
+    tasks = spec['root']['dag']['tasks']
+    if only is not None:
+      outside = sorted({d for t in only for d in tasks[t].get('dependentTasks', [])} - set(only))
+      if outside:
+        raise ValueError(f'only={only} leaves out upstream task(s) {outside}')
+      tasks = {name: tasks[name] for name in only}
+    for task_name in self._order(tasks):
       task = spec['root']['dag']['tasks'][task_name]
       executor = executors[spec['components'][task['componentRef']['name']]['executorLabel']]
       if 'resolver' in executor:
@@ -343,17 +478,8 @@ class KfpStandIn:
     component = spec['components'][task['componentRef']['name']]
     params, input_artifacts = self._inputs(spec, task, values, result)
     pod_dir = os.path.join(self.work_dir, 'pods', run_id, task_name)
-    outputs = {'artifacts': {}, 'outputFile': os.path.join(pod_dir, 'kfp_outputs',
-                                                           'output_metadata.json')}
-    salt = f'/{uuid.uuid4()}' if self.salted_uris else ''
-    for key, definition in component.get('outputDefinitions', {}).get('artifacts', {}).items():
-      outputs['artifacts'][key] = {'artifacts': [{
-          'uri': f'{run_root}/{task_name}{salt}/{key}', 'type': definition['artifactType'],
-          'metadata': {}}]}
+    outputs = provision_outputs(self.profile, component, run_root, task_name, pod_dir)
     output_params = component.get('outputDefinitions', {}).get('parameters', {})
-    if output_params:
-      outputs['parameters'] = {k: {'outputFile': os.path.join(pod_dir, 'kfp', 'outputs', k)}
-                               for k in output_params}
     executor_input = {'inputs': {'parameterValues': params,
                                  'artifacts': {k: {'artifacts': v} for k, v in input_artifacts.items()}},
                       'outputs': outputs}
@@ -361,7 +487,8 @@ class KfpStandIn:
 
     stderr = ''
     if self.vertex and 'lifecycle' in container:  # Vertex runs the driver hook first
-      code, stderr = self._launch(container['lifecycle']['preCacheCheck'], component, executor_input)
+      code, _, stderr = self._launch(container['lifecycle']['preCacheCheck'], component,
+                                     executor_input, pod_dir)
       if code:
         return self._failed(task_name, params, input_artifacts, contexts, dag_id, stderr)
       with open(outputs['outputFile']) as f:
@@ -376,13 +503,15 @@ class KfpStandIn:
           'inputArtifactNames': {k: {'artifactNames': [a['name'] for a in v]}
                                  for k, v in input_artifacts.items()},
           'inputParameterValues': params,
-          'outputArtifactsSpec': {k: {'name': '', 'type': v['artifacts'][0]['type'], 'metadata': {}}
+          'outputArtifactsSpec': {k: {'name': v['artifacts'][0].get('name', ''),
+                                      'type': v['artifacts'][0]['type'],
+                                      'metadata': v['artifacts'][0].get('metadata', {})}
                                   for k, v in outputs['artifacts'].items()},
           'outputParametersSpec': {k: v['parameterType'] for k, v in output_params.items()},
           'containerSpec': {'image': container['image'],
                             'cmdArgs': list(container['command']) + list(container.get('args', []))}})
       execution.custom_properties['cache_fingerprint'].string_value = fingerprint
-      cached_id = self._cache().get(self._cache_key(pipeline_name, fingerprint))
+      cached_id = self._cached_execution(pipeline_name, fingerprint)
       if cached_id is not None:
         cached = self._outputs_of(cached_id)
         missing = set(outputs['artifacts']) - set(cached)
@@ -396,19 +525,78 @@ class KfpStandIn:
 
     execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts))
     execution.id = execution_id
-    code, stderr = self._launch(container, component, executor_input)
+    if self.profile.retry_qualified_logs and LOGS_KEY in outputs['artifacts']:
+      outputs['artifacts'][LOGS_KEY]['artifacts'][0]['uri'] += '-0'  # qualifyExecutorLogsURI
+    denied = self._denied(executor_input)
+    if denied:
+      code, stdout, stderr = 1, '', denied
+    else:
+      code, stdout, stderr = self._launch(container, component, executor_input, pod_dir)
+    uploaded = self._write_log(outputs, pod_dir, stdout + stderr)
     if code:
       execution.last_known_state = mlmd.Execution.FAILED
-      self.store.put_executions([execution])
+      recorded = {}
+      if self.profile.logs_on_failure and uploaded:
+        recorded = self._record_outputs({'artifacts': {LOGS_KEY: outputs['artifacts'][LOGS_KEY]},
+                                         'outputFile': ''}, run_root)
+      self._publish(execution, contexts, None, recorded)
       return TaskRun('FAILED', execution_id, {}, stderr)
 
-    recorded = self._record_outputs(outputs)
+    recorded = self._record_outputs(outputs, run_root)
     execution.last_known_state = mlmd.Execution.COMPLETE
     self._publish(execution, contexts, None, recorded)
     if fingerprint:
       self._remember(pipeline_name, fingerprint, execution_id)
     return TaskRun('COMPLETE', execution_id, {
         k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()}, stderr)
+
+  def _denied(self, executor_input) -> str:
+    """A multi-user install from 2.15.0 on (Profile.profile_scoped_credentials): the task's
+    credentials reach only its profile's prefixes, so its first read or write of any other
+    s3:// object fails as S3 answers it. Checked on every s3:// URI the task is handed (its
+    artifacts and its parameters); an empty string when all are allowed."""
+    inputs = [a['uri'] for v in executor_input['inputs']['artifacts'].values() for a in v['artifacts']]
+    inputs += [v for v in executor_input['inputs']['parameterValues'].values()
+               if isinstance(v, str) and v.startswith('s3://')]
+    outputs = [a['artifacts'][0]['uri'] for a in executor_input['outputs']['artifacts'].values()]
+    for operation, uris in (('GetObject', inputs), ('PutObject', outputs)):
+      for uri in uris:
+        if self._outside_profile(uri):
+          allowed = ', '.join(p + '*' for p in profile_prefixes(self.namespace))
+          return (f'botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling '
+                  f'the {operation} operation: Access Denied ({uri}: the credentials of namespace '
+                  f'{self.namespace} reach only {allowed})')
+    return ''
+
+  def _outside_profile(self, uri: str) -> bool:
+    """An s3:// URI the namespace's credentials do not reach (multi-user, 2.15.0+)."""
+    if not (self.multi_user and self.profile.profile_scoped_credentials and uri.startswith('s3://')):
+      return False
+    return not any((uri + '/').startswith(p) for p in profile_prefixes(self.namespace))
+
+  def _write_log(self, outputs, pod_dir, text: str) -> bool:
+    """launcher_v2.go getLogWriter: the task's stdout and stderr go to the executor-logs
+    artifact's local path (LocalPathForURI), then uploadOutputArtifacts puts that file at the URI
+    with the same credentials (an upload refused is an error: nothing recorded). True if put."""
+    if LOGS_KEY not in outputs['artifacts']:
+      return False
+    uri = outputs['artifacts'][LOGS_KEY]['artifacts'][0]['uri']
+    local = local_path_for_uri(uri)
+    path = _in_pod(pod_dir, local) if local else uri  # a local root (tests only): the file itself
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+      f.write(text)
+    if self._outside_profile(uri):
+      return False
+    if uri.startswith('s3://'):
+      import boto3
+      bucket, key = uri[len('s3://'):].split('/', 1)
+      boto3.client('s3', endpoint_url=self.env.get('AWS_ENDPOINT_URL'),
+                   region_name=self.env.get('AWS_DEFAULT_REGION'),
+                   aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
+                   aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY')).upload_file(
+                       path, bucket, key)
+    return True
 
   def _failed(self, task_name, params, input_artifacts, contexts, dag_id, stderr) -> TaskRun:
     execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),
@@ -430,7 +618,7 @@ class KfpStandIn:
     ids = {k: [int(a['name'].rsplit('/', 1)[-1]) for a in v] for k, v in input_artifacts.items()}
     return {k: self.store.get_artifacts_by_id(v) if v else [] for k, v in ids.items()}
 
-  def _launch(self, container, component, executor_input) -> (int, str):
+  def _launch(self, container, component, executor_input, pod_dir) -> (int, str, str):
     """launcher_v2.go executeV2: defaults added, placeholders replaced, the command run."""
     executor_input = json.loads(json.dumps(executor_input))
     declared = component.get('inputDefinitions', {}).get('parameters', {})
@@ -459,15 +647,15 @@ class KfpStandIn:
       raise RunFailed(f'unexpected command {argv[0]!r}: the image runs python')
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3',
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'], **self.env)
-    pod_dir = os.path.dirname(os.path.dirname(executor_input['outputs']['outputFile']))
     proc = subprocess.run(argv, cwd=pod_dir, env=env, capture_output=True, text=True,
                           timeout=self.timeout)
-    return proc.returncode, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
 
-  def _record_outputs(self, outputs) -> Dict[str, List[mlmd.Artifact]]:
-    """launcher_v2.go mergeRuntimeArtifacts + RecordArtifact."""
+  def _record_outputs(self, outputs, run_root) -> Dict[str, List[mlmd.Artifact]]:
+    """launcher_v2.go uploadOutputArtifacts: mergeRuntimeArtifacts (not for executor-logs from
+    2.17.0, which the launcher keeps as it placed it), then metadata/client.go RecordArtifact."""
     produced = {}
-    if os.path.exists(outputs['outputFile']):
+    if outputs['outputFile'] and os.path.exists(outputs['outputFile']):
       with open(outputs['outputFile']) as f:
         produced = json_format.MessageToDict(
             json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())).get('artifacts', {})
@@ -476,7 +664,7 @@ class KfpStandIn:
       provisioned = artifact_list['artifacts'][0]
       uri, metadata = provisioned['uri'], dict(provisioned.get('metadata', {}))
       written = produced.get(key, {}).get('artifacts', [])
-      if written:
+      if written and not (key == LOGS_KEY and self.profile.retry_qualified_logs):
         uri = written[0].get('uri') or uri
         metadata.update(written[0].get('metadata', {}))
       artifact = mlmd.Artifact(type_id=self._type_id('artifact', _title(provisioned['type'])),
@@ -485,6 +673,8 @@ class KfpStandIn:
         artifact.custom_properties[name].CopyFrom(_to_mlmd_value(value))
       if 'display_name' not in metadata:
         artifact.custom_properties['display_name'].string_value = key
+      if self.profile.store_session_info and 'store_session_info' not in metadata:
+        artifact.custom_properties['store_session_info'].string_value = session_info(run_root)
       [artifact.id] = self.store.put_artifacts([artifact])
       recorded[key] = self.store.get_artifacts_by_id([artifact.id])
     return recorded

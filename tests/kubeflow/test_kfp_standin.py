@@ -1,6 +1,11 @@
 """The compiled pipeline, run end to end by a stand-in for the KFP 2.x backend (kfp_standin.py),
 recording to a real ML Metadata gRPC service: every task under KFP's real artifact passing,
-caching, the baseline scoped to its own pipeline, no duplicate pushes, and Vertex's JSON."""
+caching, the baseline scoped to its own pipeline, no duplicate pushes, and Vertex's JSON.
+
+KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// root under the
+oldest (2.0.5) and the newest (2.17.0, log publishing on) release; the four-run module fixture
+under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a run, then its
+cached rerun), which meets every rule a release changes."""
 import json
 import os
 import re
@@ -10,7 +15,7 @@ import pytest
 from components import serving_check
 from components.mnist_pusher import ALREADY_SERVING_KEY, versions
 from tests.kubeflow.conftest import compile_on_local_root, compile_to
-from tests.kubeflow.kfp_standin import KfpStandIn, RunFailed
+from tests.kubeflow.kfp_standin import LOGS_KEY, PROFILES, KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
@@ -46,7 +51,8 @@ def kfp(tmp_path_factory, mlmd_service, mnist_dir):
   address, store = mlmd_service
   work = tmp_path_factory.mktemp('standin')
   root = str(work / 'root')
-  standin = KfpStandIn(store, str(work / 'backend'), allow_local_root=True)
+  standin = KfpStandIn(store, str(work / 'backend'), allow_local_root=True,
+                       profile=PROFILES['2.14.0'])
   ours = _compile(work / 'ours', address, mnist_dir, root, '--accuracy-threshold', '0.5')
   theirs = _compile(work / 'theirs', address, mnist_dir, root, '--accuracy-threshold', '0.5',
                     '--pipeline-name', 'team-b', '--serving-dir', str(work / 'serving-b'))
@@ -63,9 +69,9 @@ def test_first_run_completes_every_task_and_pushes(kfp):
   store, root, _, runs = kfp
   run = runs['first']
   assert _states(run) == {name: 'COMPLETE' for name in TASKS}
-  # Outputs at KFP's URIs: <root>/<pipeline>/<run>/<task>/<output>.
+  # Outputs at KFP 2.14's URIs: <root>/<pipeline>/<run>/<task>/<uuid>/<output>.
   model = run.output('Trainer', 'model')
-  assert model['uri'] == f'{root}/mnist-tfx/{run.run_id}/Trainer/model'
+  assert re.fullmatch(rf'{root}/mnist-tfx/{run.run_id}/Trainer/[0-9a-f-]{{36}}/model', model['uri'])
   assert os.path.exists(os.path.join(model['uri'], 'Format-Serving', 'saved_model.pb'))
   baseline = run.output('LatestBlessedModel', 'model')
   assert baseline['metadata']['baseline_kind'] == 'candidate'
@@ -81,6 +87,12 @@ def test_first_run_completes_every_task_and_pushes(kfp):
   pushed = run.output('Pusher', 'pushed_model')
   assert pushed['metadata']['pushed'] == 1.0
   assert versions(f'{root}/serving') == [int(pushed['metadata']['pushed_version'])]
+  # Log publishing on: each task's log recorded beside its outputs, the TFX ones untouched.
+  for name in TASKS:
+    logs = run.output(name, LOGS_KEY)
+    assert logs['metadata']['display_name'] == LOGS_KEY and 'store_session_info' in logs['metadata']
+    assert os.path.isfile(logs['uri'])
+  assert model['metadata']['store_session_info'].startswith('{"Provider":')
 
 
 def test_kfp_naming_in_ml_metadata(kfp):
@@ -216,46 +228,61 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
   assert page.startswith('<!DOCTYPE html>') and f'Test accuracy <b>{accuracy:.4f}</b>' in page
 
 
-@pytest.mark.parametrize('target', ['kfp', 'vertex'])
-def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, target):
+@pytest.mark.parametrize('release', ['2.0.5', '2.17.0', 'vertex'])
+def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, release):
   """Every task reads and writes s3:// (a loopback S3-compatible server), with only the AWS
-  variables a MinIO secret provides: data, artifacts, the pushed model and the report. The
-  identical rerun is cached and pushes nothing new."""
+  variables a MinIO secret provides: data, artifacts, the pushed model and the report. KFP's
+  oldest and newest releases (the newest with its default log publishing) and Vertex. The
+  newest release's identical rerun is cached and pushes nothing new (caching under the oldest
+  is the module fixture's 2.14 rule too, Vertex's rerun test_vertex_json_runs_with_driver_and_resolvers)."""
   from tests.conftest import s3_client, s3_keys
   address, store = mlmd_service
   client = s3_client(s3_server)
   for name in sorted(os.listdir(mnist_dir)):
     if name.endswith('.gz'):
       client.upload_file(os.path.join(mnist_dir, name), 'mnist-tfx', f'data/mnist/{name}')
-  root, name = f's3://mnist-tfx/{target}', f'{target}-on-s3'
+  target = 'vertex' if release == 'vertex' else 'kfp'
+  prefix = release.replace('.', '-')
+  root, name = f's3://mnist-tfx/{prefix}', f'{prefix}-on-s3'
   spec = _compile(tmp_path / 's3', address, 's3://mnist-tfx/data/mnist', root,
                   '--pipeline-name', name, '--accuracy-threshold', '0.5', target=target)
-  # KFP 2.4 and later put a fresh id between the task and the output key: nothing may rely on it.
   standin = KfpStandIn(store, str(tmp_path / 'backend'), env=s3_server, vertex=target == 'vertex',
-                       salted_uris=True)
+                       profile=None if target == 'vertex' else PROFILES[release])
   first = standin.run(spec, root)
   expected = TASKS if target == 'kfp' else TASKS - {'LatestBlessedModel'} | {
       'LatestBlessedModelResolver-model-blessing-resolver', 'LatestBlessedModelResolver-model-resolver'}
   assert _states(first) == {task: 'COMPLETE' for task in expected}
   model_uri = first.output('Trainer', 'model')['uri']
-  assert re.fullmatch(rf'{root}/{name}/{first.run_id}/Trainer/[0-9a-f-]{{36}}/model', model_uri)
-  assert f'{model_uri[len("s3://mnist-tfx/"):]}/Format-Serving/saved_model.pb' in \
-      s3_keys(s3_server, f'{target}/')
+  salt = '' if release == '2.0.5' else '[0-9a-f-]{36}/'  # a fresh id per task from 2.4.1
+  assert re.fullmatch(rf'{root}/{name}/{first.run_id}/Trainer/{salt}model', model_uri)
+  keys = s3_keys(s3_server, f'{prefix}/')
+  assert f'{model_uri[len("s3://mnist-tfx/"):]}/Format-Serving/saved_model.pb' in keys
+  if release == '2.17.0':  # each task's log, uploaded by the launcher, for the first attempt
+    logs = {task: first.output(task, LOGS_KEY)['uri'] for task in expected}
+    for task, uri in logs.items():
+      assert re.fullmatch(rf'{root}/{name}/{first.run_id}/{task}/[0-9a-f-]{{36}}/executor-logs-0', uri)
+      assert uri[len('s3://mnist-tfx/'):] in keys
+    assert 'Starting executor' in s3_client(s3_server).get_object(
+        Bucket='mnist-tfx', Key=logs['Trainer'][len('s3://mnist-tfx/'):])['Body'].read().decode()
+  else:
+    assert not [key for key in keys if LOGS_KEY in key]
   assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
   version = first.output('Pusher', 'pushed_model')['metadata']['pushed_version']
-  serving = s3_keys(s3_server, f'{target}/serving/')
-  assert f'{target}/serving/{version}/saved_model.pb' in serving
-  assert f'{target}/serving/{version}/assets.extra/pushed_from.json' in serving
+  serving = s3_keys(s3_server, f'{prefix}/serving/')
+  assert f'{prefix}/serving/{version}/saved_model.pb' in serving
+  assert f'{prefix}/serving/{version}/assets.extra/pushed_from.json' in serving
   assert not [key for key in serving if '.pushing-' in key], 'no staging copy is left behind'
   report = first.output('RunResults', 'report')['uri']
   assert report.startswith(f'{root}/{name}/')
   page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/'):])['Body'].read()
   assert page.startswith(b'<!DOCTYPE html>')
+  if release != '2.17.0':
+    return
 
   second = standin.run(spec, root)
   assert second.tasks['Trainer'].state == 'CACHED'
   assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
-  assert {key.split('/')[2] for key in s3_keys(s3_server, f'{target}/serving/')} == {version}
+  assert {key.split('/')[2] for key in s3_keys(s3_server, f'{prefix}/serving/')} == {version}
 
 
 def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server):
@@ -290,3 +317,115 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   lineage = cli('lineage', version)
   train_images_sha256 = 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db'
   assert 'Trainer' in lineage and 'MnistExampleGen' in lineage and train_images_sha256 in lineage
+
+
+# ---------------------------------------------------------------- the other releases, cheaply
+
+# One task with no upstream: its outputs carry every rule a release changes. What a consumer makes
+# of them (store_session_info, names) is each release's unit test in test_entrypoint.py and the
+# whole runs under 2.0.5, 2.14.0 and 2.17.0 here.
+PREFIX = ['MnistExampleGen']
+NAMESPACE = 'kubeflow-user-example-com'
+
+
+@pytest.fixture(scope='module')
+def on_mlpipeline(tmp_path_factory, mlmd_service, s3_server, mnist_dir):
+  """The pipeline compiled onto KFP's own bucket, `mlpipeline`, its data in `shared/` (which
+  every profile's credentials reach); the root is each run's own (the OSS backend ignores the
+  compiled one)."""
+  from tests.conftest import s3_client
+  from tests.kubeflow import kfp_standin
+  client = s3_client(s3_server)
+  if kfp_standin.PROFILE_BUCKET not in [b['Name'] for b in client.list_buckets()['Buckets']]:
+    client.create_bucket(Bucket=kfp_standin.PROFILE_BUCKET)
+  for name in sorted(os.listdir(mnist_dir)):
+    if name.endswith('.gz'):
+      client.upload_file(os.path.join(mnist_dir, name), kfp_standin.PROFILE_BUCKET,
+                         f'shared/mnist/{name}')
+  folder = tmp_path_factory.mktemp('mlpipeline')
+  return _compile(folder, mlmd_service[0], 's3://mlpipeline/shared/mnist',
+                  's3://mlpipeline/artifacts/compiled')
+
+
+@pytest.mark.parametrize('tag', ['2.3.0', '2.4.1', '2.5.0', '2.15.0', '2.16.0'])
+def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, on_mlpipeline):
+  """ExampleGen and its cached rerun, under one release's rules: where outputs go and what they
+  are named, executor-logs, where outputFile goes, store_session_info on what is recorded (and
+  so handed downstream), the cache; from 2.15.0 in multi-user mode, in its profile's
+  `private-artifacts/<namespace>/`."""
+  from tests.conftest import s3_client
+  from tests.kubeflow import kfp_standin
+  store = mlmd_service[1]
+  profile = PROFILES[tag]
+  multi_user = profile.profile_scoped_credentials
+  area = f'private-artifacts/{NAMESPACE}' if multi_user else 'artifacts'
+  root = f's3://mlpipeline/{area}/{tag}'
+  standin = KfpStandIn(store, str(tmp_path / 'backend'), namespace=NAMESPACE, env=s3_server,
+                       profile=profile, multi_user=multi_user)
+  first = standin.run(on_mlpipeline, root, only=PREFIX)
+  assert _states(first) == {task: 'COMPLETE' for task in PREFIX}
+
+  examples = first.output('MnistExampleGen', 'examples')
+  salt = '[0-9a-f-]{36}/' if profile.salted_uris else ''
+  assert re.fullmatch(rf'{root}/mnist-tfx/{first.run_id}/MnistExampleGen/{salt}examples',
+                      examples['uri'])
+  keys = [item['Key'] for item in s3_client(s3_server).list_objects_v2(
+      Bucket='mlpipeline', Prefix=f'{area}/{tag}/')['Contents']]
+  assert any(key.startswith(examples['uri'][len('s3://mlpipeline/'):] + '/Split-train/') for key in keys)
+  logs = [key for key in keys if key.endswith('/' + LOGS_KEY)]
+  assert len(logs) == (len(PREFIX) if profile.publish_logs else 0)
+  assert (LOGS_KEY in first.tasks['MnistExampleGen'].outputs) == profile.publish_logs
+
+  # outputs.outputFile: the task root's local path from 2.15.0, else the fixed pod path.
+  pod = tmp_path / 'backend' / 'pods' / first.run_id / 'MnistExampleGen'
+  if profile.task_root_layout:
+    task_root = examples['uri'].rsplit('/', 1)[0]
+    written = pod / kfp_standin.local_path_for_uri(task_root).lstrip('/') / 'output_metadata.json'
+  else:
+    written = pod / kfp_standin.LEGACY_OUTPUT_FILE.lstrip('/')
+  assert json.loads(written.read_text())['artifacts']['examples']['artifacts'][0]['uri'] == examples['uri']
+
+  # What downstream tasks are handed (from ML Metadata) carries store_session_info from 2.3.0.
+  assert ('store_session_info' in examples['metadata']) == profile.store_session_info
+  assert examples['metadata']['display_name'] == 'examples'
+
+  second = standin.run(on_mlpipeline, root, only=PREFIX)
+  assert _states(second) == {task: 'CACHED' for task in PREFIX}
+  assert second.output('MnistExampleGen', 'examples') == examples
+
+
+def test_multi_user_credentials_reach_only_the_profiles_prefixes(tmp_path, mlmd_service, s3_server,
+                                                                 on_mlpipeline):
+  """From 2.15.0 the profile controller's policy (sync.py put_user_policy) keeps a namespace to
+  mlpipeline/{artifacts, private-artifacts/<ns>, private/<ns>, shared}/*: a root in another
+  namespace's area, or another bucket, fails at the first task as S3 answers it."""
+  def run(tag, root):
+    standin = KfpStandIn(mlmd_service[1], str(tmp_path / tag / root.split('/')[3]),
+                         namespace=NAMESPACE, env=s3_server, profile=PROFILES[tag], multi_user=True)
+    return standin.run(on_mlpipeline, root, only=['MnistExampleGen'])
+
+  for tag in ('2.15.0', '2.16.0', '2.17.0'):
+    for root in ('s3://mlpipeline/private-artifacts/someone-else/r', 's3://mnist-tfx/r'):
+      with pytest.raises(RunFailed, match=r'AccessDenied\) when calling the PutObject operation'):
+        run(tag, root)
+
+
+def test_a_failed_task_records_its_log_from_2_16(tmp_path, mlmd_service, s3_server, on_mlpipeline):
+  """launcher_v2.go uploadOutputArtifacts(componentSucceeded=false) records executor-logs alone
+  from 2.16.0; 2.15.0 records no output of a failed task. (The failure: data outside the
+  namespace's prefixes, read before anything else; the log goes to its own root, which is in.)"""
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  store = mlmd_service[1]
+  for tag, recorded in (('2.15.0', set()), ('2.16.0', {LOGS_KEY})):
+    standin = KfpStandIn(store, str(tmp_path / tag), namespace=NAMESPACE, env=s3_server,
+                         profile=PROFILES[tag], multi_user=True)
+    run_id = f'failing-{tag}'
+    with pytest.raises(RunFailed, match='AccessDenied'):
+      standin.run(on_mlpipeline, f's3://mlpipeline/private/{NAMESPACE}/failing',
+                  {'data_dir': 's3://mlpipeline/private/someone-else/mnist'}, run_id=run_id,
+                  only=['MnistExampleGen'])
+    context = store.get_context_by_type_and_name('system.PipelineRun', run_id)
+    [failed] = [e for e in store.get_executions_by_context(context.id)
+                if e.last_known_state == mlmd.Execution.FAILED]
+    outputs = [e for e in store.get_events_by_execution_ids([failed.id]) if e.type == mlmd.Event.OUTPUT]
+    assert {e.path.steps[0].key for e in outputs} == recorded

@@ -46,3 +46,31 @@ def test_a_report_from_before_the_serving_check_still_renders_metrics():
   report = _report(servable=None)
   del report['summary']['servable']
   assert 'servable' not in run_results.output_metadata(report)['metrics']
+
+
+def test_an_empty_confusion_matrix_is_left_out():
+  """The UI would draw a 0x0 grid from an empty one."""
+  assert run_results.output_metadata(_report(matrix=[]))['confusion_matrix'] == {}
+
+
+def test_no_metric_takes_the_name_of_a_property_kfp_sets():
+  metrics = run_results.output_metadata(_report(baseline=0.96))['metrics']
+  assert not set(metrics) & set(run_results.RESERVED_PROPERTIES)
+
+
+@pytest.mark.parametrize('tag', ['2.0.5', '2.5.0', '2.15.0', '2.17.0'])
+def test_only_its_own_outputs_are_written(tag, tmp_path):
+  """From 2.5.0 the driver adds executor-logs, which stays the launcher's (no KeyError)."""
+  from tests.kubeflow import kfp_standin
+  component = {'outputDefinitions': {'artifacts': {
+      name: {'artifactType': {'schemaTitle': title}} for name, title in run_results.OUTPUTS.items()}}}
+  profile = kfp_standin.PROFILES[tag]
+  outputs = kfp_standin.provision_outputs(profile, component, 's3://mlpipeline/artifacts/p/r',
+                                          run_results.TASK, str(tmp_path))
+  assert ('executor-logs' in outputs['artifacts']) == profile.publish_logs
+  own = run_results.own_outputs({'outputs': outputs})
+  assert set(own) == set(run_results.OUTPUTS)
+  assert own['report']['uri'].endswith('/report')
+  del outputs['artifacts']['report']
+  with pytest.raises(ValueError, match='RunResults was given no report output'):
+    run_results.own_outputs({'outputs': outputs})
