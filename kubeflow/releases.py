@@ -41,12 +41,12 @@ UI_OWN_NAMESPACE_ONLY_SINCE: Version = (2, 17)
 # `executor-logs` of type system.Artifact to every task's executor input (driver/driver.go
 # provisionOutputs) and the launcher tees the command's output into it (component/launcher_v2.go
 # getLogWriter). TFX 1.16's executor runner cannot parse that type ("Could not import
-# system.Artifact", tests/kubeflow/test_check.py), so this pipeline needs PUBLISH_LOGS "false".
+# system.Artifact"); kubeflow/entrypoint.py hides the output from TFX and leaves it to the
+# launcher, so the stock "true" works and each task's log lands in the object store.
 PUBLISH_LOGS_SINCE: Version = (2, 5)
-PUBLISH_LOGS_SETTING = ('PUBLISH_LOGS=false on the ml-pipeline deployment (kubectl -n kubeflow set '
-                        'env deployment/ml-pipeline PUBLISH_LOGS=false): with the stock "true" the '
-                        'driver gives every task an executor-logs output of type system.Artifact, '
-                        'which TFX 1.16 cannot parse, and every TFX task fails')
+PUBLISH_LOGS_SETTING = ('keep the stock "true": the driver gives every task an executor-logs '
+                        'output (type system.Artifact), which our entrypoint hides from TFX; the '
+                        'launcher uploads each task\'s log there')
 # manifests/kustomize/env/platform-agnostic/kustomization.yaml: third-party/minio up to 2.14.0,
 # third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
 # pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)

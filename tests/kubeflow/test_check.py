@@ -84,7 +84,7 @@ def test_plan_for_2_5_single_user_minio():
   assert default['endpoint'] == 'minio-service.kubeflow:9000' and default['forcePathStyle'] is True
   text = '\n'.join(lines)
   assert 'AWS_ENDPOINT_URL=http://minio-service.kubeflow:9000' in text
-  assert 'PUBLISH_LOGS: PUBLISH_LOGS=false on the ml-pipeline deployment' in text
+  assert 'PUBLISH_LOGS: keep the stock "true"' in text
   assert 'HTML report: yes' in text
 
 
@@ -231,28 +231,31 @@ def test_the_plan_compile_flags_pass_compile_checks(tag, namespace):
       '--pipeline-root': root, '--data-dir': f'{root}/data/mnist', '--serving-dir': f'{root}/serving'})
 
 
-def test_publish_logs_output_breaks_the_tfx_tasks_so_the_plan_turns_it_off():
+def test_publish_logs_output_reaches_the_launcher_not_tfx_so_the_plan_keeps_it_on():
   """With publish_logs "true" (the stock setting from 2.5) KFP's driver adds the output
   `executor-logs`, type system.Artifact, to every task's executor input (kubeflow/pipelines
-  backend/src/v2/driver/driver.go provisionOutputs, 2.5.0 to 2.17.0). What our entrypoint hands
-  to TFX still has it, and TFX 1.16 cannot parse it."""
+  backend/src/v2/driver/driver.go provisionOutputs, 2.5.0 to 2.17.0). TFX 1.16 cannot parse
+  that type; what our entrypoint hands to TFX no longer has it, so the plan keeps the stock
+  setting."""
   import json
   from google.protobuf import json_format
   from kfp.pipeline_spec import pipeline_spec_pb2
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
   from kubeflow import entrypoint
+  logs = {'name': '', 'type': {'schemaTitle': 'system.Artifact'},
+          'uri': 's3://mlpipeline/mnist/run/Trainer/executor-logs'}
   executor_input = {'inputs': {}, 'outputs': {'outputFile': '/tmp/kfp_outputs/output_metadata.json',
-                                              'artifacts': {'executor-logs': {'artifacts': [{
-                                                  'name': '', 'type': {'schemaTitle': 'system.Artifact'},
-                                                  'uri': 's3://mlpipeline/mnist/run/Trainer/executor-logs'}]}}}}
+                                              'artifacts': {'executor-logs': {'artifacts': [logs]}}}}
+  with pytest.raises(ImportError, match='system.Artifact'):  # what TFX alone would do
+    kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(json_format.ParseDict(
+        executor_input, pipeline_spec_pb2.ExecutorInput()).outputs.artifacts)
   argv = entrypoint.repair_argv(['--executor_class_path', 'tfx.components.trainer.executor.GenericExecutor',
                                  entrypoint.INVOCATION_FLAG, json.dumps(executor_input),
                                  entrypoint.INPUTS_SPEC_FLAG, '{}'])
   handed = json.loads(argv[argv.index(entrypoint.INVOCATION_FLAG) + 1])
   parsed = json_format.ParseDict(handed, pipeline_spec_pb2.ExecutorInput())
-  with pytest.raises(ImportError, match='system.Artifact'):
-    kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(parsed.outputs.artifacts)
+  assert dict(kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(parsed.outputs.artifacts)) == {}
   for tag in releases.TAGS_READ:
     version = releases.parse_version(tag)
     text = '\n'.join(check.plan(version, False, None))
-    assert ('PUBLISH_LOGS=false on the ml-pipeline deployment' in text) == (version >= (2, 5))
+    assert ('PUBLISH_LOGS: keep the stock "true"' in text) == (version >= (2, 5))
