@@ -176,23 +176,6 @@ def _versions_in(serving_dir: str) -> List[str]:
   return sorted((name for name in os.listdir(serving_dir) if name.isascii() and name.isdigit()), key=int)
 
 
-def _sqlite_problem(path: str) -> Optional[str]:
-  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong.
-  Run under the output dir's lock: no run is writing to it (a killed run's journal is rolled
-  back here, as any read-write open does)."""
-  import sqlite3
-  import urllib.parse
-  try:
-    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
-    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
-      result = db.execute('PRAGMA quick_check(1)').fetchone()
-  except sqlite3.DatabaseError as e:
-    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
-  if result and result[0] != 'ok':
-    return f'corrupt ({result[0]})'
-  return None
-
-
 def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False) -> Optional[str]:
   """One line and a way out (RunError) for an output dir a run cannot use as it is: serving/
   that is not a folder; an SQLite store that is corrupt, or missing while serving/ holds
@@ -208,7 +191,8 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
   store = paths.metadata_path
   versions = _versions_in(serving) if os.path.isdir(serving) else []
   if os.path.lexists(store):
-    problem = _sqlite_problem(store)
+    from pipeline.metadata import store as store_lib
+    problem = store_lib.sqlite_problem(store)
   else:
     problem = f'missing while {serving} holds versions {", ".join(versions)}' if versions else None
   if problem is None:

@@ -128,12 +128,17 @@ def main(argv=None, prog: str = 'python -m pipeline.metadata') -> int:
 def _main(argv, prog) -> int:
   args = _parser(prog).parse_args(argv)
   console.quiet_python_logs()
+  from ml_metadata import errors
   from pipeline.metadata.lineage import LineageError
   try:
     store = store_lib.open_store(connection(args))
     output = COMMANDS[args.command](store, args)
   except (store_lib.StoreError, LineageError, LookupError) as e:
     print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
+    return EXIT_FAILED
+  except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
+    print(f'error: {store_lib.describe(connection(args))}: reading the ML Metadata store failed '
+          f'({store_lib.error_line(e)})', file=sys.stderr)
     return EXIT_FAILED
   print(json.dumps(output, indent=1, default=str) if args.json else output)
   sys.stdout.flush()  # a closed pipe shows here, inside main()

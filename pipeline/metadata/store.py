@@ -63,7 +63,7 @@ def describe(config) -> str:
 JOURNAL_SUFFIX = '-journal'  # SQLite's rollback journal beside the store
 
 
-def _message(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
   """ML Metadata's error as one line, without the SQL it was running."""
   text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
   text = re.sub(r'^Error when executing query: ', '', text)
@@ -91,6 +91,21 @@ def recover_journal(path: str) -> None:
                      'output dir as a user who can write there') from None
 
 
+def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
+  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong
+  ('corrupt (…)' or 'unusable (…)'). Read-write, it also rolls back a killed run's journal."""
+  import sqlite3
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + ('?mode=ro' if read_only else '?mode=rw')
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      result = db.execute('PRAGMA quick_check(1)').fetchone()
+  except sqlite3.DatabaseError as e:
+    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+  if result and result[0] != 'ok':
+    return f'corrupt ({" ".join(result[0].split())})'
+  return None
+
+
 def open_store(config, attempts: int = 5):
   """Opens an existing store for reading; never creates one. A read-only SQLite store that a
   killed run left mid-write is rolled back first (recover_journal)."""
@@ -104,13 +119,18 @@ def open_store(config, attempts: int = 5):
                        '(run the pipeline first, or pass --output-dir/--sqlite)')
     if read_only:
       recover_journal(config.sqlite.filename_uri)
+    problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
+    if problem and problem.startswith('corrupt'):
+      raise StoreError(f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
+                       'aside, or rerun local_runner.py on this output dir with --fresh-store '
+                       '(the versions in serving/ are kept)')
   for attempt in range(attempts):
     try:
       store = metadata_store.MetadataStore(config)
       store.get_context_types()  # fails here, not later, if the store is unusable
       return store
     except (errors.StatusError, RuntimeError) as e:
-      message = _message(e)
+      message = error_line(e)
       if sqlite and 'locked' in message and attempt + 1 < attempts:
         time.sleep(0.2)  # a run is committing
         continue
