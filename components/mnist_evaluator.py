@@ -5,7 +5,6 @@ latest blessed model's. The bound lives only in the `accuracy_threshold` paramet
 run can set it) and is written into the EvalConfig just before TFMA runs; TFMA's own record of
 the config it applied (eval_config.json in the evaluation) is what the read side reports.
 """
-import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Union
 
@@ -21,13 +20,11 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
+from components.evaluation_result import ACCURACY_CLASS, ACCURACY_METRIC, EXAMPLE_COUNT_METRIC  # pylint: disable=unused-import
 from trainer_module.features import EVAL_SPLIT, LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
 PIPELINE_NAME_KEY = 'pipeline_name'  # stamped on the blessing: Vertex's resolver filters by it
-ACCURACY_CLASS = 'SparseCategoricalAccuracy'
-ACCURACY_METRIC = 'sparse_categorical_accuracy'
-EXAMPLE_COUNT_METRIC = 'example_count'
 # 'No worse than the last blessed model': the change may not fall below this.
 NO_WORSE_THAN_BASELINE = -1e-10
 
@@ -103,60 +100,3 @@ class MnistEvaluator(base_component.BaseComponent):
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing))
     super().__init__(spec=spec)
-
-
-@dataclasses.dataclass
-class Evaluation:
-  """What one Evaluator run found, read from its output alone (any orchestrator, any filesystem)."""
-  accuracy: Optional[float] = None
-  baseline_accuracy: Optional[float] = None
-  failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
-  lower_bound: Optional[float] = None  # the gate TFMA applied (its eval_config.json)
-  change_threshold: Optional[Dict[str, Any]] = None  # only when a baseline was compared
-  example_count: Optional[int] = None  # examples the candidate was evaluated on
-
-
-def read_evaluation(uri: str) -> Evaluation:
-  """What TFMA found and the gate it applied, read from the evaluation alone (any orchestrator)."""
-  from tensorflow_model_analysis.writers import eval_config_writer
-  from components.object_storage import enable_for
-  enable_for(uri)
-  evaluation = Evaluation()
-  for metrics in tfma.load_metrics(uri):
-    if metrics.slice_key.single_slice_keys:
-      continue  # overall slice only
-    for kv in metrics.metric_keys_and_values:
-      if kv.key.is_diff:
-        continue
-      if kv.key.name == EXAMPLE_COUNT_METRIC and kv.key.model_name != 'baseline':
-        evaluation.example_count = int(kv.value.double_value.value)
-      if kv.key.name != ACCURACY_METRIC:
-        continue
-      value = kv.value.double_value.value
-      if kv.key.model_name == 'baseline':
-        evaluation.baseline_accuracy = value
-      else:
-        evaluation.accuracy = value
-  validation = tfma.load_validation_result(uri)
-  for per_slice in validation.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      threshold = failure.metric_threshold
-      value = failure.metric_value.double_value.value
-      if threshold.HasField('change_threshold'):
-        evaluation.failures.append(f'{ACCURACY_METRIC} changed by {value:+.4f} against the last '
-                                   'blessed model (must not get worse)')
-      else:
-        bound = threshold.value_threshold.lower_bound.value
-        evaluation.failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
-  eval_config = eval_config_writer.load_eval_run(uri)[0]
-  for spec in eval_config.metrics_specs if eval_config else ():
-    for metric in spec.metrics:
-      if metric.class_name == ACCURACY_CLASS and metric.HasField('threshold'):
-        threshold = metric.threshold
-        if threshold.value_threshold.HasField('lower_bound'):
-          evaluation.lower_bound = threshold.value_threshold.lower_bound.value
-        if threshold.HasField('change_threshold'):
-          evaluation.change_threshold = {
-              'absolute': threshold.change_threshold.absolute.value,
-              'direction': tfma.MetricDirection.Name(threshold.change_threshold.direction)}
-  return evaluation

@@ -152,7 +152,7 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    from components.mnist_evaluator import read_evaluation
+    from components.evaluation_result import read_evaluation
     from components.object_storage import enable_for
     bound = check_latency_bound(exec_properties[LATENCY_BOUND_KEY])
     timeout = int(exec_properties.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_SECONDS)

@@ -35,8 +35,9 @@ def _per_class(summary: runs.RunSummary) -> Optional[List[Optional[float]]]:
   if not uri:
     return None
   from components.serving_probe import ANSWERS_FILE
-  from pipeline.metadata import evaluation, quality
-  if evaluation.is_local(uri):
+  from components.evaluation_result import is_local
+  from pipeline.metadata import quality
+  if is_local(uri):
     path = os.path.join(uri, ANSWERS_FILE)
     if not os.path.exists(path):
       return None

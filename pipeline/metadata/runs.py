@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.metadata import store as store_lib
-from pipeline.metadata.evaluation import Evaluation, read_evaluation  # pylint: disable=unused-import
+from components.evaluation_result import Evaluation, read_evaluation  # pylint: disable=unused-import
 
 # Nothing on this read path imports TFX, TFMA or TensorFlow (seconds of imports for a table):
 # tests/pipeline/metadata/test_fast_read_path.py checks it.

@@ -4,6 +4,7 @@ before or after the command; a closed pipe is quiet. The times themselves are me
 benchmarks/metadata_cli.py (make benchmark-metadata), not here."""
 import ast
 import dataclasses
+import glob
 import json
 import os
 import subprocess
@@ -11,7 +12,8 @@ import sys
 
 import pytest
 
-from pipeline.metadata import evaluation, runs
+from components import evaluation_result as evaluation
+from pipeline.metadata import runs
 from tests.conftest import REPO
 
 HEAVY = ('tensorflow', 'tfx', 'tensorflow_model_analysis', 'apache_beam', 'keras')
@@ -42,16 +44,31 @@ def test_no_tfx_tfma_beam_or_tensorflow_on_the_read_path(recorded):
 
 
 def test_tfma_files_read_as_tfma_reads_them(recorded):
-  """The TF-free reader and TFMA's own loaders (components.mnist_evaluator) agree on every
-  recorded evaluation: accuracy, baseline, failures, bound, change threshold, example count."""
-  from components.mnist_evaluator import read_evaluation as with_tfma
+  """The TF-free reader sees exactly the records and config TFMA's own loaders see in every
+  recorded evaluation, and reads the gate's decision from them."""
+  import tensorflow_model_analysis as tfma
+  from tensorflow_model_analysis.writers import eval_config_writer
   _, store = recorded
   uris = [a.uri for a in runs.artifacts_by_type(store, 'ModelEvaluation')]
   assert len(uris) == 2
+  protos = evaluation._tfma_protos()  # pylint: disable=protected-access
   for uri in uris:
-    assert dataclasses.asdict(evaluation.read_evaluation(uri)) == dataclasses.asdict(with_tfma(uri))
-  refused = evaluation.read_evaluation(uris[1])
+    ours = [protos['metrics'].MetricsForSlice.FromString(r)
+            for path in sorted(glob.glob(os.path.join(uri, 'metrics*')))
+            for r in evaluation._records(path)]  # pylint: disable=protected-access
+    assert [m.SerializeToString() for m in ours] == \
+        [m.SerializeToString() for m in tfma.load_metrics(uri)]
+    [validations] = glob.glob(os.path.join(uri, 'validations*'))
+    [record] = evaluation._records(validations)  # pylint: disable=protected-access
+    assert record == tfma.load_validation_result(uri).SerializeToString()
+    read = evaluation.read_evaluation(uri)
+    config = eval_config_writer.load_eval_run(uri)[0]
+    [bound] = [m.threshold.value_threshold.lower_bound.value for spec in config.metrics_specs
+               for m in spec.metrics if m.class_name == evaluation.ACCURACY_CLASS]
+    assert read.lower_bound == bound and read.accuracy is not None
+  accepted, refused = (evaluation.read_evaluation(uri) for uri in uris)
   assert refused.failures == ['sparse_categorical_accuracy 0.8950 is below the bound 0.9999']
+  assert accepted.failures == [] and accepted.example_count > 0
 
 
 def test_constants_match_the_components_that_write_them():
@@ -62,8 +79,6 @@ def test_constants_match_the_components_that_write_them():
     return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
                 and any(getattr(t, 'id', None) == name for t in node.targets))
   assert runs.ALREADY_SERVING_KEY == constant('components/mnist_pusher.py', 'ALREADY_SERVING_KEY')
-  for name in ('ACCURACY_CLASS', 'ACCURACY_METRIC', 'EXAMPLE_COUNT_METRIC'):
-    assert getattr(evaluation, name) == constant('components/mnist_evaluator.py', name)
 
 
 def _cli(*args, cwd=REPO):
@@ -99,3 +114,22 @@ def test_a_closed_pipe_is_quiet(recorded, args):
                           '--output-dir', output_dir, *args], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
   assert shell.stderr == ''
+
+
+@pytest.mark.slow  # imports TensorFlow and tensorflow-io for s3://
+def test_an_evaluation_on_an_object_store_reads_the_same(recorded, s3_server):
+  """The same reader on s3:// (a loopback S3-compatible server), through TensorFlow's filesystems
+  (the KFP results step and the ServingCheck read evaluations there)."""
+  from tests.conftest import s3_client
+  _, store = recorded
+  client = s3_client(s3_server)
+  for index, uri in enumerate(a.uri for a in runs.artifacts_by_type(store, 'ModelEvaluation')):
+    for name in os.listdir(uri):
+      client.upload_file(os.path.join(uri, name), 'mnist-tfx', f'evaluations/{index}/{name}')
+    script = ('import dataclasses, json, sys; from components import evaluation_result as e; '
+              'print(json.dumps(dataclasses.asdict(e.read_evaluation(sys.argv[1]))))')
+    proc = subprocess.run([sys.executable, '-c', script, f's3://mnist-tfx/evaluations/{index}'],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3', **s3_server))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == dataclasses.asdict(evaluation.read_evaluation(uri))
