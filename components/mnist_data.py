@@ -155,8 +155,9 @@ def sha256_hex(data: bytes) -> str:
 def _read_problem(path: str, error: BaseException) -> str:
   """One phrase for why `path` could not be opened: the network's truth for a remote file."""
   if is_remote(path):
-    from components.object_storage import denied, unreachable
-    problem = unreachable(path) or denied(error)
+    from components import object_storage
+    problem = object_storage.unreachable(path) or object_storage.denied(error) or \
+        object_storage.refused(path)
     if problem:
       return problem
   if isinstance(error, OSError):
@@ -175,10 +176,15 @@ def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.nd
   except Exception as e:  # pylint: disable=broad-except  # OSError, or TensorFlow's for a remote file
     raise MnistDataError(f'{spec.name}: {_read_problem(path, e)}') from None
   if raw is None:
-    from components.object_storage import unreachable
-    problem = unreachable(path) if is_remote(path) else None  # not found, or not reachable?
-    raise MnistDataError(f'{spec.name}: {problem} (reading {data_dir})' if problem else
-                         f'{spec.name}: missing from {data_dir}')
+    if is_remote(path):  # not found, or not reachable, or the credentials refused?
+      from components import object_storage
+      problem = object_storage.unreachable(path)
+      if problem:
+        raise MnistDataError(f'{spec.name}: {problem} (reading {data_dir})')
+      problem = object_storage.refused(data_dir)
+      if problem:
+        raise MnistDataError(f'{data_dir}: {problem}')
+    raise MnistDataError(f'{spec.name}: missing from {data_dir}')
   with raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
     return read_idx(spec.name, stream, spec, digest)
 

@@ -143,3 +143,69 @@ def denied(error: BaseException) -> Optional[str]:
       marker in text for marker in ('AccessDenied', 'Access Denied', 'HTTP 403', 'HTTP 401', '403 Forbidden')):
     return f'access denied ({text[:200]})'
   return None
+
+
+# Error codes S3 (and MinIO, moto) answer for credentials it does not accept at all, as opposed
+# to valid credentials without the permission (AccessDenied).
+_BAD_CREDENTIALS = ('InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
+                    'InvalidClientTokenId', 'AuthorizationHeaderMalformed')
+
+
+def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]:
+  """'access denied by <endpoint>: <code> (<message>); <what to check>' when the S3 store behind
+  `uri` refuses these credentials, else None (also for gs://, which has no client here: TF's GCS
+  filesystem raises PermissionDeniedError itself, which denied() names). One ListObjectsV2 through
+  boto3 with the variables the pods use (configure_environment): tensorflow-io's exists() answers
+  False for a 403, so ask this only when something looked missing or a read failed."""
+  if not uri.startswith('s3://'):
+    return None
+  try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+  except ImportError:
+    return None
+  names = dict(environ)
+  configure_environment(names)
+  endpoint = names.get('AWS_ENDPOINT_URL') or None
+  bucket, _, key = uri[len('s3://'):].partition('/')
+  config = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
+                                  retries={'total_max_attempts': 1},
+                                  s3={'addressing_style': 'path'} if endpoint else None)
+  session = boto3.session.Session(
+      aws_access_key_id=names.get('AWS_ACCESS_KEY_ID'),
+      aws_secret_access_key=names.get('AWS_SECRET_ACCESS_KEY'),
+      aws_session_token=names.get('AWS_SESSION_TOKEN'),
+      region_name=names.get('AWS_DEFAULT_REGION') or 'us-east-1')
+
+  def list_one(signed: bool) -> None:
+    unsigned = {} if signed else {'signature_version': botocore.UNSIGNED}
+    session.client('s3', endpoint_url=endpoint, config=config.merge(botocore.config.Config(
+        **unsigned))).list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+
+  hint = 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
+  try:
+    try:
+      list_one(signed=True)
+    except botocore.exceptions.NoCredentialsError:
+      hint = 'no credentials: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
+      list_one(signed=False)  # the AWS C++ SDK (tensorflow-io) sends it unsigned
+    return None
+  except botocore.exceptions.ClientError as e:
+    if e.response.get('ResponseMetadata', {}).get('HTTPStatusCode') not in (401, 403):
+      return None  # e.g. NoSuchBucket: missing is the truth
+    error = e.response.get('Error', {})
+    code = error.get('Code', '')
+    message = ' '.join(str(error.get('Message', '')).split())[:200]
+    if code not in _BAD_CREDENTIALS and hint.startswith('check'):
+      hint = f'check what AWS_ACCESS_KEY_ID may read in s3://{bucket}'
+    by = endpoint or f'https://{endpoint_of(uri, names)[0]}'
+    return f'access denied by {by}: {code} ({message}); {hint}'  # no 'KeyId: …': console.redact
+  except botocore.exceptions.BotoCoreError:
+    return None  # no answer: unreachable() names it
+
+
+def problem(uri: str, environ=os.environ) -> Optional[str]:
+  """Why `uri` could not be read when the library only said "not there": the endpoint not
+  reachable, or the credentials refused; None when the store answers and accepts them."""
+  return unreachable(uri, environ=environ) or refused(uri, environ=environ)

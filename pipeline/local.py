@@ -156,11 +156,11 @@ def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
   from components import object_storage
   try:
     spec = datasets.get(dataset)
-    problem = object_storage.unreachable(data_dir) if data_dir else None  # before TF loads
+    problem = object_storage.problem(data_dir) if data_dir else None  # before TF loads, TFX starts
     if problem:
       raise mnist_data.MnistDataError(f'{data_dir}: {problem}')
     found = mnist_download.resolve_data_dir(data_dir, log=print, dataset=spec)
-    problem = object_storage.unreachable(found) if found != data_dir else None  # from $MNIST_DATA_DIR
+    problem = object_storage.problem(found) if found != data_dir else None  # from $MNIST_DATA_DIR
     if problem:
       raise mnist_data.MnistDataError(f'{found}: {problem}')
     if not mnist_data.is_remote(found):

@@ -38,6 +38,10 @@ class ModelError(Exception):
   """No usable model; the message is one line."""
 
 
+class StoreUnreachable(ModelError):
+  """The object store behind a remote --model does not answer (so it cannot refuse either)."""
+
+
 # --- which model --------------------------------------------------------------------------------
 
 def _fs(path: str):
@@ -83,7 +87,7 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
     from components.object_storage import unreachable
     problem = unreachable(model)  # else a dead endpoint would read as "no such model directory"
     if problem:
-      raise ModelError(f'{model}: {problem}')
+      raise StoreUnreachable(f'{model}: {problem}')
   isdir, exists, _ = _fs(model)
   if model.rsplit('/', 1)[-1] == SAVED_MODEL and exists(model) and not isdir(model):
     model = model.rsplit('/', 1)[0] if '/' in model else '.'  # the file itself: its dir
@@ -254,6 +258,14 @@ def _parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _refusal(model: Optional[str], error: BaseException) -> Optional[str]:
+  """'access denied …' when a remote --model failed because the store refused the credentials."""
+  if not (model and '://' in model) or isinstance(error, StoreUnreachable):
+    return None
+  from components import object_storage
+  return object_storage.denied(error) or object_storage.refused(model)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   try:
@@ -263,14 +275,14 @@ def main(argv: Optional[List[str]] = None) -> int:
   try:
     version_dir, version = resolve_model(args.model, args.output_dir)
     signature = load_classify(version_dir)
-  except ModelError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return EXIT_FAILED
-  except Exception as e:  # pylint: disable=broad-except  # an object store refusing these credentials
-    from components.object_storage import denied
-    if not (args.model and '://' in args.model and denied(e)):
+  except Exception as e:  # pylint: disable=broad-except  # ModelError, or the store's own error
+    refusal = _refusal(args.model, e)
+    if refusal:  # tensorflow-io answers a 403 as "not there": never call that "no such model"
+      print(f'error: {args.model}: {refusal}', file=sys.stderr)
+      return EXIT_FAILED
+    if not isinstance(e, ModelError):
       raise
-    print(f'error: {args.model}: {denied(e)}', file=sys.stderr)
+    print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED
   if not args.json:
     print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)

@@ -54,6 +54,40 @@ def read_decompressed(path) -> bytes:
     return gzip.decompress(f.read())
 
 
+def _moto_server(log_dir, env=None):
+  """(process, endpoint) of moto's server mode on a free loopback port, once it answers."""
+  import re
+  import subprocess
+  import sys
+  import time
+  import urllib.request
+  log_path = log_dir / 'moto.log'
+  with open(log_path, 'wb') as log:  # a file, not a pipe: moto logs every request
+    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=None if env is None else {**os.environ, **env})
+  deadline = time.monotonic() + 60
+  while True:
+    match = re.search(r'Running on http://127\.0\.0\.1:(\d+)', log_path.read_text(errors='replace'))
+    if match:
+      try:
+        urllib.request.urlopen(f'http://127.0.0.1:{match.group(1)}/moto-api/', timeout=2).read()
+        return proc, f'http://127.0.0.1:{match.group(1)}'
+      except OSError:
+        pass
+    if proc.poll() is not None or time.monotonic() > deadline:
+      proc.kill()
+      pytest.fail(f'moto did not start: {log_path.read_text(errors="replace")[-2000:]}')
+    time.sleep(0.05)
+
+
+def _pod_env(endpoint: str, key_id: str, secret: str) -> dict:
+  return {'AWS_ACCESS_KEY_ID': key_id, 'AWS_SECRET_ACCESS_KEY': secret,
+          'AWS_ENDPOINT_URL': endpoint, 'AWS_DEFAULT_REGION': 'us-east-1',
+          # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
+          'AWS_MAX_ATTEMPTS': '2', 'S3_CONNECT_TIMEOUT_MSEC': '2000'}
+
+
 @pytest.fixture(scope='session')
 def s3_server(tmp_path_factory):
   """An S3-compatible server on loopback (moto's server mode) with one bucket, `mnist-tfx`.
@@ -61,34 +95,39 @@ def s3_server(tmp_path_factory):
   Yields the environment a pod gets from KFP's MinIO secret plus the endpoint. The test process
   itself talks to it only through boto3 with explicit settings (`s3_client`), never through
   TensorFlow, so its own environment stays as it was."""
-  import re
-  import subprocess
-  import sys
-  import time
-  import urllib.request
-  log_path = tmp_path_factory.mktemp('moto') / 'moto.log'
-  with open(log_path, 'wb') as log:  # a file, not a pipe: moto logs every request
-    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-  deadline, endpoint = time.monotonic() + 60, None
-  while endpoint is None:
-    match = re.search(r'Running on http://127\.0\.0\.1:(\d+)', log_path.read_text(errors='replace'))
-    if match:
-      try:
-        urllib.request.urlopen(f'http://127.0.0.1:{match.group(1)}/moto-api/', timeout=2).read()
-        endpoint = f'http://127.0.0.1:{match.group(1)}'
-      except OSError:
-        pass
-    if proc.poll() is not None or time.monotonic() > deadline:
-      proc.kill()
-      pytest.fail(f'moto did not start: {log_path.read_text(errors="replace")[-2000:]}')
-    time.sleep(0.05)
-  env = {'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
-         'AWS_ENDPOINT_URL': endpoint, 'AWS_DEFAULT_REGION': 'us-east-1',
-         # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
-         'AWS_MAX_ATTEMPTS': '2', 'S3_CONNECT_TIMEOUT_MSEC': '2000'}
+  proc, endpoint = _moto_server(tmp_path_factory.mktemp('moto'))
+  env = _pod_env(endpoint, 'testing', 'testing')
   s3_client(env).create_bucket(Bucket='mnist-tfx')
   yield env
+  proc.terminate()
+  proc.wait(timeout=30)
+
+
+@pytest.fixture(scope='session')
+def s3_server_iam(tmp_path_factory):
+  """moto's server with IAM authentication on (INITIAL_NO_AUTH_ACTION_COUNT=0), as a real store
+  checks credentials: bucket `mnist-tfx` and an IAM user without any policy. Yields two pod
+  environments: 'wrong_keys' (a key the store does not know: 403 InvalidAccessKeyId) and
+  'no_permission' (that user's valid key: 403 AccessDenied)."""
+  import urllib.request
+  proc, endpoint = _moto_server(tmp_path_factory.mktemp('moto-iam'), {'INITIAL_NO_AUTH_ACTION_COUNT': '0'})
+
+  def auth_after(count: str) -> None:  # moto's /moto-api/reset-auth: enforce after `count` actions
+    urllib.request.urlopen(urllib.request.Request(f'{endpoint}/moto-api/reset-auth', data=count.encode(),
+                                                  headers={'Content-Type': 'text/plain'}),
+                           timeout=10).read()
+
+  import boto3
+  auth_after('inf')  # set-up without credentials, then authentication on for everything
+  admin = _pod_env(endpoint, 'testing', 'testing')
+  s3_client(admin).create_bucket(Bucket='mnist-tfx')
+  iam = boto3.client('iam', endpoint_url=endpoint, region_name='us-east-1',
+                     aws_access_key_id='testing', aws_secret_access_key='testing')
+  iam.create_user(UserName='no-permission')
+  key = iam.create_access_key(UserName='no-permission')['AccessKey']
+  auth_after('0')
+  yield {'wrong_keys': _pod_env(endpoint, 'wrong', 'wrong'),
+         'no_permission': _pod_env(endpoint, key['AccessKeyId'], key['SecretAccessKey'])}
   proc.terminate()
   proc.wait(timeout=30)
 

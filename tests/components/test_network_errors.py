@@ -122,3 +122,71 @@ def test_idx_reader_on_a_dead_endpoint_and_on_a_live_one(closed_port, s3_server)
                         capture_output=True, text=True, timeout=300, env=live)
   assert done.stdout.strip() == 'train-images-idx3-ubyte.gz: missing from s3://mnist-tfx/nothing-here', \
       done.stderr[-2000:]
+
+
+# --- access denied: a real store (moto with IAM authentication on) refusing the credentials ------
+
+def test_refused_credentials_are_named_with_the_way_out(s3_server_iam):
+  """The store's own answer, one line: unknown keys → check the keys; a valid key without the
+  permission → check what it may read (valid keys and a missing key: the slow test below)."""
+  endpoint = s3_server_iam['wrong_keys']['AWS_ENDPOINT_URL']
+  assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['wrong_keys']) == (
+      f'access denied by {endpoint}: InvalidAccessKeyId (The AWS Access Key Id you provided does not '
+      'exist in our records.); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY')
+  assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['no_permission']).startswith(
+      f'access denied by {endpoint}: AccessDenied (')
+  assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['no_permission']).endswith(
+      '); check what AWS_ACCESS_KEY_ID may read in s3://mnist-tfx')
+
+
+def _run(args, env, timeout=300):
+  """A product command as a user runs it: from another directory, with the pod's variables."""
+  return subprocess.run([sys.executable, *args], cwd='/tmp', capture_output=True, text=True,
+                        timeout=timeout, env={**os.environ, **env})
+
+
+@pytest.mark.slow  # starts local_runner.py; it must stop at its pre-flight, before TFX or TensorFlow
+def test_runner_data_dir_with_refused_credentials(s3_server_iam, tmp_path):
+  env = s3_server_iam['wrong_keys']
+  done = _run([os.path.join(REPO, 'local_runner.py'), '--data-dir', 's3://mnist-tfx/data',
+               '--output-dir', str(tmp_path / 'out'), '--epochs', '1'], env, timeout=60)
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert done.stderr.splitlines()[-1] == (
+      f'error: s3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
+      '(The AWS Access Key Id you provided does not exist in our records.); '
+      'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'), done.stderr[-2000:]
+  assert 'missing' not in done.stdout + done.stderr
+  assert 'tensorflow' not in done.stdout + done.stderr.lower()
+
+
+PREDICT = ['-m', 'pipeline.predict', '--model']
+EXAMPLES = os.path.join(REPO, 'trainer_module', 'seed_examples', 'examples.npy')
+
+
+@pytest.mark.slow  # the child imports TensorFlow (tensorflow-io's s3://)
+def test_predict_model_with_refused_credentials(s3_server_iam):
+  env = s3_server_iam['wrong_keys']
+  done = subprocess.run([sys.executable, *PREDICT, 's3://mnist-tfx/serving/1', EXAMPLES], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert done.stderr.splitlines()[-1] == (
+      f'error: s3://mnist-tfx/serving/1: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
+      '(The AWS Access Key Id you provided does not exist in our records.); '
+      'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'), done.stderr[-2000:]
+
+
+@pytest.mark.slow  # the children import TensorFlow (tensorflow-io's s3://)
+def test_missing_with_valid_credentials_is_still_missing_and_refused_is_not(s3_server, s3_server_iam):
+  """No false alarm: valid keys and a missing key say missing (predict --model); the IDX reader
+  (what ExampleGen reads with) names a valid key without the permission as denied."""
+  assert object_storage.refused('s3://mnist-tfx/nothing-here', environ=s3_server) is None
+  assert object_storage.refused('s3://no-such-bucket/x', environ=s3_server) is None
+  done = subprocess.run([sys.executable, *PREDICT, 's3://mnist-tfx/nothing-here', EXAMPLES], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env={**os.environ, **s3_server})
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert done.stderr.splitlines()[-1] == 'error: s3://mnist-tfx/nothing-here: no such model directory'
+  env = s3_server_iam['no_permission']
+  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/data'], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+  assert done.stdout.startswith(f's3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: '
+                                'AccessDenied ('), done.stdout + done.stderr[-2000:]
