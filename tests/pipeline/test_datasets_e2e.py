@@ -106,7 +106,7 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 600, eval 300\)$', proc.stdout, re.M)
   # The data set's defaults reach the Trainer: no digit augmentation (MNIST's plan ends 'augmented: …').
-  assert re.search(r'^Trainer: 554 examples \(46 held out for validation\), 3 epochs, '
+  assert re.search(r'^Trainer: 550 examples \(50 held out for validation\), 3 epochs, '
                    r'(mixed_bfloat16|float32) \(--precision auto\)$', proc.stdout, re.M), proc.stdout
   assert {'StatisticsGen', 'ExampleValidator', 'SchemaGen', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
   store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
