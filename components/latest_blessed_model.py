@@ -6,8 +6,9 @@ the same job: it asks KFP's ML Metadata service for the newest blessed ModelBles
 under this pipeline's context (KFP attributes every artifact to a `system.Pipeline` context
 named after the pipeline: backend/src/v2/metadata/client.go, GetPipeline and PutExecution), so
 another pipeline sharing the store never supplies the baseline, and copies the model it blessed
-into its own output. With no blessed model yet, it outputs a copy of the candidate, so the
-"no worse than the served model" check passes trivially on a first run.
+into its own output. The candidate's own blessing never counts (an identical rerun keeps the
+baseline of its first run). With no other blessed model, it outputs a copy of the candidate, so
+the "no worse than the served model" check passes trivially.
 """
 from typing import Any, Dict, List, Optional, Set
 
@@ -73,7 +74,10 @@ def _namespaces(store: metadata_store.MetadataStore, artifact_ids: List[int]) ->
 
 def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name: str,
                              candidate_uri: Optional[str] = None) -> Optional[str]:
-  """URI of the model this pipeline blessed most recently, or None if it has blessed none.
+  """URI of the model other than the candidate that this pipeline blessed most recently, or None.
+
+  Never the candidate itself: a rerun whose Trainer was cached (same model URI) compares it
+  with the model it was first compared with, not with itself.
 
   KFP names the pipeline context without its namespace, and one store serves every profile of
   a cluster: with the candidate's URI, only blessings from runs in the candidate's own
@@ -85,8 +89,9 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name:
       blessings = [b for b in blessings if _namespaces(store, [b.id]) & ours]
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
     blessed = custom_property(blessing, 'blessed')
-    if blessed is not None and float(blessed) == 1 and custom_property(blessing, 'current_model'):
-      return str(custom_property(blessing, 'current_model'))
+    model = custom_property(blessing, 'current_model')
+    if blessed is not None and float(blessed) == 1 and model and str(model) != candidate_uri:
+      return str(model)
   return None
 
 

@@ -4,7 +4,7 @@ import dataclasses
 import math
 import os
 import shlex
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from components import datasets
 from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
@@ -36,6 +36,21 @@ def accuracy_threshold_of(args: argparse.Namespace) -> float:
   if getattr(args, 'accuracy_threshold', None) is not None:
     return args.accuracy_threshold
   return datasets.get(getattr(args, 'dataset', None)).default_accuracy_threshold
+
+
+TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(datasets.TrainingDefaults))
+
+
+def training_defaults_of(args: argparse.Namespace) -> Dict[str, Any]:
+  """--epochs and --augment-*: each as given, else the data set's default (components/datasets.py)."""
+  defaults = datasets.get(getattr(args, 'dataset', None)).training_defaults
+  return {name: getattr(defaults, name) if getattr(args, name, None) is None else getattr(args, name)
+          for name in TRAINING_DEFAULT_FLAGS}
+
+
+def _per_dataset(value) -> str:
+  """'18 for mnist, 12 for fashion-mnist, ...': a default that each data set sets, for --help."""
+  return ', '.join(f'{value(d):g} for {d.name}' for d in datasets.DATASETS.values())
 # --- end of data set flags ---
 
 
@@ -132,8 +147,9 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
   data.add_argument('--eval-examples', type=_positive_int, metavar='N',
                     help='use only the first N test examples (default: all 10000)')
   train = parser.add_argument_group('training')
-  train.add_argument('--epochs', type=_positive_int, metavar='N', default=defaults.epochs,
-                     help='training epochs (default: %(default)s)')
+  train.add_argument('--epochs', type=_positive_int, metavar='N',
+                     help='training epochs (default: the data set\'s: '
+                     f'{_per_dataset(lambda d: d.training_defaults.epochs)})')
   train.add_argument('--batch-size', type=_positive_int, metavar='N', default=defaults.batch_size,
                      help='global batch size (default: %(default)s)')
   train.add_argument('--learning-rate', type=_finite_float, metavar='X', default=defaults.learning_rate,
@@ -151,17 +167,15 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      'AVX512_BF16/AMX and on TPUs, float16 on GPUs with tensor cores, else float32 '
                      '(default: %(default)s)')
   train.add_argument('--augment-rotation', type=_augmentation('augment_rotation'), metavar='DEG',
-                     default=defaults.augment_rotation,
-                     help='rotate each training image by up to this many degrees either way '
-                     '(default: %(default)g; 0 = none)')
+                     help='rotate each training image by up to this many degrees either way (0 = '
+                     f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_rotation)})')
   train.add_argument('--augment-zoom', type=_augmentation('augment_zoom'), metavar='X',
-                     default=defaults.augment_zoom,
-                     help='scale each training image by 1 ± up to X (default: %(default)g; 0 = none)')
+                     help='scale each training image by 1 ± up to X (0 = none; default: '
+                     f'{_per_dataset(lambda d: d.training_defaults.augment_zoom)})')
   train.add_argument('--augment-shift', type=_augmentation('augment_shift'), metavar='PX',
-                     default=defaults.augment_shift,
-                     help='shift each training image by up to this many pixels in x and in y '
-                     '(default: %(default)g; 0 = none). Validation, evaluation and the exported '
-                     'model never see augmented images')
+                     help='shift each training image by up to this many pixels in x and in y (0 = '
+                     f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_shift)}). '
+                     'Validation, evaluation and the exported model never see augmented images')
   train.add_argument('--seed', type=int, metavar='N', default=defaults.seed,
                      help='seed for the weights, dropout, shuffling and augmentation (default: a '
                      'new draw every run)')
@@ -171,9 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
   gate = parser.add_argument_group('evaluation')
   gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=None,
                     help='bless only if test accuracy is at least this (default: the data set\'s: '
-                    f'{DEFAULT_ACCURACY_THRESHOLD} for mnist, '
-                    f'{datasets.FASHION_MNIST.default_accuracy_threshold} for fashion-mnist, '
-                    f'{datasets.IDX.default_accuracy_threshold} for idx)')
+                    f'{_per_dataset(lambda d: d.default_accuracy_threshold)})')
   gate.add_argument('--serving-latency-bound', type=_latency_bound, metavar='MS',
                     default=DEFAULT_LATENCY_BOUND_MS,
                     help="push only if the serving check's p99 latency for one image through "
@@ -202,12 +214,10 @@ def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
 def training_from_args(args: argparse.Namespace) -> TrainingConfig:
   """The trainer's settings; flags that are fine alone but not together are refused here."""
   training = TrainingConfig(
-      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+      batch_size=args.batch_size, learning_rate=args.learning_rate,
       strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu,
       training_loop=args.training_loop, precision=args.precision,
-      validation_examples=args.validation_examples, seed=args.seed,
-      augment_rotation=args.augment_rotation, augment_zoom=args.augment_zoom,
-      augment_shift=args.augment_shift)
+      validation_examples=args.validation_examples, seed=args.seed, **training_defaults_of(args))
   if args.train_examples is not None:
     training.validation_split(args.train_examples)  # refuses a split as large as the data
   return training

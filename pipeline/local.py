@@ -439,11 +439,28 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
   commands = console.summary_commands(summary, paths.output_dir, *examples, runs_in_store=len(runs.runs(store)))
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
-                       paths.output_dir, time.monotonic() - started, commands, set_aside)
+                       paths.output_dir, time.monotonic() - started, commands, set_aside,
+                       unchanged_since=pushing_run(store, summary))
+
+
+def pushing_run(store, summary) -> Optional[str]:
+  """When this run's Pusher was cached: the id of the run whose Pusher pushed the version that
+  serves the model (the first execution to output its PushedModel); else None."""
+  from ml_metadata.proto import metadata_store_pb2
+  from pipeline.metadata import runs
+  pushed = summary.artifacts.get('PushedModel')
+  if not summary.already_serving or summary.component_states.get('Pusher') != 'CACHED' or not pushed:
+    return None
+  made = sorted(e.execution_id for e in store.get_events_by_artifact_ids([pushed])
+                if e.type == metadata_store_pb2.Event.OUTPUT)
+  for context in store.get_contexts_by_execution(made[0]) if made else ():
+    if store.get_context_types_by_id([context.type_id])[0].name in runs.RUN_CONTEXT_TYPES:
+      return context.name
+  return None
 
 
 def print_summary(summary, metadata, report_path, output_dir, seconds, commands=None,
-                  set_aside: Sequence[str] = ()) -> int:
+                  set_aside: Sequence[str] = (), unchanged_since: Optional[str] = None) -> int:
   print('-' * 60)
   for aside in set_aside:
     print(f'Set aside:       {aside} (an interrupted push, not served; move it back to serve it)')
@@ -464,6 +481,9 @@ def print_summary(summary, metadata, report_path, output_dir, seconds, commands=
                                           'see the ServingCheck output'))
   if summary.pushed_version:
     print(f'Pushed:          {summary.pushed_dir} (version {summary.pushed_version})')
+  elif summary.already_serving and unchanged_since:
+    print(f'Pushed:          nothing new — unchanged since run {unchanged_since}, version '
+          f'{summary.already_serving} serves it ({summary.pushed_dir})')
   elif summary.already_serving:
     print(f'Pushed:          nothing new — version {summary.already_serving} already serves this '
           f'model ({summary.pushed_dir})')

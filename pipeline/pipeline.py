@@ -5,6 +5,7 @@ from typing import List, Optional
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
+from components.baseline_resolver import latest_blessed_other_model
 from components.data_validation import create_validation
 from components.latest_blessed_model import LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
@@ -25,7 +26,8 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
   """With runtime_parameters, data location, epochs and the accuracy bound become pipeline
   parameters (Kubeflow) whose defaults are the config's values; locally they are plain values.
   With kfp_mlmd_address (HOST:PORT of KFP's ML Metadata gRPC service), the baseline model is
-  looked up by a container component instead of TFX's Resolver (for open-source KFP)."""
+  looked up by a container component instead of TFX's Resolver (for open-source KFP). Locally the
+  baseline is never the candidate itself, so an identical rerun is cached from end to end."""
 
   def knob(name, ptype, value):
     return data_types.RuntimeParameter(name=name, ptype=ptype, default=value) \
@@ -47,7 +49,11 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
     # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead.
     baseline = LatestBlessedModel(candidate=trainer.outputs['model'], mlmd_address=kfp_mlmd_address,
                                   pipeline_name=config.pipeline_name).with_id('LatestBlessedModel')
+  elif not runtime_parameters:
+    # Never the candidate itself: an identical rerun keeps its baseline, and so its cache.
+    baseline = latest_blessed_other_model(trainer.outputs['model']).with_id('LatestBlessedModelResolver')
   else:
+    # Vertex compiles only TFX's own resolver strategies (components/baseline_resolver.py).
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

@@ -100,21 +100,29 @@ def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
   assert classes and classes.group(1).split() == ['5', '3'], out.stdout
 
 
-def test_identical_rerun_pushes_no_new_version(blessed_run, mnist_dir):
-  """The Evaluator reruns (it now has a baseline) and blesses the cached model again: the
-  version that already serves it stays the only one."""
+def test_identical_rerun_is_cached_end_to_end_and_pushes_no_new_version(blessed_run, mnist_dir):
+  """The baseline lookup never returns the candidate itself, so the Evaluator's inputs are those
+  of the first run: every component is cached, and the version that serves the model stays the
+  only one."""
   output_dir, first = blessed_run
   assert first.returncode == 0
   [version] = versions(output_dir)
+  first_run = re.search(r'^ML Metadata:\s+\S+ \(run (\S+)\)$', first.stdout, re.M).group(1)
   proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
                    '--accuracy-threshold', '0.9')
   assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert re.search(r'^Trainer\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
+  for component in ('MnistExampleGen', 'Trainer', 'Evaluator', 'ServingCheck', 'Pusher'):
+    assert re.search(rf'^{component}\s+[\d.]+ s \(cached\)$', proc.stdout, re.M), proc.stdout
   assert 'Blessed:         yes' in proc.stdout
-  assert f'Pushed:          nothing new — version {version} already serves this model' in proc.stdout
+  assert (f'Pushed:          nothing new — unchanged since run {first_run}, version {version} serves it '
+          f'({os.path.join(output_dir, "serving", version)})') in proc.stdout, proc.stdout
   assert versions(output_dir) == [version]
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.pushed_version is None and summary.already_serving == version
+  states = dict(summary.component_states)
+  assert states.pop('LatestBlessedModelResolver') == 'COMPLETE'  # a lookup: nothing to cache
+  assert len(states) == 9 and set(states.values()) == {'CACHED'}, summary.component_states
+  assert summary.baseline_accuracy is None  # the first run's: no other model was ever blessed
 
 
 def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir):

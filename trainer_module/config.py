@@ -3,6 +3,8 @@ custom_config, to run_fn. Kept free of TensorFlow imports so the CLI stays fast.
 import dataclasses
 from typing import Any, Dict, Optional
 
+from components.datasets import MNIST
+
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
 TRAINING_LOOPS = ('fit', 'custom')  # keras Model.fit, or the seed's eager loop (custom_loop.py)
 PRECISIONS = ('auto', 'float32', 'mixed_bfloat16', 'mixed_float16')  # see precision.py
@@ -18,9 +20,12 @@ AUGMENTATION_LIMITS = {'augment_rotation': 180.0, 'augment_zoom': 1.0, 'augment_
 TRAINING_PLAN_LOG = 'Trainer plan: %s'
 
 
+_DEFAULTS = MNIST.training_defaults  # the default data set's; each set's own: components/datasets.py
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-  epochs: int = 18
+  epochs: int = _DEFAULTS.epochs
   batch_size: int = 128
   learning_rate: float = 1e-3
   # Cosine decay of the learning rate to this fraction of its start over all epochs.
@@ -31,9 +36,9 @@ class TrainingConfig:
   seed: Optional[int] = None
   # Each training image is rotated by up to ±augment_rotation degrees, scaled by 1 ± augment_zoom
   # and shifted by up to ±augment_shift pixels in x and y (augment.py); all 0: no augmentation.
-  augment_rotation: float = 10.0
-  augment_zoom: float = 0.1
-  augment_shift: float = 2.0
+  augment_rotation: float = _DEFAULTS.augment_rotation
+  augment_zoom: float = _DEFAULTS.augment_zoom
+  augment_shift: float = _DEFAULTS.augment_shift
   training_loop: str = 'fit'
   precision: str = 'auto'  # bfloat16 where the CPU has it (precision.py); 12 epochs: same accuracy
   # None: the default above; 0: no validation; N: the last N training examples (N < their count).

@@ -129,3 +129,20 @@ def test_another_namespaces_run_of_the_same_pipeline_name_is_never_the_baseline(
   assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) == ours
   output = _output(tmp_path)
   assert resolve_baseline(store, 'mnist-tfx', candidate, output) == ours
+
+
+def test_the_candidates_own_blessing_is_never_its_baseline(tmp_path):
+  """A rerun whose Trainer was cached brings the same model URI: the baseline stays the model it
+  was first compared with (or, with none, the candidate's copy), never its own earlier blessing."""
+  store = _store(tmp_path / 'm.sqlite')
+  kfp_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.ModelBlessing'))
+  older, candidate = _model_dir(tmp_path, 'older'), _model_dir(tmp_path, 'candidate')
+  _bless(store, kfp_type, candidate, 1)
+  assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) is None
+  output = _output(tmp_path)
+  resolve_baseline(store, 'mnist-tfx', candidate, output)
+  assert output.get_string_custom_property('baseline_kind') == 'candidate'
+  _bless(store, kfp_type, older, 1)
+  _bless(store, kfp_type, candidate, 1)  # blessed again, newest of all
+  assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) == older
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == candidate  # without a candidate: the newest

@@ -7,6 +7,8 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
 from pipeline import config as config_lib
+from components import datasets
+from components.baseline_resolver import LatestBlessedOtherModelStrategy
 from components.mnist_trainer import RUN_FN
 from pipeline.pipeline import create_pipeline
 from trainer_module.config import TrainingConfig
@@ -110,9 +112,12 @@ def test_create_pipeline_wiring():
   assert by_id['ServingCheck'].exec_properties['max_latency_ms'] == 1000.0
   assert {k: c.producer_component_id for k, c in by_id['ServingCheck'].inputs.items()} == {
       'examples': 'MnistExampleGen', 'model': 'Trainer', 'evaluation': 'Evaluator'}
-  # The Evaluator compares against the resolver's latest blessed model.
+  # The Evaluator compares against the resolver's latest blessed model other than the candidate.
   assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
       'LatestBlessedModelResolver'
+  resolver = by_id['LatestBlessedModelResolver']
+  assert resolver.exec_properties['resolver_class'] is LatestBlessedOtherModelStrategy
+  assert resolver.raw_inputs['candidate'].producer_component_id == 'Trainer'
 
 
 def test_the_data_set_decides_the_served_polarity_rule():
@@ -120,3 +125,24 @@ def test_the_data_set_decides_the_served_polarity_rule():
   assert _config().training.normalize_polarity is True
   assert _config('--dataset', 'fashion-mnist').training.normalize_polarity is False
   assert _config('--dataset', 'idx').training.normalize_polarity is False
+
+
+@pytest.mark.parametrize('name', list(datasets.DATASETS))
+def test_each_data_set_brings_its_own_defaults(name):
+  """A flag not given takes the data set's default (components/datasets.py); a flag given wins."""
+  dataset = datasets.get(name)
+  config = _config('--dataset', name)
+  defaults = dataset.training_defaults
+  assert (config.training.epochs, config.training.augment_rotation, config.training.augment_zoom,
+          config.training.augment_shift) == (defaults.epochs, defaults.augment_rotation,
+                                             defaults.augment_zoom, defaults.augment_shift)
+  assert config.accuracy_threshold == dataset.default_accuracy_threshold
+  given = _config('--dataset', name, '--epochs', '3', '--augment-shift', '1', '--accuracy-threshold', '0.7')
+  assert (given.training.epochs, given.training.augment_shift, given.accuracy_threshold) == (3, 1, 0.7)
+  assert given.training.augment_rotation == defaults.augment_rotation
+
+
+def test_fashion_mnist_trains_without_the_digit_augmentation():
+  fashion = _config('--dataset', 'fashion-mnist').training
+  assert not (fashion.augment_rotation or fashion.augment_zoom or fashion.augment_shift)
+  assert _config().training == TrainingConfig()  # MNIST's are TrainingConfig's own

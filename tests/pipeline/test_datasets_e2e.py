@@ -88,8 +88,8 @@ def test_idx_set_of_27x28_images_stops_in_the_example_gen(tmp_path, mnist_dir):
 
 @pytest.fixture(scope='module')
 def fashion_run(tmp_path_factory):
-  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, three epochs, bound 0.5.
-  (One epoch is 9 steps; with the default augmentation it ended at 0.49 once.)"""
+  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, three epochs, bound 0.5,
+  and Fashion-MNIST's own defaults for what is not given (no augmentation)."""
   try:
     data = mnist_download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
   except mnist_data.MnistDataError as e:
@@ -105,6 +105,9 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
   _, output_dir, proc = fashion_run
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 600, eval 300\)$', proc.stdout, re.M)
+  # The data set's defaults reach the Trainer: no digit augmentation (MNIST's plan ends 'augmented: …').
+  assert re.search(r'^Trainer: 550 examples \(50 held out for validation\), 3 epochs, '
+                   r'(mixed_bfloat16|float32) \(--precision auto\)$', proc.stdout, re.M), proc.stdout
   assert {'StatisticsGen', 'ExampleValidator', 'SchemaGen', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
   store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
   [examples] = store.get_artifacts_by_type('Examples')
