@@ -177,8 +177,9 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_shift)}). '
                      'Validation, evaluation and the exported model never see augmented images')
   train.add_argument('--seed', type=int, metavar='N', default=defaults.seed,
-                     help='seed for the weights, dropout, shuffling and augmentation (default: a '
-                     'new draw every run)')
+                     help='seed for the weights, dropout, shuffling and augmentation (default: '
+                     'unseeded, a new draw whenever the Trainer trains; an unchanged rerun reuses '
+                     'the cached Trainer: pass --no-cache or another --seed for a fresh model)')
   train.add_argument('--validation-examples', type=_non_negative_int, metavar='N',
                      help='hold the last N training examples out of training for per-epoch '
                      'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)')
