@@ -1,8 +1,9 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
 # make test:    install if needed, then the whole test suite.
-# make demo:    install if needed, then a smoke run of under a minute: 10,000 training and 1,000 test
-#               examples, 2 epochs, bound 0.9, into demo_output/ (ARGS= adds or overrides flags).
+# make demo:    install if needed, then the smoke run of under a minute (local_runner.py --demo:
+#               10,000 training and 1,000 test examples, 2 epochs, bound 0.9, into demo_output/;
+#               ARGS= adds or overrides flags).
 # make benchmark: benchmark-goal, then benchmark-ratios (about 30 minutes on 2 idle cores).
 # make benchmark-goal: the full default run with seeds 1, 2, 3, checked against the accuracy/time
 #                 goal (SEEDS=1 for one run, ARGS="--json FILE" to keep the numbers).
@@ -10,13 +11,16 @@
 #                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
 # make benchmark-metadata: how long runs / lineage / compare take from a fresh process (goals:
 #                 runs ≤ 1 s, lineage ≤ 1.5 s), on the recorded two runs or ARGS="--output-dir D".
+# make benchmark-walkthrough: a fresh clone, then README.md's commands in order (install, smoke
+#                 run, inspect, predict, a second run, compare) and the summaries' commands, from
+#                 another directory; goal: within 10 minutes, every command exiting 0.
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata image clean
+.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-walkthrough image clean
 
 install:
 	@./scripts/install.sh
@@ -25,8 +29,7 @@ run: install
 	$(PY) local_runner.py $(ARGS)
 
 demo: install
-	$(PY) local_runner.py --train-examples 10000 --eval-examples 1000 --epochs 2 \
-	  --accuracy-threshold 0.9 --output-dir demo_output $(ARGS)
+	$(PY) local_runner.py --demo $(ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -41,6 +44,9 @@ benchmark-ratios: install
 
 benchmark-metadata: install
 	$(PY) benchmarks/metadata_cli.py $(ARGS)
+
+benchmark-walkthrough: install
+	$(PY) benchmarks/walkthrough.py $(ARGS)
 
 image:
 	docker build -t $(IMAGE) .

@@ -13,16 +13,20 @@ from pipeline import config as config_lib
 from pipeline import console
 
 
-def parse_args(argv):
+def parse_args(argv, prog=None):
   from pipeline.metadata import store as store_lib
   parser = argparse.ArgumentParser(
-      description='Run the MNIST TFX pipeline locally: '
+      prog=prog, description='Run the MNIST TFX pipeline locally: '
                   'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
       epilog='Exit codes: 0 blessed and pushed (or already served), 3 not blessed or failed the '
              'serving check (nothing pushed), 1 failed, 2 usage.')
-  parser.add_argument('--output-dir', metavar='DIR', default=config_lib.DEFAULT_OUTPUT_DIR,
+  parser.add_argument('--output-dir', metavar='DIR',
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
-                      '(default: %(default)s)')
+                      f'(default: {config_lib.DEFAULT_OUTPUT_DIR})')
+  config_lib.add_demo_argument(parser, 'the smoke run: --train-examples {train_examples} '
+                               '--eval-examples {eval_examples} --epochs {epochs} '
+                               '--accuracy-threshold {accuracy_threshold} (flags given stand), '
+                               'into'.format(**config_lib.DEMO_SETTINGS))
   config_lib.add_arguments(parser)
   store_lib.add_mysql_arguments(parser)
   parser.add_argument('--fresh-store', action='store_true',
@@ -30,26 +34,30 @@ def parse_args(argv):
                       'serving/ holds versions: start a new store (the old file is moved aside '
                       'to metadata.sqlite.TIME.bak; the versions are kept)')
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
-  args = parser.parse_args(config_lib.join_option_values(list(argv)))
+  argv = config_lib.join_option_values(list(argv))
+  args = parser.parse_args(argv)
+  if args.demo:  # the smoke run's settings become the defaults; flags given still stand
+    parser.set_defaults(**config_lib.DEMO_SETTINGS)
+    args = parser.parse_args(argv)
   for name, value in vars(args).items():
     if isinstance(value, list):  # argparse turns `--epochs=--` into [] without calling its type
       parser.error(f'argument --{name.replace("_", "-")}: expected one value, got {value or "--"}')
   return args
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   with console.protect_output(argv):  # no secret printed from here on, --verbose included
-    return _main(argv)
+    return _main(argv, prog)
 
 
-def _main(argv) -> int:
+def _main(argv, prog) -> int:
   console.silence_native_logs('--verbose' in argv)  # before any native library loads
-  args = parse_args(argv)
+  args = parse_args(argv, prog)
   from pipeline import local
   started = time.monotonic()
   try:
-    paths = config_lib.LocalPaths.under(config_lib.check_local_output_dir(args.output_dir))
+    paths = config_lib.LocalPaths.under(config_lib.check_local_output_dir(config_lib.output_dir_of(args)))
     config_lib.training_from_args(args)  # flags that clash are refused before any download
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -15,7 +15,7 @@ from pipeline.commands import PROG, PROJECT_ROOT
 
 def _run(argv):
   import local_runner
-  return local_runner.main(argv)
+  return local_runner.main(argv, prog=f'{PROG} run')
 
 
 def _inspect(argv):
@@ -25,7 +25,7 @@ def _inspect(argv):
 
 def _predict(argv):
   from pipeline import predict
-  return predict.main(argv)
+  return predict.main(argv, prog=f'{PROG} predict')
 
 
 def _kubeflow(argv):

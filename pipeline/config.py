@@ -12,7 +12,14 @@ from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BO
 from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
-DEFAULT_OUTPUT_DIR = 'tfx_output'
+# A local run's outputs live in the project, wherever the command is started from, so that
+# `mnist-tfx run` and `mnist-tfx inspect` meet in the same place from any working directory.
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUTPUT_DIR = os.path.join(PROJECT_DIR, 'tfx_output')
+# The smoke run (`--demo`, `make demo`): a slice of the data, briefly trained, with a bound that
+# slice can reach, in an output dir of its own so that it never becomes a real run's baseline.
+DEMO_OUTPUT_DIR = os.path.join(PROJECT_DIR, 'demo_output')
+DEMO_SETTINGS = {'train_examples': 10000, 'eval_examples': 1000, 'epochs': 2, 'accuracy_threshold': 0.9}
 DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: MNIST's
 
 
@@ -237,6 +244,18 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       enable_cache=not args.no_cache, pipeline_name=pipeline_name,
       dataset=dataset,
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
+
+
+def add_demo_argument(parser: argparse.ArgumentParser, what: str) -> None:
+  """--demo: the smoke run's output dir (and, for a run, its settings) in one word."""
+  parser.add_argument('--demo', action='store_true', help=f'{what} {DEMO_OUTPUT_DIR}')
+
+
+def output_dir_of(args: argparse.Namespace) -> str:
+  """--output-dir as given; else the demo's with --demo; else the project's tfx_output."""
+  if getattr(args, 'output_dir', None) is not None:
+    return args.output_dir
+  return DEMO_OUTPUT_DIR if getattr(args, 'demo', False) else DEFAULT_OUTPUT_DIR
 
 
 def check_local_output_dir(output_dir: str) -> str:

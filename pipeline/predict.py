@@ -24,7 +24,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from pipeline import console
-from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths
+from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths, add_demo_argument, output_dir_of
 
 console.silence_native_logs(verbose=False)  # before TensorFlow is imported
 
@@ -242,16 +242,17 @@ def _label(answer: dict) -> str:
 
 # --- command line -------------------------------------------------------------------------------
 
-def _parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog='python -m pipeline.predict', description=__doc__.split('\n\n')[0],
+def _parser(prog: str = 'python -m pipeline.predict') -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog=__doc__.split('\n\n', 1)[1])
   parser.add_argument('images', nargs='+', metavar='IMAGE', help='PNG/JPEG pictures or .npy arrays')
   parser.add_argument('--model', metavar='DIR|VERSION',
                       help='a version dir, a serving dir (its newest version) or a version number '
                       'under <output-dir>/serving (default: the newest version there)')
-  parser.add_argument('--output-dir', default=DEFAULT_OUTPUT_DIR, metavar='DIR',
-                      help='the local run directory whose serving/ holds the versions (default: %(default)s)')
+  parser.add_argument('--output-dir', metavar='DIR',
+                      help=f'the local run directory whose serving/ holds the versions (default: {DEFAULT_OUTPUT_DIR})')
+  add_demo_argument(parser, 'the smoke run\'s output dir:')
   parser.add_argument('--json', action='store_true',
                       help='print one JSON object: the model, every answer (file, index, class, '
                       'probability, probabilities) and every error')
@@ -266,12 +267,13 @@ def _refusal(model: Optional[str], error: BaseException) -> Optional[str]:
   return object_storage.denied(error) or object_storage.refused(model)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, prog: str = 'python -m pipeline.predict') -> int:
   argv = sys.argv[1:] if argv is None else argv
   try:
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
   except SystemExit as e:  # argparse: a usage error (2) or --help (0)
     return EXIT_USAGE if e.code not in (0, None) else 0
+  args.output_dir = output_dir_of(args)
   try:
     version_dir, version = resolve_model(args.model, args.output_dir)
     signature = load_classify(version_dir)

@@ -61,3 +61,4 @@ pip_quiet install -q --disable-pip-version-check -r requirements.in -r requireme
 install_project
 cp requirements.lock "$stamp"
 echo "Installed: $("$VENV/bin/python" -c 'import tfx, tensorflow as tf; print("tfx", tfx.__version__, "tensorflow", tf.__version__)' 2>/dev/null)"
+echo "The tools from any directory: export PATH=\"$(cd "$VENV/bin" && pwd):\$PATH\" MNIST_TFX=\"$(pwd)\""

@@ -20,6 +20,8 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 
+from pipeline.commands import MODULE_FORMS, PROG
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, 'README.md')
 README_MAX_LINES = 350
@@ -211,6 +213,7 @@ def check_arguments(cli: Cli, args: List[str]) -> List[str]:
   After a subcommand its own options count, and the top level's too (a CLI may take those on
   either side of the subcommand)."""
   problems = []
+  args = [a for a in args if a not in ('…', '...')]  # `mnist-tfx inspect …`: whichever
   subs = _subcommands(cli.root)
   command = None
   i = 0
@@ -306,6 +309,19 @@ def _is_python(word: str) -> bool:
   return re.match(r'^python(3(\.\d+)?)?$', os.path.basename(word)) is not None
 
 
+def _without_directory(args: List[str]) -> List[str]:
+  """make's own `-C DIR` (the way to start a target from any directory) left out."""
+  out, skip = [], False
+  for arg in args:
+    if skip:
+      skip = False
+    elif arg == '-C':
+      skip = True
+    elif not arg.startswith('-C'):
+      out.append(arg)
+  return out
+
+
 def check_command(command: str, makefile: Makefile) -> Tuple[List[str], bool]:
   """(problems, whether the command runs one of ours) for one line of shell."""
   problems, ours = [], False
@@ -313,7 +329,15 @@ def check_command(command: str, makefile: Makefile) -> Tuple[List[str], bool]:
     word, rest = segment[0], segment[1:]
     if word == 'make':
       ours = True
-      problems += check_make(makefile, rest)
+      problems += check_make(makefile, _without_directory(rest))
+    elif os.path.basename(word) == PROG and rest:
+      ours = True
+      if rest[0] not in MODULE_FORMS:
+        problems.append(f'{PROG}: no subcommand {rest[0]!r} (has {", ".join(sorted(MODULE_FORMS))})')
+      elif len(rest) > 1:
+        form = MODULE_FORMS[rest[0]]
+        cli = cli_for_script(form) if form.endswith('.py') else cli_for_module(form.split()[-1])
+        problems += check_arguments(cli, rest[1:])
     elif _is_python(word) and rest:
       if rest[0] == '-m' and len(rest) > 1 and _is_our_module(rest[1]):
         ours, args = True, rest[2:]
@@ -357,8 +381,8 @@ def test_the_readme_runs_the_commands_it_promises():
   commands = [c.text for c in commands_in(text, 'README.md')]
   makefile = read_makefile()
   ours = [c for c in commands if check_command(c, makefile)[1]]
-  for expected in ('make demo', 'make run', 'make test', 'local_runner.py', 'pipeline.metadata',
-                   'pipeline.predict', 'kubeflow compile', 'kubeflow upload'):
+  for expected in ('make install', 'make -C "$MNIST_TFX" test', 'mnist-tfx run --demo', 'mnist-tfx run',
+                   'mnist-tfx inspect', 'mnist-tfx predict', 'kubeflow compile', 'kubeflow upload'):
     assert any(expected in c for c in ours), f'no checked command in README.md with {expected!r}'
 
 
@@ -371,6 +395,11 @@ def test_the_readme_runs_the_commands_it_promises():
     ('make run ARGS="--epochs 1 --epoch 2"', 'make run ARGS: local_runner.py: no option --epoch'),
     ('make benchmark ARGS="--json x --seeds 1"', 'no option --seeds'),
     ('make demos', "make: no target 'demos'"),
+    ('make -C "$MNIST_TFX" tests', "make: no target 'tests'"),
+    ('mnist-tfx run --demo --epoch 2', 'no option --epoch'),
+    ('mnist-tfx inspect --demo walk', "no subcommand 'walk'"),
+    ('mnist-tfx predict --models 3 x.png', 'no option --models'),
+    ('mnist-tfx show runs', "mnist-tfx: no subcommand 'show'"),
     ('make benchmark-ratios QUICKLY=1', 'does not use QUICKLY'),
     ('.venv/bin/python scripts/nowhere.py', 'no script scripts/nowhere.py'),
 ])
@@ -396,6 +425,76 @@ def test_the_makefile_recipes_name_only_flags_that_exist():
     for script, fixed in args_clis(makefile, target):
       problems += ([f'make {target}: {p}' for p in check_arguments(cli_for_script(script), fixed)]
                    if _is_our_script(script) else [f'make {target}: no script {script}'])
+  assert not problems, '\n'.join(problems)
+
+
+# Names that, as the start of a relative path, point into the project: such a command works only
+# when started from the project dir.
+_PROJECT_NAMES = ({n for n in os.listdir(REPO) if not n.startswith('.')}
+                  | {'.venv', 'tfx_output', 'demo_output'})
+
+
+def fenced_lines(text: str) -> List[Tuple[int, str, bool]]:
+  """(line number, shell line, whether a `cd` came before it in its block) of fenced shell blocks."""
+  found, lines, i = [], text.split('\n'), 0
+  while i < len(lines):
+    fence = _FENCE.match(lines[i])
+    i += 1
+    if not fence:
+      continue
+    shell, after_cd, block = fence.group(3).lower() not in _NOT_SHELL, False, []
+    while i < len(lines) and not lines[i].strip().startswith(fence.group(2)):
+      block.append((i + 1, lines[i]))
+      i += 1
+    i += 1
+    prompted = any(line.lstrip().startswith('$ ') for _, line in block)  # commands and their output
+    continued = False
+    for n, line in block:
+      if shell and line.strip() and (not prompted or continued or line.lstrip().startswith('$ ')):
+        found.append((n, line, after_cd))
+        after_cd = after_cd or _tokens(line)[:1] == ['cd']
+      continued = line.rstrip().endswith('\\')
+  return found
+
+
+def cwd_dependent(command: str) -> List[str]:
+  """What in one shell line works only from the project dir: a relative path into the project,
+  one of our modules or scripts started by `python`, or `make` without `-C DIR`."""
+  problems = []
+  for segment in _segments(_tokens(command)):
+    word, rest = segment[0], segment[1:]
+    if word == 'make' and not any(a.startswith('-C') for a in rest):
+      problems.append('make without -C DIR')
+    if _is_python(word) and rest[:1] == ['-m'] and len(rest) > 1 and _is_our_module(rest[1]):
+      problems.append(f'python -m {rest[1]}')
+    for token in segment:
+      value = re.sub(r'^(--?[\w-]+=|\w+=)', '', token)
+      if value.startswith(('/', '$', '~', '-')):
+        continue
+      if ('/' in value and value.split('/')[0] in _PROJECT_NAMES) or os.path.isfile(os.path.join(REPO, value)):
+        problems.append(f'the relative path {value}')
+  return problems
+
+
+def test_cwd_dependence_is_caught():
+  assert cwd_dependent('.venv/bin/python -m pipeline.metadata runs')
+  assert cwd_dependent('make demo') == ['make without -C DIR']
+  assert cwd_dependent('mnist-tfx predict trainer_module/seed_examples/example5.png')
+  assert cwd_dependent('tensorboard --logdir=tfx_output/pipeline_root')
+  assert not cwd_dependent('make -C "$MNIST_TFX" test PYTEST_ARGS="-m \'not slow\'"')
+  assert not cwd_dependent('mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png')
+  assert not cwd_dependent('mnist-tfx kubeflow compile --output build/pipeline.yaml')
+
+
+@pytest.mark.parametrize('page', pages(), ids=_rel)
+def test_every_command_works_from_any_directory(page):
+  """A command pasted from the guide runs wherever the reader's shell is; only the lines after a
+  `cd` in the same block (the quick start's install) may rely on the project dir."""
+  with open(page) as f:
+    lines = fenced_lines(f.read())
+  problems = [f'{_rel(page)}:{n}: {", ".join(found)}   in: {line.strip()}'
+              for n, line, after_cd in lines if not after_cd
+              for found in [cwd_dependent(line)] if found]
   assert not problems, '\n'.join(problems)
 
 

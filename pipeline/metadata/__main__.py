@@ -19,7 +19,7 @@ import os
 import sys
 
 from pipeline import console
-from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths
+from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths, output_dir_of
 
 console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
 from pipeline.metadata import store as store_lib  # pylint: disable=wrong-import-position
@@ -33,7 +33,10 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
   def default(value):
     return value if defaults else argparse.SUPPRESS
   where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
-  where.add_argument('--output-dir', default=default(DEFAULT_OUTPUT_DIR), metavar='DIR')
+  where.add_argument('--output-dir', default=default(None), metavar='DIR',
+                     help=f'a local run\'s output dir (default: {DEFAULT_OUTPUT_DIR})')
+  where.add_argument('--demo', action='store_true', default=default(False),
+                     help='the smoke run\'s output dir (`mnist-tfx run --demo`, `make demo`)')
   where.add_argument('--sqlite', metavar='PATH', default=default(None))
   where.add_argument('--grpc-host', metavar='HOST', default=default(None))
   where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
@@ -127,6 +130,7 @@ def main(argv=None, prog: str = 'python -m pipeline.metadata') -> int:
 
 def _main(argv, prog) -> int:
   args = _parser(prog).parse_args(argv)
+  args.output_dir = output_dir_of(args)
   console.quiet_python_logs()
   from ml_metadata import errors
   from pipeline.metadata.lineage import LineageError

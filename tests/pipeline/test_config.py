@@ -1,6 +1,7 @@
 """CLI flags → PipelineConfig → create_pipeline: one config object, plumbed everywhere."""
 import argparse
 import json
+import os
 
 import pytest
 import tensorflow_model_analysis as tfma
@@ -73,8 +74,23 @@ def test_local_paths_are_under_the_output_dir(tmp_path, monkeypatch):
   assert paths.serving_dir == str(tmp_path / 'x' / 'serving')
   assert paths.reports_dir == str(tmp_path / 'x' / 'reports')
   assert paths.pipeline_root.startswith(str(tmp_path / 'x'))
+  monkeypatch.chdir(tmp_path)  # the default is the project's, wherever the command starts
+  assert config_lib.LocalPaths.under().output_dir == os.path.join(config_lib.PROJECT_DIR, 'tfx_output')
+  assert os.path.isfile(os.path.join(config_lib.PROJECT_DIR, 'local_runner.py'))
+
+
+def test_demo_is_the_smoke_runs_settings_and_dir_and_given_flags_stand(tmp_path, monkeypatch):
+  import local_runner
   monkeypatch.chdir(tmp_path)
-  assert config_lib.LocalPaths.under().output_dir == str(tmp_path / 'tfx_output')  # absolute
+  demo = local_runner.parse_args(['--demo'])
+  assert (demo.train_examples, demo.eval_examples, demo.epochs, demo.accuracy_threshold) == (10000, 1000, 2, 0.9)
+  assert config_lib.output_dir_of(demo) == os.path.join(config_lib.PROJECT_DIR, 'demo_output')
+  given = local_runner.parse_args(['--epochs', '3', '--demo', '--output-dir', 'x'])
+  assert (given.epochs, given.train_examples) == (3, 10000)
+  assert config_lib.output_dir_of(given) == 'x'
+  plain = local_runner.parse_args([])
+  assert (plain.train_examples, plain.epochs, plain.accuracy_threshold) == (None, None, None)
+  assert config_lib.output_dir_of(plain) == config_lib.DEFAULT_OUTPUT_DIR
 
 
 def test_create_pipeline_wiring():
