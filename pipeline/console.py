@@ -245,13 +245,16 @@ def protect_output(argv: Iterable[str], environ: Mapping[str, str] = os.environ)
 
 
 def summary_commands(summary, output_dir: str, examples: Optional[str] = None,
-                     example_labels: str = '', runs_in_store: int = 1) -> Dict[str, str]:
+                     example_labels: str = '', runs_in_store: int = 1,
+                     store_options: str = '') -> Dict[str, str]:
   """{label: command} for the summary's last lines; `examples` is an .npy of eval examples
-  (report.write_try_examples); `compare` is offered once the store holds two runs."""
+  (report.write_try_examples); `compare` is offered once the store holds two runs;
+  `store_options` reach a store other than the output dir's SQLite (store.store_options)."""
   import shlex as quote
   from pipeline.commands import command
   output_dir = os.path.abspath(output_dir)
-  inspect = f'{command("inspect")} --output-dir {quote.quote(output_dir)}'
+  inspect = f'{command("inspect")} --output-dir {quote.quote(output_dir)}' + (
+      f' {store_options}' if store_options else '')
   version = summary.pushed_version or summary.already_serving
   lines = {'Inspect': f'{inspect} ' + (f'lineage {version}' if version else 'runs')}
   if runs_in_store >= 2:

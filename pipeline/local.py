@@ -437,7 +437,8 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
     examples = report.write_try_examples(store, summary, paths.output_dir)
   except Exception as e:  # pylint: disable=broad-except  # the run itself succeeded
     report_path = f'not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
-  commands = console.summary_commands(summary, paths.output_dir, *examples, runs_in_store=len(runs.runs(store)))
+  commands = console.summary_commands(summary, paths.output_dir, *examples, runs_in_store=len(runs.runs(store)),
+                                      store_options=store_lib.store_options(metadata_config))
   return print_summary(summary, store_lib.describe(metadata_config), report_path,
                        paths.output_dir, time.monotonic() - started, commands, set_aside,
                        unchanged_since=pushing_run(store, summary))

@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
 import time
 import urllib.parse
 from typing import Optional
@@ -41,6 +42,17 @@ def mysql_config(args, env=None) -> Optional[metadata_store_pb2.ConnectionConfig
   config.mysql.user = args.mysql_user
   config.mysql.password = env.get(MYSQL_PASSWORD_ENV, '')
   return config
+
+
+def store_options(config) -> str:
+  """The read tools' options that reach the store `config` names, beyond --output-dir (which
+  names a SQLite store): so that a printed command reads the store the run wrote. The password
+  stays in the environment."""
+  if isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('mysql'):
+    m = config.mysql
+    return (f'--mysql-host {shlex.quote(m.host)} --mysql-port {m.port} '
+            f'--mysql-database {shlex.quote(m.database)} --mysql-user {shlex.quote(m.user)}')
+  return ''
 
 
 def sqlite_config(path: str, read_only: bool) -> metadata_store_pb2.ConnectionConfig:

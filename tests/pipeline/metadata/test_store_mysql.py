@@ -94,6 +94,13 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
   report = metadata('report')['report']
   assert os.path.exists(report)
 
+  # The summary's Inspect line reads the MySQL store it names, pasted as printed, from elsewhere.
+  [inspect] = [l.split(':', 1)[1].strip() for l in proc.stdout.splitlines() if l.startswith('Inspect:')]
+  assert '--mysql-host 127.0.0.1' in inspect and inspect.endswith(f'lineage {version}')
+  pasted = subprocess.run(['bash', '-c', inspect], cwd=str(tmp_path), capture_output=True, text=True,
+                          env=dict(os.environ, **env), timeout=120)
+  assert pasted.returncode == 0 and 'ba891046' in pasted.stdout, pasted.stderr
+
   bad_env = {'MLMD_MYSQL_PASSWORD': 'wrong'}
   for wrong in (run_py('-m', 'pipeline.metadata', *mariadb, 'runs', env=bad_env),
                 run_py('local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
