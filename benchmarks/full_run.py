@@ -1,9 +1,9 @@
 """Benchmark: the default pipeline on full MNIST must reach the goal on this machine.
 
-Goals (issue 11 item 4): the default run pushes test accuracy >= 0.996 (the median over seeds;
+Goals: the default run pushes test accuracy >= 0.996 (the median over seeds;
 3 by default) within 5 minutes wall each, blessed and pushed; the data-validation stages
 (ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator) add at most 10 % to the rest of the
-run's wall time (issue 10). Each seed is a fresh `local_runner.py --seed N` in its own output dir.
+run's wall time. Each seed is a fresh `local_runner.py --seed N` in its own output dir.
 Usage: .venv/bin/python benchmarks/full_run.py [--data-dir DIR] [--seeds 1,2,3] [--json FILE]
 (or `make benchmark`, `make benchmark SEEDS=1` for one run)
 """

@@ -23,7 +23,7 @@ DEMO_SETTINGS = {'train_examples': 10000, 'eval_examples': 1000, 'epochs': 2, 'a
 DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: MNIST's
 
 
-# --- data set and data validation flags (issue 10): --dataset, --label-drift-bound ---
+# --- data set and data validation flags: --dataset, --label-drift-bound ---
 
 
 def add_dataset_arguments(data: argparse._ArgumentGroup) -> None:
@@ -74,7 +74,7 @@ class PipelineConfig:
   beam_args: Tuple[str, ...] = ()
   enable_cache: bool = True
   pipeline_name: str = PIPELINE_NAME
-  # --- data set and data validation (issue 10) ---
+  # --- data set and data validation ---
   dataset: str = datasets.DEFAULT  # components/datasets.py: mnist, fashion-mnist, idx
   label_drift_bound: float = DEFAULT_LABEL_DRIFT_BOUND  # L-infinity, train vs eval labels
 
@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='distribution strategy (default: %(default)s = CPU or one GPU)')
   train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
                      help='train on this Cloud TPU (implies --strategy tpu)')
-  # Trainer flags: training loop, precision, validation split (issue 11 items 3 and 5, issue 10 item 4).
+  # Trainer flags: training loop, precision, validation split.
   train.add_argument('--training-loop', choices=TRAINING_LOOPS, default=defaults.training_loop,
                      help="'fit' (Keras Model.fit) or 'custom' (the seed's eager loop: GradientTape in "
                      "tf.function; needed for --strategy multi_worker) (default: %(default)s)")
