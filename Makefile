@@ -1,6 +1,7 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
-# make test:    install if needed, then the whole test suite.
+# make test:    install if needed, then the whole test suite, on TEST_JOBS pytest-xdist workers
+#               (default 2; TEST_JOBS=0 runs it in one process, e.g. for --pdb).
 # make demo:    install if needed, then a smoke run of under a minute: 10,000 training and 1,000 test
 #               examples, 2 epochs, bound 0.9, into demo_output/ (ARGS= adds or overrides flags).
 # make benchmark: benchmark-goal, then benchmark-ratios (about 30 minutes on 2 idle cores).
@@ -14,6 +15,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+TEST_JOBS ?= 2
 IMAGE ?= mnist-tfx:dev
 
 .PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata image clean
@@ -29,7 +31,7 @@ demo: install
 	  --accuracy-threshold 0.9 --output-dir demo_output $(ARGS)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 benchmark: benchmark-goal benchmark-ratios
 
