@@ -1,6 +1,7 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
-# make test:    install if needed, then the whole test suite.
+# make test:    install if needed, then the whole test suite, on TEST_JOBS pytest-xdist workers
+#               (default 2; TEST_JOBS=0 runs it in one process, e.g. for --pdb).
 # make demo:    install if needed, then the smoke run of under a minute (local_runner.py --demo:
 #               10,000 training and 1,000 test examples, 2 epochs, bound 0.9, into demo_output/;
 #               ARGS= adds or overrides flags).
@@ -18,6 +19,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+TEST_JOBS ?= 2
 IMAGE ?= mnist-tfx:dev
 
 .PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-walkthrough image clean
@@ -32,7 +34,7 @@ demo: install
 	$(PY) local_runner.py --demo $(ARGS)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 benchmark: benchmark-goal benchmark-ratios
 

@@ -8,6 +8,33 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Session fixtures too dear to build once per xdist worker (two pipeline runs): every module that
+# uses one runs on the same worker.
+SHARED_SESSION_FIXTURES = ('two_runs',)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node ids
+def pytest_collection_modifyitems(config, items):
+  """Under `make test` (pytest-xdist, --dist loadgroup): each module is one unit of work, so its
+  module fixtures are built once, and the modules sharing a SHARED_SESSION_FIXTURES fixture are
+  one unit too. Units with the most slow tests go first, so that a long one does not start last
+  and leave the other worker idle. Without xdist, nothing changes."""
+  if not os.environ.get('PYTEST_XDIST_WORKER') or not getattr(config.option, 'loadgroup', False):
+    return
+  groups = {}
+  for item in items:
+    groups.setdefault(item.nodeid.split('::')[0], []).append(item)
+  for module, members in groups.items():
+    shared = [name for name in SHARED_SESSION_FIXTURES
+              if any(name in item.fixturenames for item in members)]
+    for item in members:
+      item.add_marker(pytest.mark.xdist_group(shared[0] if shared else module))
+  slow = {}
+  for item in items:
+    group = item.get_closest_marker('xdist_group').args[0]
+    slow[group] = slow.get(group, 0) + (item.get_closest_marker('slow') is not None)
+  items.sort(key=lambda item: -slow[item.get_closest_marker('xdist_group').args[0]])
+
 
 def real_mnist_dir() -> str:
   """Found as local_runner.py finds it: $MNIST_DATA_DIR, else the download cache that `make run`
