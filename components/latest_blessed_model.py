@@ -1,15 +1,22 @@
-"""LatestBlessedModel: the baseline for the Evaluator on open-source Kubeflow Pipelines.
+"""LatestBlessedModel and BaselineModel: the baseline for the Evaluator on open-source KFP.
 
 TFX's Resolver compiles to a `resolver` executor that Vertex AI runs but the open-source KFP
-2.x backend refuses ("resolver not implemented yet"). This ordinary container component does
-the same job: it asks KFP's ML Metadata service for the newest blessed ModelBlessing recorded
-under this pipeline's context (KFP attributes every artifact to a `system.Pipeline` context
-named after the pipeline: backend/src/v2/metadata/client.go, GetPipeline and PutExecution), so
-another pipeline sharing the store never supplies the baseline, and copies the model it blessed
-into its own output. The candidate's own blessing never counts (an identical rerun keeps the
-baseline of its first run). With no other blessed model, it outputs a copy of the candidate, so
-the "no worse than the served model" check passes trivially.
+2.x backend refuses ("resolver not implemented yet"). Two ordinary container components do the
+same job:
+- LatestBlessedModel asks KFP's ML Metadata service for the newest blessed ModelBlessing
+  recorded under this pipeline's context (KFP attributes every artifact to a `system.Pipeline`
+  context named after the pipeline: backend/src/v2/metadata/client.go, GetPipeline and
+  PutExecution), so another pipeline sharing the store never supplies the baseline. The
+  candidate's own blessing never counts, and with no other blessed model the answer is the
+  candidate itself (the "no worse than the served model" check then passes trivially). Its
+  answer depends on the store, so it is never cached; it outputs the model's URI as a String,
+  which the compiled pipeline passes on as an output *parameter*.
+- BaselineModel copies the model at that URI into its own output, the Evaluator's baseline. It
+  is cached: KFP's cache key holds input parameters by value but input artifacts by MLMD id
+  (backend/src/v2/cacheutils/cache.go GenerateCacheKey), so on an identical rerun the same URI
+  gives a cache hit, the same baseline artifact, and the Evaluator and all after it are cached.
 """
+import os
 from typing import Any, Dict, List, Optional, Set
 
 from ml_metadata import errors
@@ -19,6 +26,7 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -95,14 +103,20 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name:
   return None
 
 
+def copy_baseline(source_uri: str, candidate_uri: str, output: types.Artifact) -> None:
+  """Copies the model at `source_uri` into `output`, noting where it came from."""
+  io_utils.copy_dir(source_uri, output.uri)
+  output.set_string_custom_property('baseline_source', source_uri)
+  output.set_string_custom_property(
+      'baseline_kind', 'candidate' if source_uri == candidate_uri else 'latest_blessed')
+
+
 def resolve_baseline(store: metadata_store.MetadataStore, pipeline_name: str, candidate_uri: str,
                      output: types.Artifact) -> str:
-  """Copies the latest blessed model (or the candidate) into `output`; returns its source."""
-  blessed_uri = latest_blessed_model_uri(store, pipeline_name, candidate_uri)
-  source = blessed_uri or candidate_uri
-  io_utils.copy_dir(source, output.uri)
-  output.set_string_custom_property('baseline_source', source)
-  output.set_string_custom_property('baseline_kind', 'latest_blessed' if blessed_uri else 'candidate')
+  """Both steps at once: copies the latest blessed model (or the candidate) into `output`;
+  returns its source."""
+  source = latest_blessed_model_uri(store, pipeline_name, candidate_uri) or candidate_uri
+  copy_baseline(source, candidate_uri, output)
   return source
 
 
@@ -114,11 +128,15 @@ def grpc_store(address: str) -> metadata_store.MetadataStore:
   return metadata_store.MetadataStore(config)
 
 
+BASELINE_URI_KEY = 'baseline_uri'
+SOURCE_URI_KEY = 'source_uri'
+
+
 class LatestBlessedModelSpec(ComponentSpec):
   PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str),
                 PIPELINE_NAME_KEY: ExecutionParameter(type=str)}
   INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
-  OUTPUTS = {'model': ChannelParameter(type=standard_artifacts.Model)}
+  OUTPUTS = {BASELINE_URI_KEY: ChannelParameter(type=standard_artifacts.String)}
 
 
 class Executor(base_executor.BaseExecutor):
@@ -126,13 +144,16 @@ class Executor(base_executor.BaseExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     candidate = artifact_utils.get_single_instance(input_dict['candidate'])
-    output = artifact_utils.get_single_instance(output_dict['model'])
-    resolve_baseline(grpc_store(exec_properties[MLMD_ADDRESS_KEY]),
-                     exec_properties[PIPELINE_NAME_KEY], candidate.uri, output)
+    store = grpc_store(exec_properties[MLMD_ADDRESS_KEY])
+    source = latest_blessed_model_uri(store, exec_properties[PIPELINE_NAME_KEY], candidate.uri)
+    output = artifact_utils.get_single_instance(output_dict[BASELINE_URI_KEY])
+    if '://' not in output.uri:  # a value is one file at the URI: a local folder must exist
+      fileio.makedirs(os.path.dirname(output.uri))
+    output.value = source or candidate.uri
 
 
 class LatestBlessedModel(base_component.BaseComponent):
-  """Outputs the latest blessed model (or the candidate) as the Evaluator's baseline."""
+  """Outputs the URI of the latest blessed model other than the candidate (or the candidate's)."""
 
   SPEC_CLASS = LatestBlessedModelSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
@@ -140,4 +161,31 @@ class LatestBlessedModel(base_component.BaseComponent):
   def __init__(self, candidate: types.BaseChannel, mlmd_address: str, pipeline_name: str):
     super().__init__(spec=LatestBlessedModelSpec(
         candidate=candidate, mlmd_address=mlmd_address, pipeline_name=pipeline_name,
+        **{BASELINE_URI_KEY: types.Channel(type=standard_artifacts.String)}))
+
+
+class BaselineModelSpec(ComponentSpec):
+  PARAMETERS = {SOURCE_URI_KEY: ExecutionParameter(type=str)}
+  INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
+  OUTPUTS = {'model': ChannelParameter(type=standard_artifacts.Model)}
+
+
+class BaselineExecutor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    candidate = artifact_utils.get_single_instance(input_dict['candidate'])
+    copy_baseline(exec_properties[SOURCE_URI_KEY], candidate.uri,
+                  artifact_utils.get_single_instance(output_dict['model']))
+
+
+class BaselineModel(base_component.BaseComponent):
+  """Copies the model LatestBlessedModel named into the Evaluator's baseline."""
+
+  SPEC_CLASS = BaselineModelSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(BaselineExecutor)
+
+  def __init__(self, lookup: LatestBlessedModel, candidate: types.BaseChannel):
+    super().__init__(spec=BaselineModelSpec(
+        candidate=candidate, source_uri=lookup.outputs[BASELINE_URI_KEY].future()[0].value,
         model=types.Channel(type=standard_artifacts.Model)))

@@ -49,6 +49,19 @@ def scope_vertex_resolver(spec: Dict[str, Any], pipeline_name: str) -> None:
         query['filter'] += f' AND metadata.{PIPELINE_NAME_KEY}.string_value="{pipeline_name}"'
 
 
+def name_parameter_producers(spec: Dict[str, Any]) -> None:
+  """TFX 1.16 names the producer of a task output parameter `<component id>_task`
+  (tfx/orchestration/kubeflow/v2/step_builder.py, StepBuilder.build), but names the task itself
+  `<component id>`; KFP's compiler refuses the run ("unknown producer task", backend/src/v2/
+  compiler/argocompiler/dag.go addImplicitDependencies). Names the real task."""
+  tasks = spec['root']['dag']['tasks']
+  for task in tasks.values():
+    for source in task.get('inputs', {}).get('parameters', {}).values():
+      output = source.get('taskOutputParameter')
+      if output and output['producerTask'] not in tasks and output['producerTask'].endswith('_task'):
+        output['producerTask'] = output['producerTask'][:-len('_task')]
+
+
 def use_entrypoint(spec: Dict[str, Any]) -> None:
   """Points every executor's command, and ExampleGen's driver hook, at our entrypoint."""
   for executor in spec['deploymentSpec']['executors'].values():
@@ -91,10 +104,12 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
     root_parameters[name].update(defaultValue=default, isOptional=True)
   spec['defaultPipelineRoot'] = config.pipeline_root
   use_entrypoint(spec)
+  name_parameter_producers(spec)
   scope_vertex_resolver(spec, config.pipeline_name)
   run_results.add_to_spec(spec, image)  # results the KFP UI shows (metrics, confusion, report)
   if BASELINE_TASK in spec['root']['dag']['tasks']:
-    # Its answer depends on the metadata store, not on its inputs: never reuse a cached one.
+    # Its answer depends on the metadata store, not on its inputs: never reuse a cached one. It
+    # hands on a URI, a parameter, so the cached BaselineModel after it keeps its cache key.
     spec['root']['dag']['tasks'][BASELINE_TASK]['cachingOptions'] = {'enableCache': False}
   # Both must parse strictly, or a backend would refuse them later.
   json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())

@@ -7,7 +7,7 @@ from tfx.orchestration import data_types
 
 from components.baseline_resolver import latest_blessed_other_model
 from components.data_validation import create_validation
-from components.latest_blessed_model import LatestBlessedModel
+from components.latest_blessed_model import BaselineModel, LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
 from components.mnist_pusher import MnistPusher
@@ -46,9 +46,11 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
   trainer.add_upstream_node(validation[-1])
 
   if kfp_mlmd_address:
-    # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead.
-    baseline = LatestBlessedModel(candidate=trainer.outputs['model'], mlmd_address=kfp_mlmd_address,
-                                  pipeline_name=config.pipeline_name).with_id('LatestBlessedModel')
+    # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead
+    # (never cached), then copy it (cached: the same URI on a rerun keeps the Evaluator cached).
+    lookup = LatestBlessedModel(candidate=trainer.outputs['model'], mlmd_address=kfp_mlmd_address,
+                                pipeline_name=config.pipeline_name).with_id('LatestBlessedModel')
+    baseline = BaselineModel(lookup, trainer.outputs['model']).with_id('BaselineModel')
   elif not runtime_parameters:
     # Never the candidate itself: an identical rerun keeps its baseline, and so its cache.
     baseline = latest_blessed_other_model(trainer.outputs['model']).with_id('LatestBlessedModelResolver')
@@ -83,7 +85,8 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
   ).with_id('Pusher')
 
-  return [example_gen, *validation, trainer, baseline, evaluator, serving_check, pusher]
+  lookups = [lookup] if kfp_mlmd_address else []
+  return [example_gen, *validation, trainer, *lookups, baseline, evaluator, serving_check, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None,

@@ -10,7 +10,16 @@ expects (paths below are in that tree):
   (apiserver/template/template.go; config/env.go defaultPipelineRoot), which must be an
   object-store URI (objectstore ParseBucketConfig: "unrecognized pipeline root format").
 - Task parameters checked against the component's declared types, strings converted, nulls
-  refused; a producer without the output key is an error (driver resolveInputs).
+  refused; a producer without the output key is an error (driver resolveInputs). A
+  `taskOutputParameter` is the producer's recorded output parameter (2.0.5 driver/driver.go
+  resolveInputs, 2.17.0 driver/resolve.go resolveUpstreamParameters: metadata/model.go
+  Execution.GetParameters, its `outputs`), and its producer becomes a dependency, as does every
+  `taskOutputArtifact`'s; an unknown producer fails the run at creation
+  (compiler/argocompiler/dag.go addImplicitDependencies, every tag).
+- Output parameters (component/launcher_v2.go collectOutputParameters, every tag): the executor
+  output's `parameterValues`, else the text of each parameter's outputFile converted to its type
+  (metadata/converter.go TextToPbValue); recorded as the execution's `outputs` struct
+  (metadata/client.go PublishExecution).
 - ML Metadata: context `system.Pipeline` named `pipelineInfo.name`, parent of
   `system.PipelineRun` named with the run id (metadata/client.go GetPipeline); a root
   `system.DAGExecution` "run/<id>"; per task a `system.ContainerExecution` with `task_name`,
@@ -37,7 +46,10 @@ expects (paths below are in that tree):
   caching on (launcher_v2.go Execute: `if fingerPrint != ""`, every tag); a hit records a
   CACHED execution whose outputs are the same MLMD artifacts, and every provisioned output key
   (executor-logs too) must be among them (driver collectOutputArtifactMetadataFromCache:
-  "unable to find artifact with name"). `enableCache: false` neither looks up nor writes.
+  "unable to find artifact with name"), and its output parameters are the cached execution's
+  (driver reuseCachedOutputs). `enableCache: false` neither looks up nor writes. So a task whose
+  upstream artifacts are new (an uncached producer) is never a hit, however alike their URIs
+  (the key holds artifact names, i.e. MLMD ids); an upstream parameter of the same value is.
 - Ordering and failure (compiler/argocompiler/dag.go): a task runs when all it depends on
   succeeded; after a failure nothing new starts. `lifecycle.preCacheCheck` is never read, and
   resolver executors are refused ("resolver not implemented yet", argocompiler/argo.go).
@@ -196,6 +208,7 @@ class TaskRun:
   execution_id: int
   outputs: Dict[str, List[dict]]  # output key -> runtime artifacts as downstream tasks see them
   stderr: str = ''
+  parameters: Dict[str, Any] = dataclasses.field(default_factory=dict)  # output parameters
 
 
 @dataclasses.dataclass
@@ -386,14 +399,14 @@ class KfpStandIn:
     dag_id = self._publish(root, contexts)
 
     result = PipelineRun(run_id, {})
-    tasks = spec['root']['dag']['tasks']
+    tasks = self._with_implicit_dependencies(spec['root']['dag']['tasks'])
     if only is not None:
       outside = sorted({d for t in only for d in tasks[t].get('dependentTasks', [])} - set(only))
       if outside:
         raise ValueError(f'only={only} leaves out upstream task(s) {outside}')
       tasks = {name: tasks[name] for name in only}
     for task_name in self._order(tasks):
-      task = spec['root']['dag']['tasks'][task_name]
+      task = tasks[task_name]
       executor = executors[spec['components'][task['componentRef']['name']]['executorLabel']]
       if 'resolver' in executor:
         result.tasks[task_name] = self._resolve(task_name, task, executor['resolver'], result,
@@ -408,6 +421,24 @@ class KfpStandIn:
     root.last_known_state = mlmd.Execution.COMPLETE
     self.store.put_executions([root])
     return result
+
+  @staticmethod
+  def _with_implicit_dependencies(tasks: Dict[str, Any]) -> Dict[str, Any]:
+    """argocompiler/dag.go addImplicitDependencies: each task's input producers join its
+    dependentTasks; an unknown one is an error when the run is created."""
+    tasks = json.loads(json.dumps(tasks))
+    for task in tasks.values():
+      inputs = task.get('inputs', {})
+      producers = [s['taskOutputParameter']['producerTask'] for s in inputs.get('parameters', {}).values()
+                   if 'taskOutputParameter' in s]
+      producers += [s['taskOutputArtifact']['producerTask'] for s in inputs.get('artifacts', {}).values()
+                    if 'taskOutputArtifact' in s]
+      for producer in producers:
+        if producer not in tasks:
+          raise RunFailed(f'failed to add implicit deps: unknown producer task "{producer}" in DAG')
+        if producer not in task.setdefault('dependentTasks', []):
+          task['dependentTasks'].append(producer)
+    return tasks
 
   @staticmethod
   def _order(tasks: Dict[str, Any]) -> List[str]:
@@ -452,6 +483,13 @@ class KfpStandIn:
         if source['componentInputParameter'] not in values:
           raise RunFailed(f'parent DAG does not have input parameter {source["componentInputParameter"]}')
         value = values[source['componentInputParameter']]
+      elif 'taskOutputParameter' in source:
+        producer = source['taskOutputParameter']
+        produced = result.tasks[producer['producerTask']].parameters
+        if producer['outputParameterKey'] not in produced:
+          raise RunFailed(f'cannot find output parameter key {producer["outputParameterKey"]!r} '
+                          f'in producer task {producer["producerTask"]!r}')
+        value = produced[producer['outputParameterKey']]
       else:
         raise RunFailed(f'parameter spec {source} not implemented')
       expected = declared.get(name, {}).get('parameterType')
@@ -519,9 +557,12 @@ class KfpStandIn:
           raise RunFailed(f'unable to find artifact with name {sorted(missing)} in mlmd output artifacts')
         execution.last_known_state = mlmd.Execution.CACHED
         execution.custom_properties['cached_execution_id'].string_value = str(cached_id)
+        cached_parameters = self._output_parameters_of(cached_id)
+        self._set_output_parameters(execution, cached_parameters)
         execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts), cached)
         return TaskRun('CACHED', execution_id, {
-            k: [self._runtime_artifact(a) for a in v] for k, v in cached.items()})
+            k: [self._runtime_artifact(a) for a in v] for k, v in cached.items()},
+            parameters=cached_parameters)
 
     execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts))
     execution.id = execution_id
@@ -543,12 +584,55 @@ class KfpStandIn:
       return TaskRun('FAILED', execution_id, {}, stderr)
 
     recorded = self._record_outputs(outputs, run_root)
+    parameters = self._collect_output_parameters(outputs, output_params)
+    self._set_output_parameters(execution, parameters)
     execution.last_known_state = mlmd.Execution.COMPLETE
     self._publish(execution, contexts, None, recorded)
     if fingerprint:
       self._remember(pipeline_name, fingerprint, execution_id)
     return TaskRun('COMPLETE', execution_id, {
-        k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()}, stderr)
+        k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()}, stderr, parameters)
+
+  @staticmethod
+  def _executor_output(outputs) -> dict:
+    """The ExecutorOutput the task wrote at outputs.outputFile ({} when it wrote none)."""
+    if not (outputs['outputFile'] and os.path.exists(outputs['outputFile'])):
+      return {}
+    with open(outputs['outputFile']) as f:
+      return json_format.MessageToDict(json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput()))
+
+  def _collect_output_parameters(self, outputs, declared) -> Dict[str, Any]:
+    """launcher_v2.go collectOutputParameters: the executor output's values win; else each
+    parameter's outputFile, read as its declared type (converter.go TextToPbValue)."""
+    values = dict(self._executor_output(outputs).get('parameterValues', {}))
+    for name, parameter in outputs.get('parameters', {}).items():
+      if name in values:
+        continue
+      kind = declared[name]['parameterType']
+      try:
+        with open(parameter['outputFile']) as f:
+          text = f.read()
+        values[name] = {'STRING': str, 'NUMBER_INTEGER': lambda t: float(int(t.strip())),
+                        'NUMBER_DOUBLE': lambda t: float(t.strip()),
+                        'BOOLEAN': lambda t: {'true': True, 'false': False}[t.strip().lower()],
+                        }.get(kind, json.loads)(text)
+      except (OSError, ValueError, KeyError) as e:
+        raise RunFailed(f'failed to read output parameter name="{name}" type="{kind}" '
+                        f'path="{parameter["outputFile"]}": {e}') from None
+    return values
+
+  @staticmethod
+  def _set_output_parameters(execution: mlmd.Execution, parameters: Dict[str, Any]) -> None:
+    """metadata/client.go PublishExecution: the output parameters as the `outputs` struct."""
+    if parameters:
+      execution.custom_properties['outputs'].struct_value.update(parameters)
+
+  def _output_parameters_of(self, execution_id: int) -> Dict[str, Any]:
+    """metadata/model.go Execution.GetParameters: a recorded execution's `outputs`."""
+    [execution] = self.store.get_executions_by_id([execution_id])
+    if 'outputs' not in execution.custom_properties:
+      return {}
+    return json_format.MessageToDict(execution.custom_properties['outputs'].struct_value)
 
   def _denied(self, executor_input) -> str:
     """A multi-user install from 2.15.0 on (Profile.profile_scoped_credentials): the task's
@@ -654,11 +738,7 @@ class KfpStandIn:
   def _record_outputs(self, outputs, run_root) -> Dict[str, List[mlmd.Artifact]]:
     """launcher_v2.go uploadOutputArtifacts: mergeRuntimeArtifacts (not for executor-logs from
     2.17.0, which the launcher keeps as it placed it), then metadata/client.go RecordArtifact."""
-    produced = {}
-    if outputs['outputFile'] and os.path.exists(outputs['outputFile']):
-      with open(outputs['outputFile']) as f:
-        produced = json_format.MessageToDict(
-            json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())).get('artifacts', {})
+    produced = self._executor_output(outputs).get('artifacts', {})
     recorded = {}
     for key, artifact_list in outputs['artifacts'].items():
       provisioned = artifact_list['artifacts'][0]

@@ -48,6 +48,9 @@ def _deps(spec):
   for name, task in tasks.items():
     for artifact in task.get('inputs', {}).get('artifacts', {}).values():
       edges.add((artifact['taskOutputArtifact']['producerTask'], name))
+    for parameter in task.get('inputs', {}).get('parameters', {}).values():
+      if 'taskOutputParameter' in parameter:
+        edges.add((parameter['taskOutputParameter']['producerTask'], name))
   return tasks, edges
 
 
@@ -72,11 +75,12 @@ def _check_validation(tasks, edges):
 def test_dag_for_open_source_kfp(compiled):
   _, spec = compiled
   tasks, edges = _deps(spec)
-  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator',
-                        'ServingCheck', 'Pusher', 'RunResults', *VALIDATION_TASKS}
+  assert set(tasks) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'BaselineModel',
+                        'Evaluator', 'ServingCheck', 'Pusher', 'RunResults', *VALIDATION_TASKS}
   assert edges == {*VALIDATION_EDGES, ('MnistExampleGen', 'Trainer'), ('MnistExampleGen', 'Evaluator'),
                    ('Trainer', 'Evaluator'), ('Trainer', 'LatestBlessedModel'),
-                   ('LatestBlessedModel', 'Evaluator'), ('Trainer', 'Pusher'),
+                   ('LatestBlessedModel', 'BaselineModel'), ('Trainer', 'BaselineModel'),
+                   ('BaselineModel', 'Evaluator'), ('Trainer', 'Pusher'),
                    ('Evaluator', 'Pusher'), ('MnistExampleGen', 'ServingCheck'),
                    ('Trainer', 'ServingCheck'), ('Evaluator', 'ServingCheck'),
                    ('ServingCheck', 'Pusher'), ('MnistExampleGen', 'RunResults'),
@@ -84,10 +88,19 @@ def test_dag_for_open_source_kfp(compiled):
                    ('ServingCheck', 'RunResults'), ('Pusher', 'RunResults')}
   _check_validation(tasks, edges)
   # Open-source KFP refuses `resolver` executors; the baseline lookup is a container instead,
-  # never cached (its answer depends on the metadata store, not on its inputs).
+  # never cached (its answer depends on the metadata store, not on its inputs). It hands the
+  # baseline's URI to BaselineModel as a parameter, by the task's real name (TFX writes
+  # `LatestBlessedModel_task`), so BaselineModel, cached, keeps its key on an unchanged rerun.
   executors = spec['deploymentSpec']['executors']
   assert all('container' in e for e in executors.values())
   assert tasks['LatestBlessedModel']['cachingOptions'] == {'enableCache': False}
+  assert tasks['BaselineModel']['cachingOptions'] == {'enableCache': True}
+  assert tasks['BaselineModel']['inputs']['parameters']['source_uri'] == {'taskOutputParameter': {
+      'producerTask': 'LatestBlessedModel', 'outputParameterKey': 'baseline_uri'}}
+  assert spec['components']['LatestBlessedModel']['outputDefinitions']['parameters'] == {
+      'baseline_uri': {'parameterType': 'STRING'}}
+  assert tasks['Evaluator']['inputs']['artifacts']['baseline_model'] == {'taskOutputArtifact': {
+      'producerTask': 'BaselineModel', 'outputArtifactKey': 'model'}}
   assert tasks['LatestBlessedModel']['inputs']['parameters']['mlmd_address'] == {
       'runtimeValue': {'constant': 'metadata-grpc-service.kubeflow:8080'}}
   assert tasks['LatestBlessedModel']['inputs']['parameters']['pipeline_name'] == {
@@ -118,7 +131,8 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   containers = {label: e['container'] for label, e in spec['deploymentSpec']['executors'].items()
                 if 'container' in e}
   assert set(containers) == {'MnistExampleGen_executor', 'Trainer_executor', 'Evaluator_executor',
-                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor', 'RunResults_executor',
+                             'ServingCheck_executor', 'Pusher_executor', 'LatestBlessedModel_executor',
+                             'BaselineModel_executor', 'RunResults_executor',
                              *(f'{task}_executor' for task in VALIDATION_TASKS)}
   class_paths = {}
   for label, container in containers.items():
@@ -134,6 +148,7 @@ def test_every_executor_uses_the_image_and_imports(compiled):
   assert class_paths['Trainer_executor'] == 'components.mnist_trainer.Executor'
   assert class_paths['Evaluator_executor'] == 'components.mnist_evaluator.Executor'
   assert class_paths['LatestBlessedModel_executor'] == 'components.latest_blessed_model.Executor'
+  assert class_paths['BaselineModel_executor'] == 'components.latest_blessed_model.BaselineExecutor'
   assert class_paths['Pusher_executor'] == 'components.mnist_pusher.Executor'
   assert class_paths['ExampleValidator_executor'] == 'components.data_validation.Executor'
   assert class_paths['StatisticsGen_executor'] == 'tfx.components.statistics_gen.executor.Executor'

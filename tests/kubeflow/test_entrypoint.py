@@ -74,8 +74,9 @@ def test_tfx_alone_fails_on_the_oss_input_and_the_entrypoint_does_not(tmp_path):
       'inputs': {'artifacts': {'candidate': {'artifacts': [
           {'name': '3', 'uri': str(model), 'metadata': {}, 'type': {'instanceSchema': ''}}]}},
                  'parameterValues': {'mlmd_address': '127.0.0.1:9', 'pipeline_name': 'p'}},
-      'outputs': {'artifacts': {'model': {'artifacts': [{
-          'uri': str(tmp_path / 'out'), 'type': {'instanceSchema': 'title: tfx.Model\ntype: object\n'}}]}},
+      'outputs': {'artifacts': {'baseline_uri': {'artifacts': [{
+          'uri': str(tmp_path / 'out'), 'type': {'instanceSchema': 'title: tfx.String\ntype: object\n'}}]}},
+                  'parameters': {'baseline_uri': {'outputFile': str(tmp_path / 'baseline_uri')}},
                   'outputFile': str(tmp_path / 'kfp_outputs' / 'output_metadata.json')}}
   spec = {'artifacts': {'candidate': {'artifactType': {
       'instanceSchema': 'title: tfx.Model\ntype: object\n'}}}}

@@ -1,11 +1,12 @@
 """The compiled pipeline, run end to end by a stand-in for the KFP 2.x backend (kfp_standin.py),
 recording to a real ML Metadata gRPC service: every task under KFP's real artifact passing,
-caching, the baseline scoped to its own pipeline, no duplicate pushes, and Vertex's JSON.
+caching (an unchanged rerun cached from end to end), the baseline scoped to its own pipeline, no
+duplicate pushes, and Vertex's JSON.
 
 KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// root under the
-oldest (2.0.5) and the newest (2.17.0, log publishing on) release; the four-run module fixture
-under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a run, then its
-cached rerun), which meets every rule a release changes."""
+oldest (2.0.5) and the newest (2.17.0, log publishing on) release, and as Vertex; the four-run
+module fixture under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a
+run, then its cached rerun), which meets every rule a release changes."""
 import json
 import os
 import re
@@ -19,8 +20,10 @@ from tests.kubeflow.kfp_standin import LOGS_KEY, PROFILES, KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
-TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'Evaluator', 'ServingCheck', 'Pusher',
-         'RunResults', 'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}  # issue 10
+TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'BaselineModel', 'Evaluator',
+         'ServingCheck', 'Pusher', 'RunResults',
+         'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}
+LOOKUP = 'LatestBlessedModel'  # never cached: it reads the store
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
@@ -73,7 +76,7 @@ def test_first_run_completes_every_task_and_pushes(kfp):
   model = run.output('Trainer', 'model')
   assert re.fullmatch(rf'{root}/mnist-tfx/{run.run_id}/Trainer/[0-9a-f-]{{36}}/model', model['uri'])
   assert os.path.exists(os.path.join(model['uri'], 'Format-Serving', 'saved_model.pb'))
-  baseline = run.output('LatestBlessedModel', 'model')
+  baseline = run.output('BaselineModel', 'model')
   assert baseline['metadata']['baseline_kind'] == 'candidate'
   blessing = run.output('Evaluator', 'blessing')
   assert blessing['metadata']['blessed'] == 1.0  # numbers come back as doubles
@@ -113,27 +116,34 @@ def test_another_pipelines_newer_blessing_is_never_the_baseline(kfp):
   store, _, work, runs = kfp
   theirs = runs['theirs']
   # team-b had never blessed anything: its own candidate, though mnist-tfx's blessing exists.
-  assert theirs.output('LatestBlessedModel', 'model')['metadata']['baseline_kind'] == 'candidate'
+  assert theirs.output('BaselineModel', 'model')['metadata']['baseline_kind'] == 'candidate'
   assert theirs.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
   assert len(versions(str(work / 'serving-b'))) == 1
   # mnist-tfx's rerun: its cached candidate is the first run's model, whose own blessing never
   # counts, and team-b's newer one does not either; the worse run (below) gets the first model.
-  baseline = runs['rerun'].output('LatestBlessedModel', 'model')['metadata']
+  baseline = runs['rerun'].output('BaselineModel', 'model')['metadata']
   assert baseline['baseline_kind'] == 'candidate'
   assert baseline['baseline_source'] == runs['first'].output('Trainer', 'model')['uri']
+
+
+def _check_cached_rerun(first, rerun):
+  """An unchanged rerun: the lookup runs and names the same baseline, a parameter; everything
+  else is a cache hit (KFP keys input artifacts by MLMD id: a baseline artifact made anew each
+  run would make the Evaluator and all after it run again), so the Pusher's output is the first
+  run's push and nothing new is pushed."""
+  assert _states(rerun) == {task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in _states(first)}
+  assert rerun.tasks[LOOKUP].parameters == first.tasks[LOOKUP].parameters
+  for task in set(first.tasks) - {LOOKUP}:
+    assert rerun.tasks[task].outputs == first.tasks[task].outputs, task
 
 
 def test_identical_rerun_is_cached_and_pushes_no_new_version(kfp):
   store, root, _, runs = kfp
   rerun = runs['rerun']
-  states = _states(rerun)
-  assert states['MnistExampleGen'] == states['Trainer'] == 'CACHED'
-  assert states['LatestBlessedModel'] == 'COMPLETE'  # never cached: it reads the store
-  assert rerun.output('Trainer', 'model') == runs['first'].output('Trainer', 'model')
-  pushed = rerun.output('Pusher', 'pushed_model')['metadata']
-  assert pushed['pushed'] == 0.0
+  _check_cached_rerun(runs['first'], rerun)
+  first_uri = runs['first'].output('Trainer', 'model')['uri']
+  assert rerun.tasks[LOOKUP].parameters == {'baseline_uri': first_uri}  # no other blessed model
   first_version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
-  assert pushed[ALREADY_SERVING_KEY] == first_version
   assert versions(f'{root}/serving') == [int(first_version)]
 
 
@@ -143,7 +153,7 @@ def test_a_regressing_model_is_not_pushed(kfp):
   assert _states(worse)['Trainer'] == 'COMPLETE'
   blessing = worse.output('Evaluator', 'blessing')['metadata']
   assert blessing['blessed'] == 0.0
-  assert worse.output('LatestBlessedModel', 'model')['metadata']['baseline_source'] == \
+  assert worse.output('BaselineModel', 'model')['metadata']['baseline_source'] == \
       runs['first'].output('Trainer', 'model')['uri']
   assert worse.output('Pusher', 'pushed_model')['metadata']['pushed'] == 0.0
   first_version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
@@ -161,30 +171,6 @@ def test_open_source_kfp_refuses_a_local_pipeline_root(tmp_path, mlmd_service, c
   _, spec = compiled
   with pytest.raises(RunFailed, match='unrecognized pipeline root format'):
     KfpStandIn(mlmd_service[1], str(tmp_path / 'backend')).run(spec, str(tmp_path / 'root'))
-
-
-def test_vertex_json_runs_with_driver_and_resolvers(tmp_path, mlmd_service, mnist_dir):
-  """The same stand-in playing Vertex: the ExampleGen driver hook runs, TFX's resolver finds
-  this pipeline's blessing on the second run, and the unchanged model is not pushed again."""
-  address, store = mlmd_service
-  root = str(tmp_path / 'root')
-  job = _compile(tmp_path / 'v', address, mnist_dir, root, '--pipeline-name', 'on-vertex',
-                 '--accuracy-threshold', '0.5', target='vertex')
-  standin = KfpStandIn(store, str(tmp_path / 'backend'), vertex=True, allow_local_root=True)
-  first = standin.run(job, root)
-  assert first.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model'] == []
-  assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
-  [gen] = store.get_executions_by_id([first.tasks['MnistExampleGen'].execution_id])
-  fingerprint = gen.custom_properties['inputs'].struct_value['input_fingerprint']
-  assert fingerprint.startswith('split:train,num_files:2,')  # the driver hook ran
-  [version] = versions(f'{root}/serving')
-
-  second = standin.run(job, root)
-  assert second.tasks['Trainer'].state == 'CACHED'
-  [baseline] = second.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model']
-  assert baseline['uri'] == first.output('Trainer', 'model')['uri']
-  assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == str(version)
-  assert versions(f'{root}/serving') == [version]
 
 
 def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
@@ -234,8 +220,9 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   """Every task reads and writes s3:// (a loopback S3-compatible server), with only the AWS
   variables a MinIO secret provides: data, artifacts, the pushed model and the report. KFP's
   oldest and newest releases (the newest with its default log publishing) and Vertex. The
-  newest release's identical rerun is cached and pushes nothing new (caching under the oldest
-  is the module fixture's 2.14 rule too, Vertex's rerun test_vertex_json_runs_with_driver_and_resolvers)."""
+  newest release's identical rerun is cached from end to end (caching under the oldest is the
+  module fixture's 2.14 rule too). Vertex: the ExampleGen driver hook runs, and on the rerun
+  TFX's resolver finds this pipeline's blessing and the unchanged model is not pushed again."""
   from tests.conftest import s3_client, s3_keys
   address, store = mlmd_service
   client = s3_client(s3_server)
@@ -250,7 +237,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   standin = KfpStandIn(store, str(tmp_path / 'backend'), env=s3_server, vertex=target == 'vertex',
                        profile=None if target == 'vertex' else PROFILES[release])
   first = standin.run(spec, root)
-  expected = TASKS if target == 'kfp' else TASKS - {'LatestBlessedModel'} | {
+  expected = TASKS if target == 'kfp' else TASKS - {LOOKUP, 'BaselineModel'} | {
       'LatestBlessedModelResolver-model-blessing-resolver', 'LatestBlessedModelResolver-model-resolver'}
   assert _states(first) == {task: 'COMPLETE' for task in expected}
   model_uri = first.output('Trainer', 'model')['uri']
@@ -268,6 +255,11 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   else:
     assert not [key for key in keys if LOGS_KEY in key]
   assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
+  if target == 'vertex':
+    assert first.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model'] == []
+    [gen] = store.get_executions_by_id([first.tasks['MnistExampleGen'].execution_id])
+    fingerprint = gen.custom_properties['inputs'].struct_value['input_fingerprint']
+    assert fingerprint.startswith('split:train,num_files:2,')  # the driver hook ran
   version = first.output('Pusher', 'pushed_model')['metadata']['pushed_version']
   serving = s3_keys(s3_server, f'{prefix}/serving/')
   assert f'{prefix}/serving/{version}/saved_model.pb' in serving
@@ -277,12 +269,17 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   assert report.startswith(f'{root}/{name}/')
   page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/'):])['Body'].read()
   assert page.startswith(b'<!DOCTYPE html>')
-  if release != '2.17.0':
+  if release == '2.0.5':
     return
 
   second = standin.run(spec, root)
-  assert second.tasks['Trainer'].state == 'CACHED'
-  assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
+  if target == 'kfp':
+    _check_cached_rerun(first, second)
+  else:  # TFX's resolver returns the newest blessed model: the candidate, so the Evaluator reruns
+    assert second.tasks['Trainer'].state == 'CACHED'
+    [baseline] = second.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model']
+    assert baseline['uri'] == model_uri
+    assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
   assert {key.split('/')[2] for key in s3_keys(s3_server, f'{prefix}/serving/')} == {version}
 
 
@@ -310,10 +307,10 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   assert first['blessed'] is True and first['accuracy'] > 0.5
   version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
   assert first['pushed_version'] == version
-  rerun = listed[runs['rerun'].run_id]
-  assert rerun['component_states']['Trainer'] == 'CACHED'
+  rerun = listed[runs['rerun'].run_id]  # a cached Pusher: nothing pushed, the version still serves
+  assert rerun['component_states'] == {task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in TASKS}
   assert rerun['pushed_version'] is None and rerun['already_serving'] == version
-  worse = listed[runs['worse'].run_id]  # the candidate, not LatestBlessedModel's baseline copy
+  worse = listed[runs['worse'].run_id]  # the candidate, not BaselineModel's copy
   assert worse['uris']['Model'] == runs['worse'].output('Trainer', 'model')['uri']
   lineage = cli('lineage', version)
   train_images_sha256 = 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db'
