@@ -10,13 +10,15 @@
 #                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
 # make benchmark-metadata: how long runs / lineage / compare take from a fresh process (goals:
 #                 runs ≤ 1 s, lineage ≤ 1.5 s), on the recorded two runs or ARGS="--output-dir D".
+# make benchmark-scale: time and peak memory of each stage at 1×, 3× and 10× MNIST (scaled sets built
+#                 once in the download cache; 1 epoch; goals: ≤ 11× time, ≤ 1.5× memory); ARGS= adds flags.
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata image clean
+.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-scale image clean
 
 install:
 	@./scripts/install.sh
@@ -41,6 +43,9 @@ benchmark-ratios: install
 
 benchmark-metadata: install
 	$(PY) benchmarks/metadata_cli.py $(ARGS)
+
+benchmark-scale: install
+	$(PY) benchmarks/scale.py --plot docs/scale.svg $(ARGS)
 
 image:
 	docker build -t $(IMAGE) .
