@@ -12,6 +12,8 @@
 #                 (full MNIST, 2 epochs, 3 repeats); QUICK=1 for the quick mode (subsets, ~2 minutes).
 # make benchmark-metadata: how long runs / lineage / compare take from a fresh process (goals:
 #                 runs ≤ 1 s, lineage ≤ 1.5 s), on the recorded two runs or ARGS="--output-dir D".
+# make benchmark-scale: time and peak memory of each stage at 1×, 3× and 10× MNIST (scaled sets built
+#                 once in the download cache; 1 epoch; goals: ≤ 11× time, ≤ 1.5× memory); ARGS= adds flags.
 # make benchmark-walkthrough: a fresh clone, then README.md's commands in order (install, smoke
 #                 run, inspect, predict, a second run, compare) and the summaries' commands, from
 #                 another directory; goal: within 10 minutes, every command exiting 0.
@@ -22,7 +24,7 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 2
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-walkthrough image clean
+.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-scale benchmark-walkthrough image clean
 
 install:
 	@./scripts/install.sh
@@ -46,6 +48,9 @@ benchmark-ratios: install
 
 benchmark-metadata: install
 	$(PY) benchmarks/metadata_cli.py $(ARGS)
+
+benchmark-scale: install
+	$(PY) benchmarks/scale.py --plot docs/scale.svg $(ARGS)
 
 benchmark-walkthrough: install
 	$(PY) benchmarks/walkthrough.py $(ARGS)

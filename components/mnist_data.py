@@ -4,12 +4,13 @@ Pure Python + numpy so it can run anywhere (the ExampleGen executor and its Beam
 Every problem is raised as `MnistDataError` whose message is one line naming the file and what is
 wrong with it. Getting the files (a folder, the download cache, the mirrors) is mnist_download's.
 """
+import contextlib
 import dataclasses
 import gzip
 import hashlib
 import os
 import zlib
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -26,6 +27,12 @@ ALL_FILES = datasets.MNIST.all_files
 
 class MnistDataError(ValueError):
   """Bad, missing or unobtainable MNIST input. The message is one user-facing line."""
+
+
+@dataclasses.dataclass
+class MnistSplitCheck:
+  count: int  # examples in the split
+  sha256: Dict[str, str]  # file name -> digest of the decompressed file
 
 
 @dataclasses.dataclass
@@ -106,36 +113,74 @@ def size_bound(spec: IdxFile) -> int:
   return (16 + spec.count * ROWS * COLS) if spec.magic == IMAGE_MAGIC else 8 + spec.count
 
 
+class IdxReader:
+  """An IDX file read item by item from a binary stream of its decompressed bytes (a GzipFile
+  inflates as it is read), so memory is one chunk, whatever the file's size: the header is
+  checked at once, its declared size against `bound` (size_bound()); read(n) gives the next n
+  items (fewer only at the end); finish() checks nothing follows and gives the SHA-256 ('' when
+  not asked for)."""
+
+  def __init__(self, name: str, stream, spec: IdxFile, digest: bool = True,
+               bound: Optional[int] = None):
+    self.name, self._stream = name, stream
+    bound = size_bound(spec) if bound is None else bound
+    head = self._read(16 if spec.magic == IMAGE_MAGIC else 8)
+    header, self.shape = _header_shape(name, head, spec)
+    self.count = self.shape[0]
+    self._item = int(np.prod(self.shape[1:], dtype=np.int64))
+    self._expected = header + self.count * self._item
+    if self._expected > bound:
+      raise MnistDataError(f'{name}: its header declares {self.count} items ({self._expected} '
+                           f'bytes), more than the {bound} bytes this data set allows')
+    self._hash = hashlib.sha256(head) if digest else None
+    self._got, self.done = header, 0
+
+  def _read(self, n: int) -> bytes:
+    try:
+      return self._stream.read(n)
+    except (OSError, EOFError, zlib.error) as e:
+      raise MnistDataError(f'{self.name}: not a readable gzip file ({e})') from None
+
+  def _size_error(self, size) -> MnistDataError:
+    return MnistDataError(f'{self.name}: size {size} bytes does not match its header '
+                          f'({self.count} items need {self._expected} bytes)')
+
+  def read(self, n: int) -> np.ndarray:
+    """The next min(n, items left) items as uint8 [n, ...]."""
+    n = max(0, min(n, self.count - self.done))
+    data = bytearray(n * self._item)
+    view, got = memoryview(data), 0
+    try:
+      while got < len(data):
+        size = self._stream.readinto(view[got:min(len(data), got + CHUNK)])
+        if not size:
+          raise self._size_error(self._got + got)
+        got += size
+    except (OSError, EOFError, zlib.error) as e:
+      raise MnistDataError(f'{self.name}: not a readable gzip file ({e})') from None
+    self._got += got
+    self.done += n
+    if self._hash is not None:
+      self._hash.update(data)
+    return np.frombuffer(data, dtype=np.uint8).reshape((n, *self.shape[1:]))
+
+  def finish(self) -> str:
+    """After all items: checks the file ends there; its SHA-256 (or '')."""
+    if self.done < self.count:
+      raise ValueError(f'{self.name}: finish() before all {self.count} items were read')
+    if self._read(1):
+      raise self._size_error(f'more than {self._expected}')
+    return self._hash.hexdigest() if self._hash is not None else ''
+
+
 def read_idx(name: str, stream, spec: IdxFile, digest: bool = True,
              bound: Optional[int] = None) -> Tuple[np.ndarray, str]:
-  """Parses an IDX file from a binary stream of its decompressed bytes (a GzipFile inflates as
-  it is read): the header is checked first, its declared size against `bound` (size_bound()),
-  then at most one byte past the declared size is read. Returns (array, SHA-256 or '')."""
-  bound = size_bound(spec) if bound is None else bound
-  try:
-    head = stream.read(16 if spec.magic == IMAGE_MAGIC else 8)
-    header, shape = _header_shape(name, head, spec)
-    expected = header + int(np.prod(shape, dtype=np.int64))
-    if expected > bound:
-      raise MnistDataError(f'{name}: its header declares {shape[0]} items ({expected} bytes), more '
-                           f'than the {bound} bytes this data set allows')
-    data = bytearray(expected)
-    data[:header] = head
-    view, got = memoryview(data), header
-    while got < expected:
-      n = stream.readinto(view[got:min(expected, got + CHUNK)])
-      if not n:
-        break
-      got += n
-    extra = stream.read(1) if got == expected else b''
-  except (OSError, EOFError, zlib.error) as e:
-    raise MnistDataError(f'{name}: not a readable gzip file ({e})') from None
-  if got != expected or extra:
-    size = f'more than {expected}' if extra else str(got)
-    raise MnistDataError(f'{name}: size {size} bytes does not match its header '
-                         f'({shape[0]} items need {expected} bytes)')
-  array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-  return array, hashlib.sha256(data).hexdigest() if digest else ''
+  """Parses a whole IDX file from a binary stream of its decompressed bytes (IdxReader: header
+  and declared size checked first, at most one byte past it read). Returns (array, SHA-256 or
+  '')."""
+  reader = IdxReader(name, stream, spec, digest, bound)
+  array = reader.read(reader.count)
+  return array, reader.finish()
 
 
 def parse_idx(name: str, data: bytes, spec: IdxFile) -> np.ndarray:
@@ -166,9 +211,8 @@ def _read_problem(path: str, error: BaseException) -> str:
   return f'cannot be read ({type(error).__name__}: {text})'
 
 
-def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.ndarray, str]:
-  """The file's array (structure checked) and the digest of its decompressed bytes ('' when
-  not asked for); inflated as a stream, so memory is bounded by size_bound(spec)."""
+def _open_raw(data_dir: str, spec: IdxFile):
+  """The file `spec` names in `data_dir`, opened for binary reading; one clear line if not."""
   path = os.path.join(data_dir, spec.name)
   try:
     found = _exists(path)
@@ -185,8 +229,87 @@ def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.nd
       if problem:
         raise MnistDataError(f'{data_dir}: {problem}')
     raise MnistDataError(f'{spec.name}: missing from {data_dir}')
-  with raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
+  return raw
+
+
+def _load_file(data_dir: str, spec: IdxFile, digest: bool = True) -> Tuple[np.ndarray, str]:
+  """The file's array (structure checked) and the digest of its decompressed bytes ('' when
+  not asked for); inflated as a stream, so memory is bounded by size_bound(spec)."""
+  with _open_raw(data_dir, spec) as raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
     return read_idx(spec.name, stream, spec, digest)
+
+
+def _check_labels(label_spec: IdxFile, labels: np.ndarray, offset: int = 0) -> None:
+  if labels.size and labels.max() >= NUM_CLASSES:
+    bad = int(np.argmax(labels >= NUM_CLASSES))
+    raise MnistDataError(
+        f'{label_spec.name}: label {int(labels[bad])} at index {offset + bad} is outside 0-9')
+
+
+def _check_digests(dataset: datasets.Dataset, found: Dict[IdxFile, str]) -> None:
+  for spec, digest in found.items():
+    if spec.sha256 and digest != spec.sha256:
+      raise MnistDataError(
+          f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
+          f'{spec.sha256} (not the canonical {dataset.title} file)')
+
+
+def _split_specs(dataset: datasets.Dataset, prefix: str) -> Tuple[IdxFile, IdxFile]:
+  if prefix not in dataset.files:
+    raise MnistDataError(f'unknown MNIST split {prefix!r}; expected one of {sorted(dataset.files)}')
+  return dataset.files[prefix]
+
+
+def read_chunks(data_dir: str, prefix: str, chunk: int, limit: Optional[int] = None,
+                dataset: Optional[datasets.Dataset] = None,
+                digests: Optional[Dict[str, str]] = None) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+  """One split's (images, labels) in order, `chunk` examples at most at a time, from the two
+  files inflated side by side: memory is one chunk whatever the split's size. Every check of
+  load_split() is made on the way (a problem may surface after earlier chunks were yielded, so
+  validate first where nothing may be written from a bad file); with `limit`, only the first
+  `limit` examples are read and checked. The files' digests ('' unless read whole) go into
+  `digests` (file name -> SHA-256) when given."""
+  dataset = datasets.get(dataset)
+  image_spec, label_spec = _split_specs(dataset, prefix)
+  whole = limit is None
+  with contextlib.ExitStack() as stack:
+    readers = []
+    for spec in (image_spec, label_spec):
+      raw = stack.enter_context(_open_raw(data_dir, spec))
+      stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode='rb'))
+      readers.append(IdxReader(spec.name, stream, spec, digest=digests is not None and whole))
+    images, labels = readers
+    if images.count != labels.count:
+      raise MnistDataError(
+          f'{label_spec.name}: {labels.count} labels but {image_spec.name} has {images.count} images')
+    total = images.count if whole else min(limit, images.count)
+    while images.done < total:
+      start = images.done
+      n = min(chunk, total - start)
+      image_chunk, label_chunk = images.read(n), labels.read(n)
+      _check_labels(label_spec, label_chunk, start)
+      yield image_chunk, label_chunk
+    if whole:
+      found = {image_spec: images.finish(), label_spec: labels.finish()}
+      if digests is not None:
+        digests.update({spec.name: digest for spec, digest in found.items()})
+
+
+def check_split(data_dir: str, prefix: str, dataset: Optional[datasets.Dataset] = None,
+                each: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
+                chunk: int = 10000) -> MnistSplitCheck:
+  """Fully validates one split as load_split() does, digests included, reading it as a stream
+  (read_chunks): memory is one chunk. `each` sees every (images, labels) chunk in order."""
+  dataset = datasets.get(dataset)
+  digests: Dict[str, str] = {}
+  count = 0
+  for images, labels in read_chunks(data_dir, prefix, chunk, dataset=dataset, digests=digests):
+    count += len(labels)
+    if each is not None:
+      each(images, labels)
+  specs = _split_specs(dataset, prefix)
+  _check_digests(dataset, {spec: digests[spec.name] for spec in specs})
+  return MnistSplitCheck(count, digests)
 
 
 def load_split(data_dir: str, prefix: str, validated: bool = False,
@@ -195,24 +318,16 @@ def load_split(data_dir: str, prefix: str, validated: bool = False,
   `data_dir`; with `validated`, files validate_dir() already passed are only parsed (no digests
   again). A data set without pinned digests gets every check but the digest."""
   dataset = datasets.get(dataset)
-  if prefix not in dataset.files:
-    raise MnistDataError(f'unknown MNIST split {prefix!r}; expected one of {sorted(dataset.files)}')
-  image_spec, label_spec = dataset.files[prefix]
+  image_spec, label_spec = _split_specs(dataset, prefix)
   images, image_digest = _load_file(data_dir, image_spec, digest=not validated)
   labels, label_digest = _load_file(data_dir, label_spec, digest=not validated)
   # Structural problems first (clearer than a digest mismatch), then identity.
   if len(images) != len(labels):
     raise MnistDataError(
         f'{label_spec.name}: {len(labels)} labels but {image_spec.name} has {len(images)} images')
-  if labels.size and labels.max() >= NUM_CLASSES:
-    bad = int(np.argmax(labels >= NUM_CLASSES))
-    raise MnistDataError(
-        f'{label_spec.name}: label {int(labels[bad])} at index {bad} is outside 0-9')
-  for spec, digest in ((image_spec, image_digest), (label_spec, label_digest)):
-    if not validated and spec.sha256 and digest != spec.sha256:
-      raise MnistDataError(
-          f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
-          f'{spec.sha256} (not the canonical {dataset.title} file)')
+  _check_labels(label_spec, labels)
+  if not validated:
+    _check_digests(dataset, {image_spec: image_digest, label_spec: label_digest})
   return MnistSplit(images, labels, {image_spec.name: image_digest, label_spec.name: label_digest})
 
 

@@ -30,7 +30,7 @@ from tfx.types import standard_component_specs
 
 from components import datasets
 from components import mnist_data
-from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, LABEL_KEY, TRAIN_SPLIT
+from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
 # Output split name → MNIST file prefix. The pattern matches the images and labels file.
 SPLIT_PREFIXES = {TRAIN_SPLIT: 'train', EVAL_SPLIT: 't10k'}
@@ -39,6 +39,7 @@ DATASET_KEY = 'dataset'  # in custom_config, and the Examples artifact's custom 
 CLASS_NAMES_KEY = 'class_names'  # custom property: JSON list, label i -> name
 IMAGE_STATS_FILE = 'image_stats.json'  # in the Examples artifact's folder
 HISTOGRAM_BINS = 32  # pixel-intensity histogram: 32 bins of 8 values over 0-255
+IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
 
 def _pattern(prefix: str) -> str:
@@ -82,24 +83,39 @@ def dataset_of(exec_properties: Dict[str, Any]) -> datasets.Dataset:
   return datasets.get(_custom(exec_properties).get(DATASET_KEY) or datasets.DEFAULT)
 
 
+class ImageStats:
+  """One split's statistics for the report, gathered chunk by chunk (add) so that memory does
+  not grow with the split: label counts, the mean image of each class (784 values 0-255, one
+  decimal) and the pixel-intensity histogram (HISTOGRAM_BINS bins)."""
+
+  def __init__(self, num_classes: int = 10):
+    self.num_classes = num_classes
+    self.counts = np.zeros(num_classes, np.int64)
+    self.sums = np.zeros((num_classes, IMAGE_PIXELS), np.uint64)
+    self.histogram = np.zeros(HISTOGRAM_BINS, np.int64)
+
+  def add(self, images, labels) -> None:
+    labels = np.asarray(labels, np.int64)
+    flat = np.asarray(images).reshape(len(labels), -1)
+    self.counts += np.bincount(labels, minlength=self.num_classes)[:self.num_classes]
+    for label in np.unique(labels):
+      self.sums[label] += flat[labels == label].sum(axis=0, dtype=np.uint64)
+    # np.bincount would copy the uint8 pixels into int64 first (seconds for 47M pixels).
+    binned = flat.reshape(-1) >> int(np.log2(256 // HISTOGRAM_BINS))
+    self.histogram += [np.count_nonzero(binned == b) for b in range(HISTOGRAM_BINS)]
+
+  def result(self) -> Dict[str, Any]:
+    means = [[round(float(v), 1) for v in self.sums[label] / self.counts[label]]
+             if self.counts[label] else None for label in range(self.num_classes)]
+    return {'examples': int(self.counts.sum()), 'label_counts': [int(c) for c in self.counts],
+            'mean_images': means, 'pixel_histogram': [int(h) for h in self.histogram]}
+
+
 def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
-  """One split's statistics for the report: label counts, the mean image of each class (784
-  values 0-255, one decimal) and the pixel-intensity histogram (HISTOGRAM_BINS bins)."""
-  labels = np.asarray(labels, np.int64)
-  counts = np.bincount(labels, minlength=num_classes)[:num_classes]
-  flat = images.reshape(len(images), -1)
-  order = np.argsort(labels, kind='stable')  # one pass per class over contiguous rows
-  ends = np.cumsum(counts)
-  means = []
-  for label in range(num_classes):
-    rows = flat[order[ends[label] - counts[label]:ends[label]]]
-    means.append([round(float(v), 1) for v in rows.sum(axis=0, dtype=np.uint64) / len(rows)]
-                 if len(rows) else None)
-  # np.bincount would copy the uint8 pixels into int64 first (seconds for 47M pixels).
-  binned = images.reshape(-1) >> int(np.log2(256 // HISTOGRAM_BINS))
-  histogram = [np.count_nonzero(binned == b) for b in range(HISTOGRAM_BINS)]
-  return {'examples': int(len(labels)), 'label_counts': [int(c) for c in counts],
-          'mean_images': means, 'pixel_histogram': [int(h) for h in histogram]}
+  """ImageStats of one split held whole in memory."""
+  stats = ImageStats(num_classes)
+  stats.add(images, labels)
+  return stats.result()
 
 
 def _to_example(image, label) -> tf.train.Example:
@@ -109,35 +125,14 @@ def _to_example(image, label) -> tf.train.Example:
   }))
 
 
-# Examples per Beam element, and per output file. The records leave the IDX arrays already in
-# order, so only the chunks' bounds go through Beam (a Reshuffle of 8 small elements lets a
-# distributed runner spread the work), never the 70k records themselves: TFX's own WriteSplit
-# reshuffles every record and writes it through Beam's Python GZIP sink, 3x a bare
-# TFRecordWriter loop. Each chunk is written whole by TensorFlow's C++ TFRecordWriter to its own
-# numbered file, so the files, read in name order, hold the split in MNIST's own order.
+# Examples per output file, and per read from the IDX stream. Each split is read once, in order,
+# from its two .gz files inflated side by side (mnist_data.read_chunks), and written chunk by chunk
+# by TensorFlow's C++ TFRecordWriter, each chunk whole to its own numbered file: memory is one
+# chunk whatever the split's size, and the files, read in name order, hold the split in its own
+# order. (TFX's own WriteSplit reshuffles every record and writes it through Beam's Python GZIP
+# sink, 3x a bare TFRecordWriter loop.) Beam gets one element per split, so a runner with more than
+# one worker writes the two splits side by side.
 CHUNK_EXAMPLES = 10000
-
-
-# (input_base, prefix, dataset) -> (images, labels), per process. The executor puts the arrays it
-# validated here, so an in-process runner (Beam's DirectRunner) converts them without reading and
-# decompressing the files a second time; a worker process of another runner fills its own.
-_ARRAYS: Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _split_arrays(input_base: str, prefix: str, dataset: str):
-  """One split's (images, labels), read once per worker process (the driver validated all four
-  files, digests included, before the job started)."""
-  key = (input_base, prefix, dataset)
-  if key not in _ARRAYS:
-    split = mnist_data.load_split(input_base, prefix, validated=True, dataset=datasets.get(dataset))
-    _ARRAYS[key] = split.images, split.labels
-  return _ARRAYS[key]
-
-
-def _read_chunk(bounds, prefix: str, input_base: str, dataset: str) -> Iterator[tf.train.Example]:
-  images, labels = _split_arrays(input_base, prefix, dataset)
-  for i in range(*bounds):
-    yield _to_example(images[i], labels[i])
 
 
 def chunks(count: int, size: int):
@@ -145,40 +140,58 @@ def chunks(count: int, size: int):
   return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
+def _examples(split_name: str, input_base: str, dataset: str,
+              count: Optional[int]) -> Iterator[Tuple[int, int, List[tf.train.Example]]]:
+  """(chunk index, chunks in all, the chunk's Examples) of the split's first `count` examples
+  (None: all, and 0 chunks in all)."""
+  prefix = SPLIT_PREFIXES[split_name]
+  files = len(chunks(count, CHUNK_EXAMPLES)) if count is not None else 0
+  for index, (images, labels) in enumerate(mnist_data.read_chunks(
+      input_base, prefix, CHUNK_EXAMPLES, limit=count, dataset=datasets.get(dataset))):
+    yield index, files, [_to_example(image, label) for image, label in zip(images, labels)]
+
+
+def _read_split(split_name: str, input_base: str, dataset: str, count: Optional[int]) -> Iterator[tf.train.Example]:
+  for _, _, examples in _examples(split_name, input_base, dataset, count):
+    yield from examples
+
+
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _MnistToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                     split_pattern: str) -> beam.pvalue.PCollection:
-  """Reads one split's IDX pair inside the workers, chunk by chunk (the data never enters the job
-  graph: only the chunks' bounds do)."""
+  """Reads one split's IDX pair inside a worker as a stream (the data never enters the job
+  graph: only the split's name does)."""
   prefix = _prefix_of(split_pattern)
   split_name = next(s for s, p in SPLIT_PREFIXES.items() if p == prefix)
   limit = _limits(exec_properties).get(LIMIT_KEYS[split_name])
   input_base, dataset = exec_properties['input_base'], dataset_of(exec_properties).name
-  count = len(_split_arrays(input_base, prefix, dataset)[1])
-  count = min(limit, count) if limit else count
   return (pipeline
-          | 'Chunks' >> beam.Create(chunks(count, CHUNK_EXAMPLES))
-          | 'Spread' >> beam.Reshuffle()
-          | 'ReadIdx' >> beam.FlatMap(_read_chunk, prefix, input_base, dataset))
+          | 'Split' >> beam.Create([split_name])
+          | 'ReadIdx' >> beam.FlatMap(_read_split, input_base, dataset, limit))
 
 
 DATA_FILE = 'data_tfrecord'  # as TFX's ExampleGen names its files: data_tfrecord-00000-of-00006.gz
 
 
-def _write_chunk(indexed_bounds, split_dir: str, files: int, prefix: str, input_base: str,
-                 dataset: str) -> int:
-  """Writes one chunk as file number `index` of the split; returns its example count. A runner
-  that retries the chunk writes the same file again, whole."""
-  index, (start, end) = indexed_bounds
-  images, labels = _split_arrays(input_base, prefix, dataset)
+def _write_split(split_name: str, split_dir: str, input_base: str, dataset: str, count: int) -> int:
+  """Writes the split's first `count` examples, chunk i whole to file number i; returns how many
+  it wrote. A runner that retries the split writes the same files again, whole."""
   tf.io.gfile.makedirs(split_dir)
-  path = f'{split_dir.rstrip("/")}/{DATA_FILE}-{index:05d}-of-{files:05d}.gz'
-  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
-    for i in range(start, end):
-      writer.write(_to_example(images[i], labels[i]).SerializeToString())
-  return end - start
+  written = 0
+  for index, files, examples in _examples(split_name, input_base, dataset, count):
+    path = f'{split_dir.rstrip("/")}/{DATA_FILE}-{index:05d}-of-{files:05d}.gz'
+    with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+      for example in examples:
+        writer.write(example.SerializeToString())
+    written += len(examples)
+  return written
+
+
+def _write_split_of(split_name: str, split_dirs: Dict[str, str], input_base: str, dataset: str,
+                    counts: Dict[str, int]) -> int:
+  return _write_split(split_name, split_dirs[split_name], input_base, dataset, counts[split_name])
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -191,35 +204,41 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
   def _write_splits(self, examples: types.Artifact, counts: Dict[str, int], input_base: str,
                     dataset: str) -> None:
+    split_dirs = {name: artifact_utils.get_split_uri([examples], name) for name in SPLIT_PREFIXES}
     with self._make_beam_pipeline() as pipeline:
-      for split_name, prefix in SPLIT_PREFIXES.items():
-        bounds = chunks(counts[split_name], CHUNK_EXAMPLES)
-        _ = (pipeline
-             | f'Chunks[{split_name}]' >> beam.Create(list(enumerate(bounds)))
-             | f'Spread[{split_name}]' >> beam.Reshuffle()
-             | f'Write[{split_name}]' >> beam.Map(
-                 _write_chunk, artifact_utils.get_split_uri([examples], split_name), len(bounds),
-                 prefix, input_base, dataset))
+      _ = (pipeline
+           | 'Splits' >> beam.Create(list(SPLIT_PREFIXES))
+           | 'Spread' >> beam.Reshuffle()
+           | 'Write' >> beam.Map(_write_split_of, split_dirs, input_base, dataset, counts))
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     input_base = exec_properties['input_base']
     dataset = dataset_of(exec_properties)
-    splits = mnist_data.validate_splits(input_base, dataset)
     limits = _limits(exec_properties)
+    # First every file is read through once, as a stream: all four checked (digests included)
+    # before anything is written, and each split's statistics over the examples it will hold.
+    checks, stats, seen = {}, {}, {}
+    for split_name, prefix in SPLIT_PREFIXES.items():
+      limit = limits.get(LIMIT_KEYS[split_name])
+      stats[split_name], seen[split_name] = ImageStats(), 0
+
+      def gather(images, labels, split_name=split_name, limit=limit):
+        keep = len(labels) if not limit else max(0, min(len(labels), limit - seen[split_name]))
+        if keep:
+          stats[split_name].add(images[:keep], labels[:keep])
+        seen[split_name] += len(labels)
+
+      checks[prefix] = mnist_data.check_split(input_base, prefix, dataset, each=gather,
+                                              chunk=CHUNK_EXAMPLES)
     counts = {}
     for split_name, prefix in SPLIT_PREFIXES.items():
-      full = len(splits[prefix].labels)
+      full = checks[prefix].count
       limit = limits.get(LIMIT_KEYS[split_name])
       counts[split_name] = min(limit, full) if limit else full
     examples = artifact_utils.get_single_instance(output_dict['examples'])
     examples.split_names = artifact_utils.encode_split_names(list(SPLIT_PREFIXES))
-    for prefix, split in splits.items():
-      _ARRAYS[(input_base, prefix, dataset.name)] = split.images, split.labels
-    try:
-      self._write_splits(examples, counts, input_base, dataset.name)
-    finally:
-      _ARRAYS.clear()  # the arrays are not needed after the job
+    self._write_splits(examples, counts, input_base, dataset.name)
     # What TFX's ExampleGen records of its output (base_example_gen_executor.Do).
     payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     if payload_format:
@@ -227,20 +246,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
     if file_format:
       examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
-    for split in splits.values():
-      for file_name, digest in split.sha256.items():
+    for check in checks.values():
+      for file_name, digest in check.sha256.items():
         examples.set_string_custom_property(sha256_property(file_name), digest)
     examples.set_string_custom_property('source_uri', input_base)
     examples.set_string_custom_property(DATASET_KEY, dataset.name)
     examples.set_string_custom_property(CLASS_NAMES_KEY, json.dumps(list(dataset.class_names)))
-    stats = {}
-    for split_name, prefix in SPLIT_PREFIXES.items():
-      n = counts[split_name]
+    for split_name, n in counts.items():
       examples.set_int_custom_property(f'{split_name}_examples', n)
-      stats[split_name] = image_stats(splits[prefix].images[:n], splits[prefix].labels[:n])
     with tf.io.gfile.GFile(f'{examples.uri.rstrip("/")}/{IMAGE_STATS_FILE}', 'w') as f:
       json.dump({DATASET_KEY: dataset.name, CLASS_NAMES_KEY: list(dataset.class_names),
-                 'splits': stats}, f)
+                 'splits': {name: split.result() for name, split in stats.items()}}, f)
     # The local runner's console shows this on the component's line.
     logging.info('MnistExampleGen wrote %s', ', '.join(f'{s} {n}' for s, n in counts.items()))
 

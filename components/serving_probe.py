@@ -70,31 +70,43 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   files = sorted(tf.io.gfile.glob(eval_glob))  # name order: the split's order, as every reader takes it
   if not files:
     raise FileNotFoundError(f'no eval examples match {eval_glob}')
-  labels, classes, served, probabilities, served_probabilities = [], [], [], [], []
+  # Batch by batch: only the labels and `classify`'s probabilities (for eval_answers.npz) are kept,
+  # 44 bytes an example; the images and the rest of the answers go with their batch.
+  labels, probabilities = [], []
   first_images = None
+  right_classify = right_served = disagreements = 0
+  max_difference = max_sum_error = 0.0
+  argmax = True
   for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(READ_BATCH):
     images, batch_labels = data.parse_examples(batch)
     by_image = classify(image=images)
     by_example = serve(examples=batch)
-    labels.append(batch_labels.numpy())
-    classes.append(by_image['classes'].numpy())
-    probabilities.append(by_image['probabilities'].numpy())
-    served.append(by_example['classes'].numpy())
-    served_probabilities.append(by_example['probabilities'].numpy())
+    batch_labels = batch_labels.numpy()
+    classes, served = by_image['classes'].numpy(), by_example['classes'].numpy()
+    batch_probabilities = by_image['probabilities'].numpy()
+    right_classify += int(np.sum(classes == batch_labels))
+    right_served += int(np.sum(served == batch_labels))
+    disagreements += int(np.sum(classes != served))
+    max_difference = max(max_difference, float(np.max(np.abs(
+        batch_probabilities - by_example['probabilities'].numpy()))))
+    argmax = argmax and bool(np.all(classes == np.argmax(batch_probabilities, axis=1)))
+    max_sum_error = max(max_sum_error, float(np.max(np.abs(batch_probabilities.sum(axis=1) - 1.0))))
+    labels.append(batch_labels)
+    probabilities.append(batch_probabilities.astype(np.float32))
     if first_images is None:
       first_images = images
-  labels, classes, served = np.concatenate(labels), np.concatenate(classes), np.concatenate(served)
-  probabilities = np.concatenate(probabilities)
-  served_probabilities = np.concatenate(served_probabilities)
-  result['answers'] = {'labels': labels, 'probabilities': probabilities.astype(np.float32)}  # main() saves them
+  if first_images is None:
+    raise ValueError(f'no eval examples in {eval_glob}')
+  labels, probabilities = np.concatenate(labels), np.concatenate(probabilities)
+  result['answers'] = {'labels': labels, 'probabilities': probabilities}  # main() saves them
   result.update(
       examples=int(labels.size),
-      accuracy_classify=float(np.mean(classes == labels)),
-      accuracy_serving_default=float(np.mean(served == labels)),
-      disagreements=int(np.sum(classes != served)),
-      max_probability_difference=float(np.max(np.abs(probabilities - served_probabilities))),
-      classes_are_argmax=bool(np.all(classes == np.argmax(probabilities, axis=1))),
-      max_probability_sum_error=float(np.max(np.abs(probabilities.sum(axis=1) - 1.0))))
+      accuracy_classify=right_classify / labels.size,
+      accuracy_serving_default=right_served / labels.size,
+      disagreements=disagreements,
+      max_probability_difference=max_difference,
+      classes_are_argmax=argmax,
+      max_probability_sum_error=max_sum_error)
 
   # An honest model refuses what it cannot answer; a server passes the refusal on as an error.
   refused = []

@@ -7,7 +7,8 @@ Kubeflow task that holds the artifacts but not the store (kubeflow/run_results.p
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -20,28 +21,49 @@ from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY
 GATE_KEYS = ('lower_bound', 'change_threshold', 'accuracy', 'baseline_accuracy', 'failures')
 
 
-def read_split(examples_uri: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
-  """(uint8 images [N, 28, 28], int labels [N]) of one split of an Examples artifact."""
+def _split_batches(examples_uri: str, split: str, limit: Optional[int] = None,
+                   batch: int = 2048) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+  """One split of an Examples artifact, in its order, as (uint8 images [n, 28, 28], int labels
+  [n]) batches (the first `limit` examples only, when given); from any filesystem."""
   import tensorflow as tf
   from trainer_module import data
   files = sorted(tf.io.gfile.glob(f'{examples_uri.rstrip("/")}/Split-{split}/*'))  # any filesystem
+  records = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  if limit is not None:
+    records = records.take(limit)
+  for records_batch in records.batch(batch):
+    features = tf.io.parse_example(records_batch, data.FEATURE_SPEC)
+    yield (tf.io.decode_raw(features[IMAGE_KEY], tf.uint8).numpy().reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
+           features[LABEL_KEY].numpy())
+
+
+def read_split(examples_uri: str, split: str, limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+  """(uint8 images [N, 28, 28], int labels [N]) of one split of an Examples artifact, or of its
+  first `limit` examples: the whole split in memory, so only for small ones (see model_quality)."""
   images, labels = [], []
-  for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(2048):
-    features = tf.io.parse_example(batch, data.FEATURE_SPEC)
-    images.append(tf.io.decode_raw(features[IMAGE_KEY], tf.uint8).numpy().reshape(-1, IMAGE_SIZE, IMAGE_SIZE))
-    labels.append(features[LABEL_KEY].numpy())
+  for batch_images, batch_labels in _split_batches(examples_uri, split, limit):
+    images.append(batch_images)
+    labels.append(batch_labels)
   if not images:
     return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros((0,), np.int64)
   return np.concatenate(images), np.concatenate(labels)
 
 
-def predict(model_uri: str, images: np.ndarray) -> np.ndarray:
-  """The Trainer's model's `classify` probabilities for uint8 images."""
+def _load_classify(model_uri: str):
   import tensorflow as tf
-  classify = tf.saved_model.load(os.path.join(model_uri, 'Format-Serving')).signatures['classify']
+  return tf.saved_model.load(os.path.join(model_uri, 'Format-Serving')).signatures['classify']
+
+
+def _classify(classify, images: np.ndarray) -> np.ndarray:
+  import tensorflow as tf
   probabilities = [classify(image=tf.constant(images[i:i + 1000] / 255.0, tf.float32))['probabilities'].numpy()
                    for i in range(0, len(images), 1000)]
   return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
+
+
+def predict(model_uri: str, images: np.ndarray) -> np.ndarray:
+  """The Trainer's model's `classify` probabilities for uint8 images."""
+  return _classify(_load_classify(model_uri), images)
 
 
 def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]]]:
@@ -84,16 +106,54 @@ def model_quality(examples_uri: str, model_uri: Optional[str],
     if split == TRAIN_SPLIT and split in recorded:
       result['label_histograms'][split] = recorded[split]
       continue
-    images, labels = read_split(examples_uri, split)
-    result['label_histograms'][split] = quality.label_histogram(labels)
-    if split == EVAL_SPLIT and model_uri and len(labels):
-      answers = read_answers(blessing_uri)
-      if answers is not None and np.array_equal(answers[0], labels):
-        probabilities = answers[1]
-      else:  # no serving check, or one that answered other examples
-        probabilities = predict(model_uri, images)
-      result.update(quality.model_quality(images, labels, probabilities))
+    with tempfile.TemporaryFile() as pixels:
+      labels, probabilities = _stream_eval(examples_uri, split, model_uri, blessing_uri, pixels)
+      result['label_histograms'][split] = quality.label_histogram(labels)
+      if probabilities is not None:
+        images = _images_on_disk(pixels, len(labels))
+        result.update(quality.model_quality(images, labels, probabilities))
   return result
+
+
+def _stream_eval(examples_uri: str, split: str, model_uri: Optional[str], blessing_uri: Optional[str],
+                 pixels) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+  """(labels, the model's probabilities or None) of a split, read batch by batch: the images go
+  to the file `pixels` (the report shows a few of them), never all into memory. On the eval split
+  with a model, the ServingCheck's answers are taken when they answer these very labels, else
+  the model is asked batch by batch."""
+  from components.serving_check import read_answers
+  answers = read_answers(blessing_uri) if split == EVAL_SPLIT and model_uri else None
+  judged = split == EVAL_SPLIT and model_uri
+  classify, labels, predicted = None, [], []
+  for images, batch_labels in _split_batches(examples_uri, split):
+    labels.append(batch_labels)
+    if judged:
+      pixels.write(images.tobytes())
+    if judged and answers is None:
+      classify = classify or _load_classify(model_uri)
+      predicted.append(_classify(classify, images))
+  labels = np.concatenate(labels) if labels else np.zeros((0,), np.int64)
+  if not judged or not len(labels):
+    return labels, None
+  if answers is not None and np.array_equal(answers[0], labels):
+    return labels, answers[1]
+  if answers is not None:  # a serving check that answered other examples: ask the model
+    return labels, predict_from_disk(model_uri, pixels, len(labels))
+  return labels, np.concatenate(predicted)
+
+
+def _images_on_disk(pixels, count: int) -> np.ndarray:
+  """The images written to `pixels`, mapped read-only: only those looked at are read."""
+  pixels.flush()
+  if not count:
+    return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+  return np.memmap(pixels, np.uint8, 'r', shape=(count, IMAGE_SIZE, IMAGE_SIZE))
+
+
+def predict_from_disk(model_uri: str, pixels, count: int) -> np.ndarray:
+  images, classify = _images_on_disk(pixels, count), _load_classify(model_uri)
+  return np.concatenate([_classify(classify, np.array(images[i:i + 10000]))
+                         for i in range(0, count, 10000)] or [np.zeros((0, NUM_CLASSES))])
 
 
 # --- data statistics (issue 10): MnistExampleGen's image_stats.json, the schemas, the anomalies ---
@@ -207,7 +267,7 @@ def write_try_examples(store, summary: runs.RunSummary, output_dir: str) -> Tupl
   if 'Examples' not in summary.artifacts:
     return None, ''
   [examples] = store.get_artifacts_by_id([summary.artifacts['Examples']])
-  images, labels = read_split(examples.uri, EVAL_SPLIT)
+  images, labels = read_split(examples.uri, EVAL_SPLIT, limit=TRY_EXAMPLES)
   if not len(labels):
     return None, ''
   names = json.loads(runs.custom(examples, 'class_names') or 'null')
