@@ -28,6 +28,7 @@ class TrainingDefaults:
   augment_rotation: float  # degrees either way
   augment_zoom: float  # scale by 1 ± this
   augment_shift: float  # pixels in x and in y
+  augment_flip: bool = False  # mirror half the images left/right: for symmetric classes only
 
 
 # Tuned on MNIST: 18 epochs with the digit augmentation reach about 99.6 % (docs/benchmarks.md).
@@ -101,10 +102,11 @@ MNIST = Dataset(
     mirrors_env_var='MNIST_MIRRORS',
 )
 
-# No augmentation: on Fashion-MNIST every kind tried cost accuracy. Full data, --seed 1: 18 epochs
-# without 0.9296 (12: 0.9292, 24: 0.9296), 18 epochs with ±2 px shifts alone 0.9279; one epoch without
-# 0.8708 (unseeded), with the shifts 0.8544, with MNIST's rotations, zooms and shifts 0.8485.
-FASHION_TRAINING = TrainingDefaults(epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0)
+# Clothes look the same mirrored, digits do not: Fashion-MNIST trains on images mirrored at random
+# and without the digits' rotations, zooms and shifts (each cost it accuracy). The runs measured:
+# docs/training.md, "Fashion-MNIST: mirrored, not moved".
+FASHION_TRAINING = TrainingDefaults(epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0,
+                                    augment_flip=True)
 
 # Zalando's Fashion-MNIST (github.com/zalandoresearch/fashion-mnist), MNIST's drop-in replacement:
 # same file names, sizes and format. Digests of the decompressed files, as Debian's
@@ -120,9 +122,9 @@ FASHION_MNIST = Dataset(
     }),
     class_names=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
                  'Sneaker', 'Bag', 'Ankle boot'),
-    # The seed CNN reaches about 0.90-0.92 on Fashion-MNIST after 1-2 epochs (0.99 is MNIST's).
+    # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is MNIST's).
     default_accuracy_threshold=0.85,
-    training_defaults=FASHION_TRAINING,  # no augmentation (above)
+    training_defaults=FASHION_TRAINING,  # mirrored, not moved (above)
     # Keras' copy (tf.keras.datasets.fashion_mnist), then the project's own S3 website.
     mirrors=('https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
              'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'),

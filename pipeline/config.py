@@ -183,6 +183,11 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      help='shift each training image by up to this many pixels in x and in y (0 = '
                      f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_shift)}). '
                      'Validation, evaluation and the exported model never see augmented images')
+  train.add_argument('--augment-flip', action=argparse.BooleanOptionalAction,
+                     help='mirror half the training images left to right, for classes that look '
+                     'the same mirrored (clothes, not digits) (default: ' + ', '.join(
+                         f'{"on" if d.training_defaults.augment_flip else "off"} for {d.name}'
+                         for d in datasets.DATASETS.values()) + ')')
   train.add_argument('--seed', type=int, metavar='N', default=defaults.seed,
                      help='seed for the weights, dropout, shuffling and augmentation (default: '
                      'unseeded, a new draw whenever the Trainer trains; an unchanged rerun reuses '

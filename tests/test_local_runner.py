@@ -1,4 +1,5 @@
 """End to end: `python local_runner.py` in a subprocess, real TFX, Beam, TFMA and ML Metadata."""
+import dataclasses
 import gzip
 import os
 import re
@@ -7,6 +8,7 @@ import sys
 
 import pytest
 
+from components import datasets
 from components import mnist_data
 from components import serving_check
 from pipeline.metadata import runs
@@ -65,6 +67,9 @@ def test_blessed_and_pushed(blessed_run):
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.blessed and summary.pushed_version == version
   assert abs(summary.accuracy - accuracy) < 1e-4
+  # MNIST's own training defaults (components/datasets.py) reached the Trainer: --epochs was given.
+  expected = dict(dataclasses.asdict(datasets.MNIST.training_defaults), epochs=1)
+  assert {k: summary.settings.get(k) for k in expected} == expected, summary.settings
   assert re.search(r'^Serving check:   passed — one image in [\d.]+ ms \(p50\), [\d.]+ ms \(p99\)$',
                    proc.stdout, re.M), proc.stdout
   assert summary.servable and summary.serving_failures == []

@@ -39,6 +39,8 @@ class TrainingConfig:
   augment_rotation: float = _DEFAULTS.augment_rotation
   augment_zoom: float = _DEFAULTS.augment_zoom
   augment_shift: float = _DEFAULTS.augment_shift
+  # Half the training images mirrored left to right: for symmetric classes (clothes), not digits.
+  augment_flip: bool = _DEFAULTS.augment_flip
   training_loop: str = 'fit'
   precision: str = 'auto'  # bfloat16 where the CPU has it (precision.py); 12 epochs: same accuracy
   # None: the default above; 0: no validation; N: the last N training examples (N < their count).
@@ -88,6 +90,8 @@ class TrainingConfig:
     if self.augment_rotation or self.augment_zoom or self.augment_shift:
       parts.append(f'augmented: ±{self.augment_rotation:g}°, zoom ±{self.augment_zoom:g}, '
                    f'±{self.augment_shift:g} px')
+    if self.augment_flip:
+      parts.append('mirrored left/right at random')
     return ', '.join(parts)
 
   def validation_split(self, training_examples: int) -> int:
@@ -112,4 +116,6 @@ class TrainingConfig:
     for name in ('epochs', 'batch_size', 'validation_examples', 'seed'):
       if values.get(name) is not None:
         values[name] = int(values[name])
+    if 'augment_flip' in values:
+      values['augment_flip'] = bool(values['augment_flip'])
     return cls(**values)

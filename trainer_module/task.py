@@ -78,7 +78,8 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
                      f'examples of {train_files}')
   train_ds = data.make_dataset(train_files, batch_size, shuffle=True, drop_remainder=plan.static_shapes,
                                seed=config.seed, take=fitted)
-  augmentation = augment.Augmentation(config.augment_rotation, config.augment_zoom, config.augment_shift)
+  augmentation = augment.Augmentation(config.augment_rotation, config.augment_zoom, config.augment_shift,
+                                      config.augment_flip)
   if augmentation.enabled:
     train_ds = augment.augment_dataset(train_ds, augmentation, seed=config.seed)
   # Known sizes let Keras show real progress bars and end epochs without warnings.

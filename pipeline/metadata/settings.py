@@ -85,7 +85,8 @@ def key_settings(settings: Dict[str, Any]) -> str:
     if key in settings:
       value = settings[key]
       parts.append(f'{label}={"-" if value is None else f"{value:g}" if isinstance(value, float) else value}')
-  if any(settings.get(key) for key in AUGMENTATION):
+  # The flip is not in AUGMENTATION: runs recorded before it existed still read 'no-augment'.
+  if any(settings.get(key) for key in AUGMENTATION + ('augment_flip',)):
     parts.append('augmented')
   elif all(key in settings for key in AUGMENTATION):
     parts.append('no-augment')

@@ -1,5 +1,6 @@
 """CLI flags → PipelineConfig → create_pipeline: one config object, plumbed everywhere."""
 import argparse
+import dataclasses
 import json
 import os
 
@@ -149,16 +150,20 @@ def test_each_data_set_brings_its_own_defaults(name):
   dataset = datasets.get(name)
   config = _config('--dataset', name)
   defaults = dataset.training_defaults
-  assert (config.training.epochs, config.training.augment_rotation, config.training.augment_zoom,
-          config.training.augment_shift) == (defaults.epochs, defaults.augment_rotation,
-                                             defaults.augment_zoom, defaults.augment_shift)
+  assert {k: getattr(config.training, k) for k in config_lib.TRAINING_DEFAULT_FLAGS} == \
+      dataclasses.asdict(defaults)
   assert config.accuracy_threshold == dataset.default_accuracy_threshold
   given = _config('--dataset', name, '--epochs', '3', '--augment-shift', '1', '--accuracy-threshold', '0.7')
   assert (given.training.epochs, given.training.augment_shift, given.accuracy_threshold) == (3, 1, 0.7)
   assert given.training.augment_rotation == defaults.augment_rotation
+  assert given.training.augment_flip == defaults.augment_flip
+  assert _config('--dataset', name, '--augment-flip').training.augment_flip is True
+  assert _config('--dataset', name, '--no-augment-flip').training.augment_flip is False
 
 
 def test_fashion_mnist_trains_without_the_digit_augmentation():
   fashion = _config('--dataset', 'fashion-mnist').training
   assert not (fashion.augment_rotation or fashion.augment_zoom or fashion.augment_shift)
+  assert fashion.augment_flip  # clothes look the same mirrored
+  assert not _config().training.augment_flip  # digits do not
   assert _config().training == TrainingConfig()  # MNIST's are TrainingConfig's own

@@ -1,6 +1,7 @@
 """End to end, issue 10: `local_runner.py --dataset …` in a subprocess with real TFX, Beam, TFDV,
 TFMA and ML Metadata, on small real data: IDX sets cut from the real MNIST files, and the real
 Fashion-MNIST files (Debian's dataset-fashion-mnist)."""
+import dataclasses
 import gzip
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 from components import datasets
 from components import mnist_data
 from components import mnist_download
+from pipeline.metadata import runs
 from pipeline.metadata import store as store_lib
 from tests.conftest import idx_images, idx_labels
 from tests.pipeline.conftest import run_py
@@ -37,6 +39,15 @@ def write_idx_dir(folder, train, t10k) -> str:
 
 def _stages(stdout):
   return set(re.findall(r'^(\w+)\s+[\d.]+ s', stdout, re.M))
+
+
+def assert_trained_with_defaults(output_dir, dataset):
+  """The run's recorded settings (ML Metadata, as `runs` reads them) hold each of the data set's
+  training defaults (components/datasets.py) and its bound: what the Trainer really trained with."""
+  recorded = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite')).settings
+  expected = dataclasses.asdict(dataset.training_defaults)
+  assert {k: recorded.get(k) for k in expected} == expected, recorded
+  assert recorded['dataset'] == dataset.name
 
 
 def test_idx_set_with_train_labels_0_to_4_stops_at_the_example_validator(tmp_path, mnist_dir):
@@ -66,11 +77,13 @@ def test_a_looser_label_drift_bound_lets_the_same_set_through_validation(tmp_pat
   test_images, test_labels = _mnist_split(mnist_dir, 't10k')
   data = write_idx_dir(tmp_path / 'half', (images[low][:300], labels[low][:300]),
                        (test_images[:100], test_labels[:100]))
+  output_dir = str(tmp_path / 'out')
   proc = run_py('local_runner.py', '--dataset', 'idx', '--data-dir', data, '--output-dir',
-                str(tmp_path / 'out'), '--epochs', '1', '--label-drift-bound', '0.5',
-                '--accuracy-threshold', '0.01', '--batch-size', '64')
+                output_dir, '--label-drift-bound', '0.5', '--accuracy-threshold', '0.01',
+                '--batch-size', '64')
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert {'ExampleValidator', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
+  assert_trained_with_defaults(output_dir, datasets.IDX)  # the digits' epochs and augmentation
 
 
 def test_idx_set_of_27x28_images_stops_in_the_example_gen(tmp_path, mnist_dir):
@@ -88,8 +101,8 @@ def test_idx_set_of_27x28_images_stops_in_the_example_gen(tmp_path, mnist_dir):
 
 @pytest.fixture(scope='module')
 def fashion_run(tmp_path_factory):
-  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, three epochs, bound 0.5,
-  and Fashion-MNIST's own defaults for what is not given (no augmentation)."""
+  """A small real Fashion-MNIST run: the pinned files, 600/300 examples, bound 0.5, and
+  Fashion-MNIST's own training defaults (its epochs and augmentation: mirrored, not moved)."""
   try:
     data = mnist_download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
   except mnist_data.MnistDataError as e:
@@ -97,7 +110,7 @@ def fashion_run(tmp_path_factory):
   output_dir = str(tmp_path_factory.mktemp('fashion') / 'D')
   proc = run_py('local_runner.py', '--dataset', 'fashion-mnist', '--data-dir', data,
                 '--output-dir', output_dir, '--train-examples', '600', '--eval-examples', '300',
-                '--epochs', '3', '--seed', '1', '--accuracy-threshold', '0.5', '--batch-size', '64')
+                '--seed', '1', '--accuracy-threshold', '0.5', '--batch-size', '64')
   return data, output_dir, proc
 
 
@@ -105,9 +118,13 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
   _, output_dir, proc = fashion_run
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 600, eval 300\)$', proc.stdout, re.M)
-  # The data set's defaults reach the Trainer: no digit augmentation (MNIST's plan ends 'augmented: …').
-  assert re.search(r'^Trainer: 550 examples \(50 held out for validation\), 3 epochs, '
-                   r'(mixed_bfloat16|float32) \(--precision auto\)$', proc.stdout, re.M), proc.stdout
+  # The data set's defaults reach the Trainer: flips, no digit augmentation (MNIST's plan ends
+  # 'augmented: …').
+  epochs = datasets.FASHION_MNIST.training_defaults.epochs
+  assert re.search(rf'^Trainer: 550 examples \(50 held out for validation\), {epochs} epochs, '
+                   r'(mixed_bfloat16|float32) \(--precision auto\), mirrored left/right at random$',
+                   proc.stdout, re.M), proc.stdout
+  assert_trained_with_defaults(output_dir, datasets.FASHION_MNIST)
   assert {'StatisticsGen', 'ExampleValidator', 'SchemaGen', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
   store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
   [examples] = store.get_artifacts_by_type('Examples')

@@ -117,3 +117,13 @@ def test_the_console_line_says_what_is_trained():
   plain = TrainingConfig(epochs=1, precision='float32', augment_rotation=0, augment_zoom=0,
                          augment_shift=0)
   assert plain.describe('float32', 3000, 0) == '3000 examples, 1 epoch, float32'
+  mirrored = TrainingConfig(epochs=2, precision='float32', augment_rotation=0, augment_zoom=0,
+                            augment_shift=0, augment_flip=True)
+  assert mirrored.describe('float32', 3000, 0) == '3000 examples, 2 epochs, float32, mirrored left/right at random'
+
+
+def test_flip_survives_the_custom_config_round_trip():
+  config = TrainingConfig(augment_flip=True)
+  assert TrainingConfig.from_custom_config(json.loads(json.dumps(config.to_custom_config()))) == config
+  assert TrainingConfig.from_custom_config({'augment_flip': 1.0}).augment_flip is True  # a KFP double
+  assert TrainingConfig.from_custom_config({}).augment_flip is False  # MNIST's default

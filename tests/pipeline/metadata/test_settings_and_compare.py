@@ -170,3 +170,10 @@ def test_runs_shows_the_key_settings(recorded, capsys):
   assert 'SETTINGS' in header
   for row in rows:
     assert row[header.index('SETTINGS'):].startswith('mnist epochs=2 batch=128 lr=0.001 ')
+
+
+def test_a_run_that_only_mirrors_is_augmented():
+  bounds = {'dataset': 'fashion-mnist', 'augment_rotation': 0.0, 'augment_zoom': 0.0, 'augment_shift': 0.0}
+  assert settings.key_settings(dict(bounds, augment_flip=True)) == 'fashion-mnist augmented'
+  assert settings.key_settings(dict(bounds, augment_flip=False)) == 'fashion-mnist no-augment'
+  assert settings.key_settings(bounds) == 'fashion-mnist no-augment'  # recorded before the flip
