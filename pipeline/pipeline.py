@@ -2,7 +2,7 @@
 for any runner.
 
 TFX's modules are imported one by one, never `from tfx import v1`: the v1 package imports every
-extension, Vertex's google.cloud.aiplatform included, which a local run never uses (1.5 s of
+extension, Vertex's google.cloud.aiplatform included, which a local run never uses (3 CPU s of
 each run's start-up; docs/benchmarks.md). Only the Vertex branch imports it.
 """
 from typing import List, Optional
