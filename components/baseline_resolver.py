@@ -12,14 +12,16 @@ _build_resolver_spec, TFX 1.16), so a compiled pipeline keeps LatestBlessedModel
 from typing import Dict, List, Optional
 
 from tfx import types
-from tfx import v1 as tfx
+from tfx.dsl.components.common import resolver
+from tfx.dsl.input_resolution.strategies import latest_blessed_model_strategy
+from tfx.types import standard_artifacts
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
 CANDIDATE_KEY = 'candidate'
 
 
-class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStrategy):
+class LatestBlessedOtherModelStrategy(latest_blessed_model_strategy.LatestBlessedModelStrategy):
   """TFX's LatestBlessedModelStrategy with the models of the `candidate` channel left out."""
 
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
@@ -32,11 +34,11 @@ class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStr
     return {**result, CANDIDATE_KEY: candidates}
 
 
-def latest_blessed_other_model(candidate: types.BaseChannel) -> tfx.dsl.Resolver:
+def latest_blessed_other_model(candidate: types.BaseChannel) -> resolver.Resolver:
   """A Resolver whose outputs['model'] is the newest blessed model that is not `candidate`
   (empty when there is none: the Evaluator then has no baseline to beat)."""
-  return tfx.dsl.Resolver(
+  return resolver.Resolver(
       strategy_class=LatestBlessedOtherModelStrategy,
-      **{MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-         MODEL_BLESSING_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      **{MODEL_KEY: types.Channel(type=standard_artifacts.Model),
+         MODEL_BLESSING_KEY: types.Channel(type=standard_artifacts.ModelBlessing),
          CANDIDATE_KEY: candidate})

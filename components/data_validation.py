@@ -212,12 +212,13 @@ def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LAB
                       container: bool = False) -> List[base_component.BaseComponent]:
   """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
   ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
-  from tfx import v1 as tfx
+  from tfx.components.schema_gen import component as schema_gen_component
+  from tfx.components.statistics_gen import component as statistics_gen_component
   schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id('ImportSchemaGen')
-  statistics_gen = tfx.components.StatisticsGen(
+  statistics_gen = statistics_gen_component.StatisticsGen(
       examples=examples, schema=schema_importer.outputs['schema']).with_id('StatisticsGen')
   # Inferred from the statistics, for comparison with the checked-in schema in the report.
-  schema_gen = tfx.components.SchemaGen(
+  schema_gen = schema_gen_component.SchemaGen(
       statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False).with_id('SchemaGen')
   validator = DataValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_importer.outputs['schema'],

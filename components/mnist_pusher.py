@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional
 from absl import logging
 import tensorflow as tf
 from tfx import types
-from tfx import v1 as tfx
+from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -252,7 +252,7 @@ class Executor(pusher_executor.Executor):
     self._MarkPushed(pushed, pushed_destination=target, pushed_version=str(version))
 
 
-class MnistPusher(tfx.components.Pusher):
+class MnistPusher(pusher_component.Pusher):
   """The Pusher with the executor above; same inputs, outputs and push_destination."""
 
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

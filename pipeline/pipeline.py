@@ -1,9 +1,15 @@
 """create_pipeline: ExampleGen → Trainer → Evaluator (gate) → ServingCheck (gate) → Pusher,
-for any runner."""
+for any runner.
+
+TFX's modules are imported one by one, never `from tfx import v1`: the v1 package imports every
+extension, Vertex's google.cloud.aiplatform included, which a local run never uses (3 CPU s of
+each run's start-up; docs/benchmarks.md). Only the Vertex branch imports it.
+"""
 from typing import List, Optional
 
-from tfx import v1 as tfx
 from tfx.orchestration import data_types
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import pusher_pb2
 
 from components.baseline_resolver import latest_blessed_other_model
 from components.data_validation import create_validation
@@ -56,6 +62,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
     baseline = latest_blessed_other_model(trainer.outputs['model']).with_id('LatestBlessedModelResolver')
   else:
     # Vertex compiles only TFX's own resolver strategies (components/baseline_resolver.py).
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -81,8 +88,8 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       infra_blessing=serving_check.outputs['blessing'],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir)),
   ).with_id('Pusher')
 
   lookups = [lookup] if kfp_mlmd_address else []
@@ -91,9 +98,9 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None,
                     runtime_parameters: bool = False,
-                    kfp_mlmd_address: Optional[str] = None) -> tfx.dsl.Pipeline:
+                    kfp_mlmd_address: Optional[str] = None) -> tfx_pipeline.Pipeline:
   """The whole pipeline; runners add only the orchestrator and, locally, the MLMD store."""
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=create_components(config, runtime_parameters, kfp_mlmd_address),
