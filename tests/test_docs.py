@@ -463,8 +463,12 @@ def cwd_dependent(command: str) -> List[str]:
   problems = []
   for segment in _segments(_tokens(command)):
     word, rest = segment[0], segment[1:]
-    if word == 'make' and not any(a.startswith('-C') for a in rest):
-      problems.append('make without -C DIR')
+    if word == 'cd':  # `cd "$MNIST_TFX" && …`: what follows starts from the directory named
+      break
+    if word == 'make':
+      if not any(a.startswith('-C') for a in rest):
+        problems.append('make without -C DIR')
+      continue  # with -C, make and what it runs start in that directory
     if _is_python(word) and rest[:1] == ['-m'] and len(rest) > 1 and _is_our_module(rest[1]):
       problems.append(f'python -m {rest[1]}')
     for token in segment:
@@ -484,6 +488,8 @@ def test_cwd_dependence_is_caught():
   assert not cwd_dependent('make -C "$MNIST_TFX" test PYTEST_ARGS="-m \'not slow\'"')
   assert not cwd_dependent('mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png')
   assert not cwd_dependent('mnist-tfx kubeflow compile --output build/pipeline.yaml')
+  assert not cwd_dependent('cd "$MNIST_TFX" && .venv/bin/python -m trainer_module.compare --epochs 2')
+  assert not cwd_dependent('make -C "$MNIST_TFX" test PYTEST_ARGS="tests/pipeline -x"')
 
 
 @pytest.mark.parametrize('page', pages(), ids=_rel)
