@@ -19,7 +19,7 @@ is named after a property the launcher sets on every artifact (RESERVED_PROPERTI
 """
 import json
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 TASK = 'RunResults'
 # input name -> (producer task, its output key)
@@ -34,18 +34,49 @@ OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.Classificati
 # which the UI's scalar table shows as a row until 2.17.0 hides it: frontend/src/lib/
 # ReservedArtifactProperties.ts). A metric of either name would be taken for that property.
 RESERVED_PROPERTIES = ('display_name', 'store_session_info')
+SETTING_PREFIX = 'setting__'  # input parameter `setting__<node>__<exec property>`: a run setting
+
+
+def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[str, tuple]:
+  """{parameter name: (its definition, its source)} for every exec property a run setting comes
+  from (pipeline/metadata/settings.py RECORDED), taken from the same source as the task that uses
+  it (a constant, or a pipeline parameter such as epochs): the report shows what the run used."""
+  from pipeline.metadata.settings import RECORDED
+  found = {}
+  for node, keys in RECORDED.items():
+    if node not in tasks:
+      continue
+    definitions = components[tasks[node]['componentRef']['name']].get('inputDefinitions', {}).get('parameters', {})
+    sources = tasks[node].get('inputs', {}).get('parameters', {})
+    for key in keys:
+      if key in definitions and key in sources:
+        found[f'{SETTING_PREFIX}{node}__{key}'] = (definitions[key], sources[key])
+  return found
+
+
+def settings_of(parameter_values: Dict[str, Any]) -> Dict[str, Any]:
+  """The run's settings from RunResults' `setting__…` input parameters."""
+  from pipeline.metadata.settings import from_properties
+  by_node: Dict[str, Dict[str, Any]] = {}
+  for name, value in parameter_values.items():
+    if name.startswith(SETTING_PREFIX):
+      node, key = name[len(SETTING_PREFIX):].split('__', 1)
+      by_node.setdefault(node, {})[key] = value
+  return from_properties(by_node) if by_node else {}
 
 
 def add_to_spec(spec: Dict[str, Any], image: str) -> None:
   """Appends the task, its component and its executor to a compiled PipelineSpec (in place)."""
   components, tasks = spec['components'], spec['root']['dag']['tasks']
+  settings = setting_inputs(tasks, components)
   input_types = {}
   for name, (producer, key) in INPUTS.items():
     producer_component = components[tasks[producer]['componentRef']['name']]
     input_types[name] = {'artifactType': producer_component['outputDefinitions']['artifacts'][key]['artifactType']}
   components[TASK] = {
       'executorLabel': f'{TASK}_executor',
-      'inputDefinitions': {'artifacts': input_types},
+      'inputDefinitions': {'artifacts': input_types,
+                           **({'parameters': {n: d for n, (d, _) in settings.items()}} if settings else {})},
       'outputDefinitions': {'artifacts': {
           name: {'artifactType': {'schemaTitle': title, 'schemaVersion': '0.0.1'}}
           for name, title in OUTPUTS.items()}}}
@@ -58,11 +89,13 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
       'cachingOptions': {'enableCache': True},
       'inputs': {
           'artifacts': {name: {'taskOutputArtifact': {'producerTask': producer, 'outputArtifactKey': key}}
-                        for name, (producer, key) in INPUTS.items()}}}
+                        for name, (producer, key) in INPUTS.items()},
+          **({'parameters': {n: s for n, (_, s) in settings.items()}} if settings else {})}}
 
 
-def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
-  """The run report's data from the input artifacts alone (no ML Metadata access needed)."""
+def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+  """The run report's data from the input artifacts and the settings' parameters alone (no ML
+  Metadata access needed)."""
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from components.serving_check import read_result
   from pipeline.metadata import report as report_lib
@@ -83,7 +116,8 @@ def collect(inputs: Dict[str, dict]) -> Dict[str, Any]:
       'already_serving': pushed.get(ALREADY_SERVING_KEY),
       'component_states': {}, 'component_seconds': {},
       'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
-      'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()}}
+      'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()},
+      'settings': settings_of(parameter_values or {})}
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
   report = {'run_id': title, 'summary': summary,
             'gate': {'lower_bound': evaluation.lower_bound, 'accuracy': accuracy,
@@ -140,7 +174,7 @@ def main(argv) -> None:
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}
-  report = collect(inputs)
+  report = collect(inputs, executor_input['inputs'].get('parameterValues', {}))
   outputs = own_outputs(executor_input)
   html_uri = outputs['report']['uri']
   parent = html_uri.rstrip('/').rsplit('/', 1)[0]

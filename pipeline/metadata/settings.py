@@ -52,24 +52,35 @@ def _example_gen_config(value: Any) -> Dict[str, Any]:
   return dict(inner) if hasattr(inner, 'keys') else {}
 
 
+# Every exec property a setting comes from, by node.
+RECORDED = {EXAMPLE_GEN: ('custom_config', 'input_base'), TRAINER: ('custom_config', 'epochs'),
+            **{node: (key,) for _, node, key in _PLAIN if node != EXAMPLE_GEN}}
+
+
 def from_executions(executions_by_node: Dict[str, Any]) -> Dict[str, Any]:
   """{setting: value} of one run, from its executions by node id; absent nodes add nothing."""
+  return from_properties({node: {key: exec_property(execution, key) for key in RECORDED[node]}
+                          for node, execution in executions_by_node.items() if node in RECORDED})
+
+
+def from_properties(properties_by_node: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+  """{setting: value} from {node: {exec property: value}} (RECORDED's), however they were read."""
   found: Dict[str, Any] = {}
-  example_gen = executions_by_node.get(EXAMPLE_GEN)
+  example_gen = properties_by_node.get(EXAMPLE_GEN)
   if example_gen is not None:
-    limits = _example_gen_config(exec_property(example_gen, 'custom_config'))
+    limits = _example_gen_config(example_gen.get('custom_config'))
     found['dataset'] = limits.get('dataset') or 'mnist'  # MNIST runs record no dataset key
     found['train_examples'] = limits.get('train_examples')  # None: the whole split
     found['eval_examples'] = limits.get('eval_examples')
-  trainer = executions_by_node.get(TRAINER)
+  trainer = properties_by_node.get(TRAINER)
   if trainer is not None:
-    training = _json(exec_property(trainer, 'custom_config'))
-    epochs = exec_property(trainer, 'epochs')
+    training = _json(trainer.get('custom_config'))
+    epochs = trainer.get('epochs')
     found['epochs'] = training.pop('epochs', None) if epochs is None else epochs
     found.update(sorted(training.items()))
   for setting, node, key in _PLAIN:
-    if node in executions_by_node:
-      found[setting] = exec_property(executions_by_node[node], key)
+    if node in properties_by_node:
+      found[setting] = properties_by_node[node].get(key)
   for key in _INTS:
     if isinstance(found.get(key), float) and found[key].is_integer():
       found[key] = int(found[key])  # KFP's struct holds every number as a double

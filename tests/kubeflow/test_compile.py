@@ -321,3 +321,20 @@ def test_compiles_with_no_network_at_all(tmp_path):
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert os.path.exists(output) and os.path.exists(output.replace('.yaml', '.json'))
   assert kfp.components.load_component_from_file(output).name == 'mnist-tfx'
+
+
+def test_run_results_gets_the_settings_from_the_sources_the_tasks_use(compiled):
+  """The KFP report says how the model was made: RunResults takes each setting's exec property
+  from the same place as the task that ran with it (a runtime parameter stays one)."""
+  _, spec = compiled
+  tasks = spec['root']['dag']['tasks']
+  given = tasks['RunResults']['inputs']['parameters']
+  assert given['setting__Trainer__epochs'] == tasks['Trainer']['inputs']['parameters']['epochs']
+  assert given['setting__Trainer__epochs'] == {'componentInputParameter': 'epochs'}
+  assert given['setting__Evaluator__accuracy_threshold'] == {'componentInputParameter': 'accuracy_threshold'}
+  assert (given['setting__MnistExampleGen__custom_config']
+          == tasks['MnistExampleGen']['inputs']['parameters']['custom_config'])
+  definitions = spec['components']['RunResults']['inputDefinitions']['parameters']
+  assert set(definitions) == set(given)
+  trainer = spec['components'][tasks['Trainer']['componentRef']['name']]['inputDefinitions']['parameters']
+  assert definitions['setting__Trainer__epochs'] == trainer['epochs']

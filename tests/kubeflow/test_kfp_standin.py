@@ -213,6 +213,10 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
   with open(report.uri) as f:
     page = f.read()
   assert page.startswith('<!DOCTYPE html>') and f'Test accuracy <b>{accuracy:.4f}</b>' in page
+  # How the model was made: the settings the tasks ran with, passed to RunResults as parameters.
+  for setting, value in (('epochs', '1'), ('train_examples', '2000'), ('eval_examples', '500'),
+                         ('accuracy_threshold', '0.5'), ('dataset', 'mnist')):
+    assert f'<tr><td>{setting}</td><td><code>{value}</code></td></tr>' in page, setting
 
 
 @pytest.mark.parametrize('release', ['2.0.5', '2.17.0', 'vertex'])

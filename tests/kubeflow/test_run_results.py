@@ -74,3 +74,15 @@ def test_only_its_own_outputs_are_written(tag, tmp_path):
   del outputs['artifacts']['report']
   with pytest.raises(ValueError, match='RunResults was given no report output'):
     run_results.own_outputs({'outputs': outputs})
+
+
+def test_settings_come_from_the_setting_parameters():
+  settings = run_results.settings_of({
+      'setting__Trainer__epochs': 3, 'setting__Evaluator__accuracy_threshold': 0.5,
+      'setting__Trainer__custom_config': '{"batch_size": 64, "learning_rate": 0.001}',
+      'setting__MnistExampleGen__custom_config':
+          '{"custom_config": {"value": {"dataset": "fashion-mnist", "train_examples": 2000}}}',
+      'unrelated': 'x'})
+  assert settings['epochs'] == 3 and settings['batch_size'] == 64 and settings['accuracy_threshold'] == 0.5
+  assert settings['dataset'] == 'fashion-mnist' and settings['train_examples'] == 2000
+  assert run_results.settings_of({}) == {}
