@@ -98,6 +98,7 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
   Metadata access needed)."""
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from components.serving_check import read_result
+  from pipeline.metadata import provenance
   from pipeline.metadata import report as report_lib
   from pipeline.metadata import runs
   missing = sorted(set(INPUTS) - set(inputs))
@@ -117,7 +118,9 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
       'component_states': {}, 'component_seconds': {},
       'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
       'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()},
-      'settings': settings_of(parameter_values or {})}
+      'settings': settings_of(parameter_values or {}),
+      # Every task of the run runs in this one image, so this pod's libraries are the run's.
+      'provenance': {'versions': provenance.versions(), 'machine': provenance.machine()}}
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
   report = {'run_id': title, 'summary': summary,
             'gate': {'lower_bound': evaluation.lower_bound, 'accuracy': accuracy,

@@ -217,6 +217,7 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
   for setting, value in (('epochs', '1'), ('train_examples', '2000'), ('eval_examples', '500'),
                          ('accuracy_threshold', '0.5'), ('dataset', 'mnist')):
     assert f'<tr><td>{setting}</td><td><code>{value}</code></td></tr>' in page, setting
+  assert '<tr><td>TFX</td><td>1.16.0</td></tr>' in page  # the image's versions are the run's
 
 
 @pytest.mark.parametrize('release', ['2.0.5', '2.17.0', 'vertex'])
