@@ -193,6 +193,8 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       kind = type_name(store, artifact)
       if kind == 'Model' and node != TRAINER:  # KFP's LatestBlessedModel outputs the baseline
         continue
+      if kind.startswith('system.'):  # KFP's own outputs (each task's executor-logs), not the run's
+        continue
       summary.artifacts[kind] = artifact.id
       summary.uris[kind] = artifact.uri
       if kind == 'ModelEvaluation':
