@@ -317,6 +317,7 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   assert rerun['pushed_version'] is None and rerun['already_serving'] == version
   worse = listed[runs['worse'].run_id]  # the candidate, not BaselineModel's copy
   assert worse['uris']['Model'] == runs['worse'].output('Trainer', 'model')['uri']
+  assert not [kind for kind in first['uris'] if kind.startswith('system.')]  # no executor-logs
   lineage = cli('lineage', version)
   train_images_sha256 = 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db'
   assert 'Trainer' in lineage and 'MnistExampleGen' in lineage and train_images_sha256 in lineage
