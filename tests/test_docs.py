@@ -284,7 +284,7 @@ def args_clis(makefile: Makefile, target: str, seen=None) -> List[Tuple[str, Lis
 def check_make(makefile: Makefile, args: List[str]) -> List[str]:
   problems = []
   assignments = dict(a.split('=', 1) for a in args if re.match(r'^[A-Za-z_]\w*=', a))
-  targets = [a for a in args if '=' not in a and not a.startswith('-')]
+  targets = [a for a in args if '=' not in a and not a.startswith('-') and a != 'TARGET']
   for target in targets:
     if target not in makefile.targets:
       problems.append(f'make: no target {target!r} (has {", ".join(sorted(makefile.targets))})')
