@@ -182,6 +182,47 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
   return '\n'.join(lines)
 
 
+def meets(ratio_value: float, goal: str) -> bool:
+  """Whether `ratio_value` meets a goal written '≤ X' or '≥ X'."""
+  bound = float(goal[1:].strip())
+  return ratio_value <= bound if goal.startswith('≤') else ratio_value >= bound
+
+
+def why_missed(key: str, raw: Dict[str, Any]) -> str:
+  """The measured reason a goal was missed, from the last repeat's numbers."""
+  if key == 'b':
+    pipe, bare = raw['pipeline'][-1], raw['bare_script'][-1]
+    parts = pipe['components']
+    beside = sorted(((s, k) for k, s in parts.items() if k != 'Trainer'), reverse=True)
+    rest = pipe['seconds'] - sum(parts.values())
+    return (f"the pipeline's {pipe['seconds'] - bare['seconds_wall']:.1f} s over the bare script "
+            f"do not grow with the epochs: its Trainer took {parts.get('Trainer', float('nan')):.1f} s "
+            f"against bare training's {bare['seconds']['train']:.1f} s, and beside it ran "
+            + ', '.join(f'{k} {s:.1f}' for s, k in beside if s >= 0.5)
+            + f' s; imports, orchestration and the report {rest:.1f} s')
+  if key == 'd':
+    evaluator = raw['pipeline'][-1]['components'].get('Evaluator', float('nan'))
+    loop = raw['bare_eval'][-1]
+    return (f"TFX's Evaluator (TFMA on Beam's DirectRunner) took {evaluator:.1f} s for "
+            f"{loop['examples']:,} examples against the loop's {loop['seconds']:.1f} s: building, "
+            'fusing and running its Beam pipeline costs about 2.3 s before any example is '
+            'answered (docs/benchmarks.md: "Against the goals")')
+  return 'see the raw numbers'
+
+
+def verdicts(rows: Sequence[Dict[str, Any]], raw: Dict[str, Any]) -> List[str]:
+  """PASS per goal, or MISS with the number and the measured reason."""
+  lines = []
+  for r in rows:
+    if not r.get('goal'):
+      continue
+    if meets(r['ratio'], r['goal']):
+      lines.append(f'PASS {r["name"]}: {r["ratio"]:.2f}× (goal {r["goal"]})')
+    else:
+      lines.append(f'MISS {r["name"]}: {r["ratio"]:.2f}× (goal {r["goal"]}): {why_missed(r["key"], raw)}')
+  return lines
+
+
 def machine_info(cpuinfo_text: Optional[str] = None) -> Dict[str, Any]:
   if cpuinfo_text is None:
     try:
@@ -561,7 +602,8 @@ def main(argv=None) -> int:
         f'load average {machine["load_before"]} before, {machine["load_after"]} after')
   print(format_table(rows))
   print('A ÷ B is of the medians. examples/s, GFLOP/s: above 1 = A faster. s wall, ms: below 1 = A '
-        'faster. goal: issue 11 item 2.')
+        'faster.')
+  print('\n'.join(verdicts(rows, raw)))
   if args.json:
     serving = raw.pop('serving')
     raw['serving_seconds'] = serving

@@ -2,7 +2,8 @@
 
 TFX's InfraValidator does this job, but it needs a model server (Docker or Kubernetes) and does
 not run on Kubeflow V2 (tensorflow/tfx#5512). This component runs anywhere the Trainer runs: a
-fresh Python process (components/serving_probe.py) loads the candidate with
+fresh Python process (components/serving_probe.py; locally started while the Evaluator runs, so
+that its TensorFlow import is hidden, but given the model only now) loads the candidate with
 tf.saved_model.load, replays its TF Serving warmup requests, answers the whole eval split through
 `classify` and `serving_default`, checks out-of-range input is refused, and times single images
 and batches. The judgement (`judge`) requires both signatures to agree on every example, their
@@ -14,12 +15,14 @@ its custom properties, where the report and the run summary read them; `classify
 probabilities for the eval split and the labels they answer (eval_answers.npz) go beside them,
 so the report does not predict the eval split a third time.
 """
+import atexit
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -35,7 +38,7 @@ from tfx.utils import io_utils
 from tfx.utils import path_utils
 
 from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_latency_bound
-from components.serving_probe import ANSWERS_FILE
+from components.serving_probe import ANSWERS_FILE, WAIT_FLAG
 from trainer_module.features import EVAL_SPLIT
 
 RESULT_FILE = 'serving_check.json'
@@ -91,22 +94,84 @@ def judge(result: Dict[str, Any], evaluator_accuracy: Optional[float],
   return reasons
 
 
-def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> Dict[str, Any]:
-  """The probe's result, or {'error': one line} when the fresh process failed or hung."""
+def _probe_env() -> Dict[str, str]:
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       p for p in (_PROJECT_ROOT, os.environ.get('PYTHONPATH')) if p))
   env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  return env
+
+
+# The probe process prestart_probe() started and no run_probe has taken yet: (process, the env it
+# was started with, its stderr file). One per pipeline process; only the local runner starts one.
+_prestarted: List[Tuple[subprocess.Popen, Dict[str, str], Any]] = []
+
+
+def _close(proc: subprocess.Popen) -> None:
+  """End of input: a waiting probe exits without work."""
+  with contextlib.suppress(OSError, ValueError):
+    proc.stdin.close()
+
+
+def prestart_probe() -> None:
+  """Starts the probe's process ahead of its work, so that it imports TensorFlow while something
+  else runs (the local runner calls this as the Evaluator starts: LocalDagRunner runs one
+  component at a time). It loads no model until run_probe hands it one."""
+  if _prestarted and _prestarted[0][0].poll() is None and _prestarted[0][1] == _probe_env():
+    return
+  while _prestarted:
+    _close(_prestarted.pop()[0])
+  stderr = tempfile.TemporaryFile()
+  proc = subprocess.Popen([sys.executable, '-m', PROBE_MODULE, WAIT_FLAG], env=_probe_env(),
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr)
+  _prestarted.append((proc, _probe_env(), stderr))
+  atexit.register(_close, proc)
+
+
+def _take_prestarted(env: Dict[str, str]):
+  """The prestarted process and its stderr file if it is alive and was started with `env`."""
+  if not _prestarted:
+    return None
+  proc, started_env, stderr = _prestarted.pop()
+  if proc.poll() is None and started_env == env:
+    return proc, stderr
+  _close(proc)
+  return None
+
+
+def _failure(returncode: int, stderr: str) -> str:
+  lines = [line for line in stderr.splitlines() if line.strip()]
+  errors = [line for line in lines if 'Error' in line or 'error' in line]
+  return (errors or lines or [f'exit status {returncode}'])[-1].strip()[:500]
+
+
+def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> Dict[str, Any]:
+  """The probe's result, or {'error': one line} when the fresh process failed or hung. Uses the
+  process prestart_probe() started when there is one for local files; `prestarted` says which."""
+  env = _probe_env()
+  args = [model_dir, eval_glob, out_path]
+  waiting = None if any('://' in a for a in args) else _take_prestarted(env)
   try:
-    proc = subprocess.run([sys.executable, '-m', PROBE_MODULE, model_dir, eval_glob, out_path],
-                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if waiting:
+      proc, stderr_file = waiting
+      try:
+        proc.communicate((json.dumps(args) + '\n').encode(), timeout=timeout)
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+      stderr_file.seek(0)
+      returncode, stderr = proc.returncode, stderr_file.read().decode(errors='replace')
+      stderr_file.close()
+    else:
+      proc = subprocess.run([sys.executable, '-m', PROBE_MODULE, *args], env=env,
+                            capture_output=True, text=True, timeout=timeout, check=False)
+      returncode, stderr = proc.returncode, proc.stderr
   except subprocess.TimeoutExpired:
     return {'error': f'no answer within {timeout:g} s'}
-  if proc.returncode != 0:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if 'Error' in line or 'error' in line]
-    return {'error': (errors or lines or [f'exit status {proc.returncode}'])[-1].strip()[:500]}
+  if returncode != 0:
+    return {'error': _failure(returncode, stderr)}
   with open(out_path) as f:
-    return json.load(f)
+    return dict(json.load(f), prestarted=bool(waiting))
 
 
 def read_answers(blessing_uri: Optional[str]):

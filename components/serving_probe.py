@@ -1,6 +1,7 @@
 """The ServingCheck's probe: a fresh process that uses a SavedModel as a model server would.
 
     python -m components.serving_probe MODEL_DIR 'EVAL_TFRECORDS_GLOB' RESULT.json
+    python -m components.serving_probe --wait    # the same three, as one JSON list on stdin
 
 It loads the model with tf.saved_model.load (signatures only, no Keras, no training code: what TF
 Serving's loader sees), replays its TF Serving warmup requests, answers every eval example
@@ -10,7 +11,9 @@ RESULT.json (and `classify`'s probabilities for the eval examples, with the labe
 in the split's order, to eval_answers.npz beside it, which the run report reuses), and
 components.serving_check judges. Runs in its own process so that nothing the pipeline's process
 has loaded or cached (the Trainer's graph, the Evaluator's copy) can make a broken model look
-healthy.
+healthy. With --wait it imports TensorFlow first and then waits for its work (the local runner
+starts it while the Evaluator runs, to hide that import); it loads no model before then, so it is
+as fresh to the model as a process started afterwards. End of input without work: exit 0.
 """
 import json
 import os
@@ -25,6 +28,7 @@ LATENCY_CALLS = {1: 200, 100: 30, 1000: 10}  # timed calls per batch size, after
 WARMUP_CALLS = 5
 READ_BATCH = 1000  # eval examples answered per call
 ANSWERS_FILE = 'eval_answers.npz'  # beside RESULT.json: labels [N] and float32 probabilities [N, classes]
+WAIT_FLAG = '--wait'
 
 
 def percentile_ms(seconds: List[float], q: float) -> float:
@@ -132,7 +136,19 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   return result
 
 
+def wait_for_work(stdin) -> int:
+  """Imports what probe() needs, then probes what stdin's first line (a JSON list) names."""
+  import tensorflow  # pylint: disable=unused-import,g-import-not-at-top
+  from trainer_module import data, tf_serving  # pylint: disable=unused-import,g-import-not-at-top
+  line = stdin.readline()
+  if not line.strip():
+    return 0
+  return main(json.loads(line))
+
+
 def main(argv: List[str]) -> int:
+  if argv == [WAIT_FLAG]:
+    return wait_for_work(sys.stdin)
   if len(argv) != 3:
     print(__doc__.splitlines()[2].strip(), file=sys.stderr)
     return 2

@@ -35,9 +35,11 @@ def reader_went_away() -> int:
 class ComponentProgress(logging.Handler):
   """Turns the orchestrator's log records into 'Component  12.3 s' lines."""
 
-  def __init__(self, print_fn: Callable[[str], None] = print):
+  def __init__(self, print_fn: Callable[[str], None] = print,
+               on_start: Optional[Callable[[str], None]] = None):
     super().__init__(logging.INFO)
     self._print = print_fn
+    self._on_start = on_start  # called with a component's id when it starts for real
     self.current: Optional[str] = None
     self.started: Dict[str, float] = {}
     self.seconds: Dict[str, float] = {}
@@ -65,6 +67,8 @@ class ComponentProgress(logging.Handler):
           and self.current not in self.announced):
       self.announced.add(self.current)
       self._print(self.STARTING[self.current])
+      if self._on_start:
+        self._on_start(self.current)
     elif msg == self.TRAINING_PLAN:
       self._print(f'Trainer: {record.args[0]}')
     elif msg == 'A cached execution %d is used.' and self.current:

@@ -377,13 +377,23 @@ def importable_in_subprocesses(environ=os.environ) -> None:
     environ['PYTHONPATH'] = os.pathsep.join([PROJECT_ROOT, *paths])
 
 
+def start_early(component_id: str) -> None:
+  """Side by side where LocalDagRunner runs one component at a time: as the Evaluator starts, the
+  ServingCheck's probe process starts importing TensorFlow (it gets its model only when the
+  ServingCheck runs). Never fails the run: without it the ServingCheck starts its own."""
+  if component_id == 'Evaluator':
+    from components import serving_check
+    with contextlib.suppress(Exception):
+      serving_check.prestart_probe()
+
+
 def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool,
         run_id: str) -> List[str]:
   """create_pipeline + LocalDagRunner as run `run_id`, one progress line per component; RunError on
   failure. The run records who runs it (see pipeline.metadata.runs) and how it ended. Returns
   where the versions of interrupted pushes were moved aside, for the summary."""
   importable_in_subprocesses()
-  progress = console.ComponentProgress()
+  progress = console.ComponentProgress(on_start=start_early)
   console.install(verbose, progress)
   from pipeline.metadata import runs
   from pipeline.pipeline import create_pipeline

@@ -112,6 +112,32 @@ def test_format_table():
   assert '     accuracy: 0.99, 0.98' in lines
 
 
+def test_each_goal_is_judged_and_a_miss_says_why():
+  raw = {'pipeline': [{'seconds': 60.0, 'components': {'MnistExampleGen': 2.7, 'StatisticsGen': 3.0,
+                                                       'Trainer': 36.0, 'Evaluator': 5.8, 'ServingCheck': 4.0,
+                                                       'Pusher': 0.1}}],
+         'bare_script': [{'seconds_wall': 45.0, 'seconds': {'train': 38.0}}],
+         'bare_eval': [{'examples': 10000, 'seconds': 0.9}]}
+  rows = [ratios.make_row('b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare', [60.0], [45.0],
+                          goal='≤ 1.15'),
+          ratios.make_row('c', 'c. ExampleGen ÷ bare TFRecordWriter', 'examples/s', 'ExampleGen', 'writer',
+                          [26000.0], [38000.0], goal='≥ 0.5'),
+          ratios.make_row('d', 'd. Evaluator ÷ bare serving_default loop', 'examples/s', 'Evaluator', 'loop',
+                          [1700.0], [11000.0], goal='≥ 0.5'),
+          ratios.make_row('a', 'a. Trainer ÷ bare keras.fit', 'examples/s', 'Trainer', 'fit', [1.0], [1.0])]
+  lines = ratios.verdicts(rows, raw)
+  assert len(lines) == 3  # a has no goal
+  assert lines[0].startswith('MISS b. pipeline ÷ bare script: 1.33× (goal ≤ 1.15): ')
+  assert "pipeline's 15.0 s over the bare script" in lines[0]
+  assert 'Trainer took 36.0 s' in lines[0] and "bare training's 38.0 s" in lines[0]
+  assert 'Evaluator 5.8, ServingCheck 4.0, StatisticsGen 3.0, MnistExampleGen 2.7 s' in lines[0]
+  assert 'Pusher' not in lines[0]  # under half a second
+  assert 'the report 8.4 s' in lines[0]
+  assert lines[1] == 'PASS c. ExampleGen ÷ bare TFRecordWriter: 0.68× (goal ≥ 0.5)'
+  assert lines[2].startswith('MISS d.') and '5.8 s for 10,000 examples' in lines[2]
+  assert ratios.meets(1.15, '≤ 1.15') and not ratios.meets(0.49, '≥ 0.5')
+
+
 def test_epoch_clock_leaves_the_first_epoch_out():
   clock = ratios.EpochClock()
   clock.ends = [10.0, 12.0, 14.0]  # epoch 1 ended at 10 s (tracing), then 2 s per epoch

@@ -182,3 +182,39 @@ def test_the_probe_runs_from_any_working_directory(tmp_path, monkeypatch):
 def test_read_result_of_a_blessing_without_one(tmp_path):
   assert serving_check.read_result(str(tmp_path)) is None
   assert serving_check.read_result(None) is None
+
+
+@pytest.mark.slow
+def test_a_probe_started_ahead_answers_as_a_fresh_one(tmp_path, trained, eval_split):
+  """The local runner starts the probe's process while the Evaluator runs; given its model only
+  afterwards, it must see exactly what a process started then sees."""
+  _, model_dir = trained
+  eval_glob, _, _ = eval_split
+  (tmp_path / 'fresh').mkdir()
+  (tmp_path / 'ahead').mkdir()
+  fresh = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300)
+  serving_check.prestart_probe()
+  ahead = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'ahead' / 'r.json'), timeout=300)
+  assert (fresh['prestarted'], ahead['prestarted']) == (False, True)
+  for key in ('examples', 'accuracy_classify', 'accuracy_serving_default', 'disagreements',
+              'warmup_requests', 'refused', 'signatures'):
+    assert ahead[key] == fresh[key], key
+  answers = [np.load(tmp_path / d / ANSWERS_FILE) for d in ('fresh', 'ahead')]
+  np.testing.assert_array_equal(answers[0]['probabilities'], answers[1]['probabilities'])
+  # Taken once: the next probe starts its own process.
+  again = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300)
+  assert again['prestarted'] is False
+
+
+@pytest.mark.slow
+def test_a_probe_started_under_another_environment_is_not_used(tmp_path, monkeypatch):
+  """What the process was started with must be what the ServingCheck would start it with; a
+  stale one is told to stop (end of input: it exits 0 without work)."""
+  serving_check.prestart_probe()
+  stale = serving_check._prestarted[0][0]  # pylint: disable=protected-access
+  monkeypatch.setenv('MNIST_TFX_PROBE_TEST', '1')
+  result = serving_check.run_probe(str(tmp_path / 'no-model'), str(tmp_path / '*.gz'),
+                                   str(tmp_path / 'r.json'), timeout=120)
+  assert 'error' in result
+  assert stale.wait(timeout=120) == 0
+  assert serving_check._prestarted == []  # pylint: disable=protected-access
