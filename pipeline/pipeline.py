@@ -41,7 +41,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
 
   example_gen = create_example_gen(knob(DATA_DIR_PARAM, str, config.data_dir),
                                    config.train_examples, config.eval_examples, config.dataset)
-  # Statistics, schema and anomalies; the Trainer waits for the ExampleValidator (issue 10).
+  # Statistics, schema and anomalies; the Trainer waits for the ExampleValidator.
   validation = create_validation(example_gen.outputs['examples'], config.label_drift_bound,
                                  container=runtime_parameters)
 

@@ -156,7 +156,7 @@ def predict_from_disk(model_uri: str, pixels, count: int) -> np.ndarray:
                          for i in range(0, count, 10000)] or [np.zeros((0, NUM_CLASSES))])
 
 
-# --- data statistics (issue 10): MnistExampleGen's image_stats.json, the schemas, the anomalies ---
+# --- data statistics: MnistExampleGen's image_stats.json, the schemas, the anomalies ---
 
 VALIDATION_NODES = ('ImportSchemaGen', 'SchemaGen', 'ExampleValidator')
 

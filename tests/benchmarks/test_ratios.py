@@ -66,7 +66,7 @@ def test_ratio_and_nothing_measured():
 
 def test_flops_of_the_seed_cnn_by_hand():
   assert ratios.forward_macs(SEED_LAYERS) == SEED_MACS == 13_883_904
-  # 2 FLOPs per MAC, ×3 for forward + backward: ≈ 83 MFLOP per training example (issue 11).
+  # 2 FLOPs per MAC, ×3 for forward + backward: ≈ 83 MFLOP per training example.
   assert ratios.training_flops_per_example(SEED_LAYERS) == 6 * SEED_MACS == 83_303_424
 
 

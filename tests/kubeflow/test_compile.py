@@ -54,7 +54,7 @@ def _deps(spec):
   return tasks, edges
 
 
-# Data validation (issue 10): statistics and the checked-in schema feed the ExampleValidator, and
+# Data validation: statistics and the checked-in schema feed the ExampleValidator, and
 # the Trainer waits for it (a dependency without an artifact: a failed validation stops the run).
 VALIDATION_TASKS = {'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}
 VALIDATION_EDGES = {('MnistExampleGen', 'StatisticsGen'), ('ImportSchemaGen', 'StatisticsGen'),

@@ -1,4 +1,4 @@
-"""End to end, issue 10: `local_runner.py --dataset …` in a subprocess with real TFX, Beam, TFDV,
+"""End to end: `local_runner.py --dataset …` in a subprocess with real TFX, Beam, TFDV,
 TFMA and ML Metadata, on small real data: IDX sets cut from the real MNIST files, and the real
 Fashion-MNIST files (Debian's dataset-fashion-mnist)."""
 import dataclasses

@@ -1,4 +1,4 @@
-"""The report's 'Data statistics' section (issue 10): rendered from the report's data alone, and
+"""The report's 'Data statistics' section: rendered from the report's data alone, and
 left out for runs that recorded no statistics (the recorded two runs predate them). A real run's
 section is checked end to end in tests/pipeline/test_datasets_e2e.py."""
 import re
