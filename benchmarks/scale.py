@@ -384,7 +384,7 @@ def main(argv=None) -> int:
     save(args.json, factors, args.epochs, runs, verdicts)
   if args.plot:
     plot(runs, args.plot, f'MNIST ×{", ×".join(map(str, factors))}: local_runner.py --dataset idx '
-                          f'--epochs {args.epochs}, 2 shared cores (benchmarks/scale.py)')
+                          f'--epochs {args.epochs}, {os.cpu_count()} cores (benchmarks/scale.py)')
   return 0 if not missed else 1
 
 
