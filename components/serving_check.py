@@ -119,7 +119,7 @@ def prestart_probe() -> None:
   if _prestarted and _prestarted[0][0].poll() is None and _prestarted[0][1] == _probe_env():
     return
   while _prestarted:
-    _close(_prestarted.pop()[0])
+    _discard(_prestarted.pop())
   stderr = tempfile.TemporaryFile()
   proc = subprocess.Popen([sys.executable, '-m', PROBE_MODULE, WAIT_FLAG], env=_probe_env(),
                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -131,11 +131,19 @@ def _take_prestarted(env: Dict[str, str]):
   """The prestarted process and its stderr file if it is alive and was started with `env`."""
   if not _prestarted:
     return None
-  proc, started_env, stderr = _prestarted.pop()
+  entry = _prestarted.pop()
+  proc, started_env, stderr = entry
   if proc.poll() is None and started_env == env:
     return proc, stderr
-  _close(proc)
+  _discard(entry)
   return None
+
+
+def _discard(entry) -> None:
+  """Tells an unused prestarted probe to stop and lets go of its stderr file."""
+  _close(entry[0])
+  with contextlib.suppress(OSError):
+    entry[2].close()
 
 
 def _failure(returncode: int, stderr: str) -> str:
