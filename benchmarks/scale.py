@@ -362,8 +362,8 @@ def main(argv=None) -> int:
   print(f'{"stage":<{width}} ' + ' '.join(f'{f"{k}× s":>9}' for k in factors) + f'   {factors[-1]}×/1×')
   for stage in stages:
     values = [runs[k]['stages'].get(stage, math.nan) for k in factors]
-    ratio = values[-1] / values[0] if values[0] >= 0.05 else math.nan
-    print(f'{stage:<{width}} ' + ' '.join(f'{v:9.1f}' for v in values) + f'   {ratio:6.1f}×')
+    shown = f'{values[-1] / values[0]:6.1f}×' if values[0] >= 0.05 else '     – '  # 0.0 s at 1×
+    print(f'{stage:<{width}} ' + ' '.join(f'{v:9.1f}' for v in values) + f'   {shown}')
   for label, key in (('total s', 'seconds'), ('peak MiB (sampled)', 'peak_mib'),
                      ('largest process MiB', 'largest_process_mib')):
     values = [runs[k][key] for k in factors]
