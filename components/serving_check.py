@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -101,49 +101,54 @@ def _probe_env() -> Dict[str, str]:
   return env
 
 
-# The probe process prestart_probe() started and no run_probe has taken yet: (process, the env it
-# was started with, its stderr file). One per pipeline process; only the local runner starts one.
-_prestarted: List[Tuple[subprocess.Popen, Dict[str, str], Any]] = []
+class _Waiting(NamedTuple):
+  """A probe process prestart_probe() started, waiting on stdin for its work."""
+  proc: subprocess.Popen
+  env: Dict[str, str]  # what it was started with
+  stderr: Any  # a temporary file
 
 
-def _close(proc: subprocess.Popen) -> None:
-  """End of input: a waiting probe exits without work."""
-  with contextlib.suppress(OSError, ValueError):
-    proc.stdin.close()
+# The one waiting probe no run_probe has taken yet; only the local runner starts one.
+_prestarted: Optional[_Waiting] = None
+
+
+def _usable(waiting: Optional[_Waiting], env: Dict[str, str]) -> bool:
+  return waiting is not None and waiting.proc.poll() is None and waiting.env == env
+
+
+def _discard(waiting: _Waiting) -> None:
+  """End of input (a waiting probe exits without work); lets go of its stderr file."""
+  for close in (waiting.proc.stdin.close, waiting.stderr.close):
+    with contextlib.suppress(OSError, ValueError):
+      close()
 
 
 def prestart_probe() -> None:
   """Starts the probe's process ahead of its work, so that it imports TensorFlow while something
   else runs (the local runner calls this as the Evaluator starts: LocalDagRunner runs one
   component at a time). It loads no model until run_probe hands it one."""
-  if _prestarted and _prestarted[0][0].poll() is None and _prestarted[0][1] == _probe_env():
+  global _prestarted
+  env = _probe_env()
+  if _usable(_prestarted, env):
     return
-  while _prestarted:
-    _discard(_prestarted.pop())
+  if _prestarted:
+    _discard(_prestarted)
   stderr = tempfile.TemporaryFile()
-  proc = subprocess.Popen([sys.executable, '-m', PROBE_MODULE, WAIT_FLAG], env=_probe_env(),
+  proc = subprocess.Popen([sys.executable, '-m', PROBE_MODULE, WAIT_FLAG], env=env,
                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr)
-  _prestarted.append((proc, _probe_env(), stderr))
-  atexit.register(_close, proc)
+  _prestarted = _Waiting(proc, env, stderr)
+  atexit.register(_discard, _prestarted)
 
 
-def _take_prestarted(env: Dict[str, str]):
-  """The prestarted process and its stderr file if it is alive and was started with `env`."""
-  if not _prestarted:
-    return None
-  entry = _prestarted.pop()
-  proc, started_env, stderr = entry
-  if proc.poll() is None and started_env == env:
-    return proc, stderr
-  _discard(entry)
+def _take_prestarted(env: Dict[str, str]) -> Optional[_Waiting]:
+  """The waiting probe if it is alive and was started with `env`; any other is told to stop."""
+  global _prestarted
+  waiting, _prestarted = _prestarted, None
+  if _usable(waiting, env):
+    return waiting
+  if waiting:
+    _discard(waiting)
   return None
-
-
-def _discard(entry) -> None:
-  """Tells an unused prestarted probe to stop and lets go of its stderr file."""
-  _close(entry[0])
-  with contextlib.suppress(OSError):
-    entry[2].close()
 
 
 def _failure(returncode: int, stderr: str) -> str:
@@ -160,16 +165,17 @@ def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> 
   waiting = None if any('://' in a for a in args) else _take_prestarted(env)
   try:
     if waiting:
-      proc, stderr_file = waiting
       try:
-        proc.communicate((json.dumps(args) + '\n').encode(), timeout=timeout)
+        waiting.proc.communicate((json.dumps(args) + '\n').encode(), timeout=timeout)
       except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        waiting.proc.kill()
+        waiting.proc.wait()
         raise
-      stderr_file.seek(0)
-      returncode, stderr = proc.returncode, stderr_file.read().decode(errors='replace')
-      stderr_file.close()
+      finally:
+        waiting.stderr.seek(0)
+        stderr = waiting.stderr.read().decode(errors='replace')
+        waiting.stderr.close()
+      returncode = waiting.proc.returncode
     else:
       proc = subprocess.run([sys.executable, '-m', PROBE_MODULE, *args], env=env,
                             capture_output=True, text=True, timeout=timeout, check=False)

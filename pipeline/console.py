@@ -63,10 +63,11 @@ class ComponentProgress(logging.Handler):
     if msg == 'Component %s is running.':
       self.current = record.args[0]
       self.started[self.current] = time.monotonic()
-    elif (msg.startswith('Going to run a new execution') and self.current in self.STARTING
+    elif (msg.startswith('Going to run a new execution') and self.current
           and self.current not in self.announced):
       self.announced.add(self.current)
-      self._print(self.STARTING[self.current])
+      if self.current in self.STARTING:
+        self._print(self.STARTING[self.current])
       if self._on_start:
         self._on_start(self.current)
     elif msg == self.TRAINING_PLAN:
