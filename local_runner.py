@@ -14,7 +14,7 @@ from pipeline import console
 
 
 def parse_args(argv, prog=None):
-  from pipeline.metadata import store as store_lib
+  from pipeline import store as store_lib
   parser = argparse.ArgumentParser(
       prog=prog, description='Run the MNIST TFX pipeline locally: '
                   'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
@@ -65,7 +65,7 @@ def _main(argv, prog) -> int:
   run_id = local.new_run_id()
   try:
     with local.OutputDirLock(paths, run_id):  # one run per output dir; before anything is written
-      from pipeline.metadata import store as store_lib
+      from pipeline import store as store_lib
       moved_store = local.check_output_dir(paths, sqlite=not store_lib.mysql_config(args),
                                            fresh_store=args.fresh_store)
       if moved_store:

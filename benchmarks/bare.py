@@ -1,6 +1,6 @@
 """The bare end-to-end script the pipeline is measured against (benchmarks/ratios.py, ratio b).
 
-The pipeline's work without TFX: read the IDX files (components.mnist_data), train the seed CNN
+The pipeline's work without TFX: read the IDX files (components.lib.idx), train the seed CNN
 (trainer_module.model) with `keras.fit` on in-memory arrays, the same epochs, batch, learning-rate
 schedule and split sizes as the Trainer (the last V training examples held out for per-epoch
 validation, V as TrainingConfig.validation_split), evaluate on the first M test examples, export
@@ -35,15 +35,15 @@ def main(argv=None) -> int:
 
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from components import mnist_data  # pylint: disable=g-import-not-at-top
+  from components.lib import idx  # pylint: disable=g-import-not-at-top
   from trainer_module import export  # pylint: disable=g-import-not-at-top
   from trainer_module.config import TrainingConfig  # pylint: disable=g-import-not-at-top
   from trainer_module.model import build_model  # pylint: disable=g-import-not-at-top
   imported = time.monotonic()
 
   # The pipeline's ExampleGen checks the digests too: so does this (validated=False checks them).
-  train = mnist_data.load_split(args.data_dir, 'train')
-  test = mnist_data.load_split(args.data_dir, 't10k')
+  train = idx.load_split(args.data_dir, 'train')
+  test = idx.load_split(args.data_dir, 't10k')
   n = len(train.labels) if not args.train_examples else min(args.train_examples, len(train.labels))
   m = len(test.labels) if not args.eval_examples else min(args.eval_examples, len(test.labels))
   images = (train.images[:n] / 255.0).astype(np.float32)

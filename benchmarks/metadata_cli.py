@@ -1,12 +1,12 @@
 """How long the read-side commands take, from a fresh process to the last line printed (what a
-person waits): `runs`, `lineage VERSION` and `compare`, each as `python -m pipeline.metadata`
+person waits): `runs`, `lineage VERSION` and `compare`, each as `python -m inspection`
 and, where installed, as the `mnist-tfx inspect` console script.
 
     .venv/bin/python benchmarks/metadata_cli.py [--output-dir DIR] [--repeats N] [--json FILE]
     make benchmark-metadata
 
 Goals: `runs` at most 1.0 s and `lineage` at most 1.5 s (medians); exit 1 when one is missed.
-The store is DIR's (default: the recorded two runs of tests/pipeline/metadata/fixtures, copied
+The store is DIR's (default: the recorded two runs of tests/inspection/fixtures, copied
 to a temporary dir), so the numbers need no pipeline run. Runs from another working directory
 than the project's, as a pasted command does.
 """
@@ -27,7 +27,7 @@ GOALS = {'runs': 1.0, 'lineage': 1.5}  # seconds, median
 def recorded_store(tmp: str) -> str:
   """The tests' recording of two runs, its artifact URIs moved under tmp (make_fixture.py)."""
   sys.path.insert(0, ROOT)
-  from tests.pipeline.metadata.make_fixture import FIXTURE_DIR, FIXTURE_ROOT, move_artifact_uris
+  from tests.inspection.make_fixture import FIXTURE_DIR, FIXTURE_ROOT, move_artifact_uris
   output_dir = os.path.join(tmp, 'D')
   shutil.copytree(FIXTURE_DIR, output_dir)
   move_artifact_uris(os.path.join(output_dir, 'metadata.sqlite'), FIXTURE_ROOT, output_dir)
@@ -44,7 +44,7 @@ def timed(command, cwd: str) -> float:
 
 
 def pushed_version(output_dir: str, cwd: str) -> str:
-  proc = subprocess.run([sys.executable, '-m', 'pipeline.metadata', '--output-dir', output_dir, '--json',
+  proc = subprocess.run([sys.executable, '-m', 'inspection', '--output-dir', output_dir, '--json',
                          'runs'], cwd=ROOT, capture_output=True, text=True, timeout=120)
   versions = [r['pushed_version'] or r['already_serving'] for r in json.loads(proc.stdout)]
   found = [v for v in versions if v]
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     output_dir = os.path.abspath(args.output_dir) if args.output_dir else recorded_store(tmp)
     elsewhere = tempfile.mkdtemp(dir=tmp)  # not the project root: as a pasted command runs
     version = pushed_version(output_dir, elsewhere)
-    forms = {'python -m pipeline.metadata': ['env', f'PYTHONPATH={ROOT}', sys.executable, '-m', 'pipeline.metadata']}
+    forms = {'python -m inspection': ['env', f'PYTHONPATH={ROOT}', sys.executable, '-m', 'inspection']}
     script = os.path.join(os.path.dirname(sys.executable), 'mnist-tfx')
     if os.path.exists(script):
       forms['mnist-tfx inspect'] = [script, 'inspect']

@@ -306,17 +306,17 @@ def run_bare_script(data_dir: str, output_dir: str, s: Dict[str, Any]) -> Dict[s
 def bare_write_records(data_dir: str, out_dir: str, n: Optional[int], m: Optional[int]) -> Dict[str, Any]:
   """IDX → GZIP TFRecords of the ExampleGen's own tf.Examples, one plain loop per split."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components import mnist_data  # pylint: disable=g-import-not-at-top
-  from components.mnist_example_gen import _to_example  # pylint: disable=g-import-not-at-top
+  from components.lib import idx  # pylint: disable=g-import-not-at-top
+  from components.mnist_example_gen import to_example  # pylint: disable=g-import-not-at-top
   started = time.monotonic()
   written = 0
   for prefix, limit in (('train', n), ('t10k', m)):
-    split = mnist_data.load_split(data_dir, prefix)  # digests checked, as the ExampleGen does
+    split = idx.load_split(data_dir, prefix)  # digests checked, as the ExampleGen does
     count = len(split.labels) if not limit else min(limit, len(split.labels))
     os.makedirs(out_dir, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(out_dir, f'{prefix}.gz'), options='GZIP') as writer:
       for i in range(count):
-        writer.write(_to_example(split.images[i], split.labels[i]).SerializeToString())
+        writer.write(to_example(split.images[i], split.labels[i]).SerializeToString())
     written += count
   return {'seconds': time.monotonic() - started, 'examples': written}
 
@@ -430,7 +430,7 @@ def matmul_gflops(n: int, calls: int = 5) -> float:
 def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   import numpy as np  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, REPO)
-  from components import mnist_data  # pylint: disable=g-import-not-at-top
+  from components.lib import idx  # pylint: disable=g-import-not-at-top
   from components.serving_probe import time_calls  # pylint: disable=g-import-not-at-top
   raw: Dict[str, List[Any]] = {k: [] for k in (
       'pipeline', 'bare_script', 'bare_writer', 'bare_eval', 'trainer', 'bare_fit', 'matmul')}
@@ -457,7 +457,7 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   # a, f: the Trainer's train() on the first run's TFRecords, bare keras.fit, the matmul ceiling.
   train_files = sorted(glob.glob(os.path.join(first_output, 'pipeline_root', 'MnistExampleGen',
                                               'examples', '*', 'Split-train', '*')))
-  train = mnist_data.load_split(data_dir, 'train')
+  train = idx.load_split(data_dir, 'train')
   n = len(train.labels) if not s['train_examples'] else min(s['train_examples'], len(train.labels))
   images = (train.images[:n] / 255.0).astype(np.float32)
   labels = train.labels[:n].astype(np.int64)
@@ -479,7 +479,7 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   export_dir = os.path.join(work, 'serving_model')
   export.export_serving_model(model, export_dir)
   classify = tf.saved_model.load(export_dir).signatures['classify']
-  test = mnist_data.load_split(data_dir, 't10k')
+  test = idx.load_split(data_dir, 't10k')
   batch = (test.images[:1000] / 255.0).astype(np.float32)
   batch_t, one_t = tf.constant(batch), tf.constant(batch[:1])
   one = batch[:1]

@@ -118,8 +118,8 @@ def build_scaled(source_dir: str, factor: int, target: str, load_split=None) -> 
     return target
   if load_split is None:
     sys.path.insert(0, REPO)
-    from components import mnist_data  # pylint: disable=g-import-not-at-top
-    load_split = mnist_data.load_split
+    from components.lib import idx  # pylint: disable=g-import-not-at-top
+    load_split = idx.load_split
   parent = os.path.dirname(os.path.abspath(target))
   os.makedirs(parent, exist_ok=True)
   work = tempfile.mkdtemp(prefix='.building-', dir=parent)
@@ -299,14 +299,14 @@ def measure(factors: Sequence[int], args) -> Optional[Dict[int, Dict[str, Any]]]
   """One pipeline run per factor: 1×, the largest, then the others (so an interrupted benchmark
   has the goals' two ends first), each saved to --json as soon as it is done."""
   sys.path.insert(0, REPO)
-  from components import mnist_download  # pylint: disable=g-import-not-at-top
+  from components.lib import download  # pylint: disable=g-import-not-at-top
   from pipeline.local import RunError, find_data  # pylint: disable=g-import-not-at-top
   try:
     source = find_data(args.data_dir)
   except RunError as e:
     print(e, file=sys.stderr)
     return None
-  cache = os.path.abspath(args.cache_dir or mnist_download.default_cache_dir())
+  cache = os.path.abspath(args.cache_dir or download.default_cache_dir())
   runs: Dict[int, Dict[str, Any]] = {}
   for k in [1, factors[-1], *factors[1:-1]]:
     folder = os.path.join(cache, f'scaled-{k}x')

@@ -22,7 +22,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.mnist_data import MnistDataError
+from components.lib.idx import MnistDataError
 from components.parameters import DEFAULT_LABEL_DRIFT_BOUND, check_label_drift_bound
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
@@ -49,7 +49,7 @@ def check_schema_file(path: str) -> None:
   reader forever); an object-store URI is left to TFX."""
   if '://' in path:
     return
-  from components.local_files import check_regular
+  from components.lib.local_files import check_regular
   try:
     check_regular(path)
   except OSError as e:

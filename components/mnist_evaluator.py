@@ -20,7 +20,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
-from components.evaluation_result import ACCURACY_CLASS, ACCURACY_METRIC, EXAMPLE_COUNT_METRIC  # pylint: disable=unused-import
+from components.lib.evaluation_result import ACCURACY_CLASS, ACCURACY_METRIC, EXAMPLE_COUNT_METRIC  # pylint: disable=unused-import
 from trainer_module.features import EVAL_SPLIT, LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'

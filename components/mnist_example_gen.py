@@ -10,6 +10,7 @@ per split, the label counts, the mean image of each class and the pixel-intensit
 (the run report shows them; TFDV's statistics of raw image bytes cannot).
 """
 import json
+import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
@@ -28,8 +29,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
-from components import datasets
-from components import mnist_data
+from components.lib import datasets
+from components.lib import idx
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
 # Output split name → MNIST file prefix. The pattern matches the images and labels file.
@@ -48,7 +49,7 @@ def _pattern(prefix: str) -> str:
 
 def _prefix_of(pattern: str) -> str:
   prefix = pattern.split('-', 1)[0]
-  if prefix not in mnist_data.FILES:
+  if prefix not in idx.FILES:
     raise ValueError(f'split pattern {pattern!r} does not name an MNIST file set')
   return prefix
 
@@ -118,7 +119,7 @@ def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
   return stats.result()
 
 
-def _to_example(image, label) -> tf.train.Example:
+def to_example(image, label) -> tf.train.Example:
   return tf.train.Example(features=tf.train.Features(feature={
       IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
       LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
@@ -126,7 +127,7 @@ def _to_example(image, label) -> tf.train.Example:
 
 
 # Examples per output file, and per read from the IDX stream. Each split is read once, in order,
-# from its two .gz files inflated side by side (mnist_data.read_chunks), and written chunk by chunk
+# from its two .gz files inflated side by side (idx.read_chunks), and written chunk by chunk
 # by TensorFlow's C++ TFRecordWriter, each chunk whole to its own numbered file: memory is one
 # chunk whatever the split's size, and the files, read in name order, hold the split in its own
 # order. (TFX's own WriteSplit reshuffles every record and writes it through Beam's Python GZIP
@@ -146,9 +147,9 @@ def _examples(split_name: str, input_base: str, dataset: str,
   (None: all, and 0 chunks in all)."""
   prefix = SPLIT_PREFIXES[split_name]
   files = len(chunks(count, CHUNK_EXAMPLES)) if count is not None else 0
-  for index, (images, labels) in enumerate(mnist_data.read_chunks(
+  for index, (images, labels) in enumerate(idx.read_chunks(
       input_base, prefix, CHUNK_EXAMPLES, limit=count, dataset=datasets.get(dataset))):
-    yield index, files, [_to_example(image, label) for image, label in zip(images, labels)]
+    yield index, files, [to_example(image, label) for image, label in zip(images, labels)]
 
 
 def _read_split(split_name: str, input_base: str, dataset: str, count: Optional[int]) -> Iterator[tf.train.Example]:
@@ -187,6 +188,19 @@ def _write_split(split_name: str, split_dir: str, input_base: str, dataset: str,
         writer.write(example.SerializeToString())
     written += len(examples)
   return written
+
+
+def write_records(data_dir: str, path: str, prefix: str = 'train', start: int = 0,
+                  count: Optional[int] = None) -> str:
+  """Examples [start, start + count) of one split of an IDX folder, in order, as one GZIP TFRecord
+  file written as the ExampleGen writes them: for benchmarks and tests that train without a run."""
+  split = idx.load_split(data_dir, prefix)
+  end = len(split.labels) if count is None else start + count
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+    for i in range(start, end):
+      writer.write(to_example(split.images[i], split.labels[i]).SerializeToString())
+  return path
 
 
 def _write_split_of(split_name: str, split_dirs: Dict[str, str], input_base: str, dataset: str,
@@ -229,7 +243,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
           stats[split_name].add(images[:keep], labels[:keep])
         seen[split_name] += len(labels)
 
-      checks[prefix] = mnist_data.check_split(input_base, prefix, dataset, each=gather,
+      checks[prefix] = idx.check_split(input_base, prefix, dataset, each=gather,
                                               chunk=CHUNK_EXAMPLES)
     counts = {}
     for split_name, prefix in SPLIT_PREFIXES.items():
@@ -265,7 +279,7 @@ def create_example_gen(input_base, train_examples: Optional[int] = None,
                        eval_examples: Optional[int] = None,
                        dataset: str = datasets.DEFAULT) -> FileBasedExampleGen:
   """MNIST ExampleGen reading the four IDX .gz files under `input_base` (a dir or gs:// URI),
-  checked as `dataset`'s files (components/datasets.py)."""
+  checked as `dataset`'s files (components/lib/datasets.py)."""
   dataset = datasets.get(dataset).name
   for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
     if value is not None and value < 1:

@@ -231,8 +231,8 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    from components.evaluation_result import read_evaluation
-    from components.object_storage import enable_for
+    from components.lib.evaluation_result import read_evaluation
+    from components.lib.object_storage import enable_for
     bound = check_latency_bound(exec_properties[LATENCY_BOUND_KEY])
     timeout = int(exec_properties.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_SECONDS)
     model = artifact_utils.get_single_instance(input_dict['model'])

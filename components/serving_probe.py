@@ -48,7 +48,7 @@ def time_calls(fn, calls: int, warmup: int = WARMUP_CALLS) -> List[float]:
 
 
 def probe(model_dir: str, eval_glob: str) -> Dict:
-  from components.object_storage import enable_for
+  from components.lib.object_storage import enable_for
   enable_for(model_dir)  # s3:// before TensorFlow's first access
   import tensorflow as tf
   from trainer_module import data

@@ -94,20 +94,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args) -> int:
-  from kubeflow import checks
+  from kubeflow import arguments
   try:
-    root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
-    data_dir = checks.check_location('--data-dir', args.data_dir or f'{root.rstrip("/")}/data/mnist')
-    serving_dir = checks.check_location('--serving-dir', args.serving_dir or f'{root.rstrip("/")}/serving')
+    root = arguments.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
+    data_dir = arguments.check_location('--data-dir', args.data_dir or f'{root.rstrip("/")}/data/mnist')
+    serving_dir = arguments.check_location('--serving-dir', args.serving_dir or f'{root.rstrip("/")}/serving')
     if args.target == 'vertex' and (args.kfp_version or args.multi_user):
       raise ValueError('--kfp-version and --multi-user apply to --target kfp (open-source KFP)')
-    checks.check_release_locations(args.kfp_version, args.multi_user, {
+    arguments.check_release_locations(args.kfp_version, args.multi_user, {
         '--pipeline-root': root, '--data-dir': data_dir, '--serving-dir': serving_dir})
-    checks.check_image(args.image)
-    checks.check_pipeline_name(args.pipeline_name)
+    arguments.check_image(args.image)
+    arguments.check_pipeline_name(args.pipeline_name)
     if args.target == 'kfp':
-      checks.check_mlmd_address(args.mlmd_address)
-    checks.check_beam_args(args.beam_args)
+      arguments.check_mlmd_address(args.mlmd_address)
+    arguments.check_beam_args(args.beam_args)
     config = config_lib.config_from_args(
         args, data_dir=data_dir, pipeline_root=root, serving_dir=serving_dir,
         pipeline_name=args.pipeline_name)
@@ -115,7 +115,7 @@ def _compile(args) -> int:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
   try:  # here, not only in compile_pipeline: refused before TFX is loaded (seconds)
-    checks.check_output(args.output)
+    arguments.check_output(args.output)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED  # the status it has always had (compile_pipeline's ValueError)
@@ -132,11 +132,11 @@ def _compile(args) -> int:
 
 
 def _upload(args) -> int:
-  from kubeflow import checks
+  from kubeflow import arguments
   from kubeflow.upload import UploadError, UsageError, upload
   try:
     if args.pipeline_root:
-      args.pipeline_root = checks.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
+      args.pipeline_root = arguments.check_location('--pipeline-root', args.pipeline_root, volume_ok=False)
     upload(args.host, args.package, name=args.name, run=args.run, param_assignments=args.param,
            pipeline_root=args.pipeline_root, experiment=args.experiment, namespace=args.namespace,
            timeout=args.timeout)

@@ -19,7 +19,7 @@ from components.mnist_evaluator import PIPELINE_NAME_KEY
 from kubeflow import DEFAULT_MLMD_ADDRESS
 from kubeflow import entrypoint
 from kubeflow import run_results
-from kubeflow.checks import check_image, check_mlmd_address, check_output, check_pipeline_name
+from kubeflow.arguments import check_image, check_mlmd_address, check_output, check_pipeline_name
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 

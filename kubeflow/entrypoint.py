@@ -110,7 +110,7 @@ def repair_argv(argv: List[str]) -> List[str]:
 
 
 def main(argv: List[str]) -> None:
-  from components import object_storage
+  from components.lib import object_storage
   if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/object_storage.py
     object_storage.enable_s3()
   from absl import app

@@ -39,9 +39,9 @@ SETTING_PREFIX = 'setting__'  # input parameter `setting__<node>__<exec property
 
 def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[str, tuple]:
   """{parameter name: (its definition, its source)} for every exec property a run setting comes
-  from (pipeline/metadata/settings.py RECORDED), taken from the same source as the task that uses
+  from (inspection/settings.py RECORDED), taken from the same source as the task that uses
   it (a constant, or a pipeline parameter such as epochs): the report shows what the run used."""
-  from pipeline.metadata.settings import RECORDED
+  from inspection.settings import RECORDED
   found = {}
   for node, keys in RECORDED.items():
     if node not in tasks:
@@ -56,7 +56,7 @@ def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[st
 
 def settings_of(parameter_values: Dict[str, Any]) -> Dict[str, Any]:
   """The run's settings from RunResults' `setting__…` input parameters."""
-  from pipeline.metadata.settings import from_properties
+  from inspection.settings import from_properties
   by_node: Dict[str, Dict[str, Any]] = {}
   for name, value in parameter_values.items():
     if name.startswith(SETTING_PREFIX):
@@ -98,9 +98,9 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
   Metadata access needed)."""
   from components.mnist_pusher import ALREADY_SERVING_KEY
   from components.serving_check import read_result
-  from pipeline.metadata import provenance
-  from pipeline.metadata import report as report_lib
-  from pipeline.metadata import runs
+  from inspection import provenance
+  from inspection import report as report_lib
+  from inspection import runs
   missing = sorted(set(INPUTS) - set(inputs))
   if missing:
     raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
@@ -169,11 +169,11 @@ def own_outputs(executor_input: dict) -> Dict[str, dict]:
 
 
 def main(argv) -> None:
-  from components import object_storage
+  from components.lib import object_storage
   if object_storage.uses_s3(*argv):
     object_storage.enable_s3()
   from tfx.dsl.io import fileio
-  from pipeline.metadata import report_html
+  from inspection import report_html
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}

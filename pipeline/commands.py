@@ -8,8 +8,8 @@ from typing import Optional
 
 PROG = 'mnist-tfx'
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m pipeline.metadata',
-                'predict': '-m pipeline.predict', 'kubeflow': '-m kubeflow'}
+MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m inspection',
+                'predict': '-m predict', 'kubeflow': '-m kubeflow'}
 
 
 def command(name: str, python: Optional[str] = None) -> str:

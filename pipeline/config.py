@@ -6,7 +6,7 @@ import os
 import shlex
 from typing import Any, Dict, List, Optional, Tuple
 
-from components import datasets
+from components.lib import datasets
 from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
                                    check_label_drift_bound, check_latency_bound)
 from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
@@ -49,7 +49,7 @@ TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(datasets.Train
 
 
 def training_defaults_of(args: argparse.Namespace) -> Dict[str, Any]:
-  """--epochs and --augment-*: each as given, else the data set's default (components/datasets.py)."""
+  """--epochs and --augment-*: each as given, else the data set's default (components/lib/datasets.py)."""
   defaults = datasets.get(getattr(args, 'dataset', None)).training_defaults
   return {name: getattr(defaults, name) if getattr(args, name, None) is None else getattr(args, name)
           for name in TRAINING_DEFAULT_FLAGS}
@@ -75,7 +75,7 @@ class PipelineConfig:
   enable_cache: bool = True
   pipeline_name: str = PIPELINE_NAME
   # --- data set and data validation ---
-  dataset: str = datasets.DEFAULT  # components/datasets.py: mnist, fashion-mnist, idx
+  dataset: str = datasets.DEFAULT  # components/lib/datasets.py: mnist, fashion-mnist, idx
   label_drift_bound: float = DEFAULT_LABEL_DRIFT_BOUND  # L-infinity, train vs eval labels
 
   def __post_init__(self):
@@ -277,7 +277,7 @@ def check_local_output_dir(output_dir: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class LocalPaths:
   """Where a local run keeps everything, all under one output dir (the runner writes there,
-  `python -m pipeline.metadata` reads there)."""
+  `python -m inspection` reads there)."""
   output_dir: str
 
   @classmethod

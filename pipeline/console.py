@@ -246,7 +246,7 @@ def protect_output(argv: Iterable[str], environ: Mapping[str, str] = os.environ)
 
 # ---- The run summary's commands -----------------------------------------------------------
 # Each runs exactly as printed, from any directory: absolute paths, the real version, examples
-# from the run's own data set (pipeline.metadata.report.write_try_examples).
+# from the run's own data set (inspection.report.write_try_examples).
 
 
 def summary_commands(summary, output_dir: str, examples: Optional[str] = None,

@@ -55,7 +55,7 @@ class OutputDirLock:
   """`with OutputDirLock(paths, run_id):` — this process is the one run writing to the output
   dir, or RunError (exit 1) naming the run that is. Made before anything is written there."""
 
-  # A reader probing the lock (python -m pipeline.metadata) holds it for microseconds: a run
+  # A reader probing the lock (python -m inspection) holds it for microseconds: a run
   # that finds it taken looks again for this long before it gives up.
   PATIENCE_S = 0.5
 
@@ -150,25 +150,25 @@ def lock_holder(output_dir: str) -> Optional[Dict[str, Any]]:
 
 def find_data(data_dir: Optional[str], dataset: Optional[str] = None) -> str:
   """--data-dir, else the data set's own places ($MNIST_DATA_DIR, …), else the download cache."""
-  from components import datasets
-  from components import mnist_data
-  from components import mnist_download
-  from components import object_storage
+  from components.lib import datasets
+  from components.lib import idx
+  from components.lib import download
+  from components.lib import object_storage
   try:
     spec = datasets.get(dataset)
     problem = object_storage.problem(data_dir) if data_dir else None  # before TF loads, TFX starts
     if problem:
-      raise mnist_data.MnistDataError(f'{data_dir}: {problem}')
-    found = mnist_download.resolve_data_dir(data_dir, log=print, dataset=spec)
+      raise idx.MnistDataError(f'{data_dir}: {problem}')
+    found = download.resolve_data_dir(data_dir, log=print, dataset=spec)
     problem = object_storage.problem(found) if found != data_dir else None  # from $MNIST_DATA_DIR
     if problem:
-      raise mnist_data.MnistDataError(f'{found}: {problem}')
-    if not mnist_data.is_remote(found):
+      raise idx.MnistDataError(f'{found}: {problem}')
+    if not idx.is_remote(found):
       missing = [f.name for f in spec.all_files if not os.path.exists(os.path.join(found, f.name))]
       if missing:
-        raise mnist_data.MnistDataError(f'{", ".join(missing)}: missing from {found}')
+        raise idx.MnistDataError(f'{", ".join(missing)}: missing from {found}')
     return found
-  except mnist_data.MnistDataError as e:
+  except idx.MnistDataError as e:
     raise RunError(f'error: {e}') from None
 
 
@@ -191,7 +191,7 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
   store = paths.metadata_path
   versions = _versions_in(serving) if os.path.isdir(serving) else []
   if os.path.lexists(store):
-    from pipeline.metadata import store as store_lib
+    from pipeline import store as store_lib
     problem = store_lib.sqlite_problem(store)
   else:
     problem = f'missing while {serving} holds versions {", ".join(versions)}' if versions else None
@@ -202,7 +202,7 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
     raise RunError(f'error: ML Metadata store {store} is {problem}: {move}rerun with --fresh-store '
                    'to start a new store (the versions in serving/ are kept)')
   from ml_metadata import metadata_store
-  from pipeline.metadata import store as store_lib
+  from pipeline import store as store_lib
   moved = None
   if os.path.lexists(store):
     moved = f'{store}.{datetime.datetime.now().strftime("%Y%m%dT%H%M%S")}.bak'
@@ -216,7 +216,7 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
 def metadata_connection(args, paths: LocalPaths):
   """MySQL when --mysql-host is given (checked now: a wrong password is one line here, not a
   failed component later), else the output dir's SQLite file."""
-  from pipeline.metadata import store as store_lib
+  from pipeline import store as store_lib
   mysql = store_lib.mysql_config(args)
   if not mysql:
     return store_lib.sqlite_config(paths.metadata_path, read_only=False)
@@ -229,7 +229,7 @@ def metadata_connection(args, paths: LocalPaths):
 
 def _root_cause_message(error: BaseException) -> Optional[str]:
   """The one-line message of a data error anywhere in the exception chain, else None."""
-  from components.mnist_data import MnistDataError
+  from components.lib.idx import MnistDataError
   seen = set()
   while error is not None and id(error) not in seen:
     seen.add(id(error))
@@ -259,7 +259,7 @@ def _set_run_properties(metadata_config, pipeline_name: str, run_id: str, values
 def _record_end(metadata_config, pipeline_name: str, run_id: str, state: str) -> None:
   """Best effort: the run is over whatever the store says; a reader that finds no end recorded
   still sees the run as interrupted once this process is gone."""
-  from pipeline.metadata import runs
+  from inspection import runs
   with contextlib.suppress(Exception):
     _set_run_properties(metadata_config, pipeline_name, run_id, {runs.RUN_STATE: state})
 
@@ -320,7 +320,7 @@ def set_aside_interrupted_pushes(metadata_config, serving_dir: str, pipeline_roo
   why this store does not vouch for it)]); versions the store vouches for as complete pushes are
   in neither. Run under the output dir's lock, so no push is in flight."""
   from components import mnist_pusher
-  from pipeline.metadata import store as store_lib
+  from pipeline import store as store_lib
   versions = mnist_pusher.versions(serving_dir)
   if not versions:
     return [], []
@@ -390,12 +390,12 @@ def start_early(component_id: str) -> None:
 def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool,
         run_id: str) -> List[str]:
   """create_pipeline + LocalDagRunner as run `run_id`, one progress line per component; RunError on
-  failure. The run records who runs it (see pipeline.metadata.runs) and how it ended. Returns
+  failure. The run records who runs it (see inspection.runs) and how it ended. Returns
   where the versions of interrupted pushes were moved aside, for the summary."""
   importable_in_subprocesses()
   progress = console.ComponentProgress(on_start=start_early)
   console.install(verbose, progress)
-  from pipeline.metadata import runs
+  from inspection import runs
   from pipeline.pipeline import create_pipeline
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
   moved, unvouched = set_aside_interrupted_pushes(metadata_config, config.serving_dir,
@@ -430,14 +430,14 @@ def report_and_summary(metadata_config, paths: LocalPaths, started: float, run_i
                        set_aside: Sequence[str] = ()) -> int:
   """Writes run `run_id`'s HTML report, prints its summary; returns the exit code. Always this
   run, never merely the newest in the store (another output dir may share a MySQL store)."""
-  from pipeline.metadata import report
-  from pipeline.metadata import runs
-  from pipeline.metadata import store as store_lib
+  from inspection import report
+  from inspection import runs
+  from pipeline import store as store_lib
   store = store_lib.open_store(metadata_config)
   run_context = runs.run_context(store, run_id)
   if run_context is None:
     raise RunError(f'error: run {run_id} is missing from {store_lib.describe(metadata_config)}')
-  from pipeline.metadata import provenance
+  from inspection import provenance
   with contextlib.suppress(Exception):  # how the run was made: versions, commit, machine, time
     provenance.record(store, run_context, time.monotonic() - started)
   summary = runs.summarize_run(store, run_context)
@@ -458,7 +458,7 @@ def pushing_run(store, summary) -> Optional[str]:
   """When this run's Pusher was cached: the id of the run whose Pusher pushed the version that
   serves the model (the first execution to output its PushedModel); else None."""
   from ml_metadata.proto import metadata_store_pb2
-  from pipeline.metadata import runs
+  from inspection import runs
   pushed = summary.artifacts.get('PushedModel')
   if not summary.already_serving or summary.component_states.get('Pusher') != 'CACHED' or not pushed:
     return None

@@ -2,9 +2,15 @@
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+
+from pipeline import store as store_lib
+from pipeline.config import LocalPaths
+from tests.inspection.make_fixture import FIXTURE_DIR, FIXTURE_ROOT, move_artifact_uris
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,11 +45,11 @@ def pytest_collection_modifyitems(config, items):
 def real_mnist_dir() -> str:
   """Found as local_runner.py finds it: $MNIST_DATA_DIR, else the download cache that `make run`
   fills ($XDG_CACHE_HOME/mnist-tfx), else a download into that cache."""
-  from components import mnist_data
-  from components import mnist_download
+  from components.lib import idx
+  from components.lib import download
   try:
-    return mnist_download.resolve_data_dir(None)
-  except mnist_data.MnistDataError as e:
+    return download.resolve_data_dir(None)
+  except idx.MnistDataError as e:
     pytest.fail(f'the tests need the real MNIST files: {e}')
 
 
@@ -176,3 +182,39 @@ def s3_keys(env, prefix: str):
     token = page.get('NextContinuationToken')
     if not token:
       return keys
+
+
+# --- Two runs into one output dir, shared by the pipeline and inspection tests: `two_runs` makes
+# them for real (minutes), `recorded` copies a recording of them (seconds).
+
+
+def run_py(*args, env=None, timeout=900):
+  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                        timeout=timeout, env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture(scope='session')
+def two_runs(tmp_path_factory, mnist_dir):
+  """Run 1 is blessed and pushed; run 2 reuses its cache and is refused by the bound."""
+  output_dir = str(tmp_path_factory.mktemp('metadata') / 'D')
+  common = ['local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
+            '--train-examples', '3000', '--eval-examples', '1000', '--epochs', '2']
+  first = run_py(*common, '--accuracy-threshold', '0.5')
+  assert first.returncode == 0, first.stdout + first.stderr
+  second = run_py(*common, '--accuracy-threshold', '0.9999')
+  assert second.returncode == 3, second.stdout + second.stderr
+  [version] = [name for name in os.listdir(os.path.join(output_dir, 'serving'))
+               if name != 'models.config']
+  return output_dir, version, first.stdout, second.stdout
+
+
+@pytest.fixture
+def recorded(tmp_path):
+  """(output dir, read-only ML Metadata store) of the two recorded runs (make_fixture.py): run 1
+  blessed and pushed with no baseline; run 2 reused run 1's Trainer, compared it with run 1's
+  blessed model and was refused by the bound 0.9999."""
+  output_dir = str(tmp_path / 'D')
+  shutil.copytree(FIXTURE_DIR, output_dir)
+  paths = LocalPaths.under(output_dir)
+  move_artifact_uris(paths.metadata_path, FIXTURE_ROOT, output_dir)
+  return output_dir, store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))

@@ -388,8 +388,8 @@ def test_the_readme_runs_the_commands_it_promises():
 
 @pytest.mark.parametrize('command, expected', [
     ('.venv/bin/python local_runner.py --epochs 3 --no-such-flag 1', 'no option --no-such-flag'),
-    ('.venv/bin/python -m pipeline.metadata --output-dir x walk', "no subcommand 'walk'"),
-    ('.venv/bin/python -m pipeline.metadata runs --type Model', 'no option --type for runs'),
+    ('.venv/bin/python -m inspection --output-dir x walk', "no subcommand 'walk'"),
+    ('.venv/bin/python -m inspection runs --type Model', 'no option --type for runs'),
     ('.venv/bin/python -m kubeflow compile --output x --hosts y', 'no option --hosts'),
     ('python benchmarks/ratios.py --quick --fast', 'no option --fast'),
     ('make run ARGS="--epochs 1 --epoch 2"', 'make run ARGS: local_runner.py: no option --epoch'),
@@ -481,7 +481,7 @@ def cwd_dependent(command: str) -> List[str]:
 
 
 def test_cwd_dependence_is_caught():
-  assert cwd_dependent('.venv/bin/python -m pipeline.metadata runs')
+  assert cwd_dependent('.venv/bin/python -m inspection runs')
   assert cwd_dependent('make demo') == ['make without -C DIR']
   assert cwd_dependent('mnist-tfx predict trainer_module/seed_examples/example5.png')
   assert cwd_dependent('tensorboard --logdir=tfx_output/pipeline_root')

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from components import datasets
-from components import mnist_data
+from components.lib import datasets
+from components.lib import idx
 from components import serving_check
-from pipeline.metadata import runs
+from inspection import runs
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_NPY
 
@@ -67,7 +67,7 @@ def test_blessed_and_pushed(blessed_run):
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.blessed and summary.pushed_version == version
   assert abs(summary.accuracy - accuracy) < 1e-4
-  # MNIST's own training defaults (components/datasets.py) reached the Trainer: --epochs was given.
+  # MNIST's own training defaults (components/lib/datasets.py) reached the Trainer: --epochs was given.
   expected = dict(dataclasses.asdict(datasets.MNIST.training_defaults), epochs=1)
   assert {k: summary.settings.get(k) for k in expected} == expected, summary.settings
   assert re.search(r'^Serving check:   passed — one image in [\d.]+ ms \(p50\), [\d.]+ ms \(p99\)$',
@@ -183,7 +183,7 @@ def _break_copy(tmp_path, mnist_dir, kind):
   """A copy of the real data with one file broken in one of the ways ExampleGen must refuse."""
   folder = tmp_path / f'data-{kind}'
   folder.mkdir()
-  for spec in mnist_data.ALL_FILES:
+  for spec in idx.ALL_FILES:
     os.symlink(os.path.join(mnist_dir, spec.name), folder / spec.name)
   name = 't10k-labels-idx1-ubyte.gz' if 'label' in kind else 't10k-images-idx3-ubyte.gz'
   with open(os.path.join(mnist_dir, name), 'rb') as f:

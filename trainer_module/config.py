@@ -3,7 +3,7 @@ custom_config, to run_fn. Kept free of TensorFlow imports so the CLI stays fast.
 import dataclasses
 from typing import Any, Dict, Optional
 
-from components.datasets import MNIST
+from components.lib.datasets import MNIST
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
 TRAINING_LOOPS = ('fit', 'custom')  # keras Model.fit, or the seed's eager loop (custom_loop.py)
@@ -20,7 +20,7 @@ AUGMENTATION_LIMITS = {'augment_rotation': 180.0, 'augment_zoom': 1.0, 'augment_
 TRAINING_PLAN_LOG = 'Trainer plan: %s'
 
 
-_DEFAULTS = MNIST.training_defaults  # the default data set's; each set's own: components/datasets.py
+_DEFAULTS = MNIST.training_defaults  # the default data set's; each set's own: components/lib/datasets.py
 
 
 @dataclasses.dataclass(frozen=True)

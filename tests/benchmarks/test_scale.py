@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from components import datasets
-from components import mnist_data
+from components.lib import datasets
+from components.lib import idx
 from tests.conftest import REPO
 
 _spec = importlib.util.spec_from_file_location('scale', os.path.join(REPO, 'benchmarks', 'scale.py'))
@@ -17,9 +17,9 @@ scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(scale)
 
 
-def tiny_split(n: int, seed: int) -> mnist_data.MnistSplit:
+def tiny_split(n: int, seed: int) -> idx.MnistSplit:
   rng = np.random.default_rng(seed)
-  return mnist_data.MnistSplit(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+  return idx.MnistSplit(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
                                rng.integers(0, 10, n).astype(np.uint8), {})
 
 
@@ -37,8 +37,8 @@ def digests(folder: str):
 def test_the_scaled_set_is_valid_idx_and_the_same_every_time(tmp_path):
   first, again = build(tmp_path, 'a', 3), build(tmp_path, 'b', 3)
   assert digests(first) == digests(again)  # the decompressed bytes, not the gzip headers
-  train = mnist_data.load_split(first, 'train', dataset=datasets.IDX)
-  test = mnist_data.load_split(first, 't10k', dataset=datasets.IDX)
+  train = idx.load_split(first, 'train', dataset=datasets.IDX)
+  test = idx.load_split(first, 't10k', dataset=datasets.IDX)
   source = tiny_split(7, 1)
   assert train.images.shape == (21, 28, 28) and test.images.shape == (9, 28, 28)
   np.testing.assert_array_equal(train.images[:7], source.images)  # copy 0 is the set itself

@@ -8,7 +8,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components import mnist_data
+from components.lib import idx
 from components.mnist_example_gen import create_example_gen, sha256_property
 
 
@@ -47,7 +47,7 @@ def test_canonical_splits_with_digests_on_the_artifact(tmp_path, mnist_dir):
   [examples] = artifacts
   assert examples.state == metadata_store_pb2.Artifact.LIVE
   props = {k: v.string_value or v.int_value for k, v in examples.custom_properties.items()}
-  for spec in mnist_data.ALL_FILES:
+  for spec in idx.ALL_FILES:
     assert props[sha256_property(spec.name)] == spec.sha256
   assert props['sha256_train_images'].startswith('ba891046')
   assert props['train_examples'] == 300 and props['eval_examples'] == 200
@@ -58,8 +58,8 @@ def test_canonical_splits_with_digests_on_the_artifact(tmp_path, mnist_dir):
   assert len(train_labels) == 300 and len(eval_labels) == 200
   assert train_images.shape[1] == 784  # raw uint8 bytes
   # The canonical split: train = the first N of the training set, eval = of the test set.
-  train = mnist_data.load_split(mnist_dir, 'train')
-  test = mnist_data.load_split(mnist_dir, 't10k')
+  train = idx.load_split(mnist_dir, 'train')
+  test = idx.load_split(mnist_dir, 't10k')
   expected = {img.tobytes(): int(lab) for img, lab in zip(train.images[:300], train.labels[:300])}
   assert {img.tobytes(): int(lab) for img, lab in zip(train_images, train_labels)} == expected
   assert sorted(eval_labels) == sorted(int(x) for x in test.labels[:200])
@@ -70,7 +70,7 @@ def test_bad_file_fails_the_component_and_publishes_nothing(tmp_path, mnist_copy
   with open(path, 'wb') as f:
     f.write(b'garbage')
   _, artifacts, error = _run(tmp_path, mnist_copy, train_examples=100, eval_examples=100)
-  assert isinstance(error, mnist_data.MnistDataError)
+  assert isinstance(error, idx.MnistDataError)
   assert str(error).startswith('t10k-images-idx3-ubyte.gz: not a readable gzip file')
   assert not [a for a in artifacts if a.state == metadata_store_pb2.Artifact.LIVE]
 
@@ -93,7 +93,7 @@ def test_a_split_in_many_chunks_is_written_whole_and_once(tmp_path, mnist_dir, m
   assert sorted(os.listdir(os.path.join(examples.uri, 'Split-train'))) == [
       f'data_tfrecord-{i:05d}-of-00005.gz' for i in range(5)]  # 300 = 4 x 64 + 44
   train_images, train_labels = _read(examples.uri, 'train')
-  train = mnist_data.load_split(mnist_dir, 'train', validated=True)
+  train = idx.load_split(mnist_dir, 'train', validated=True)
   np.testing.assert_array_equal(train_images, train.images[:300].reshape(300, -1))
   np.testing.assert_array_equal(train_labels, train.labels[:300])
   _, eval_labels = _read(examples.uri, 'eval')

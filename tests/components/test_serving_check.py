@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from components import mnist_data
+from components.lib import idx
 from components import serving_check
 from components.serving_check import judge
 from components.serving_probe import ANSWERS_FILE
@@ -56,7 +56,7 @@ def eval_split(tmp_path_factory, mnist_dir):
   """The first 300 MNIST test digits as ExampleGen writes them (GZIP TFRecords of tf.Examples)."""
   from trainer_module.features import IMAGE_KEY, LABEL_KEY
   import tensorflow as tf
-  test = mnist_data.load_split(mnist_dir, 't10k', validated=True)
+  test = idx.load_split(mnist_dir, 't10k', validated=True)
   images, labels = test.images[:EVAL_EXAMPLES], test.labels[:EVAL_EXAMPLES]
   split = tmp_path_factory.mktemp('examples') / 'Split-eval'
   split.mkdir()
@@ -75,7 +75,7 @@ def trained(tmp_path_factory, mnist_dir):
   import keras
   from trainer_module import export
   from trainer_module.model import build_model
-  train = mnist_data.load_split(mnist_dir, 'train', validated=True)
+  train = idx.load_split(mnist_dir, 'train', validated=True)
   images, labels = train.images[:2000], train.labels[:2000]
   keras.utils.set_random_seed(1)
   model = build_model()

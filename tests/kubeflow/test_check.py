@@ -218,7 +218,7 @@ def test_guide_says_what_is_verified():
 @pytest.mark.parametrize('namespace', [None, 'team-a'])
 def test_the_plan_compile_flags_pass_compile_checks(tag, namespace):
   """What `check` tells to pass to `compile` is what `compile --kfp-version` accepts."""
-  from kubeflow import checks
+  from kubeflow import arguments
   version = releases.parse_version(tag)
   [line] = [l for l in check.plan(version, namespace is not None, namespace)
             if l.startswith('Compile flags')]
@@ -226,8 +226,8 @@ def test_the_plan_compile_flags_pass_compile_checks(tag, namespace):
   values = dict(zip(flags[::2], flags[1::2]))
   assert values['--kfp-version'] == releases.name(version)
   assert values.get('--multi-user') == namespace
-  root = checks.check_location('--pipeline-root', values['--pipeline-root'], volume_ok=False)
-  checks.check_release_locations(values['--kfp-version'], namespace, {
+  root = arguments.check_location('--pipeline-root', values['--pipeline-root'], volume_ok=False)
+  arguments.check_release_locations(values['--kfp-version'], namespace, {
       '--pipeline-root': root, '--data-dir': f'{root}/data/mnist', '--serving-dir': f'{root}/serving'})
 
 

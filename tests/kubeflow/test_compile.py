@@ -280,8 +280,8 @@ def test_release_checks_accept_what_the_release_allows(tmp_path):
   _, spec = compile_to(str(tmp_path), '--pipeline-root', root, '--kfp-version', '2.15',
                        '--multi-user', 'team-a', '--beam-args', '--dataflow_kms_key=projects/p/k')
   assert spec['defaultPipelineRoot'] == root
-  from kubeflow import checks
-  checks.check_release_locations('2.14', 'team-a', {'--pipeline-root': 's3://mlpipeline/mnist-root'})
+  from kubeflow import arguments
+  arguments.check_release_locations('2.14', 'team-a', {'--pipeline-root': 's3://mlpipeline/mnist-root'})
 
 
 def test_pipeline_name_names_the_pipeline_and_its_baseline_scope(tmp_path):

@@ -289,7 +289,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
 
 
 def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server):
-  """`python -m pipeline.metadata --grpc-host …` on what KFP records: runs, states, the push
+  """`python -m inspection --grpc-host …` on what KFP records: runs, states, the push
   (the store may also hold the s3:// runs of this module: the CLI reads those with the same
   variables a pod has)."""
   import subprocess
@@ -300,7 +300,7 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   host, port = address.rsplit(':', 1)
 
   def cli(*args):
-    proc = subprocess.run([sys.executable, '-m', 'pipeline.metadata', '--grpc-host', host,
+    proc = subprocess.run([sys.executable, '-m', 'inspection', '--grpc-host', host,
                            '--grpc-port', port, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=300, env=dict(os.environ, PYTHONPATH=REPO, **s3_server))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -9,7 +9,7 @@ import pytest
 
 import local_runner
 from pipeline.config import LocalPaths
-from tests.pipeline.metadata.make_fixture import FIXTURE_DIR
+from tests.inspection.make_fixture import FIXTURE_DIR
 
 
 def _run(capsys, *args):
@@ -97,7 +97,7 @@ def test_fresh_store_moves_the_old_one_aside_and_keeps_the_versions(tmp_path, ca
     assert open(os.path.join(output_dir, aside[0]), 'rb').read().startswith(b'garbage')
   else:
     assert aside == []
-  from pipeline.metadata import store as store_lib
+  from pipeline import store as store_lib
   store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))  # a new, empty store
   assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
 

@@ -9,7 +9,7 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
 from pipeline import config as config_lib
-from components import datasets
+from components.lib import datasets
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
 from components.mnist_trainer import RUN_FN
 from pipeline.pipeline import create_pipeline
@@ -146,7 +146,7 @@ def test_the_data_set_decides_the_served_polarity_rule():
 
 @pytest.mark.parametrize('name', list(datasets.DATASETS))
 def test_each_data_set_brings_its_own_defaults(name):
-  """A flag not given takes the data set's default (components/datasets.py); a flag given wins."""
+  """A flag not given takes the data set's default (components/lib/datasets.py); a flag given wins."""
   dataset = datasets.get(name)
   config = _config('--dataset', name)
   defaults = dataset.training_defaults

@@ -1,7 +1,7 @@
 """No secret reaches the console: redact() on the exact text TFX 1.16 and Beam 2.60 print, and
 protect_output() around everything a process prints. The end-to-end check (a --verbose run with
 secrets in --beam-args and the environment) is in tests/pipeline/test_local_runs.py, and with a
-real MySQL password in tests/pipeline/metadata/test_store_mysql.py."""
+real MySQL password in tests/inspection/test_store_mysql.py."""
 import io
 import logging
 import sys
@@ -77,7 +77,7 @@ def test_the_shapes_kept_readable():
     '        input_key: "model"',
     "error: Trainer failed: KeyError: 'image' (rerun with --verbose for details)",
     'error: --output-dir /etc/passwd: it is a file, not a directory',
-    'Inspect:         .venv/bin/python -m pipeline.metadata --output-dir /tmp/secret_keys/D runs',
+    'Inspect:         .venv/bin/python -m inspection --output-dir /tmp/secret_keys/D runs',
     'Try it:          saved_model_cli run --dir x --tag_set serve --signature_def classify --inputs image=x.npy',
     'ML Metadata:     MySQL mlmd@127.0.0.1:3306/mlmd (run 2026-11-27T01:28:27.880257)',
     'error: could not download from http://127.0.0.1:9/',

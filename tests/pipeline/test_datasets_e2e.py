@@ -10,19 +10,19 @@ import re
 import numpy as np
 import pytest
 
-from components import datasets
-from components import mnist_data
-from components import mnist_download
-from pipeline.metadata import runs
-from pipeline.metadata import store as store_lib
+from components.lib import datasets
+from components.lib import idx
+from components.lib import download
+from inspection import runs
+from pipeline import store as store_lib
 from tests.conftest import idx_images, idx_labels
-from tests.pipeline.conftest import run_py
+from tests.conftest import run_py
 
 pytestmark = pytest.mark.slow
 
 
 def _mnist_split(mnist_dir, prefix):
-  split = mnist_data.load_split(mnist_dir, prefix, validated=True)
+  split = idx.load_split(mnist_dir, prefix, validated=True)
   return split.images, split.labels
 
 
@@ -43,7 +43,7 @@ def _stages(stdout):
 
 def assert_trained_with_defaults(output_dir, dataset):
   """The run's recorded settings (ML Metadata, as `runs` reads them) hold each of the data set's
-  training defaults (components/datasets.py) and its bound: what the Trainer really trained with."""
+  training defaults (components/lib/datasets.py) and its bound: what the Trainer really trained with."""
   recorded = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite')).settings
   expected = dataclasses.asdict(dataset.training_defaults)
   assert {k: recorded.get(k) for k in expected} == expected, recorded
@@ -104,8 +104,8 @@ def fashion_run(tmp_path_factory):
   """A small real Fashion-MNIST run: the pinned files, 600/300 examples, bound 0.5, and
   Fashion-MNIST's own training defaults (its epochs and augmentation: mirrored, not moved)."""
   try:
-    data = mnist_download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
-  except mnist_data.MnistDataError as e:
+    data = download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
+  except idx.MnistDataError as e:
     pytest.fail(f'the test needs the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}')
   output_dir = str(tmp_path_factory.mktemp('fashion') / 'D')
   proc = run_py('local_runner.py', '--dataset', 'fashion-mnist', '--data-dir', data,
@@ -136,7 +136,7 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
     assert props[key] == spec.sha256
   # The lineage CLI walks from the pushed version to these Examples and their digests.
   [version] = [n for n in os.listdir(os.path.join(output_dir, 'serving')) if n.isdigit()]
-  lineage = run_py('-m', 'pipeline.metadata', '--output-dir', output_dir, 'lineage', version)
+  lineage = run_py('-m', 'inspection', '--output-dir', output_dir, 'lineage', version)
   assert lineage.returncode == 0, lineage.stderr
   assert datasets.FASHION_MNIST.files['train'][0].sha256 in lineage.stdout
 
@@ -144,10 +144,10 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
 def test_predict_answers_with_fashion_class_names(fashion_run, tmp_path):
   data, output_dir, proc = fashion_run
   assert proc.returncode == 0, proc.stdout + proc.stderr
-  split = mnist_data.load_split(data, 't10k', validated=True, dataset=datasets.FASHION_MNIST)
+  split = idx.load_split(data, 't10k', validated=True, dataset=datasets.FASHION_MNIST)
   npy = str(tmp_path / 'items.npy')
   np.save(npy, split.images[:4].astype(np.float32) / 255.0)
-  answer = run_py('-m', 'pipeline.predict', '--output-dir', output_dir, npy)
+  answer = run_py('-m', 'predict', '--output-dir', output_dir, npy)
   assert answer.returncode == 0, answer.stdout + answer.stderr
   names = datasets.FASHION_MNIST.class_names
   lines = answer.stdout.strip().splitlines()
@@ -156,7 +156,7 @@ def test_predict_answers_with_fashion_class_names(fashion_run, tmp_path):
     match = re.fullmatch(rf'{re.escape(npy)}\[{i}\]: (\d) (.+) \(p=[\d.]+\)', line)
     assert match, line
     assert match.group(2) == names[int(match.group(1))]
-  as_json = json.loads(run_py('-m', 'pipeline.predict', '--output-dir', output_dir, '--json', npy).stdout)
+  as_json = json.loads(run_py('-m', 'predict', '--output-dir', output_dir, '--json', npy).stdout)
   assert all(p['class_name'] == names[p['class']] for p in as_json['predictions'])
 
 

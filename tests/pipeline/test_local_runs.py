@@ -14,7 +14,7 @@ import pytest
 from pipeline import local
 from pipeline.config import LocalPaths
 from tests.conftest import REPO
-from tests.pipeline.conftest import run_py
+from tests.conftest import run_py
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,8 @@ def _start(args):
 
 
 def _inspect(capsys, output_dir, *args):
-  """`python -m pipeline.metadata --output-dir output_dir ...`, in this process (seconds saved)."""
-  from pipeline.metadata import __main__ as cli
+  """`python -m inspection --output-dir output_dir ...`, in this process (seconds saved)."""
+  from inspection import cli as cli
   capsys.readouterr()
   code = cli.main(['--output-dir', output_dir, *args])
   out, err = capsys.readouterr()
@@ -126,8 +126,8 @@ def test_verbose_prints_no_secret(tmp_path, mnist_dir):
 
 
 def _pushes_ml_metadata_records(output_dir):
-  from pipeline.metadata import runs
-  from pipeline.metadata import store as store_lib
+  from inspection import runs
+  from pipeline import store as store_lib
   store = store_lib.open_store(store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, True))
   return sorted(runs.custom(a, 'pushed_destination') for a in runs.artifacts_by_type(store, 'PushedModel')
                 if runs.custom(a, 'pushed'))

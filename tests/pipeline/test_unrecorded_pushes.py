@@ -10,7 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components import mnist_pusher
 from pipeline import local
 from pipeline.config import PIPELINE_NAME, LocalPaths
-from pipeline.metadata import store as store_lib
+from pipeline import store as store_lib
 
 
 def _version(serving, number, pushed_model_uri=None, model_uri=None):

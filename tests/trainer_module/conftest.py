@@ -1,8 +1,8 @@
 """Real MNIST as the Trainer reads it: GZIP TFRecords of tf.train.Example written from the IDX files
-with the ExampleGen's own conversion (trainer_module.compare.write_records)."""
+with the ExampleGen's own conversion (components.mnist_example_gen.write_records)."""
 import pytest
 
-from trainer_module.compare import write_records  # pylint: disable=unused-import  # for the tests
+from components.mnist_example_gen import write_records
 
 
 @pytest.fixture(scope='session')

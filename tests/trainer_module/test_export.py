@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import mnist_data
+from components.lib import idx
 from trainer_module import SEED_EXAMPLES_NPY
 from trainer_module import export
 from trainer_module.model import build_model
@@ -27,7 +27,7 @@ def exported(model, tmp_path_factory):
 @pytest.fixture(scope='module')
 def digits(mnist_dir) -> np.ndarray:
   """16 real MNIST test digits, uint8 0-255."""
-  return mnist_data.load_split(mnist_dir, 't10k').images[:16]
+  return idx.load_split(mnist_dir, 't10k').images[:16]
 
 
 def _example(image) -> bytes:
@@ -81,7 +81,7 @@ def test_both_polarities_give_the_same_answer(exported):
 @pytest.mark.slow  # reads all 70,000 MNIST images
 def test_polarity_normalization_leaves_all_of_mnist_unchanged(mnist_dir):
   for prefix in ('train', 't10k'):
-    images = tf.constant(mnist_data.load_split(mnist_dir, prefix).images / 255.0, tf.float32)
+    images = tf.constant(idx.load_split(mnist_dir, prefix).images / 255.0, tf.float32)
     np.testing.assert_array_equal(export.normalize_polarity(images).numpy(), images.numpy())
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from tests.trainer_module.conftest import write_records
+from components.mnist_example_gen import write_records
 
 WORKER = textwrap.dedent('''
     import json, sys
@@ -106,11 +106,11 @@ def test_two_workers_train_to_the_same_weights_and_the_chief_exports(tmp_path, r
 
   # The export classifies as the trained weights do.
   import tensorflow as tf
-  from components import mnist_data
+  from components.lib import idx
   from trainer_module.model import build_model
   reference = build_model()
   reference.set_weights([weights[0][f'arr_{i}'] for i in range(len(weights[0].files))])
-  images = (mnist_data.load_split(mnist_dir, 't10k').images[:200] / 255.0).astype(np.float32)
+  images = (idx.load_split(mnist_dir, 't10k').images[:200] / 255.0).astype(np.float32)
   answer = tf.saved_model.load(str(serving_dir)).signatures['classify'](image=tf.constant(images))
   np.testing.assert_allclose(answer['probabilities'],
                              tf.nn.softmax(reference(images, training=False)), atol=1e-5)

@@ -72,7 +72,7 @@ def test_mixed_model_keeps_float32_weights_and_logits(policy):
 def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_dir, tmp_path):
   import keras
   import tensorflow as tf
-  from components import mnist_data
+  from components.lib import idx
   from trainer_module import export
   from trainer_module import task
   from trainer_module.config import TrainingConfig
@@ -90,7 +90,7 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
 
   reference = build_model('float32')  # the same weights, computed in float32
   reference.set_weights(model.get_weights())
-  images = (mnist_data.load_split(mnist_dir, 't10k').images[:500] / 255.0).astype(np.float32)
+  images = (idx.load_split(mnist_dir, 't10k').images[:500] / 255.0).astype(np.float32)
   answer = classify(image=tf.constant(images))
   expected = tf.nn.softmax(reference(images, training=False)).numpy()
   assert answer['probabilities'].dtype == tf.float32
@@ -103,7 +103,7 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
 @pytest.mark.parametrize('loop', ['fit', 'custom'])
 def test_mixed_float16_trains_with_loss_scaling_under_both_loops(tmp_path, mnist_dir, loop):
   import math
-  from tests.trainer_module.conftest import write_records
+  from components.mnist_example_gen import write_records
   from trainer_module import task
   from trainer_module.config import TrainingConfig
   records = write_records(mnist_dir, str(tmp_path / 'train' / 'data.gz'), count=256)

@@ -20,8 +20,8 @@ def _labels(ds):
 
 
 def test_validation_split_is_the_end_of_train_and_disjoint_from_training(small_train_records, mnist_dir):
-  from components import mnist_data
-  expected = mnist_data.load_split(mnist_dir, 'train').labels[:1200]
+  from components.lib import idx
+  expected = idx.load_split(mnist_dir, 'train').labels[:1200]
   assert data.count_records(small_train_records) == 1200
   held_out = TrainingConfig(validation_examples=200).validation_split(1200)
   training = data.make_dataset(small_train_records, 64, shuffle=False, take=1200 - held_out)

@@ -1,0 +1,153 @@
+"""python -m inspection: inspect the pipeline's ML Metadata (it only reads; SQLite is opened read-only,
+after rolling back what a killed run left half-written, as any read-write open would).
+
+  runs                       every run, newest first, with its state (running, complete,
+                             failed, or interrupted: its process ended mid-run) and key settings
+  compare [RUN_A RUN_B]      two runs side by side (default: the last two): settings with the
+                             differences marked, accuracy, per-class changes, what each pushed
+  artifacts [--type T] [--run R]
+  lineage VERSION|ARTIFACT_ID
+  report [RUN]               (re)build a run's HTML report and the output dir's index.html
+
+The store: --output-dir D (its metadata.sqlite; default ./tfx_output), --sqlite PATH, MySQL
+(--mysql-host … ; password from $MLMD_MYSQL_PASSWORD) or an MLMD gRPC service (--grpc-host …,
+as on Kubeflow). --json prints JSON instead of tables. Options go before or after the command.
+"""
+import argparse
+import json
+import os
+import sys
+
+from pipeline import console
+from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths, output_dir_of
+
+console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
+from pipeline import store as store_lib  # pylint: disable=wrong-import-position
+
+EXIT_FAILED = 1
+
+
+def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+  """The store and output options; on each command too (without defaults, so that a value given
+  before the command stands unless repeated after it)."""
+  def default(value):
+    return value if defaults else argparse.SUPPRESS
+  where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
+  where.add_argument('--output-dir', default=default(None), metavar='DIR',
+                     help=f'a local run\'s output dir (default: {DEFAULT_OUTPUT_DIR})')
+  where.add_argument('--demo', action='store_true', default=default(False),
+                     help='the smoke run\'s output dir (`mnist-tfx run --demo`, `make demo`)')
+  where.add_argument('--sqlite', metavar='PATH', default=default(None))
+  where.add_argument('--grpc-host', metavar='HOST', default=default(None))
+  where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
+  store_lib.add_mysql_arguments(parser, defaults=defaults)
+  parser.add_argument('--json', action='store_true', help='print JSON', default=default(False))
+
+
+def _parser(prog: str = 'python -m inspection') -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog=__doc__.split('\n\n', 1)[1])
+  _common_options(parser, defaults=True)
+  commands = parser.add_subparsers(dest='command', required=True)
+
+  def command(name, **kwargs):
+    sub = commands.add_parser(name, **kwargs)
+    _common_options(sub, defaults=False)
+    return sub
+
+  command('runs', help='every pipeline run, newest first')
+  compare = command('compare', help='two runs side by side (default: the last two)')
+  compare.add_argument('run_ids', nargs='*', metavar='RUN', help='two run ids (see `runs`)')
+  artifacts = command('artifacts', help='artifacts with the properties that matter')
+  artifacts.add_argument('--type', help='only this type, e.g. Model, Examples, PushedModel')
+  artifacts.add_argument('--run', help='only artifacts of this run id')
+  lineage = command('lineage', help='what a pushed model (or any artifact) came from')
+  lineage.add_argument('key', metavar='VERSION|ARTIFACT_ID')
+  report = command('report', help="(re)build a run's HTML report and the index of all runs")
+  report.add_argument('run', nargs='?', help='run id (default: the newest run)')
+  return parser
+
+
+def connection(args):
+  mysql = store_lib.mysql_config(args)
+  if mysql:
+    return mysql
+  if args.grpc_host:
+    from ml_metadata.proto import metadata_store_pb2
+    return metadata_store_pb2.MetadataStoreClientConfig(host=args.grpc_host, port=args.grpc_port)
+  path = args.sqlite or LocalPaths.under(args.output_dir).metadata_path
+  return store_lib.sqlite_config(os.path.abspath(path), read_only=True)
+
+
+def cmd_runs(store, args):
+  from inspection import render, runs
+  summaries = [runs.summarize_run(store, run).to_json() for run in runs.runs(store)]
+  return summaries if args.json else render.runs_table(summaries)
+
+
+def cmd_compare(store, args):
+  from inspection import compare, render
+  result = compare.compare(store, args.run_ids)
+  return result if args.json else '\n'.join(render.compare_lines(result))
+
+
+def cmd_artifacts(store, args):
+  from inspection import lineage, render
+  items = lineage.list_artifacts(store, kind=args.type, run_id=args.run)
+  return items if args.json else render.artifacts_table(items)
+
+
+def cmd_lineage(store, args):
+  from inspection import lineage, render
+  tree = lineage.lineage(store, args.key)
+  return tree if args.json else '\n'.join(render.lineage_lines(tree))
+
+
+def cmd_report(store, args):
+  from inspection import report, runs
+  all_runs = runs.runs(store)
+  chosen = [c for c in all_runs if c.name == args.run] if args.run else all_runs[:1]
+  if not chosen:
+    raise LookupError(f'{args.run or "(newest)"}: no such run in this store')
+  path = report.write_report(store, chosen[0], args.output_dir)
+  index = report.index_path(args.output_dir)
+  return {'report': path, 'index': index} if args.json else f'Report: {path}\nIndex:  {index}'
+
+
+COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
+            'lineage': cmd_lineage, 'report': cmd_report}
+
+
+def main(argv=None, prog: str = 'python -m inspection') -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    with console.protect_output(argv):  # e.g. a MySQL password in an error message
+      return _main(argv, prog)
+  except BrokenPipeError:
+    return console.reader_went_away()
+
+
+def _main(argv, prog) -> int:
+  args = _parser(prog).parse_args(argv)
+  args.output_dir = output_dir_of(args)
+  console.quiet_python_logs()
+  from ml_metadata import errors
+  from inspection.lineage import LineageError
+  try:
+    store = store_lib.open_store(connection(args))
+    output = COMMANDS[args.command](store, args)
+  except (store_lib.StoreError, LineageError, LookupError) as e:
+    print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
+    return EXIT_FAILED
+  except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
+    print(f'error: {store_lib.describe(connection(args))}: reading the ML Metadata store failed '
+          f'({store_lib.error_line(e)})', file=sys.stderr)
+    return EXIT_FAILED
+  print(json.dumps(output, indent=1, default=str) if args.json else output)
+  sys.stdout.flush()  # a closed pipe shows here, inside main()
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,265 @@
+"""Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed,
+and whether a run is still going or was interrupted (its process is gone)."""
+import dataclasses
+import datetime
+import json
+import os
+import socket
+from typing import Any, Dict, List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline import store as store_lib
+from components.lib.evaluation_result import Evaluation, read_evaluation  # pylint: disable=unused-import
+
+# Nothing on this read path imports TFX, TFMA or TensorFlow (seconds of imports for a table):
+# tests/inspection/test_fast_read_path.py checks it.
+ALREADY_SERVING_KEY = 'already_serving_version'  # components.mnist_pusher writes it
+
+
+def custom(item, key: str):
+  """An MLMD custom property's value (artifact, execution or context), whatever its kind, or None."""
+  if key not in item.custom_properties:
+    return None
+  value = item.custom_properties[key]
+  kind = value.WhichOneof('value')
+  return getattr(value, kind) if kind else None
+
+_STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+# A local run's pipeline_run context carries who runs it (this_process(), which pipeline.local
+# writes before the first component) and RUN_STATE (written again when the run ends), so that a
+# reader can tell a run still going from one whose process was killed.
+RUN_STATE = 'run_state'
+RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS = (
+    'runner_pid', 'runner_host', 'runner_boot_id', 'runner_start_ticks')
+RUNNING, COMPLETE, FAILED, INTERRUPTED = 'running', 'complete', 'failed', 'interrupted'
+_NOT_FINAL = ('NEW', 'RUNNING', 'UNKNOWN')  # execution states of a component not yet ended
+
+
+@dataclasses.dataclass
+class RunSummary:
+  run_id: str
+  started: str = ''  # ISO time the run was recorded
+  # running | complete (every component ended well, blessed or not) | failed | interrupted (its
+  # process ended mid-run: killed, Ctrl-C) | '' (unknown)
+  state: str = ''
+  component_states: Dict[str, str] = dataclasses.field(default_factory=dict)  # COMPLETE, CACHED…
+  component_seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+  accuracy: Optional[float] = None
+  baseline_accuracy: Optional[float] = None
+  blessed: Optional[bool] = None
+  failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
+  servable: Optional[bool] = None  # the ServingCheck's verdict (None: it did not run)
+  serving_failures: List[str] = dataclasses.field(default_factory=list)  # why not servable
+  serving_latency_ms: Dict[str, float] = dataclasses.field(default_factory=dict)  # p50_ms, p99_ms
+  pushed_version: Optional[str] = None  # a version this run wrote
+  pushed_dir: Optional[str] = None  # that version's dir, or the one already serving this model
+  already_serving: Optional[str] = None  # nothing new pushed: this version serves the model
+  artifacts: Dict[str, int] = dataclasses.field(default_factory=dict)  # type name -> artifact id
+  uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # type name -> URI
+  runner: Dict[str, Any] = dataclasses.field(default_factory=dict)  # pid, host of local_runner.py
+  settings: Dict[str, Any] = dataclasses.field(default_factory=dict)  # inspection.settings
+  # versions, git_commit, machine, total_seconds (inspection.provenance); {} if unrecorded
+  provenance: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  @property
+  def model_uri(self) -> Optional[str]:
+    return self.uris.get('Model')
+
+  def to_json(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+def iso(ms: int) -> str:
+  return datetime.datetime.fromtimestamp(ms / 1000).isoformat(timespec='seconds')
+
+
+# Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
+RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
+DAG_EXECUTION_TYPES = ('system.DAGExecution',)
+TRAINER = 'Trainer'  # the node whose Model is the run's candidate
+
+
+def type_name(store, artifact) -> str:
+  """'Model' for both a local run's 'Model' and KFP's 'tfx.Model'."""
+  name = store.get_artifact_types_by_id([artifact.type_id])[0].name
+  return name[len('tfx.'):] if name.startswith('tfx.') else name
+
+
+def artifacts_by_type(store, name: str) -> List[metadata_store_pb2.Artifact]:
+  return store.get_artifacts_by_type(name) + store.get_artifacts_by_type('tfx.' + name)
+
+
+def node_id(store, execution_id: int) -> str:
+  for context in store.get_contexts_by_execution(execution_id):
+    if store.get_context_types_by_id([context.type_id])[0].name == 'node':
+      return context.name.split('.', 1)[-1]
+  [execution] = store.get_executions_by_id([execution_id])
+  for key in ('task_name', 'display_name'):  # KFP v2
+    if key in execution.custom_properties and execution.custom_properties[key].string_value:
+      return execution.custom_properties[key].string_value
+  return '?'
+
+
+def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadata_store_pb2.Artifact]:
+  kinds = OUTPUT_EVENTS if outputs else _INPUT_EVENTS
+  events = store.get_events_by_execution_ids([execution_id])
+  ids = [e.artifact_id for e in events if e.type in kinds]
+  return store.get_artifacts_by_id(ids) if ids else []
+
+
+def _boot_id() -> str:
+  try:
+    with open('/proc/sys/kernel/random/boot_id') as f:
+      return f.read().strip()
+  except OSError:
+    return ''
+
+
+def _process_start(pid: int) -> Optional[int]:
+  """When process `pid` started (clock ticks since boot), None if there is no such live process."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      fields = f.read().rsplit(')', 1)[1].split()
+  except (OSError, IndexError):
+    return None
+  return None if fields[0] in ('Z', 'X') else int(fields[19])  # a zombie is gone too
+
+
+def this_process() -> Dict[str, Any]:
+  """The runner's identity as recorded on its run: a pid alone could be reused after a reboot or
+  by a later process, so also the host, the boot and when the process started."""
+  return {RUNNER_PID: os.getpid(), RUNNER_HOST: socket.gethostname(), RUNNER_BOOT_ID: _boot_id(),
+          RUNNER_START_TICKS: _process_start(os.getpid()) or 0}
+
+
+def process_alive(runner: Dict[str, Any]) -> Optional[bool]:
+  """Whether the recorded runner process still runs; None when this machine cannot tell (no
+  identity recorded, or it ran on another host)."""
+  pid = runner.get(RUNNER_PID)
+  if not pid or runner.get(RUNNER_HOST) != socket.gethostname():
+    return None
+  boot = _boot_id()
+  if runner.get(RUNNER_BOOT_ID) and boot and runner[RUNNER_BOOT_ID] != boot:
+    return False  # the machine rebooted since
+  if os.path.isdir('/proc/self'):
+    started = _process_start(int(pid))
+    return started is not None and (not runner.get(RUNNER_START_TICKS)
+                                     or started == runner[RUNNER_START_TICKS])
+  try:
+    os.kill(int(pid), 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  return True
+
+
+def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states: Dict[str, str]) -> str:
+  """The rule: what the runner recorded at its end wins; a run it never ended is running while
+  its process lives and interrupted once that is gone; without a recorded runner (older runs,
+  Kubeflow) the components' states decide."""
+  if recorded and recorded != RUNNING:
+    return recorded
+  alive = process_alive(runner)
+  if alive is not None:
+    return RUNNING if alive else INTERRUPTED
+  states = set(component_states.values())
+  if 'FAILED' in states:
+    return FAILED
+  if states & set(_NOT_FINAL) or recorded == RUNNING:
+    return RUNNING
+  return COMPLETE if states else ''
+
+
+def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
+  summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
+  from inspection import provenance, settings
+  dag_types = {t.id for t in store.get_execution_types() if t.name in DAG_EXECUTION_TYPES}
+  by_node = {}
+  for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+    if execution.type_id in dag_types:  # KFP's record of the run itself, not a component
+      continue
+    node = node_id(store, execution.id)
+    by_node[node] = execution
+    summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
+    summary.component_seconds[node] = round(
+        (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
+    for artifact in artifacts_of(store, execution.id):
+      kind = type_name(store, artifact)
+      if kind == 'Model' and node != TRAINER:  # KFP's LatestBlessedModel outputs the baseline
+        continue
+      if kind.startswith('system.'):  # KFP's own outputs (each task's executor-logs), not the run's
+        continue
+      summary.artifacts[kind] = artifact.id
+      summary.uris[kind] = artifact.uri
+      if kind == 'ModelEvaluation':
+        try:
+          evaluation = read_evaluation(artifact.uri)
+          summary.accuracy, summary.baseline_accuracy, summary.failures = (
+              evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures)
+        except Exception as e:  # pylint: disable=broad-except  # one unreadable run is not fatal
+          summary.failures = [f'evaluation at {artifact.uri} unreadable '
+                              f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
+      elif kind == 'ModelBlessing':
+        blessed = custom(artifact, 'blessed')
+        summary.blessed = None if blessed is None else bool(blessed)
+      elif kind == 'InfraBlessing':
+        servable = custom(artifact, 'blessed')
+        summary.servable = None if servable is None else bool(servable)
+        summary.serving_failures = json.loads(custom(artifact, 'reasons') or '[]')
+        summary.serving_latency_ms = {key: custom(artifact, f'latency_{key}')
+                                      for key in ('p50_ms', 'p99_ms')
+                                      if custom(artifact, f'latency_{key}') is not None}
+      elif kind == 'PushedModel':
+        if custom(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
+          summary.pushed_version = str(custom(artifact, 'pushed_version'))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
+        elif custom(artifact, 'pushed'):  # a cached Pusher wrote nothing this time
+          summary.already_serving = str(custom(artifact, 'pushed_version'))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
+        elif custom(artifact, ALREADY_SERVING_KEY):
+          summary.already_serving = str(custom(artifact, ALREADY_SERVING_KEY))
+          summary.pushed_dir = custom(artifact, 'pushed_destination')
+  runner = {key: custom(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
+  summary.runner = {'pid': runner[RUNNER_PID], 'host': runner[RUNNER_HOST]} if runner[RUNNER_PID] else {}
+  summary.state = run_state(custom(run, RUN_STATE), runner, summary.component_states)
+  summary.settings = settings.from_executions(by_node)
+  summary.provenance = provenance.read(run)
+  if summary.state in (INTERRUPTED, FAILED):  # what was under way when it ended never will end
+    for node, state in summary.component_states.items():
+      if state in _NOT_FINAL:
+        summary.component_states[node] = 'INTERRUPTED'
+  return summary
+
+
+def runs(store) -> List[metadata_store_pb2.Context]:
+  """Pipeline runs, newest first."""
+  contexts = [c for t in RUN_CONTEXT_TYPES for c in store.get_contexts_by_type(t)]
+  return sorted(contexts, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+
+
+def run_context(store, run_id: str) -> Optional[metadata_store_pb2.Context]:
+  """The run named `run_id` (a local run's id, or a Kubeflow run's context name), or None."""
+  from ml_metadata import errors
+  for context_type in RUN_CONTEXT_TYPES:
+    try:
+      context = store.get_context_by_type_and_name(context_type, run_id)
+    except errors.NotFoundError:
+      context = None
+    if context is not None:
+      return context
+  return None
+
+
+def summarize_latest_run(store) -> Optional[RunSummary]:
+  all_runs = runs(store)
+  return summarize_run(store, all_runs[0]) if all_runs else None
+
+
+def latest_run(metadata_path: str) -> Optional[RunSummary]:
+  return summarize_latest_run(store_lib.open_store(store_lib.sqlite_config(metadata_path, True)))

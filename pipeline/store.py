@@ -1,0 +1,156 @@
+"""Where ML Metadata lives: SQLite (local default), MySQL/MariaDB, or an MLMD gRPC service
+(as on Kubeflow). Shared by local_runner.py and `python -m inspection`."""
+import argparse
+import contextlib
+import os
+import re
+import shlex
+import time
+import urllib.parse
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'  # never a flag: flags end up in shell history and ps
+
+
+class StoreError(RuntimeError):
+  """The store is missing, unreachable or unreadable; the message is one line."""
+
+
+def add_mysql_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+  """The MySQL options; defaults=False leaves them unset when not given (a subcommand's copy)."""
+  def default(value):
+    return value if defaults else argparse.SUPPRESS
+  group = parser.add_argument_group(
+      'ML Metadata in MySQL/MariaDB (instead of SQLite)',
+      f'the password is read from ${MYSQL_PASSWORD_ENV}')
+  group.add_argument('--mysql-host', metavar='HOST', default=default(None))
+  group.add_argument('--mysql-port', type=int, default=default(3306), metavar='PORT')
+  group.add_argument('--mysql-database', default=default('mlmd'), metavar='NAME')
+  group.add_argument('--mysql-user', default=default('root'), metavar='USER')
+
+
+def mysql_config(args, env=None) -> Optional[metadata_store_pb2.ConnectionConfig]:
+  if not getattr(args, 'mysql_host', None):
+    return None
+  env = os.environ if env is None else env
+  config = metadata_store_pb2.ConnectionConfig()
+  config.mysql.host = args.mysql_host
+  config.mysql.port = args.mysql_port
+  config.mysql.database = args.mysql_database
+  config.mysql.user = args.mysql_user
+  config.mysql.password = env.get(MYSQL_PASSWORD_ENV, '')
+  return config
+
+
+def store_options(config) -> str:
+  """The read tools' options that reach the store `config` names, beyond --output-dir (which
+  names a SQLite store): so that a printed command reads the store the run wrote. The password
+  stays in the environment."""
+  if isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('mysql'):
+    m = config.mysql
+    return (f'--mysql-host {shlex.quote(m.host)} --mysql-port {m.port} '
+            f'--mysql-database {shlex.quote(m.database)} --mysql-user {shlex.quote(m.user)}')
+  return ''
+
+
+def sqlite_config(path: str, read_only: bool) -> metadata_store_pb2.ConnectionConfig:
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = path
+  config.sqlite.connection_mode = (
+      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only
+      else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
+  return config
+
+
+def describe(config) -> str:
+  if isinstance(config, metadata_store_pb2.MetadataStoreClientConfig):
+    return f'MLMD gRPC service {config.host}:{config.port}'
+  if config.HasField('mysql'):
+    return f'MySQL {config.mysql.user}@{config.mysql.host}:{config.mysql.port}/{config.mysql.database}'
+  return config.sqlite.filename_uri
+
+
+JOURNAL_SUFFIX = '-journal'  # SQLite's rollback journal beside the store
+
+
+def error_line(error: BaseException) -> str:
+  """ML Metadata's error as one line, without the SQL it was running."""
+  text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  text = re.sub(r'^Error when executing query: ', '', text)
+  return re.split(r'\s+query:\s', text, maxsplit=1)[0].strip()
+
+
+def recover_journal(path: str) -> None:
+  """Rolls back what a killed run left half-written (a "hot" rollback journal), as SQLite does
+  itself whenever a store is opened read-write; a read-only reader could not read the store
+  until then. Skipped while a run holds the output dir: the journal is that run's, and live."""
+  journal = path + JOURNAL_SUFFIX
+  if not (os.path.exists(journal) and os.path.getsize(journal) > 0):
+    return
+  from pipeline import local
+  if local.lock_holder(os.path.dirname(path)) is not None:
+    return
+  import sqlite3
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the journal back
+  except sqlite3.Error as e:
+    raise StoreError(f'{path}: a run was killed while writing to it, and rolling that back failed '
+                     f'({e}); open it once with write access: run local_runner.py on this '
+                     'output dir as a user who can write there') from None
+
+
+def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
+  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong
+  ('corrupt (…)' or 'unusable (…)'). Read-write, it also rolls back a killed run's journal."""
+  import sqlite3
+  try:
+    uri = 'file:' + urllib.parse.quote(path) + ('?mode=ro' if read_only else '?mode=rw')
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+      result = db.execute('PRAGMA quick_check(1)').fetchone()
+  except sqlite3.DatabaseError as e:
+    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+  if result and result[0] != 'ok':
+    return f'corrupt ({" ".join(result[0].split())})'
+  return None
+
+
+def open_store(config, attempts: int = 5):
+  """Opens an existing store for reading; never creates one. A read-only SQLite store that a
+  killed run left mid-write is rolled back first (recover_journal)."""
+  from ml_metadata import errors
+  from ml_metadata import metadata_store
+  sqlite = isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('sqlite')
+  read_only = sqlite and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  if sqlite:
+    if not os.path.exists(config.sqlite.filename_uri):
+      raise StoreError(f'{config.sqlite.filename_uri}: no ML Metadata store there '
+                       '(run the pipeline first, or pass --output-dir/--sqlite)')
+    if read_only:
+      recover_journal(config.sqlite.filename_uri)
+    problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
+    if problem and problem.startswith('corrupt'):
+      raise StoreError(f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
+                       'aside, or rerun local_runner.py on this output dir with --fresh-store '
+                       '(the versions in serving/ are kept)')
+  for attempt in range(attempts):
+    try:
+      store = metadata_store.MetadataStore(config)
+      store.get_context_types()  # fails here, not later, if the store is unusable
+      return store
+    except (errors.StatusError, RuntimeError) as e:
+      message = error_line(e)
+      if sqlite and 'locked' in message and attempt + 1 < attempts:
+        time.sleep(0.2)  # a run is committing
+        continue
+      if 'mysql_real_connect' in message:
+        message = ('cannot connect or log in: check host, port, user, database and '
+                   f'${MYSQL_PASSWORD_ENV}')
+      elif read_only and os.path.exists(config.sqlite.filename_uri + JOURNAL_SUFFIX):
+        message = (f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
+                   'is writing to it, or was killed mid-write; try again, or run local_runner.py '
+                   'on this output dir once to roll it back')
+      raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None

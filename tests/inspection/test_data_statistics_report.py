@@ -1,0 +1,55 @@
+"""The report's 'Data statistics' section: rendered from the report's data alone, and
+left out for runs that recorded no statistics (the recorded two runs predate them). A real run's
+section is checked end to end in tests/pipeline/test_datasets_e2e.py."""
+import re
+
+from components.lib import datasets
+from inspection import report
+from inspection import runs
+from tests.inspection.test_report_html import _page, _report
+
+
+def _statistics(anomalies=()):
+  mean = [float(i % 256) for i in range(784)]
+  return {'dataset': 'fashion-mnist', 'class_names': list(datasets.FASHION_MNIST.class_names),
+          'splits': {split: {'examples': 100, 'label_counts': [10] * 10,
+                             'mean_images': [mean] * 9 + [None], 'pixel_histogram': [5000] + [10] * 31}
+                     for split in ('train', 'eval')},
+          'anomalies': list(anomalies), 'schema': 'feature {\n  name: "label"\n}',
+          'inferred_schema': 'feature {\n  name: "image"\n}'}
+
+
+def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas():
+  data = _report()
+  data['data_statistics'] = _statistics()
+  page, text, embedded = _page(data)
+  assert 'Data statistics (fashion-mnist)' in text
+  assert '9 Ankle boot 10 (10.0 %) 10 (10.0 %)' in text  # label, class, train, eval
+  assert page.count('alt="mean ') == 2 * 9 and text.count('(no examples)') == 2
+  assert 'train: pixel intensities (log scale)' in text and 'eval: pixel intensities (log scale)' in text
+  assert 'Anomalies none' in text
+  assert 'name: &quot;label&quot;' in page and 'name: &quot;image&quot;' in page
+  assert embedded['data_statistics']['dataset'] == 'fashion-mnist'
+  assert re.search(r'class accuracy 0 T-shirt/top [\d.]+ 1 Trouser', text)  # per-class accuracy
+  # The label counts appear once (in this section), as a table and one chart of both splits.
+  assert 'Labels per split' not in text and text.count('labels per split') == 1
+  # The schemas are collapsed, each under its own summary line.
+  assert re.search(r'<details><summary>checked in[^<]*</summary><pre[^>]*>feature \{', page)
+  assert re.search(r'<details><summary>inferred by SchemaGen</summary><pre[^>]*>feature \{', page)
+
+
+def test_anomalies_are_listed():
+  data = _report()
+  data['data_statistics'] = _statistics(['split eval: label: Unexpected value: 12 <b>'])
+  page, text, _ = _page(data)
+  assert 'Anomalies split eval: label: Unexpected value: 12 <b>' in text
+  assert '12 &lt;b&gt;' in page
+
+
+def test_runs_without_statistics_have_no_section(recorded):
+  _, store = recorded
+  first_run = runs.runs(store)[1]
+  data = report.collect(store, first_run)
+  assert 'data_statistics' not in data
+  _, text, _ = _page(data)
+  assert 'Data statistics' not in text and 'Labels per split' in text
