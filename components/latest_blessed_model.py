@@ -34,34 +34,23 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 
+from components.lib import mlmd
+
 MLMD_ADDRESS_KEY = 'mlmd_address'
 PIPELINE_NAME_KEY = 'pipeline_name'
-# Local runs name the types 'ModelBlessing' and 'pipeline'; the KFP v2 launcher records the
-# schema title and KFP's own context type.
-BLESSING_TYPES = ('tfx.ModelBlessing', 'ModelBlessing')
-PIPELINE_CONTEXT_TYPES = ('system.Pipeline', 'pipeline')
-RUN_CONTEXT_TYPE = 'system.PipelineRun'
-
-
-def custom_property(artifact: metadata_store_pb2.Artifact, key: str):
-  """An MLMD custom property's value, whatever its kind, or None."""
-  if key not in artifact.custom_properties:
-    return None
-  value = artifact.custom_properties[key]
-  kind = value.WhichOneof('value')
-  return getattr(value, kind) if kind else None
+KFP_RUN_CONTEXT_TYPE = mlmd.RUN_CONTEXT_TYPES[1]  # only KFP's run contexts carry a namespace
 
 
 def _blessings(store: metadata_store.MetadataStore, pipeline_name: str) -> List:
   """The pipeline's ModelBlessing artifacts (none when the pipeline has never run)."""
   type_ids = set()
-  for type_name in BLESSING_TYPES:
+  for type_name in mlmd.type_names('ModelBlessing'):
     try:
       type_ids.add(store.get_artifact_type(type_name).id)
     except errors.NotFoundError:
       pass
   blessings = []
-  for context_type in PIPELINE_CONTEXT_TYPES:
+  for context_type in mlmd.PIPELINE_CONTEXT_TYPES:
     context = store.get_context_by_type_and_name(context_type, pipeline_name)
     if context is not None:
       blessings.extend(a for a in store.get_artifacts_by_context(context.id) if a.type_id in type_ids)
@@ -74,8 +63,8 @@ def _namespaces(store: metadata_store.MetadataStore, artifact_ids: List[int]) ->
   found = set()
   for artifact_id in artifact_ids:
     for context in store.get_contexts_by_artifact(artifact_id):
-      namespace = custom_property(context, 'namespace')
-      if namespace and store.get_context_types_by_id([context.type_id])[0].name == RUN_CONTEXT_TYPE:
+      namespace = mlmd.custom_value(context, 'namespace')
+      if namespace and store.get_context_types_by_id([context.type_id])[0].name == KFP_RUN_CONTEXT_TYPE:
         found.add(str(namespace))
   return found
 
@@ -96,8 +85,8 @@ def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name:
     if ours:
       blessings = [b for b in blessings if _namespaces(store, [b.id]) & ours]
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
-    blessed = custom_property(blessing, 'blessed')
-    model = custom_property(blessing, 'current_model')
+    blessed = mlmd.custom_value(blessing, 'blessed')
+    model = mlmd.custom_value(blessing, 'current_model')
     if blessed is not None and float(blessed) == 1 and model and str(model) != candidate_uri:
       return str(model)
   return None

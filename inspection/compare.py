@@ -6,6 +6,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from inspection import runs, settings
+from components.lib import mlmd
 
 
 class CompareError(LookupError):
@@ -57,7 +58,7 @@ def _class_names(store, summary: runs.RunSummary) -> Optional[List[str]]:
   if 'Examples' not in summary.artifacts:
     return None
   [examples] = store.get_artifacts_by_id([summary.artifacts['Examples']])
-  names = runs.custom(examples, 'class_names')
+  names = mlmd.custom_value(examples, 'class_names')
   return json.loads(names) if names else None
 
 

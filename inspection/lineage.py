@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from inspection import runs
+from components.lib import mlmd
 
 _SHOWN_PROPERTIES = {
     'Examples': ('dataset', 'split_names', 'sha256_train_images', 'sha256_train_labels', 'sha256_t10k_images',
@@ -27,7 +28,7 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
   for key in _SHOWN_PROPERTIES.get(kind, ()):
     value = artifact.properties[key] if key in artifact.properties else None
     value = (getattr(value, value.WhichOneof('value')) if value is not None and value.WhichOneof('value')
-             else runs.custom(artifact, key))
+             else mlmd.custom_value(artifact, key))
     if value is not None:
       props[key] = value
   return props
@@ -36,7 +37,7 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275) or an artifact id."""
   for pushed in runs.artifacts_by_type(store, 'PushedModel'):
-    if str(runs.custom(pushed, 'pushed_version')) == key and runs.custom(pushed, 'pushed'):
+    if str(mlmd.custom_value(pushed, 'pushed_version')) == key and mlmd.custom_value(pushed, 'pushed'):
       return pushed
   if key.isdigit():
     found = store.get_artifacts_by_id([int(key)])

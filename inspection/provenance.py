@@ -10,6 +10,7 @@ import socket
 import subprocess
 from importlib import metadata as importlib_metadata
 from typing import Any, Dict, Optional
+from components.lib import mlmd
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DISTRIBUTIONS = (('TensorFlow', 'tensorflow'), ('TFX', 'tfx'), ('Beam', 'apache-beam'),
@@ -61,14 +62,13 @@ def record(store, run_context, total_seconds: float) -> None:
 
 def read(run_context) -> Dict[str, Any]:
   """What record() wrote, as plain values; {} for runs that recorded none (older runs, Kubeflow)."""
-  from inspection.runs import custom
   found: Dict[str, Any] = {}
   for key in (VERSIONS, MACHINE):
-    text = custom(run_context, key)
+    text = mlmd.custom_value(run_context, key)
     if text:
       found[key] = json.loads(text)
-  if custom(run_context, GIT_COMMIT):
-    found[GIT_COMMIT] = custom(run_context, GIT_COMMIT)
-  if custom(run_context, TOTAL_SECONDS) is not None:
-    found[TOTAL_SECONDS] = custom(run_context, TOTAL_SECONDS)
+  if mlmd.custom_value(run_context, GIT_COMMIT):
+    found[GIT_COMMIT] = mlmd.custom_value(run_context, GIT_COMMIT)
+  if mlmd.custom_value(run_context, TOTAL_SECONDS) is not None:
+    found[TOTAL_SECONDS] = mlmd.custom_value(run_context, TOTAL_SECONDS)
   return found

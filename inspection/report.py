@@ -17,6 +17,7 @@ from inspection import quality
 from inspection import report_html
 from inspection import runs
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, NUM_CLASSES, TRAIN_SPLIT
+from components.lib import mlmd
 
 GATE_KEYS = ('lower_bound', 'change_threshold', 'accuracy', 'baseline_accuracy', 'failures')
 
@@ -234,7 +235,7 @@ def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, 
   if examples_id is not None:
     [examples] = store.get_artifacts_by_id([examples_id])
     report['data'] = lineage.artifact_properties(store, examples)
-    dataset = runs.custom(examples, 'dataset')
+    dataset = mlmd.custom_value(examples, 'dataset')
     if dataset:
       report['data'] = {'dataset': dataset, **report['data']}
     report.update(model_quality(examples.uri, summary.model_uri, summary.uris.get('InfraBlessing')))
@@ -270,7 +271,7 @@ def write_try_examples(store, summary: runs.RunSummary, output_dir: str) -> Tupl
   images, labels = read_split(examples.uri, EVAL_SPLIT, limit=TRY_EXAMPLES)
   if not len(labels):
     return None, ''
-  names = json.loads(runs.custom(examples, 'class_names') or 'null')
+  names = json.loads(mlmd.custom_value(examples, 'class_names') or 'null')
   path = os.path.join(os.path.dirname(report_path(output_dir, summary.run_id)), 'examples.npy')
   os.makedirs(os.path.dirname(path), exist_ok=True)
   np.save(path, (images[:TRY_EXAMPLES] / 255.0).astype(np.float32))

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.lib import mlmd
 from pipeline import store as store_lib
 from components.lib.evaluation_result import Evaluation, read_evaluation  # pylint: disable=unused-import
 
@@ -16,14 +17,6 @@ from components.lib.evaluation_result import Evaluation, read_evaluation  # pyli
 # tests/inspection/test_fast_read_path.py checks it.
 ALREADY_SERVING_KEY = 'already_serving_version'  # components.mnist_pusher writes it
 
-
-def custom(item, key: str):
-  """An MLMD custom property's value (artifact, execution or context), whatever its kind, or None."""
-  if key not in item.custom_properties:
-    return None
-  value = item.custom_properties[key]
-  kind = value.WhichOneof('value')
-  return getattr(value, kind) if kind else None
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -79,19 +72,18 @@ def iso(ms: int) -> str:
 
 
 # Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
-RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
+RUN_CONTEXT_TYPES = mlmd.RUN_CONTEXT_TYPES
 DAG_EXECUTION_TYPES = ('system.DAGExecution',)
 TRAINER = 'Trainer'  # the node whose Model is the run's candidate
 
 
 def type_name(store, artifact) -> str:
   """'Model' for both a local run's 'Model' and KFP's 'tfx.Model'."""
-  name = store.get_artifact_types_by_id([artifact.type_id])[0].name
-  return name[len('tfx.'):] if name.startswith('tfx.') else name
+  return mlmd.plain_type_name(store.get_artifact_types_by_id([artifact.type_id])[0].name)
 
 
 def artifacts_by_type(store, name: str) -> List[metadata_store_pb2.Artifact]:
-  return store.get_artifacts_by_type(name) + store.get_artifacts_by_type('tfx.' + name)
+  return [a for kind in mlmd.type_names(name) for a in store.get_artifacts_by_type(kind)]
 
 
 def node_id(store, execution_id: int) -> str:
@@ -206,28 +198,28 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
           summary.failures = [f'evaluation at {artifact.uri} unreadable '
                               f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
       elif kind == 'ModelBlessing':
-        blessed = custom(artifact, 'blessed')
+        blessed = mlmd.custom_value(artifact, 'blessed')
         summary.blessed = None if blessed is None else bool(blessed)
       elif kind == 'InfraBlessing':
-        servable = custom(artifact, 'blessed')
+        servable = mlmd.custom_value(artifact, 'blessed')
         summary.servable = None if servable is None else bool(servable)
-        summary.serving_failures = json.loads(custom(artifact, 'reasons') or '[]')
-        summary.serving_latency_ms = {key: custom(artifact, f'latency_{key}')
+        summary.serving_failures = json.loads(mlmd.custom_value(artifact, 'reasons') or '[]')
+        summary.serving_latency_ms = {key: mlmd.custom_value(artifact, f'latency_{key}')
                                       for key in ('p50_ms', 'p99_ms')
-                                      if custom(artifact, f'latency_{key}') is not None}
+                                      if mlmd.custom_value(artifact, f'latency_{key}') is not None}
       elif kind == 'PushedModel':
-        if custom(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
-          summary.pushed_version = str(custom(artifact, 'pushed_version'))
-          summary.pushed_dir = custom(artifact, 'pushed_destination')
-        elif custom(artifact, 'pushed'):  # a cached Pusher wrote nothing this time
-          summary.already_serving = str(custom(artifact, 'pushed_version'))
-          summary.pushed_dir = custom(artifact, 'pushed_destination')
-        elif custom(artifact, ALREADY_SERVING_KEY):
-          summary.already_serving = str(custom(artifact, ALREADY_SERVING_KEY))
-          summary.pushed_dir = custom(artifact, 'pushed_destination')
-  runner = {key: custom(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
+        if mlmd.custom_value(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
+          summary.pushed_version = str(mlmd.custom_value(artifact, 'pushed_version'))
+          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
+        elif mlmd.custom_value(artifact, 'pushed'):  # a cached Pusher wrote nothing this time
+          summary.already_serving = str(mlmd.custom_value(artifact, 'pushed_version'))
+          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
+        elif mlmd.custom_value(artifact, ALREADY_SERVING_KEY):
+          summary.already_serving = str(mlmd.custom_value(artifact, ALREADY_SERVING_KEY))
+          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
+  runner = {key: mlmd.custom_value(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
   summary.runner = {'pid': runner[RUNNER_PID], 'host': runner[RUNNER_HOST]} if runner[RUNNER_PID] else {}
-  summary.state = run_state(custom(run, RUN_STATE), runner, summary.component_states)
+  summary.state = run_state(mlmd.custom_value(run, RUN_STATE), runner, summary.component_states)
   summary.settings = settings.from_executions(by_node)
   summary.provenance = provenance.read(run)
   if summary.state in (INTERRUPTED, FAILED):  # what was under way when it ended never will end

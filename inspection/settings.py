@@ -10,6 +10,7 @@ per exec property, Kubeflow Pipelines 2.x as the `inputs` struct of the task's e
 """
 import json
 from typing import Any, Dict, List
+from components.lib import mlmd
 
 EXAMPLE_GEN, TRAINER = 'MnistExampleGen', 'Trainer'
 # (setting, node, exec property): plain exec properties shown as settings.
@@ -26,8 +27,7 @@ AUGMENTATION = ('augment_rotation', 'augment_zoom', 'augment_shift')
 
 def exec_property(execution, key: str) -> Any:
   """An exec property as a local run records it, or as KFP's driver does (in `inputs`)."""
-  from inspection.runs import custom
-  value = custom(execution, key)
+  value = mlmd.custom_value(execution, key)
   if value is None and 'inputs' in execution.custom_properties:
     inputs = execution.custom_properties['inputs']
     if inputs.WhichOneof('value') == 'struct_value' and key in inputs.struct_value.fields:
