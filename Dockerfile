@@ -47,12 +47,13 @@ COPY requirements.in requirements.lock ./
 RUN pip install --find-links /wheels -r requirements.in -c requirements.lock && pip check
 
 # The project's code the compiled commands import: kubeflow.entrypoint and kubeflow.run_results
-# (the commands), the executors (components.*), run_fn (trainer_module.*) and the run report
-# and results (pipeline.*).
+# (the commands), the executors (components.*), run_fn (trainer_module.*), and the run report
+# (inspection.*, with what it reads through: pipeline.*).
 COPY components/ components/
 COPY trainer_module/ trainer_module/
 COPY kubeflow/ kubeflow/
 COPY pipeline/ pipeline/
+COPY inspection/ inspection/
 ENV PYTHONPATH=/pipeline
 
 ENTRYPOINT ["python", "-m", "kubeflow.entrypoint"]

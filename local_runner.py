@@ -1,32 +1,37 @@
 """Runs the MNIST TFX pipeline on this machine (LocalDagRunner, ML Metadata in SQLite or MySQL).
 
-Intentionally short: flags → PipelineConfig → run → summary; the work is in pipeline/local.py.
-Exit codes: 0 = blessed (pushed, or already served); 3 = ran to the end but not blessed or
-failed the serving check (nothing pushed); 1 = failed (bad input, error, the output dir in use by
-another run); 2 = bad command line.
+Intentionally short: flags → PipelineConfig → run → summary; the work is in pipeline/local/ and
+the summary in inspection/summary.py. Exit codes: pipeline/commands.py ExitCode.
 """
+
 import argparse
 import sys
 import time
 
 from pipeline import config as config_lib
-from pipeline import console
+from pipeline import console, paths, secrets
+from pipeline.commands import ExitCode
+from pipeline.local import lock
+from pipeline.local.errors import RunError
 
 
-def parse_args(argv, prog=None):
+def parse_args(argv, prog=None) -> argparse.Namespace:
+  # Deferred: it imports ML Metadata, whose native library reads its log level as it loads,
+  # after _main() set it.
   from pipeline import store as store_lib
+
   parser = argparse.ArgumentParser(
       prog=prog, description='Run the MNIST TFX pipeline locally: '
-                  'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
+      'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
       epilog='Exit codes: 0 blessed and pushed (or already served), 3 not blessed or failed the '
-             'serving check (nothing pushed), 1 failed, 2 usage.')
+      'serving check (nothing pushed), 1 failed, 2 usage.')
   parser.add_argument('--output-dir', metavar='DIR',
                       help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
-                      f'(default: {config_lib.DEFAULT_OUTPUT_DIR})')
-  config_lib.add_demo_argument(parser, 'the smoke run: --train-examples {train_examples} '
-                               '--eval-examples {eval_examples} --epochs {epochs} '
-                               '--accuracy-threshold {accuracy_threshold} (flags given stand), '
-                               'into'.format(**config_lib.DEMO_SETTINGS))
+                      f'(default: {paths.DEFAULT_OUTPUT_DIR})')
+  paths.add_demo_argument(parser, 'the smoke run: --train-examples {train_examples} '
+                          '--eval-examples {eval_examples} --epochs {epochs} '
+                          '--accuracy-threshold {accuracy_threshold} (flags given stand), '
+                          'into'.format(**config_lib.DEMO_SETTINGS))
   config_lib.add_arguments(parser)
   store_lib.add_mysql_arguments(parser)
   parser.add_argument('--fresh-store', action='store_true',
@@ -47,41 +52,45 @@ def parse_args(argv, prog=None):
 
 def main(argv=None, prog=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
-  with console.protect_output(argv):  # no secret printed from here on, --verbose included
+  with secrets.protect_output(argv):  # no secret printed from here on, --verbose included
     return _main(argv, prog)
 
 
 def _main(argv, prog) -> int:
   console.silence_native_logs('--verbose' in argv)  # before any native library loads
   args = parse_args(argv, prog)
-  from pipeline import local
   started = time.monotonic()
   try:
-    paths = config_lib.LocalPaths.under(config_lib.check_local_output_dir(config_lib.output_dir_of(args)))
+    out = paths.LocalPaths.under(paths.check_local_output_dir(paths.output_dir_of(args)))
     config_lib.training_from_args(args)  # flags that clash are refused before any download
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
-    return local.EXIT_USAGE
-  run_id = local.new_run_id()
+    return ExitCode.USAGE
+  # Deferred until the command line is known to be good: TFX, TensorFlow and TFMA take about
+  # 8 s to import, which --help and a usage error need not wait for; and their native libraries
+  # (ML Metadata's too) must load after silence_native_logs above.
+  from inspection import summary
+  from pipeline.local import preflight, run
+
+  run_id = run.new_run_id()
   try:
-    with local.OutputDirLock(paths, run_id):  # one run per output dir; before anything is written
-      from pipeline import store as store_lib
-      moved_store = local.check_output_dir(paths, sqlite=not store_lib.mysql_config(args),
-                                           fresh_store=args.fresh_store)
+    with lock.OutputDirLock(out, run_id):  # one run per output dir; before anything is written
+      moved_store = preflight.check_output_dir(out, sqlite=not args.mysql_host,
+                                               fresh_store=args.fresh_store)
       if moved_store:
         print(f'Moved the ML Metadata store aside to {moved_store}; starting a new one')
-      config = config_lib.config_from_args(args, local.find_data(args.data_dir, args.dataset),
-                                           paths.pipeline_root, paths.serving_dir)
-      metadata_config = local.metadata_connection(args, paths)
-      set_aside = local.run(config, metadata_config, paths, args.verbose, run_id)
-      return local.report_and_summary(metadata_config, paths, started, run_id, set_aside)
-  except local.RunError as e:
+      config = config_lib.config_from_args(args, preflight.find_data(args.data_dir, args.dataset),
+                                           out.pipeline_root, out.serving_dir)
+      metadata_config = preflight.metadata_connection(args, out)
+      set_aside = run.run(config, metadata_config, out, args.verbose, run_id, started)
+      return summary.report_and_summary(metadata_config, out, started, run_id, set_aside)
+  except RunError as e:
     print(e.line, file=sys.stderr)
     return e.exit_code
   except KeyboardInterrupt:  # before the pipeline started (during a download, say)
     print('\ninterrupted', file=sys.stderr)
-    return local.EXIT_FAILED
+    return ExitCode.FAILED
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(console.closed_pipe_safe(main))

@@ -1,53 +1,71 @@
-"""mnist-tfx: one command for the project's tools, installed into the venv's bin/ from
-pyproject.toml (`pip install --no-deps -e .`, done by scripts/install.sh), so that each works from
-any working directory. The `python -m …` forms stay; each subcommand is exactly one of them:
+"""mnist-tfx: one command for the project's tools, from any directory.
 
-  mnist-tfx run …        python local_runner.py …         run the pipeline on this machine
-  mnist-tfx inspect …    python -m inspection …    runs, compare, lineage, reports
-  mnist-tfx predict …    python -m predict …     classify pictures with a pushed model
-  mnist-tfx kubeflow …   python -m kubeflow …             compile / upload for Kubeflow or Vertex
+  mnist-tfx run …        run the pipeline on this machine (local_runner.py)
+  mnist-tfx inspect …    read what runs recorded: runs, compare, lineage, reports, served versions
+  mnist-tfx predict …    classify pictures with a pushed model
+  mnist-tfx kubeflow …   check a cluster, compile, upload for Kubeflow Pipelines or Vertex AI
+
+`mnist-tfx COMMAND --help` says more. Installed into the venv's bin/ by `make install`.
 """
+
 import sys
-from typing import List, Optional
+from typing import Callable, Dict, List, Optional
 
-from pipeline.commands import PROG, PROJECT_ROOT
+from components.lib.project import PROJECT_ROOT
+from pipeline import console
+from pipeline.commands import PROG, ExitCode
+
+# Each tool is imported only when chosen: each costs seconds of TensorFlow, TFX or ML Metadata
+# imports that the others need not pay, and native libraries must load after their logs are
+# silenced. These deferred imports are the dispatcher's whole job.
 
 
-def _run(argv):
-  import local_runner
+def _run(argv: List[str]) -> int:
+  console.silence_native_logs('--verbose' in argv)
+  import local_runner  # deferred: see above
+
   return local_runner.main(argv, prog=f'{PROG} run')
 
 
-def _inspect(argv):
-  from inspection import cli as metadata
-  return metadata.main(argv, prog=f'{PROG} inspect')
+def _inspect(argv: List[str]) -> int:
+  console.silence_native_logs(verbose=False)
+  from inspection import cli  # deferred: see above
+
+  return cli.main(argv)
 
 
-def _predict(argv):
-  from predict import cli
-  return cli.main(argv, prog=f'{PROG} predict')
+def _predict(argv: List[str]) -> int:
+  console.silence_native_logs(verbose=False)
+  from predict import cli  # deferred: see above
+
+  return cli.main(argv)
 
 
-def _kubeflow(argv):
-  from kubeflow import __main__ as kubeflow
-  return kubeflow.main(argv)
+def _kubeflow(argv: List[str]) -> int:
+  console.silence_native_logs(verbose=False)
+  from kubeflow import cli  # deferred: see above
+
+  return cli.main(argv)
 
 
-COMMANDS = {'run': _run, 'inspect': _inspect, 'predict': _predict, 'kubeflow': _kubeflow}
+COMMANDS: Dict[str, Callable[[List[str]], int]] = {
+    'run': _run, 'inspect': _inspect, 'predict': _predict, 'kubeflow': _kubeflow}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   if not argv or argv[0] in ('-h', '--help'):
-    print(__doc__.strip().replace('\n\n', f'\n\nusage: {PROG} {{{",".join(COMMANDS)}}} …\n\n', 1))
-    return 0 if argv else 2
+    usage = f'usage: {PROG} {{{",".join(COMMANDS)}}} …'
+    print(__doc__.strip().replace('\n\n', f'\n\n{usage}\n\n', 1))
+    return ExitCode.OK if argv else ExitCode.USAGE
   if argv[0] not in COMMANDS:
     print(f'{PROG}: error: unknown command {argv[0]!r}; choose one of {", ".join(COMMANDS)}',
           file=sys.stderr)
-    return 2
+    return ExitCode.USAGE
   if PROJECT_ROOT not in sys.path:  # an installed console script starts elsewhere
     sys.path.insert(0, PROJECT_ROOT)
-  return COMMANDS[argv[0]](argv[1:])
+  command, rest = COMMANDS[argv[0]], argv[1:]
+  return console.closed_pipe_safe(lambda: command(rest))
 
 
 if __name__ == '__main__':

@@ -23,6 +23,7 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.lib.idx import MnistDataError
+from components.lib import names, project
 from components.parameters import DEFAULT_LABEL_DRIFT_BOUND, check_label_drift_bound
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
@@ -30,9 +31,7 @@ SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema',
 # The same file as a Kubeflow task finds it: relative to the code's root (the image's /pipeline,
 # Dockerfile: COPY components/), resolved by ImportSchemaExecutor wherever the task runs.
 CONTAINER_SCHEMA_FILE = 'components/schema/schema.pbtxt'
-CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKEW_FILE = 'LabelSkew.pb'  # in the anomalies artifact's eval split folder, beside SchemaDiff.pb
-LABEL_DRIFT_BOUND_KEY = 'label_drift_bound'
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
 
 
@@ -138,7 +137,7 @@ class ImportSchemaExecutor(import_schema_gen_executor.Executor):
     path = exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, '')
     if path and '://' not in path and not os.path.isabs(path):
       exec_properties = dict(exec_properties, **{
-          standard_component_specs.SCHEMA_FILE_KEY: os.path.join(CODE_ROOT, path)})
+          standard_component_specs.SCHEMA_FILE_KEY: os.path.join(project.PROJECT_ROOT, path)})
     check_schema_file(exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, ''))
     return super().Do(input_dict, output_dict, exec_properties)
 
@@ -176,7 +175,7 @@ class Executor(example_validator_executor.Executor):
       length = _image_length_anomaly(stats[split])
       if length:
         problems.append(f'split {split}: {length}')
-    bound = check_label_drift_bound(exec_properties.get(LABEL_DRIFT_BOUND_KEY) or DEFAULT_LABEL_DRIFT_BOUND)
+    bound = check_label_drift_bound(exec_properties.get(names.LABEL_DRIFT_BOUND) or DEFAULT_LABEL_DRIFT_BOUND)
     skew = _label_skew(schema, stats[TRAIN_SPLIT], stats[EVAL_SPLIT], bound)
     skew_dir = os.path.join(anomalies_uri, f'Split-{EVAL_SPLIT}')
     tf.io.gfile.makedirs(skew_dir)
@@ -192,7 +191,7 @@ class Executor(example_validator_executor.Executor):
 
 class DataValidatorSpec(standard_component_specs.ExampleValidatorSpec):
   PARAMETERS = {**standard_component_specs.ExampleValidatorSpec.PARAMETERS,
-                LABEL_DRIFT_BOUND_KEY: ExecutionParameter(type=float)}
+                names.LABEL_DRIFT_BOUND: ExecutionParameter(type=float)}
 
 
 class DataValidator(base_component.BaseComponent):
@@ -214,13 +213,13 @@ def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LAB
   ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
   from tfx.components.schema_gen import component as schema_gen_component
   from tfx.components.statistics_gen import component as statistics_gen_component
-  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id('ImportSchemaGen')
+  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id(names.IMPORT_SCHEMA_GEN)
   statistics_gen = statistics_gen_component.StatisticsGen(
-      examples=examples, schema=schema_importer.outputs['schema']).with_id('StatisticsGen')
+      examples=examples, schema=schema_importer.outputs['schema']).with_id(names.STATISTICS_GEN)
   # Inferred from the statistics, for comparison with the checked-in schema in the report.
   schema_gen = schema_gen_component.SchemaGen(
-      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False).with_id('SchemaGen')
+      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False).with_id(names.SCHEMA_GEN)
   validator = DataValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_importer.outputs['schema'],
-      label_drift_bound=label_drift_bound).with_id('ExampleValidator')
+      label_drift_bound=label_drift_bound).with_id(names.EXAMPLE_VALIDATOR)
   return [schema_importer, statistics_gen, schema_gen, validator]

@@ -34,10 +34,9 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 
-from components.lib import mlmd
+from components.lib import mlmd, names
 
 MLMD_ADDRESS_KEY = 'mlmd_address'
-PIPELINE_NAME_KEY = 'pipeline_name'
 KFP_RUN_CONTEXT_TYPE = mlmd.RUN_CONTEXT_TYPES[1]  # only KFP's run contexts carry a namespace
 
 
@@ -123,7 +122,7 @@ SOURCE_URI_KEY = 'source_uri'
 
 class LatestBlessedModelSpec(ComponentSpec):
   PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str),
-                PIPELINE_NAME_KEY: ExecutionParameter(type=str)}
+                names.PIPELINE_NAME: ExecutionParameter(type=str)}
   INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
   OUTPUTS = {BASELINE_URI_KEY: ChannelParameter(type=standard_artifacts.String)}
 
@@ -134,7 +133,7 @@ class Executor(base_executor.BaseExecutor):
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     candidate = artifact_utils.get_single_instance(input_dict['candidate'])
     store = grpc_store(exec_properties[MLMD_ADDRESS_KEY])
-    source = latest_blessed_model_uri(store, exec_properties[PIPELINE_NAME_KEY], candidate.uri)
+    source = latest_blessed_model_uri(store, exec_properties[names.PIPELINE_NAME], candidate.uri)
     output = artifact_utils.get_single_instance(output_dict[BASELINE_URI_KEY])
     if '://' not in output.uri:  # a value is one file at the URI: a local folder must exist
       fileio.makedirs(os.path.dirname(output.uri))

@@ -20,11 +20,10 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
+from components.lib import names
 from components.lib.evaluation_result import ACCURACY_CLASS, ACCURACY_METRIC, EXAMPLE_COUNT_METRIC  # pylint: disable=unused-import
 from trainer_module.features import EVAL_SPLIT, LABEL_KEY
 
-ACCURACY_THRESHOLD_KEY = 'accuracy_threshold'
-PIPELINE_NAME_KEY = 'pipeline_name'  # stamped on the blessing: Vertex's resolver filters by it
 # 'No worse than the last blessed model': the change may not fall below this.
 NO_WORSE_THAN_BASELINE = -1e-10
 
@@ -60,8 +59,8 @@ def with_accuracy_bound(eval_config_json: str, bound) -> str:
 
 class MnistEvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
-                ACCURACY_THRESHOLD_KEY: ExecutionParameter(type=float),
-                PIPELINE_NAME_KEY: ExecutionParameter(type=str, optional=True)}
+                names.ACCURACY_THRESHOLD: ExecutionParameter(type=float),
+                names.PIPELINE_NAME: ExecutionParameter(type=str, optional=True)}
 
 
 class Executor(evaluator_executor.Executor):
@@ -70,13 +69,13 @@ class Executor(evaluator_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    exec_properties = parameters.fold(exec_properties, ACCURACY_THRESHOLD_KEY, 'eval_config',
+    exec_properties = parameters.fold(exec_properties, names.ACCURACY_THRESHOLD, 'eval_config',
                                       with_accuracy_bound)
-    pipeline_name = exec_properties.pop(PIPELINE_NAME_KEY, None)
+    pipeline_name = exec_properties.pop(names.PIPELINE_NAME, None)
     super().Do(input_dict, output_dict, exec_properties)
     if pipeline_name:
       for blessing in output_dict.get('blessing', []):
-        blessing.set_string_custom_property(PIPELINE_NAME_KEY, pipeline_name)
+        blessing.set_string_custom_property(names.PIPELINE_NAME, pipeline_name)  # Vertex's resolver filters by it
 
 
 class MnistEvaluator(base_component.BaseComponent):

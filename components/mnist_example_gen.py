@@ -29,16 +29,12 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
-from components.lib import datasets
-from components.lib import idx
+from components.lib import datasets, idx, names
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
 # Output split name → MNIST file prefix. The pattern matches the images and labels file.
 SPLIT_PREFIXES = {TRAIN_SPLIT: 'train', EVAL_SPLIT: 't10k'}
-LIMIT_KEYS = {TRAIN_SPLIT: 'train_examples', EVAL_SPLIT: 'eval_examples'}
-DATASET_KEY = 'dataset'  # in custom_config, and the Examples artifact's custom property
-CLASS_NAMES_KEY = 'class_names'  # custom property: JSON list, label i -> name
-IMAGE_STATS_FILE = 'image_stats.json'  # in the Examples artifact's folder
+LIMIT_KEYS = {TRAIN_SPLIT: names.TRAIN_EXAMPLES, EVAL_SPLIT: names.EVAL_EXAMPLES}
 HISTOGRAM_BINS = 32  # pixel-intensity histogram: 32 bins of 8 values over 0-255
 IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
@@ -60,7 +56,7 @@ def sha256_property(file_name: str) -> str:
 
 
 def _custom(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
-  raw = exec_properties.get('custom_config')
+  raw = exec_properties.get(names.CUSTOM_CONFIG)
   if not raw:
     return {}
   config = example_gen_pb2.CustomConfig()
@@ -81,7 +77,7 @@ def _limits(exec_properties: Dict[str, Any]) -> Dict[str, int]:
 
 
 def dataset_of(exec_properties: Dict[str, Any]) -> datasets.Dataset:
-  return datasets.get(_custom(exec_properties).get(DATASET_KEY) or datasets.DEFAULT)
+  return datasets.get(_custom(exec_properties).get(names.DATASET) or datasets.DEFAULT)
 
 
 class ImageStats:
@@ -264,15 +260,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       for file_name, digest in check.sha256.items():
         examples.set_string_custom_property(sha256_property(file_name), digest)
     examples.set_string_custom_property('source_uri', input_base)
-    examples.set_string_custom_property(DATASET_KEY, dataset.name)
-    examples.set_string_custom_property(CLASS_NAMES_KEY, json.dumps(list(dataset.class_names)))
+    examples.set_string_custom_property(names.DATASET, dataset.name)
+    examples.set_string_custom_property(names.CLASS_NAMES, json.dumps(list(dataset.class_names)))
     for split_name, n in counts.items():
       examples.set_int_custom_property(f'{split_name}_examples', n)
-    with tf.io.gfile.GFile(f'{examples.uri.rstrip("/")}/{IMAGE_STATS_FILE}', 'w') as f:
-      json.dump({DATASET_KEY: dataset.name, CLASS_NAMES_KEY: list(dataset.class_names),
+    with tf.io.gfile.GFile(f'{examples.uri.rstrip("/")}/{names.IMAGE_STATS_FILE}', 'w') as f:
+      json.dump({names.DATASET: dataset.name, names.CLASS_NAMES: list(dataset.class_names),
                  'splits': {name: split.result() for name, split in stats.items()}}, f)
     # The local runner's console shows this on the component's line.
-    logging.info('MnistExampleGen wrote %s', ', '.join(f'{s} {n}' for s, n in counts.items()))
+    logging.info(names.EXAMPLE_COUNTS_LOG, ', '.join(f'{s} {n}' for s, n in counts.items()))
 
 
 def create_example_gen(input_base, train_examples: Optional[int] = None,
@@ -281,7 +277,7 @@ def create_example_gen(input_base, train_examples: Optional[int] = None,
   """MNIST ExampleGen reading the four IDX .gz files under `input_base` (a dir or gs:// URI),
   checked as `dataset`'s files (components/lib/datasets.py)."""
   dataset = datasets.get(dataset).name
-  for name, value in (('train_examples', train_examples), ('eval_examples', eval_examples)):
+  for name, value in ((names.TRAIN_EXAMPLES, train_examples), (names.EVAL_EXAMPLES, eval_examples)):
     if value is not None and value < 1:
       raise ValueError(f'{name} must be >= 1, got {value}')
   input_config = example_gen_pb2.Input(splits=[
@@ -289,11 +285,11 @@ def create_example_gen(input_base, train_examples: Optional[int] = None,
       for split, prefix in SPLIT_PREFIXES.items()])
   limits = struct_pb2.Struct()
   if train_examples:
-    limits['train_examples'] = train_examples
+    limits[names.TRAIN_EXAMPLES] = train_examples
   if eval_examples:
-    limits['eval_examples'] = eval_examples
+    limits[names.EVAL_EXAMPLES] = eval_examples
   if dataset != datasets.DEFAULT:  # MNIST's pipelines compile (and cache) exactly as before
-    limits[DATASET_KEY] = dataset
+    limits[names.DATASET] = dataset
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(limits)
   return FileBasedExampleGen(
@@ -302,4 +298,4 @@ def create_example_gen(input_base, train_examples: Optional[int] = None,
       custom_config=custom_config,
       output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
-  ).with_id('MnistExampleGen')
+  ).with_id(names.EXAMPLE_GEN)

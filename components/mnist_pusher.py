@@ -10,7 +10,7 @@ server never finds a version's `saved_model.pb` before its variables.
 Leftovers of interrupted pushes are removed by the next push (staging dirs whose process is gone
 or that are over a day old). A kill between the rename and ML Metadata's record of the push
 leaves a whole version that the store does not know: the local runner moves it aside before its
-next run (pipeline/local.py set_aside_interrupted_pushes, using `pushed_model_uri` in the record).
+next run (pipeline/local/interrupted.py, using `pushed_model_uri` in the record).
 
 TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses an
 unchanged (cached) model again serves the very same model under a new number. Here, when the
@@ -30,7 +30,6 @@ import time
 from typing import Any, Dict, List, Optional
 
 from absl import logging
-import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
@@ -42,48 +41,24 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
+from components.lib import names, serving_dir
 from trainer_module import tf_serving
 
-PROVENANCE_FILE = os.path.join('assets.extra', 'pushed_from.json')
-ALREADY_SERVING_KEY = 'already_serving_version'  # PushedModel property when nothing new is written
 STAGING_PREFIX = '.pushing-'
 STALE_STAGING_SECONDS = 24 * 3600  # a staging dir of another host's push is left alone until then
-SAVED_MODEL_FILE = 'saved_model.pb'
 MODELS_CONFIG_FILE = tf_serving.MODELS_CONFIG_FILE  # models.config
 CONFIG_TEMP_PREFIX = MODELS_CONFIG_FILE + '.tmp-'
-
-
-def versions(base_directory: str) -> List[int]:
-  """The numbered version folders under a serving dir, as a model server sees them (ascending)."""
-  if not fileio.exists(base_directory):
-    return []
-  names = [name.rstrip('/') for name in fileio.listdir(base_directory)]
-  return sorted(int(name) for name in names
-                if name.isascii() and name.isdigit() and fileio.isdir(os.path.join(base_directory, name)))
-
-
-def provenance(version_dir: str) -> Dict[str, Any]:
-  """What a version was pushed from; {} for one without the record (older or foreign)."""
-  path = os.path.join(version_dir, PROVENANCE_FILE)
-  try:
-    if not fileio.exists(path):
-      return {}
-    with fileio.open(path, 'r') as f:
-      record = json.loads(f.read())
-    return record if isinstance(record, dict) else {}
-  except (OSError, ValueError, tf.errors.OpError):
-    return {}
 
 
 def serving_version_of(base_directory: str, model_uri: str,
                        existing: Optional[List[int]] = None) -> Optional[int]:
   """The newest version if it holds this model artifact (and a whole SavedModel), else None."""
-  existing = versions(base_directory) if existing is None else existing
+  existing = serving_dir.versions(base_directory) if existing is None else existing
   if not existing:
     return None
   newest = os.path.join(base_directory, str(existing[-1]))
-  if provenance(newest).get('model_uri') == model_uri and \
-      fileio.exists(os.path.join(newest, 'saved_model.pb')):
+  if serving_dir.provenance(newest).get(serving_dir.MODEL_URI) == model_uri and \
+      fileio.exists(os.path.join(newest, serving_dir.SAVED_MODEL_FILE)):
     return existing[-1]
   return None
 
@@ -196,7 +171,7 @@ def publish_version(staging: str, target: str) -> None:
     _fsync_dir(os.path.dirname(target))
     return
   files = [os.path.join(dirpath, name) for dirpath, _, names in fileio.walk(staging) for name in names]
-  files.sort(key=lambda path: os.path.relpath(path, staging) == SAVED_MODEL_FILE)  # it goes last
+  files.sort(key=lambda path: os.path.relpath(path, staging) == serving_dir.SAVED_MODEL_FILE)  # it goes last
   for path in files:
     destination = os.path.join(target, os.path.relpath(path, staging))
     fileio.makedirs(os.path.dirname(destination))
@@ -221,14 +196,14 @@ class Executor(pusher_executor.Executor):
     base = destination.filesystem.base_directory
     model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
 
-    existing = versions(base)  # listed once: it decides both the answer and the next number
+    existing = serving_dir.versions(base)  # listed once: it decides both the answer and the next number
     serving = serving_version_of(base, model.uri, existing)
     if serving is not None:
       logging.info('Version %d already serves model %s: nothing new pushed', serving, model.uri)
       write_models_config(base)
       self._MarkNotPushed(pushed)
-      pushed.set_string_custom_property('pushed_destination', os.path.join(base, str(serving)))
-      pushed.set_string_custom_property(ALREADY_SERVING_KEY, str(serving))
+      pushed.set_string_custom_property(names.PUSHED_DESTINATION, os.path.join(base, str(serving)))
+      pushed.set_string_custom_property(names.ALREADY_SERVING, str(serving))
       return
 
     removed = remove_abandoned_staging(base)
@@ -237,12 +212,12 @@ class Executor(pusher_executor.Executor):
     version = next_version(existing)
     target = os.path.join(base, str(version))
     staging = os.path.join(base, staging_name(version))
-    record = {'model_uri': model.uri, 'pushed_model_uri': pushed.uri, 'pushed_at': time.time(),
+    record = {serving_dir.MODEL_URI: model.uri, serving_dir.PUSHED_MODEL_URI: pushed.uri, 'pushed_at': time.time(),
               'blessing_uri': artifact_utils.get_single_instance(
                   input_dict[standard_component_specs.MODEL_BLESSING_KEY]).uri}
     try:
       io_utils.copy_dir(self.GetModelPath(input_dict), staging)
-      io_utils.write_string_file(os.path.join(staging, PROVENANCE_FILE), json.dumps(record))
+      io_utils.write_string_file(os.path.join(staging, serving_dir.PROVENANCE_FILE), json.dumps(record))
       write_models_config(base)
       publish_version(staging, target)
     except BaseException:

@@ -18,22 +18,22 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
+from components.lib import names
 from trainer_module.config import TrainingConfig
 from trainer_module.features import EVAL_SPLIT, TRAIN_SPLIT
 
 RUN_FN = 'trainer_module.task.run_fn'
-EPOCHS_KEY = 'epochs'
 
 
 class MnistTrainerSpec(standard_component_specs.TrainerSpec):
   PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
-                EPOCHS_KEY: ExecutionParameter(type=int)}
+                names.EPOCHS: ExecutionParameter(type=int)}
 
 
 def with_epochs(custom_config_json: str, epochs) -> str:
   """The training settings with `epochs` set, checked by TrainingConfig (the one place)."""
   config = json.loads(custom_config_json)
-  config[EPOCHS_KEY] = epochs
+  config[names.EPOCHS] = epochs
   return json.dumps(TrainingConfig.from_custom_config(config).to_custom_config(), sort_keys=True)
 
 
@@ -43,7 +43,7 @@ class Executor(trainer_executor.GenericExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     super().Do(input_dict, output_dict,
-               parameters.fold(exec_properties, EPOCHS_KEY, 'custom_config', with_epochs))
+               parameters.fold(exec_properties, names.EPOCHS, 'custom_config', with_epochs))
 
 
 class MnistTrainer(base_component.BaseComponent):
@@ -60,7 +60,7 @@ class MnistTrainer(base_component.BaseComponent):
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         run_fn=RUN_FN,
         custom_config=json.dumps({k: v for k, v in training.to_custom_config().items()
-                                  if k != EPOCHS_KEY}, sort_keys=True),
+                                  if k != names.EPOCHS}, sort_keys=True),
         epochs=training.epochs if epochs is None else epochs,
         model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun))

@@ -37,23 +37,23 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from absl import logging
+
+from components.lib import names, project
+from components.lib.evaluation_result import read_evaluation
+from components.lib.names import ANSWERS_FILE, LATENCY_BOUND_MS, SERVING_RESULT_FILE
+from components.lib.object_storage import enable_for
 from components.parameters import DEFAULT_LATENCY_BOUND_MS, check_latency_bound
-from components.serving_probe import ANSWERS_FILE, WAIT_FLAG
+from components.serving_probe import WAIT_FLAG
 from trainer_module.features import EVAL_SPLIT
 
-RESULT_FILE = 'serving_check.json'
 BLESSED_FILE, NOT_BLESSED_FILE = 'INFRA_BLESSED', 'INFRA_NOT_BLESSED'  # InfraValidator's markers
-BLESSED_KEY = 'blessed'  # what model_utils.is_infra_validated (TFX's Pusher) reads
-REASONS_KEY = 'reasons'  # a JSON list of one-line reasons, empty when servable
-LATENCY_BOUND_KEY = 'max_latency_ms'
 TIMEOUT_KEY = 'timeout_seconds'
 DEFAULT_TIMEOUT_SECONDS = 900
 # TFMA reports accuracy as a float32; the probe counts exactly. Anything beyond rounding is a
 # different answer on some example.
 ACCURACY_TOLERANCE = 1e-6
 PROBE_MODULE = 'components.serving_probe'
-VERDICT_LOG = 'ServingCheck verdict: %s'  # pipeline/console.py shows it on the component's line
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def judge(result: Dict[str, Any], evaluator_accuracy: Optional[float],
@@ -95,8 +95,7 @@ def judge(result: Dict[str, Any], evaluator_accuracy: Optional[float],
 
 
 def _probe_env() -> Dict[str, str]:
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      p for p in (_PROJECT_ROOT, os.environ.get('PYTHONPATH')) if p))
+  env = project.with_project_on_path(os.environ)
   env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   return env
 
@@ -188,32 +187,6 @@ def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> 
     return dict(json.load(f), prestarted=bool(waiting))
 
 
-def read_answers(blessing_uri: Optional[str]):
-  """(labels, probabilities) of the eval split as `classify` answered them in a ServingCheck, in
-  the split's order, or None when it kept none."""
-  if not blessing_uri:
-    return None
-  path = os.path.join(blessing_uri, ANSWERS_FILE)
-  if not fileio.exists(path):
-    return None
-  import io
-  import numpy as np
-  with fileio.open(path, 'rb') as f:
-    answers = np.load(io.BytesIO(f.read()))
-    return answers['labels'], answers['probabilities']
-
-
-def read_result(blessing_uri: Optional[str]) -> Optional[Dict[str, Any]]:
-  """What a ServingCheck recorded (serving_check.json in its InfraBlessing), or None."""
-  if not blessing_uri:
-    return None
-  path = os.path.join(blessing_uri, RESULT_FILE)
-  from tfx.dsl.io import fileio
-  if not fileio.exists(path):
-    return None
-  return json.loads(io_utils.read_string_file(path))
-
-
 class ServingCheckSpec(ComponentSpec):
   INPUTS = {
       'examples': ChannelParameter(type=standard_artifacts.Examples),
@@ -222,7 +195,7 @@ class ServingCheckSpec(ComponentSpec):
   }
   OUTPUTS = {'blessing': ChannelParameter(type=standard_artifacts.InfraBlessing)}
   PARAMETERS = {
-      LATENCY_BOUND_KEY: ExecutionParameter(type=float),
+      LATENCY_BOUND_MS: ExecutionParameter(type=float),
       TIMEOUT_KEY: ExecutionParameter(type=int, optional=True),
   }
 
@@ -231,9 +204,7 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    from components.lib.evaluation_result import read_evaluation
-    from components.lib.object_storage import enable_for
-    bound = check_latency_bound(exec_properties[LATENCY_BOUND_KEY])
+    bound = check_latency_bound(exec_properties[LATENCY_BOUND_MS])
     timeout = int(exec_properties.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_SECONDS)
     model = artifact_utils.get_single_instance(input_dict['model'])
     examples = artifact_utils.get_single_instance(input_dict['examples'])
@@ -244,7 +215,7 @@ class Executor(base_executor.BaseExecutor):
     model_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
     eval_glob = os.path.join(artifact_utils.get_split_uri([examples], EVAL_SPLIT), '*')
     with tempfile.TemporaryDirectory(prefix='serving-check-') as tmp:
-      result = run_probe(model_dir, eval_glob, os.path.join(tmp, RESULT_FILE), timeout)
+      result = run_probe(model_dir, eval_glob, os.path.join(tmp, SERVING_RESULT_FILE), timeout)
       if os.path.exists(os.path.join(tmp, ANSWERS_FILE)):
         io_utils.copy_file(os.path.join(tmp, ANSWERS_FILE), os.path.join(blessing.uri, ANSWERS_FILE),
                            overwrite=True)
@@ -252,20 +223,19 @@ class Executor(base_executor.BaseExecutor):
     record = dict(result, evaluator_accuracy=evaluation.accuracy,
                   evaluator_examples=evaluation.example_count, max_latency_ms=bound,
                   passed=not reasons, reasons=reasons)
-    io_utils.write_string_file(os.path.join(blessing.uri, RESULT_FILE),
+    io_utils.write_string_file(os.path.join(blessing.uri, SERVING_RESULT_FILE),
                                json.dumps(record, indent=1, sort_keys=True))
     io_utils.write_string_file(os.path.join(blessing.uri, NOT_BLESSED_FILE if reasons else BLESSED_FILE), '')
-    blessing.set_int_custom_property(BLESSED_KEY, 0 if reasons else 1)
-    blessing.set_string_custom_property(REASONS_KEY, json.dumps(reasons))
+    blessing.set_int_custom_property(names.BLESSED, 0 if reasons else 1)  # TFX's Pusher reads it
+    blessing.set_string_custom_property(names.REASONS, json.dumps(reasons))
     single = result.get('latency', {}).get('1', {})
-    for key in ('p50_ms', 'p99_ms'):
+    for key, name in (('p50_ms', names.LATENCY_P50_MS), ('p99_ms', names.LATENCY_P99_MS)):
       if key in single:
-        blessing.set_float_custom_property(f'latency_{key}', single[key])
+        blessing.set_float_custom_property(name, single[key])
     if 'accuracy_classify' in result:
       blessing.set_float_custom_property('accuracy', result['accuracy_classify'])
-    from absl import logging
     latency = f', p99 {single["p99_ms"]:.1f} ms for one image' if single else ''
-    logging.info(VERDICT_LOG, f'{"NOT servable" if reasons else "servable"}{latency}')
+    logging.info(names.SERVING_VERDICT_LOG, f'{"NOT servable" if reasons else "servable"}{latency}')
     if reasons:
       logging.warning('ServingCheck: not servable: %s', '; '.join(reasons))
 

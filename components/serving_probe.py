@@ -22,12 +22,16 @@ import time
 from typing import Dict, List
 
 import numpy as np
+import tensorflow as tf
+
+from components.lib.names import ANSWERS_FILE
+from components.lib.object_storage import enable_for
+from trainer_module import data, tf_serving
 
 LATENCY_BATCH_SIZES = (1, 100, 1000)
 LATENCY_CALLS = {1: 200, 100: 30, 1000: 10}  # timed calls per batch size, after WARMUP_CALLS
 WARMUP_CALLS = 5
 READ_BATCH = 1000  # eval examples answered per call
-ANSWERS_FILE = 'eval_answers.npz'  # beside RESULT.json: labels [N] and float32 probabilities [N, classes]
 WAIT_FLAG = '--wait'
 
 
@@ -48,11 +52,7 @@ def time_calls(fn, calls: int, warmup: int = WARMUP_CALLS) -> List[float]:
 
 
 def probe(model_dir: str, eval_glob: str) -> Dict:
-  from components.lib.object_storage import enable_for
   enable_for(model_dir)  # s3:// before TensorFlow's first access
-  import tensorflow as tf
-  from trainer_module import data
-  from trainer_module import tf_serving
 
   result: Dict = {'model_dir': model_dir}
   start = time.monotonic()
@@ -137,9 +137,7 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
 
 
 def wait_for_work(stdin) -> int:
-  """Imports what probe() needs, then probes what stdin's first line (a JSON list) names."""
-  import tensorflow  # pylint: disable=unused-import,g-import-not-at-top
-  from trainer_module import data, tf_serving  # pylint: disable=unused-import,g-import-not-at-top
+  """Probes what stdin's first line (a JSON list) names; TensorFlow is imported already."""
   line = stdin.readline()
   if not line.strip():
     return 0

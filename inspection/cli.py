@@ -1,5 +1,5 @@
-"""python -m inspection: inspect the pipeline's ML Metadata (it only reads; SQLite is opened read-only,
-after rolling back what a killed run left half-written, as any read-write open would).
+"""mnist-tfx inspect: read what the pipeline recorded. It only reads: SQLite is opened read-only,
+after rolling back what a killed run left half-written, as any read-write open would.
 
   runs                       every run, newest first, with its state (running, complete,
                              failed, or interrupted: its process ended mid-run) and key settings
@@ -8,35 +8,46 @@ after rolling back what a killed run left half-written, as any read-write open w
   artifacts [--type T] [--run R]
   lineage VERSION|ARTIFACT_ID
   report [RUN]               (re)build a run's HTML report and the output dir's index.html
+  served [--newest]          the versions in the serving dir (--newest: only the newest one's
+                             folder, e.g. for saved_model_cli --dir "$(…)")
 
-The store: --output-dir D (its metadata.sqlite; default ./tfx_output), --sqlite PATH, MySQL
-(--mysql-host … ; password from $MLMD_MYSQL_PASSWORD) or an MLMD gRPC service (--grpc-host …,
-as on Kubeflow). --json prints JSON instead of tables. Options go before or after the command.
+The store: --output-dir D (its metadata.sqlite), --demo (the smoke run's), --sqlite PATH, MySQL
+(--mysql-host …; password from $MLMD_MYSQL_PASSWORD) or an ML Metadata gRPC service (--grpc-host
+…, as on Kubeflow). --json prints JSON instead of tables. Options go before or after the command.
 """
+
 import argparse
+import datetime
 import json
 import os
 import sys
+from typing import Any, Dict, List
 
-from pipeline import console
-from pipeline.config import DEFAULT_OUTPUT_DIR, LocalPaths, output_dir_of
+from ml_metadata import errors
+from ml_metadata.proto import metadata_store_pb2
 
-console.silence_native_logs(verbose=False)  # before ML Metadata's native library loads
-from pipeline import store as store_lib  # pylint: disable=wrong-import-position
+from components.lib import serving_dir
+from inspection import compare, lineage, render, runs
+from pipeline import console, secrets
+from pipeline import store as store_lib
+from pipeline.commands import PROG, ExitCode
+from pipeline.paths import DEFAULT_OUTPUT_DIR, DEMO_OUTPUT_DIR, LocalPaths, output_dir_of
 
-EXIT_FAILED = 1
+PROG_NAME = f'{PROG} inspect'
 
 
 def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
   """The store and output options; on each command too (without defaults, so that a value given
   before the command stands unless repeated after it)."""
+
   def default(value):
     return value if defaults else argparse.SUPPRESS
+
   where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
   where.add_argument('--output-dir', default=default(None), metavar='DIR',
                      help=f'a local run\'s output dir (default: {DEFAULT_OUTPUT_DIR})')
   where.add_argument('--demo', action='store_true', default=default(False),
-                     help='the smoke run\'s output dir (`mnist-tfx run --demo`, `make demo`)')
+                     help=f'the smoke run\'s output dir ({DEMO_OUTPUT_DIR})')
   where.add_argument('--sqlite', metavar='PATH', default=default(None))
   where.add_argument('--grpc-host', metavar='HOST', default=default(None))
   where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
@@ -44,7 +55,7 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
   parser.add_argument('--json', action='store_true', help='print JSON', default=default(False))
 
 
-def _parser(prog: str = 'python -m inspection') -> argparse.ArgumentParser:
+def _parser(prog: str = PROG_NAME) -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog=__doc__.split('\n\n', 1)[1])
@@ -57,15 +68,18 @@ def _parser(prog: str = 'python -m inspection') -> argparse.ArgumentParser:
     return sub
 
   command('runs', help='every pipeline run, newest first')
-  compare = command('compare', help='two runs side by side (default: the last two)')
-  compare.add_argument('run_ids', nargs='*', metavar='RUN', help='two run ids (see `runs`)')
+  compare_cmd = command('compare', help='two runs side by side (default: the last two)')
+  compare_cmd.add_argument('run_ids', nargs='*', metavar='RUN', help='two run ids (see `runs`)')
   artifacts = command('artifacts', help='artifacts with the properties that matter')
   artifacts.add_argument('--type', help='only this type, e.g. Model, Examples, PushedModel')
   artifacts.add_argument('--run', help='only artifacts of this run id')
-  lineage = command('lineage', help='what a pushed model (or any artifact) came from')
-  lineage.add_argument('key', metavar='VERSION|ARTIFACT_ID')
+  lineage_cmd = command('lineage', help='what a pushed model (or any artifact) came from')
+  lineage_cmd.add_argument('key', metavar='VERSION|ARTIFACT_ID')
   report = command('report', help="(re)build a run's HTML report and the index of all runs")
   report.add_argument('run', nargs='?', help='run id (default: the newest run)')
+  served = command('served', help='the versions in the serving dir, oldest first')
+  served.add_argument('--newest', action='store_true',
+                      help='print only the newest servable version\'s folder')
   return parser
 
 
@@ -74,38 +88,36 @@ def connection(args):
   if mysql:
     return mysql
   if args.grpc_host:
-    from ml_metadata.proto import metadata_store_pb2
     return metadata_store_pb2.MetadataStoreClientConfig(host=args.grpc_host, port=args.grpc_port)
   path = args.sqlite or LocalPaths.under(args.output_dir).metadata_path
   return store_lib.sqlite_config(os.path.abspath(path), read_only=True)
 
 
 def cmd_runs(store, args):
-  from inspection import render, runs
   summaries = [runs.summarize_run(store, run).to_json() for run in runs.runs(store)]
   return summaries if args.json else render.runs_table(summaries)
 
 
 def cmd_compare(store, args):
-  from inspection import compare, render
   result = compare.compare(store, args.run_ids)
   return result if args.json else '\n'.join(render.compare_lines(result))
 
 
 def cmd_artifacts(store, args):
-  from inspection import lineage, render
   items = lineage.list_artifacts(store, kind=args.type, run_id=args.run)
   return items if args.json else render.artifacts_table(items)
 
 
 def cmd_lineage(store, args):
-  from inspection import lineage, render
   tree = lineage.lineage(store, args.key)
   return tree if args.json else '\n'.join(render.lineage_lines(tree))
 
 
 def cmd_report(store, args):
-  from inspection import report, runs
+  # Deferred: writing a report reads the run's TFRecords with TensorFlow (seconds to import),
+  # which the other commands never need.
+  from inspection import report
+
   all_runs = runs.runs(store)
   chosen = [c for c in all_runs if c.name == args.run] if args.run else all_runs[:1]
   if not chosen:
@@ -115,39 +127,57 @@ def cmd_report(store, args):
   return {'report': path, 'index': index} if args.json else f'Report: {path}\nIndex:  {index}'
 
 
-COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
-            'lineage': cmd_lineage, 'report': cmd_report}
+def served_versions(serving: str) -> List[Dict[str, Any]]:
+  """Each version in a serving dir with what it was pushed from (its provenance record)."""
+  found = []
+  for version in serving_dir.versions(serving):
+    path = serving_dir.version_dir(serving, version)
+    record = serving_dir.provenance(path)
+    pushed_at = record.get('pushed_at')
+    found.append({'version': version, 'dir': path, 'model_uri': record.get(serving_dir.MODEL_URI),
+                  'pushed_at': datetime.datetime.fromtimestamp(pushed_at).isoformat(timespec='seconds')
+                  if isinstance(pushed_at, (int, float)) else None})
+  return found
 
 
-def main(argv=None, prog: str = 'python -m inspection') -> int:
+def cmd_served(args):
+  """Reads the serving dir only: no store is opened."""
+  serving = LocalPaths.under(args.output_dir).serving_dir
+  if args.newest:
+    newest = serving_dir.newest_servable(serving)
+    if newest is None:
+      raise LookupError(f'{serving}: no servable version (run the pipeline first)')
+    return {'dir': newest[0], 'version': newest[1]} if args.json else newest[0]
+  found = served_versions(serving)
+  return found if args.json else render.served_table(found, serving)
+
+
+STORE_COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
+                  'lineage': cmd_lineage, 'report': cmd_report}
+
+
+def main(argv=None, prog: str = PROG_NAME) -> int:
   argv = sys.argv[1:] if argv is None else argv
-  try:
-    with console.protect_output(argv):  # e.g. a MySQL password in an error message
-      return _main(argv, prog)
-  except BrokenPipeError:
-    return console.reader_went_away()
+  with secrets.protect_output(argv):  # e.g. a MySQL password in an error message
+    return _main(argv, prog)
 
 
 def _main(argv, prog) -> int:
   args = _parser(prog).parse_args(argv)
   args.output_dir = output_dir_of(args)
   console.quiet_python_logs()
-  from ml_metadata import errors
-  from inspection.lineage import LineageError
   try:
-    store = store_lib.open_store(connection(args))
-    output = COMMANDS[args.command](store, args)
-  except (store_lib.StoreError, LineageError, LookupError) as e:
+    if args.command == 'served':
+      output = cmd_served(args)
+    else:
+      store = store_lib.open_store(connection(args))
+      output = STORE_COMMANDS[args.command](store, args)
+  except (store_lib.StoreError, LookupError) as e:  # LineageError and CompareError are lookups
     print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
   except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
     print(f'error: {store_lib.describe(connection(args))}: reading the ML Metadata store failed '
           f'({store_lib.error_line(e)})', file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
   print(json.dumps(output, indent=1, default=str) if args.json else output)
-  sys.stdout.flush()  # a closed pipe shows here, inside main()
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
+  return ExitCode.OK

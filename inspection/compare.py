@@ -2,10 +2,10 @@
 each pushed, the versions and commit that made them, and per-class accuracy on the eval split
 (from the ServingCheck's recorded answers, so no model is loaded and nothing imports TF)."""
 import json
-import os
 from typing import Any, Dict, List, Optional
 
-from inspection import runs, settings
+from components.lib import artifact_files, names
+from inspection import quality, runs, settings
 from components.lib import mlmd
 
 
@@ -32,25 +32,11 @@ def pick(store, run_ids: List[str]):
 
 
 def _per_class(summary: runs.RunSummary) -> Optional[List[Optional[float]]]:
-  uri = summary.uris.get('InfraBlessing')
-  if not uri:
+  """Per-class accuracy from the ServingCheck's recorded answers, if it kept them."""
+  answers = artifact_files.read_answers(summary.uris.get('InfraBlessing'))
+  if answers is None:
     return None
-  from components.serving_probe import ANSWERS_FILE
-  from components.lib.evaluation_result import is_local
-  from inspection import quality
-  if is_local(uri):
-    path = os.path.join(uri, ANSWERS_FILE)
-    if not os.path.exists(path):
-      return None
-    import numpy as np
-    with np.load(path) as answers:
-      labels, probabilities = answers['labels'], answers['probabilities']
-  else:
-    from components.serving_check import read_answers
-    found = read_answers(uri)
-    if found is None:
-      return None
-    labels, probabilities = found
+  labels, probabilities = answers
   return quality.per_class_accuracy(labels, probabilities.argmax(axis=1))
 
 
@@ -58,8 +44,8 @@ def _class_names(store, summary: runs.RunSummary) -> Optional[List[str]]:
   if 'Examples' not in summary.artifacts:
     return None
   [examples] = store.get_artifacts_by_id([summary.artifacts['Examples']])
-  names = mlmd.custom_value(examples, 'class_names')
-  return json.loads(names) if names else None
+  class_names = mlmd.custom_value(examples, names.CLASS_NAMES)
+  return json.loads(class_names) if class_names else None
 
 
 def pushed(summary: runs.RunSummary) -> str:

@@ -129,3 +129,10 @@ def lineage_lines(node, indent: str = '') -> List[str]:
       sub[0] = f"{indent}    {key}: {sub[0].lstrip()}"
       lines.extend(sub)
   return lines
+
+
+def served_table(versions: List[Dict[str, Any]], serving: str) -> str:
+  if not versions:
+    return f'{serving}: no versions (nothing pushed there yet)'
+  return table([[v['version'], v['pushed_at'] or '-', v['model_uri'] or '- (no record)', v['dir']]
+                for v in versions], ['version', 'pushed', 'model', 'folder'])

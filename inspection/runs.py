@@ -3,19 +3,19 @@ and whether a run is still going or was interrupted (its process is gone)."""
 import dataclasses
 import datetime
 import json
-import os
-import socket
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
 from components.lib import mlmd
 from pipeline import store as store_lib
-from components.lib.evaluation_result import Evaluation, read_evaluation  # pylint: disable=unused-import
+from pipeline.local import run_record
+from components.lib import names
+from components.lib.evaluation_result import read_evaluation
+from inspection import provenance, settings
 
 # Nothing on this read path imports TFX, TFMA or TensorFlow (seconds of imports for a table):
 # tests/inspection/test_fast_read_path.py checks it.
-ALREADY_SERVING_KEY = 'already_serving_version'  # components.mnist_pusher writes it
 
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -23,13 +23,13 @@ OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLA
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
 
-# A local run's pipeline_run context carries who runs it (this_process(), which pipeline.local
-# writes before the first component) and RUN_STATE (written again when the run ends), so that a
-# reader can tell a run still going from one whose process was killed.
-RUN_STATE = 'run_state'
-RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS = (
-    'runner_pid', 'runner_host', 'runner_boot_id', 'runner_start_ticks')
-RUNNING, COMPLETE, FAILED, INTERRUPTED = 'running', 'complete', 'failed', 'interrupted'
+# A local run's pipeline_run context carries who runs it and how it ended (pipeline/local/
+# run_record.py), so that a reader can tell a run still going from one whose process was killed.
+RUN_STATE, RUNNING, COMPLETE, FAILED, INTERRUPTED = (
+    run_record.RUN_STATE, run_record.RUNNING, run_record.COMPLETE, run_record.FAILED,
+    run_record.INTERRUPTED)
+_RUNNER_KEYS = (run_record.RUNNER_PID, run_record.RUNNER_HOST, run_record.RUNNER_STARTED,
+                run_record.RUNNER_START_TICKS)
 _NOT_FINAL = ('NEW', 'RUNNING', 'UNKNOWN')  # execution states of a component not yet ended
 
 
@@ -74,7 +74,6 @@ def iso(ms: int) -> str:
 # Local TFX runs and Kubeflow (KFP v2 launcher) name things differently in ML Metadata.
 RUN_CONTEXT_TYPES = mlmd.RUN_CONTEXT_TYPES
 DAG_EXECUTION_TYPES = ('system.DAGExecution',)
-TRAINER = 'Trainer'  # the node whose Model is the run's candidate
 
 
 def type_name(store, artifact) -> str:
@@ -104,60 +103,13 @@ def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadat
   return store.get_artifacts_by_id(ids) if ids else []
 
 
-def _boot_id() -> str:
-  try:
-    with open('/proc/sys/kernel/random/boot_id') as f:
-      return f.read().strip()
-  except OSError:
-    return ''
-
-
-def _process_start(pid: int) -> Optional[int]:
-  """When process `pid` started (clock ticks since boot), None if there is no such live process."""
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      fields = f.read().rsplit(')', 1)[1].split()
-  except (OSError, IndexError):
-    return None
-  return None if fields[0] in ('Z', 'X') else int(fields[19])  # a zombie is gone too
-
-
-def this_process() -> Dict[str, Any]:
-  """The runner's identity as recorded on its run: a pid alone could be reused after a reboot or
-  by a later process, so also the host, the boot and when the process started."""
-  return {RUNNER_PID: os.getpid(), RUNNER_HOST: socket.gethostname(), RUNNER_BOOT_ID: _boot_id(),
-          RUNNER_START_TICKS: _process_start(os.getpid()) or 0}
-
-
-def process_alive(runner: Dict[str, Any]) -> Optional[bool]:
-  """Whether the recorded runner process still runs; None when this machine cannot tell (no
-  identity recorded, or it ran on another host)."""
-  pid = runner.get(RUNNER_PID)
-  if not pid or runner.get(RUNNER_HOST) != socket.gethostname():
-    return None
-  boot = _boot_id()
-  if runner.get(RUNNER_BOOT_ID) and boot and runner[RUNNER_BOOT_ID] != boot:
-    return False  # the machine rebooted since
-  if os.path.isdir('/proc/self'):
-    started = _process_start(int(pid))
-    return started is not None and (not runner.get(RUNNER_START_TICKS)
-                                     or started == runner[RUNNER_START_TICKS])
-  try:
-    os.kill(int(pid), 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    pass
-  return True
-
-
 def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states: Dict[str, str]) -> str:
   """The rule: what the runner recorded at its end wins; a run it never ended is running while
   its process lives and interrupted once that is gone; without a recorded runner (older runs,
   Kubeflow) the components' states decide."""
   if recorded and recorded != RUNNING:
     return recorded
-  alive = process_alive(runner)
+  alive = run_record.process_alive(runner)
   if alive is not None:
     return RUNNING if alive else INTERRUPTED
   states = set(component_states.values())
@@ -170,7 +122,6 @@ def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states:
 
 def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   summary = RunSummary(run_id=run.name, started=iso(run.create_time_since_epoch))
-  from inspection import provenance, settings
   dag_types = {t.id for t in store.get_execution_types() if t.name in DAG_EXECUTION_TYPES}
   by_node = {}
   for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
@@ -183,7 +134,7 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
         (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
     for artifact in artifacts_of(store, execution.id):
       kind = type_name(store, artifact)
-      if kind == 'Model' and node != TRAINER:  # KFP's LatestBlessedModel outputs the baseline
+      if kind == 'Model' and node != names.TRAINER:  # KFP's LatestBlessedModel outputs the baseline
         continue
       if kind.startswith('system.'):  # KFP's own outputs (each task's executor-logs), not the run's
         continue
@@ -198,27 +149,29 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
           summary.failures = [f'evaluation at {artifact.uri} unreadable '
                               f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
       elif kind == 'ModelBlessing':
-        blessed = mlmd.custom_value(artifact, 'blessed')
+        blessed = mlmd.custom_value(artifact, names.BLESSED)
         summary.blessed = None if blessed is None else bool(blessed)
       elif kind == 'InfraBlessing':
-        servable = mlmd.custom_value(artifact, 'blessed')
+        servable = mlmd.custom_value(artifact, names.BLESSED)
         summary.servable = None if servable is None else bool(servable)
-        summary.serving_failures = json.loads(mlmd.custom_value(artifact, 'reasons') or '[]')
-        summary.serving_latency_ms = {key: mlmd.custom_value(artifact, f'latency_{key}')
-                                      for key in ('p50_ms', 'p99_ms')
-                                      if mlmd.custom_value(artifact, f'latency_{key}') is not None}
+        summary.serving_failures = json.loads(mlmd.custom_value(artifact, names.REASONS) or '[]')
+        latency = {'p50_ms': mlmd.custom_value(artifact, names.LATENCY_P50_MS),
+                   'p99_ms': mlmd.custom_value(artifact, names.LATENCY_P99_MS)}
+        summary.serving_latency_ms = {k: v for k, v in latency.items() if v is not None}
       elif kind == 'PushedModel':
-        if mlmd.custom_value(artifact, 'pushed') and summary.component_states[node] != 'CACHED':
-          summary.pushed_version = str(mlmd.custom_value(artifact, 'pushed_version'))
-          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
-        elif mlmd.custom_value(artifact, 'pushed'):  # a cached Pusher wrote nothing this time
-          summary.already_serving = str(mlmd.custom_value(artifact, 'pushed_version'))
-          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
-        elif mlmd.custom_value(artifact, ALREADY_SERVING_KEY):
-          summary.already_serving = str(mlmd.custom_value(artifact, ALREADY_SERVING_KEY))
-          summary.pushed_dir = mlmd.custom_value(artifact, 'pushed_destination')
-  runner = {key: mlmd.custom_value(run, key) for key in (RUNNER_PID, RUNNER_HOST, RUNNER_BOOT_ID, RUNNER_START_TICKS)}
-  summary.runner = {'pid': runner[RUNNER_PID], 'host': runner[RUNNER_HOST]} if runner[RUNNER_PID] else {}
+        pushed = mlmd.custom_value(artifact, names.PUSHED)
+        version = mlmd.custom_value(artifact, names.PUSHED_VERSION)
+        if pushed and summary.component_states[node] != 'CACHED':
+          summary.pushed_version = str(version)
+        elif pushed:  # a cached Pusher wrote nothing this time
+          summary.already_serving = str(version)
+        elif mlmd.custom_value(artifact, names.ALREADY_SERVING):
+          summary.already_serving = str(mlmd.custom_value(artifact, names.ALREADY_SERVING))
+        if pushed or summary.already_serving:
+          summary.pushed_dir = mlmd.custom_value(artifact, names.PUSHED_DESTINATION)
+  runner = {key: mlmd.custom_value(run, key) for key in _RUNNER_KEYS}
+  pid, host = runner[run_record.RUNNER_PID], runner[run_record.RUNNER_HOST]
+  summary.runner = {'pid': pid, 'host': host} if pid else {}
   summary.state = run_state(mlmd.custom_value(run, RUN_STATE), runner, summary.component_states)
   summary.settings = settings.from_executions(by_node)
   summary.provenance = provenance.read(run)

@@ -10,15 +10,18 @@ per exec property, Kubeflow Pipelines 2.x as the `inputs` struct of the task's e
 """
 import json
 from typing import Any, Dict, List
-from components.lib import mlmd
 
-EXAMPLE_GEN, TRAINER = 'MnistExampleGen', 'Trainer'
+from components.lib import mlmd, names
+from components.lib.datasets import DEFAULT
+from components.lib.names import EXAMPLE_GEN, TRAINER
+
 # (setting, node, exec property): plain exec properties shown as settings.
-_PLAIN = (('data_dir', EXAMPLE_GEN, 'input_base'),
-          ('label_drift_bound', 'ExampleValidator', 'label_drift_bound'),
-          ('accuracy_threshold', 'Evaluator', 'accuracy_threshold'),
-          ('serving_latency_bound_ms', 'ServingCheck', 'max_latency_ms'))
-_INTS = ('epochs', 'batch_size', 'seed', 'validation_examples', 'train_examples', 'eval_examples')
+_PLAIN = (('data_dir', EXAMPLE_GEN, names.INPUT_BASE),
+          ('label_drift_bound', names.EXAMPLE_VALIDATOR, names.LABEL_DRIFT_BOUND),
+          ('accuracy_threshold', names.EVALUATOR, names.ACCURACY_THRESHOLD),
+          ('serving_latency_bound_ms', names.SERVING_CHECK, names.LATENCY_BOUND_MS))
+_INTS = (names.EPOCHS, 'batch_size', 'seed', 'validation_examples', names.TRAIN_EXAMPLES,
+         names.EVAL_EXAMPLES)
 # What `runs` shows of each run, in this order (the flags' names, shortened).
 KEY_SETTINGS = (('dataset', 'data'), ('epochs', 'epochs'), ('batch_size', 'batch'),
                 ('learning_rate', 'lr'), ('precision', 'precision'), ('seed', 'seed'))
@@ -53,7 +56,8 @@ def _example_gen_config(value: Any) -> Dict[str, Any]:
 
 
 # Every exec property a setting comes from, by node.
-RECORDED = {EXAMPLE_GEN: ('custom_config', 'input_base'), TRAINER: ('custom_config', 'epochs'),
+RECORDED = {EXAMPLE_GEN: (names.CUSTOM_CONFIG, names.INPUT_BASE),
+            TRAINER: (names.CUSTOM_CONFIG, names.EPOCHS),
             **{node: (key,) for _, node, key in _PLAIN if node != EXAMPLE_GEN}}
 
 
@@ -68,15 +72,15 @@ def from_properties(properties_by_node: Dict[str, Dict[str, Any]]) -> Dict[str, 
   found: Dict[str, Any] = {}
   example_gen = properties_by_node.get(EXAMPLE_GEN)
   if example_gen is not None:
-    limits = _example_gen_config(example_gen.get('custom_config'))
-    found['dataset'] = limits.get('dataset') or 'mnist'  # MNIST runs record no dataset key
-    found['train_examples'] = limits.get('train_examples')  # None: the whole split
-    found['eval_examples'] = limits.get('eval_examples')
+    limits = _example_gen_config(example_gen.get(names.CUSTOM_CONFIG))
+    found['dataset'] = limits.get(names.DATASET) or DEFAULT  # MNIST runs record no dataset key
+    found[names.TRAIN_EXAMPLES] = limits.get(names.TRAIN_EXAMPLES)  # None: the whole split
+    found[names.EVAL_EXAMPLES] = limits.get(names.EVAL_EXAMPLES)
   trainer = properties_by_node.get(TRAINER)
   if trainer is not None:
-    training = _json(trainer.get('custom_config'))
-    epochs = trainer.get('epochs')
-    found['epochs'] = training.pop('epochs', None) if epochs is None else epochs
+    training = _json(trainer.get(names.CUSTOM_CONFIG))
+    epochs = trainer.get(names.EPOCHS)
+    found[names.EPOCHS] = training.pop(names.EPOCHS, None) if epochs is None else epochs
     found.update(sorted(training.items()))
   for setting, node, key in _PLAIN:
     if node in properties_by_node:

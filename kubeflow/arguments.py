@@ -6,7 +6,9 @@ import re
 import shlex
 from typing import Dict, Optional
 
-from kubeflow import DEFAULT_MLMD_ADDRESS
+from kubeflow import DEFAULT_MLMD_ADDRESS, releases
+from kubeflow.upload import UsageError, check_namespace
+from pipeline import secrets
 
 URI_SCHEMES = ('gs', 's3')
 
@@ -101,8 +103,7 @@ def check_mlmd_address(address: str) -> str:
 def check_beam_args(text: str) -> str:
   """Refuses --beam-args that would not parse, that are oversized, or that carry a secret: the
   value is written in clear into pipeline.yaml and pipeline.json. Secret-looking is what the
-  console masks (pipeline/console.py secrets_in_args)."""
-  from pipeline import console
+  console masks (pipeline/secrets.py secrets_in_args)."""
   if len(text) > MAX_BEAM_ARGS:
     raise ValueError(f'--beam-args: {len(text)} characters, more than {MAX_BEAM_ARGS}; the value is '
                      'copied into every Beam task\'s arguments')
@@ -117,7 +118,7 @@ def check_beam_args(text: str) -> str:
       continue
     takes_next = option and '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
     pair = words[i:i + 2] if takes_next else words[i:i + 1]
-    if any(console.secrets_in_args([shlex.quote(w) for w in pair])):
+    if any(secrets.secrets_in_args([shlex.quote(w) for w in pair])):
       what = f'option {option}' if option else 'a URL with a password'
       raise ValueError(f'--beam-args: {what} looks like a secret, which would be written in clear '
                        'into pipeline.yaml and pipeline.json; give it to the pods as an environment '
@@ -128,14 +129,12 @@ def check_beam_args(text: str) -> str:
 def check_release_locations(kfp_version: Optional[str], namespace: Optional[str],
                             locations: Dict[str, str]) -> None:
   """With --kfp-version: refuses locations the release's object store would deny (releases.py)."""
-  from kubeflow import releases
   if namespace is not None and kfp_version is None:
     raise ValueError('--multi-user needs --kfp-version X.Y (the rules depend on the release)')
   if kfp_version is None:
     return
   version = releases.parse_version(kfp_version)
   if namespace is not None:
-    from kubeflow.upload import UsageError, check_namespace
     try:
       check_namespace(namespace, '--multi-user')
     except UsageError as e:

@@ -1,4 +1,4 @@
-"""`python -m kubeflow check`: asks a Kubeflow Pipelines API for its release and mode and prints
+"""`mnist-tfx kubeflow check`: asks a Kubeflow Pipelines API for its release and mode and prints
 what to set for this pipeline there: the root, the kfp-launcher ConfigMap, the pods' variables,
 PUBLISH_LOGS, the disk each pod needs and where the run report shows. The rules are
 kubeflow/releases.py's."""
@@ -6,18 +6,20 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+from components.lib import names
 from kubeflow import releases
 from kubeflow.releases import Version
+from kubeflow.upload import TOKEN_ENV, UploadError, UsageError, _client_class, _describe, check_namespace
 
 ROOT_PATH = 'mnist'  # the folder this plan suggests under a bucket or an allowed prefix
 # The tasks of the compiled pipeline that take MnistExampleGen's Examples as an input artifact
 # (tests/kubeflow/test_check.py compares this with the compiled spec).
-EXAMPLES_READERS = ('StatisticsGen', 'Trainer', 'Evaluator', 'ServingCheck', 'RunResults')
+EXAMPLES_READERS = (names.STATISTICS_GEN, names.TRAINER, names.EVALUATOR, names.SERVING_CHECK,
+                    names.RUN_RESULTS)
 
 
 def read_healthz(host: str, timeout: float) -> Dict[str, Any]:
   """GET /apis/v2beta1/healthz through upload's client (its timeout, token and one-line errors)."""
-  from kubeflow.upload import TOKEN_ENV, UploadError, _client_class, _describe
   try:
     client = _client_class()(timeout, host=host, existing_token=os.environ.get(TOKEN_ENV) or None)
     # The generated model keeps only multi_user; the handler's JSON also has tag_name.
@@ -92,7 +94,6 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
 def run(host: str, namespace: Optional[str], timeout: float, kfp_version: Optional[str] = None,
         log=print) -> None:
   """Prints the plan; raises UsageError / UploadError with one line."""
-  from kubeflow.upload import UsageError, check_namespace
   if namespace is not None:
     check_namespace(namespace)
   if kfp_version is not None:

@@ -15,7 +15,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
-from components.mnist_evaluator import PIPELINE_NAME_KEY
+from components.lib import names
 from kubeflow import DEFAULT_MLMD_ADDRESS
 from kubeflow import entrypoint
 from kubeflow import run_results
@@ -35,7 +35,7 @@ def runtime_parameter_defaults(pipeline) -> Dict[str, Any]:
 
 
 TARGETS = ('kfp', 'vertex')
-BASELINE_TASK = 'LatestBlessedModel'
+BASELINE_TASK = names.BASELINE_LOOKUP
 ENTRYPOINT_MODULE = 'kubeflow.entrypoint'  # fills the input types open-source KFP leaves empty
 
 
@@ -46,7 +46,7 @@ def scope_vertex_resolver(spec: Dict[str, Any], pipeline_name: str) -> None:
   for executor in spec['deploymentSpec']['executors'].values():
     for query in executor.get('resolver', {}).get('outputArtifactQueries', {}).values():
       if 'schema_title="tfx.ModelBlessing"' in query['filter']:
-        query['filter'] += f' AND metadata.{PIPELINE_NAME_KEY}.string_value="{pipeline_name}"'
+        query['filter'] += f' AND metadata.{names.PIPELINE_NAME}.string_value="{pipeline_name}"'
 
 
 def name_parameter_producers(spec: Dict[str, Any]) -> None:

@@ -28,6 +28,8 @@ import json
 import sys
 from typing import List
 
+from components.lib import object_storage
+
 INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
 TFX_RUNNER = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
@@ -110,9 +112,9 @@ def repair_argv(argv: List[str]) -> List[str]:
 
 
 def main(argv: List[str]) -> None:
-  from components.lib import object_storage
-  if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/object_storage.py
+  if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/lib/object_storage.py
     object_storage.enable_s3()
+  # Deferred: the repairs above are tested without TFX; only running an executor loads it.
   from absl import app
   if argv[:1] == [DRIVER_FLAG]:  # takes no input artifacts: nothing to repair
     from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver

@@ -21,12 +21,21 @@ import json
 import sys
 from typing import Any, Dict, Optional
 
-TASK = 'RunResults'
+from tfx.dsl.io import fileio
+
+from components.lib import artifact_files, names, object_storage
+from components.lib.evaluation_result import read_evaluation
+from inspection import model_quality, report_html
+from inspection.settings import RECORDED, from_properties
+from pipeline.local import run_record
+from trainer_module.features import EVAL_SPLIT
+
+TASK = names.RUN_RESULTS
 # input name -> (producer task, its output key)
-INPUTS = {'examples': ('MnistExampleGen', 'examples'), 'model': ('Trainer', 'model'),
-          'model_run': ('Trainer', 'model_run'), 'evaluation': ('Evaluator', 'evaluation'),
-          'blessing': ('Evaluator', 'blessing'), 'serving_check': ('ServingCheck', 'blessing'),
-          'pushed_model': ('Pusher', 'pushed_model')}
+INPUTS = {'examples': (names.EXAMPLE_GEN, 'examples'), 'model': (names.TRAINER, 'model'),
+          'model_run': (names.TRAINER, 'model_run'), 'evaluation': (names.EVALUATOR, 'evaluation'),
+          'blessing': (names.EVALUATOR, 'blessing'), 'serving_check': (names.SERVING_CHECK, 'blessing'),
+          'pushed_model': (names.PUSHER, 'pushed_model')}
 OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
            'report': 'system.HTML'}
 # Custom properties KFP's launcher puts on every output artifact it records (kubeflow/pipelines
@@ -41,7 +50,6 @@ def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[st
   """{parameter name: (its definition, its source)} for every exec property a run setting comes
   from (inspection/settings.py RECORDED), taken from the same source as the task that uses
   it (a constant, or a pipeline parameter such as epochs): the report shows what the run used."""
-  from inspection.settings import RECORDED
   found = {}
   for node, keys in RECORDED.items():
     if node not in tasks:
@@ -56,7 +64,6 @@ def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[st
 
 def settings_of(parameter_values: Dict[str, Any]) -> Dict[str, Any]:
   """The run's settings from RunResults' `setting__…` input parameters."""
-  from inspection.settings import from_properties
   by_node: Dict[str, Dict[str, Any]] = {}
   for name, value in parameter_values.items():
     if name.startswith(SETTING_PREFIX):
@@ -96,16 +103,11 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
 def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
   """The run report's data from the input artifacts and the settings' parameters alone (no ML
   Metadata access needed)."""
-  from components.mnist_pusher import ALREADY_SERVING_KEY
-  from components.serving_check import read_result
-  from inspection import provenance
-  from inspection import report as report_lib
-  from inspection import runs
   missing = sorted(set(INPUTS) - set(inputs))
   if missing:
     raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
   meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
-  evaluation = runs.read_evaluation(inputs['evaluation']['uri'])
+  evaluation = read_evaluation(inputs['evaluation']['uri'])
   accuracy, baseline, failures = evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures
   pushed = meta['pushed_model']
   summary = {
@@ -114,13 +116,13 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
       'servable': bool(meta['serving_check'].get('blessed')),
       'pushed_version': pushed.get('pushed_version') if pushed.get('pushed') else None,
       'pushed_dir': pushed.get('pushed_destination'),
-      'already_serving': pushed.get(ALREADY_SERVING_KEY),
+      'already_serving': pushed.get(names.ALREADY_SERVING),
       'component_states': {}, 'component_seconds': {},
       'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
       'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()},
       'settings': settings_of(parameter_values or {}),
       # Every task of the run runs in this one image, so this pod's libraries are the run's.
-      'provenance': {'versions': provenance.versions(), 'machine': provenance.machine()}}
+      'provenance': {'versions': run_record.versions(), 'machine': run_record.machine()}}
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
   report = {'run_id': title, 'summary': summary,
             'gate': {'lower_bound': evaluation.lower_bound, 'accuracy': accuracy,
@@ -128,21 +130,20 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
                      'change_threshold': evaluation.change_threshold},
             'data': {k: v for k, v in meta['examples'].items()
                      if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
-  serving_check = read_result(inputs['serving_check']['uri'])
+  serving_check = artifact_files.read_serving_result(inputs['serving_check']['uri'])
   if serving_check:
     report['serving_check'] = serving_check
     summary['serving_failures'] = serving_check.get('reasons', [])
-  history = report_lib.read_history(inputs['model_run']['uri'])
+  history = artifact_files.read_history(inputs['model_run']['uri'])
   if history:
     report['history'] = history
-  report.update(report_lib.model_quality(inputs['examples']['uri'], inputs['model']['uri'],
+  report.update(model_quality.model_quality(inputs['examples']['uri'], inputs['model']['uri'],
                                          inputs['serving_check']['uri']))
   return report
 
 
 def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   """Each output's metadata in the shapes the KFP UI renders."""
-  from trainer_module.features import EVAL_SPLIT
   s = report['summary']
   metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
              'baseline_accuracy': s['baseline_accuracy'], 'blessed': 1.0 if s['blessed'] else 0.0,
@@ -169,11 +170,8 @@ def own_outputs(executor_input: dict) -> Dict[str, dict]:
 
 
 def main(argv) -> None:
-  from components.lib import object_storage
   if object_storage.uses_s3(*argv):
     object_storage.enable_s3()
-  from tfx.dsl.io import fileio
-  from inspection import report_html
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
   inputs = {name: artifacts['artifacts'][0]
             for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}

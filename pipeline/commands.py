@@ -1,15 +1,27 @@
-"""How to start each of the project's tools from any directory, as a shell command: the
-run summary prints these, so they must not depend on the working directory. Kept apart from
-pipeline/cli.py so that printing a command imports none of the tools (the Kubeflow image has
-no local_runner)."""
+"""The project's commands as a person types them: the one program name, how to start each tool
+from any directory (the run summary prints such commands), and the exit codes every tool shares.
+Nothing here imports a tool: printing a command must not load it."""
+
+import enum
 import os
 import sys
 from typing import Optional
 
+from components.lib.project import PROJECT_ROOT
+
 PROG = 'mnist-tfx'
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m inspection',
-                'predict': '-m predict', 'kubeflow': '-m kubeflow'}
+# Each subcommand is also a Python entry point, started from the project dir.
+MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m inspection', 'predict': '-m predict',
+                'kubeflow': '-m kubeflow'}
+
+
+class ExitCode(enum.IntEnum):
+  """What every command returns to the shell."""
+
+  OK = 0  # done; for a run: blessed and pushed, or already served
+  FAILED = 1  # bad or missing input, an error, the output dir in use: one line on stderr says why
+  USAGE = 2  # a bad command line
+  NOT_PUSHED = 3  # a run that completed, but whose model was not blessed or not servable
 
 
 def command(name: str, python: Optional[str] = None) -> str:

@@ -2,23 +2,17 @@
 import argparse
 import dataclasses
 import math
-import os
 import shlex
 from typing import Any, Dict, List, Optional, Tuple
 
 from components.lib import datasets
 from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
                                    check_label_drift_bound, check_latency_bound)
-from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig
+from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig, TrainingDefaults
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
-# A local run's outputs live in the project, wherever the command is started from, so that
-# `mnist-tfx run` and `mnist-tfx inspect` meet in the same place from any working directory.
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUTPUT_DIR = os.path.join(PROJECT_DIR, 'tfx_output')
 # The smoke run (`--demo`, `make demo`): a slice of the data, briefly trained, with a bound that
-# slice can reach, in an output dir of its own so that it never becomes a real run's baseline.
-DEMO_OUTPUT_DIR = os.path.join(PROJECT_DIR, 'demo_output')
+# slice can reach, into its own output dir (pipeline/paths.py).
 DEMO_SETTINGS = {'train_examples': 10000, 'eval_examples': 1000, 'epochs': 2, 'accuracy_threshold': 0.9}
 DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: MNIST's
 
@@ -45,7 +39,7 @@ def accuracy_threshold_of(args: argparse.Namespace) -> float:
   return datasets.get(getattr(args, 'dataset', None)).default_accuracy_threshold
 
 
-TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(datasets.TrainingDefaults))
+TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 
 
 def training_defaults_of(args: argparse.Namespace) -> Dict[str, Any]:
@@ -249,58 +243,3 @@ def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str
       enable_cache=not args.no_cache, pipeline_name=pipeline_name,
       dataset=dataset,
       label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
-
-
-def add_demo_argument(parser: argparse.ArgumentParser, what: str) -> None:
-  """--demo: the smoke run's output dir (and, for a run, its settings) in one word."""
-  parser.add_argument('--demo', action='store_true', help=f'{what} {DEMO_OUTPUT_DIR}')
-
-
-def output_dir_of(args: argparse.Namespace) -> str:
-  """--output-dir as given; else the demo's with --demo; else the project's tfx_output."""
-  if getattr(args, 'output_dir', None) is not None:
-    return args.output_dir
-  return DEMO_OUTPUT_DIR if getattr(args, 'demo', False) else DEFAULT_OUTPUT_DIR
-
-
-def check_local_output_dir(output_dir: str) -> str:
-  """ValueError for an --output-dir that is a URI: a local run's output dir holds its lock (an
-  flock), its SQLite store and the served versions, which need a local filesystem. Without
-  this, `s3://bucket/out` would become the local folder ./s3:/bucket/out."""
-  if '://' in output_dir:
-    raise ValueError(f'--output-dir {output_dir}: must be a local directory (a local run keeps its '
-                     'lock, ML Metadata store and served versions there); object stores can hold '
-                     'the data (--data-dir) or a Kubeflow run\'s pipeline root')
-  return output_dir
-
-
-@dataclasses.dataclass(frozen=True)
-class LocalPaths:
-  """Where a local run keeps everything, all under one output dir (the runner writes there,
-  `python -m inspection` reads there)."""
-  output_dir: str
-
-  @classmethod
-  def under(cls, output_dir: str = DEFAULT_OUTPUT_DIR) -> 'LocalPaths':
-    return cls(os.path.abspath(output_dir))
-
-  @property
-  def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, 'pipeline_root')
-
-  @property
-  def serving_dir(self) -> str:
-    return os.path.join(self.output_dir, 'serving')
-
-  @property
-  def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, 'metadata.sqlite')
-
-  @property
-  def reports_dir(self) -> str:
-    return os.path.join(self.output_dir, 'reports')
-
-  @property
-  def lock_path(self) -> str:
-    """Held (flock) by the one run writing here; the kernel drops it when that process ends."""
-    return os.path.join(self.output_dir, '.run.lock')

@@ -13,6 +13,7 @@ from tfx.proto import pusher_pb2
 
 from components.baseline_resolver import latest_blessed_other_model
 from components.data_validation import create_validation
+from components.lib import names
 from components.latest_blessed_model import BaselineModel, LatestBlessedModel
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
@@ -21,10 +22,6 @@ from components.mnist_trainer import MnistTrainer
 from components.serving_check import ServingCheck
 from pipeline.config import PipelineConfig
 
-# Names of the pipeline parameters a Kubeflow run can set (defaults come from the config).
-DATA_DIR_PARAM = 'data_dir'
-EPOCHS_PARAM = 'epochs'
-ACCURACY_THRESHOLD_PARAM = 'accuracy_threshold'
 
 
 def create_components(config: PipelineConfig, runtime_parameters: bool = False,
@@ -39,7 +36,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
     return data_types.RuntimeParameter(name=name, ptype=ptype, default=value) \
         if runtime_parameters else value
 
-  example_gen = create_example_gen(knob(DATA_DIR_PARAM, str, config.data_dir),
+  example_gen = create_example_gen(knob(names.DATA_DIR, str, config.data_dir),
                                    config.train_examples, config.eval_examples, config.dataset)
   # Statistics, schema and anomalies; the Trainer waits for the ExampleValidator.
   validation = create_validation(example_gen.outputs['examples'], config.label_drift_bound,
@@ -48,18 +45,18 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
   trainer = MnistTrainer(
       examples=example_gen.outputs['examples'],
       training=config.training,
-      epochs=knob(EPOCHS_PARAM, int, config.training.epochs)).with_id('Trainer')
+      epochs=knob(names.EPOCHS, int, config.training.epochs)).with_id(names.TRAINER)
   trainer.add_upstream_node(validation[-1])
 
   if kfp_mlmd_address:
     # Open-source KFP cannot run TFX's resolver: look the baseline up in KFP's MLMD instead
     # (never cached), then copy it (cached: the same URI on a rerun keeps the Evaluator cached).
     lookup = LatestBlessedModel(candidate=trainer.outputs['model'], mlmd_address=kfp_mlmd_address,
-                                pipeline_name=config.pipeline_name).with_id('LatestBlessedModel')
-    baseline = BaselineModel(lookup, trainer.outputs['model']).with_id('BaselineModel')
+                                pipeline_name=config.pipeline_name).with_id(names.BASELINE_LOOKUP)
+    baseline = BaselineModel(lookup, trainer.outputs['model']).with_id(names.BASELINE_COPY)
   elif not runtime_parameters:
     # Never the candidate itself: an identical rerun keeps its baseline, and so its cache.
-    baseline = latest_blessed_other_model(trainer.outputs['model']).with_id('LatestBlessedModelResolver')
+    baseline = latest_blessed_other_model(trainer.outputs['model']).with_id(names.BASELINE_RESOLVER)
   else:
     # Vertex compiles only TFX's own resolver strategies (components/baseline_resolver.py).
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
@@ -67,22 +64,22 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id('LatestBlessedModelResolver')
+    ).with_id(names.BASELINE_RESOLVER)
 
   evaluator = MnistEvaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['model'],
-      accuracy_threshold=knob(ACCURACY_THRESHOLD_PARAM, float, config.accuracy_threshold),
+      accuracy_threshold=knob(names.ACCURACY_THRESHOLD, float, config.accuracy_threshold),
       pipeline_name=config.pipeline_name,
-  ).with_id('Evaluator')
+  ).with_id(names.EVALUATOR)
 
   # In a fresh process, as a model server would: both signatures, the Evaluator's answers, latency.
   serving_check = ServingCheck(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       evaluation=evaluator.outputs['evaluation'],
-      max_latency_ms=config.serving_latency_bound_ms).with_id('ServingCheck')
+      max_latency_ms=config.serving_latency_bound_ms).with_id(names.SERVING_CHECK)
 
   pusher = MnistPusher(
       model=trainer.outputs['model'],
@@ -90,7 +87,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
       infra_blessing=serving_check.outputs['blessing'],
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir)),
-  ).with_id('Pusher')
+  ).with_id(names.PUSHER)
 
   lookups = [lookup] if kfp_mlmd_address else []
   return [example_gen, *validation, trainer, *lookups, baseline, evaluator, serving_check, pusher]

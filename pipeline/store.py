@@ -1,15 +1,19 @@
-"""Where ML Metadata lives: SQLite (local default), MySQL/MariaDB, or an MLMD gRPC service
-(as on Kubeflow). Shared by local_runner.py and `python -m inspection`."""
+"""Where ML Metadata lives: SQLite (local default), MySQL/MariaDB, or an MLMD gRPC service (as on
+Kubeflow), and how to open it with one line for every way that fails. Shared by the local run
+and the read side (inspection/)."""
 import argparse
 import contextlib
 import os
 import re
 import shlex
+import sqlite3
 import time
 import urllib.parse
 from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.local.lock import lock_holder
 
 MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'  # never a flag: flags end up in shell history and ps
 
@@ -89,24 +93,21 @@ def recover_journal(path: str) -> None:
   journal = path + JOURNAL_SUFFIX
   if not (os.path.exists(journal) and os.path.getsize(journal) > 0):
     return
-  from pipeline import local
-  if local.lock_holder(os.path.dirname(path)) is not None:
+  if lock_holder(os.path.dirname(path)) is not None:
     return
-  import sqlite3
   try:
     uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
       db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the journal back
   except sqlite3.Error as e:
     raise StoreError(f'{path}: a run was killed while writing to it, and rolling that back failed '
-                     f'({e}); open it once with write access: run local_runner.py on this '
+                     f'({e}); open it once with write access: run `mnist-tfx run` on this '
                      'output dir as a user who can write there') from None
 
 
 def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
   """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong
   ('corrupt (…)' or 'unusable (…)'). Read-write, it also rolls back a killed run's journal."""
-  import sqlite3
   try:
     uri = 'file:' + urllib.parse.quote(path) + ('?mode=ro' if read_only else '?mode=rw')
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
@@ -121,8 +122,10 @@ def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
 def open_store(config, attempts: int = 5):
   """Opens an existing store for reading; never creates one. A read-only SQLite store that a
   killed run left mid-write is rolled back first (recover_journal)."""
-  from ml_metadata import errors
-  from ml_metadata import metadata_store
+  # Deferred: ML Metadata's native library reads its log settings as it loads, which must be
+  # after the command set them (console.silence_native_logs).
+  from ml_metadata import errors, metadata_store
+
   sqlite = isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('sqlite')
   read_only = sqlite and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
   if sqlite:
@@ -134,7 +137,7 @@ def open_store(config, attempts: int = 5):
     problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
     if problem and problem.startswith('corrupt'):
       raise StoreError(f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
-                       'aside, or rerun local_runner.py on this output dir with --fresh-store '
+                       'aside, or rerun `mnist-tfx run` on this output dir with --fresh-store '
                        '(the versions in serving/ are kept)')
   for attempt in range(attempts):
     try:
@@ -151,6 +154,6 @@ def open_store(config, attempts: int = 5):
                    f'${MYSQL_PASSWORD_ENV}')
       elif read_only and os.path.exists(config.sqlite.filename_uri + JOURNAL_SUFFIX):
         message = (f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
-                   'is writing to it, or was killed mid-write; try again, or run local_runner.py '
+                   'is writing to it, or was killed mid-write; try again, or run `mnist-tfx run` '
                    'on this output dir once to roll it back')
       raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None

@@ -1,7 +1,7 @@
 """Any picture of one digit → a 28×28 MNIST-style image; .npy arrays → a batch (pure: numpy,
 Pillow and scipy.ndimage, no TensorFlow).
 
-What `python -m predict` feeds the `classify` signature. A picture (PNG, JPEG or anything
+What `mnist-tfx predict` feeds the `classify` signature. A picture (PNG, JPEG or anything
 else Pillow reads; any size; gray, RGB, RGBA, palette) is prepared as MNIST's digits were
 (LeCun et al.): the digit's bounding box is scaled to fit 20×20 keeping its aspect ratio, and
 placed in a 28×28 field with its centre of mass at the centre. Before that, the background is
@@ -14,7 +14,10 @@ Every problem is an `InputError` whose message is one line, without the file nam
 from typing import Iterator, Tuple
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
+from components.lib.local_files import NotRegularFileError, open_regular
 from trainer_module.features import IMAGE_SIZE
 
 FIT = 20  # MNIST: each digit's bounding box scaled to fit 20×20 ...
@@ -40,9 +43,8 @@ BATCH = 256  # .npy images converted and answered at a time: memory is bounded w
 
 
 def _open(path: str):
-  """The path opened for reading if it is a regular file (components/local_files: a FIFO would
+  """The path opened for reading if it is a regular file (components/lib/local_files.py: a FIFO would
   block, a device never end); InputError otherwise."""
-  from components.lib.local_files import NotRegularFileError, open_regular
   try:
     return open_regular(path)
   except FileNotFoundError:
@@ -118,7 +120,6 @@ def load_batches(path: str, size: int = BATCH) -> Tuple[Iterator[np.ndarray], bo
 def load_gray(path: str) -> np.ndarray:
   """The picture as float32 gray levels 0-255, [H, W]; transparency composited (composite()).
   One frame only: an animation or multi-page file is refused (which frame is the digit?)."""
-  from PIL import Image, ImageOps, UnidentifiedImageError
   try:
     with _open(path) as f, Image.open(f) as image:
       frames = getattr(image, 'n_frames', 1)
@@ -210,7 +211,6 @@ def ink(gray: np.ndarray) -> np.ndarray:
 def drop_specks(values: np.ndarray) -> np.ndarray:
   """Without the specks (dust, noise that passed the floor): patches of connected ink (8-way)
   with less than SPECK_SHARE of the largest patch's ink. They would widen the bounding box."""
-  from scipy import ndimage  # scipy is in the lock (scikit-learn's, TFMA's)
   labels, count = ndimage.label(values > 0, structure=np.ones((3, 3)))
   if count <= 1:
     return values
@@ -230,7 +230,6 @@ def bounding_box(values: np.ndarray) -> Tuple[int, int, int, int]:
 
 def fit(values: np.ndarray, size: int = FIT) -> np.ndarray:
   """Scaled (anti-aliased) so that its longer side is `size`, keeping the aspect ratio."""
-  from PIL import Image
   h, w = values.shape
   scale = size / max(h, w)
   new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))

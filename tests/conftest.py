@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline import store as store_lib
-from pipeline.config import LocalPaths
+from pipeline.paths import LocalPaths
 from tests.inspection.make_fixture import FIXTURE_DIR, FIXTURE_ROOT, move_artifact_uris
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

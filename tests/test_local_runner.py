@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from components.lib.artifact_files import read_serving_result
 from components.lib import datasets
 from components.lib import idx
 from components import serving_check
@@ -81,7 +82,7 @@ def test_the_serving_check_saw_what_the_evaluator_saw(blessed_run):
   output_dir, proc = blessed_run
   assert proc.returncode == 0
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
-  check = serving_check.read_result(summary.uris['InfraBlessing'])
+  check = read_serving_result(summary.uris['InfraBlessing'])
   assert check['passed'] and check['examples'] == check['evaluator_examples'] == 10000
   assert check['disagreements'] == 0
   assert abs(check['accuracy_classify'] - summary.accuracy) < 1e-6

@@ -9,3 +9,4 @@ IMAGE_SIZE = 28  # images are IMAGE_SIZE x IMAGE_SIZE
 NUM_CLASSES = 10
 TRAIN_SPLIT = 'train'  # MNIST's 60k training set
 EVAL_SPLIT = 'eval'  # MNIST's 10k test set: the Evaluator's gate
+HISTORY_FILE = 'history.json'  # the Trainer's per-epoch metrics, in its ModelRun artifact

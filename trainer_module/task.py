@@ -29,10 +29,10 @@ from trainer_module import export
 from trainer_module import precision as precision_lib
 from trainer_module import strategy as strategy_lib
 from trainer_module.config import TRAINING_PLAN_LOG, TrainingConfig
+from trainer_module.features import HISTORY_FILE
 from trainer_module.custom_loop import CustomLoop
 from trainer_module.model import build_model
 
-HISTORY_FILE = 'history.json'
 
 
 def _learning_rate(config: TrainingConfig, steps_per_epoch: int):

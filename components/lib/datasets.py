@@ -9,6 +9,8 @@ No TensorFlow here: the IDX validation and the command line import it.
 import dataclasses
 from typing import Dict, Optional, Tuple
 
+from trainer_module.config import CLOTHES_TRAINING, DIGIT_TRAINING, TrainingDefaults
+
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 
@@ -19,20 +21,6 @@ class IdxFile:
   magic: int
   count: Optional[int]  # examples in the file; None where not pinned
   sha256: Optional[str]  # of the *decompressed* bytes; None: any content passing the format checks
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingDefaults:
-  """What a run trains with when the flag is not given (--epochs, --augment-*)."""
-  epochs: int
-  augment_rotation: float  # degrees either way
-  augment_zoom: float  # scale by 1 ± this
-  augment_shift: float  # pixels in x and in y
-  augment_flip: bool = False  # mirror half the images left/right: for symmetric classes only
-
-
-# Tuned on MNIST: 18 epochs with the digit augmentation reach about 99.6 % (docs/benchmarks.md).
-DIGIT_TRAINING = TrainingDefaults(epochs=18, augment_rotation=10.0, augment_zoom=0.1, augment_shift=2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,12 +90,6 @@ MNIST = Dataset(
     mirrors_env_var='MNIST_MIRRORS',
 )
 
-# Clothes look the same mirrored, digits do not: Fashion-MNIST trains on images mirrored at random
-# and without the digits' rotations, zooms and shifts (each cost it accuracy). The runs measured:
-# docs/training.md, "Fashion-MNIST: mirrored, not moved".
-FASHION_TRAINING = TrainingDefaults(epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0,
-                                    augment_flip=True)
-
 # Zalando's Fashion-MNIST (github.com/zalandoresearch/fashion-mnist), MNIST's drop-in replacement:
 # same file names, sizes and format. Digests of the decompressed files, as Debian's
 # dataset-fashion-mnist package ships them (/usr/share/datasets/fashion-mnist).
@@ -124,7 +106,7 @@ FASHION_MNIST = Dataset(
                  'Sneaker', 'Bag', 'Ankle boot'),
     # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is MNIST's).
     default_accuracy_threshold=0.85,
-    training_defaults=FASHION_TRAINING,  # mirrored, not moved (above)
+    training_defaults=CLOTHES_TRAINING,  # mirrored, not moved (trainer_module/config.py)
     # Keras' copy (tf.keras.datasets.fashion_mnist), then the project's own S3 website.
     mirrors=('https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
              'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'),

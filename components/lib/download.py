@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 from components.lib import datasets
 from components.lib import idx
 from components.lib.idx import IdxFile, MnistDataError, decompress, is_remote, sha256_hex
+from components.lib.local_files import open_regular
 
 DEFAULT_MIRRORS = datasets.MNIST.mirrors
 # How long anything may take. A socket timeout only bounds the wait for the next byte: a server
@@ -166,7 +167,6 @@ def _is_canonical(raw: bytes, spec: IdxFile) -> bool:
 
 def _cached(path: str, spec: IdxFile) -> bool:
   """Whether the cached file is the canonical one, inflated as a stream (bounded memory)."""
-  from components.lib.local_files import open_regular
   try:
     with open_regular(path) as raw, gzip.GzipFile(fileobj=raw, mode='rb') as stream:
       return idx.read_idx(spec.name, stream, spec)[1] == spec.sha256

@@ -5,7 +5,6 @@ protobuf modules alone. One reader for every caller: the ServingCheck, the KFP r
 the read-side tools. tests/inspection/test_fast_read_path.py checks it against TFMA's own
 loaders."""
 import dataclasses
-import glob
 import importlib.util
 import json
 import os
@@ -13,6 +12,8 @@ import struct
 import sys
 import types
 from typing import Any, Dict, Iterator, List, Optional
+
+from components.lib import artifact_files
 
 # What components/mnist_evaluator.py's EvalConfig computes and bounds (this is their one home).
 ACCURACY_CLASS = 'SparseCategoricalAccuracy'
@@ -60,23 +61,9 @@ def _tfma_protos() -> Dict[str, types.ModuleType]:
   return _PROTOS
 
 
-def _open(path: str):
-  if is_local(path):
-    return open(path, 'rb')
-  import tensorflow as tf  # gs://, s3://: TensorFlow's filesystems
-  return tf.io.gfile.GFile(path, 'rb')
-
-
-def _glob(pattern: str) -> List[str]:
-  if is_local(pattern):
-    return glob.glob(pattern)
-  import tensorflow as tf
-  return tf.io.gfile.glob(pattern)
-
-
 def _records(path: str) -> Iterator[bytes]:
   """The records of an uncompressed TFRecord file (length, length crc, data, data crc)."""
-  with _open(path) as f:
+  with artifact_files.open_binary(path) as f:
     while True:
       header = f.read(12)
       if len(header) < 12:
@@ -87,18 +74,11 @@ def _records(path: str) -> Iterator[bytes]:
       yield data
 
 
-def is_local(uri: str) -> bool:
-  return '://' not in uri
-
-
 def read_evaluation(uri: str) -> Evaluation:
   """What TFMA found and the gate it applied, read from the evaluation alone."""
-  if not is_local(uri):
-    from components.lib.object_storage import enable_for
-    enable_for(uri)
   protos = _tfma_protos()
   evaluation = Evaluation()
-  metric_files = sorted(_glob(os.path.join(uri, 'metrics*.tfrecord')) or _glob(os.path.join(uri, 'metrics*')))
+  metric_files = sorted(artifact_files.glob(os.path.join(uri, 'metrics*.tfrecord')) or artifact_files.glob(os.path.join(uri, 'metrics*')))
   if not metric_files:
     raise FileNotFoundError(f'no TFMA metrics in {uri}')
   for path in metric_files:
@@ -117,7 +97,7 @@ def read_evaluation(uri: str) -> Evaluation:
           evaluation.baseline_accuracy = kv.value.double_value.value
         else:
           evaluation.accuracy = kv.value.double_value.value
-  for path in sorted(_glob(os.path.join(uri, 'validations*'))):
+  for path in sorted(artifact_files.glob(os.path.join(uri, 'validations*'))):
     for record in _records(path):
       validation = protos['validation'].ValidationResult.FromString(record)
       for per_slice in validation.metric_validations_per_slice:
@@ -130,8 +110,8 @@ def read_evaluation(uri: str) -> Evaluation:
           else:
             bound = threshold.value_threshold.lower_bound.value
             evaluation.failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
-  for path in _glob(os.path.join(uri, 'eval_config.json')):  # TFMA's record of the gate it applied
-    with _open(path) as f:
+  for path in artifact_files.glob(os.path.join(uri, 'eval_config.json')):  # TFMA's record of the gate it applied
+    with artifact_files.open_binary(path) as f:
       config = json.loads(f.read()).get('evalConfig', {})
     for spec in config.get('metricsSpecs', []):
       for metric in spec.get('metrics', []):

@@ -8,13 +8,15 @@ import contextlib
 import dataclasses
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
-from components.lib import datasets
+from components.lib import artifact_files, datasets, object_storage
+from components.lib.object_storage import enable_for
 from components.lib.datasets import IMAGE_MAGIC, LABEL_MAGIC, IdxFile  # pylint: disable=unused-import
 from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 
@@ -43,7 +45,6 @@ class MnistSplit:
 
 
 def is_remote(path: str) -> bool:
-  from components.lib.object_storage import enable_for
   enable_for(path)  # also in Beam worker processes, which start without s3://
   return '://' in path
 
@@ -54,27 +55,13 @@ MAX_IDX_BYTES = 640 * 2**20
 CHUNK = 2**20
 
 
-def open_file(path: str):
-  """A local regular file (a FIFO or device is refused: components/local_files), or a gs:// /
-  s3:// object through tf.io.gfile, opened for binary reading."""
-  if is_remote(path):
-    import tensorflow as tf  # Only remote filesystems need TF here.
-    return tf.io.gfile.GFile(path, 'rb')
-  from components.lib.local_files import open_regular
-  return open_regular(path)
-
-
-def _exists(path: str) -> bool:
-  if is_remote(path):
-    import tensorflow as tf
-    return tf.io.gfile.exists(path)
-  return os.path.exists(path)
+open_file = artifact_files.open_binary  # a local regular file, or a gs:// / s3:// object
+_exists = artifact_files.exists
 
 
 def decompress(name: str, raw: bytes, limit: int = MAX_IDX_BYTES) -> bytes:
   """The decompressed bytes of an in-memory gzip, refused past `limit` (inflated as a stream:
   a bomb stops at limit + 1 bytes)."""
-  import io
   try:
     with gzip.GzipFile(fileobj=io.BytesIO(raw), mode='rb') as stream:
       data = stream.read(limit + 1)
@@ -200,7 +187,6 @@ def sha256_hex(data: bytes) -> str:
 def _read_problem(path: str, error: BaseException) -> str:
   """One phrase for why `path` could not be opened: the network's truth for a remote file."""
   if is_remote(path):
-    from components.lib import object_storage
     problem = object_storage.unreachable(path) or object_storage.denied(error) or \
         object_storage.refused(path)
     if problem:

@@ -7,8 +7,8 @@ import time
 from tfx.types import standard_artifacts
 
 from components import mnist_pusher
-from components.mnist_pusher import ALREADY_SERVING_KEY, PROVENANCE_FILE
 from trainer_module import tf_serving
+from components.lib import names, serving_dir
 
 
 def _model(tmp_path, name):
@@ -40,12 +40,12 @@ def _push(tmp_path, model, blessed=1):
 def test_pushes_a_whole_version_with_its_provenance(tmp_path):
   model = _model(tmp_path, 'a')
   pushed = _push(tmp_path, model)
-  [version] = mnist_pusher.versions(str(tmp_path / 'serving'))
+  [version] = serving_dir.versions(str(tmp_path / 'serving'))
   assert pushed.get_int_custom_property('pushed') == 1
   assert pushed.get_string_custom_property('pushed_version') == str(version)
   target = tmp_path / 'serving' / str(version)
   assert (target / 'saved_model.pb').read_text() == 'a'
-  assert json.loads((target / PROVENANCE_FILE).read_text())['model_uri'] == model.uri
+  assert json.loads((target / serving_dir.PROVENANCE_FILE).read_text())['model_uri'] == model.uri
   assert sorted(os.listdir(tmp_path / 'serving')) == [str(version), 'models.config'], \
       'no staging folder left'
 
@@ -55,8 +55,8 @@ def test_the_same_model_is_not_pushed_twice_but_a_new_one_is(tmp_path):
   again = _push(tmp_path, _model(tmp_path, 'a'))
   version = first.get_string_custom_property('pushed_version')
   assert again.get_int_custom_property('pushed') == 0
-  assert again.get_string_custom_property(ALREADY_SERVING_KEY) == version
-  assert mnist_pusher.versions(str(tmp_path / 'serving')) == [int(version)]
+  assert again.get_string_custom_property(names.ALREADY_SERVING) == version
+  assert serving_dir.versions(str(tmp_path / 'serving')) == [int(version)]
   newer = _push(tmp_path, _model(tmp_path, 'b'))
   assert int(newer.get_string_custom_property('pushed_version')) > int(version)  # even within a second
 
@@ -64,28 +64,28 @@ def test_the_same_model_is_not_pushed_twice_but_a_new_one_is(tmp_path):
 def test_an_unblessed_model_is_not_pushed(tmp_path):
   pushed = _push(tmp_path, _model(tmp_path, 'a'), blessed=0)
   assert pushed.get_int_custom_property('pushed') == 0
-  assert not pushed.has_custom_property(ALREADY_SERVING_KEY)
-  assert mnist_pusher.versions(str(tmp_path / 'serving')) == []
+  assert not pushed.has_custom_property(names.ALREADY_SERVING)
+  assert serving_dir.versions(str(tmp_path / 'serving')) == []
 
 
 def test_older_foreign_and_partial_folders(tmp_path):
   serving = tmp_path / 'serving'
-  assert mnist_pusher.versions(str(serving)) == []  # no serving dir yet
+  assert serving_dir.versions(str(serving)) == []  # no serving dir yet
   (serving / '100').mkdir(parents=True)  # pushed by TFX's stock Pusher: no provenance
   (serving / '100' / 'saved_model.pb').write_text('old')
   (serving / '200').write_text('a file, not a version')
   (serving / '.pushing-300-abc').mkdir()  # an interrupted push
   (serving / 'notes').mkdir()
-  assert mnist_pusher.versions(str(serving)) == [100]
-  assert mnist_pusher.provenance(str(serving / '100')) == {}
+  assert serving_dir.versions(str(serving)) == [100]
+  assert serving_dir.provenance(str(serving / '100')) == {}
   model = _model(tmp_path, 'a')
   assert mnist_pusher.serving_version_of(str(serving), model.uri) is None
   # A version that claims the model but lacks its SavedModel does not count as serving it.
   (serving / '400' / 'assets.extra').mkdir(parents=True)
-  (serving / '400' / PROVENANCE_FILE).write_text(json.dumps({'model_uri': model.uri}))
+  (serving / '400' / serving_dir.PROVENANCE_FILE).write_text(json.dumps({'model_uri': model.uri}))
   assert mnist_pusher.serving_version_of(str(serving), model.uri) is None
-  (serving / '400' / PROVENANCE_FILE).write_text('not json')
-  assert mnist_pusher.provenance(str(serving / '400')) == {}
+  (serving / '400' / serving_dir.PROVENANCE_FILE).write_text('not json')
+  assert serving_dir.provenance(str(serving / '400')) == {}
   pushed = _push(tmp_path, model)
   assert int(pushed.get_string_custom_property('pushed_version')) > 400
 
@@ -119,7 +119,7 @@ def test_models_config_names_the_serving_dir(tmp_path, monkeypatch):
                                      '}\n')
   [config] = tf_serving.parse_models_config(_models_config(serving)).model_config_list.config
   assert config.base_path == str(serving) and os.path.isabs(config.base_path)
-  assert mnist_pusher.versions(config.base_path) == [int(pushed.get_string_custom_property(
+  assert serving_dir.versions(config.base_path) == [int(pushed.get_string_custom_property(
       'pushed_version'))]  # the file is no version
   relative = mnist_pusher.write_models_config('serving')
   assert relative == str(serving / 'models.config')

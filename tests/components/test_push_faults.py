@@ -14,6 +14,7 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
 from components import mnist_pusher
+from components.lib import serving_dir
 
 KILLED = 137
 
@@ -117,9 +118,9 @@ def _push_in_child(model_uri, serving, pushed_uri, at=None, kind='kill'):
 def _check_only_complete_versions(serving, saved_model):
   """Every numbered version is the whole model plus its provenance record."""
   expected = _files(os.path.join(saved_model, 'Format-Serving'))
-  for version in mnist_pusher.versions(serving):
+  for version in serving_dir.versions(serving):
     got = _files(os.path.join(serving, str(version)))
-    provenance = got.pop(mnist_pusher.PROVENANCE_FILE)
+    provenance = got.pop(serving_dir.PROVENANCE_FILE)
     assert got == expected, f'version {version} is not the whole model'
     assert json.loads(provenance)['model_uri'] == saved_model
 
@@ -129,7 +130,7 @@ def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, sa
   serving = str(tmp_path / 'serving')
   status, operations = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / 'clean'))
   assert status == 0 and operations > 10, operations  # a clean push, counted
-  assert len(mnist_pusher.versions(serving)) == 1
+  assert len(serving_dir.versions(serving)) == 1
   fileio.rmtree(serving)
   outcomes = set()
   for at in range(1, operations + 1):
@@ -137,7 +138,7 @@ def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, sa
     outcomes.add(status)
     assert status in (KILLED, 3, 1), (at, status)
     _check_only_complete_versions(serving, saved_model)
-    after_fault = mnist_pusher.versions(serving)
+    after_fault = serving_dir.versions(serving)
     assert len(after_fault) <= 1
     if kind == 'disk-full' and os.path.isdir(serving):  # the failing push removed its staging dir
       assert not [n for n in os.listdir(serving) if n.startswith('.pushing-')], (at, os.listdir(serving))
@@ -145,10 +146,10 @@ def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, sa
     status, _ = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / f'{at}-next'))
     assert status == 0
     assert sorted(os.listdir(serving)) == sorted(
-        [str(v) for v in mnist_pusher.versions(serving)] + [mnist_pusher.MODELS_CONFIG_FILE]), \
+        [str(v) for v in serving_dir.versions(serving)] + [mnist_pusher.MODELS_CONFIG_FILE]), \
         f'leftovers after a fault at operation {at}: {os.listdir(serving)}'
     _check_only_complete_versions(serving, saved_model)
-    assert len(mnist_pusher.versions(serving)) == 1  # the same model is never pushed twice
+    assert len(serving_dir.versions(serving)) == 1  # the same model is never pushed twice
     fileio.rmtree(serving)
   assert outcomes == ({3} if kind == 'disk-full' else {KILLED}), outcomes
 

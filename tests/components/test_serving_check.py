@@ -8,7 +8,8 @@ import pytest
 from components.lib import idx
 from components import serving_check
 from components.serving_check import judge
-from components.serving_probe import ANSWERS_FILE
+from components.lib.artifact_files import read_serving_result
+from components.lib.names import ANSWERS_FILE
 
 BOUND_MS = 1000.0
 
@@ -180,8 +181,8 @@ def test_the_probe_runs_from_any_working_directory(tmp_path, monkeypatch):
 
 
 def test_read_result_of_a_blessing_without_one(tmp_path):
-  assert serving_check.read_result(str(tmp_path)) is None
-  assert serving_check.read_result(None) is None
+  assert read_serving_result(str(tmp_path)) is None
+  assert read_serving_result(None) is None
 
 
 @pytest.mark.slow

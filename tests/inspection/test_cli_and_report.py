@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from components.lib.idx import FILES
-from components.serving_check import read_answers
-from inspection import report
+from components.lib.artifact_files import read_answers
+from inspection import model_quality, report
 from inspection import runs
 from tests.conftest import run_py
 from tests.inspection.test_collect import walk
@@ -128,7 +128,7 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
   # The report reuses the ServingCheck's answers instead of predicting the eval split again.
   labels, kept = read_answers(summary.uris['InfraBlessing'])
   assert kept.shape == (1000, 10) and kept.dtype == np.float32
-  np.testing.assert_array_equal(labels, report.read_split(summary.uris['Examples'], 'eval')[1])
+  np.testing.assert_array_equal(labels, model_quality.read_split(summary.uris['Examples'], 'eval')[1])
   assert np.trace(confusion) == np.sum(kept.argmax(axis=1) == labels)
   assert len(data['history']['loss']) == 2
   assert data['gate']['lower_bound'] == 0.5

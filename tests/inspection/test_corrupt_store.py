@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from inspection import cli as cli
+from inspection import cli
+from pipeline.commands import ExitCode
 
 FIXTURE = os.path.join(os.path.dirname(__file__), 'fixtures', 'two_runs', 'metadata.sqlite')
 
@@ -33,7 +34,7 @@ def test_a_corrupt_store_is_called_corrupt_in_one_line(tmp_path, capsys, damage)
   else:
     _damage_every_page_but_the_schema(store)
   before = open(store, 'rb').read()
-  assert cli.main(['--output-dir', str(tmp_path), 'runs']) == cli.EXIT_FAILED
+  assert cli.main(['--output-dir', str(tmp_path), 'runs']) == ExitCode.FAILED
   err = capsys.readouterr().err
   assert len(err.strip().splitlines()) == 1, err
   assert 'the ML Metadata store is corrupt' in err and '--fresh-store' in err

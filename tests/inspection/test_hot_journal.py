@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pipeline.config import LocalPaths
-from tests.pipeline.test_local_lock import holding
+from pipeline.paths import LocalPaths
+from tests.pipeline.local.test_lock import holding
 
 # A write transaction bigger than SQLite's page cache, so that the store file itself is already
 # half-rewritten when the process is killed: only the journal can bring it back.

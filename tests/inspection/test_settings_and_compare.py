@@ -13,6 +13,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 from inspection import cli as cli
 from inspection import compare, provenance, render, runs, settings
 from pipeline import store as store_lib
+from pipeline.local import run_record
 from tests.conftest import REPO
 from tests.kubeflow.kfp_standin import KfpStandIn
 
@@ -79,7 +80,10 @@ def test_provenance_is_recorded_on_the_run_and_read_back(recorded):
   store = _read_write(output_dir)
   run = runs.runs(store)[0]
   assert runs.summarize_run(store, run).provenance == {}  # the recording predates it
-  provenance.record(store, run, 123.45)
+  for key, value in run_record.end_values(run_record.COMPLETE, 123.45).items():
+    kind = 'double_value' if isinstance(value, float) else 'string_value'
+    setattr(run.custom_properties[key], kind, value)
+  store.put_contexts([run])
   summary = runs.summarize_run(store, runs.run_context(store, run.name))
   made = summary.provenance
   assert set(made['versions']) >= {'TensorFlow', 'TFX', 'Beam', 'TFMA', 'MLMD'}
@@ -96,11 +100,11 @@ def test_the_commit_is_marked_dirty_when_tracked_files_changed(tmp_path):
   git('add', 'f')
   git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'x')
   (tmp_path / 'untracked').write_text('u')
-  clean = provenance.git_commit(str(tmp_path))
+  clean = run_record.git_commit(str(tmp_path))
   assert len(clean) == 40 and not clean.endswith('(dirty)')
   (tmp_path / 'f').write_text('b')
-  assert provenance.git_commit(str(tmp_path)) == clean + ' (dirty)'
-  assert provenance.git_commit(str(tmp_path / 'untracked')) is None  # not a checkout
+  assert run_record.git_commit(str(tmp_path)) == clean + ' (dirty)'
+  assert run_record.git_commit(str(tmp_path / 'untracked')) is None  # not a checkout
 
 
 def _compare(capsys, output_dir, *args):

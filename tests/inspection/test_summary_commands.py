@@ -9,10 +9,13 @@ import time
 
 import numpy as np
 
-from pipeline import local
-from pipeline.config import LocalPaths
+from inspection import model_quality
+from inspection import summary as summary_lib
+from pipeline.commands import ExitCode
+from pipeline.paths import LocalPaths
 from inspection import report, runs
 from pipeline import store as store_lib
+from pipeline.local import run_record
 
 VERSION = '1795742029'
 
@@ -21,7 +24,7 @@ def _summary(recorded, capsys, which):
   output_dir, store = recorded
   run_id = runs.runs(store)[which].name
   paths = LocalPaths.under(output_dir)
-  code = local.report_and_summary(store_lib.sqlite_config(paths.metadata_path, read_only=False), paths,
+  code = summary_lib.report_and_summary(store_lib.sqlite_config(paths.metadata_path, read_only=False), paths,
                                   time.monotonic() - 42, run_id)
   out = capsys.readouterr().out
   return code, dict(re.findall(r'^([A-Za-z ]+):\s+(.*)$', out, re.M)), run_id
@@ -34,7 +37,7 @@ def _shell(command, cwd):
 def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsys, tmp_path):
   output_dir, store = recorded
   code, lines, run_id = _summary(recorded, capsys, 1)
-  assert code == local.EXIT_PUSHED
+  assert code == ExitCode.OK
   assert lines['Inspect'].endswith(f'--output-dir {output_dir} lineage {VERSION}')
   lineage = _shell(lines['Inspect'], cwd=str(tmp_path))  # not the project root
   assert lineage.returncode == 0 and lineage.stdout.startswith('PushedModel #') and lineage.stderr == ''
@@ -51,7 +54,7 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
   assert words[-4] in ('predict', 'predict') and words[-3] == '--model' and words[-2] == os.path.join(output_dir, 'serving', VERSION)
   examples = np.load(words[-1])
   [summary] = [runs.summarize_run(store, c) for c in runs.runs(store) if c.name == run_id]
-  images, labels = report.read_split(summary.uris['Examples'], 'eval')
+  images, labels = model_quality.read_split(summary.uris['Examples'], 'eval')
   assert examples.dtype == np.float32 and examples.shape == (5, 28, 28)
   np.testing.assert_allclose(examples, images[:5] / 255.0, atol=1e-6)
   assert comment == ', '.join(str(label) for label in labels[:5])
@@ -59,10 +62,15 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
   assert os.path.exists(os.path.join(output_dir, 'index.html'))
 
 
-def test_the_run_records_how_it_was_made(recorded, capsys):
-  output_dir, _ = recorded
+def test_the_report_says_how_the_model_was_made(recorded, capsys):
+  """What a run records at its end (pipeline/local/run_record.py), shown by its report."""
+  output_dir, store = recorded
+  writable = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), False))
+  context = runs.run_context(writable, runs.runs(store)[0].name)
+  for key, value in run_record.end_values(run_record.COMPLETE, 42.5).items():
+    setattr(context.custom_properties[key], 'double_value' if isinstance(value, float) else 'string_value', value)
+  writable.put_contexts([context])
   _, _, run_id = _summary(recorded, capsys, 0)
-  store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
   made = runs.summarize_run(store, runs.run_context(store, run_id)).provenance
   assert made['total_seconds'] >= 42 and made['versions']['TFX'] == '1.16.0' and made['git_commit']
   with open(report.report_path(output_dir, run_id)) as f:
@@ -77,5 +85,5 @@ def test_the_run_records_how_it_was_made(recorded, capsys):
 
 def test_a_refused_run_names_no_version(recorded, capsys):
   code, lines, _ = _summary(recorded, capsys, 0)
-  assert code == local.EXIT_NOT_BLESSED and 'Try it' not in lines
+  assert code == ExitCode.NOT_PUSHED and 'Try it' not in lines
   assert lines['Inspect'].endswith(' runs') and 'VERSION' not in lines['Inspect']

@@ -20,7 +20,7 @@ def run_cli(*args, timeout=300, cwd=REPO):
 
 def _parse_compile(output, *extra):
   """`python -m kubeflow compile --output OUTPUT --image IMAGE EXTRA…` as main() parses it."""
-  from kubeflow import __main__ as cli
+  from kubeflow import cli
   from pipeline import config as config_lib
   argv = ['compile', '--output', output, '--image', IMAGE, *extra]
   return cli._parser().parse_args(config_lib.join_option_values(argv))
@@ -31,7 +31,7 @@ def compile_to(folder, *extra):
   in this process: the CLI's parser and its _compile() (every check, then compile_pipeline()),
   minus the process start (a cold `import tfx`, ~9 s) and main()'s process-wide logging settings.
   test_compile.py runs the real CLI in a subprocess and checks it writes the same spec."""
-  from kubeflow import __main__ as cli
+  from kubeflow import cli
   output = os.path.join(folder, 'build', 'pipeline.yaml')
   args = _parse_compile(output, *extra)
   stdout, stderr = io.StringIO(), io.StringIO()

@@ -13,8 +13,10 @@ import re
 
 import pytest
 
+from components.lib.artifact_files import read_serving_result
 from components import serving_check
-from components.mnist_pusher import ALREADY_SERVING_KEY, versions
+from components.lib import names
+from components.lib.serving_dir import versions
 from tests.kubeflow.conftest import compile_on_local_root, compile_to
 from tests.kubeflow.kfp_standin import LOGS_KEY, PROFILES, KfpStandIn, RunFailed
 
@@ -84,7 +86,7 @@ def test_first_run_completes_every_task_and_pushes(kfp):
   # The serving check ran as a container task, in its own process, on the eval split.
   infra = run.output('ServingCheck', 'blessing')
   assert infra['metadata']['blessed'] == 1.0 and infra['metadata']['latency_p99_ms'] > 0
-  check = serving_check.read_result(infra['uri'])
+  check = read_serving_result(infra['uri'])
   assert check['passed'] and check['examples'] == check['evaluator_examples'] == 500
   assert abs(check['accuracy_classify'] - check['evaluator_accuracy']) < 1e-6
   pushed = run.output('Pusher', 'pushed_model')
@@ -284,7 +286,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
     assert second.tasks['Trainer'].state == 'CACHED'
     [baseline] = second.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model']
     assert baseline['uri'] == model_uri
-    assert second.output('Pusher', 'pushed_model')['metadata'][ALREADY_SERVING_KEY] == version
+    assert second.output('Pusher', 'pushed_model')['metadata'][names.ALREADY_SERVING] == version
   assert {key.split('/')[2] for key in s3_keys(s3_server, f'{prefix}/serving/')} == {version}
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import local_runner
 from pipeline import config as config_lib
+from pipeline import paths as paths_lib
 
 NUMBERS = st.one_of(
     st.integers(-10**12, 10**12).map(str),
@@ -54,6 +55,6 @@ def test_numeric_flags_are_refused_or_sane(flag, text, capsys):
 def test_any_output_dir_text_is_local_or_refused(text):
   if '://' in text:
     with pytest.raises(ValueError, match='must be a local directory'):
-      config_lib.check_local_output_dir(text)
+      paths_lib.check_local_output_dir(text)
   else:
-    assert config_lib.check_local_output_dir(text) == text
+    assert paths_lib.check_local_output_dir(text) == text

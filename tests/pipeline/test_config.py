@@ -8,7 +8,9 @@ import pytest
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
+from components.lib.project import PROJECT_ROOT
 from pipeline import config as config_lib
+from pipeline import paths as paths_lib
 from components.lib import datasets
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
 from components.mnist_trainer import RUN_FN
@@ -70,14 +72,14 @@ def test_bad_flags_are_usage_errors(argv, capsys):
 
 
 def test_local_paths_are_under_the_output_dir(tmp_path, monkeypatch):
-  paths = config_lib.LocalPaths.under(str(tmp_path / 'x'))
+  paths = paths_lib.LocalPaths.under(str(tmp_path / 'x'))
   assert paths.metadata_path == str(tmp_path / 'x' / 'metadata.sqlite')
   assert paths.serving_dir == str(tmp_path / 'x' / 'serving')
   assert paths.reports_dir == str(tmp_path / 'x' / 'reports')
   assert paths.pipeline_root.startswith(str(tmp_path / 'x'))
   monkeypatch.chdir(tmp_path)  # the default is the project's, wherever the command starts
-  assert config_lib.LocalPaths.under().output_dir == os.path.join(config_lib.PROJECT_DIR, 'tfx_output')
-  assert os.path.isfile(os.path.join(config_lib.PROJECT_DIR, 'local_runner.py'))
+  assert paths_lib.LocalPaths.under().output_dir == os.path.join(PROJECT_ROOT, 'tfx_output')
+  assert os.path.isfile(os.path.join(PROJECT_ROOT, 'local_runner.py'))
 
 
 def test_demo_is_the_smoke_runs_settings_and_dir_and_given_flags_stand(tmp_path, monkeypatch):
@@ -85,13 +87,13 @@ def test_demo_is_the_smoke_runs_settings_and_dir_and_given_flags_stand(tmp_path,
   monkeypatch.chdir(tmp_path)
   demo = local_runner.parse_args(['--demo'])
   assert (demo.train_examples, demo.eval_examples, demo.epochs, demo.accuracy_threshold) == (10000, 1000, 2, 0.9)
-  assert config_lib.output_dir_of(demo) == os.path.join(config_lib.PROJECT_DIR, 'demo_output')
+  assert paths_lib.output_dir_of(demo) == os.path.join(PROJECT_ROOT, 'demo_output')
   given = local_runner.parse_args(['--epochs', '3', '--demo', '--output-dir', 'x'])
   assert (given.epochs, given.train_examples) == (3, 10000)
-  assert config_lib.output_dir_of(given) == 'x'
+  assert paths_lib.output_dir_of(given) == 'x'
   plain = local_runner.parse_args([])
   assert (plain.train_examples, plain.epochs, plain.accuracy_threshold) == (None, None, None)
-  assert config_lib.output_dir_of(plain) == config_lib.DEFAULT_OUTPUT_DIR
+  assert paths_lib.output_dir_of(plain) == paths_lib.DEFAULT_OUTPUT_DIR
 
 
 def test_create_pipeline_wiring():

@@ -1,4 +1,4 @@
-"""python -m predict and its picture preparation (predict/pictures.py).
+"""mnist-tfx predict and its picture preparation (predict/pictures.py).
 
 The preparation tests are pure (no model, no TensorFlow). The command-line tests answer with a
 real model: the seed CNN trained for one epoch on 10k real MNIST digits and exported with the
@@ -16,7 +16,7 @@ from PIL import Image
 
 from components.lib import idx
 from predict import pictures
-from predict import cli
+from predict import cli, models
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_DIR, SEED_EXAMPLES_NPY
 
@@ -268,25 +268,25 @@ def test_resolve_model(tmp_path, monkeypatch):
   _fake_version(serving, '.pushing-12-1-host')
   _fake_version(serving, 'latest')
   out = str(tmp_path / 'out')
-  assert cli.resolve_model(str(serving)) == (str(serving / '10'), '10')
-  assert cli.resolve_model(str(serving / '9')) == (str(serving / '9'), '9')
-  assert cli.resolve_model(str(serving / '9' / 'saved_model.pb')) == (str(serving / '9'), '9')
-  assert cli.resolve_model('2', out) == (str(serving / '2'), '2')
-  assert cli.resolve_model(None, out) == (str(serving / '10'), '10')
+  assert models.resolve_model(str(serving)) == (str(serving / '10'), '10')
+  assert models.resolve_model(str(serving / '9')) == (str(serving / '9'), '9')
+  assert models.resolve_model(str(serving / '9' / 'saved_model.pb')) == (str(serving / '9'), '9')
+  assert models.resolve_model('2', out) == (str(serving / '2'), '2')
+  assert models.resolve_model(None, out) == (str(serving / '10'), '10')
   monkeypatch.chdir(tmp_path)
-  assert cli.resolve_model(os.path.join('out', 'serving')) == (str(serving / '10'), '10')
-  with pytest.raises(cli.ModelError, match=r'version 11: not in .*serving'):
-    cli.resolve_model('11', out)
-  with pytest.raises(cli.ModelError, match='nothing pushed there yet'):
-    cli.resolve_model(None, str(tmp_path / 'elsewhere'))  # no serving dir there
+  assert models.resolve_model(os.path.join('out', 'serving')) == (str(serving / '10'), '10')
+  with pytest.raises(models.ModelError, match=r'version 11: not in .*serving'):
+    models.resolve_model('11', out)
+  with pytest.raises(models.ModelError, match='nothing pushed there yet'):
+    models.resolve_model(None, str(tmp_path / 'elsewhere'))  # no serving dir there
   (tmp_path / 'empty').mkdir()
-  with pytest.raises(cli.ModelError, match='no model version in it'):
-    cli.resolve_model(str(tmp_path / 'empty'))
-  with pytest.raises(cli.ModelError, match='no such model directory'):
-    cli.resolve_model(str(tmp_path / 'nope'))
+  with pytest.raises(models.ModelError, match='no model version in it'):
+    models.resolve_model(str(tmp_path / 'empty'))
+  with pytest.raises(models.ModelError, match='no such model directory'):
+    models.resolve_model(str(tmp_path / 'nope'))
   (tmp_path / 'file').write_text('x')
-  with pytest.raises(cli.ModelError, match='not a model directory'):
-    cli.resolve_model(str(tmp_path / 'file'))
+  with pytest.raises(models.ModelError, match='not a model directory'):
+    models.resolve_model(str(tmp_path / 'file'))
 
 
 def test_usage_errors_exit_2(capsys):
@@ -327,7 +327,7 @@ def serving_dir(tmp_path_factory, mnist_dir):
 
 @pytest.fixture(scope='module')
 def classify(serving_dir):
-  return cli.load_classify(os.path.join(serving_dir, '1'))
+  return models.load_classify(os.path.join(serving_dir, '1'))
 
 
 def _run(argv, capsys):
@@ -359,7 +359,7 @@ def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
   the small test model is unsure of (it agrees on 94-96 of 100 here; a model trained 2 epochs
   on 20k digits on 99). Scaled down to 28×28 whole, without the preparation, few agree."""
   images, _ = test_digits
-  originals, _ = cli.classify(classify, images[:100] / np.float32(255))
+  originals, _ = models.classify(classify, images[:100] / np.float32(255))
   photos, naive = [], []
   for i, digit in enumerate(images[:100]):
     path = str(tmp_path / f'photo{i}.png')
@@ -368,15 +368,15 @@ def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
     assert prepared.shape == (1, 28, 28) and not batch
     photos.append(prepared[0])
     naive.append(np.asarray(Image.open(path).convert('L').resize((28, 28)), np.float32) / 255)
-  answers, _ = cli.classify(classify, np.stack(photos))
+  answers, _ = models.classify(classify, np.stack(photos))
   np.testing.assert_array_equal(answers[:5], originals[:5])
   assert np.mean(answers == originals) >= 0.9
-  assert np.mean(cli.classify(classify, np.stack(naive))[0] == originals) < 0.3
+  assert np.mean(models.classify(classify, np.stack(naive))[0] == originals) < 0.3
 
 
 def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(serving_dir, classify, test_digits, tmp_path, capsys):
   images, _ = test_digits
-  expected, _ = cli.classify(classify, images[:4] / np.float32(255))
+  expected, _ = models.classify(classify, images[:4] / np.float32(255))
   rgba = np.zeros((28, 28, 4), np.uint8)
   rgba[..., 3] = images[0]  # black ink on a transparent layer
   rgba_path = _png(tmp_path / 'digit.png', rgba, mode='RGBA')
@@ -464,6 +464,6 @@ def test_a_large_npy_is_answered_in_batches_numbered_on(classify, tmp_path):
     seen.append(int(image.shape[0]))
     return classify(image=image)
 
-  answers = list(cli.predict_files(recording, [path], batch_size=2))
+  answers = list(models.predict_files(recording, [path], batch_size=2))
   assert seen == [2, 2, 1]
   assert [(kind, a['index']) for kind, a in answers] == [('answer', i) for i in range(5)]

@@ -23,7 +23,7 @@ def _stroke(size=56):
   return picture
 
 
-@pytest.mark.parametrize('name', ['digit.png', 'pictures.npy', 'no-extension'])
+@pytest.mark.parametrize('name', ['digit.png', 'digits.npy', 'no-extension'])
 def test_a_fifo_is_refused_at_once(tmp_path, name):
   fifo = str(tmp_path / name)
   os.mkfifo(fifo)

@@ -1,6 +1,6 @@
 """No secret reaches the console: redact() on the exact text TFX 1.16 and Beam 2.60 print, and
 protect_output() around everything a process prints. The end-to-end check (a --verbose run with
-secrets in --beam-args and the environment) is in tests/pipeline/test_local_runs.py, and with a
+secrets in --beam-args and the environment) is in tests/pipeline/local/test_runs.py, and with a
 real MySQL password in tests/inspection/test_store_mysql.py."""
 import io
 import logging
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipeline import console
+from pipeline import secrets
 
 # TFX's LocalDagRunner with --verbose: "Using deployment config:\n %s" (every Beam component's
 # beam_pipeline_args, twice) and "Using connection config:\n %s" (the MySQL password).
@@ -49,27 +49,27 @@ SECRETS = ('SEKRETAWS', 'PWBEAM', 'URLPW', 'test-only-secret')
 
 @pytest.fixture(autouse=True)
 def no_known_secrets(monkeypatch):
-  monkeypatch.setattr(console, '_secrets', set())
+  monkeypatch.setattr(secrets, '_secrets', set())
 
 
 @pytest.mark.parametrize('text', [DEPLOYMENT_CONFIG, CONNECTION_CONFIG, BEAM_DISCARDING])
 def test_what_tfx_and_beam_print_is_redacted_by_its_shape_alone(text):
-  clean = console.redact(text)
+  clean = secrets.redact(text)
   assert not any(secret in clean for secret in SECRETS), clean
   assert clean.count('\n') == text.count('\n')
 
 
 def test_the_shapes_kept_readable():
-  assert console.redact(DEPLOYMENT_CONFIG).splitlines()[8:11] == [
+  assert secrets.redact(DEPLOYMENT_CONFIG).splitlines()[8:11] == [
       '      beam_pipeline_args: "--aws_secret_access_key=***"',
       '      beam_pipeline_args: "--password=***"',
       '      beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"']
-  assert '  password: "***"' in console.redact(CONNECTION_CONFIG).splitlines()
-  assert console.redact(BEAM_DISCARDING).endswith("['--aws_secret_access_key=***', '--password=***']")
-  assert console.redact('--beam-args --token T0K3N --api-key=K3Y') == '--beam-args --token *** --api-key=***'
-  assert console.redact('{"api_key": "K", "password": "P"}') == '{"api_key": "***", "password": "***"}'
-  assert console.redact('AWS_SECRET_ACCESS_KEY=abc KFP_TOKEN=def') == 'AWS_SECRET_ACCESS_KEY=*** KFP_TOKEN=***'
-  assert console.redact('Authorization: Bearer eyJhbGciOi') == 'Authorization: Bearer ***'
+  assert '  password: "***"' in secrets.redact(CONNECTION_CONFIG).splitlines()
+  assert secrets.redact(BEAM_DISCARDING).endswith("['--aws_secret_access_key=***', '--password=***']")
+  assert secrets.redact('--beam-args --token T0K3N --api-key=K3Y') == '--beam-args --token *** --api-key=***'
+  assert secrets.redact('{"api_key": "K", "password": "P"}') == '{"api_key": "***", "password": "***"}'
+  assert secrets.redact('AWS_SECRET_ACCESS_KEY=abc KFP_TOKEN=def') == 'AWS_SECRET_ACCESS_KEY=*** KFP_TOKEN=***'
+  assert secrets.redact('Authorization: Bearer eyJhbGciOi') == 'Authorization: Bearer ***'
 
 
 @pytest.mark.parametrize('text', [
@@ -84,32 +84,32 @@ def test_the_shapes_kept_readable():
     'author: someone',
 ])
 def test_ordinary_lines_are_left_alone(text):
-  assert console.redact(text) == text
+  assert secrets.redact(text) == text
 
 
 def test_known_secrets_are_masked_wherever_they_appear(monkeypatch):
-  console.add_secret('hunter2pw')
-  console.add_secret('abc')  # too short to mask everywhere; masked where it looks like one
-  assert console.redact('connecting as mlmd with hunter2pw…') == 'connecting as mlmd with ***…'
-  assert console.redact("args ['--pass', 'hunter2pw']") == "args ['--pass', '***']"
-  assert console.redact('abc and password=abc') == 'abc and password=***'
+  secrets.add_secret('hunter2pw')
+  secrets.add_secret('abc')  # too short to mask everywhere; masked where it looks like one
+  assert secrets.redact('connecting as mlmd with hunter2pw…') == 'connecting as mlmd with ***…'
+  assert secrets.redact("args ['--pass', 'hunter2pw']") == "args ['--pass', '***']"
+  assert secrets.redact('abc and password=abc') == 'abc and password=***'
 
 
 def test_secrets_are_found_in_the_command_line_and_the_environment():
   argv = ['--output-dir', 'D', '--beam-args',
           '--aws_secret_access_key=A1 --password B2 --runner=DirectRunner --flink_master=http://u:C3@h:1',
           '--beam-args=--token=D4', '--verbose']
-  assert list(console.secrets_in_args(argv)) == ['A1', 'B2', 'C3', 'D4']
+  assert list(secrets.secrets_in_args(argv)) == ['A1', 'B2', 'C3', 'D4']
   env = {'MLMD_MYSQL_PASSWORD': 'pw', 'AWS_SECRET_ACCESS_KEY': 'x' * 20, 'KFP_TOKEN': 'true',
          'HOME': '/root', 'PWD': '/work', 'GITHUB_TOKEN': 'ghp_' + 'y' * 20}
-  assert sorted(console.secrets_in_environment(env)) == sorted(['pw', 'x' * 20, 'ghp_' + 'y' * 20])
+  assert sorted(secrets.secrets_in_environment(env)) == sorted(['pw', 'x' * 20, 'ghp_' + 'y' * 20])
 
 
 def test_protect_output_covers_print_logging_and_tracebacks(monkeypatch):
   out, err = io.StringIO(), io.StringIO()
   monkeypatch.setattr(sys, 'stdout', out)
   monkeypatch.setattr(sys, 'stderr', err)
-  with console.protect_output(['--beam-args', '--some_key=VALUE1'], {'MLMD_MYSQL_PASSWORD': 'DBPASS'}):
+  with secrets.protect_output(['--beam-args', '--some_key=VALUE1'], {'MLMD_MYSQL_PASSWORD': 'DBPASS'}):
     print('value VALUE1 and DBPASS')
     handler = logging.StreamHandler()  # made inside: holds the redacting sys.stderr
     logger = logging.getLogger('test_protect_output')
@@ -134,5 +134,5 @@ def test_protect_output_covers_print_logging_and_tracebacks(monkeypatch):
 def test_redacting_filter_for_other_handlers():
   record = logging.LogRecord('absl', logging.INFO, __file__, 1, 'Using connection config:\n %s', (
       'mysql { password: "test-only-secret" }',), None)
-  assert console.RedactingFilter().filter(record)
+  assert secrets.RedactingFilter().filter(record)
   assert record.getMessage() == 'Using connection config:\n mysql { password: "***" }'

@@ -1,7 +1,8 @@
 """ComponentProgress: one line per component from the orchestrator's own log records."""
 import logging
 
-from pipeline import console
+from components.lib import names
+from pipeline.local import progress as progress_lib
 
 
 def _record(msg, *args):
@@ -19,9 +20,9 @@ def _run(progress, node, cached=False):
 
 def test_a_component_that_really_runs_is_announced_and_reported():
   printed, started = [], []
-  progress = console.ComponentProgress(printed.append, on_start=started.append)
+  progress = progress_lib.ComponentProgress(printed.append, on_start=started.append)
   _run(progress, 'Evaluator')
-  assert printed[0] == console.ComponentProgress.STARTING['Evaluator']
+  assert printed[0] == progress_lib.ComponentProgress.STARTING[names.EVALUATOR]
   assert printed[1].startswith('Evaluator') and printed[1].endswith(' s')
   assert started == ['Evaluator']
 
@@ -29,7 +30,7 @@ def test_a_component_that_really_runs_is_announced_and_reported():
 def test_a_cached_component_starts_nothing():
   """The runner starts the ServingCheck's probe as the Evaluator starts: not for a cached one."""
   printed, started = [], []
-  progress = console.ComponentProgress(printed.append, on_start=started.append)
+  progress = progress_lib.ComponentProgress(printed.append, on_start=started.append)
   _run(progress, 'Evaluator', cached=True)
   assert started == []
   assert printed == [f'{"Evaluator":<28} {progress.seconds["Evaluator"]:7.1f} s (cached)']

@@ -7,9 +7,10 @@ import os
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components import mnist_pusher
-from pipeline import local
-from pipeline.config import PIPELINE_NAME, LocalPaths
+from components.lib import serving_dir
+from pipeline.local import interrupted as local
+from pipeline.config import PIPELINE_NAME
+from pipeline.paths import LocalPaths
 from pipeline import store as store_lib
 
 
@@ -20,7 +21,7 @@ def _version(serving, number, pushed_model_uri=None, model_uri=None):
     f.write(f'model {number}')
   if pushed_model_uri:
     os.makedirs(os.path.join(folder, 'assets.extra'))
-    with open(os.path.join(folder, mnist_pusher.PROVENANCE_FILE), 'w') as f:
+    with open(os.path.join(folder, serving_dir.PROVENANCE_FILE), 'w') as f:
       json.dump({'model_uri': model_uri, 'pushed_model_uri': pushed_model_uri}, f)
   return folder
 
@@ -72,7 +73,7 @@ def test_a_genuinely_interrupted_push_is_moved_aside_whole(recorded):
   assert not os.path.exists(orphan) and open(os.path.join(aside, 'saved_model.pb')).read() == 'model 200'
   assert os.path.isdir(recorded_push) and recorded_push not in dict(unvouched)
   assert _set_aside(config, paths)[0] == []  # idempotent; the moved version is no version any more
-  assert mnist_pusher.versions(paths.serving_dir) == [int(v) for v in
+  assert serving_dir.versions(paths.serving_dir) == [int(v) for v in
                                                       sorted(os.listdir(paths.serving_dir)) if v.isdigit()]
 
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 import local_runner
-from pipeline.config import LocalPaths
+from pipeline.paths import LocalPaths
 from tests.inspection.make_fixture import FIXTURE_DIR
 
 

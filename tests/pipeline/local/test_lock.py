@@ -1,5 +1,5 @@
 """One run per output dir, and output dirs that cannot be one: with real second processes, in
-seconds (nothing here imports TensorFlow). The same with whole pipeline runs: test_local_runs.py."""
+seconds (nothing here imports TensorFlow). The same with whole pipeline runs: test_runs.py."""
 import contextlib
 import json
 import os
@@ -10,14 +10,17 @@ import time
 
 import pytest
 
-from pipeline import local
-from pipeline.config import LocalPaths
+from components.lib import project
+from pipeline.commands import ExitCode
+from pipeline.local import lock as local
+from pipeline.local.errors import RunError
+from pipeline.paths import LocalPaths
 from tests.conftest import REPO
 
 HOLD = '''
 import sys, time
-from pipeline import local
-from pipeline.config import LocalPaths
+from pipeline.local import lock as local
+from pipeline.paths import LocalPaths
 with local.OutputDirLock(LocalPaths.under(sys.argv[1]), sys.argv[2]):
   print('locked', flush=True)
   time.sleep(120)
@@ -68,10 +71,10 @@ def test_in_process_the_same_and_the_lock_goes_when_its_process_dies(holder):
   output_dir, proc = holder
   paths = LocalPaths.under(output_dir)
   assert local.lock_holder(output_dir)['pid'] == proc.pid
-  with pytest.raises(local.RunError) as refused:
+  with pytest.raises(RunError) as refused:
     with local.OutputDirLock(paths, 'run-B'):
       pass
-  assert refused.value.exit_code == local.EXIT_FAILED and f'pid {proc.pid}' in refused.value.line
+  assert refused.value.exit_code == ExitCode.FAILED and f'pid {proc.pid}' in refused.value.line
   proc.send_signal(signal.SIGKILL)
   proc.wait(timeout=30)
   assert local.lock_holder(output_dir) is None
@@ -117,11 +120,11 @@ def test_an_output_dir_that_cannot_be_written(tmp_path):
 
 def test_the_project_is_importable_in_the_runs_subprocesses():
   environ = {'PYTHONPATH': '/opt/mine'}
-  local.importable_in_subprocesses(environ)
-  assert environ['PYTHONPATH'].split(os.pathsep) == [local.PROJECT_ROOT, '/opt/mine']
-  local.importable_in_subprocesses(environ)  # once is enough
-  assert environ['PYTHONPATH'].split(os.pathsep) == [local.PROJECT_ROOT, '/opt/mine']
+  project.put_project_on_path(environ)
+  assert environ['PYTHONPATH'].split(os.pathsep) == [project.PROJECT_ROOT, '/opt/mine']
+  project.put_project_on_path(environ)  # once is enough
+  assert environ['PYTHONPATH'].split(os.pathsep) == [project.PROJECT_ROOT, '/opt/mine']
   empty = {}
-  local.importable_in_subprocesses(empty)
-  assert empty == {'PYTHONPATH': local.PROJECT_ROOT}
-  assert os.path.isfile(os.path.join(local.PROJECT_ROOT, 'components', 'mnist_example_gen.py'))
+  project.put_project_on_path(empty)
+  assert empty == {'PYTHONPATH': project.PROJECT_ROOT}
+  assert os.path.isfile(os.path.join(project.PROJECT_ROOT, 'components', 'mnist_example_gen.py'))

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from pipeline import local
-from pipeline.config import LocalPaths
+from pipeline.local import lock as local
+from pipeline.paths import LocalPaths
 from tests.conftest import REPO
 from tests.conftest import run_py
 

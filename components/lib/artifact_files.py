@@ -1,0 +1,108 @@
+"""Reading the files inside an artifact, on any filesystem, and the records our components leave
+there (components/lib/names.py names them). Local paths are read with plain Python; gs:// and
+s3:// through TensorFlow's filesystems, imported only for those, so that reading a local run
+(`mnist-tfx inspect`) never loads TensorFlow."""
+
+import glob as local_glob
+import io
+import json
+import os
+from typing import IO, Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from components.lib import names
+from components.lib.local_files import open_regular
+from components.lib.object_storage import enable_for
+from trainer_module.features import HISTORY_FILE
+
+
+def is_local(uri: str) -> bool:
+  return '://' not in uri
+
+
+def join(uri: str, *parts: str) -> str:
+  return os.path.join(uri, *parts) if is_local(uri) else '/'.join([uri.rstrip('/'), *parts])
+
+
+def _gfile():
+  """TensorFlow's file API, for an object store; deferred: TensorFlow takes seconds to import."""
+  import tensorflow as tf
+
+  return tf.io.gfile
+
+
+def exists(path: str) -> bool:
+  if is_local(path):
+    return os.path.exists(path)
+  enable_for(path)
+  return _gfile().exists(path)
+
+
+def isdir(path: str) -> bool:
+  if is_local(path):
+    return os.path.isdir(path)
+  enable_for(path)
+  return _gfile().isdir(path)
+
+
+def listdir(path: str) -> List[str]:
+  """The names in a folder (an object store's folders come without their trailing '/')."""
+  if is_local(path):
+    return os.listdir(path)
+  enable_for(path)
+  return [name.rstrip('/') for name in _gfile().listdir(path)]
+
+
+def open_binary(path: str) -> IO[bytes]:
+  """A local regular file (a FIFO would block the reader, a device never end: refused with
+  NotRegularFileError), or an object through TensorFlow's filesystems, opened for reading."""
+  if is_local(path):
+    return open_regular(path)
+  enable_for(path)
+  return _gfile().GFile(path, 'rb')
+
+
+def glob(pattern: str) -> List[str]:
+  if is_local(pattern):
+    return local_glob.glob(pattern)
+  enable_for(pattern)
+  return _gfile().glob(pattern)
+
+
+def read_text(path: str) -> Optional[str]:
+  """The file's text, or None when there is no such file."""
+  if not exists(path):
+    return None
+  with open_binary(path) as f:
+    return f.read().decode()
+
+
+def read_json(path: str) -> Any:
+  text = read_text(path)
+  return None if text is None else json.loads(text)
+
+
+def read_serving_result(blessing_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  """What a ServingCheck recorded in its InfraBlessing (the probe's numbers, the verdict)."""
+  return read_json(join(blessing_uri, names.SERVING_RESULT_FILE)) if blessing_uri else None
+
+
+def read_answers(blessing_uri: Optional[str]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+  """(labels, probabilities) of the eval split as `classify` answered them in a ServingCheck, in
+  the split's order, or None when it kept none."""
+  path = join(blessing_uri, names.ANSWERS_FILE) if blessing_uri else None
+  if path is None or not exists(path):
+    return None
+  with open_binary(path) as f, np.load(io.BytesIO(f.read())) as answers:
+    return answers['labels'], answers['probabilities']
+
+
+def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]]]:
+  """The Trainer's per-epoch loss and accuracy (its ModelRun's history)."""
+  return read_json(join(model_run_uri, HISTORY_FILE)) if model_run_uri else None
+
+
+def read_image_stats(examples_uri: str) -> Optional[Dict[str, Any]]:
+  """What the ExampleGen recorded of the data: per split label counts, mean images, histogram."""
+  return read_json(join(examples_uri, names.IMAGE_STATS_FILE))

@@ -1,0 +1,175 @@
+"""Which model answers, and how: a pushed version found from --model (a version dir, a serving
+dir, or a version number of the output dir), its `classify` signature, the names of its classes
+(from its lineage in the output dir's ML Metadata store), and the answers for a batch of images.
+TensorFlow loads the model, so this module is what makes `predict` cost TensorFlow's import."""
+
+import json
+import os
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from components.lib import artifact_files, names, object_storage, serving_dir
+from inspection import runs
+from pipeline import store as store_lib
+from pipeline.paths import DEFAULT_OUTPUT_DIR, LocalPaths
+from predict import pictures
+from trainer_module.features import NUM_CLASSES
+from trainer_module.tf_serving import CLASSIFY_SIGNATURE
+
+DIGITS = [str(i) for i in range(NUM_CLASSES)]
+# TensorFlow's own lines around an error's message: never the message.
+TF_BOILERPLATE = ('Graph execution error:', 'Detected at node', '<stack traces unavailable>', '[[')
+
+
+class ModelError(Exception):
+  """No usable model; the message is one line."""
+
+
+class StoreUnreachable(ModelError):
+  """The object store behind a remote --model does not answer (so it cannot refuse either)."""
+
+
+def _newest(serving: str) -> Tuple[str, str]:
+  if not artifact_files.isdir(serving):
+    raise ModelError(f'{serving}: no such model directory')
+  found = serving_dir.newest_servable(serving)
+  if found is None:
+    raise ModelError(f'{serving}: no model version in it (no numbered folder with '
+                     f'{serving_dir.SAVED_MODEL_FILE}); run the pipeline first, or pass --model')
+  return found
+
+
+def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) -> Tuple[str, str]:
+  """(version dir, version) for --model: a version dir (it has saved_model.pb); a serving dir
+  (its newest version, as TF Serving picks); or a version number under <output-dir>/serving;
+  by default the newest version there. The version is the dir's name ('' when a model dir
+  outside a serving dir is not named by a number)."""
+  serving = LocalPaths.under(output_dir).serving_dir
+  if model is None:
+    if not os.path.isdir(serving):
+      raise ModelError(f'{serving}: no such directory: nothing pushed there yet '
+                       '(run the pipeline, or pass --model or --output-dir)')
+    return _newest(serving)
+  if not artifact_files.is_local(model):
+    problem = object_storage.unreachable(model)  # else a dead endpoint reads as "no such model"
+    if problem:
+      raise StoreUnreachable(f'{model}: {problem}')
+  if (model.rsplit('/', 1)[-1] == serving_dir.SAVED_MODEL_FILE and artifact_files.exists(model)
+      and not artifact_files.isdir(model)):
+    model = model.rsplit('/', 1)[0] if '/' in model else '.'  # the file itself: its dir
+  if artifact_files.isdir(model):
+    model = os.path.abspath(model) if artifact_files.is_local(model) else model
+    if artifact_files.exists(artifact_files.join(model, serving_dir.SAVED_MODEL_FILE)):
+      name = model.rstrip('/').rsplit('/', 1)[-1]
+      return model, name if serving_dir.is_version_name(name) else ''
+    return _newest(model)
+  if artifact_files.exists(model):
+    raise ModelError(f'{model}: not a model directory (a SavedModel version dir or a serving dir)')
+  if serving_dir.is_version_name(model):
+    version_dir = serving_dir.version_dir(serving, int(model))
+    if os.path.exists(os.path.join(version_dir, serving_dir.SAVED_MODEL_FILE)):
+      return version_dir, model
+    raise ModelError(f'version {model}: not in {serving} (no {model}/{serving_dir.SAVED_MODEL_FILE} '
+                     'there); pass --output-dir, or the model directory')
+  raise ModelError(f'{model}: no such model directory')
+
+
+def first_line(error: BaseException) -> str:
+  """The first line that says something: not TensorFlow's 'Graph execution error:', its
+  'Detected at node …' and stack-trace lines, or its '[[{{node …}}]]' trailer."""
+  text = getattr(error, 'message', None) or str(error)
+  for line in text.splitlines():
+    line = line.strip()
+    if line and not line.startswith(TF_BOILERPLATE):
+      return line
+  return type(error).__name__
+
+
+def load_classify(version_dir: str):
+  """The SavedModel's `classify` signature; ModelError if it cannot be loaded or has none."""
+  try:
+    loaded = tf.saved_model.load(version_dir)
+  except Exception as e:  # noqa: BLE001  # TensorFlow raises many kinds: each is one line
+    raise ModelError(f'{version_dir}: cannot load the SavedModel ({first_line(e)})') from None
+  if CLASSIFY_SIGNATURE not in loaded.signatures:
+    raise ModelError(f'{version_dir}: the model has no {CLASSIFY_SIGNATURE!r} signature '
+                     f'(it has {sorted(loaded.signatures)})')
+  return loaded.signatures[CLASSIFY_SIGNATURE]
+
+
+def refusal(error: BaseException) -> str:
+  """The signature's own words from an InvalidArgumentError: 'image pixels must be in [0, 1]
+  (…); got values from 0 to 255', without TensorFlow's 'Graph execution error', node names and
+  'assertion failed: [...]'."""
+  text = getattr(error, 'message', None) or str(error)
+  marker = 'assertion failed: ['
+  if marker in text:
+    line = text[text.index(marker) + len(marker):].splitlines()[0]
+    return line[:line.rindex(']')] if ']' in line else line
+  return first_line(error)
+
+
+def class_names(version_dir: str) -> List[str]:
+  """The names of the classes of a pushed version, from the Examples artifact its Trainer read
+  (MnistExampleGen's class names): the version's provenance names the Model; the store of the
+  output dir that serves it names its Trainer and that Trainer's input. The digits when the
+  record, the store or the property is not there."""
+  paths = LocalPaths.of_version_dir(version_dir)
+  model_uri = serving_dir.provenance(version_dir).get(serving_dir.MODEL_URI)
+  if paths is None or not model_uri:
+    return DIGITS
+  try:
+    store = store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))
+    models = store.get_artifacts_by_uri(model_uri)
+    events = store.get_events_by_artifact_ids([m.id for m in models]) if models else []
+    trainers = [e.execution_id for e in events if e.type in runs.OUTPUT_EVENTS]
+    for examples in runs.artifacts_of(store, trainers[0], outputs=False) if trainers else []:
+      if runs.type_name(store, examples) == 'Examples' and names.CLASS_NAMES in examples.custom_properties:
+        found = json.loads(examples.custom_properties[names.CLASS_NAMES].string_value)
+        if isinstance(found, list) and len(found) == NUM_CLASSES:
+          return [str(n) for n in found]
+  except Exception:  # noqa: BLE001  # names are a nicety; the answer stands without them
+    return DIGITS
+  return DIGITS
+
+
+def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+  """(classes [N], probabilities [N, classes]) as numpy; InvalidArgumentError if refused."""
+  outputs = signature(image=tf.constant(images, tf.float32))
+  return outputs['classes'].numpy(), outputs['probabilities'].numpy()
+
+
+def predict_files(signature, paths: List[str], class_names_: Optional[List[str]] = None,
+                  batch_size: Optional[int] = None) -> Iterator[Tuple[str, dict]]:
+  """Yields ('answer', dict) per image and ('error', dict) per input (or rest of an input) that
+  gets none. An .npy is answered pictures.BATCH images at a time, so memory is bounded whatever
+  its length; a batch the model refuses ends that file's answers with one error."""
+  labels = class_names_ or DIGITS
+  batch_size = batch_size or pictures.BATCH
+  for path in paths:
+    try:
+      batches, batch = pictures.load_batches(path, batch_size)
+    except pictures.InputError as e:
+      yield 'error', {'file': path, 'error': str(e)}
+      continue
+    except Exception as e:  # noqa: BLE001  # still one line, and on to the next input
+      yield 'error', {'file': path, 'error': f'cannot prepare it ({type(e).__name__}: {first_line(e)})'}
+      continue
+    first = 0
+    for images in batches:  # an .npy of any length in bounded memory, one batch at a time
+      try:
+        classes, probabilities = classify(signature, images)
+      except tf.errors.InvalidArgumentError as e:
+        where = f' (images {first}-{first + len(images) - 1})' if batch and first else ''
+        yield 'error', {'file': path, 'error': f'refused by the model{where}: {refusal(e)}'}
+        break
+      except tf.errors.OpError as e:
+        yield 'error', {'file': path, 'error': f'the model failed: {first_line(e)}'}
+        break
+      for i, (label, probs) in enumerate(zip(classes, probabilities), start=first):
+        yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(label),
+                         'class_name': labels[int(label)], 'probability': float(probs[label]),
+                         'probabilities': [float(p) for p in probs]}
+      first += len(images)
