@@ -1,43 +1,66 @@
 """Lineage of one artifact, walked upstream through ML Metadata: PushedModel ← Pusher ← Model ←
 Trainer ← Examples ← MnistExampleGen (with the source files' digests), and ModelBlessing ←
-Evaluator (with its metrics, thresholds and the baseline it was compared with)."""
+Evaluator (with its metrics, thresholds and the baseline it was compared with). What lies
+upstream comes from ML Metadata's own graph query (get_lineage_subgraph), in one call for a
+run's whole pipeline, rather than from a query per artifact and per execution."""
 import dataclasses
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from inspection import runs
 from components.lib import mlmd
+from components.lib.evaluation_result import read_evaluation
+from inspection import runs
 
 _SHOWN_PROPERTIES = {
-    'Examples': ('dataset', 'split_names', 'sha256_train_images', 'sha256_train_labels', 'sha256_t10k_images',
-                 'sha256_t10k_labels', 'source_uri', 'train_examples', 'eval_examples', 'span'),
+    'Examples': ('dataset', 'split_names', 'sha256_train_images', 'sha256_train_labels',
+                 'sha256_t10k_images', 'sha256_t10k_labels', 'source_uri', 'train_examples',
+                 'eval_examples', 'span'),
     'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
     'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),
     'InfraBlessing': ('blessed', 'latency_p50_ms', 'latency_p99_ms'),
 }
+
+_Event = metadata_store_pb2.Event
+_Query = metadata_store_pb2.LineageSubgraphQueryOptions
+# A hop is artifact → execution or execution → artifact: 20 reach 10 artifacts up, more than a
+# run and the baseline it compared with have. Even, so every execution returned had its inputs
+# followed; an artifact at the limit is continued from by another query.
+_MAX_HOPS = 20
+_READ_MASK = ['artifacts', 'artifact_types', 'executions', 'contexts', 'context_types', 'events',
+              'associations']
+_INPUTS = (_Event.INPUT, _Event.DECLARED_INPUT)  # an execution's inputs, as the tree shows them
+# The events an UPSTREAM hop follows (ML Metadata's FilterEventsByDirectionAndEventType).
+_UPSTREAM_FROM_ARTIFACT = (_Event.OUTPUT, _Event.DECLARED_OUTPUT, _Event.INTERNAL_OUTPUT,
+                           _Event.PENDING_OUTPUT)
+_UPSTREAM_FROM_EXECUTION = (_Event.INPUT, _Event.DECLARED_INPUT, _Event.INTERNAL_INPUT)
 
 
 class LineageError(LookupError):
   """Unknown version or artifact id; the message is one line."""
 
 
-def artifact_properties(store, artifact) -> Dict[str, Any]:
-  kind = runs.type_name(store, artifact)
+def _properties(artifact, kind: str) -> Dict[str, Any]:
   props = {}
   for key in _SHOWN_PROPERTIES.get(kind, ()):
     value = artifact.properties[key] if key in artifact.properties else None
-    value = (getattr(value, value.WhichOneof('value')) if value is not None and value.WhichOneof('value')
+    value = (getattr(value, value.WhichOneof('value'))
+             if value is not None and value.WhichOneof('value')
              else mlmd.custom_value(artifact, key))
     if value is not None:
       props[key] = value
   return props
 
 
+def artifact_properties(store, artifact) -> Dict[str, Any]:
+  return _properties(artifact, runs.type_name(store, artifact))
+
+
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275) or an artifact id."""
   for pushed in runs.artifacts_by_type(store, 'PushedModel'):
-    if str(mlmd.custom_value(pushed, 'pushed_version')) == key and mlmd.custom_value(pushed, 'pushed'):
+    if (str(mlmd.custom_value(pushed, 'pushed_version')) == key
+        and mlmd.custom_value(pushed, 'pushed')):
       return pushed
   if key.isdigit():
     found = store.get_artifacts_by_id([int(key)])
@@ -46,55 +69,127 @@ def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   raise LineageError(f'{key}: no pushed version and no artifact with that id in this store')
 
 
-def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
-  """The execution that made the artifact (not a later cached execution reusing it)."""
-  events = store.get_events_by_artifact_ids([artifact_id])
-  ids = sorted({e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT})
-  executions = store.get_executions_by_id(ids) if ids else []
-  complete = [e for e in executions if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
-  return (complete or executions or [None])[0]
-
-
 def evaluation_details(store, execution) -> Dict[str, Any]:
   """The Evaluator execution's result and the gate it applied, from its ModelEvaluation."""
+  # By hand: the ModelEvaluation is the Evaluator's output, never in an upstream subgraph.
   for artifact in runs.artifacts_of(store, execution.id):
     if runs.type_name(store, artifact) == 'ModelEvaluation':
-      return dict(dataclasses.asdict(runs.read_evaluation(artifact.uri)), evaluation_uri=artifact.uri)
+      return dict(dataclasses.asdict(read_evaluation(artifact.uri)), evaluation_uri=artifact.uri)
   return {}
 
 
-def _artifact_node(store, artifact, seen) -> Dict[str, Any]:
-  kind = runs.type_name(store, artifact)
+def _component(execution, node: Optional[str]) -> str:
+  """As runs.node_id names it: the TFX node context, else KFP's task_name or display_name."""
+  if node is not None:
+    return node
+  for key in ('task_name', 'display_name'):
+    if key in execution.custom_properties and execution.custom_properties[key].string_value:
+      return execution.custom_properties[key].string_value
+  return '?'
+
+
+class _Upstream:
+  """What lies upstream of an artifact, as ML Metadata's graph query returns it; an artifact
+  the query's hop limit stopped at is continued from by another query when the walk gets there."""
+
+  def __init__(self, store):
+    self.store = store
+    self.artifacts: Dict[int, metadata_store_pb2.Artifact] = {}
+    self.kinds: Dict[int, str] = {}  # artifact id -> 'Model' (also for KFP's 'tfx.Model')
+    self.executions: Dict[int, metadata_store_pb2.Execution] = {}
+    self.components: Dict[int, str] = {}  # execution id -> node id
+    self.producers: Dict[int, Set[int]] = {}  # artifact id -> executions with an OUTPUT event
+    # execution id -> {(artifact id, event type): path key} of its INPUT and DECLARED_INPUT events
+    self.inputs: Dict[int, Dict[Tuple[int, int], str]] = {}
+    self.followed: Set[int] = set()  # artifacts whose upstream hop the query took
+
+  def artifact(self, artifact_id: int) -> metadata_store_pb2.Artifact:
+    if artifact_id not in self.followed:
+      self._query(artifact_id)
+    return self.artifacts[artifact_id]
+
+  def producer(self, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
+    """The execution that made the artifact (not a later cached execution reusing it)."""
+    # By hand: the query returns every producer (cached executions, resolvers) and picks none.
+    executions = [self.executions[i] for i in sorted(self.producers.get(artifact_id, ()))]
+    complete = [e for e in executions
+                if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
+    return (complete or executions or [None])[0]
+
+  def inputs_of(self, execution_id: int) -> List[Tuple[str, int]]:
+    """(event key, artifact id), in the order render() prints them, so "see above" is right."""
+    return sorted((key, artifact_id)
+                  for (artifact_id, _), key in self.inputs.get(execution_id, {}).items())
+
+  def _query(self, artifact_id: int) -> None:
+    query = _Query(starting_artifacts=_Query.StartingNodes(filter_query=f'id = {artifact_id}'),
+                   max_num_hops=_MAX_HOPS, direction=_Query.UPSTREAM)
+    graph = self.store.get_lineage_subgraph(query, _READ_MASK)
+    kinds = {t.id: mlmd.plain_type_name(t.name) for t in graph.artifact_types}
+    for artifact in graph.artifacts:
+      self.artifacts[artifact.id] = artifact
+      self.kinds[artifact.id] = kinds[artifact.type_id]
+    node_type_ids = {t.id for t in graph.context_types if t.name == mlmd.NODE_CONTEXT_TYPE}
+    nodes = {c.id: c.name.split('.', 1)[-1] for c in graph.contexts if c.type_id in node_type_ids}
+    node_of: Dict[int, str] = {}  # execution id -> its node context's name
+    for association in sorted(graph.associations, key=lambda a: a.context_id):
+      if association.context_id in nodes:
+        node_of.setdefault(association.execution_id, nodes[association.context_id])
+    for execution in graph.executions:
+      self.executions[execution.id] = execution
+      self.components[execution.id] = _component(execution, node_of.get(execution.id))
+    upstream: Dict[Tuple[str, int], List[Tuple[str, int]]] = {}  # the hops this query took
+    for event in graph.events:  # the query also follows DECLARED_OUTPUT, INTERNAL_*: the tree not
+      if event.type == _Event.OUTPUT:
+        self.producers.setdefault(event.artifact_id, set()).add(event.execution_id)
+      elif event.type in _INPUTS:
+        key = event.path.steps[0].key if event.path.steps else 'input'
+        self.inputs.setdefault(event.execution_id, {})[(event.artifact_id, event.type)] = key
+      if event.type in _UPSTREAM_FROM_ARTIFACT:
+        upstream.setdefault(('artifact', event.artifact_id), []).append(
+            ('execution', event.execution_id))
+      elif event.type in _UPSTREAM_FROM_EXECUTION:
+        upstream.setdefault(('execution', event.execution_id), []).append(
+            ('artifact', event.artifact_id))
+    # The hop limit stops the query at the artifacts _MAX_HOPS away: they alone were not followed.
+    level, reached = {('artifact', artifact_id)}, set()
+    for hop in range(_MAX_HOPS):
+      reached |= level
+      if hop % 2 == 0:
+        self.followed.update(node for _, node in level)
+      level = {up for node in level for up in upstream.get(node, ()) if up not in reached}
+
+
+def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[str, Any]:
+  artifact = graph.artifact(artifact_id)
+  kind = graph.kinds[artifact_id]
   node = {'artifact_id': artifact.id, 'type': kind, 'uri': artifact.uri,
           'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
-          'properties': artifact_properties(store, artifact)}
+          'properties': _properties(artifact, kind)}
   if artifact.id in seen:
     node['see_above'] = True
     return node
   seen.add(artifact.id)
-  execution = _producer(store, artifact.id)
+  execution = graph.producer(artifact.id)
   if execution is None:
     return node
-  producer = {'execution_id': execution.id, 'component': runs.node_id(store, execution.id),
+  producer = {'execution_id': execution.id, 'component': graph.components[execution.id],
               'state': metadata_store_pb2.Execution.State.Name(execution.last_known_state),
               'inputs': {}}
   if producer['component'] == 'Evaluator' or kind in ('ModelBlessing', 'ModelEvaluation'):
-    producer['evaluation'] = evaluation_details(store, execution)
-  inputs = sorted((event.path.steps[0].key if event.path.steps else 'input', event.artifact_id)
-                  for event in store.get_events_by_execution_ids([execution.id])
-                  if event.type in (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT))
-  for key, artifact_id in inputs:  # in the order render() prints them, so "see above" is right
-    [upstream] = store.get_artifacts_by_id([artifact_id])
-    producer['inputs'].setdefault(key, []).append(_artifact_node(store, upstream, seen))
+    producer['evaluation'] = evaluation_details(graph.store, execution)
+  for key, upstream_id in graph.inputs_of(execution.id):
+    producer['inputs'].setdefault(key, []).append(_artifact_node(graph, upstream_id, seen))
   node['produced_by'] = producer
   return node
 
 
 def lineage(store, key: str) -> Dict[str, Any]:
-  return _artifact_node(store, find_artifact(store, key), set())
+  return _artifact_node(_Upstream(store), find_artifact(store, key).id, set())
 
 
-def list_artifacts(store, kind: Optional[str] = None, run_id: Optional[str] = None) -> List[Dict[str, Any]]:
+def list_artifacts(store, kind: Optional[str] = None,
+                   run_id: Optional[str] = None) -> List[Dict[str, Any]]:
   """Artifacts (of one type, of one run) with the properties that matter, oldest first."""
   if run_id:
     matches = [c for c in runs.runs(store) if c.name == run_id]
@@ -108,10 +203,11 @@ def list_artifacts(store, kind: Optional[str] = None, run_id: Optional[str] = No
     artifact_kind = runs.type_name(store, artifact)
     if kind and artifact_kind != kind:
       continue
-    props = artifact_properties(store, artifact)
+    props = _properties(artifact, artifact_kind)
     if artifact_kind == 'ModelEvaluation':
-      evaluation = runs.read_evaluation(artifact.uri)
+      evaluation = read_evaluation(artifact.uri)
       props.update(accuracy=evaluation.accuracy, baseline_accuracy=evaluation.baseline_accuracy)
     items.append({'id': artifact.id, 'type': artifact_kind, 'uri': artifact.uri,
-                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state), 'properties': props})
+                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
+                  'properties': props})
   return items
