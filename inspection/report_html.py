@@ -6,51 +6,43 @@ eval-split confusion matrix, per-class accuracy, the most confident mistakes, th
 (labels once, schemas collapsed), component timings and a lineage summary. Charts are matplotlib
 SVG (charts.py). The numbers are also embedded as JSON (id="report-data") for scripts and tests.
 render_index() is the output dir's index.html of every run.
-"""
-import html
-import json
-from typing import Any, Dict, List
 
+The page itself is Jinja2 templates (templates/): whoever changes what the page says or how it
+looks edits HTML, not Python string assembly. This module only turns the report into plain
+values (numbers formatted, charts drawn); the templates escape every value from the run, and
+StrictUndefined makes a value they ask for and are not given an error, not an empty cell.
+"""
+from typing import Any, Dict, List, Optional
+
+import jinja2
+import markupsafe
 import numpy as np
 
 from inspection import charts
-from trainer_module.features import NUM_CLASSES
+from inspection import quality
+from inspection.settings import key_settings
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader('inspection', 'templates'),
+    autoescape=jinja2.select_autoescape(['html'], default_for_string=True, default=True),
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+# The embedded JSON goes through tojson: it escapes <, >, & (and ') as \u003c etc., so no value
+# can end its <script>. Unsorted keys: the report's order, byte for byte as before the templates.
+TEMPLATES.policies['json.dumps_kwargs'] = {}
 
 
-# ----------------------------------------------------------------------------- SVG pictures
+def _fixed(value: Optional[float], digits: int = 4) -> str:
+  return '–' if value is None else f'{value:.{digits}f}'
 
 
-def _heatmap(matrix: List[List[int]], cell=34) -> str:
-  m = np.array(matrix)
-  size = cell * NUM_CLASSES
-  left, top = 40, 40
-  off_diagonal = m - np.diag(np.diag(m))
-  worst = max(int(off_diagonal.max()), 1)
-  parts = [f'<svg class="chart" width="{size + left + 10}" height="{size + top + 10}">',
-           f'<text x="{left + size / 2}" y="14" text-anchor="middle" class="t">predicted →</text>',
-           f'<text x="12" y="{top + size / 2}" class="t" transform="rotate(-90 12 {top + size / 2})" text-anchor="middle">true →</text>']
-  for i in range(NUM_CLASSES):
-    parts.append(f'<text x="{left + i * cell + cell / 2}" y="{top - 6}" text-anchor="middle" class="s">{i}</text>')
-    parts.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4}" text-anchor="end" class="s">{i}</text>')
-    for j in range(NUM_CLASSES):
-      v = int(m[i, j])
-      if i == j:
-        fill = '#2ca02c'
-      else:
-        alpha = 0.08 + 0.92 * v / worst if v else 0
-        fill = f'rgba(214,39,40,{alpha:.2f})' if v else '#fafafa'
-      parts.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" height="{cell - 1}" fill="{fill}"><title>true {i}, predicted {j}: {v}</title></rect>')
-      parts.append(f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + cell / 2 + 4}" text-anchor="middle" class="c">{v}</text>')
-  parts.append('</svg>')
-  return ''.join(parts)
+def _name(names: List[str], i: int) -> str:
+  return str(names[i]) if i < len(names) else str(i)
 
 
-def _label_shares(title: str, per_split: Dict[str, List[int]], names: List[str]) -> str:
-  """Each split's label distribution as shares (splits differ in size), one bar group per class."""
-  shares = {f'{split} ({sum(counts)})': [100 * c / (sum(counts) or 1) for c in counts]
-            for split, counts in per_split.items() if counts}
-  categories = [str(i) if str(n) == str(i) else f'{i} {n}' for i, n in enumerate(names)]
-  return charts.bar_chart(title, categories, shares, y_label='% of the split')
+def _named(names: List[str], i: int) -> str:
+  """'3' for digits, '9 Ankle boot' for a data set whose classes have names."""
+  name = _name(names, i)
+  return name if name == str(i) else f'{i} {name}'
 
 
 def _settings_value(value: Any) -> str:
@@ -61,119 +53,48 @@ def _settings_value(value: Any) -> str:
   return str(value)
 
 
-def _how_it_was_made(s: Dict[str, Any]) -> List[str]:
-  """Every setting the components ran with, the versions, the commit, the machine, the time."""
-  e = html.escape
-  out = ['<h2>How this model was made</h2><div class="grid"><table><tr><th colspan="2">settings</th></tr>']
-  settings = s.get('settings') or {}
-  out.extend(f'<tr><td>{e(k)}</td><td><code>{e(_settings_value(v))}</code></td></tr>' for k, v in settings.items())
-  if not settings:
-    out.append('<tr><td colspan="2">not recorded</td></tr>')
-  out.append('</table><table><tr><th colspan="2">made with</th></tr>')
-  made = s.get('provenance') or {}
-  for name, version in (made.get('versions') or {}).items():
-    out.append(f'<tr><td>{e(name)}</td><td>{e(str(version))}</td></tr>')
-  commit = made.get('git_commit')
-  if commit:
-    dirty = commit.endswith('(dirty)')
-    out.append(f'<tr><td>git commit</td><td><code>{e(commit)}</code>'
-               + (' <span class="bad">uncommitted changes</span>' if dirty else '') + '</td></tr>')
-  machine = made.get('machine') or {}
-  if machine:
-    out.append(f'<tr><td>machine</td><td>{e(str(machine.get("host")))}, {e(str(machine.get("platform")))}, '
-               f'{e(str(machine.get("cpus")))} CPUs</td></tr>')
-  if made.get('total_seconds') is not None:
-    out.append(f'<tr><td>total time</td><td>{made["total_seconds"]:.0f} s</td></tr>')
-  if not made:
-    out.append('<tr><td colspan="2">not recorded for this run (recorded by local runs when they end)</td></tr>')
-  out.append('</table></div>')
-  return out
+def _made(provenance: Dict[str, Any]) -> Dict[str, Any]:
+  """The versions, the commit, the machine and the total time, where recorded."""
+  commit = provenance.get('git_commit')
+  machine = provenance.get('machine') or {}
+  total = provenance.get('total_seconds')
+  return {
+      'recorded': bool(provenance),
+      'versions': [(name, str(version))
+                   for name, version in (provenance.get('versions') or {}).items()],
+      'commit': commit or None, 'dirty': bool(commit) and commit.endswith('(dirty)'),
+      'machine': (f'{machine.get("host")}, {machine.get("platform")}, {machine.get("cpus")} CPUs'
+                  if machine else None),
+      'total': None if total is None else f'{total:.0f} s'}
 
 
-def _data_statistics(stats: Dict[str, Any]) -> List[str]:
-  """The 'Data statistics' section: label distribution per split, mean image per class, pixel
-  histogram, anomalies, and the checked-in schema beside SchemaGen's inferred one."""
-  from inspection import quality
-  e = html.escape
-  names = stats.get('class_names') or [str(i) for i in range(NUM_CLASSES)]
-  splits = stats.get('splits') or {}
-  title = f' ({e(str(stats["dataset"]))})' if stats.get('dataset') else ''
-  out = [f'<h2>Data statistics{title}</h2>']
-
-  def named(i):  # '3' for digits, '9 Ankle boot' otherwise
-    return str(i) if str(names[i]) == str(i) else f'{i} {names[i]}'
-  if splits:
-    header = ''.join(f'<th>{e(split)}</th>' for split in splits)
-    out.append(f'<table><tr><th>label</th><th>class</th>{header}</tr>')
-    for i, name in enumerate(names):
-      cells = ''
-      for split in splits.values():
-        counts = split.get('label_counts') or []
-        total = sum(counts) or 1
-        count = counts[i] if i < len(counts) else 0
-        cells += f'<td>{count} ({100 * count / total:.1f} %)</td>'
-      out.append(f'<tr><td>{i}</td><td>{e(str(name))}</td>{cells}</tr>')
-    out.append('</table>')
-    label_counts = {split: values.get('label_counts') for split, values in splits.items()}
-    out.append(_label_shares('labels per split', label_counts, names))
-    for split, values in splits.items():
-      out.append(f'<h3>{e(split)}: mean image per class</h3><div class="grid">')
-      for i, mean in enumerate(values.get('mean_images') or []):
-        if mean is None:
-          out.append(f'<figure><figcaption>{e(named(i))}<br>(no examples)</figcaption></figure>')
-          continue
-        image = np.clip(np.round(np.array(mean, np.float64)), 0, 255).astype(np.uint8).reshape(28, 28)
-        out.append(f'<figure><img src="data:image/png;base64,{quality.png(image)}" width="84" height="84" '
-                   f'alt="mean {e(str(names[i]))}"><figcaption>{e(named(i))}</figcaption></figure>')
-      out.append('</div>')
-    out.append('<div class="grid">')
-    for split, values in splits.items():
-      if values.get('pixel_histogram'):
-        out.append(charts.histogram(f'{split}: pixel intensities (log scale)', values['pixel_histogram'],
-                                    x_label='intensity (0-255)'))
-    out.append('</div>')
-  if 'anomalies' in stats:
-    out.append('<h3>Anomalies</h3>')
-    out.append('<ul>' + ''.join(f'<li class="bad">{e(a)}</li>' for a in stats['anomalies']) + '</ul>'
-               if stats['anomalies'] else '<p class="ok">none</p>')
-  if stats.get('schema') or stats.get('inferred_schema'):
-    out.append('<h3>Schemas</h3>')
-    for key, caption in (('schema', 'checked in, validated against: components/schema/schema.pbtxt'),
-                         ('inferred_schema', 'inferred by SchemaGen')):
-      if stats.get(key):
-        out.append(f'<details><summary>{caption}</summary>'
-                   f'<pre style="font-size:11px">{e(stats[key])}</pre></details>')
-  return out
+def _gate(gate: Dict[str, Any], accuracy: Optional[float]) -> Dict[str, Any]:
+  """The Evaluator's two tests as the page words them; the baseline one only when it ran."""
+  base, change = gate.get('baseline_accuracy'), gate.get('change_threshold')
+  if not gate:
+    baseline = None
+  elif change and base is not None and accuracy is not None:
+    baseline = (f'baseline {base:.4f}, change {accuracy - base:+.4f} '
+                f'(must be ≥ {change["absolute"]})')
+  else:
+    baseline = 'no blessed model yet: not applied'
+  bound = gate.get('lower_bound')
+  return {'bound': None if bound is None else f'{_fixed(accuracy)} ≥ {bound}', 'baseline': baseline,
+          'failures': list(gate.get('failures') or [])}
 
 
-# ----------------------------------------------------------------------------- HTML
-
-_CSS = """body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}
-.t{font-size:13px;font-weight:600}.s{font-size:11px;fill:#555}.c{font-size:10px;fill:#111}
-.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
-.grid{display:flex;flex-wrap:wrap;gap:10px}.grid figure{margin:0;text-align:center;font-size:12px}
-.grid img{image-rendering:pixelated;border:1px solid #ccc}code{font-size:12px}
-details{margin:4px 0}summary{cursor:pointer}"""
-
-
-def _serving_check(check: Dict[str, Any]) -> str:
-  """The ServingCheck's verdict and numbers (components/serving_check.py wrote them)."""
-  e = html.escape
-  if check.get('unreadable'):
-    return f'<h2>Serving check</h2><p>unreadable: {e(check["unreadable"])}</p>'
-  verdict = '<span class="ok">servable</span>' if check.get('passed') else \
-      '<span class="bad">not servable: not pushed</span>'
-  out = [f'<h2>Serving check (fresh process, as a model server loads it)</h2><p>{verdict}</p><table>']
-  for reason in check.get('reasons') or []:
-    out.append(f'<tr><th class="bad">failed</th><td>{e(reason)}</td></tr>')
-  if check.get('error'):
-    return ''.join(out) + '</table>'
-  rows = [
+def _serving_check(check: Dict[str, Any]) -> Dict[str, Any]:
+  """The ServingCheck's verdict and numbers (components/serving_check.py wrote them); only the
+  verdict and reasons when it failed with an error."""
+  result = {'unreadable': check.get('unreadable'), 'passed': bool(check.get('passed')),
+            'reasons': list(check.get('reasons') or []), 'rows': None, 'latency': [], 'bound': ''}
+  if check.get('unreadable') or check.get('error'):
+    return result
+  result['rows'] = [
       ('signatures', ', '.join(check.get('signatures', []))),
-      ('TF Serving warmup requests replayed', check.get('warmup_requests')),
-      ('eval examples answered', f'{check.get("examples")} (Evaluator: {check.get("evaluator_examples")})'),
+      ('TF Serving warmup requests replayed', str(check.get('warmup_requests'))),
+      ('eval examples answered',
+       f'{check.get("examples")} (Evaluator: {check.get("evaluator_examples")})'),
       ('classify vs serving_default', f'{check.get("disagreements")} disagreements, probabilities '
        f'within {check.get("max_probability_difference", 0):.1e}'),
       ('accuracy through classify', f'{check.get("accuracy_classify", 0):.4f} (Evaluator: '
@@ -181,119 +102,153 @@ def _serving_check(check: Dict[str, Any]) -> str:
       ('refused', ', '.join(check.get('refused', [])) or 'nothing'),
       ('load time', f'{check.get("load_seconds", 0):.2f} s'),
   ]
-  out.extend(f'<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>' for k, v in rows)
-  out.append('</table><table><tr><th>batch</th><th>p50 ms</th><th>p99 ms</th><th>examples/s</th></tr>')
-  for size, numbers in sorted(check.get('latency', {}).items(), key=lambda kv: int(kv[0])):
-    out.append(f'<tr><td>{e(size)}</td><td>{numbers["p50_ms"]:.2f}</td><td>{numbers["p99_ms"]:.2f}</td>'
-               f'<td>{numbers["examples_per_second"]:,.0f}</td></tr>')
-  out.append(f'</table><p>Bound: one-image p99 ≤ {check.get("max_latency_ms", 0):g} ms.</p>')
-  return ''.join(out)
+  result['latency'] = [
+      (size, f'{numbers["p50_ms"]:.2f}', f'{numbers["p99_ms"]:.2f}',
+       f'{numbers["examples_per_second"]:,.0f}')
+      for size, numbers in sorted(check.get('latency', {}).items(), key=lambda kv: int(kv[0]))]
+  result['bound'] = f'{check.get("max_latency_ms", 0):g}'
+  return result
+
+
+def _label_shares(per_split: Dict[str, List[int]], names: List[str]) -> markupsafe.Markup:
+  """Each split's label distribution as shares (splits differ in size), one bar group per class."""
+  shares = {f'{split} ({sum(counts)})': [100 * c / (sum(counts) or 1) for c in counts]
+            for split, counts in per_split.items() if counts}
+  categories = [_named(names, i) for i in range(len(names))]
+  return markupsafe.Markup(charts.bar_chart('labels per split', categories, shares,
+                                            y_label='% of the split'))
+
+
+def _mean_image(names: List[str], i: int, mean: Optional[List[float]]) -> Dict[str, Any]:
+  if mean is None:
+    return {'caption': _named(names, i), 'png': None, 'alt': ''}
+  image = np.clip(np.round(np.array(mean, np.float64)), 0, 255).astype(np.uint8).reshape(28, 28)
+  return {'caption': _named(names, i), 'png': quality.png(image), 'alt': f'mean {_name(names, i)}'}
+
+
+def _data_statistics(stats: Dict[str, Any]) -> Dict[str, Any]:
+  """Label distribution per split, mean image per class, pixel histogram, anomalies, and the
+  checked-in schema beside SchemaGen's inferred one."""
+  splits = stats.get('splits') or {}
+  counts = {split: values.get('label_counts') or [] for split, values in splits.items()}
+  names = [str(n) for n in stats.get('class_names') or
+           range(max((len(c) for c in counts.values()), default=0))]
+  labels = []
+  for i, name in enumerate(names):
+    cells = []
+    for split_counts in counts.values():
+      count = split_counts[i] if i < len(split_counts) else 0
+      cells.append(f'{count} ({100 * count / (sum(split_counts) or 1):.1f} %)')
+    labels.append((i, name, cells))
+  schemas = [(caption, stats[key]) for key, caption in (
+      ('schema', 'checked in, validated against: components/schema/schema.pbtxt'),
+      ('inferred_schema', 'inferred by SchemaGen')) if stats.get(key)]
+  return {
+      'dataset': stats.get('dataset'), 'splits': list(splits), 'labels': labels,
+      'label_shares': _label_shares(counts, names) if splits else None,
+      'mean_images': [(split, [_mean_image(names, i, mean)
+                               for i, mean in enumerate(values.get('mean_images') or [])])
+                      for split, values in splits.items()],
+      'pixel_histograms': [
+          markupsafe.Markup(charts.histogram(f'{split}: pixel intensities (log scale)',
+                                             values['pixel_histogram'],
+                                             x_label='intensity (0-255)'))
+          for split, values in splits.items() if values.get('pixel_histogram')],
+      'anomalies': stats.get('anomalies'), 'schemas': schemas}
+
+
+def _confusion(report: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+  """The heatmap and the per-class accuracy table, the classes named as the data set names them."""
+  if 'confusion_matrix' not in report:
+    return None
+  matrix = report['confusion_matrix']
+  names = (report.get('data_statistics') or {}).get('class_names') or \
+      [str(i) for i in range(len(matrix))]
+  labels = [_named(names, i) for i in range(len(matrix))]
+  return {'accuracy': _fixed(report['eval_accuracy']),
+          'heatmap': markupsafe.Markup(charts.confusion_matrix(matrix, labels)),
+          'per_class': [(_named(names, i), _fixed(a))
+                        for i, a in enumerate(report['per_class_accuracy'])]}
+
+
+def _training(history: Optional[Dict[str, List[float]]]) -> Optional[List[markupsafe.Markup]]:
+  if not history:
+    return None
+  return [markupsafe.Markup(charts.line_chart(
+      name, {'train': history.get(name, []), 'validation': history.get(f'val_{name}', [])},
+      y_label=name)) for name in ('loss', 'accuracy')]
+
+
+def _lone_label_histograms(report: Dict[str, Any]) -> Optional[markupsafe.Markup]:
+  """The label histograms when the data statistics do not show label counts (older runs)."""
+  splits = (report.get('data_statistics') or {}).get('splits') or {}
+  histograms = report.get('label_histograms')
+  if not histograms or any((values or {}).get('label_counts') for values in splits.values()):
+    return None
+  classes = max(len(counts) for counts in histograms.values())
+  return _label_shares(histograms, [str(i) for i in range(classes)])
+
+
+def _embedded(report: Dict[str, Any]) -> Dict[str, Any]:
+  """The report's numbers for scripts: all of it but the mistakes' pictures."""
+  data = {k: v for k, v in report.items() if k != 'mistakes'}
+  data['mistakes'] = [{k: v for k, v in m.items() if k != 'png'}
+                      for m in report.get('mistakes') or []]
+  return data
+
+
+def report_context(report: Dict[str, Any]) -> Dict[str, Any]:
+  """What templates/report.html shows, as plain values."""
+  s = report['summary']
+  mistakes = report.get('mistakes')
+  statistics = report.get('data_statistics')
+  total = (s.get('provenance') or {}).get('total_seconds')
+  return {
+      'run_id': report['run_id'], 'started': s.get('started') or '',
+      'accuracy': _fixed(s.get('accuracy')), 'blessed': bool(s.get('blessed')),
+      'pushed_version': s.get('pushed_version'), 'pushed_dir': s.get('pushed_dir'),
+      'already_serving': s.get('already_serving'),
+      'settings': [(k, _settings_value(v)) for k, v in (s.get('settings') or {}).items()],
+      'made': _made(s.get('provenance') or {}),
+      'gate': _gate(report.get('gate') or {}, s.get('accuracy')),
+      'serving_check': _serving_check(report['serving_check'])
+                       if report.get('serving_check') else None,
+      'training': _training(report.get('history')),
+      'confusion': _confusion(report),
+      'model_missing': report.get('model_missing'),
+      'mistakes': None if mistakes is None else [
+          {**m, 'probability': f'{m["probability"]:.3f}'} for m in mistakes],
+      'label_histograms': _lone_label_histograms(report),
+      'statistics': _data_statistics(statistics) if statistics else None,
+      'components': [(node, state, f'{s["component_seconds"].get(node, 0):.1f}')
+                     for node, state in s['component_states'].items()],
+      'total_seconds': _fixed(total, 1),
+      'lineage': [(key, str(value)) for key, value in (report.get('data') or {}).items()] +
+                 [(f'{kind} #{s["artifacts"][kind]}', uri) for kind, uri in s['uris'].items()],
+      'data': _embedded(report)}
 
 
 def render(report: Dict[str, Any]) -> str:
-  s = report['summary']
-  e = html.escape
-  out = [f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>MNIST TFX run {e(report["run_id"])}</title>',
-         f'<style>{_CSS}</style></head><body>', f'<h1>MNIST TFX pipeline — run {e(report["run_id"])}</h1>']
-  blessed = s.get('blessed')
-  verdict = ('<span class="ok">blessed</span>' if blessed else '<span class="bad">not blessed</span>')
-  accuracy = f'{s["accuracy"]:.4f}' if s.get('accuracy') is not None else '–'
-  pushed = f'pushed as version {e(str(s["pushed_version"]))} to <code>{e(str(s["pushed_dir"]))}</code>' \
-      if s.get('pushed_version') else \
-      f'nothing new pushed: version {e(str(s["already_serving"]))} already serves this model' \
-      if s.get('already_serving') else 'nothing pushed'
-  out.append(f'<p>Test accuracy <b>{accuracy}</b>; {verdict}; {pushed}. Started {e(s.get("started", ""))}.</p>')
-  out.extend(_how_it_was_made(s))
+  return TEMPLATES.get_template('report.html').render(report_context(report))
 
-  gate = report.get('gate') or {}
-  out.append('<h2>Gate decision</h2><table>')
-  if gate.get('lower_bound') is not None:
-    out.append(f'<tr><th>accuracy ≥ bound</th><td>{accuracy} ≥ {gate["lower_bound"]}</td></tr>')
-  if gate:
-    base, change = gate.get('baseline_accuracy'), gate.get('change_threshold')
-    compared = change and base is not None and s.get('accuracy') is not None
-    out.append('<tr><th>no worse than the last blessed model</th><td>'
-               + (f'baseline {base:.4f}, change {s["accuracy"] - base:+.4f} (must be ≥ {change["absolute"]})'
-                  if compared else 'no blessed model yet: not applied') + '</td></tr>')
-  for failure in gate.get('failures') or []:
-    out.append(f'<tr><th class="bad">failed</th><td>{e(failure)}</td></tr>')
-  out.append('</table>')
-  if report.get('serving_check'):
-    out.append(_serving_check(report['serving_check']))
 
-  history = report.get('history')
-  if history:
-    out.append('<h2>Training</h2><div class="grid">')
-    out.append(charts.line_chart('loss', {'train': history.get('loss', []),
-                                          'validation': history.get('val_loss', [])}, y_label='loss'))
-    out.append(charts.line_chart('accuracy', {'train': history.get('accuracy', []),
-                                              'validation': history.get('val_accuracy', [])},
-                                 y_label='accuracy'))
-    out.append('</div>')
-  if 'confusion_matrix' in report:
-    out.append(f'<h2>Eval split: confusion matrix (accuracy {report["eval_accuracy"]:.4f})</h2><div class="grid">')
-    out.append(_heatmap(report['confusion_matrix']))
-    names = (report.get('data_statistics') or {}).get('class_names') or [str(i) for i in range(NUM_CLASSES)]
-    per_class = ''.join(f'<tr><td>{i}{"" if str(names[i]) == str(i) else " " + e(str(names[i]))}</td>'
-                        f'<td>{"–" if a is None else f"{a:.4f}"}</td></tr>'
-                        for i, a in enumerate(report['per_class_accuracy']))
-    out.append(f'<table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table></div>')
-  if report.get('model_missing'):
-    out.append(f'<h2>Eval split</h2><p>The model is no longer at <code>{e(report["model_missing"])}</code>: '
-               'no confusion matrix or mistakes.</p>')
-  if report.get('mistakes') is not None:
-    out.append(f'<h2>Most confident mistakes ({len(report["mistakes"])})</h2><div class="grid">')
-    for m in report['mistakes']:
-      out.append(f'<figure><img src="data:image/png;base64,{m["png"]}" width="84" height="84" '
-                 f'alt="eval #{m["index"]}"><figcaption>true {m["label"]} → {m["predicted"]}'
-                 f'<br>p={m["probability"]:.3f}</figcaption></figure>')
-    out.append('</div>')
-  recorded_labels = any((values or {}).get('label_counts')
-                        for values in ((report.get('data_statistics') or {}).get('splits') or {}).values())
-  if report.get('label_histograms') and not recorded_labels:  # else Data statistics shows them
-    histograms = report['label_histograms']
-    out.append('<h2>Labels per split</h2>')
-    out.append(_label_shares('labels per split', histograms, [str(i) for i in range(NUM_CLASSES)]))
-  if report.get('data_statistics'):
-    out.extend(_data_statistics(report['data_statistics']))
-  out.append('<h2>Components</h2><table><tr><th>component</th><th>state</th><th>seconds</th></tr>')
-  for node, state in s['component_states'].items():
-    out.append(f'<tr><td>{e(node)}</td><td>{e(state)}</td><td>{s["component_seconds"].get(node, 0):.1f}</td></tr>')
-  total = (s.get('provenance') or {}).get('total_seconds')
-  out.append(f'<tr><th>total</th><td></td><th>{"–" if total is None else f"{total:.1f}"}</th></tr>')
-  out.append('</table><h2>Lineage</h2><table>')
-  for key, value in (report.get('data') or {}).items():
-    out.append(f'<tr><th>{e(key)}</th><td><code>{e(str(value))}</code></td></tr>')
-  for kind, uri in s['uris'].items():
-    out.append(f'<tr><th>{e(kind)} #{s["artifacts"][kind]}</th><td><code>{e(uri)}</code></td></tr>')
-  out.append('</table>')
-  data = {k: v for k, v in report.items() if k != 'mistakes'}
-  data['mistakes'] = [{k: v for k, v in m.items() if k != 'png'} for m in report.get('mistakes') or []]
-  # JSON inside <script> is raw text (no entities): escape what could end the element instead.
-  embedded = json.dumps(data).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
-  out.append(f'<script type="application/json" id="report-data">{embedded}</script>')
-  out.append('</body></html>')
-  return '\n'.join(out)
+def index_context(summaries: List[Dict[str, Any]]) -> Dict[str, Any]:
+  """What templates/index.html shows: one row per run."""
+  rows = []
+  for s in summaries:
+    commit = (s.get('provenance') or {}).get('git_commit') or '–'
+    pushed = s.get('pushed_version') or \
+        (f'{s["already_serving"]} (already)' if s.get('already_serving') else '–')
+    rows.append({
+        'run_id': s['run_id'], 'state': s.get('state') or '–',
+        'accuracy': _fixed(s.get('accuracy')), 'blessed': s.get('blessed'), 'pushed': str(pushed),
+        'settings': key_settings(s.get('settings') or {}),
+        'commit': commit[:12] + (' (dirty)' if commit.endswith('(dirty)') else ''),
+        'report': s.get('report')})
+  return {'runs': rows}
 
 
 def render_index(summaries: List[Dict[str, Any]]) -> str:
   """The output dir's index.html: one row per run (RunSummary.to_json() plus 'report', a
   relative link or None), newest first."""
-  from inspection.settings import key_settings
-  e = html.escape
-  out = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>MNIST TFX runs</title>',
-         f'<style>{_CSS}</style></head><body><h1>MNIST TFX pipeline — every run</h1>',
-         '<table><tr><th>run</th><th>state</th><th>test accuracy</th><th>blessed</th><th>pushed</th>'
-         '<th>key settings</th><th>commit</th><th>report</th></tr>']
-  for s in summaries:
-    accuracy = '–' if s.get('accuracy') is None else f'{s["accuracy"]:.4f}'
-    blessed = {True: '<span class="ok">yes</span>', False: '<span class="bad">no</span>'}.get(s.get('blessed'), '–')
-    pushed = e(str(s.get('pushed_version') or (f'{s["already_serving"]} (already)' if s.get('already_serving') else '–')))
-    commit = (s.get('provenance') or {}).get('git_commit') or '–'
-    link = f'<a href="{e(s["report"])}">report</a>' if s.get('report') else 'none (see `report RUN`)'
-    out.append(f'<tr><td>{e(s["run_id"])}</td><td>{e(s.get("state") or "–")}</td><td>{accuracy}</td>'
-               f'<td>{blessed}</td><td>{pushed}</td><td><code>{e(key_settings(s.get("settings") or {}))}</code></td>'
-               f'<td><code>{e(commit[:12] + (" (dirty)" if commit.endswith("(dirty)") else ""))}</code></td>'
-               f'<td>{link}</td></tr>')
-  out.append('</table></body></html>')
-  return '\n'.join(out)
+  return TEMPLATES.get_template('index.html').render(index_context(summaries))

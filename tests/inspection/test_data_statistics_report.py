@@ -28,9 +28,13 @@ def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas()
   assert page.count('alt="mean ') == 2 * 9 and text.count('(no examples)') == 2
   assert 'train: pixel intensities (log scale)' in text and 'eval: pixel intensities (log scale)' in text
   assert 'Anomalies none' in text
-  assert 'name: &quot;label&quot;' in page and 'name: &quot;image&quot;' in page
+  assert 'name: &#34;label&#34;' in page and 'name: &#34;image&#34;' in page  # " escaped
   assert embedded['data_statistics']['dataset'] == 'fashion-mnist'
   assert re.search(r'class accuracy 0 T-shirt/top [\d.]+ 1 Trouser', text)  # per-class accuracy
+  # The confusion matrix names the classes on both axes and in each cell's tooltip.
+  heatmap = re.search(r'confusion matrix.*?(<svg.*?</svg>)', page, re.S).group(1)
+  assert heatmap.count('>9 Ankle boot</text>') == 2
+  assert re.search(r'<title>true 0 T-shirt/top, predicted 9 Ankle boot: \d+</title>', heatmap)
   # The label counts appear once (in this section), as a table and one chart of both splits.
   assert 'Labels per split' not in text and text.count('labels per split') == 1
   # The schemas are collapsed, each under its own summary line.

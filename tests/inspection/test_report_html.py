@@ -1,13 +1,16 @@
 """report_html: the report page from the report's data alone (pure; no store, no files)."""
+import copy
 import html
 import json
 import re
 from html.parser import HTMLParser
 
+import jinja2
+import markupsafe
 import numpy as np
 import pytest
 
-from inspection import quality, report_html
+from inspection import charts, quality, report_html
 from inspection.runs import RunSummary
 
 INLINE = {'b', 'span', 'code'}  # no word break around them
@@ -45,13 +48,16 @@ class _Checker(HTMLParser):
       self.text.append(data)
 
 
-def _page(report):
-  page = report_html.render(report)
+def _checked(page):
   checker = _Checker()
   checker.feed(page)
   checker.close()
   assert checker.stack == [], f'unclosed: {checker.stack}'
   return page, ' '.join(''.join(checker.text).split()), checker.json
+
+
+def _page(report):
+  return _checked(report_html.render(report))
 
 
 def _report(blessed=True, baseline=None, accuracy=0.9912, failures=(), run_id='2026-11-27T01:13:38'):
@@ -86,11 +92,13 @@ def test_a_blessed_first_run():
   assert 'accuracy ≥ bound 0.9912 ≥ 0.99' in text
   assert 'no worse than the last blessed model no blessed model yet: not applied' in text
   assert page.count('<svg') == 4  # loss, accuracy, confusion matrix, the label shares of both splits
+  assert page.count('<g id="cell-') == 100  # the confusion matrix: one cell per entry
   assert page.count('data:image/png;base64,') == len(report['mistakes']) == 6
   assert 'http://' not in page.replace('http://www.w3.org', '') and 'https://' not in page  # self-contained
   # The embedded numbers are the report's, less the pictures.
   assert embedded['confusion_matrix'] == report['confusion_matrix']
   assert embedded['gate'] == report['gate'] and embedded['summary'] == report['summary']
+  assert set(embedded) == set(report)
   assert [m.get('png') for m in embedded['mistakes']] == [None] * 6
 
 
@@ -141,16 +149,127 @@ def test_whatever_is_missing_is_left_out_not_an_error():
   assert 'Test accuracy –; not blessed; nothing pushed.' in text and embedded['mistakes'] == []
 
 
-@pytest.mark.parametrize('hostile', ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
-                                     '</script><b>x</b>'])
+HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', '</script><b>x</b>',
+           "' onmouseover='alert(1)"]
+
+
+@pytest.mark.parametrize('hostile', HOSTILE)
 def test_text_from_the_store_is_escaped(hostile):
   report = _report(blessed=False, failures=[hostile], run_id=hostile)
   report['data']['source_uri'] = hostile
+  report['summary']['settings'] = {'data_dir': hostile}
+  report['data_statistics'] = {'anomalies': [f'split eval: {hostile}'], 'schema': hostile}
   page, text, embedded = _page(report)  # the checker would trip on an injected tag
   assert hostile not in page
   assert text.count(hostile) >= 3 and embedded['run_id'] == hostile
   assert re.findall(r'<script[^>]*>', page) == ['<script type="application/json" id="report-data">']
   assert html.unescape(page).count(hostile) >= 4
+  # Shown as text where it belongs: the run id, a setting, a gate failure, an anomaly, the schema.
+  for shown in (f'MNIST TFX pipeline — run {hostile}', f'data_dir {hostile}', f'failed {hostile}',
+                f'Anomalies split eval: {hostile}', f'checked in, validated against: '
+                f'components/schema/schema.pbtxt {hostile}', f'source_uri {hostile}'):
+    assert shown in text, shown
+  # The embedded JSON escapes what could end its element, and reads back the same.
+  raw = re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1)
+  assert '<' not in raw and '>' not in raw and '&' not in raw
+  assert embedded['summary']['settings'] == {'data_dir': hostile}
+
+
+@pytest.mark.parametrize('hostile', HOSTILE)
+def test_the_index_escapes_text_from_the_store(hostile):
+  summary = RunSummary(run_id=hostile, state=hostile).to_json()
+  summary.update(settings={'dataset': hostile}, report=hostile,
+                 provenance={'git_commit': hostile})
+  page, text, _ = _checked(report_html.render_index([summary]))
+  assert hostile not in page
+  assert f'{hostile} {hostile}' in text  # run id, state
+  assert f'href="{markupsafe.escape(hostile)}"' in page
+
+
+def test_the_index_has_a_row_per_run():
+  def run(run_id, **fields):
+    return {**RunSummary(run_id=run_id).to_json(), 'report': None, **fields}
+  page, text, _ = _checked(report_html.render_index([
+      run('r3', state='running'),
+      run('r2', state='complete', accuracy=0.9871, blessed=False, already_serving='17',
+          settings={'dataset': 'mnist', 'epochs': 2, 'learning_rate': 0.001},
+          provenance={'git_commit': '6e60a7a0f1e2d3c4b5a6 (dirty)'}),
+      run('r1', state='complete', accuracy=0.99123, blessed=True, pushed_version='1795742029',
+          report='reports/r1/report.html')]))
+  assert 'run state test accuracy blessed pushed key settings commit report' in text
+  assert text.count(' r3 ') + text.count(' r2 ') + text.count(' r1 ') == 3
+  assert 'r3 running – – – - – none (see `report RUN`)' in text
+  assert ('r2 complete 0.9871 no 17 (already) mnist epochs=2 lr=0.001 6e60a7a0f1e2 (dirty) '
+          'none') in text
+  assert 'r1 complete 0.9912 yes 1795742029 - – report' in text
+  assert '<a href="reports/r1/report.html">report</a>' in page
+
+
+def test_a_value_the_template_is_not_given_is_an_error():
+  """StrictUndefined: a key the templates ask for and the context lacks fails the render, at the
+  top level or inside a section, instead of leaving an empty cell."""
+  template = report_html.TEMPLATES.get_template('report.html')
+  report = _report()
+  report['serving_check'] = SERVING_CHECK
+  complete = report_html.report_context(report)
+  template.render(complete)
+  for section, key in ((None, 'accuracy'), ('made', 'machine'), ('gate', 'baseline'),
+                       ('serving_check', 'bound'), ('confusion', 'heatmap')):
+    context = copy.deepcopy(complete)
+    del (context[section] if section else context)[key]
+    with pytest.raises(jinja2.UndefinedError):
+      template.render(context)
+  context = report_html.index_context([RunSummary(run_id='r').to_json()])
+  del context['runs'][0]['commit']
+  with pytest.raises(jinja2.UndefinedError):
+    report_html.TEMPLATES.get_template('index.html').render(context)
+
+
+FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
+           'Bag', 'Ankle boot']
+
+
+def _cells(svg):
+  """{(true, predicted): (x, y)} of each cell's top-left corner."""
+  return {(int(i), int(j)): (float(x), float(y)) for i, j, x, y in
+          re.findall(r'<g id="cell-(\d+)-(\d+)">.*?<path d="M ([\d.]+) ([\d.]+)', svg, re.S)}
+
+
+def test_the_confusion_matrix_has_a_cell_and_its_count_per_entry():
+  matrix = (np.arange(100) + 1000).reshape(10, 10).tolist()  # every count different
+  names = [f'{i} {name}' for i, name in enumerate(FASHION)]
+  svg = charts.confusion_matrix(matrix, names)
+  cells = _cells(svg)
+  assert sorted(cells) == [(i, j) for i in range(10) for j in range(10)]
+  texts = re.findall(r'<text[^>]*>([^<]*)</text>', svg)
+  assert sorted(int(t) for t in texts if t.isdigit()) == list(range(1000, 1100))
+  # True classes are rows (top to bottom), predicted ones columns (left to right).
+  assert cells[0, 1][0] > cells[0, 0][0] and cells[0, 1][1] == cells[0, 0][1]
+  assert cells[1, 0][1] > cells[0, 0][1] and cells[1, 0][0] == cells[0, 0][0]
+  assert '<title>true 3 Dress, predicted 5 Sandal: 1035</title>' in svg
+  for label in names + ['predicted', 'true']:  # class names on both axes
+    assert texts.count(label) == (1 if label in ('predicted', 'true') else 2), label
+
+
+@pytest.mark.parametrize('classes', [2, 20, 100])
+def test_the_confusion_matrix_of_2_to_100_classes(classes):
+  rng = np.random.default_rng(classes)
+  matrix = rng.integers(0, 50, (classes, classes)) + np.diag(rng.integers(500, 5000, classes))
+  report = _report()
+  report.update(confusion_matrix=matrix.tolist(), eval_accuracy=0.5,
+                per_class_accuracy=[0.5] * classes)
+  page, text, embedded = _page(report)
+  heatmap = re.search(r'confusion matrix.*?(<svg.*?</svg>)', page, re.S).group(1)
+  assert embedded['confusion_matrix'] == matrix.tolist()
+  assert f'{classes - 1} 0.5000 Most confident mistakes' in text  # the per-class table
+  texts = re.findall(r'<text[^>]*>([^<]*)</text>', heatmap)
+  if classes <= charts.CELL_TEXT_MAX_CLASSES:
+    assert len(_cells(heatmap)) == classes ** 2 and '<image' not in heatmap
+    assert sorted(int(t) for t in texts if t.isdigit() and int(t) >= classes) == \
+        sorted(int(v) for v in matrix.flat if v >= classes)
+  else:  # one image, no count in the cells, a labelled tick every few classes
+    assert '<g id="cell-' not in heatmap and heatmap.count('<image') == 1
+    assert sorted(set(texts) - {'predicted', 'true'}, key=int) == [str(i) for i in range(0, 100, 5)]
 
 
 SERVING_CHECK = {
