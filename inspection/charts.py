@@ -1,45 +1,53 @@
 """The report's charts, drawn by matplotlib to inline SVG: real axes and ticks, legends placed
 outside the plot so they never cover the data. Text stays text (selectable, small pages) and the
 output is the same for the same numbers (fixed SVG ids, no date)."""
+import functools
 import html
 import io
 import math
 import re
 from typing import Dict, List, Optional, Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
+# Matplotlib's object API: no pyplot, so no backend and no global figure state.
+_STYLE = {'svg.fonttype': 'none', 'svg.hashsalt': 'mnist-report', 'font.size': 9,
+          'axes.titlesize': 10, 'axes.spines.top': False, 'axes.spines.right': False}
 _COLORS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728')
 
 
-def _pyplot():
-  import matplotlib
-  matplotlib.use('Agg')  # no display; also keeps a notebook's backend out of it
-  from matplotlib import pyplot
-  matplotlib.rcParams.update({'svg.fonttype': 'none', 'svg.hashsalt': 'mnist-report',
-                              'font.size': 9, 'axes.titlesize': 10, 'axes.spines.top': False,
-                              'axes.spines.right': False})
-  return pyplot
+def _styled(draw):
+  """Draws under the report's style, without changing matplotlib's global settings."""
+
+  @functools.wraps(draw)
+  def styled(*args, **kwargs):
+    with matplotlib.rc_context(_STYLE):
+      return draw(*args, **kwargs)
+
+  return styled
 
 
 def _svg(figure) -> str:
   buffer = io.StringIO()
   figure.savefig(buffer, format='svg', bbox_inches='tight', metadata={'Date': None})
-  _pyplot().close(figure)
   text = buffer.getvalue()
   text = text[text.index('<svg'):]  # inline: no XML declaration or DOCTYPE
   text = re.sub(r'\s*<metadata>.*?</metadata>', '', text, flags=re.S)  # RDF links, no content
   return re.sub(r'<svg ', '<svg class="chart" ', text, count=1)
 
 
+@_styled
 def line_chart(title: str, series: Dict[str, Sequence[float]], x_label: str = 'epoch',
                y_label: str = '') -> str:
   """One line per series over 1..N (e.g. epochs), markers on each point."""
   series = {name: list(values) for name, values in series.items() if values}
   if not series:
     return ''
-  pyplot = _pyplot()
-  figure, axes = pyplot.subplots(figsize=(4.6, 2.9))
+  figure = Figure(figsize=(4.6, 2.9))
+  axes = figure.subplots()
   for (name, values), color in zip(series.items(), _COLORS):
     axes.plot(range(1, len(values) + 1), values, marker='o', markersize=3, color=color, label=name)
   axes.set(title=title, xlabel=x_label, ylabel=y_label)
@@ -49,14 +57,15 @@ def line_chart(title: str, series: Dict[str, Sequence[float]], x_label: str = 'e
   return _svg(figure)
 
 
+@_styled
 def bar_chart(title: str, categories: Sequence[str], series: Dict[str, Sequence[float]],
               y_label: str = '', log: bool = False, width: float = 4.6) -> str:
   """Grouped bars: one group per category, one bar per series."""
   series = {name: list(values) for name, values in series.items() if values is not None}
   if not series:
     return ''
-  pyplot = _pyplot()
-  figure, axes = pyplot.subplots(figsize=(width, 2.9))
+  figure = Figure(figsize=(width, 2.9))
+  axes = figure.subplots()
   n = len(series)
   bar = 0.8 / n
   for k, ((name, values), color) in enumerate(zip(series.items(), _COLORS)):
@@ -73,13 +82,14 @@ def bar_chart(title: str, categories: Sequence[str], series: Dict[str, Sequence[
   return _svg(figure)
 
 
+@_styled
 def histogram(title: str, counts: List[int], value_range=(0, 256), x_label: str = '',
               log: bool = True, label: Optional[str] = None) -> str:
   """Counts of equal-width bins over value_range (e.g. pixel intensities), on a log scale."""
   if not counts:
     return ''
-  pyplot = _pyplot()
-  figure, axes = pyplot.subplots(figsize=(4.6, 2.6))
+  figure = Figure(figsize=(4.6, 2.6))
+  axes = figure.subplots()
   step = (value_range[1] - value_range[0]) / len(counts)
   axes.bar([value_range[0] + step * i for i in range(len(counts))], [max(c, 0) for c in counts],
            width=step, align='edge', color='#72b7b2', log=log, label=label)
@@ -108,6 +118,7 @@ def _cell_colors(matrix: np.ndarray) -> np.ndarray:
   return colors
 
 
+@_styled
 def confusion_matrix(matrix: Sequence[Sequence[int]],
                      class_names: Optional[Sequence[str]] = None) -> str:
   """Rows the true class, columns the predicted one, class_names (else the indices) on the axes.
@@ -119,17 +130,16 @@ def confusion_matrix(matrix: Sequence[Sequence[int]],
   if not n:
     return ''
   class_names = class_names or [str(i) for i in range(n)]
-  pyplot = _pyplot()
   side = min(max(0.36 * n, 2.2), 7.2)  # inches: up to 20 classes, cells of 34 pixels
   cell = 72 * side / n  # points
-  figure = pyplot.figure(figsize=(side, side))
+  figure = Figure(figsize=(side, side))
   axes = figure.add_axes((0, 0, 1, 1))
   colors = _cell_colors(counts)
   if n <= CELL_TEXT_MAX_CLASSES:
     digits = len(str(int(counts.max(initial=0))))
     size = min(9.0, 0.45 * cell, 0.75 * cell / (0.6 * digits))
     for (i, j), count in np.ndenumerate(counts):
-      axes.add_patch(pyplot.Rectangle((j, i), 1, 1, facecolor=colors[i, j], edgecolor='white',
+      axes.add_patch(Rectangle((j, i), 1, 1, facecolor=colors[i, j], edgecolor='white',
                                       linewidth=1, gid=f'cell-{i}-{j}'))
       dark = i == j or (count > 0 and colors[i, j, 3] > 0.55)
       axes.text(j + 0.5, i + 0.5, str(count), ha='center', va='center', fontsize=size,

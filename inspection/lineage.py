@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd
+from components.lib import mlmd, names
 from components.lib.evaluation_result import read_evaluation
 from inspection import runs
 
@@ -176,7 +176,7 @@ def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[s
   producer = {'execution_id': execution.id, 'component': graph.components[execution.id],
               'state': metadata_store_pb2.Execution.State.Name(execution.last_known_state),
               'inputs': {}}
-  if producer['component'] == 'Evaluator' or kind in ('ModelBlessing', 'ModelEvaluation'):
+  if producer['component'] == names.EVALUATOR or kind in ('ModelBlessing', 'ModelEvaluation'):
     producer['evaluation'] = evaluation_details(graph.store, execution)
   for key, upstream_id in graph.inputs_of(execution.id):
     producer['inputs'].setdefault(key, []).append(_artifact_node(graph, upstream_id, seen))

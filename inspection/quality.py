@@ -6,6 +6,7 @@ import io
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+from PIL import Image
 
 from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 
@@ -25,7 +26,6 @@ def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> List[Option
 
 def png(image: np.ndarray, scale: int = 3) -> str:
   """A uint8 28×28 image as base64 PNG, enlarged with crisp pixels."""
-  from PIL import Image
   buffer = io.BytesIO()
   Image.fromarray(image).resize((IMAGE_SIZE * scale, IMAGE_SIZE * scale), Image.NEAREST).save(buffer, 'PNG')
   return base64.b64encode(buffer.getvalue()).decode()
