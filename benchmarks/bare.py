@@ -33,12 +33,12 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   sys.path.insert(0, REPO)
 
-  import keras  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from components.lib import idx  # pylint: disable=g-import-not-at-top
-  from trainer_module import export  # pylint: disable=g-import-not-at-top
-  from trainer_module.config import TrainingConfig  # pylint: disable=g-import-not-at-top
-  from trainer_module.model import build_model  # pylint: disable=g-import-not-at-top
+  import keras
+  import numpy as np
+  from components.lib import idx
+  from trainer_module import export
+  from trainer_module.config import TrainingConfig
+  from trainer_module.model import build_model
   imported = time.monotonic()
 
   # The pipeline's ExampleGen checks the digests too: so does this (validated=False checks them).

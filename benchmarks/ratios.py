@@ -305,9 +305,9 @@ def run_bare_script(data_dir: str, output_dir: str, s: Dict[str, Any]) -> Dict[s
 
 def bare_write_records(data_dir: str, out_dir: str, n: Optional[int], m: Optional[int]) -> Dict[str, Any]:
   """IDX → GZIP TFRecords of the ExampleGen's own tf.Examples, one plain loop per split."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components.lib import idx  # pylint: disable=g-import-not-at-top
-  from components.mnist_example_gen import to_example  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from components.lib import idx
+  from components.mnist_example_gen import to_example
   started = time.monotonic()
   written = 0
   for prefix, limit in (('train', n), ('t10k', m)):
@@ -323,8 +323,8 @@ def bare_write_records(data_dir: str, out_dir: str, n: Optional[int], m: Optiona
 
 def bare_evaluate(model_dir: str, eval_files: List[str]) -> Dict[str, Any]:
   """Loads the SavedModel and runs `serving_default` over the eval records: accuracy, seconds."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer_module.features import LABEL_KEY  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from trainer_module.features import LABEL_KEY
   started = time.monotonic()
   serve = tf.saved_model.load(model_dir).signatures['serving_default']
   correct = total = 0
@@ -344,7 +344,7 @@ class EpochClock:
     self.ends: List[float] = []
 
   def callback(self):
-    import keras  # pylint: disable=g-import-not-at-top
+    import keras
     clock = self
 
     class _Clock(keras.callbacks.Callback):
@@ -361,7 +361,7 @@ class EpochClock:
 @contextlib.contextmanager
 def fit_with(callback):
   """keras.Model.fit with one more callback, for code that builds its own list (the Trainer)."""
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
   original = keras.Model.fit
 
   def fit(self, *args, callbacks=None, **kwargs):
@@ -374,10 +374,10 @@ def fit_with(callback):
 
 
 def trainer_steady(train_files: List[str], model_run_dir: str, s: Dict[str, Any]) -> Dict[str, Any]:
-  import keras  # pylint: disable=g-import-not-at-top
-  from trainer_module import data  # pylint: disable=g-import-not-at-top
-  from trainer_module import task  # pylint: disable=g-import-not-at-top
-  from trainer_module.config import TrainingConfig  # pylint: disable=g-import-not-at-top
+  import keras
+  from trainer_module import data
+  from trainer_module import task
+  from trainer_module.config import TrainingConfig
   keras.backend.clear_session()
   keras.utils.set_random_seed(1)
   config = TrainingConfig(epochs=s['fit_epochs'], batch_size=s['batch_size'], validation_examples=0,
@@ -391,9 +391,9 @@ def trainer_steady(train_files: List[str], model_run_dir: str, s: Dict[str, Any]
 
 
 def bare_fit_steady(images, labels, s: Dict[str, Any]) -> Dict[str, Any]:
-  import keras  # pylint: disable=g-import-not-at-top
-  from trainer_module.config import TrainingConfig  # pylint: disable=g-import-not-at-top
-  from trainer_module.model import build_model  # pylint: disable=g-import-not-at-top
+  import keras
+  from trainer_module.config import TrainingConfig
+  from trainer_module.model import build_model
   keras.backend.clear_session()
   keras.utils.set_random_seed(1)
   config = TrainingConfig(epochs=s['fit_epochs'], batch_size=s['batch_size'])
@@ -412,7 +412,7 @@ def bare_fit_steady(images, labels, s: Dict[str, Any]) -> Dict[str, Any]:
 
 def matmul_gflops(n: int, calls: int = 5) -> float:
   """The best a TF float32 matmul of n×n by n×n does here: 2n³ FLOPs per call, median call time."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   a = tf.random.stateless_uniform([n, n], seed=[1, 2])
   b = tf.random.stateless_uniform([n, n], seed=[3, 4])
   matmul = tf.function(tf.linalg.matmul)
@@ -428,10 +428,10 @@ def matmul_gflops(n: int, calls: int = 5) -> float:
 # ---------------------------------------------------------------- the run
 
 def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
   sys.path.insert(0, REPO)
-  from components.lib import idx  # pylint: disable=g-import-not-at-top
-  from components.serving_probe import time_calls  # pylint: disable=g-import-not-at-top
+  from components.lib import idx
+  from components.serving_probe import time_calls
   raw: Dict[str, List[Any]] = {k: [] for k in (
       'pipeline', 'bare_script', 'bare_writer', 'bare_eval', 'trainer', 'bare_fit', 'matmul')}
 
@@ -473,8 +473,8 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
     raw['matmul'].append(matmul_gflops(s['matmul_n']))
 
   # e: the last bare-fit model, exported as the Trainer exports it, vs the same Keras model.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer_module import export  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from trainer_module import export
   log('classify vs predict_on_batch')
   export_dir = os.path.join(work, 'serving_model')
   export.export_serving_model(model, export_dir)
@@ -568,15 +568,15 @@ def main(argv=None) -> int:
 
   sys.path.insert(0, REPO)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  from pipeline.local import RunError, find_data  # pylint: disable=g-import-not-at-top
+  from pipeline.local import RunError, find_data
   try:
     data_dir = find_data(args.data_dir)
   except RunError as e:
     print(e, file=sys.stderr)
     return 1
 
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer_module.model import build_model  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from trainer_module.model import build_model
   flops = training_flops_per_example(describe_model(build_model()))
   machine = machine_info()
   machine['tensorflow'] = tf.__version__

@@ -118,7 +118,7 @@ def build_scaled(source_dir: str, factor: int, target: str, load_split=None) -> 
     return target
   if load_split is None:
     sys.path.insert(0, REPO)
-    from components.lib import idx  # pylint: disable=g-import-not-at-top
+    from components.lib import idx
     load_split = idx.load_split
   parent = os.path.dirname(os.path.abspath(target))
   os.makedirs(parent, exist_ok=True)
@@ -256,10 +256,10 @@ def run_pipeline(data_dir: str, output_dir: str, epochs: int, verbose: bool) -> 
 
 
 def plot(runs: Dict[int, Dict[str, Any]], path: str, title: str) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  import matplotlib.ticker  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
+  import matplotlib.ticker
   factors = sorted(runs)
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
   stages = [s for s, seconds in runs[1]['stages'].items() if seconds >= FLOOR_SECONDS]
@@ -299,8 +299,8 @@ def measure(factors: Sequence[int], args) -> Optional[Dict[int, Dict[str, Any]]]
   """One pipeline run per factor: 1×, the largest, then the others (so an interrupted benchmark
   has the goals' two ends first), each saved to --json as soon as it is done."""
   sys.path.insert(0, REPO)
-  from components.lib import download  # pylint: disable=g-import-not-at-top
-  from pipeline.local import RunError, find_data  # pylint: disable=g-import-not-at-top
+  from components.lib import download
+  from pipeline.local import RunError, find_data
   try:
     source = find_data(args.data_dir)
   except RunError as e:

@@ -11,19 +11,27 @@ local runner prints it as `error: <message>`, exit 1.
 import os
 from typing import Any, Dict, List, Optional, Union
 
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import types
 from tfx.components.example_validator import executor as example_validator_executor
+from tfx.components.schema_gen import component as schema_gen_component
 from tfx.components.schema_gen.import_schema_gen import component as import_schema_gen_component
 from tfx.components.schema_gen.import_schema_gen import executor as import_schema_gen_executor
+from tfx.components.statistics_gen import component as statistics_gen_component
+from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
-from tfx.types import standard_artifacts
+from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils
 
-from components.lib.idx import MnistDataError
 from components.lib import names, project
+from components.lib.idx import MnistDataError
+from components.lib.local_files import check_regular
 from components.parameters import DEFAULT_LABEL_DRIFT_BOUND, check_label_drift_bound
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
 
@@ -48,7 +56,6 @@ def check_schema_file(path: str) -> None:
   reader forever); an object-store URI is left to TFX."""
   if '://' in path:
     return
-  from components.lib.local_files import check_regular
   try:
     check_regular(path)
   except OSError as e:
@@ -56,7 +63,6 @@ def check_schema_file(path: str) -> None:
 
 
 def load_schema(path: str = SCHEMA_FILE):
-  from tfx.utils import io_utils
   check_schema_file(path)
   return io_utils.SchemaReader().read(path)
 
@@ -64,9 +70,6 @@ def load_schema(path: str = SCHEMA_FILE):
 def _label_skew(schema, train_stats, eval_stats, bound: float):
   """TFDV's skew comparator on the label: train as 'training', eval as 'serving'. Only the
   comparator's findings are kept (each split's own anomalies are the per-split validation's)."""
-  import tensorflow_data_validation as tfdv
-  from tensorflow_metadata.proto.v0 import anomalies_pb2
-  from tensorflow_metadata.proto.v0 import schema_pb2
   with_bound = schema_pb2.Schema()
   with_bound.CopyFrom(schema)
   for feature in with_bound.feature:
@@ -119,8 +122,6 @@ def describe(anomalies) -> List[str]:
 
 def read_anomalies(anomalies_uri: str, split: str, file_name: str = example_validator_executor.DEFAULT_FILE_NAME):
   """The Anomalies proto a validator wrote for one split (None if there is none)."""
-  import tensorflow as tf
-  from tensorflow_metadata.proto.v0 import anomalies_pb2
   path = os.path.join(anomalies_uri, f'Split-{split}', file_name)
   if not tf.io.gfile.exists(path):
     return None
@@ -154,10 +155,6 @@ class Executor(example_validator_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
-    import tensorflow as tf
-    from tfx.components.statistics_gen import stats_artifact_utils
-    from tfx.types import artifact_utils
-    from tfx.utils import io_utils
     result = super().Do(input_dict, output_dict, exec_properties)
     stats_artifact = artifact_utils.get_single_instance(
         input_dict[standard_component_specs.STATISTICS_KEY])
@@ -211,8 +208,6 @@ def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LAB
                       container: bool = False) -> List[base_component.BaseComponent]:
   """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
   ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
-  from tfx.components.schema_gen import component as schema_gen_component
-  from tfx.components.statistics_gen import component as statistics_gen_component
   schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id(names.IMPORT_SCHEMA_GEN)
   statistics_gen = statistics_gen_component.StatisticsGen(
       examples=examples, schema=schema_importer.outputs['schema']).with_id(names.STATISTICS_GEN)

@@ -21,7 +21,7 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
 from components.lib import names
-from components.lib.evaluation_result import ACCURACY_CLASS, ACCURACY_METRIC, EXAMPLE_COUNT_METRIC  # pylint: disable=unused-import
+from components.lib.evaluation_result import ACCURACY_CLASS
 from trainer_module.features import EVAL_SPLIT, LABEL_KEY
 
 # 'No worse than the last blessed model': the change may not fall below this.

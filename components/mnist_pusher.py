@@ -159,7 +159,7 @@ def _remove_quietly(path: str) -> None:
   try:
     if fileio.exists(path):
       fileio.rmtree(path)
-  except Exception:  # pylint: disable=broad-except  # the next push removes it
+  except Exception:  # noqa: BLE001  # the next push removes it
     logging.warning('Could not remove %s; the next push will', path)
 
 

@@ -5,6 +5,7 @@ import datetime
 import json
 from typing import Any, Dict, List, Optional
 
+from ml_metadata import errors
 from ml_metadata.proto import metadata_store_pb2
 
 from components.lib import mlmd
@@ -145,7 +146,7 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
           evaluation = read_evaluation(artifact.uri)
           summary.accuracy, summary.baseline_accuracy, summary.failures = (
               evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures)
-        except Exception as e:  # pylint: disable=broad-except  # one unreadable run is not fatal
+        except Exception as e:  # noqa: BLE001  # one unreadable run is not fatal
           summary.failures = [f'evaluation at {artifact.uri} unreadable '
                               f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
       elif kind == 'ModelBlessing':
@@ -190,7 +191,6 @@ def runs(store) -> List[metadata_store_pb2.Context]:
 
 def run_context(store, run_id: str) -> Optional[metadata_store_pb2.Context]:
   """The run named `run_id` (a local run's id, or a Kubeflow run's context name), or None."""
-  from ml_metadata import errors
   for context_type in RUN_CONTEXT_TYPES:
     try:
       context = store.get_context_by_type_and_name(context_type, run_id)

@@ -23,9 +23,9 @@ def read_healthz(host: str, timeout: float) -> Dict[str, Any]:
   try:
     client = _client_class()(timeout, host=host, existing_token=os.environ.get(TOKEN_ENV) or None)
     # The generated model keeps only multi_user; the handler's JSON also has tag_name.
-    response = client._healthz_api.get_healthz(_preload_content=False,  # pylint: disable=protected-access
+    response = client._healthz_api.get_healthz(_preload_content=False,
                                                _request_timeout=(timeout, timeout))
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:  # noqa: BLE001
     raise UploadError(_describe(e, host, timeout)) from None
   try:
     body = json.loads(response.data)

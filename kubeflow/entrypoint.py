@@ -119,11 +119,11 @@ def main(argv: List[str]) -> None:
   if argv[:1] == [DRIVER_FLAG]:  # takes no input artifacts: nothing to repair
     from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
     sys.argv = [TFX_DRIVER] + argv[1:]
-    app.run(driver.main, flags_parser=driver._parse_flags)  # pylint: disable=protected-access
+    app.run(driver.main, flags_parser=driver._parse_flags)
     return
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
   sys.argv = [TFX_RUNNER] + repair_argv(argv)
-  app.run(runner.main, flags_parser=runner._parse_flags)  # pylint: disable=protected-access
+  app.run(runner.main, flags_parser=runner._parse_flags)
 
 
 if __name__ == '__main__':

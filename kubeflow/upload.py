@@ -15,6 +15,8 @@ import re
 import secrets
 from typing import Any, Dict, List, Optional
 
+import kfp_server_api
+import urllib3
 import yaml
 
 TOKEN_ENV = 'KFP_TOKEN'  # a bearer token for endpoints that need one (never a flag)
@@ -86,8 +88,6 @@ def version_name(name: str) -> str:
 
 def _describe(error: Exception, host: str, timeout: float) -> str:
   """Turns kfp/urllib3 errors into one line naming the host and the cause."""
-  import kfp_server_api
-  import urllib3
   if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
     error = error.reason
   if isinstance(error, kfp_server_api.ApiException) and not error.status:  # e.g. a TLS failure
@@ -118,8 +118,7 @@ def _describe(error: Exception, host: str, timeout: float) -> str:
 
 
 def _client_class():
-  import kfp  # only when needed: the checks before it need no client
-  import urllib3
+  import kfp  # deferred: 2 s to import, and the checks before a request need no client
 
   class Client(kfp.Client):
     """kfp.Client whose every request is bounded by `timeout`, connect and read, and tried once.
@@ -222,5 +221,5 @@ def upload(host: str, package: str, name: Optional[str] = None, run: bool = Fals
     return result
   except UploadError:
     raise
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:  # noqa: BLE001
     raise UploadError(_describe(e, host, timeout)) from None

@@ -3,7 +3,7 @@ import argparse
 import dataclasses
 import math
 import shlex
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from components.lib import datasets
 from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
@@ -83,54 +83,63 @@ class PipelineConfig:
         raise ValueError(f'{name.replace("_", "-")} must be >= 1, got {value}')
 
 
-def _positive_int(text: str) -> int:
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+MAX_INT = 2**31 - 1  # what every consumer of an integer flag takes (ML Metadata, TF, NumPy seeds)
+
+
+def _number(text: str, kind: type = float) -> Any:
+  """`text` as an int or a finite float, or ValueError with one readable line (argparse would
+  say "invalid _positive_int value")."""
+  try:
+    value = kind(text)
+  except ValueError:
+    what = 'a whole number' if kind is int else 'a number'
+    raise ValueError(f'expected {what}, got {text!r}') from None
+  if kind is float and not math.isfinite(value):
+    raise ValueError(f'must be a finite number, got {text}')
+  if kind is int and not -MAX_INT <= value <= MAX_INT:
+    raise ValueError(f'must be at most {MAX_INT:,} in size, got {text}')
   return value
 
 
-def _non_negative_int(text: str) -> int:
-  value = int(text)
-  if value < 0:
-    raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
-  return value
+def _argument(check: Callable[[Any], Any], kind: type = float) -> Callable[[str], Any]:
+  """An argparse `type`: the text as a number, then `check` (one of components/parameters.py's,
+  or a range), its message kept."""
 
-
-def _argument(check):
-  """An argparse `type` from one of the checks in components/parameters.py (its message kept)."""
   def parse(text: str):
     try:
-      return check(text)
+      return check(_number(text, kind))
     except ValueError as e:
       raise argparse.ArgumentTypeError(str(e)) from None
+
   return parse
 
 
-def _augmentation(name: str):
+def _at_least(low: int) -> Callable[[int], int]:
+  def check(value: int) -> int:
+    if value < low:
+      raise ValueError(f'must be >= {low}, got {value}')
+    return value
+
+  return check
+
+
+def _augmentation(name: str) -> Callable[[str], float]:
   """An argparse `type` for one augmentation bound, checked as TrainingConfig checks it."""
-  def check(text: str) -> float:
-    value = float(text)
+
+  def check(value: float) -> float:
     TrainingConfig(**{name: value})
     return value
+
   return _argument(check)
 
 
-def _finite(check=float):
-  """`check`, but infinities and NaN are refused first: an infinite learning rate or latency
-  bound would pass a `> 0` check."""
-  def parse(text: str):
-    value = float(text)
-    if not math.isfinite(value):
-      raise ValueError(f'must be a finite number, got {text}')
-    return check(value)
-  return parse
-
-
+_positive_int = _argument(_at_least(1), int)
+_non_negative_int = _argument(_at_least(0), int)
+_seed = _argument(_at_least(0), int)
 _accuracy_bound = _argument(check_accuracy_bound)
-_latency_bound = _argument(_finite(check_latency_bound))
+_latency_bound = _argument(check_latency_bound)
 _drift_bound = _argument(check_label_drift_bound)
-_finite_float = _argument(_finite())
+_finite_float = _argument(lambda value: value)
 
 
 LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
@@ -182,7 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DA
                      'the same mirrored (clothes, not digits) (default: ' + ', '.join(
                          f'{"on" if d.training_defaults.augment_flip else "off"} for {d.name}'
                          for d in datasets.DATASETS.values()) + ')')
-  train.add_argument('--seed', type=int, metavar='N', default=defaults.seed,
+  train.add_argument('--seed', type=_seed, metavar='N', default=defaults.seed,
                      help='seed for the weights, dropout, shuffling and augmentation (default: '
                      'unseeded, a new draw whenever the Trainer trains; an unchanged rerun reuses '
                      'the cached Trainer: pass --no-cache or another --seed for a fresh model)')

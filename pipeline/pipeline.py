@@ -59,7 +59,7 @@ def create_components(config: PipelineConfig, runtime_parameters: bool = False,
     baseline = latest_blessed_other_model(trainer.outputs['model']).with_id(names.BASELINE_RESOLVER)
   else:
     # Vertex compiles only TFX's own resolver strategies (components/baseline_resolver.py).
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx import v1 as tfx  # deferred: imports Vertex's SDK, 3 CPU s a local run never needs
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

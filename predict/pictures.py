@@ -72,8 +72,8 @@ def open_npy(path: str) -> Tuple[np.ndarray, bool]:
     try:
       version = np.lib.format.read_magic(f)
       # np.load's own header reader (every format version; header size bounded).
-      shape, fortran_order, dtype = np.lib.format._read_array_header(f, version)  # pylint: disable=protected-access
-    except Exception as e:  # pylint: disable=broad-except  # a corrupt header: SyntaxError, TokenError too
+      shape, fortran_order, dtype = np.lib.format._read_array_header(f, version)
+    except Exception as e:  # noqa: BLE001  # a corrupt header: SyntaxError, TokenError too
       raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
     if dtype.hasobject:
       raise InputError('cannot read the .npy file (it holds Python objects, which are never unpickled)')
@@ -134,7 +134,7 @@ def load_gray(path: str) -> np.ndarray:
   except UnidentifiedImageError:
     raise InputError('cannot read the image (not a picture format Pillow knows: PNG, JPEG, ...)'
                      ) from None
-  except Exception as e:  # pylint: disable=broad-except  # Pillow raises many kinds (SyntaxError too)
+  except Exception as e:  # noqa: BLE001  # Pillow raises many kinds (SyntaxError too)
     raise InputError(f'cannot read the image ({_one_line(e)})') from None
 
 

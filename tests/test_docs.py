@@ -125,8 +125,8 @@ class Cli(NamedTuple):
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> Dict[str, argparse.ArgumentParser]:
-  for action in parser._actions:  # pylint: disable=protected-access
-    if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
+  for action in parser._actions:
+    if isinstance(action, argparse._SubParsersAction):
       return dict(action.choices)
   return {}
 
@@ -201,7 +201,7 @@ def cli_for_script(script: str) -> Cli:
 
 def _find_option(parsers, option: str) -> Optional[argparse.Action]:
   for parser in parsers:
-    action = parser._option_string_actions.get(option)  # pylint: disable=protected-access
+    action = parser._option_string_actions.get(option)
     if action is not None:
       return action
   return None

@@ -86,7 +86,7 @@ def _bounded(fn: Callable[[], T], seconds: float, on_timeout: str) -> T:
   def run():
     try:
       outcome['value'] = fn()
-    except BaseException as e:  # pylint: disable=broad-except  # re-raised in the caller
+    except BaseException as e:  # noqa: BLE001  # re-raised in the caller
       outcome['error'] = e
 
   thread = threading.Thread(target=run, name='tpu-connect', daemon=True)
@@ -117,7 +117,7 @@ def wait_for_grpc(worker: str, seconds: float) -> Optional[str]:
 
   None once it does; otherwise why not ('timeout' if nothing answered in time). A refused or
   unreachable port fails as soon as gRPC reports the failure, with the socket's reason."""
-  import grpc  # pylint: disable=g-import-not-at-top  # only the TPU path needs it
+  import grpc  # deferred: only the TPU path needs it
   host, _, port = worker.rpartition(':')
   host = host.strip('[]')
   deadline = time.monotonic() + seconds
@@ -180,7 +180,7 @@ def _connect_tpu(plan: StrategyPlan) -> tf.distribute.Strategy:
     raise StrategyError(f'TPU {name} could not be resolved: the GCE metadata server did not '
                         f'answer ({_first_line(e.reason)}); outside GCP pass --tpu grpc://HOST:PORT'
                         ) from None
-  except Exception as e:  # pylint: disable=broad-except  # the client's errors are many and wordy
+  except Exception as e:  # noqa: BLE001  # the client's errors are many and wordy
     raise StrategyError(f'TPU {name} could not be resolved: {_first_line(e)}') from None
 
   deadline = time.monotonic() + timeout

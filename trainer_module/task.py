@@ -12,6 +12,7 @@ default the last 5,000 of MNIST's 60,000) is held out for the per-epoch validati
 (`val_loss`/`val_accuracy`); the rest is trained on. The `eval` split (MNIST's test set, in
 fn_args.eval_files) is not read here: it is left to the Evaluator's gate.
 """
+import argparse
 import json
 import os
 import shutil
@@ -162,7 +163,6 @@ def train_and_export(config: TrainingConfig, train_files, eval_files, serving_mo
 
 
 def main(argv=None) -> int:
-  import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(description='Train the seed CNN on the train split and export it.')
   parser.add_argument('--train-files', required=True, action='append',
                       help='file pattern of the train split\'s GZIP TFRecords (repeatable)')

@@ -15,7 +15,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from components.lib import datasets
 from components.lib import idx
-from components.lib.idx import IdxFile, MnistDataError, decompress, is_remote, sha256_hex
+from components.lib.datasets import IdxFile
+from components.lib.idx import MnistDataError, decompress, is_remote, sha256_hex
 from components.lib.local_files import open_regular
 
 DEFAULT_MIRRORS = datasets.MNIST.mirrors
@@ -88,7 +89,7 @@ class _Watchdog:
   def connection_class(self, base):
     watchdog = self
 
-    class Connection(base):  # pylint: disable=missing-class-docstring
+    class Connection(base):
 
       def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ import numpy as np
 
 from components.lib import artifact_files, datasets, object_storage
 from components.lib.object_storage import enable_for
-from components.lib.datasets import IMAGE_MAGIC, LABEL_MAGIC, IdxFile  # pylint: disable=unused-import
+from components.lib.datasets import IMAGE_MAGIC, IdxFile
 from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 
 ROWS = COLS = IMAGE_SIZE
@@ -203,11 +203,10 @@ def _open_raw(data_dir: str, spec: IdxFile):
   try:
     found = _exists(path)
     raw = open_file(path) if found else None
-  except Exception as e:  # pylint: disable=broad-except  # OSError, or TensorFlow's for a remote file
+  except Exception as e:  # noqa: BLE001  # OSError, or TensorFlow's for a remote file
     raise MnistDataError(f'{spec.name}: {_read_problem(path, e)}') from None
   if raw is None:
     if is_remote(path):  # not found, or not reachable, or the credentials refused?
-      from components.lib import object_storage
       problem = object_storage.unreachable(path)
       if problem:
         raise MnistDataError(f'{spec.name}: {problem} (reading {data_dir})')

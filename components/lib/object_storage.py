@@ -18,9 +18,12 @@ called", status 134: tensorflow/io#2039, fixed upstream but unreleased), which w
 task that succeeded. The exit guard ends such a process with its own status after Python's own
 shutdown (atexit handlers, flushed stdout/stderr), before the C++ static destructors run.
 """
+import atexit
+import ctypes
 import os
 import socket
 import sys
+import urllib.parse
 from typing import Optional, Tuple
 
 _enabled = False
@@ -54,10 +57,9 @@ def configure_environment(environ=os.environ) -> None:
 def _exit_without_static_destructors() -> None:
   """Registered from atexit, i.e. after every library registered its C exit handlers, so it
   runs first among them: _exit(status) with the status the process is exiting with."""
-  import ctypes
   libc = ctypes.CDLL(None)
   libc.on_exit.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-  libc.on_exit(ctypes.cast(libc._exit, ctypes.c_void_p), None)  # pylint: disable=protected-access
+  libc.on_exit(ctypes.cast(libc._exit, ctypes.c_void_p), None)
 
 
 def enable_s3() -> None:
@@ -66,9 +68,10 @@ def enable_s3() -> None:
   if _enabled:
     return
   configure_environment()
-  import tensorflow_io  # pylint: disable=unused-import  # registers s3:// with tf.io.gfile
+  # Deferred: registers s3:// with tf.io.gfile (importing TensorFlow), and must come after the
+  # variables above are set.
+  import tensorflow_io  # noqa: F401
   if sys.platform.startswith('linux'):
-    import atexit
     atexit.register(_exit_without_static_destructors)
   _enabled = True
 
@@ -89,7 +92,6 @@ GCS_ENDPOINT = ('storage.googleapis.com', 443)  # TensorFlow's GCS filesystem ta
 def endpoint_of(uri: str, environ=os.environ) -> Optional[Tuple[str, int]]:
   """(host, port) that an s3:// or gs:// URI is read through, as the libraries pick it; None for
   anything else. S3: the endpoint variables (_endpoint), else AWS's regional host."""
-  import urllib.parse
   if uri.startswith('gs://'):
     return GCS_ENDPOINT
   if not uri.startswith('s3://'):
@@ -159,12 +161,10 @@ def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]
   False for a 403, so ask this only when something looked missing or a read failed."""
   if not uri.startswith('s3://'):
     return None
-  try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-  except ImportError:
-    return None
+  import boto3  # deferred: 0.4 s to import, for an s3:// URI only
+  import botocore.config
+  import botocore.exceptions
+
   names = dict(environ)
   configure_environment(names)
   endpoint = names.get('AWS_ENDPOINT_URL') or None

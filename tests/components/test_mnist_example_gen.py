@@ -22,7 +22,7 @@ def _run(tmp_path, data_dir, **limits):
   error = None
   try:
     tfx.orchestration.LocalDagRunner().run(pipeline)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:  # noqa: BLE001
     error = e
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = db

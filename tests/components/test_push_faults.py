@@ -105,7 +105,7 @@ def _push_in_child(model_uri, serving, pushed_uri, at=None, kind='kill'):
       os.write(write, str(count[0]).encode())
     except OSError as e:
       status = 3 if e.errno == errno.ENOSPC else 1
-    except BaseException:  # pylint: disable=broad-except
+    except BaseException:  # noqa: BLE001
       status = 1
     os._exit(status)
   os.close(write)

@@ -212,10 +212,10 @@ def test_a_probe_started_under_another_environment_is_not_used(tmp_path, monkeyp
   """What the process was started with must be what the ServingCheck would start it with; a
   stale one is told to stop (end of input: it exits 0 without work)."""
   serving_check.prestart_probe()
-  stale = serving_check._prestarted.proc  # pylint: disable=protected-access
+  stale = serving_check._prestarted.proc
   monkeypatch.setenv('MNIST_TFX_PROBE_TEST', '1')
   result = serving_check.run_probe(str(tmp_path / 'no-model'), str(tmp_path / '*.gz'),
                                    str(tmp_path / 'r.json'), timeout=120)
   assert 'error' in result
   assert stale.wait(timeout=120) == 0
-  assert serving_check._prestarted is None  # pylint: disable=protected-access
+  assert serving_check._prestarted is None

@@ -51,15 +51,15 @@ def test_tfma_files_read_as_tfma_reads_them(recorded):
   _, store = recorded
   uris = [a.uri for a in runs.artifacts_by_type(store, 'ModelEvaluation')]
   assert len(uris) == 2
-  protos = evaluation._tfma_protos()  # pylint: disable=protected-access
+  protos = evaluation._tfma_protos()
   for uri in uris:
     ours = [protos['metrics'].MetricsForSlice.FromString(r)
             for path in sorted(glob.glob(os.path.join(uri, 'metrics*')))
-            for r in evaluation._records(path)]  # pylint: disable=protected-access
+            for r in evaluation._records(path)]
     assert [m.SerializeToString() for m in ours] == \
         [m.SerializeToString() for m in tfma.load_metrics(uri)]
     [validations] = glob.glob(os.path.join(uri, 'validations*'))
-    [record] = evaluation._records(validations)  # pylint: disable=protected-access
+    [record] = evaluation._records(validations)
     assert record == tfma.load_validation_result(uri).SerializeToString()
     read = evaluation.read_evaluation(uri)
     config = eval_config_writer.load_eval_run(uri)[0]

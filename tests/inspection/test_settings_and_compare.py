@@ -59,7 +59,7 @@ def test_kubeflow_records_them_as_the_task_s_inputs(tmp_path):
   [run_id] = store.put_contexts([mlmd.Context(type_id=run_type, name='run-1')])
   for task, params in tasks.items():
     execution = mlmd.Execution(type_id=type_id, last_known_state=mlmd.Execution.COMPLETE)
-    KfpStandIn._describe(execution, task, params, dag_id=1)  # pylint: disable=protected-access
+    KfpStandIn._describe(execution, task, params, dag_id=1)
     store.put_execution(execution, [], [mlmd.Context(id=run_id, type_id=run_type, name='run-1')])
   [run] = runs.runs(store)
   found = runs.summarize_run(store, run).settings
@@ -155,8 +155,8 @@ def test_per_class_accuracy_changes_from_the_serving_checks_answers(tmp_path):
     np.savez(tmp_path / name / 'eval_answers.npz', labels=labels,
              probabilities=np.eye(10, dtype=np.float32)[predicted])
     return runs.RunSummary(run_id=name, uris={'InfraBlessing': str(tmp_path / name)})
-  a = compare._per_class(answers('a', [0, 1, 95]))  # pylint: disable=protected-access
-  b = compare._per_class(answers('b', [0]))  # pylint: disable=protected-access
+  a = compare._per_class(answers('a', [0, 1, 95]))
+  b = compare._per_class(answers('b', [0]))
   assert a[0] == 0.8 and b[0] == 0.9 and a[9] == 0.9 and b[9] == 1.0 and a[5] == b[5] == 1.0
   rows = [{'class': i, 'name': str(i), 'a': a[i], 'b': b[i], 'change': b[i] - a[i]} for i in range(10)]
   side = {'run_id': 'x', 'started': '', 'state': 'complete', 'accuracy': 0.97, 'blessed': True, 'pushed': 'no'}

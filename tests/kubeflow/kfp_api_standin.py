@@ -38,7 +38,7 @@ def serve(tag: str, multi_user: bool, tag_name: str = None) -> Tuple[ThreadingHT
   class Handler(BaseHTTPRequestHandler):
     requests = []
 
-    def do_GET(self):  # pylint: disable=invalid-name
+    def do_GET(self):
       Handler.requests.append(self.path)
       for api in ('v1beta1', 'v2beta1'):
         if self.path == f'/apis/{api}/healthz':

@@ -399,19 +399,19 @@ def test_fake_refuses_an_empty_namespace_as_a_multi_user_backend_does(compiled, 
   package, _ = compiled
   host, state = fake_kfp
   state.update(multi_user=True, require_namespace=True)
-  client = upload_lib._client_class()(5, host=host)  # pylint: disable=protected-access
+  client = upload_lib._client_class()(5, host=host)
   calls = ((lambda: client.upload_pipeline(package),
             'Invalid input error: Namespace is required for pipeline operations'),
            (lambda: client.get_experiment(experiment_name='Default', namespace=''),
             f'List experiments failed: Failed to authorize with API: {_MULTI_USER_EXPERIMENT}'),
-           (lambda: client._experiment_api.create_experiment(  # pylint: disable=protected-access
+           (lambda: client._experiment_api.create_experiment(
                body=kfp_server_api.V2beta1Experiment(display_name='Default')),
             f'Failed to create a experiment: Failed to authorize the request: '
             f'{_MULTI_USER_EXPERIMENT}'))
   for call, message in calls:
     with pytest.raises(kfp_server_api.ApiException) as raised:
       call()
-    assert upload_lib._describe(raised.value, host, 5) == (  # pylint: disable=protected-access
+    assert upload_lib._describe(raised.value, host, 5) == (
         f'{host}: request refused: HTTP 400 Bad Request: {message}')
   assert not state['pipelines'] and not state['experiments']
 

@@ -68,7 +68,7 @@ def test_two_workers_train_to_the_same_weights_and_the_chief_exports(tmp_path, r
     env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='', TF_CPP_MIN_LOG_LEVEL='2',
                TF_CONFIG=json.dumps({'cluster': {'worker': workers},
                                      'task': {'type': 'worker', 'index': index}}))
-    log = open(tmp_path / f'worker{index}.log', 'wb')  # pylint: disable=consider-using-with
+    log = open(tmp_path / f'worker{index}.log', 'wb')
     logs.append(log)
     procs.append(subprocess.Popen(
         [sys.executable, '-c', WORKER, records, str(serving_dir), str(run_dir),

@@ -133,8 +133,8 @@ def test_device_as_data_file_is_refused(tmp_path):
 
 # --- property-based: any bytes give an array or one MnistDataError line ---------------------------
 
-IMAGE_SPEC = idx.IdxFile('x.gz', idx.IMAGE_MAGIC, None, None)
-LABEL_SPEC = idx.IdxFile('y.gz', idx.LABEL_MAGIC, None, None)
+IMAGE_SPEC = datasets.IdxFile('x.gz', datasets.IMAGE_MAGIC, None, None)
+LABEL_SPEC = datasets.IdxFile('y.gz', datasets.LABEL_MAGIC, None, None)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from components.lib import idx
+from components.lib import datasets, idx
 from components.lib import download
 from components.lib.idx import MnistDataError
 from tests.conftest import idx_images, idx_labels, read_decompressed
@@ -29,7 +29,7 @@ def test_real_files_validate_with_canonical_digests(mnist_dir):
 
 
 def _spec(magic=2051):
-  return idx.IdxFile('x.gz', magic, 3, '0' * 64)
+  return datasets.IdxFile('x.gz', magic, 3, '0' * 64)
 
 
 def test_parse_idx_images_and_labels():
