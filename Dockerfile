@@ -5,10 +5,11 @@
 # Build and push: make image IMAGE=registry.example.com/mnist:dev && docker push registry.example.com/mnist:dev
 #
 # Two stages. A few locked packages publish only an sdist with C/C++ code, no manylinux wheel
-# for CPython 3.10: the builder compiles exactly those, at their locked versions, and the final
-# stage installs everything else from PyPI plus those wheels, so no compiler ends up in the
-# image. tests/test_requirements_lock.py fails when a package built from source in .venv is
-# missing from the builder's list.
+# for CPython 3.10: the builder compiles exactly those from their hash-checked sdists, at their
+# locked versions, and the final stage installs those wheels, then the rest of requirements.lock
+# from PyPI with every file checked against its hash, so no compiler ends up in the image.
+# tests/test_requirements_lock.py fails when a package built from source in .venv is missing
+# from the builder's list.
 
 FROM python:3.10-slim-bookworm AS builder
 
@@ -24,8 +25,10 @@ RUN pip install pip==24.2
 
 WORKDIR /build
 COPY requirements.lock ./
-# pyfarmhash (tensorflow-data-validation), crcmod (apache-beam[gcp]); versions from the lock.
-RUN pip wheel --no-deps -c requirements.lock --wheel-dir /wheels crcmod pyfarmhash
+# pyfarmhash (tensorflow-data-validation), crcmod (apache-beam[gcp]): awk copies their entries of
+# the lock (version and sdist hashes) into compiled.lock; pip checks each sdist, then builds it.
+RUN awk '/^[^ #]/ { keep = /^(crcmod|pyfarmhash)==/ } keep' requirements.lock > compiled.lock \
+ && pip wheel --no-deps --require-hashes -r compiled.lock --wheel-dir /wheels
 
 
 FROM python:3.10-slim-bookworm
@@ -40,11 +43,15 @@ RUN pip install pip==24.2
 
 WORKDIR /pipeline
 
-# The same pinned set as `make install` (requirements.lock as constraints); the packages that
-# need a compiler come prebuilt from the builder (pip prefers those wheels to the sdists).
+# requirements.lock: the runtime part of `make install`'s set, at the same versions. The builder's
+# wheels go in first (their sdists' hashes were checked there; a wheel built here has no PyPI
+# hash); the hashed install then finds them installed at their locked versions and fetches the
+# rest from PyPI, each file checked against the lock's hashes.
 COPY --from=builder /wheels /wheels
-COPY requirements.in requirements.lock ./
-RUN pip install --find-links /wheels -r requirements.in -c requirements.lock && pip check
+COPY requirements.lock ./
+RUN pip install --no-deps --no-index /wheels/*.whl \
+ && pip install --require-hashes -r requirements.lock \
+ && pip check
 
 # The project's code the compiled commands import: kubeflow.entrypoint and kubeflow.run_results
 # (the commands), the executors (components.*), run_fn (trainer_module.*), and the run report

@@ -17,6 +17,8 @@
 # make benchmark-walkthrough: a fresh clone, then README.md's commands in order (install, smoke
 #                 run, inspect, predict, a second run, compare) and the summaries' commands, from
 #                 another directory; goal: within 10 minutes, every command exiting 0.
+# make lock:    recompile the hashed requirements.lock (runtime) and requirements-test.lock (+ test, dev)
+#               from pyproject.toml with uv, keeping the pins that still fit (LOCK_ARGS=--upgrade-package X).
 # make image:   the Kubeflow component image (needs a Docker engine): make image IMAGE=registry/mnist:tag
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -54,6 +56,21 @@ benchmark-scale: install
 
 benchmark-walkthrough: install
 	$(PY) benchmarks/walkthrough.py $(ARGS)
+
+# The runtime lock first; the test lock is constrained to it, so both pin the same versions. Each
+# gets a two-line header saying what it is for; uv's own header below it names `make lock`.
+.PHONY: lock
+lock: UV_COMPILE = $(VENV)/bin/uv pip compile -q pyproject.toml --python $(PY) \
+  --python-platform x86_64-unknown-linux-gnu --generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
+lock: install
+	$(UV_COMPILE) -o requirements.lock
+	@{ echo "# Runtime only, pyproject.toml's [project] dependencies: the component image installs it"; \
+	  echo "# (Dockerfile, pip install --require-hashes). make install uses requirements-test.lock."; \
+	  cat requirements.lock; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
+	$(UV_COMPILE) --extra test --extra dev -c requirements.lock -o requirements-test.lock
+	@{ echo "# Runtime + the test and dev extras, at requirements.lock's versions: make install's .venv"; \
+	  echo "# (scripts/install.sh, pip install --require-hashes)."; \
+	  cat requirements-test.lock; } > requirements-test.lock.tmp && mv requirements-test.lock.tmp requirements-test.lock
 
 image:
 	docker build -t $(IMAGE) .

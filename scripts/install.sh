@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs the pinned dependency set. Idempotent:
-# it does nothing when .venv already matches requirements.lock.
+# Creates .venv with Python 3.10 and installs requirements-test.lock (runtime + test + dev, every
+# file checked against its hash; `make lock` writes it from pyproject.toml), then this project
+# editable without dependencies. Idempotent: it does nothing when .venv already matches the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+LOCK=requirements-test.lock
 stamp="$VENV/.installed-lock"
 
 find_python() {
@@ -32,7 +34,7 @@ install_project() {
   [ -x "$VENV/bin/mnist-tfx" ] || { echo "error: $VENV/bin/mnist-tfx was not installed (pip install -e . failed)" >&2; exit 1; }
 }
 
-if [ -f "$stamp" ] && cmp -s "$stamp" requirements.lock && "$VENV/bin/python" -c 'import tfx' 2>/dev/null; then
+if [ -f "$stamp" ] && cmp -s "$stamp" "$LOCK" && "$VENV/bin/python" -c 'import tfx' 2>/dev/null; then
   [ -x "$VENV/bin/mnist-tfx" ] || install_project
   exit 0
 fi
@@ -56,9 +58,11 @@ pip_quiet() {
 }
 pip_quiet install -q --upgrade "pip==24.2"
 echo "Installing pinned dependencies into $VENV (first time: a few minutes)"
-pip_quiet install -q --disable-pip-version-check -r requirements.in -r requirements-test.in -c requirements.lock
+# --require-hashes: every package pinned in the lock and every downloaded file matching one of its
+# sha256 hashes (an sdist is checked before it is built).
+pip_quiet install -q --disable-pip-version-check --require-hashes -r "$LOCK"
 "$VENV/bin/python" -m pip check >/dev/null
 install_project
-cp requirements.lock "$stamp"
+cp "$LOCK" "$stamp"
 echo "Installed: $("$VENV/bin/python" -c 'import tfx, tensorflow as tf; print("tfx", tfx.__version__, "tensorflow", tf.__version__)' 2>/dev/null)"
 echo "The tools from any directory: export PATH=\"$(cd "$VENV/bin" && pwd):\$PATH\" MNIST_TFX=\"$(pwd)\""

@@ -1,48 +1,70 @@
-"""requirements.lock is what the tests run against: exactly the distributions installed in this
-interpreter's environment (as scripts/lock.sh writes it), and every locked package that had to be
-compiled here is compiled by the Dockerfile's builder stage (its slim final stage has no
-compiler). Static: no network, no Docker."""
+"""The hashed locks that `make lock` compiles from pyproject.toml with uv: requirements.lock
+(runtime only: the component image) and requirements-test.lock (runtime + the test and dev
+extras: make install's .venv). Checked: every entry is pinned and hashed; both locks pin the same
+versions; pyproject.toml's pins are the locked versions; the environment the tests run in is
+exactly requirements-test.lock; the Dockerfile's builder compiles every locked package that had
+to be compiled here (its slim final stage has no compiler). Static and fast, except the slow
+test that runs `make lock` again (it asks PyPI) and wants byte-identical files."""
 import importlib.metadata
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Tuple
+
+import pytest
+import tomli  # pytest's own TOML reader on Python 3.10 (tomllib is 3.11+)
+from packaging.requirements import Requirement
 
 from tests.conftest import REPO
 from tests.kubeflow.test_dockerfile import builder_and_final, option_values
 
-LOCK = os.path.join(REPO, 'requirements.lock')
-LOCK_SH = os.path.join(REPO, 'scripts', 'lock.sh')
-REGENERATE = 'run scripts/lock.sh (or scripts/lock.sh --no-install) and commit requirements.lock'
+LOCK = 'requirements.lock'
+TEST_LOCK = 'requirements-test.lock'
+LOCKS = (LOCK, TEST_LOCK)
+REGENERATE = 'edit pyproject.toml, run `make lock`, review the diff, then make install and make test'
+PIN = re.compile(r'([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)')
+HASH = re.compile(r'--hash=sha256:[0-9a-f]{64}')
+
+
+class Entry(NamedTuple):
+  version: str
+  hashes: FrozenSet[str]
 
 
 def normalize(name: str) -> str:
   return re.sub(r'[-_.]+', '-', name).lower()
 
 
-def excluded() -> set:
-  """The tool packages scripts/lock.sh leaves out (its EXCLUDED="…" line)."""
-  with open(LOCK_SH) as f:
-    match = re.search(r'^EXCLUDED="([^"]*)"', f.read(), re.M)
-  assert match, 'scripts/lock.sh has no EXCLUDED="…" line'
-  return {normalize(name) for name in match.group(1).split()}
+def parse_lock(text: str, path: str = LOCK) -> Dict[str, Entry]:
+  """{normalized name: Entry} of a lock in pip's requirements format, as uv writes it: one
+  `name==version \\` line per package, its `--hash=sha256:…` options on continuation lines."""
+  entries = {}
+  for line in re.sub(r'\\\n', ' ', text).splitlines():
+    line = line.strip()
+    if not line or line.startswith('#'):
+      continue
+    requirement, *options = line.split()
+    match = PIN.fullmatch(requirement)
+    assert match, f'{path}: not pinned as name==version (no extras, no markers): {line[:120]}'
+    name = normalize(match.group(1))
+    assert name not in entries, f'{path}: {name} is pinned twice'
+    bad = [option for option in options if not HASH.fullmatch(option)]
+    assert not bad, f'{path}: {requirement}: options other than --hash=sha256:…: {bad}'
+    assert options, f'{path}: {requirement} has no --hash=sha256: (pip install --require-hashes fails)'
+    entries[name] = Entry(match.group(2), frozenset(options))
+  return entries
 
 
-def lock_lines() -> List[str]:
-  with open(LOCK) as f:
-    return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+def read(path: str) -> str:
+  with open(os.path.join(REPO, path)) as f:
+    return f.read()
 
 
-def locked() -> Dict[str, str]:
-  pins = {}
-  for line in lock_lines():
-    name, sep, version = line.partition('==')
-    assert sep and re.fullmatch(r'[A-Za-z0-9._-]+', name) and version, f'not name==version: {line}'
-    assert normalize(name) not in pins, f'{name} is pinned twice'
-    pins[normalize(name)] = version
-  return pins
+def locked(path: str = LOCK) -> Dict[str, Entry]:
+  return parse_lock(read(path), path)
 
 
 def installed() -> Dict[str, importlib.metadata.Distribution]:
@@ -56,39 +78,114 @@ def installed() -> Dict[str, importlib.metadata.Distribution]:
   return dists
 
 
-def test_lock_is_exactly_the_installed_set():
-  skip = excluded()
-  assert skip <= {'pip', 'setuptools', 'wheel'}, f'lock.sh excludes more than tools: {skip}'
-  have = {name: dist.version for name, dist in installed().items() if name not in skip}
-  pins = locked()
+def pyproject() -> dict:
+  return tomli.loads(read('pyproject.toml'))
+
+
+@pytest.mark.parametrize('path', LOCKS)
+def test_every_locked_package_is_pinned_with_sha256_hashes_under_a_header(path):
+  entries = locked(path)  # parse_lock asserts name==version and at least one hash per entry
+  assert len(entries) > 100, f'{path}: only {len(entries)} entries'
+  names = [normalize(PIN.match(line).group(1)) for line in read(path).splitlines()
+           if PIN.match(line)]
+  assert names == sorted(names), f'{path} is not sorted by name: {REGENERATE}'
+  lines = read(path).splitlines()
+  header = lines[:next(i for i, line in enumerate(lines) if PIN.match(line))]
+  assert header and all(line.startswith('#') for line in header), header
+  assert 'autogenerated by uv' in header[-2] and header[-1] == '#    make lock', (
+      f'{path}: the header should say uv wrote it via `make lock`: {REGENERATE}\n{header}')
+
+
+def test_the_test_lock_pins_the_runtime_lock_as_it_is():
+  """requirements-test.lock is compiled with requirements.lock as constraints: the tests run on
+  the very versions (and files) the image installs."""
+  runtime, test = locked(LOCK), locked(TEST_LOCK)
+  missing = sorted(set(runtime) - set(test))
+  different = sorted(f'{name}: {runtime[name].version} vs {test[name].version}'
+                     for name in set(runtime) & set(test) if runtime[name] != test[name])
+  assert not missing and not different, (
+      f'not in {TEST_LOCK}: {missing}; versions or hashes differ: {different}\n{REGENERATE}')
+
+
+def _pins(requirements: List[str], where: str) -> Dict[str, str]:
+  pins = {}
+  for text in requirements:
+    requirement = Requirement(text)
+    specifiers = list(requirement.specifier)
+    assert len(specifiers) == 1 and specifiers[0].operator == '==' and not requirement.marker, (
+        f'pyproject.toml {where}: pin it with == and no marker: {text}')
+    pins[normalize(requirement.name)] = specifiers[0].version
+  return pins
+
+
+def test_pyproject_pins_are_the_locked_versions():
+  project = pyproject()['project']
+  extras = project.get('optional-dependencies', {})
+  assert set(extras) == {'test', 'dev'}, sorted(extras)
+  expected = [(LOCK, _pins(project['dependencies'], '[project] dependencies')),
+              (TEST_LOCK, _pins(project['dependencies'], '[project] dependencies'))]
+  expected += [(TEST_LOCK, _pins(extras[extra], f'[project.optional-dependencies] {extra}'))
+               for extra in sorted(extras)]
+  problems = []
+  for path, pins in expected:
+    entries = locked(path)
+    for name, version in sorted(pins.items()):
+      if name not in entries:
+        problems.append(f'{path} lacks {name}=={version}')
+      elif entries[name].version != version:
+        problems.append(f'{path} has {name}=={entries[name].version}, pyproject.toml =={version}')
+  assert not problems, '\n'.join(problems + [REGENERATE])
+  for name in ('tfx', 'tensorflow', 'keras', 'apache-beam', 'kfp', 'protobuf'):
+    assert name in _pins(project['dependencies'], ''), f'{name}: the stack\'s core is declared'
+
+
+def test_pyproject_is_the_only_list_of_dependencies():
+  leftovers = [name for name in ('requirements.in', 'requirements-test.in',
+                                 os.path.join('scripts', 'lock.sh'))
+               if os.path.exists(os.path.join(REPO, name))]
+  assert not leftovers, f'the dependencies live in pyproject.toml only: remove {leftovers}'
+
+
+def test_install_sh_installs_the_test_lock_with_hashes():
+  script = read(os.path.join('scripts', 'install.sh'))
+  assert re.search(r'^LOCK=requirements-test\.lock$', script, re.M), 'LOCK= line'
+  assert re.search(r'pip_quiet install .*--require-hashes -r "\$LOCK"', script)
+  assert 'cmp -s "$stamp" "$LOCK"' in script and 'cp "$LOCK" "$stamp"' in script
+  assert re.search(r'pip install .*--no-deps .*-e \.', script), 'the project without its dependencies'
+
+
+def test_the_environment_is_exactly_the_test_lock():
+  """What the tests run against is what requirements-test.lock says: no package more or less, the
+  same versions. pip is the installer (install.sh and the Dockerfile pin it), not locked."""
+  have = {name: dist.version for name, dist in installed().items() if name != 'pip'}
+  pins = {name: entry.version for name, entry in locked(TEST_LOCK).items()}
   missing = sorted(f'{name}=={have[name]}' for name in set(have) - set(pins))
   extra = sorted(f'{name}=={pins[name]}' for name in set(pins) - set(have))
   different = sorted(f'{name}: locked {pins[name]}, installed {have[name]}'
                      for name in set(pins) & set(have) if pins[name] != have[name])
   assert not (missing or extra or different), (
-      f'requirements.lock is not the environment the tests run in ({sys.prefix}):\n'
+      f'{TEST_LOCK} is not the environment the tests run in ({sys.prefix}):\n'
       f'  installed, not locked: {missing}\n  locked, not installed: {extra}\n'
-      f'  different versions: {different}\n{REGENERATE}')
+      f'  different versions: {different}\n'
+      f'run make install (rm -rf .venv first if something is installed that the lock lacks)')
 
 
-def test_lock_is_sorted_with_a_header_saying_how_it_was_made():
-  names = [normalize(line.partition('==')[0]) for line in lock_lines()]
-  assert names == sorted(names), f'requirements.lock is not sorted: {REGENERATE}'
-  with open(LOCK) as f:
-    header = ''.join(line for line in f if line.startswith('#'))
-  assert 'scripts/lock.sh' in header and 'constraints' in header, header
-
-
-def test_lock_sh_reproduces_the_lock_byte_for_byte(tmp_path):
-  """The script, run on this environment without installing, writes the committed file."""
-  (tmp_path / 'scripts').mkdir()
-  script = tmp_path / 'scripts' / 'lock.sh'
-  script.write_bytes(open(LOCK_SH, 'rb').read())
-  script.chmod(0o755)
-  proc = subprocess.run([str(script), '--no-install'], cwd=str(tmp_path), capture_output=True,
-                        text=True, timeout=120, env=dict(os.environ, VENV=sys.prefix))
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert (tmp_path / 'requirements.lock').read_text() == open(LOCK).read(), REGENERATE
+@pytest.mark.slow  # uv asks PyPI for every locked package's files: ~10-30 s
+def test_make_lock_rewrites_both_locks_byte_for_byte(tmp_path):
+  """The documented command, run again on the committed files (uv keeps the pins it finds in
+  them), writes the same bytes: the locks are what `make lock` makes of pyproject.toml."""
+  for name in ('pyproject.toml',) + LOCKS:
+    shutil.copy(os.path.join(REPO, name), tmp_path / name)
+  uv = os.path.join(sys.prefix, 'bin', 'uv')
+  assert os.access(uv, os.X_OK), f'{uv}: uv (the dev extra) is not installed: run make install'
+  env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+  # -o install: the environment is this one (VENV=sys.prefix), already installed.
+  proc = subprocess.run(['make', '-f', os.path.join(REPO, 'Makefile'), '-C', str(tmp_path),
+                         '-o', 'install', 'lock', f'VENV={sys.prefix}'],
+                        capture_output=True, text=True, timeout=600, env=env)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  for name in LOCKS:
+    assert (tmp_path / name).read_text() == read(name), f'{name}: make lock changes it: {REGENERATE}'
 
 
 def _platforms(dist: importlib.metadata.Distribution) -> List[str]:
@@ -99,15 +196,15 @@ def _platforms(dist: importlib.metadata.Distribution) -> List[str]:
 
 
 def built_here() -> Dict[str, Tuple[str, List[str]]]:
-  """Locked packages whose installed wheel was compiled from an sdist on this machine (a
+  """Runtime-locked packages whose installed wheel was compiled from an sdist on this machine (a
   platform tag that is no manylinux/musllinux one, e.g. linux_x86_64): {name: (version, tags)}.
   A py3-none-any wheel built from an sdist needs no compiler, and the slim stage builds it."""
-  pins, dists = locked(), installed()
+  dists = installed()
   result = {}
-  for name in pins:
+  for name in locked(LOCK):
     dist = dists.get(name)
     if dist is None:
-      continue  # test_lock_is_exactly_the_installed_set reports it
+      continue  # test_the_environment_is_exactly_the_test_lock reports it
     platforms = _platforms(dist)
     if not platforms or any(not p.startswith(('manylinux', 'musllinux')) and p != 'any'
                             for p in platforms):
@@ -116,32 +213,34 @@ def built_here() -> Dict[str, Tuple[str, List[str]]]:
 
 
 def test_the_builder_compiles_every_locked_package_that_needed_a_compiler():
+  """The builder's `pip wheel --require-hashes -r FILE` builds what its awk copies from the lock
+  into FILE: run that awk program on the lock here (mawk, as in the Debian image, if present)."""
   builder, _ = builder_and_final()
   (args,) = builder.pip('wheel')
-  constraints = option_values(args, '-c', '--constraint')
+  assert '--require-hashes' in args, 'the builder checks the sdists against the lock\'s hashes'
+  (requirements,) = option_values(args, '-r', '--requirement')
+  assert not option_values(args, '-c', '--constraint'), 'pip checks no hashes in a constraints file'
+  values = {v for option in ('-r', '--requirement', '-w', '--wheel-dir') for v in option_values(args, option)}
+  assert not [a for a in args if not a.startswith('-') and a not in values], (
+      f'the builder builds exactly the lock\'s entries in {requirements}, no other names: {args}')
   copied = {os.path.basename(source) for flags, sources, _ in builder.copies() if not flags
             for source in sources}
-  values = {v for option in ('-c', '--constraint', '-w', '--wheel-dir', '-r', '--requirement',
-                             '-f', '--find-links', '-i', '--index-url', '--extra-index-url')
-            for v in option_values(args, option)}
-  requirements = [a for a in args if not a.startswith('-') and a not in values]
-  pins = locked()
-  built = {}
-  for requirement in requirements:
-    name, _, version = requirement.partition('==')
-    name = normalize(name)
-    assert name in pins, f'the builder builds {requirement}, which requirements.lock lacks'
-    if version:
-      assert version == pins[name], f'the builder builds {requirement}, the lock has {pins[name]}'
-    else:
-      assert constraints == ['requirements.lock'] and 'requirements.lock' in copied, (
-          f'the builder builds {name} without a version: pin it (=={pins[name]}) or pass '
-          f'-c requirements.lock (COPY requirements.lock into the builder)')
-    built[name] = pins[name]
+  writers = [command for command in builder.commands()
+             if command[:1] == ['awk'] and command[-2:] == ['>', requirements]]
+  assert len(writers) == 1, f'one `awk PROGRAM {LOCK} > {requirements}` in the builder: {writers}'
+  (program, source) = writers[0][1:-2]
+  assert source == LOCK and LOCK in copied, writers[0]
+  awk = shutil.which('mawk') or shutil.which('awk')
+  out = subprocess.run([awk, program, os.path.join(REPO, LOCK)], capture_output=True, text=True,
+                       check=True, timeout=30).stdout
+  built = parse_lock(out, f'{requirements} (the builder\'s awk on {LOCK})')
+  pins = locked(LOCK)
+  assert built and all(pins.get(name) == entry for name, entry in built.items()), (
+      f'the builder\'s entries should be the lock\'s own: {built}')
 
   needed = built_here()
   missing = {name: info for name, info in needed.items() if name not in built}
   assert not missing, (
       f'these locked packages were compiled from source here (no manylinux wheel for this '
-      f'Python), and the slim final stage has no compiler: add them to the builder\'s '
-      f'`pip wheel` in the Dockerfile: {missing}')
+      f'Python), and the slim final stage has no compiler: add them to the builder\'s awk '
+      f'pattern in the Dockerfile: {missing}')

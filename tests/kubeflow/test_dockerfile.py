@@ -151,19 +151,28 @@ def test_final_stage_installs_the_lock_with_the_builders_wheels_and_no_compiler(
   for command in final.commands():
     if command[:1] == ['apt-get'] and 'install' in command:
       assert not COMPILERS & set(command), f'compiler in the final image: {command}'
-  assert any(['requirements.in', 'requirements.lock', './'] == [*sources, dest]
+  assert any(['requirements.lock', './'] == [*sources, dest]
              for flags, sources, dest in final.copies() if not flags)
   (wheels,) = [dest for flags, _, dest in final.copies() if flags.get('from') == builder.name]
   commands = final.commands()
   installs = [i for i, command in enumerate(commands)
-              if 'install' in command and 'requirements.in' in command]
+              if 'install' in command and '--require-hashes' in command]
   assert len(installs) == 1, commands
   args = commands[installs[0]]
-  assert option_values(args, '-r', '--requirement') == ['requirements.in']
-  assert option_values(args, '-c', '--constraint') == ['requirements.lock']
-  assert [os.path.normpath(v) for v in option_values(args, '-f', '--find-links')] == \
-      [os.path.normpath(wheels)]
-  assert not option_values(args, '--no-index'), 'packages come from PyPI too'
+  assert option_values(args, '-r', '--requirement') == ['requirements.lock']
+  assert not option_values(args, '-c', '--constraint'), 'pip checks no hashes in a constraints file'
+  assert '--no-index' not in args, 'packages come from PyPI'
+  assert not option_values(args, '-f', '--find-links'), (
+      'a wheel built in the builder has no hash in the lock: pip --require-hashes would reject it')
+  # The builder's wheels, installed before: the hashed install finds them already installed.
+  before = [command for command in commands[:installs[0]] if 'install' in command and
+            any(os.path.normpath(a).startswith(os.path.normpath(wheels) + '/') for a in command)]
+  assert len(before) == 1, f'install the builder\'s wheels ({wheels}) before the hashed install'
+  (wheel_install,) = before
+  assert '--no-deps' in wheel_install and '--no-index' in wheel_install, wheel_install
+  files = [a for a in wheel_install[wheel_install.index('install') + 1:] if not a.startswith('-')]
+  assert files and all(os.path.normpath(f).startswith(os.path.normpath(wheels) + '/') and
+                       f.endswith('.whl') for f in files), files
   assert any(command[-2:] == ['pip', 'check'] for command in commands[installs[0] + 1:]), \
       'pip check after the install'
 
