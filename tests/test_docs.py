@@ -1,11 +1,20 @@
-"""The guide's commands paste: every flag, subcommand and make target they name exists.
+"""The guide's commands paste, and run: README.md and every page under docs/.
 
-Commands are taken from the fenced shell blocks and the inline code of README.md and every
-docs/*.md page. The flags come from the real argparse parsers, read when the test runs: each CLI
-(`local_runner.py`, `python -m pipeline.…`, `python -m kubeflow`, any `python -m` module or
-`python path.py` script of this repository) is started as `python` would start it, and stopped at
-the moment it parses its command line, so a flag or subcommand added to a parser is known at once.
-Make targets, their variables and the CLI that `ARGS=` reaches come from the Makefile.
+Fast checks, on every command in the fenced shell blocks and inline code of the pages:
+- every flag, subcommand and make target it names exists. The flags come from the real argparse
+  parsers, read when the test runs: each CLI (`mnist-tfx COMMAND` through its `python` form in
+  pipeline/commands.py MODULE_FORMS, any `python -m` module or `python path.py` script of this
+  repository) is started as `python` would start it, and stopped at the moment it parses its
+  command line, so a flag or subcommand added to a parser is known at once. Make targets, their
+  variables and the CLI that `ARGS=` reaches come from the Makefile;
+- it works from any directory (no path relative to the project dir, `make -C DIR`);
+- in README.md then docs/tutorial.md, a command that reads an output dir comes after a run that
+  wrote there (the inspect lines after only the smoke run carry --demo);
+and on the pages themselves: every relative link and #anchor resolves, every code path and test
+named exists, docs/reference/cli.md lists every flag of every subcommand with its real default,
+the README stays short, no page cites an issue by number, and no shell block shows a prompt.
+
+Slow: the README's commands, then the tutorial's, run as written (test_the_readme_and_tutorial_run_as_written).
 """
 import argparse
 import contextlib
@@ -14,6 +23,7 @@ import os
 import re
 import runpy
 import shlex
+import subprocess
 import sys
 import warnings
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -27,8 +37,13 @@ README = os.path.join(REPO, 'README.md')
 README_MAX_LINES = 350
 
 
+TUTORIAL = os.path.join(REPO, 'docs', 'tutorial.md')
+CLI_REFERENCE = os.path.join(REPO, 'docs', 'reference', 'cli.md')
+BENCHMARKS = os.path.join(REPO, 'docs', 'benchmarks.md')
+
+
 def pages() -> List[str]:
-  return [README] + sorted(glob.glob(os.path.join(REPO, 'docs', '*.md')))
+  return [README] + sorted(glob.glob(os.path.join(REPO, 'docs', '**', '*.md'), recursive=True))
 
 
 def _rel(path: str) -> str:
@@ -281,12 +296,17 @@ def args_clis(makefile: Makefile, target: str, seen=None) -> List[Tuple[str, Lis
   return result
 
 
+# Targets the docs may name before the Makefile has them, each being added by a change of its own
+# (development.md's Lint section). Once the Makefile has one, it is checked like any other.
+TARGETS_BEING_ADDED = {'lint': 'ruff and mypy'}
+
+
 def check_make(makefile: Makefile, args: List[str]) -> List[str]:
   problems = []
   assignments = dict(a.split('=', 1) for a in args if re.match(r'^[A-Za-z_]\w*=', a))
   targets = [a for a in args if '=' not in a and not a.startswith('-') and a != 'TARGET']
   for target in targets:
-    if target not in makefile.targets:
+    if target not in makefile.targets and target not in TARGETS_BEING_ADDED:
       problems.append(f'make: no target {target!r} (has {", ".join(sorted(makefile.targets))})')
   for variable in assignments:
     if variable not in makefile.variables:
@@ -519,3 +539,507 @@ def test_no_page_cites_an_issue_by_number(page):
   with open(page) as f:
     hits = [f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1) if _ISSUE.search(line)]
   assert not hits, '\n'.join(hits)
+
+
+@pytest.mark.parametrize('page', pages(), ids=_rel)
+def test_shell_blocks_hold_only_commands(page):
+  """A reader pastes a shell block whole: no `$ ` prompts and no output in it (output goes in a
+  block marked ```text)."""
+  with open(page) as f:
+    lines = fenced_lines(f.read())
+  prompted = [f'{_rel(page)}:{n}: {line.strip()}' for n, line, _ in lines if line.lstrip().startswith('$ ')]
+  assert not prompted, '\n'.join(prompted)
+
+
+@pytest.mark.parametrize('page', [p for p in pages() if p != BENCHMARKS], ids=_rel)
+def test_measurements_live_in_the_benchmarks_page(page):
+  """Other pages state what the pipeline does and link to docs/benchmarks.md for how fast or how
+  well: a line that says `measured` must link there (no lab notes)."""
+  with open(page) as f:
+    hits = [f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1)
+            if re.search(r'\bmeasured\b', line, re.I) and 'benchmarks.md' not in line]
+  assert not hits, '\n'.join(hits)
+
+
+# ---------------------------------------------------------------------------------------------
+# Links and anchors
+
+def _outside_code(text: str) -> str:
+  """The page without its fenced blocks and inline code spans (links there are not links)."""
+  kept, inside = [], None
+  for line in text.split('\n'):
+    fence = _FENCE.match(line)
+    if fence and (inside is None or line.strip().startswith(inside)):
+      inside = None if inside else fence.group(2)
+      kept.append('')
+      continue
+    kept.append('' if inside else re.sub(r'`[^`]*`', '', line))
+  return '\n'.join(kept)
+
+
+def slug(heading: str) -> str:
+  """GitHub's anchor for a heading: its text (links and code as their text), lower case, without
+  punctuation, spaces as dashes."""
+  text = re.sub(r'!?\[([^\]]*)\]\([^)]*\)', r'\1', heading.strip())
+  text = re.sub(r'[`*]', '', text).lower()
+  return re.sub(r'[^\w\- ]', '', text).replace(' ', '-')
+
+
+def anchors(path: str) -> set:
+  with open(path) as f:
+    text = f.read()
+  found, seen = set(), {}
+  for line in _outside_code_keep_headings(text):
+    base = slug(line)
+    count = seen.get(base, 0)
+    seen[base] = count + 1
+    found.add(base if count == 0 else f'{base}-{count}')
+  return found
+
+
+def _outside_code_keep_headings(text: str) -> List[str]:
+  """The text of each heading outside fenced blocks."""
+  headings, inside = [], None
+  for line in text.split('\n'):
+    fence = _FENCE.match(line)
+    if fence and (inside is None or line.strip().startswith(inside)):
+      inside = None if inside else fence.group(2)
+      continue
+    heading = re.match(r'^#{1,6}\s+(.*?)\s*#*\s*$', line)
+    if heading and not inside:
+      headings.append(heading.group(1))
+  return headings
+
+
+_LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)')
+
+
+def broken_links(page: str) -> List[str]:
+  with open(page) as f:
+    text = _outside_code(f.read())
+  problems = []
+  for target in _LINK.findall(text):
+    if re.match(r'^[a-z][a-z0-9+.-]*:', target):  # https:, mailto:
+      continue
+    path, _, anchor = target.partition('#')
+    resolved = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+    if not os.path.exists(resolved):
+      problems.append(f'{_rel(page)}: {target}: no such file')
+    elif anchor and (not resolved.endswith('.md') or anchor not in anchors(resolved)):
+      problems.append(f'{_rel(page)}: {target}: no heading #{anchor} in {_rel(resolved)}')
+  return problems
+
+
+@pytest.mark.parametrize('page', pages(), ids=_rel)
+def test_every_link_resolves(page):
+  problems = broken_links(page)
+  assert not problems, '\n'.join(problems)
+
+
+def test_a_broken_link_or_anchor_is_caught(tmp_path):
+  page = tmp_path / 'page.md'
+  page.write_text('# Top\n\n## The `mnist-tfx run` flags: all of them\n\n[a](#top) [b](#the-mnist-tfx-run-flags-all-of-them)\n'
+                  '[c](nowhere.md) [d](#nothing) `[e](nowhere.md)` [f](https://example.com/x)\n')
+  problems = broken_links(str(page))
+  assert len(problems) == 2, problems
+  assert 'nowhere.md: no such file' in problems[0] and '#nothing' in problems[1]
+  assert slug("tf.data's autotuner") == 'tfdatas-autotuner'
+  assert slug('1. Read the smoke run') == '1-read-the-smoke-run'
+
+
+# ---------------------------------------------------------------------------------------------
+# Code paths and tests the pages name
+
+_TOP_LEVEL = {n for n in os.listdir(REPO) if n not in ('.git', '.venv', 'tfx_output', 'demo_output')}
+
+
+def named_paths_missing(page: str) -> List[str]:
+  """Inline code naming a file of the repository (`components/lib/idx.py`, `tests/x.py::test_y`)
+  or a test (`test_y`) that does not exist."""
+  with open(page) as f:
+    text = f.read()
+  spans, inside = [], None
+  for line in text.split('\n'):
+    fence = _FENCE.match(line)
+    if fence and (inside is None or line.strip().startswith(inside)):
+      inside = None if inside else fence.group(2)
+      continue
+    if not inside:
+      spans += re.findall(r'(?<!`)`([^`]+)`(?!`)', line)
+  problems = []
+  for span in spans:
+    path, _, test = span.partition('::')
+    if re.fullmatch(r'[\w.-]+(/[\w.-]+)+/?', path) and path.split('/')[0] in _TOP_LEVEL:
+      full = os.path.join(REPO, path)
+      if not os.path.exists(full):
+        problems.append(f'{_rel(page)}: `{span}`: no such file')
+      elif test and not _defines(full, test):
+        problems.append(f'{_rel(page)}: `{span}`: {path} has no {test}')
+    elif re.fullmatch(r'test_\w+', span) and not _test_exists(span):
+      problems.append(f'{_rel(page)}: `{span}`: no such test under tests/')
+  return problems
+
+
+def _defines(path: str, name: str) -> bool:
+  with open(path) as f:
+    return re.search(rf'^\s*def {re.escape(name)}\b', f.read(), re.M) is not None
+
+
+_TEST_SOURCES: Dict[str, str] = {}
+
+
+def _test_exists(name: str) -> bool:
+  if not _TEST_SOURCES:
+    for path in glob.glob(os.path.join(REPO, 'tests', '**', '*.py'), recursive=True):
+      with open(path) as f:
+        _TEST_SOURCES[path] = f.read()
+  return any(re.search(rf'^\s*def {re.escape(name)}\b', s, re.M) for s in _TEST_SOURCES.values())
+
+
+@pytest.mark.parametrize('page', pages(), ids=_rel)
+def test_every_code_path_and_test_named_exists(page):
+  """Guarantees name the test that holds each promise, and pages name the code that keeps it:
+  a file or test moved or renamed shows here."""
+  problems = named_paths_missing(page)
+  assert not problems, '\n'.join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command-line reference: every subcommand and flag, with its real default
+
+def command_sections(text: str) -> Dict[str, str]:
+  """`mnist-tfx …` heading → its own text: up to the next command heading (any level) or the next
+  heading of its level or above."""
+  headings = [(m.start(), len(m.group(1)), re.sub(r'[`*]', '', m.group(2)).strip(), m.end())
+              for m in re.finditer(r'^(#{1,6})\s+(.*)$', text, re.M)]
+  sections = {}
+  for i, (_, level, title, end) in enumerate(headings):
+    if not title.startswith(PROG):
+      continue
+    stop = len(text)
+    for start, other_level, other, _ in headings[i + 1:]:
+      if other.startswith(PROG) or other_level <= level:
+        stop = start
+        break
+    sections[title] = text[end:stop]
+  return sections
+
+
+def table_rows(section: str) -> Dict[str, List[str]]:
+  """Option → the cells of the table row whose first cell names it."""
+  rows = {}
+  for line in section.split('\n'):
+    if not line.startswith('|') or re.match(r'^\|\s*-', line):
+      continue
+    cells = [c.strip() for c in re.split(r'(?<!\\)\|', line.strip().strip('|'))]
+    for option in re.findall(r'(?<![\w-])(--?[a-zA-Z][\w-]*)', cells[0]):
+      rows[option] = cells
+  return rows
+
+
+def _options(parser: argparse.ArgumentParser) -> Dict[str, argparse.Action]:
+  return {o: a for a in parser._actions for o in a.option_strings if o not in ('-h', '--help')}  # pylint: disable=protected-access
+
+
+def _positionals(parser: argparse.ArgumentParser) -> List[str]:
+  return [a.metavar or a.dest.upper() for a in parser._actions  # pylint: disable=protected-access
+          if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
+
+
+def _shown_default(action: argparse.Action) -> Optional[str]:
+  value = action.default
+  if value in (None, argparse.SUPPRESS, '', []) or isinstance(value, bool):
+    return None
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def documented_commands() -> List[Tuple[str, argparse.ArgumentParser, set]]:
+  """(heading, parser, options documented elsewhere) for every command and subcommand."""
+  from pipeline import config as config_lib  # light: no TFX, no TensorFlow
+
+  shared = argparse.ArgumentParser()
+  config_lib.add_arguments(shared)
+  found = []
+  for name, form in MODULE_FORMS.items():
+    cli = cli_for_script(form) if form.endswith('.py') else cli_for_module(form.split()[-1])
+    root_options = set(_options(cli.root))
+    found.append((f'{PROG} {name}', cli.root, set()))
+    for sub_name, sub in _subcommands(cli.root).items():
+      elsewhere = root_options | (set(_options(shared)) if name == 'kubeflow' else set())
+      found.append((f'{PROG} {name} {sub_name}', sub, elsewhere))
+  return found
+
+
+def cli_reference_problems(text: str) -> List[str]:
+  sections = command_sections(text)
+  problems = []
+  for heading, parser, elsewhere in documented_commands():
+    if heading not in sections:
+      problems.append(f'no section "{heading}"')
+      continue
+    section, rows = sections[heading], table_rows(sections[heading])
+    options = _options(parser)
+    for option, action in options.items():
+      if option in elsewhere:
+        continue
+      if option not in rows:
+        problems.append(f'{heading}: {option} is not in a table row')
+        continue
+      default = _shown_default(action)
+      if default is not None and default not in rows[option][1]:
+        problems.append(f'{heading}: {option} defaults to {default}, the page says {rows[option][1]!r}')
+    for positional in _positionals(parser):
+      if positional not in section:
+        problems.append(f'{heading}: {positional} is not named')
+    for option in rows:
+      if option not in options:
+        problems.append(f'{heading}: the page lists {option}, which {heading} does not take')
+  return problems
+
+
+def test_the_cli_reference_lists_every_flag_with_its_default():
+  """docs/reference/cli.md is written by hand; this holds it to the parsers: every subcommand has
+  its section, every option of it a table row whose second cell shows the parser's default, and
+  every option a row names exists. Options of `inspect` go before or after its subcommands, and
+  `kubeflow compile` takes `run`'s pipeline flags: those are documented once, in their section."""
+  with open(CLI_REFERENCE) as f:
+    problems = cli_reference_problems(f.read())
+  assert not problems, '\n'.join(problems)
+
+
+def test_a_missing_flag_or_wrong_default_is_caught():
+  with open(CLI_REFERENCE) as f:
+    text = f.read()
+  broken = (text.replace('| `--batch-size N` | 128 |', '| `--batch-size N` | 64 |')
+            .replace('| `--newest` |', '| `--oldest` |'))
+  problems = cli_reference_problems(broken)
+  assert any('--batch-size defaults to 128' in p for p in problems), problems
+  assert any('--newest is not in a table row' in p for p in problems), problems
+  assert any('lists --oldest' in p for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The reader's path: README.md, then the tutorial, in the state a reader is in
+
+_WALKED = (README, TUTORIAL)
+
+
+def walkthrough_lines(page: str) -> List[Tuple[str, str]]:
+  """(page:line, shell line) of the page's fenced shell blocks, continuations joined, in order."""
+  with open(page) as f:
+    text = f.read()
+  found, lines, i = [], text.split('\n'), 0
+  while i < len(lines):
+    fence = _FENCE.match(lines[i])
+    i += 1
+    if not fence:
+      continue
+    shell, start, pending = fence.group(3).lower() not in _NOT_SHELL, None, ''
+    while i < len(lines) and not lines[i].strip().startswith(fence.group(2)):
+      line = lines[i]
+      if shell and (line.strip() or pending):
+        start = start or i + 1
+        if line.rstrip().endswith('\\'):
+          pending += line.rstrip()[:-1] + ' '
+        else:
+          found.append((f'{_rel(page)}:{start}', pending + line.strip()))
+          start, pending = None, ''
+      i += 1
+    i += 1
+  return found
+
+
+def _without_comment(line: str) -> str:
+  return re.sub(r'\s+#\s.*$', '', line).strip()
+
+
+_SERVICES = {'docker', 'tensorboard', 'curl', 'kubectl', 'gsutil', 'aws', 'gcloud'}
+_PLACEHOLDER = re.compile(r'(?<![\w$-])[A-Z][A-Z0-9_]*[A-Z0-9](?![\w-])')
+
+
+def cannot_run_here(line: str) -> Optional[str]:
+  """Why a documented line cannot run in the test, or None when it can (see the slow test)."""
+  command = _without_comment(line)
+  segments = _segments(_tokens(command))
+  words = [s[0] for s in segments]
+  if 'make' in words:
+    return 'make: installs, runs the whole suite or builds an image'
+  if words[:1] in (['cd'], ['export']):
+    return 'shell set-up: the test environment stands for it'
+  if _SERVICES & set(words):
+    return 'needs a server, a cluster or a cloud account'
+  if any('--host' in s for s in segments):
+    return 'talks to a Kubeflow Pipelines endpoint'
+  bare = re.sub(r'\$\{?[A-Za-z_]\w*\}?|\b[A-Za-z_]\w*=', '', command)
+  placeholder = _PLACEHOLDER.search(bare)
+  if placeholder:
+    return f'has a placeholder ({placeholder.group(0)})'
+  return None
+
+
+def expected_exit(line: str) -> int:
+  """0, unless the line's comment says otherwise (`# not blessed: exits 3`)."""
+  comment = re.search(r'\s#\s(.*)$', line)
+  said = re.search(r'\bexits?(?: code)? (\d)\b', comment.group(1)) if comment else None
+  return int(said.group(1)) if said else 0
+
+
+def test_what_the_walkthrough_skips():
+  assert cannot_run_here('make install') and cannot_run_here('cd mnist-tfx   # your clone')
+  assert cannot_run_here('export PATH="$PWD/.venv/bin:$PATH" MNIST_TFX="$PWD"')
+  assert cannot_run_here('make -C "$MNIST_TFX" image IMAGE=r/m:1 && docker push r/m:1')
+  assert cannot_run_here('tensorboard --logdir "$MNIST_TFX"/tfx_output/pipeline_root/Trainer/model_run')
+  assert cannot_run_here('mnist-tfx kubeflow upload --host http://localhost:8080 --package b.yaml --run')
+  assert 'VERSION' in cannot_run_here('mnist-tfx inspect lineage VERSION')
+  assert 'RUN_A' in cannot_run_here('mnist-tfx inspect --demo compare RUN_A RUN_B')
+  for runnable in ('mnist-tfx run --demo   # the whole pipeline on a slice of MNIST',
+                   'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png',
+                   'saved_model_cli run --dir "$(mnist-tfx inspect served --newest)" --tag_set serve '
+                   '--signature_def classify --inputs image="$MNIST_TFX"/trainer_module/seed_examples/examples.npy',
+                   'mnist-tfx kubeflow compile --output build/pipeline.yaml --image r.example.com/m:1 '
+                   '--pipeline-root s3://mlpipeline/mnist'):
+    assert cannot_run_here(runnable) is None, runnable
+  assert expected_exit('mnist-tfx run --demo --accuracy-threshold 0.999   # not blessed: exits 3') == 3
+  assert expected_exit('mnist-tfx run --demo   # a smoke run') == 0
+
+
+_READS = re.compile(rf'{PROG}\s+(run|inspect|predict)\b([^)|;&]*)')
+
+
+def output_dir_of_command(args: List[str]) -> Optional[str]:
+  """'demo', 'default', or None for another store (--output-dir, --sqlite, a server)."""
+  if any(a.split('=')[0] in ('--output-dir', '--sqlite', '--grpc-host', '--mysql-host') for a in args):
+    return None
+  return 'demo' if '--demo' in args else 'default'
+
+
+def reader_state_problems(lines: List[Tuple[str, str]]) -> List[str]:
+  """What a command reads must have been written by a run earlier on the reader's path: an
+  inspect or predict line needs a run in its output dir (compare without ids: two runs)."""
+  runs = {'demo': 0, 'default': 0}
+  problems = []
+  for where, line in lines:
+    command = _without_comment(line)
+    if _tokens(command)[:1] in (['make'], ['cd'], ['export']):
+      continue
+    wrote = []
+    for match in _READS.finditer(command):
+      tool, args = match.group(1), _tokens(match.group(2))
+      where_to = output_dir_of_command(args)
+      if where_to is None:
+        continue
+      if tool == 'run':
+        wrote.append(where_to)
+        continue
+      positional = [a for a in args if not a.startswith('-')]
+      needed = 2 if positional[:1] == ['compare'] and len(positional) == 1 else 1
+      if runs[where_to] < needed:
+        problems.append(f'{where}: reads the {where_to} output dir, which holds {runs[where_to]} '
+                        f'run(s) at that point on the page   in: {command}')
+    for where_to in wrote:
+      runs[where_to] += 1
+  return problems
+
+
+def test_each_command_reads_what_the_reader_has_run():
+  """After the quick start's smoke run the reader has only demo_output/: inspect and predict carry
+  --demo until a page has run `mnist-tfx run` (the slow test runs them; this says why at once)."""
+  lines = [line for page in _WALKED for line in walkthrough_lines(page)]
+  assert lines, 'no commands found in README.md and docs/tutorial.md'
+  problems = reader_state_problems(lines)
+  assert not problems, '\n'.join(problems)
+
+
+def test_a_command_ahead_of_its_run_is_caught():
+  problems = reader_state_problems([('a:1', 'mnist-tfx run --demo'), ('a:2', 'mnist-tfx inspect runs'),
+                                    ('a:3', 'mnist-tfx inspect --demo compare'),
+                                    ('a:4', 'saved_model_cli show --dir "$(mnist-tfx inspect --demo served --newest)"')])
+  assert [p.split(':')[1] for p in problems] == ['2', '3'], problems
+
+
+# A full run (all of MNIST, 18 epochs) takes minutes; the walkthrough runs the same command on a
+# slice instead, which leaves the reader in the same state: a blessed, pushed run in tfx_output/.
+SMALL_FULL_RUN = ('--train-examples', '3000', '--eval-examples', '500', '--epochs', '1',
+                  '--accuracy-threshold', '0.5')
+
+
+def as_run_here(line: str) -> str:
+  command = _without_comment(line)
+  tokens = _tokens(command)
+  if tokens[:2] == [PROG, 'run'] and '--demo' not in tokens:
+    assert len(_segments(tokens)) == 1, f'cannot shorten a run that is part of a longer line: {line}'
+    command += ' ' + ' '.join(SMALL_FULL_RUN)
+  return command
+
+
+def _tail(text: str, lines: int = 40) -> str:
+  return '\n'.join(text.strip().splitlines()[-lines:])
+
+
+@pytest.mark.slow
+def test_the_readme_and_tutorial_run_as_written(tmp_path):
+  """Runs every command of README.md's shell blocks, then docs/tutorial.md's, in page order, as
+  written, with bash, from a directory outside the project, in the state a reader is in: the
+  quick start's install done (PATH with the venv's bin first, MNIST_TFX the project dir), and the
+  outputs of every earlier command on the path. Each must exit as its page says: 0, unless its
+  comment says `exits N`. A `saved_model_cli run` on the seed's examples.npy must print classes.
+
+  The environment: MNIST_TFX_OUTPUT_ROOT is a scratch dir, so tfx_output/ and demo_output/ land
+  there and not in the repository; MNIST_DATA_DIR comes from the environment (CI sets it). The
+  venv's `mnist-tfx` console script runs the code of the checkout it was installed from, which
+  need not be this one: a temporary bin dir, first on PATH, holds an `mnist-tfx` that runs this
+  repository's mnist_tfx.py with this Python, and a link to the venv's `saved_model_cli`.
+
+  `mnist-tfx run` without --demo (all of MNIST for 18 epochs: minutes) runs with
+  `--train-examples 3000 --eval-examples 500 --epochs 1 --accuracy-threshold 0.5` appended: a
+  blessed, pushed run in tfx_output/, the state the full run leaves.
+
+  Skipped, found by cannot_run_here(), each named in the test's output:
+  - `make …`: installs (the environment above stands for `make install`), runs the whole suite,
+    or builds an image;
+  - `cd …` and `export …`: the shell set-up of the quick start, which the environment stands for;
+  - docker, tensorboard, curl, kubectl, gsutil, aws, gcloud: they need a server, a cluster or a
+    cloud account;
+  - a line with `--host`: it talks to a Kubeflow Pipelines endpoint;
+  - a line with a placeholder in CAPITALS (VERSION, RUN_A, DIR…; not $VARIABLES or NAME=value).
+  """
+  data_dir = os.environ.get('MNIST_DATA_DIR')
+  if not data_dir or not os.path.isdir(data_dir):
+    pytest.skip('MNIST_DATA_DIR does not name a folder with the MNIST files: the walkthrough runs '
+                'the pipeline on them (CI sets it)')
+  venv_bin = os.path.dirname(os.path.abspath(sys.executable))
+  if not os.path.exists(os.path.join(venv_bin, 'saved_model_cli')):
+    pytest.skip(f'no saved_model_cli beside {sys.executable}: run the tests with the project venv')
+  bin_dir, scratch, elsewhere = tmp_path / 'bin', tmp_path / 'outputs', tmp_path / 'elsewhere'
+  for folder in (bin_dir, scratch, elsewhere):
+    folder.mkdir()
+  wrapper = bin_dir / PROG
+  wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} '
+                     f'{shlex.quote(os.path.join(REPO, "mnist_tfx.py"))} "$@"\n')
+  wrapper.chmod(0o755)
+  (bin_dir / 'saved_model_cli').symlink_to(os.path.join(venv_bin, 'saved_model_cli'))
+  env = dict(os.environ, PATH=os.pathsep.join([str(bin_dir), venv_bin, os.environ.get('PATH', '')]),
+             MNIST_TFX=REPO, MNIST_TFX_OUTPUT_ROOT=str(scratch), MNIST_DATA_DIR=data_dir)
+  env.pop('VIRTUAL_ENV', None)
+
+  ran, skipped = [], []
+  for page in _WALKED:
+    for where, line in walkthrough_lines(page):
+      reason = cannot_run_here(line)
+      if reason:
+        skipped.append(f'{where}: {reason}: {line}')
+        continue
+      command, expected = as_run_here(line), expected_exit(line)
+      proc = subprocess.run(['bash', '-c', command], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=1800, check=False)
+      output = proc.stdout + proc.stderr
+      assert proc.returncode == expected, (
+          f'{where}: exit {proc.returncode}, the page says {expected}\n  {command}\n{_tail(output)}')
+      if 'saved_model_cli run' in command and 'examples.npy' in command:
+        assert 'Result for output key classes' in proc.stdout, f'{where}: {command}\n{_tail(output)}'
+        if '--demo' in command:  # the smoke runs' models answer the seed's 5 and 3 (the slice's
+          # one-epoch model is not held to it)
+          assert '[5 3]' in proc.stdout, f'{where}: {command}\n{_tail(output)}'
+      ran.append(where)
+  print('Skipped:\n  ' + '\n  '.join(skipped))
+  assert any(w.startswith('README.md') for w in ran) and any(w.startswith('docs/tutorial.md') for w in ran)
