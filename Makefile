@@ -1,6 +1,7 @@
 # make install: .venv with Python 3.10 and the pinned dependency set (idempotent).
 # make run:     install if needed, then the pipeline with defaults (set MNIST_DATA_DIR for offline data).
-# make test:    install if needed, then the whole test suite, on TEST_JOBS pytest-xdist workers
+# make lint:    ruff (lint, format check) and mypy over the whole tree, as configured in pyproject.toml.
+# make test:    install if needed, lint, then the whole test suite, on TEST_JOBS pytest-xdist workers
 #               (default 2; TEST_JOBS=0 runs it in one process, e.g. for --pdb).
 # make demo:    install if needed, then the smoke run of under a minute (local_runner.py --demo:
 #               10,000 training and 1,000 test examples, 2 epochs, bound 0.9, into demo_output/;
@@ -26,7 +27,7 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 2
 IMAGE ?= mnist-tfx:dev
 
-.PHONY: install run demo test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-scale benchmark-walkthrough image clean
+.PHONY: install run demo lint test benchmark benchmark-goal benchmark-ratios benchmark-metadata benchmark-scale benchmark-walkthrough image clean
 
 install:
 	@./scripts/install.sh
@@ -37,7 +38,12 @@ run: install
 demo: install
 	$(PY) local_runner.py --demo $(ARGS)
 
-test: install
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: install lint
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 benchmark: benchmark-goal benchmark-ratios

@@ -298,7 +298,7 @@ def args_clis(makefile: Makefile, target: str, seen=None) -> List[Tuple[str, Lis
 
 # Targets the docs may name before the Makefile has them, each being added by a change of its own
 # (development.md's Lint section). Once the Makefile has one, it is checked like any other.
-TARGETS_BEING_ADDED = {'lint': 'ruff and mypy'}
+TARGETS_BEING_ADDED: dict = {}
 
 
 def check_make(makefile: Makefile, args: List[str]) -> List[str]:

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 from tests.kubeflow import kfp_api_standin
 from tests.kubeflow.conftest import run_cli
 
-GUIDE = os.path.join(REPO, 'docs', 'kubeflow.md')
+GUIDE = os.path.join(REPO, 'docs', 'reference', 'kubeflow.md')
 # backend/src/v2/config/s3.go (2.17.0) json tags: S3ProviderConfig, S3ProviderDefault,
 # S3Credentials, S3SecretRef; env.go BucketProviders keys.
 S3_GO = {
