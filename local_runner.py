@@ -21,23 +21,34 @@ def parse_args(argv, prog=None) -> argparse.Namespace:
   from pipeline import store as store_lib
 
   parser = argparse.ArgumentParser(
-      prog=prog, description='Run the MNIST TFX pipeline locally: '
-      'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
-      epilog='Exit codes: 0 blessed and pushed (or already served), 3 not blessed or failed the '
-      'serving check (nothing pushed), 1 failed, 2 usage.')
-  parser.add_argument('--output-dir', metavar='DIR',
-                      help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
-                      f'(default: {paths.DEFAULT_OUTPUT_DIR})')
-  paths.add_demo_argument(parser, 'the smoke run: --train-examples {train_examples} '
-                          '--eval-examples {eval_examples} --epochs {epochs} '
-                          '--accuracy-threshold {accuracy_threshold} (flags given stand), '
-                          'into'.format(**config_lib.DEMO_SETTINGS))
+    prog=prog,
+    description='Run the MNIST TFX pipeline locally: '
+    'ExampleGen → data validation → Trainer → Evaluator → ServingCheck → Pusher.',
+    epilog='Exit codes: 0 blessed and pushed (or already served), 3 not blessed or failed the '
+    'serving check (nothing pushed), 1 failed, 2 usage.',
+  )
+  parser.add_argument(
+    '--output-dir',
+    metavar='DIR',
+    help='everything lands here: pipeline_root/, serving/, metadata.sqlite '
+    f'(default: {paths.DEFAULT_OUTPUT_DIR})',
+  )
+  paths.add_demo_argument(
+    parser,
+    'the smoke run: --train-examples {train_examples} '
+    '--eval-examples {eval_examples} --epochs {epochs} '
+    '--accuracy-threshold {accuracy_threshold} (flags given stand), '
+    'into'.format(**config_lib.DEMO_SETTINGS),
+  )
   config_lib.add_arguments(parser)
   store_lib.add_mysql_arguments(parser)
-  parser.add_argument('--fresh-store', action='store_true',
-                      help='when the output dir\'s metadata.sqlite is corrupt, or missing while '
-                      'serving/ holds versions: start a new store (the old file is moved aside '
-                      'to metadata.sqlite.TIME.bak; the versions are kept)')
+  parser.add_argument(
+    '--fresh-store',
+    action='store_true',
+    help="when the output dir's metadata.sqlite is corrupt, or missing while "
+    'serving/ holds versions: start a new store (the old file is moved aside '
+    'to metadata.sqlite.TIME.bak; the versions are kept)',
+  )
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
   argv = config_lib.join_option_values(list(argv))
   args = parser.parse_args(argv)
@@ -75,12 +86,14 @@ def _main(argv, prog) -> int:
   run_id = run.new_run_id()
   try:
     with lock.OutputDirLock(out, run_id):  # one run per output dir; before anything is written
-      moved_store = preflight.check_output_dir(out, sqlite=not args.mysql_host,
-                                               fresh_store=args.fresh_store)
+      moved_store = preflight.check_output_dir(
+        out, sqlite=not args.mysql_host, fresh_store=args.fresh_store
+      )
       if moved_store:
         print(f'Moved the ML Metadata store aside to {moved_store}; starting a new one')
-      config = config_lib.config_from_args(args, preflight.find_data(args.data_dir, args.dataset),
-                                           out.pipeline_root, out.serving_dir)
+      config = config_lib.config_from_args(
+        args, preflight.find_data(args.data_dir, args.dataset), out.pipeline_root, out.serving_dir
+      )
       metadata_config = preflight.metadata_connection(args, out)
       set_aside = run.run(config, metadata_config, out, args.verbose, run_id, started)
       return summary.report_and_summary(metadata_config, out, started, run_id, set_aside)

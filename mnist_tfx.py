@@ -49,7 +49,11 @@ def _kubeflow(argv: List[str]) -> int:
 
 
 COMMANDS: Dict[str, Callable[[List[str]], int]] = {
-    'run': _run, 'inspect': _inspect, 'predict': _predict, 'kubeflow': _kubeflow}
+  'run': _run,
+  'inspect': _inspect,
+  'predict': _predict,
+  'kubeflow': _kubeflow,
+}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -59,8 +63,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(__doc__.strip().replace('\n\n', f'\n\n{usage}\n\n', 1))
     return ExitCode.OK if argv else ExitCode.USAGE
   if argv[0] not in COMMANDS:
-    print(f'{PROG}: error: unknown command {argv[0]!r}; choose one of {", ".join(COMMANDS)}',
-          file=sys.stderr)
+    print(
+      f'{PROG}: error: unknown command {argv[0]!r}; choose one of {", ".join(COMMANDS)}',
+      file=sys.stderr,
+    )
     return ExitCode.USAGE
   if PROJECT_ROOT not in sys.path:  # an installed console script starts elsewhere
     sys.path.insert(0, PROJECT_ROOT)

@@ -11,6 +11,7 @@ with trainer_module.export. No data validation, no ML Metadata, no serving check
 
 Prints one JSON line: accuracy and the seconds of each step.
 """
+
 import argparse
 import json
 import os
@@ -35,10 +36,12 @@ def main(argv=None) -> int:
 
   import keras
   import numpy as np
+
   from components.lib import idx
   from trainer_module import export
   from trainer_module.config import TrainingConfig
   from trainer_module.model import build_model
+
   imported = time.monotonic()
 
   # The pipeline's ExampleGen checks the digests too: so does this (validated=False checks them).
@@ -57,14 +60,25 @@ def main(argv=None) -> int:
   model = build_model()
   steps_per_epoch = -(-fitted // args.batch_size)
   schedule = keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, max(1, config.epochs * steps_per_epoch),
-      alpha=config.final_learning_rate_fraction)
-  model.compile(optimizer=keras.optimizers.Adam(schedule),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')])
+    config.learning_rate,
+    max(1, config.epochs * steps_per_epoch),
+    alpha=config.final_learning_rate_fraction,
+  )
+  model.compile(
+    optimizer=keras.optimizers.Adam(schedule),
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')],
+  )
   validation = (images[fitted:], labels[fitted:]) if held_out else None
-  model.fit(images[:fitted], labels[:fitted], batch_size=args.batch_size, epochs=args.epochs,
-            validation_data=validation, shuffle=True, verbose=0)
+  model.fit(
+    images[:fitted],
+    labels[:fitted],
+    batch_size=args.batch_size,
+    epochs=args.epochs,
+    validation_data=validation,
+    shuffle=True,
+    verbose=0,
+  )
   trained = time.monotonic()
 
   logits = model.predict((test.images[:m] / 255.0).astype(np.float32), batch_size=1000, verbose=0)
@@ -73,12 +87,25 @@ def main(argv=None) -> int:
 
   export.export_serving_model(model, os.path.join(args.output_dir, 'serving_model'))
   exported = time.monotonic()
-  print(json.dumps({'accuracy': accuracy, 'train_examples': fitted, 'validation_examples': held_out,
-                    'eval_examples': m,
-                    'seconds': {'import': round(imported - started, 2), 'read': round(read - imported, 2),
-                                'train': round(trained - read, 2), 'evaluate': round(evaluated - trained, 2),
-                                'export': round(exported - evaluated, 2),
-                                'total_in_process': round(exported - started, 2)}}), flush=True)
+  print(
+    json.dumps(
+      {
+        'accuracy': accuracy,
+        'train_examples': fitted,
+        'validation_examples': held_out,
+        'eval_examples': m,
+        'seconds': {
+          'import': round(imported - started, 2),
+          'read': round(read - imported, 2),
+          'train': round(trained - read, 2),
+          'evaluate': round(evaluated - trained, 2),
+          'export': round(exported - evaluated, 2),
+          'total_in_process': round(exported - started, 2),
+        },
+      }
+    ),
+    flush=True,
+  )
   return 0
 
 

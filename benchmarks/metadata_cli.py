@@ -10,6 +10,7 @@ The store is DIR's (default: the recorded two runs of tests/inspection/fixtures,
 to a temporary dir), so the numbers need no pipeline run. Runs from another working directory
 than the project's, as a pasted command does.
 """
+
 import argparse
 import json
 import os
@@ -28,6 +29,7 @@ def recorded_store(tmp: str) -> str:
   """The tests' recording of two runs, its artifact URIs moved under tmp (make_fixture.py)."""
   sys.path.insert(0, ROOT)
   from tests.inspection.make_fixture import FIXTURE_DIR, FIXTURE_ROOT, move_artifact_uris
+
   output_dir = os.path.join(tmp, 'D')
   shutil.copytree(FIXTURE_DIR, output_dir)
   move_artifact_uris(os.path.join(output_dir, 'metadata.sqlite'), FIXTURE_ROOT, output_dir)
@@ -39,23 +41,34 @@ def timed(command, cwd: str) -> float:
   proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
   seconds = time.perf_counter() - started
   if proc.returncode != 0:
-    raise SystemExit(f'error: {" ".join(command)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}')
+    raise SystemExit(
+      f'error: {" ".join(command)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}'
+    )
   return seconds
 
 
 def pushed_version(output_dir: str, cwd: str) -> str:
-  proc = subprocess.run([sys.executable, '-m', 'inspection', '--output-dir', output_dir, '--json',
-                         'runs'], cwd=ROOT, capture_output=True, text=True, timeout=120)
+  proc = subprocess.run(
+    [sys.executable, '-m', 'inspection', '--output-dir', output_dir, '--json', 'runs'],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   versions = [r['pushed_version'] or r['already_serving'] for r in json.loads(proc.stdout)]
   found = [v for v in versions if v]
   if not found:
-    raise SystemExit(f'error: no run in {output_dir} pushed a version: nothing to trace with lineage')
+    raise SystemExit(
+      f'error: no run in {output_dir} pushed a version: nothing to trace with lineage'
+    )
   return found[0]
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--output-dir', metavar='DIR', help='a store to read (default: the recorded two runs)')
+  parser.add_argument(
+    '--output-dir', metavar='DIR', help='a store to read (default: the recorded two runs)'
+  )
   parser.add_argument('--repeats', type=int, default=5, metavar='N')
   parser.add_argument('--json', metavar='FILE', help='also write the numbers here')
   args = parser.parse_args(argv)
@@ -63,7 +76,9 @@ def main(argv=None) -> int:
     output_dir = os.path.abspath(args.output_dir) if args.output_dir else recorded_store(tmp)
     elsewhere = tempfile.mkdtemp(dir=tmp)  # not the project root: as a pasted command runs
     version = pushed_version(output_dir, elsewhere)
-    forms = {'python -m inspection': ['env', f'PYTHONPATH={ROOT}', sys.executable, '-m', 'inspection']}
+    forms = {
+      'python -m inspection': ['env', f'PYTHONPATH={ROOT}', sys.executable, '-m', 'inspection']
+    }
     script = os.path.join(os.path.dirname(sys.executable), 'mnist-tfx')
     if os.path.exists(script):
       forms['mnist-tfx inspect'] = [script, 'inspect']
@@ -79,10 +94,16 @@ def main(argv=None) -> int:
         ok = goal is None or median <= goal
         if not ok:
           missed.append(f'{form} {name}')
-        results[f'{form} {name}'] = {'median_s': round(median, 3), 'max_s': round(max(times), 3),
-                                     'goal_s': goal, 'met': ok}
-        print(f'{form + " " + name:<44} {median:9.2f} {max(times):7.2f}  '
-              + (f'≤ {goal:g} s {"met" if ok else "MISSED"}' if goal else '-'))
+        results[f'{form} {name}'] = {
+          'median_s': round(median, 3),
+          'max_s': round(max(times), 3),
+          'goal_s': goal,
+          'met': ok,
+        }
+        print(
+          f'{form + " " + name:<44} {median:9.2f} {max(times):7.2f}  '
+          + (f'≤ {goal:g} s {"met" if ok else "MISSED"}' if goal else '-')
+        )
   if args.json:
     with open(args.json, 'w') as f:
       json.dump({'repeats': args.repeats, 'results': results}, f, indent=1)

@@ -10,6 +10,7 @@ own `train` (its validation split held out). Test accuracy is on MNIST's 10k tes
 One JSON line per run: variant, seconds, training examples/s (all epochs, tracing included),
 history and test accuracy.
 """
+
 import argparse
 import json
 import os
@@ -36,17 +37,20 @@ def main(argv=None) -> int:
   parser.add_argument('--variants', default='fit/float32,custom/float32')
   parser.add_argument('--repeats', type=int, default=1)
   parser.add_argument('--seed', type=int, default=1)
-  parser.add_argument('--config', default='{}', metavar='JSON',
-                      help='further TrainingConfig fields for every variant, e.g. '
-                      '\'{"augment_rotation": 10}\'')
+  parser.add_argument(
+    '--config',
+    default='{}',
+    metavar='JSON',
+    help='further TrainingConfig fields for every variant, e.g. \'{"augment_rotation": 10}\'',
+  )
   args = parser.parse_args(argv)
   if not args.data_dir:
     parser.error('--data-dir (or $MNIST_DATA_DIR) is needed')
 
-
   work = tempfile.mkdtemp(prefix='mnist-compare-')
-  records = write_records(args.data_dir, os.path.join(work, 'train', 'data.gz'),
-                          count=args.train_examples)
+  records = write_records(
+    args.data_dir, os.path.join(work, 'train', 'data.gz'), count=args.train_examples
+  )
   total = data.count_records(records)
   test = idx.load_split(args.data_dir, 't10k')
   test_images = (test.images / 255.0).astype(np.float32)
@@ -55,18 +59,34 @@ def main(argv=None) -> int:
   for repeat in range(args.repeats):
     for loop, precision in variants:
       keras.backend.clear_session()
-      config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, training_loop=loop,
-                              precision=precision, seed=args.seed + repeat,
-                              validation_examples=args.validation_examples, **extra)
+      config = TrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        training_loop=loop,
+        precision=precision,
+        seed=args.seed + repeat,
+        validation_examples=args.validation_examples,
+        **extra,
+      )
       started = time.monotonic()
       model, history, _ = task.train(config, records, None, verbose=0)
       seconds = time.monotonic() - started
       trained = total - config.validation_split(total)
       logits = model.predict(test_images, batch_size=1000, verbose=0)
       accuracy = float(np.mean(np.argmax(logits, axis=1) == test.labels))
-      print(json.dumps({'variant': f'{loop}/{precision}', 'repeat': repeat, 'seconds': round(seconds, 1),
-                        'examples_per_s': round(args.epochs * trained / seconds),
-                        'test_accuracy': accuracy, 'history': history}), flush=True)
+      print(
+        json.dumps(
+          {
+            'variant': f'{loop}/{precision}',
+            'repeat': repeat,
+            'seconds': round(seconds, 1),
+            'examples_per_s': round(args.epochs * trained / seconds),
+            'test_accuracy': accuracy,
+            'history': history,
+          }
+        ),
+        flush=True,
+      )
   return 0
 
 

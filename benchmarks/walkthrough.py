@@ -11,6 +11,7 @@ HEAD (uncommitted changes are not in it), installs a new .venv there (pip's cach
 matter of minutes), and needs the MNIST files as the pipeline finds them ($MNIST_DATA_DIR, else
 the download cache, else a download). The clone is removed afterwards unless --keep.
 """
+
 import argparse
 import json
 import os
@@ -28,11 +29,11 @@ INSTALL = 'make install'
 # README.md's lines, in the order a newcomer meets them; each must be in README.md word for word.
 EXPORT = 'export PATH="$PWD/.venv/bin:$PATH" MNIST_TFX="$PWD"'
 STEPS = (
-    'mnist-tfx run --demo',
-    'mnist-tfx inspect --demo runs',
-    'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png "$MNIST_TFX"/trainer_module/seed_examples/example3.png',
-    'mnist-tfx run --demo --epochs 3',
-    'mnist-tfx inspect --demo compare',
+  'mnist-tfx run --demo',
+  'mnist-tfx inspect --demo runs',
+  'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png "$MNIST_TFX"/trainer_module/seed_examples/example3.png',
+  'mnist-tfx run --demo --epochs 3',
+  'mnist-tfx inspect --demo compare',
 )
 # The summary's lines that hold a command, pasted as printed (after the label).
 SUMMARY_COMMANDS = ('Inspect:', 'Try it:', 'Compare:')
@@ -61,7 +62,7 @@ def summary_commands(output: str) -> List[str]:
   for line in output.splitlines():
     for label in SUMMARY_COMMANDS:
       if line.startswith(label):
-        found.append(line[len(label):].strip())
+        found.append(line[len(label) :].strip())
   return found
 
 
@@ -117,8 +118,11 @@ def main(argv=None) -> int:
       shutil.rmtree(tmp, ignore_errors=True)
   failed = [s['command'] for s in steps if s['exit'] != 0]
   ok = not failed and total <= GOAL_SECONDS
-  print(f'Total: {total:.0f} s for {len(steps)} commands (goal: within {GOAL_SECONDS} s, every one '
-        f'exiting 0): {"PASS" if ok else "MISSED"}' + (f' — failed: {"; ".join(failed)}' if failed else ''))
+  print(
+    f'Total: {total:.0f} s for {len(steps)} commands (goal: within {GOAL_SECONDS} s, every one '
+    f'exiting 0): {"PASS" if ok else "MISSED"}'
+    + (f' — failed: {"; ".join(failed)}' if failed else '')
+  )
   if args.json:
     with open(args.json, 'w', encoding='utf-8') as f:
       json.dump({'total_seconds': round(total, 1), 'steps': steps, 'pass': ok}, f, indent=1)

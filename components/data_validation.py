@@ -8,6 +8,7 @@ nothing downstream (Trainer, Evaluator, Pusher) runs. Its error is a `DataValida
 `MnistDataError`, whose message is one line naming the split, the feature and the anomaly; the
 local runner prints it as `error: <message>`, exit 1.
 """
+
 import os
 from typing import Any, Dict, List, Optional, Union
 
@@ -21,11 +22,9 @@ from tfx.components.schema_gen.import_schema_gen import component as import_sche
 from tfx.components.schema_gen.import_schema_gen import executor as import_schema_gen_executor
 from tfx.components.statistics_gen import component as statistics_gen_component
 from tfx.components.statistics_gen import stats_artifact_utils
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
-from tfx.types import artifact_utils, standard_artifacts
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 
@@ -80,8 +79,11 @@ def _label_skew(schema, train_stats, eval_stats, bound: float):
   skew.CopyFrom(found)
   skew.ClearField('anomaly_info')
   skew.ClearField('dataset_anomaly_info')
-  comparator_types = {value for name, value in anomalies_pb2.AnomalyInfo.Type.items()
-                      if 'COMPARATOR' in name or 'SKEW' in name}
+  comparator_types = {
+    value
+    for name, value in anomalies_pb2.AnomalyInfo.Type.items()
+    if 'COMPARATOR' in name or 'SKEW' in name
+  }
   for name, info in found.anomaly_info.items():
     reasons = [r for r in info.reason if r.type in comparator_types]
     if reasons:
@@ -101,8 +103,9 @@ def _image_length_anomaly(stats) -> Optional[str]:
         continue
       low, high = feature.bytes_stats.min_num_bytes, feature.bytes_stats.max_num_bytes
       if (low, high) != (IMAGE_BYTES, IMAGE_BYTES):
-        return (f'image byte lengths {low:g} to {high:g}, expected every image to be '
-                f'{IMAGE_BYTES} bytes')
+        return (
+          f'image byte lengths {low:g} to {high:g}, expected every image to be {IMAGE_BYTES} bytes'
+        )
   return None
 
 
@@ -110,17 +113,25 @@ def describe(anomalies) -> List[str]:
   """One phrase per anomalous feature: 'label: <short description>: <description>'."""
   phrases = []
   for name, info in sorted(anomalies.anomaly_info.items()):
-    reasons = '; '.join(f'{r.short_description}: {r.description}' if r.description else r.short_description
-                        for r in info.reason) or info.description
+    reasons = (
+      '; '.join(
+        f'{r.short_description}: {r.description}' if r.description else r.short_description
+        for r in info.reason
+      )
+      or info.description
+    )
     phrases.append(f'{name}: {reasons}')
   if anomalies.HasField('dataset_anomaly_info'):
-    reasons = '; '.join(r.description or r.short_description
-                        for r in anomalies.dataset_anomaly_info.reason)
+    reasons = '; '.join(
+      r.description or r.short_description for r in anomalies.dataset_anomaly_info.reason
+    )
     phrases.append(f'dataset: {reasons}')
   return phrases
 
 
-def read_anomalies(anomalies_uri: str, split: str, file_name: str = example_validator_executor.DEFAULT_FILE_NAME):
+def read_anomalies(
+  anomalies_uri: str, split: str, file_name: str = example_validator_executor.DEFAULT_FILE_NAME
+):
   """The Anomalies proto a validator wrote for one split (None if there is none)."""
   path = os.path.join(anomalies_uri, f'Split-{split}', file_name)
   if not tf.io.gfile.exists(path):
@@ -137,8 +148,10 @@ class ImportSchemaExecutor(import_schema_gen_executor.Executor):
   def Do(self, input_dict, output_dict, exec_properties):
     path = exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, '')
     if path and '://' not in path and not os.path.isabs(path):
-      exec_properties = dict(exec_properties, **{
-          standard_component_specs.SCHEMA_FILE_KEY: os.path.join(project.PROJECT_ROOT, path)})
+      exec_properties = dict(
+        exec_properties,
+        **{standard_component_specs.SCHEMA_FILE_KEY: os.path.join(project.PROJECT_ROOT, path)},
+      )
     check_schema_file(exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, ''))
     return super().Do(input_dict, output_dict, exec_properties)
 
@@ -153,16 +166,28 @@ class Executor(example_validator_executor.Executor):
   """TFX's ExampleValidator per split, then the label skew between train and eval; any anomaly
   raises DataValidationError (after the anomalies are written)."""
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ):
     result = super().Do(input_dict, output_dict, exec_properties)
     stats_artifact = artifact_utils.get_single_instance(
-        input_dict[standard_component_specs.STATISTICS_KEY])
-    anomalies_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.ANOMALIES_KEY])
-    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
-        artifact_utils.get_single_uri(input_dict[standard_component_specs.SCHEMA_KEY])))
-    stats = {split: stats_artifact_utils.load_statistics(stats_artifact, split).proto()
-             for split in (TRAIN_SPLIT, EVAL_SPLIT)}
+      input_dict[standard_component_specs.STATISTICS_KEY]
+    )
+    anomalies_uri = artifact_utils.get_single_uri(
+      output_dict[standard_component_specs.ANOMALIES_KEY]
+    )
+    schema = io_utils.SchemaReader().read(
+      io_utils.get_only_uri_in_dir(
+        artifact_utils.get_single_uri(input_dict[standard_component_specs.SCHEMA_KEY])
+      )
+    )
+    stats = {
+      split: stats_artifact_utils.load_statistics(stats_artifact, split).proto()
+      for split in (TRAIN_SPLIT, EVAL_SPLIT)
+    }
 
     problems = []
     for split in (TRAIN_SPLIT, EVAL_SPLIT):
@@ -172,14 +197,18 @@ class Executor(example_validator_executor.Executor):
       length = _image_length_anomaly(stats[split])
       if length:
         problems.append(f'split {split}: {length}')
-    bound = check_label_drift_bound(exec_properties.get(names.LABEL_DRIFT_BOUND) or DEFAULT_LABEL_DRIFT_BOUND)
+    bound = check_label_drift_bound(
+      exec_properties.get(names.LABEL_DRIFT_BOUND) or DEFAULT_LABEL_DRIFT_BOUND
+    )
     skew = _label_skew(schema, stats[TRAIN_SPLIT], stats[EVAL_SPLIT], bound)
     skew_dir = os.path.join(anomalies_uri, f'Split-{EVAL_SPLIT}')
     tf.io.gfile.makedirs(skew_dir)
     with tf.io.gfile.GFile(os.path.join(skew_dir, SKEW_FILE), 'wb') as f:
       f.write(skew.SerializeToString())
-    problems += [f'split {EVAL_SPLIT} vs {TRAIN_SPLIT} (skew, --label-drift-bound {bound:g}): {phrase}'
-                 for phrase in describe(skew)]
+    problems += [
+      f'split {EVAL_SPLIT} vs {TRAIN_SPLIT} (skew, --label-drift-bound {bound:g}): {phrase}'
+      for phrase in describe(skew)
+    ]
     if problems:
       more = f' (and {len(problems) - 1} more: see {anomalies_uri})' if len(problems) > 1 else ''
       raise DataValidationError(f'data validation: {problems[0]}{more}'.replace('\n', ' '))
@@ -187,8 +216,10 @@ class Executor(example_validator_executor.Executor):
 
 
 class DataValidatorSpec(standard_component_specs.ExampleValidatorSpec):
-  PARAMETERS = {**standard_component_specs.ExampleValidatorSpec.PARAMETERS,
-                names.LABEL_DRIFT_BOUND: ExecutionParameter(type=float)}
+  PARAMETERS = {
+    **standard_component_specs.ExampleValidatorSpec.PARAMETERS,
+    names.LABEL_DRIFT_BOUND: ExecutionParameter(type=float),
+  }
 
 
 class DataValidator(base_component.BaseComponent):
@@ -197,24 +228,40 @@ class DataValidator(base_component.BaseComponent):
   SPEC_CLASS = DataValidatorSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-  def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
-               label_drift_bound: Union[float, data_types.RuntimeParameter] = DEFAULT_LABEL_DRIFT_BOUND):
-    super().__init__(spec=DataValidatorSpec(
-        statistics=statistics, schema=schema, label_drift_bound=label_drift_bound,
-        anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
+  def __init__(
+    self,
+    statistics: types.BaseChannel,
+    schema: types.BaseChannel,
+    label_drift_bound: Union[float, data_types.RuntimeParameter] = DEFAULT_LABEL_DRIFT_BOUND,
+  ):
+    super().__init__(
+      spec=DataValidatorSpec(
+        statistics=statistics,
+        schema=schema,
+        label_drift_bound=label_drift_bound,
+        anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies),
+      )
+    )
 
 
-def create_validation(examples: types.BaseChannel, label_drift_bound=DEFAULT_LABEL_DRIFT_BOUND,
-                      container: bool = False) -> List[base_component.BaseComponent]:
+def create_validation(
+  examples: types.BaseChannel, label_drift_bound=DEFAULT_LABEL_DRIFT_BOUND, container: bool = False
+) -> List[base_component.BaseComponent]:
   """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
   ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
-  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id(names.IMPORT_SCHEMA_GEN)
+  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id(
+    names.IMPORT_SCHEMA_GEN
+  )
   statistics_gen = statistics_gen_component.StatisticsGen(
-      examples=examples, schema=schema_importer.outputs['schema']).with_id(names.STATISTICS_GEN)
+    examples=examples, schema=schema_importer.outputs['schema']
+  ).with_id(names.STATISTICS_GEN)
   # Inferred from the statistics, for comparison with the checked-in schema in the report.
   schema_gen = schema_gen_component.SchemaGen(
-      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False).with_id(names.SCHEMA_GEN)
+    statistics=statistics_gen.outputs['statistics'], infer_feature_shape=False
+  ).with_id(names.SCHEMA_GEN)
   validator = DataValidator(
-      statistics=statistics_gen.outputs['statistics'], schema=schema_importer.outputs['schema'],
-      label_drift_bound=label_drift_bound).with_id(names.EXAMPLE_VALIDATOR)
+    statistics=statistics_gen.outputs['statistics'],
+    schema=schema_importer.outputs['schema'],
+    label_drift_bound=label_drift_bound,
+  ).with_id(names.EXAMPLE_VALIDATOR)
   return [schema_importer, statistics_gen, schema_gen, validator]

@@ -16,22 +16,17 @@ same job:
   (backend/src/v2/cacheutils/cache.go GenerateCacheKey), so on an identical rerun the same URI
   gives a cache hit, the same baseline artifact, and the Evaluator and all after it are cached.
 """
+
 import os
 from typing import Any, Dict, List, Optional, Set
 
-from ml_metadata import errors
-from ml_metadata import metadata_store
+from ml_metadata import errors, metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import base_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter
-from tfx.types.component_spec import ComponentSpec
-from tfx.types.component_spec import ExecutionParameter
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from tfx.utils import io_utils
 
 from components.lib import mlmd, names
@@ -52,7 +47,9 @@ def _blessings(store: metadata_store.MetadataStore, pipeline_name: str) -> List:
   for context_type in mlmd.PIPELINE_CONTEXT_TYPES:
     context = store.get_context_by_type_and_name(context_type, pipeline_name)
     if context is not None:
-      blessings.extend(a for a in store.get_artifacts_by_context(context.id) if a.type_id in type_ids)
+      blessings.extend(
+        a for a in store.get_artifacts_by_context(context.id) if a.type_id in type_ids
+      )
   return blessings
 
 
@@ -63,13 +60,17 @@ def _namespaces(store: metadata_store.MetadataStore, artifact_ids: List[int]) ->
   for artifact_id in artifact_ids:
     for context in store.get_contexts_by_artifact(artifact_id):
       namespace = mlmd.custom_value(context, 'namespace')
-      if namespace and store.get_context_types_by_id([context.type_id])[0].name == KFP_RUN_CONTEXT_TYPE:
+      if (
+        namespace
+        and store.get_context_types_by_id([context.type_id])[0].name == KFP_RUN_CONTEXT_TYPE
+      ):
         found.add(str(namespace))
   return found
 
 
-def latest_blessed_model_uri(store: metadata_store.MetadataStore, pipeline_name: str,
-                             candidate_uri: Optional[str] = None) -> Optional[str]:
+def latest_blessed_model_uri(
+  store: metadata_store.MetadataStore, pipeline_name: str, candidate_uri: Optional[str] = None
+) -> Optional[str]:
   """URI of the model other than the candidate that this pipeline blessed most recently, or None.
 
   Never the candidate itself: a rerun whose Trainer was cached (same model URI) compares it
@@ -96,11 +97,16 @@ def copy_baseline(source_uri: str, candidate_uri: str, output: types.Artifact) -
   io_utils.copy_dir(source_uri, output.uri)
   output.set_string_custom_property('baseline_source', source_uri)
   output.set_string_custom_property(
-      'baseline_kind', 'candidate' if source_uri == candidate_uri else 'latest_blessed')
+    'baseline_kind', 'candidate' if source_uri == candidate_uri else 'latest_blessed'
+  )
 
 
-def resolve_baseline(store: metadata_store.MetadataStore, pipeline_name: str, candidate_uri: str,
-                     output: types.Artifact) -> str:
+def resolve_baseline(
+  store: metadata_store.MetadataStore,
+  pipeline_name: str,
+  candidate_uri: str,
+  output: types.Artifact,
+) -> str:
   """Both steps at once: copies the latest blessed model (or the candidate) into `output`;
   returns its source."""
   source = latest_blessed_model_uri(store, pipeline_name, candidate_uri) or candidate_uri
@@ -121,16 +127,21 @@ SOURCE_URI_KEY = 'source_uri'
 
 
 class LatestBlessedModelSpec(ComponentSpec):
-  PARAMETERS = {MLMD_ADDRESS_KEY: ExecutionParameter(type=str),
-                names.PIPELINE_NAME: ExecutionParameter(type=str)}
+  PARAMETERS = {
+    MLMD_ADDRESS_KEY: ExecutionParameter(type=str),
+    names.PIPELINE_NAME: ExecutionParameter(type=str),
+  }
   INPUTS = {'candidate': ChannelParameter(type=standard_artifacts.Model)}
   OUTPUTS = {BASELINE_URI_KEY: ChannelParameter(type=standard_artifacts.String)}
 
 
 class Executor(base_executor.BaseExecutor):
-
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     candidate = artifact_utils.get_single_instance(input_dict['candidate'])
     store = grpc_store(exec_properties[MLMD_ADDRESS_KEY])
     source = latest_blessed_model_uri(store, exec_properties[names.PIPELINE_NAME], candidate.uri)
@@ -147,9 +158,14 @@ class LatestBlessedModel(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
   def __init__(self, candidate: types.BaseChannel, mlmd_address: str, pipeline_name: str):
-    super().__init__(spec=LatestBlessedModelSpec(
-        candidate=candidate, mlmd_address=mlmd_address, pipeline_name=pipeline_name,
-        **{BASELINE_URI_KEY: types.Channel(type=standard_artifacts.String)}))
+    super().__init__(
+      spec=LatestBlessedModelSpec(
+        candidate=candidate,
+        mlmd_address=mlmd_address,
+        pipeline_name=pipeline_name,
+        **{BASELINE_URI_KEY: types.Channel(type=standard_artifacts.String)},
+      )
+    )
 
 
 class BaselineModelSpec(ComponentSpec):
@@ -159,12 +175,18 @@ class BaselineModelSpec(ComponentSpec):
 
 
 class BaselineExecutor(base_executor.BaseExecutor):
-
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     candidate = artifact_utils.get_single_instance(input_dict['candidate'])
-    copy_baseline(exec_properties[SOURCE_URI_KEY], candidate.uri,
-                  artifact_utils.get_single_instance(output_dict['model']))
+    copy_baseline(
+      exec_properties[SOURCE_URI_KEY],
+      candidate.uri,
+      artifact_utils.get_single_instance(output_dict['model']),
+    )
 
 
 class BaselineModel(base_component.BaseComponent):
@@ -174,6 +196,10 @@ class BaselineModel(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(BaselineExecutor)
 
   def __init__(self, lookup: LatestBlessedModel, candidate: types.BaseChannel):
-    super().__init__(spec=BaselineModelSpec(
-        candidate=candidate, source_uri=lookup.outputs[BASELINE_URI_KEY].future()[0].value,
-        model=types.Channel(type=standard_artifacts.Model)))
+    super().__init__(
+      spec=BaselineModelSpec(
+        candidate=candidate,
+        source_uri=lookup.outputs[BASELINE_URI_KEY].future()[0].value,
+        model=types.Channel(type=standard_artifacts.Model),
+      )
+    )

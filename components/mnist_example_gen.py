@@ -9,25 +9,23 @@ artifact names it and its files' digests (custom properties), and carries `image
 per split, the label counts, the mean image of each class and the pixel-intensity histogram
 (the run report shows them; TFDV's statistics of raw image bytes cannot).
 """
+
 import json
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
-from absl import logging
 import numpy as np
 import tensorflow as tf
-from google.protobuf import json_format
-from google.protobuf import struct_pb2
+from absl import logging
+from google.protobuf import json_format, struct_pb2
 from tfx import types
-from tfx.components.example_gen import base_example_gen_executor
-from tfx.components.example_gen import write_split
+from tfx.components.example_gen import base_example_gen_executor, write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 
 from components.lib import datasets, idx, names
 from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
@@ -72,8 +70,11 @@ def _custom(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _limits(exec_properties: Dict[str, Any]) -> Dict[str, int]:
-  return {k: int(v) for k, v in _custom(exec_properties).items()
-          if k in LIMIT_KEYS.values() and v is not None and int(v) > 0}
+  return {
+    k: int(v)
+    for k, v in _custom(exec_properties).items()
+    if k in LIMIT_KEYS.values() and v is not None and int(v) > 0
+  }
 
 
 def dataset_of(exec_properties: Dict[str, Any]) -> datasets.Dataset:
@@ -94,7 +95,7 @@ class ImageStats:
   def add(self, images, labels) -> None:
     labels = np.asarray(labels, np.int64)
     flat = np.asarray(images).reshape(len(labels), -1)
-    self.counts += np.bincount(labels, minlength=self.num_classes)[:self.num_classes]
+    self.counts += np.bincount(labels, minlength=self.num_classes)[: self.num_classes]
     for label in np.unique(labels):
       self.sums[label] += flat[labels == label].sum(axis=0, dtype=np.uint64)
     # np.bincount would copy the uint8 pixels into int64 first (seconds for 47M pixels).
@@ -102,10 +103,18 @@ class ImageStats:
     self.histogram += [np.count_nonzero(binned == b) for b in range(HISTOGRAM_BINS)]
 
   def result(self) -> Dict[str, Any]:
-    means = [[round(float(v), 1) for v in self.sums[label] / self.counts[label]]
-             if self.counts[label] else None for label in range(self.num_classes)]
-    return {'examples': int(self.counts.sum()), 'label_counts': [int(c) for c in self.counts],
-            'mean_images': means, 'pixel_histogram': [int(h) for h in self.histogram]}
+    means = [
+      [round(float(v), 1) for v in self.sums[label] / self.counts[label]]
+      if self.counts[label]
+      else None
+      for label in range(self.num_classes)
+    ]
+    return {
+      'examples': int(self.counts.sum()),
+      'label_counts': [int(c) for c in self.counts],
+      'mean_images': means,
+      'pixel_histogram': [int(h) for h in self.histogram],
+    }
 
 
 def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
@@ -116,10 +125,14 @@ def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
 
 
 def to_example(image, label) -> tf.train.Example:
-  return tf.train.Example(features=tf.train.Features(feature={
-      IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-      LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
-  }))
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+        LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+      }
+    )
+  )
 
 
 # Examples per output file, and per read from the IDX stream. Each split is read once, in order,
@@ -137,18 +150,22 @@ def chunks(count: int, size: int):
   return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
-def _examples(split_name: str, input_base: str, dataset: str,
-              count: Optional[int]) -> Iterator[Tuple[int, int, List[tf.train.Example]]]:
+def _examples(
+  split_name: str, input_base: str, dataset: str, count: Optional[int]
+) -> Iterator[Tuple[int, int, List[tf.train.Example]]]:
   """(chunk index, chunks in all, the chunk's Examples) of the split's first `count` examples
   (None: all, and 0 chunks in all)."""
   prefix = SPLIT_PREFIXES[split_name]
   files = len(chunks(count, CHUNK_EXAMPLES)) if count is not None else 0
-  for index, (images, labels) in enumerate(idx.read_chunks(
-      input_base, prefix, CHUNK_EXAMPLES, limit=count, dataset=datasets.get(dataset))):
+  for index, (images, labels) in enumerate(
+    idx.read_chunks(input_base, prefix, CHUNK_EXAMPLES, limit=count, dataset=datasets.get(dataset))
+  ):
     yield index, files, [to_example(image, label) for image, label in zip(images, labels)]
 
 
-def _read_split(split_name: str, input_base: str, dataset: str, count: Optional[int]) -> Iterator[tf.train.Example]:
+def _read_split(
+  split_name: str, input_base: str, dataset: str, count: Optional[int]
+) -> Iterator[tf.train.Example]:
   for _, _, examples in _examples(split_name, input_base, dataset, count):
     yield from examples
 
@@ -156,17 +173,20 @@ def _read_split(split_name: str, input_base: str, dataset: str, count: Optional[
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
-def _MnistToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                    split_pattern: str) -> beam.pvalue.PCollection:
+def _MnistToExample(
+  pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str
+) -> beam.pvalue.PCollection:
   """Reads one split's IDX pair inside a worker as a stream (the data never enters the job
   graph: only the split's name does)."""
   prefix = _prefix_of(split_pattern)
   split_name = next(s for s, p in SPLIT_PREFIXES.items() if p == prefix)
   limit = _limits(exec_properties).get(LIMIT_KEYS[split_name])
   input_base, dataset = exec_properties['input_base'], dataset_of(exec_properties).name
-  return (pipeline
-          | 'Split' >> beam.Create([split_name])
-          | 'ReadIdx' >> beam.FlatMap(_read_split, input_base, dataset, limit))
+  return (
+    pipeline
+    | 'Split' >> beam.Create([split_name])
+    | 'ReadIdx' >> beam.FlatMap(_read_split, input_base, dataset, limit)
+  )
 
 
 DATA_FILE = 'data_tfrecord'  # as TFX's ExampleGen names its files: data_tfrecord-00000-of-00006.gz
@@ -186,8 +206,9 @@ def _write_split(split_name: str, split_dir: str, input_base: str, dataset: str,
   return written
 
 
-def write_records(data_dir: str, path: str, prefix: str = 'train', start: int = 0,
-                  count: Optional[int] = None) -> str:
+def write_records(
+  data_dir: str, path: str, prefix: str = 'train', start: int = 0, count: Optional[int] = None
+) -> str:
   """Examples [start, start + count) of one split of an IDX folder, in order, as one GZIP TFRecord
   file written as the ExampleGen writes them: for benchmarks and tests that train without a run."""
   split = idx.load_split(data_dir, prefix)
@@ -199,8 +220,9 @@ def write_records(data_dir: str, path: str, prefix: str = 'train', start: int = 
   return path
 
 
-def _write_split_of(split_name: str, split_dirs: Dict[str, str], input_base: str, dataset: str,
-                    counts: Dict[str, int]) -> int:
+def _write_split_of(
+  split_name: str, split_dirs: Dict[str, str], input_base: str, dataset: str, counts: Dict[str, int]
+) -> int:
   return _write_split(split_name, split_dirs[split_name], input_base, dataset, counts[split_name])
 
 
@@ -212,17 +234,24 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     below writes the chunks itself instead."""
     return _MnistToExample
 
-  def _write_splits(self, examples: types.Artifact, counts: Dict[str, int], input_base: str,
-                    dataset: str) -> None:
+  def _write_splits(
+    self, examples: types.Artifact, counts: Dict[str, int], input_base: str, dataset: str
+  ) -> None:
     split_dirs = {name: artifact_utils.get_split_uri([examples], name) for name in SPLIT_PREFIXES}
     with self._make_beam_pipeline() as pipeline:
-      _ = (pipeline
-           | 'Splits' >> beam.Create(list(SPLIT_PREFIXES))
-           | 'Spread' >> beam.Reshuffle()
-           | 'Write' >> beam.Map(_write_split_of, split_dirs, input_base, dataset, counts))
+      _ = (
+        pipeline
+        | 'Splits' >> beam.Create(list(SPLIT_PREFIXES))
+        | 'Spread' >> beam.Reshuffle()
+        | 'Write' >> beam.Map(_write_split_of, split_dirs, input_base, dataset, counts)
+      )
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     input_base = exec_properties['input_base']
     dataset = dataset_of(exec_properties)
     limits = _limits(exec_properties)
@@ -239,8 +268,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
           stats[split_name].add(images[:keep], labels[:keep])
         seen[split_name] += len(labels)
 
-      checks[prefix] = idx.check_split(input_base, prefix, dataset, each=gather,
-                                              chunk=CHUNK_EXAMPLES)
+      checks[prefix] = idx.check_split(
+        input_base, prefix, dataset, each=gather, chunk=CHUNK_EXAMPLES
+      )
     counts = {}
     for split_name, prefix in SPLIT_PREFIXES.items():
       full = checks[prefix].count
@@ -265,24 +295,36 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     for split_name, n in counts.items():
       examples.set_int_custom_property(f'{split_name}_examples', n)
     with tf.io.gfile.GFile(f'{examples.uri.rstrip("/")}/{names.IMAGE_STATS_FILE}', 'w') as f:
-      json.dump({names.DATASET: dataset.name, names.CLASS_NAMES: list(dataset.class_names),
-                 'splits': {name: split.result() for name, split in stats.items()}}, f)
+      json.dump(
+        {
+          names.DATASET: dataset.name,
+          names.CLASS_NAMES: list(dataset.class_names),
+          'splits': {name: split.result() for name, split in stats.items()},
+        },
+        f,
+      )
     # The local runner's console shows this on the component's line.
     logging.info(names.EXAMPLE_COUNTS_LOG, ', '.join(f'{s} {n}' for s, n in counts.items()))
 
 
-def create_example_gen(input_base, train_examples: Optional[int] = None,
-                       eval_examples: Optional[int] = None,
-                       dataset: str = datasets.DEFAULT) -> FileBasedExampleGen:
+def create_example_gen(
+  input_base,
+  train_examples: Optional[int] = None,
+  eval_examples: Optional[int] = None,
+  dataset: str = datasets.DEFAULT,
+) -> FileBasedExampleGen:
   """MNIST ExampleGen reading the four IDX .gz files under `input_base` (a dir or gs:// URI),
   checked as `dataset`'s files (components/lib/datasets.py)."""
   dataset = datasets.get(dataset).name
   for name, value in ((names.TRAIN_EXAMPLES, train_examples), (names.EVAL_EXAMPLES, eval_examples)):
     if value is not None and value < 1:
       raise ValueError(f'{name} must be >= 1, got {value}')
-  input_config = example_gen_pb2.Input(splits=[
+  input_config = example_gen_pb2.Input(
+    splits=[
       example_gen_pb2.Input.Split(name=split, pattern=_pattern(prefix))
-      for split, prefix in SPLIT_PREFIXES.items()])
+      for split, prefix in SPLIT_PREFIXES.items()
+    ]
+  )
   limits = struct_pb2.Struct()
   if train_examples:
     limits[names.TRAIN_EXAMPLES] = train_examples
@@ -293,9 +335,9 @@ def create_example_gen(input_base, train_examples: Optional[int] = None,
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(limits)
   return FileBasedExampleGen(
-      input_base=input_base,
-      input_config=input_config,
-      custom_config=custom_config,
-      output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+    input_base=input_base,
+    input_config=input_config,
+    custom_config=custom_config,
+    output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
   ).with_id(names.EXAMPLE_GEN)

@@ -23,6 +23,7 @@ version is published and whenever the model is already served. TF Serving takes 
 folders for versions, so the file beside them is ignored. It is written to a temporary name and
 renamed over the old one; a temporary file left by a killed push is removed by the next one.
 """
+
 import json
 import os
 import socket
@@ -36,10 +37,8 @@ from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils
-from tfx.types import standard_component_specs
-from tfx.utils import io_utils
-from tfx.utils import proto_utils
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
 
 from components.lib import names, serving_dir
 from trainer_module import tf_serving
@@ -50,15 +49,17 @@ MODELS_CONFIG_FILE = tf_serving.MODELS_CONFIG_FILE  # models.config
 CONFIG_TEMP_PREFIX = MODELS_CONFIG_FILE + '.tmp-'
 
 
-def serving_version_of(base_directory: str, model_uri: str,
-                       existing: Optional[List[int]] = None) -> Optional[int]:
+def serving_version_of(
+  base_directory: str, model_uri: str, existing: Optional[List[int]] = None
+) -> Optional[int]:
   """The newest version if it holds this model artifact (and a whole SavedModel), else None."""
   existing = serving_dir.versions(base_directory) if existing is None else existing
   if not existing:
     return None
   newest = os.path.join(base_directory, str(existing[-1]))
-  if serving_dir.provenance(newest).get(serving_dir.MODEL_URI) == model_uri and \
-      fileio.exists(os.path.join(newest, serving_dir.SAVED_MODEL_FILE)):
+  if serving_dir.provenance(newest).get(serving_dir.MODEL_URI) == model_uri and fileio.exists(
+    os.path.join(newest, serving_dir.SAVED_MODEL_FILE)
+  ):
     return existing[-1]
   return None
 
@@ -83,7 +84,7 @@ def staging_name(version: int) -> str:
 
 def _abandoned(name: str, now: float, prefix: str) -> bool:
   try:
-    stamp, pid, host = name[len(prefix):].split('-', 2)
+    stamp, pid, host = name[len(prefix) :].split('-', 2)
     started, pid = int(stamp), int(pid)
   except ValueError:
     return True  # not a name we write: a leftover all the same
@@ -170,8 +171,12 @@ def publish_version(staging: str, target: str) -> None:
     os.rename(staging, target)  # atomic
     _fsync_dir(os.path.dirname(target))
     return
-  files = [os.path.join(dirpath, name) for dirpath, _, names in fileio.walk(staging) for name in names]
-  files.sort(key=lambda path: os.path.relpath(path, staging) == serving_dir.SAVED_MODEL_FILE)  # it goes last
+  files = [
+    os.path.join(dirpath, name) for dirpath, _, names in fileio.walk(staging) for name in names
+  ]
+  files.sort(
+    key=lambda path: os.path.relpath(path, staging) == serving_dir.SAVED_MODEL_FILE
+  )  # it goes last
   for path in files:
     destination = os.path.join(target, os.path.relpath(path, staging))
     fileio.makedirs(os.path.dirname(destination))
@@ -180,23 +185,30 @@ def publish_version(staging: str, target: str) -> None:
 
 
 class Executor(pusher_executor.Executor):
-
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     pushed = artifact_utils.get_single_instance(
-        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+      output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+    )
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(pushed)
       return
     destination = pusher_pb2.PushDestination()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
-                              destination)
+    proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+    )
     if destination.WhichOneof('destination') != 'filesystem':
       raise ValueError('MnistPusher pushes to a filesystem destination only')
     base = destination.filesystem.base_directory
     model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
 
-    existing = serving_dir.versions(base)  # listed once: it decides both the answer and the next number
+    existing = serving_dir.versions(
+      base
+    )  # listed once: it decides both the answer and the next number
     serving = serving_version_of(base, model.uri, existing)
     if serving is not None:
       logging.info('Version %d already serves model %s: nothing new pushed', serving, model.uri)
@@ -212,12 +224,19 @@ class Executor(pusher_executor.Executor):
     version = next_version(existing)
     target = os.path.join(base, str(version))
     staging = os.path.join(base, staging_name(version))
-    record = {serving_dir.MODEL_URI: model.uri, serving_dir.PUSHED_MODEL_URI: pushed.uri, 'pushed_at': time.time(),
-              'blessing_uri': artifact_utils.get_single_instance(
-                  input_dict[standard_component_specs.MODEL_BLESSING_KEY]).uri}
+    record = {
+      serving_dir.MODEL_URI: model.uri,
+      serving_dir.PUSHED_MODEL_URI: pushed.uri,
+      'pushed_at': time.time(),
+      'blessing_uri': artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.MODEL_BLESSING_KEY]
+      ).uri,
+    }
     try:
       io_utils.copy_dir(self.GetModelPath(input_dict), staging)
-      io_utils.write_string_file(os.path.join(staging, serving_dir.PROVENANCE_FILE), json.dumps(record))
+      io_utils.write_string_file(
+        os.path.join(staging, serving_dir.PROVENANCE_FILE), json.dumps(record)
+      )
       write_models_config(base)
       publish_version(staging, target)
     except BaseException:

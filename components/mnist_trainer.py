@@ -4,17 +4,16 @@ The training settings travel as one JSON custom_config, all but `epochs`: that i
 its own, so a Kubeflow run can set it (a pipeline parameter), and it is folded into the config
 just before training.
 """
+
 import json
 from typing import Any, Dict, List, Optional, Union
 
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.proto import trainer_pb2
-from tfx.types import standard_artifacts
-from tfx.types import standard_component_specs
+from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
@@ -26,8 +25,10 @@ RUN_FN = 'trainer_module.task.run_fn'
 
 
 class MnistTrainerSpec(standard_component_specs.TrainerSpec):
-  PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
-                names.EPOCHS: ExecutionParameter(type=int)}
+  PARAMETERS = {
+    **standard_component_specs.TrainerSpec.PARAMETERS,
+    names.EPOCHS: ExecutionParameter(type=int),
+  }
 
 
 def with_epochs(custom_config_json: str, epochs) -> str:
@@ -40,10 +41,17 @@ def with_epochs(custom_config_json: str, epochs) -> str:
 class Executor(trainer_executor.GenericExecutor):
   """Folds the `epochs` parameter into custom_config, then trains as TFX's Trainer does."""
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    super().Do(input_dict, output_dict,
-               parameters.fold(exec_properties, names.EPOCHS, 'custom_config', with_epochs))
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
+    super().Do(
+      input_dict,
+      output_dict,
+      parameters.fold(exec_properties, names.EPOCHS, 'custom_config', with_epochs),
+    )
 
 
 class MnistTrainer(base_component.BaseComponent):
@@ -52,16 +60,22 @@ class MnistTrainer(base_component.BaseComponent):
   SPEC_CLASS = MnistTrainerSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-  def __init__(self, examples: types.BaseChannel, training: TrainingConfig,
-               epochs: Optional[Union[int, data_types.RuntimeParameter]] = None):
+  def __init__(
+    self,
+    examples: types.BaseChannel,
+    training: TrainingConfig,
+    epochs: Optional[Union[int, data_types.RuntimeParameter]] = None,
+  ):
     spec = MnistTrainerSpec(
-        examples=examples,
-        train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
-        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
-        run_fn=RUN_FN,
-        custom_config=json.dumps({k: v for k, v in training.to_custom_config().items()
-                                  if k != names.EPOCHS}, sort_keys=True),
-        epochs=training.epochs if epochs is None else epochs,
-        model=types.Channel(type=standard_artifacts.Model),
-        model_run=types.Channel(type=standard_artifacts.ModelRun))
+      examples=examples,
+      train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
+      eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
+      run_fn=RUN_FN,
+      custom_config=json.dumps(
+        {k: v for k, v in training.to_custom_config().items() if k != names.EPOCHS}, sort_keys=True
+      ),
+      epochs=training.epochs if epochs is None else epochs,
+      model=types.Channel(type=standard_artifacts.Model),
+      model_run=types.Channel(type=standard_artifacts.ModelRun),
+    )
     super().__init__(spec=spec)

@@ -3,6 +3,7 @@ live in one exec property of their own and nowhere else. Just before TFX's execu
 writes the value into the JSON config that executor reads (the Trainer's custom_config, the
 Evaluator's eval_config). The checks of the gates' bounds live here too. Kept free of
 TensorFlow imports: the CLIs use the checks."""
+
 from typing import Any, Callable, Dict
 
 
@@ -37,8 +38,9 @@ def check_label_drift_bound(value: Any) -> float:
   return bound
 
 
-def fold(exec_properties: Dict[str, Any], parameter: str, config_key: str,
-         write: Callable[[str, Any], str]) -> Dict[str, Any]:
+def fold(
+  exec_properties: Dict[str, Any], parameter: str, config_key: str, write: Callable[[str, Any], str]
+) -> Dict[str, Any]:
   """A copy of exec_properties without `parameter`, whose value write(config_json, value) has put
   into the JSON exec property `config_key`; write validates the value and says what is wrong."""
   folded = dict(exec_properties)

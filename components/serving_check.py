@@ -15,6 +15,7 @@ its custom properties, where the report and the run summary read them; `classify
 probabilities for the eval split and the labels they answer (eval_answers.npz) go beside them,
 so the report does not predict the eval split a third time.
 """
+
 import atexit
 import contextlib
 import json
@@ -24,20 +25,12 @@ import sys
 import tempfile
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from tfx import types
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import base_executor
-from tfx.dsl.components.base import executor_spec
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter
-from tfx.types.component_spec import ComponentSpec
-from tfx.types.component_spec import ExecutionParameter
-from tfx.utils import io_utils
-from tfx.utils import path_utils
-
 from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_component, base_executor, executor_spec
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from tfx.utils import io_utils, path_utils
 
 from components.lib import names, project
 from components.lib.evaluation_result import read_evaluation
@@ -56,41 +49,53 @@ ACCURACY_TOLERANCE = 1e-6
 PROBE_MODULE = 'components.serving_probe'
 
 
-def judge(result: Dict[str, Any], evaluator_accuracy: Optional[float],
-          evaluator_examples: Optional[int], max_latency_ms: float) -> List[str]:
+def judge(
+  result: Dict[str, Any],
+  evaluator_accuracy: Optional[float],
+  evaluator_examples: Optional[int],
+  max_latency_ms: float,
+) -> List[str]:
   """Why the probed model must not be pushed; an empty list means it may be."""
   reasons = []
   if result.get('error'):
     return [f'the model did not load and answer in a fresh process: {result["error"]}']
   if not result.get('warmup_requests'):
-    reasons.append('the model carries no TF Serving warmup requests '
-                   '(assets.extra/tf_serving_warmup_requests)')
+    reasons.append(
+      'the model carries no TF Serving warmup requests (assets.extra/tf_serving_warmup_requests)'
+    )
   examples = result.get('examples', 0)
   if evaluator_examples is not None and examples != evaluator_examples:
-    reasons.append(f'the serving check answered {examples} eval examples, the Evaluator '
-                   f'{evaluator_examples}')
+    reasons.append(
+      f'the serving check answered {examples} eval examples, the Evaluator {evaluator_examples}'
+    )
   if result.get('disagreements'):
-    reasons.append(f'classify and serving_default disagree on {result["disagreements"]} of '
-                   f'{examples} eval examples')
+    reasons.append(
+      f'classify and serving_default disagree on {result["disagreements"]} of '
+      f'{examples} eval examples'
+    )
   if not result.get('classes_are_argmax', False):
     reasons.append("classify's classes are not the argmax of its probabilities")
   if result.get('max_probability_sum_error', 1.0) > 1e-3:
-    reasons.append(f'probabilities do not sum to 1 (off by up to '
-                   f'{result.get("max_probability_sum_error")})')
+    reasons.append(
+      f'probabilities do not sum to 1 (off by up to {result.get("max_probability_sum_error")})'
+    )
   accuracy = result.get('accuracy_classify')
   if evaluator_accuracy is None:
     reasons.append("the Evaluator's accuracy is missing from its evaluation")
   elif accuracy is None or abs(accuracy - evaluator_accuracy) > ACCURACY_TOLERANCE:
-    reasons.append(f"classify's accuracy {accuracy} differs from the Evaluator's "
-                   f'{evaluator_accuracy:.6f} on the same examples')
+    reasons.append(
+      f"classify's accuracy {accuracy} differs from the Evaluator's "
+      f'{evaluator_accuracy:.6f} on the same examples'
+    )
   if result.get('not_refused'):
     reasons.append(f'classify answers {" and ".join(result["not_refused"])} instead of refusing')
   single = result.get('latency', {}).get('1')
   if single is None:
     reasons.append('single-image latency was not measured')
   elif single['p99_ms'] > max_latency_ms:
-    reasons.append(f'single-image p99 latency {single["p99_ms"]:.1f} ms is over the bound '
-                   f'{max_latency_ms:g} ms')
+    reasons.append(
+      f'single-image p99 latency {single["p99_ms"]:.1f} ms is over the bound {max_latency_ms:g} ms'
+    )
   return reasons
 
 
@@ -102,6 +107,7 @@ def _probe_env() -> Dict[str, str]:
 
 class _Waiting(NamedTuple):
   """A probe process prestart_probe() started, waiting on stdin for its work."""
+
   proc: subprocess.Popen
   env: Dict[str, str]  # what it was started with
   stderr: Any  # a temporary file
@@ -133,8 +139,13 @@ def prestart_probe() -> None:
   if _prestarted:
     _discard(_prestarted)
   stderr = tempfile.TemporaryFile()
-  proc = subprocess.Popen([sys.executable, '-m', PROBE_MODULE, WAIT_FLAG], env=env,
-                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr)
+  proc = subprocess.Popen(
+    [sys.executable, '-m', PROBE_MODULE, WAIT_FLAG],
+    env=env,
+    stdin=subprocess.PIPE,
+    stdout=subprocess.DEVNULL,
+    stderr=stderr,
+  )
   _prestarted = _Waiting(proc, env, stderr)
   atexit.register(_discard, _prestarted)
 
@@ -176,8 +187,14 @@ def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> 
         waiting.stderr.close()
       returncode = waiting.proc.returncode
     else:
-      proc = subprocess.run([sys.executable, '-m', PROBE_MODULE, *args], env=env,
-                            capture_output=True, text=True, timeout=timeout, check=False)
+      proc = subprocess.run(
+        [sys.executable, '-m', PROBE_MODULE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+      )
       returncode, stderr = proc.returncode, proc.stderr
   except subprocess.TimeoutExpired:
     return {'error': f'no answer within {timeout:g} s'}
@@ -189,21 +206,24 @@ def run_probe(model_dir: str, eval_glob: str, out_path: str, timeout: float) -> 
 
 class ServingCheckSpec(ComponentSpec):
   INPUTS = {
-      'examples': ChannelParameter(type=standard_artifacts.Examples),
-      'model': ChannelParameter(type=standard_artifacts.Model),
-      'evaluation': ChannelParameter(type=standard_artifacts.ModelEvaluation),
+    'examples': ChannelParameter(type=standard_artifacts.Examples),
+    'model': ChannelParameter(type=standard_artifacts.Model),
+    'evaluation': ChannelParameter(type=standard_artifacts.ModelEvaluation),
   }
   OUTPUTS = {'blessing': ChannelParameter(type=standard_artifacts.InfraBlessing)}
   PARAMETERS = {
-      LATENCY_BOUND_MS: ExecutionParameter(type=float),
-      TIMEOUT_KEY: ExecutionParameter(type=int, optional=True),
+    LATENCY_BOUND_MS: ExecutionParameter(type=float),
+    TIMEOUT_KEY: ExecutionParameter(type=int, optional=True),
   }
 
 
 class Executor(base_executor.BaseExecutor):
-
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     bound = check_latency_bound(exec_properties[LATENCY_BOUND_MS])
     timeout = int(exec_properties.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_SECONDS)
     model = artifact_utils.get_single_instance(input_dict['model'])
@@ -217,15 +237,24 @@ class Executor(base_executor.BaseExecutor):
     with tempfile.TemporaryDirectory(prefix='serving-check-') as tmp:
       result = run_probe(model_dir, eval_glob, os.path.join(tmp, SERVING_RESULT_FILE), timeout)
       if os.path.exists(os.path.join(tmp, ANSWERS_FILE)):
-        io_utils.copy_file(os.path.join(tmp, ANSWERS_FILE), os.path.join(blessing.uri, ANSWERS_FILE),
-                           overwrite=True)
+        io_utils.copy_file(
+          os.path.join(tmp, ANSWERS_FILE), os.path.join(blessing.uri, ANSWERS_FILE), overwrite=True
+        )
     reasons = judge(result, evaluation.accuracy, evaluation.example_count, bound)
-    record = dict(result, evaluator_accuracy=evaluation.accuracy,
-                  evaluator_examples=evaluation.example_count, max_latency_ms=bound,
-                  passed=not reasons, reasons=reasons)
-    io_utils.write_string_file(os.path.join(blessing.uri, SERVING_RESULT_FILE),
-                               json.dumps(record, indent=1, sort_keys=True))
-    io_utils.write_string_file(os.path.join(blessing.uri, NOT_BLESSED_FILE if reasons else BLESSED_FILE), '')
+    record = dict(
+      result,
+      evaluator_accuracy=evaluation.accuracy,
+      evaluator_examples=evaluation.example_count,
+      max_latency_ms=bound,
+      passed=not reasons,
+      reasons=reasons,
+    )
+    io_utils.write_string_file(
+      os.path.join(blessing.uri, SERVING_RESULT_FILE), json.dumps(record, indent=1, sort_keys=True)
+    )
+    io_utils.write_string_file(
+      os.path.join(blessing.uri, NOT_BLESSED_FILE if reasons else BLESSED_FILE), ''
+    )
     blessing.set_int_custom_property(names.BLESSED, 0 if reasons else 1)  # TFX's Pusher reads it
     blessing.set_string_custom_property(names.REASONS, json.dumps(reasons))
     single = result.get('latency', {}).get('1', {})
@@ -247,11 +276,20 @@ class ServingCheck(base_component.BaseComponent):
   SPEC_CLASS = ServingCheckSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-  def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
-               evaluation: types.BaseChannel, max_latency_ms: float = DEFAULT_LATENCY_BOUND_MS,
-               timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS):
+  def __init__(
+    self,
+    examples: types.BaseChannel,
+    model: types.BaseChannel,
+    evaluation: types.BaseChannel,
+    max_latency_ms: float = DEFAULT_LATENCY_BOUND_MS,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+  ):
     spec = ServingCheckSpec(
-        examples=examples, model=model, evaluation=evaluation,
-        max_latency_ms=check_latency_bound(max_latency_ms), timeout_seconds=timeout_seconds,
-        blessing=types.Channel(type=standard_artifacts.InfraBlessing))
+      examples=examples,
+      model=model,
+      evaluation=evaluation,
+      max_latency_ms=check_latency_bound(max_latency_ms),
+      timeout_seconds=timeout_seconds,
+      blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+    )
     super().__init__(spec=spec)

@@ -15,6 +15,7 @@ healthy. With --wait it imports TensorFlow first and then waits for its work (th
 starts it while the Evaluator runs, to hide that import); it loads no model before then, so it is
 as fresh to the model as a process started afterwards. End of input without work: exit 0.
 """
+
 import json
 import os
 import sys
@@ -67,11 +68,15 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   for log in tf_serving.read_warmup_requests(model_dir):
     request = log.predict_log.request
     signature = loaded.signatures[request.model_spec.signature_name or tf_serving.SERVING_SIGNATURE]
-    signature(**{name: tf.constant(tf.make_ndarray(tensor)) for name, tensor in request.inputs.items()})
+    signature(
+      **{name: tf.constant(tf.make_ndarray(tensor)) for name, tensor in request.inputs.items()}
+    )
     replayed += 1
   result['warmup_requests'] = replayed
 
-  files = sorted(tf.io.gfile.glob(eval_glob))  # name order: the split's order, as every reader takes it
+  files = sorted(
+    tf.io.gfile.glob(eval_glob)
+  )  # name order: the split's order, as every reader takes it
   if not files:
     raise FileNotFoundError(f'no eval examples match {eval_glob}')
   # Batch by batch: only the labels and `classify`'s probabilities (for eval_answers.npz) are kept,
@@ -91,8 +96,10 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
     right_classify += int(np.sum(classes == batch_labels))
     right_served += int(np.sum(served == batch_labels))
     disagreements += int(np.sum(classes != served))
-    max_difference = max(max_difference, float(np.max(np.abs(
-        batch_probabilities - by_example['probabilities'].numpy()))))
+    max_difference = max(
+      max_difference,
+      float(np.max(np.abs(batch_probabilities - by_example['probabilities'].numpy()))),
+    )
     argmax = argmax and bool(np.all(classes == np.argmax(batch_probabilities, axis=1)))
     max_sum_error = max(max_sum_error, float(np.max(np.abs(batch_probabilities.sum(axis=1) - 1.0))))
     labels.append(batch_labels)
@@ -104,18 +111,21 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   labels, probabilities = np.concatenate(labels), np.concatenate(probabilities)
   result['answers'] = {'labels': labels, 'probabilities': probabilities}  # main() saves them
   result.update(
-      examples=int(labels.size),
-      accuracy_classify=right_classify / labels.size,
-      accuracy_serving_default=right_served / labels.size,
-      disagreements=disagreements,
-      max_probability_difference=max_difference,
-      classes_are_argmax=argmax,
-      max_probability_sum_error=max_sum_error)
+    examples=int(labels.size),
+    accuracy_classify=right_classify / labels.size,
+    accuracy_serving_default=right_served / labels.size,
+    disagreements=disagreements,
+    max_probability_difference=max_difference,
+    classes_are_argmax=argmax,
+    max_probability_sum_error=max_sum_error,
+  )
 
   # An honest model refuses what it cannot answer; a server passes the refusal on as an error.
   refused = []
-  for name, bad in (('0-255 pixels', first_images[:2] * 255.0),
-                    ('NaN pixels', tf.fill([1, 28, 28], float('nan')))):
+  for name, bad in (
+    ('0-255 pixels', first_images[:2] * 255.0),
+    ('NaN pixels', tf.fill([1, 28, 28], float('nan'))),
+  ):
     try:
       classify(image=bad)
     except tf.errors.InvalidArgumentError:
@@ -126,12 +136,15 @@ def probe(model_dir: str, eval_glob: str) -> Dict:
   latency = {}
   for size in LATENCY_BATCH_SIZES:
     images = tf.gather(first_images, np.arange(size) % first_images.shape[0])  # tiled if few
-    spent = time_calls(lambda images=images: classify(image=images)['classes'].numpy(),
-                        LATENCY_CALLS[size])
-    latency[str(size)] = {'p50_ms': round(percentile_ms(spent, 50), 3),
-                          'p99_ms': round(percentile_ms(spent, 99), 3),
-                          'examples_per_second': round(size * len(spent) / sum(spent), 1),
-                          'calls': len(spent)}
+    spent = time_calls(
+      lambda images=images: classify(image=images)['classes'].numpy(), LATENCY_CALLS[size]
+    )
+    latency[str(size)] = {
+      'p50_ms': round(percentile_ms(spent, 50), 3),
+      'p99_ms': round(percentile_ms(spent, 99), 3),
+      'examples_per_second': round(size * len(spent) / sum(spent), 1),
+      'calls': len(spent),
+    }
   result['latency'] = latency
   return result
 
@@ -152,7 +165,9 @@ def main(argv: List[str]) -> int:
     return 2
   model_dir, eval_glob, out = argv
   result = probe(model_dir, eval_glob)
-  np.savez(os.path.join(os.path.dirname(os.path.abspath(out)), ANSWERS_FILE), **result.pop('answers'))
+  np.savez(
+    os.path.join(os.path.dirname(os.path.abspath(out)), ANSWERS_FILE), **result.pop('answers')
+  )
   with open(out, 'w') as f:
     json.dump(result, f, indent=1, sort_keys=True)
   return 0

@@ -44,10 +44,18 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     return value if defaults else argparse.SUPPRESS
 
   where = parser.add_argument_group('store (default: <output-dir>/metadata.sqlite)')
-  where.add_argument('--output-dir', default=default(None), metavar='DIR',
-                     help=f'a local run\'s output dir (default: {DEFAULT_OUTPUT_DIR})')
-  where.add_argument('--demo', action='store_true', default=default(False),
-                     help=f'the smoke run\'s output dir ({DEMO_OUTPUT_DIR})')
+  where.add_argument(
+    '--output-dir',
+    default=default(None),
+    metavar='DIR',
+    help=f"a local run's output dir (default: {DEFAULT_OUTPUT_DIR})",
+  )
+  where.add_argument(
+    '--demo',
+    action='store_true',
+    default=default(False),
+    help=f"the smoke run's output dir ({DEMO_OUTPUT_DIR})",
+  )
   where.add_argument('--sqlite', metavar='PATH', default=default(None))
   where.add_argument('--grpc-host', metavar='HOST', default=default(None))
   where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
@@ -56,9 +64,12 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def _parser(prog: str = PROG_NAME) -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   epilog=__doc__.split('\n\n', 1)[1])
+  parser = argparse.ArgumentParser(
+    prog=prog,
+    description=__doc__.split('\n\n')[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__.split('\n\n', 1)[1],
+  )
   _common_options(parser, defaults=True)
   commands = parser.add_subparsers(dest='command', required=True)
 
@@ -78,8 +89,9 @@ def _parser(prog: str = PROG_NAME) -> argparse.ArgumentParser:
   report = command('report', help="(re)build a run's HTML report and the index of all runs")
   report.add_argument('run', nargs='?', help='run id (default: the newest run)')
   served = command('served', help='the versions in the serving dir, oldest first')
-  served.add_argument('--newest', action='store_true',
-                      help='print only the newest servable version\'s folder')
+  served.add_argument(
+    '--newest', action='store_true', help="print only the newest servable version's folder"
+  )
   return parser
 
 
@@ -134,9 +146,16 @@ def served_versions(serving: str) -> List[Dict[str, Any]]:
     path = serving_dir.version_dir(serving, version)
     record = serving_dir.provenance(path)
     pushed_at = record.get('pushed_at')
-    found.append({'version': version, 'dir': path, 'model_uri': record.get(serving_dir.MODEL_URI),
-                  'pushed_at': datetime.datetime.fromtimestamp(pushed_at).isoformat(timespec='seconds')
-                  if isinstance(pushed_at, (int, float)) else None})
+    found.append(
+      {
+        'version': version,
+        'dir': path,
+        'model_uri': record.get(serving_dir.MODEL_URI),
+        'pushed_at': datetime.datetime.fromtimestamp(pushed_at).isoformat(timespec='seconds')
+        if isinstance(pushed_at, (int, float))
+        else None,
+      }
+    )
   return found
 
 
@@ -152,8 +171,13 @@ def cmd_served(args):
   return found if args.json else render.served_table(found, serving)
 
 
-STORE_COMMANDS = {'runs': cmd_runs, 'compare': cmd_compare, 'artifacts': cmd_artifacts,
-                  'lineage': cmd_lineage, 'report': cmd_report}
+STORE_COMMANDS = {
+  'runs': cmd_runs,
+  'compare': cmd_compare,
+  'artifacts': cmd_artifacts,
+  'lineage': cmd_lineage,
+  'report': cmd_report,
+}
 
 
 def main(argv=None, prog: str = PROG_NAME) -> int:
@@ -176,8 +200,11 @@ def _main(argv, prog) -> int:
     print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
     return ExitCode.FAILED
   except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
-    print(f'error: {store_lib.describe(connection(args))}: reading the ML Metadata store failed '
-          f'({store_lib.error_line(e)})', file=sys.stderr)
+    print(
+      f'error: {store_lib.describe(connection(args))}: reading the ML Metadata store failed '
+      f'({store_lib.error_line(e)})',
+      file=sys.stderr,
+    )
     return ExitCode.FAILED
   print(json.dumps(output, indent=1, default=str) if args.json else output)
   return ExitCode.OK

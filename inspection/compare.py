@@ -1,12 +1,12 @@
 """Two runs side by side, from the store: settings (differences marked), test accuracy, whether
 each pushed, the versions and commit that made them, and per-class accuracy on the eval split
 (from the ServingCheck's recorded answers, so no model is loaded and nothing imports TF)."""
+
 import json
 from typing import Any, Dict, List, Optional
 
-from components.lib import artifact_files, names
+from components.lib import artifact_files, mlmd, names
 from inspection import quality, runs, settings
-from components.lib import mlmd
 
 
 class CompareError(LookupError):
@@ -57,10 +57,17 @@ def pushed(summary: runs.RunSummary) -> str:
 
 
 def _side(summary: runs.RunSummary) -> Dict[str, Any]:
-  return {'run_id': summary.run_id, 'started': summary.started, 'state': summary.state,
-          'accuracy': summary.accuracy, 'blessed': summary.blessed, 'servable': summary.servable,
-          'pushed': pushed(summary), 'pushed_version': summary.pushed_version,
-          'provenance': summary.provenance}
+  return {
+    'run_id': summary.run_id,
+    'started': summary.started,
+    'state': summary.state,
+    'accuracy': summary.accuracy,
+    'blessed': summary.blessed,
+    'servable': summary.servable,
+    'pushed': pushed(summary),
+    'pushed_version': summary.pushed_version,
+    'provenance': summary.provenance,
+  }
 
 
 def compare(store, run_ids: List[str]) -> Dict[str, Any]:
@@ -69,12 +76,16 @@ def compare(store, run_ids: List[str]) -> Dict[str, Any]:
   differing = set(settings.differences(a.settings, b.settings))
   names = list(a.settings) + [k for k in b.settings if k not in a.settings]
   result: Dict[str, Any] = {
-      'a': _side(a), 'b': _side(b),
-      'settings': [{'name': k, 'a': a.settings.get(k), 'b': b.settings.get(k), 'differs': k in differing}
-                   for k in names],
-      'accuracy_change': (b.accuracy - a.accuracy
-                          if a.accuracy is not None and b.accuracy is not None else None),
-      'per_class': None,
+    'a': _side(a),
+    'b': _side(b),
+    'settings': [
+      {'name': k, 'a': a.settings.get(k), 'b': b.settings.get(k), 'differs': k in differing}
+      for k in names
+    ],
+    'accuracy_change': (
+      b.accuracy - a.accuracy if a.accuracy is not None and b.accuracy is not None else None
+    ),
+    'per_class': None,
   }
   per_a, per_b = _per_class(a), _per_class(b)
   if per_a is not None or per_b is not None:
@@ -83,7 +94,14 @@ def compare(store, run_ids: List[str]) -> Dict[str, Any]:
     for i in range(len(per_a or per_b)):
       x = per_a[i] if per_a else None
       y = per_b[i] if per_b else None
-      rows.append({'class': i, 'name': class_names[i] if class_names else str(i), 'a': x, 'b': y,
-                   'change': y - x if x is not None and y is not None else None})
+      rows.append(
+        {
+          'class': i,
+          'name': class_names[i] if class_names else str(i),
+          'a': x,
+          'b': y,
+          'change': y - x if x is not None and y is not None else None,
+        }
+      )
     result['per_class'] = rows
   return result

@@ -3,6 +3,7 @@ Trainer ← Examples ← MnistExampleGen (with the source files' digests), and M
 Evaluator (with its metrics, thresholds and the baseline it was compared with). What lies
 upstream comes from ML Metadata's own graph query (get_lineage_subgraph), in one call for a
 run's whole pipeline, rather than from a query per artifact and per execution."""
+
 import dataclasses
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -13,12 +14,21 @@ from components.lib.evaluation_result import read_evaluation
 from inspection import runs
 
 _SHOWN_PROPERTIES = {
-    'Examples': ('dataset', 'split_names', 'sha256_train_images', 'sha256_train_labels',
-                 'sha256_t10k_images', 'sha256_t10k_labels', 'source_uri', 'train_examples',
-                 'eval_examples', 'span'),
-    'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
-    'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),
-    'InfraBlessing': ('blessed', 'latency_p50_ms', 'latency_p99_ms'),
+  'Examples': (
+    'dataset',
+    'split_names',
+    'sha256_train_images',
+    'sha256_train_labels',
+    'sha256_t10k_images',
+    'sha256_t10k_labels',
+    'source_uri',
+    'train_examples',
+    'eval_examples',
+    'span',
+  ),
+  'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
+  'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),
+  'InfraBlessing': ('blessed', 'latency_p50_ms', 'latency_p99_ms'),
 }
 
 _Event = metadata_store_pb2.Event
@@ -27,12 +37,23 @@ _Query = metadata_store_pb2.LineageSubgraphQueryOptions
 # run and the baseline it compared with have. Even, so every execution returned had its inputs
 # followed; an artifact at the limit is continued from by another query.
 _MAX_HOPS = 20
-_READ_MASK = ['artifacts', 'artifact_types', 'executions', 'contexts', 'context_types', 'events',
-              'associations']
+_READ_MASK = [
+  'artifacts',
+  'artifact_types',
+  'executions',
+  'contexts',
+  'context_types',
+  'events',
+  'associations',
+]
 _INPUTS = (_Event.INPUT, _Event.DECLARED_INPUT)  # an execution's inputs, as the tree shows them
 # The events an UPSTREAM hop follows (ML Metadata's FilterEventsByDirectionAndEventType).
-_UPSTREAM_FROM_ARTIFACT = (_Event.OUTPUT, _Event.DECLARED_OUTPUT, _Event.INTERNAL_OUTPUT,
-                           _Event.PENDING_OUTPUT)
+_UPSTREAM_FROM_ARTIFACT = (
+  _Event.OUTPUT,
+  _Event.DECLARED_OUTPUT,
+  _Event.INTERNAL_OUTPUT,
+  _Event.PENDING_OUTPUT,
+)
 _UPSTREAM_FROM_EXECUTION = (_Event.INPUT, _Event.DECLARED_INPUT, _Event.INTERNAL_INPUT)
 
 
@@ -44,9 +65,11 @@ def _properties(artifact, kind: str) -> Dict[str, Any]:
   props = {}
   for key in _SHOWN_PROPERTIES.get(kind, ()):
     value = artifact.properties[key] if key in artifact.properties else None
-    value = (getattr(value, value.WhichOneof('value'))
-             if value is not None and value.WhichOneof('value')
-             else mlmd.custom_value(artifact, key))
+    value = (
+      getattr(value, value.WhichOneof('value'))
+      if value is not None and value.WhichOneof('value')
+      else mlmd.custom_value(artifact, key)
+    )
     if value is not None:
       props[key] = value
   return props
@@ -59,8 +82,9 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275) or an artifact id."""
   for pushed in runs.artifacts_by_type(store, 'PushedModel'):
-    if (str(mlmd.custom_value(pushed, 'pushed_version')) == key
-        and mlmd.custom_value(pushed, 'pushed')):
+    if str(mlmd.custom_value(pushed, 'pushed_version')) == key and mlmd.custom_value(
+      pushed, 'pushed'
+    ):
       return pushed
   if key.isdigit():
     found = store.get_artifacts_by_id([int(key)])
@@ -112,18 +136,23 @@ class _Upstream:
     """The execution that made the artifact (not a later cached execution reusing it)."""
     # By hand: the query returns every producer (cached executions, resolvers) and picks none.
     executions = [self.executions[i] for i in sorted(self.producers.get(artifact_id, ()))]
-    complete = [e for e in executions
-                if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
+    complete = [
+      e for e in executions if e.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    ]
     return (complete or executions or [None])[0]
 
   def inputs_of(self, execution_id: int) -> List[Tuple[str, int]]:
     """(event key, artifact id), in the order render() prints them, so "see above" is right."""
-    return sorted((key, artifact_id)
-                  for (artifact_id, _), key in self.inputs.get(execution_id, {}).items())
+    return sorted(
+      (key, artifact_id) for (artifact_id, _), key in self.inputs.get(execution_id, {}).items()
+    )
 
   def _query(self, artifact_id: int) -> None:
-    query = _Query(starting_artifacts=_Query.StartingNodes(filter_query=f'id = {artifact_id}'),
-                   max_num_hops=_MAX_HOPS, direction=_Query.UPSTREAM)
+    query = _Query(
+      starting_artifacts=_Query.StartingNodes(filter_query=f'id = {artifact_id}'),
+      max_num_hops=_MAX_HOPS,
+      direction=_Query.UPSTREAM,
+    )
     graph = self.store.get_lineage_subgraph(query, _READ_MASK)
     kinds = {t.id: mlmd.plain_type_name(t.name) for t in graph.artifact_types}
     for artifact in graph.artifacts:
@@ -147,10 +176,12 @@ class _Upstream:
         self.inputs.setdefault(event.execution_id, {})[(event.artifact_id, event.type)] = key
       if event.type in _UPSTREAM_FROM_ARTIFACT:
         upstream.setdefault(('artifact', event.artifact_id), []).append(
-            ('execution', event.execution_id))
+          ('execution', event.execution_id)
+        )
       elif event.type in _UPSTREAM_FROM_EXECUTION:
         upstream.setdefault(('execution', event.execution_id), []).append(
-            ('artifact', event.artifact_id))
+          ('artifact', event.artifact_id)
+        )
     # The hop limit stops the query at the artifacts _MAX_HOPS away: they alone were not followed.
     level, reached = {('artifact', artifact_id)}, set()
     for hop in range(_MAX_HOPS):
@@ -163,9 +194,13 @@ class _Upstream:
 def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[str, Any]:
   artifact = graph.artifact(artifact_id)
   kind = graph.kinds[artifact_id]
-  node = {'artifact_id': artifact.id, 'type': kind, 'uri': artifact.uri,
-          'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
-          'properties': _properties(artifact, kind)}
+  node = {
+    'artifact_id': artifact.id,
+    'type': kind,
+    'uri': artifact.uri,
+    'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
+    'properties': _properties(artifact, kind),
+  }
   if artifact.id in seen:
     node['see_above'] = True
     return node
@@ -173,9 +208,12 @@ def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[s
   execution = graph.producer(artifact.id)
   if execution is None:
     return node
-  producer = {'execution_id': execution.id, 'component': graph.components[execution.id],
-              'state': metadata_store_pb2.Execution.State.Name(execution.last_known_state),
-              'inputs': {}}
+  producer = {
+    'execution_id': execution.id,
+    'component': graph.components[execution.id],
+    'state': metadata_store_pb2.Execution.State.Name(execution.last_known_state),
+    'inputs': {},
+  }
   if producer['component'] == names.EVALUATOR or kind in ('ModelBlessing', 'ModelEvaluation'):
     producer['evaluation'] = evaluation_details(graph.store, execution)
   for key, upstream_id in graph.inputs_of(execution.id):
@@ -188,8 +226,9 @@ def lineage(store, key: str) -> Dict[str, Any]:
   return _artifact_node(_Upstream(store), find_artifact(store, key).id, set())
 
 
-def list_artifacts(store, kind: Optional[str] = None,
-                   run_id: Optional[str] = None) -> List[Dict[str, Any]]:
+def list_artifacts(
+  store, kind: Optional[str] = None, run_id: Optional[str] = None
+) -> List[Dict[str, Any]]:
   """Artifacts (of one type, of one run) with the properties that matter, oldest first."""
   if run_id:
     matches = [c for c in runs.runs(store) if c.name == run_id]
@@ -207,7 +246,13 @@ def list_artifacts(store, kind: Optional[str] = None,
     if artifact_kind == 'ModelEvaluation':
       evaluation = read_evaluation(artifact.uri)
       props.update(accuracy=evaluation.accuracy, baseline_accuracy=evaluation.baseline_accuracy)
-    items.append({'id': artifact.id, 'type': artifact_kind, 'uri': artifact.uri,
-                  'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
-                  'properties': props})
+    items.append(
+      {
+        'id': artifact.id,
+        'type': artifact_kind,
+        'uri': artifact.uri,
+        'state': metadata_store_pb2.Artifact.State.Name(artifact.state),
+        'properties': props,
+      }
+    )
   return items

@@ -13,14 +13,22 @@ from components.lib import artifact_files
 from components.lib.object_storage import enable_for
 from inspection import quality
 from trainer_module import data
-from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, NUM_CLASSES, TRAIN_SPLIT
+from trainer_module.features import (
+  EVAL_SPLIT,
+  IMAGE_KEY,
+  IMAGE_SIZE,
+  LABEL_KEY,
+  NUM_CLASSES,
+  TRAIN_SPLIT,
+)
 from trainer_module.tf_serving import CLASSIFY_SIGNATURE
 
 SERVING_MODEL_DIR = 'Format-Serving'  # TFX's: the exported SavedModel inside a Model artifact
 
 
-def _split_batches(examples_uri: str, split: str, limit: Optional[int] = None,
-                   batch: int = 2048) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def _split_batches(
+  examples_uri: str, split: str, limit: Optional[int] = None, batch: int = 2048
+) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """One split of an Examples artifact, in its order, as (uint8 images [n, 28, 28], int labels
   [n]) batches (the first `limit` examples only, when given); from any filesystem."""
   files = sorted(tf.io.gfile.glob(f'{examples_uri.rstrip("/")}/Split-{split}/*'))  # any filesystem
@@ -29,11 +37,15 @@ def _split_batches(examples_uri: str, split: str, limit: Optional[int] = None,
     records = records.take(limit)
   for records_batch in records.batch(batch):
     features = tf.io.parse_example(records_batch, data.FEATURE_SPEC)
-    yield (tf.io.decode_raw(features[IMAGE_KEY], tf.uint8).numpy().reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
-           features[LABEL_KEY].numpy())
+    yield (
+      tf.io.decode_raw(features[IMAGE_KEY], tf.uint8).numpy().reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
+      features[LABEL_KEY].numpy(),
+    )
 
 
-def read_split(examples_uri: str, split: str, limit: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+def read_split(
+  examples_uri: str, split: str, limit: Optional[int] = None
+) -> Tuple[np.ndarray, np.ndarray]:
   """(uint8 images [N, 28, 28], int labels [N]) of one split of an Examples artifact, or of its
   first `limit` examples: the whole split in memory, so only for small ones (see model_quality)."""
   images, labels = [], []
@@ -46,12 +58,16 @@ def read_split(examples_uri: str, split: str, limit: Optional[int] = None) -> Tu
 
 
 def _load_classify(model_uri: str):
-  return tf.saved_model.load(artifact_files.join(model_uri, SERVING_MODEL_DIR)).signatures[CLASSIFY_SIGNATURE]
+  return tf.saved_model.load(artifact_files.join(model_uri, SERVING_MODEL_DIR)).signatures[
+    CLASSIFY_SIGNATURE
+  ]
 
 
 def _classify(classify, images: np.ndarray) -> np.ndarray:
-  probabilities = [classify(image=tf.constant(images[i:i + 1000] / 255.0, tf.float32))['probabilities'].numpy()
-                   for i in range(0, len(images), 1000)]
+  probabilities = [
+    classify(image=tf.constant(images[i : i + 1000] / 255.0, tf.float32))['probabilities'].numpy()
+    for i in range(0, len(images), 1000)
+  ]
   return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
 
 
@@ -63,11 +79,14 @@ def predict(model_uri: str, images: np.ndarray) -> np.ndarray:
 def _label_counts(examples_uri: str) -> Dict[str, List[int]]:
   """Per split, the label counts the ExampleGen recorded (image_stats.json), if it did."""
   splits = (artifact_files.read_image_stats(examples_uri) or {}).get('splits', {})
-  return {split: stats['label_counts'] for split, stats in splits.items() if 'label_counts' in stats}
+  return {
+    split: stats['label_counts'] for split, stats in splits.items() if 'label_counts' in stats
+  }
 
 
-def model_quality(examples_uri: str, model_uri: Optional[str],
-                  blessing_uri: Optional[str] = None) -> Dict[str, Any]:
+def model_quality(
+  examples_uri: str, model_uri: Optional[str], blessing_uri: Optional[str] = None
+) -> Dict[str, Any]:
   """Label histograms per split and, with a model, its quality on the eval split.
 
   Reuses what the run computed where it can: the ExampleGen's label counts (so the train split is
@@ -92,8 +111,9 @@ def model_quality(examples_uri: str, model_uri: Optional[str],
   return result
 
 
-def _stream_eval(examples_uri: str, split: str, model_uri: Optional[str], blessing_uri: Optional[str],
-                 pixels) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def _stream_eval(
+  examples_uri: str, split: str, model_uri: Optional[str], blessing_uri: Optional[str], pixels
+) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """(labels, the model's probabilities or None) of a split, read batch by batch: the images go
   to the file `pixels` (the report shows a few of them), never all into memory. On the eval split
   with a model, the ServingCheck's answers are taken when they answer these very labels, else
@@ -128,5 +148,7 @@ def _images_on_disk(pixels, count: int) -> np.ndarray:
 
 def predict_from_disk(model_uri: str, pixels, count: int) -> np.ndarray:
   images, classify = _images_on_disk(pixels, count), _load_classify(model_uri)
-  return np.concatenate([_classify(classify, np.array(images[i:i + 10000]))
-                         for i in range(0, count, 10000)] or [np.zeros((0, NUM_CLASSES))])
+  return np.concatenate(
+    [_classify(classify, np.array(images[i : i + 10000])) for i in range(0, count, 10000)]
+    or [np.zeros((0, NUM_CLASSES))]
+  )

@@ -34,8 +34,10 @@ def _validation_outputs(store, run) -> Dict[str, Any]:
 def _anomalies(anomalies_uri: str) -> List[str]:
   found = []
   for split in (TRAIN_SPLIT, EVAL_SPLIT):
-    for file_name, what in (('SchemaDiff.pb', f'split {split}'),
-                            (data_validation.SKEW_FILE, f'split {split} vs {TRAIN_SPLIT} (skew)')):
+    for file_name, what in (
+      ('SchemaDiff.pb', f'split {split}'),
+      (data_validation.SKEW_FILE, f'split {split} vs {TRAIN_SPLIT} (skew)'),
+    ):
       anomalies = data_validation.read_anomalies(anomalies_uri, split, file_name)
       if anomalies is not None:
         found += [f'{what}: {phrase}' for phrase in data_validation.describe(anomalies)]
@@ -49,8 +51,11 @@ def data_statistics(store, run, examples) -> Optional[Dict[str, Any]]:
   result: Dict[str, Any] = {}
   stats = artifact_files.read_image_stats(examples.uri)
   if stats:
-    result.update(dataset=stats.get('dataset'), class_names=stats.get('class_names'),
-                  splits=stats.get('splits', {}))
+    result.update(
+      dataset=stats.get('dataset'),
+      class_names=stats.get('class_names'),
+      splits=stats.get('splits', {}),
+    )
   outputs = _validation_outputs(store, run)
   if names.EXAMPLE_VALIDATOR in outputs:
     result['anomalies'] = _anomalies(outputs[names.EXAMPLE_VALIDATOR].uri)
@@ -83,12 +88,19 @@ def collect(store, run, summary: Optional[runs.RunSummary] = None) -> Dict[str, 
     dataset = mlmd.custom_value(examples, names.DATASET)
     if dataset:
       report['data'] = {names.DATASET: dataset, **report['data']}
-    report.update(model_quality.model_quality(examples.uri, summary.model_uri, summary.uris.get('InfraBlessing')))
+    report.update(
+      model_quality.model_quality(
+        examples.uri, summary.model_uri, summary.uris.get('InfraBlessing')
+      )
+    )
     statistics = data_statistics(store, run, examples)
     if statistics:
       report['data_statistics'] = statistics
-  evaluator = [e for e in store.get_executions_by_context(run.id)
-               if runs.node_id(store, e.id) == names.EVALUATOR]
+  evaluator = [
+    e
+    for e in store.get_executions_by_context(run.id)
+    if runs.node_id(store, e.id) == names.EVALUATOR
+  ]
   details = lineage.evaluation_details(store, evaluator[0]) if evaluator else {}
   if details:
     report['gate'] = {k: details.get(k) for k in GATE_KEYS}
@@ -105,7 +117,9 @@ def report_path(output_dir: str, run_id: str) -> str:
 TRY_EXAMPLES = 5
 
 
-def write_try_examples(store, summary: runs.RunSummary, output_dir: str) -> Tuple[Optional[str], str]:
+def write_try_examples(
+  store, summary: runs.RunSummary, output_dir: str
+) -> Tuple[Optional[str], str]:
   """The first eval examples of the run's own data, as the .npy `predict` and `classify` take
   ([N, 28, 28] float32 in [0, 1]), beside the run's report; (path, their true labels) or (None, '')."""
   if 'Examples' not in summary.artifacts:
@@ -118,8 +132,10 @@ def write_try_examples(store, summary: runs.RunSummary, output_dir: str) -> Tupl
   path = LocalPaths.under(output_dir).examples_path(summary.run_id)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   np.save(path, (images[:TRY_EXAMPLES] / 255.0).astype(np.float32))
-  shown = [str(class_names[i]) if class_names and str(class_names[i]) != str(i) else str(i)
-           for i in labels[:TRY_EXAMPLES]]
+  shown = [
+    str(class_names[i]) if class_names and str(class_names[i]) != str(i) else str(i)
+    for i in labels[:TRY_EXAMPLES]
+  ]
   return path, ', '.join(shown)
 
 
@@ -144,8 +160,11 @@ def write_index(store, output_dir: str) -> str:
   for context in runs.runs(store):
     summary = runs.summarize_run(store, context).to_json()
     report = report_path(output_dir, context.name)
-    summary['report'] = (os.path.relpath(report, os.path.dirname(index_path(output_dir)))
-                         if os.path.exists(report) else None)
+    summary['report'] = (
+      os.path.relpath(report, os.path.dirname(index_path(output_dir)))
+      if os.path.exists(report)
+      else None
+    )
     rows.append(summary)
   path = index_path(output_dir)
   with open(path, 'w') as f:

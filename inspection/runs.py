@@ -1,5 +1,6 @@
 """Reads runs back from ML Metadata: what ran, for how long, what was blessed, what was pushed,
 and whether a run is still going or was interrupted (its process is gone)."""
+
 import dataclasses
 import datetime
 import json
@@ -8,12 +9,11 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import errors
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd
-from pipeline import store as store_lib
-from pipeline.local import run_record
-from components.lib import names
+from components.lib import mlmd, names
 from components.lib.evaluation_result import read_evaluation
 from inspection import provenance, settings
+from pipeline import store as store_lib
+from pipeline.local import run_record
 
 # Nothing on this read path imports TFX, TFMA or TensorFlow (seconds of imports for a table):
 # tests/inspection/test_fast_read_path.py checks it.
@@ -27,10 +27,18 @@ _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLAR
 # A local run's pipeline_run context carries who runs it and how it ended (pipeline/local/
 # run_record.py), so that a reader can tell a run still going from one whose process was killed.
 RUN_STATE, RUNNING, COMPLETE, FAILED, INTERRUPTED = (
-    run_record.RUN_STATE, run_record.RUNNING, run_record.COMPLETE, run_record.FAILED,
-    run_record.INTERRUPTED)
-_RUNNER_KEYS = (run_record.RUNNER_PID, run_record.RUNNER_HOST, run_record.RUNNER_STARTED,
-                run_record.RUNNER_START_TICKS)
+  run_record.RUN_STATE,
+  run_record.RUNNING,
+  run_record.COMPLETE,
+  run_record.FAILED,
+  run_record.INTERRUPTED,
+)
+_RUNNER_KEYS = (
+  run_record.RUNNER_PID,
+  run_record.RUNNER_HOST,
+  run_record.RUNNER_STARTED,
+  run_record.RUNNER_START_TICKS,
+)
 _NOT_FINAL = ('NEW', 'RUNNING', 'UNKNOWN')  # execution states of a component not yet ended
 
 
@@ -97,14 +105,18 @@ def node_id(store, execution_id: int) -> str:
   return '?'
 
 
-def artifacts_of(store, execution_id: int, outputs: bool = True) -> List[metadata_store_pb2.Artifact]:
+def artifacts_of(
+  store, execution_id: int, outputs: bool = True
+) -> List[metadata_store_pb2.Artifact]:
   kinds = OUTPUT_EVENTS if outputs else _INPUT_EVENTS
   events = store.get_events_by_execution_ids([execution_id])
   ids = [e.artifact_id for e in events if e.type in kinds]
   return store.get_artifacts_by_id(ids) if ids else []
 
 
-def run_state(recorded: Optional[str], runner: Dict[str, Any], component_states: Dict[str, str]) -> str:
+def run_state(
+  recorded: Optional[str], runner: Dict[str, Any], component_states: Dict[str, str]
+) -> str:
   """The rule: what the runner recorded at its end wins; a run it never ended is running while
   its process lives and interrupted once that is gone; without a recorded runner (older runs,
   Kubeflow) the components' states decide."""
@@ -132,7 +144,8 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     by_node[node] = execution
     summary.component_states[node] = _STATES.get(execution.last_known_state, '?')
     summary.component_seconds[node] = round(
-        (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1)
+      (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1
+    )
     for artifact in artifacts_of(store, execution.id):
       kind = type_name(store, artifact)
       if kind == 'Model' and node != names.TRAINER:  # KFP's LatestBlessedModel outputs the baseline
@@ -145,10 +158,15 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
         try:
           evaluation = read_evaluation(artifact.uri)
           summary.accuracy, summary.baseline_accuracy, summary.failures = (
-              evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures)
+            evaluation.accuracy,
+            evaluation.baseline_accuracy,
+            evaluation.failures,
+          )
         except Exception as e:  # noqa: BLE001  # one unreadable run is not fatal
-          summary.failures = [f'evaluation at {artifact.uri} unreadable '
-                              f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})']
+          summary.failures = [
+            f'evaluation at {artifact.uri} unreadable '
+            f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+          ]
       elif kind == 'ModelBlessing':
         blessed = mlmd.custom_value(artifact, names.BLESSED)
         summary.blessed = None if blessed is None else bool(blessed)
@@ -156,8 +174,10 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
         servable = mlmd.custom_value(artifact, names.BLESSED)
         summary.servable = None if servable is None else bool(servable)
         summary.serving_failures = json.loads(mlmd.custom_value(artifact, names.REASONS) or '[]')
-        latency = {'p50_ms': mlmd.custom_value(artifact, names.LATENCY_P50_MS),
-                   'p99_ms': mlmd.custom_value(artifact, names.LATENCY_P99_MS)}
+        latency = {
+          'p50_ms': mlmd.custom_value(artifact, names.LATENCY_P50_MS),
+          'p99_ms': mlmd.custom_value(artifact, names.LATENCY_P99_MS),
+        }
         summary.serving_latency_ms = {k: v for k, v in latency.items() if v is not None}
       elif kind == 'PushedModel':
         pushed = mlmd.custom_value(artifact, names.PUSHED)

@@ -8,6 +8,7 @@ per exec property, Kubeflow Pipelines 2.x as the `inputs` struct of the task's e
   Trainer         epochs, custom_config (trainer_module.config.TrainingConfig as JSON)
   ExampleValidator label_drift_bound;  Evaluator accuracy_threshold;  ServingCheck max_latency_ms
 """
+
 import json
 from typing import Any, Dict, List
 
@@ -16,15 +17,29 @@ from components.lib.datasets import DEFAULT
 from components.lib.names import EXAMPLE_GEN, TRAINER
 
 # (setting, node, exec property): plain exec properties shown as settings.
-_PLAIN = (('data_dir', EXAMPLE_GEN, names.INPUT_BASE),
-          ('label_drift_bound', names.EXAMPLE_VALIDATOR, names.LABEL_DRIFT_BOUND),
-          ('accuracy_threshold', names.EVALUATOR, names.ACCURACY_THRESHOLD),
-          ('serving_latency_bound_ms', names.SERVING_CHECK, names.LATENCY_BOUND_MS))
-_INTS = (names.EPOCHS, 'batch_size', 'seed', 'validation_examples', names.TRAIN_EXAMPLES,
-         names.EVAL_EXAMPLES)
+_PLAIN = (
+  ('data_dir', EXAMPLE_GEN, names.INPUT_BASE),
+  ('label_drift_bound', names.EXAMPLE_VALIDATOR, names.LABEL_DRIFT_BOUND),
+  ('accuracy_threshold', names.EVALUATOR, names.ACCURACY_THRESHOLD),
+  ('serving_latency_bound_ms', names.SERVING_CHECK, names.LATENCY_BOUND_MS),
+)
+_INTS = (
+  names.EPOCHS,
+  'batch_size',
+  'seed',
+  'validation_examples',
+  names.TRAIN_EXAMPLES,
+  names.EVAL_EXAMPLES,
+)
 # What `runs` shows of each run, in this order (the flags' names, shortened).
-KEY_SETTINGS = (('dataset', 'data'), ('epochs', 'epochs'), ('batch_size', 'batch'),
-                ('learning_rate', 'lr'), ('precision', 'precision'), ('seed', 'seed'))
+KEY_SETTINGS = (
+  ('dataset', 'data'),
+  ('epochs', 'epochs'),
+  ('batch_size', 'batch'),
+  ('learning_rate', 'lr'),
+  ('precision', 'precision'),
+  ('seed', 'seed'),
+)
 AUGMENTATION = ('augment_rotation', 'augment_zoom', 'augment_shift')
 
 
@@ -56,15 +71,22 @@ def _example_gen_config(value: Any) -> Dict[str, Any]:
 
 
 # Every exec property a setting comes from, by node.
-RECORDED = {EXAMPLE_GEN: (names.CUSTOM_CONFIG, names.INPUT_BASE),
-            TRAINER: (names.CUSTOM_CONFIG, names.EPOCHS),
-            **{node: (key,) for _, node, key in _PLAIN if node != EXAMPLE_GEN}}
+RECORDED = {
+  EXAMPLE_GEN: (names.CUSTOM_CONFIG, names.INPUT_BASE),
+  TRAINER: (names.CUSTOM_CONFIG, names.EPOCHS),
+  **{node: (key,) for _, node, key in _PLAIN if node != EXAMPLE_GEN},
+}
 
 
 def from_executions(executions_by_node: Dict[str, Any]) -> Dict[str, Any]:
   """{setting: value} of one run, from its executions by node id; absent nodes add nothing."""
-  return from_properties({node: {key: exec_property(execution, key) for key in RECORDED[node]}
-                          for node, execution in executions_by_node.items() if node in RECORDED})
+  return from_properties(
+    {
+      node: {key: exec_property(execution, key) for key in RECORDED[node]}
+      for node, execution in executions_by_node.items()
+      if node in RECORDED
+    }
+  )
 
 
 def from_properties(properties_by_node: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
@@ -99,7 +121,9 @@ def key_settings(settings: Dict[str, Any]) -> str:
   for key, label in KEY_SETTINGS[1:]:
     if key in settings:
       value = settings[key]
-      parts.append(f'{label}={"-" if value is None else f"{value:g}" if isinstance(value, float) else value}')
+      parts.append(
+        f'{label}={"-" if value is None else f"{value:g}" if isinstance(value, float) else value}'
+      )
   # The flip is not in AUGMENTATION: runs recorded before it existed still read 'no-augment'.
   if any(settings.get(key) for key in AUGMENTATION + ('augment_flip',)):
     parts.append('augmented')

@@ -1,6 +1,7 @@
 """Checks of `kubeflow compile` values, refused with one line before anything is compiled or
 written (a bad value would otherwise land in the spec and fail on the cluster). No heavy imports:
 the CLI runs these before loading TFX."""
+
 import os
 import re
 import shlex
@@ -17,9 +18,11 @@ _PIPELINE_NAME = re.compile(r'[a-z0-9][a-z0-9-]{0,127}')
 # The OCI/Docker image reference grammar (github.com/distribution/reference, regexp.go).
 _DOMAIN = r'(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?'
 _PATH = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
-_IMAGE = re.compile(rf'(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?'
-                    r'(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?',
-                    re.ASCII)
+_IMAGE = re.compile(
+  rf'(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?'
+  r'(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?',
+  re.ASCII,
+)
 
 
 # A DNS name (RFC 1123 labels), an IPv4 address or a bracketed IPv6 literal: what a gRPC target's
@@ -32,9 +35,14 @@ MAX_BEAM_ARGS = 4096
 # Beam's options whose names look secret but whose values are not: a key's resource name, OAuth
 # scopes, flags (apache_beam/options/pipeline_options.py, Beam 2.x in requirements.lock). Its
 # s3_access_key_id, s3_secret_access_key and s3_session_token are refused.
-_NOT_SECRET_BEAM_OPTIONS = ('--dataflow_kms_key', '--gcp_oauth_scope', '--gcp_oauth_scopes',
-                            '--enable_hot_key_logging', '--no_auth',
-                            '--allow_non_deterministic_key_coders')
+_NOT_SECRET_BEAM_OPTIONS = (
+  '--dataflow_kms_key',
+  '--gcp_oauth_scope',
+  '--gcp_oauth_scopes',
+  '--enable_hot_key_logging',
+  '--no_auth',
+  '--allow_non_deterministic_key_coders',
+)
 
 
 def check_output(path: str) -> str:
@@ -45,16 +53,20 @@ def check_output(path: str) -> str:
 
 def check_pipeline_name(name: str) -> str:
   if not _PIPELINE_NAME.fullmatch(name):
-    raise ValueError(f'--pipeline-name {name!r}: use 1-128 lower-case letters, digits and dashes, '
-                     'starting with a letter or digit')
+    raise ValueError(
+      f'--pipeline-name {name!r}: use 1-128 lower-case letters, digits and dashes, '
+      'starting with a letter or digit'
+    )
   return name
 
 
 def check_image(image: str) -> str:
   if not _IMAGE.fullmatch(image):
-    raise ValueError(f'--image {image!r} is not an image reference '
-                     '(REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]: a lower-case repository, '
-                     'no spaces)')
+    raise ValueError(
+      f'--image {image!r} is not an image reference '
+      '(REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]: a lower-case repository, '
+      'no spaces)'
+    )
   return image
 
 
@@ -67,23 +79,31 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
   minio://, query strings or fragments."""
   kinds = 'gs://BUCKET/PATH, s3://BUCKET/PATH' + (' or an absolute path' if volume_ok else '')
   if not location or any(c.isspace() or not c.isprintable() for c in location):
-    raise ValueError(f'{flag} {location!r}: must not be empty or contain spaces or control characters')
+    raise ValueError(
+      f'{flag} {location!r}: must not be empty or contain spaces or control characters'
+    )
   scheme, sep, rest = location.partition('://')
   if sep:
     if scheme == 'minio':
-      raise ValueError(f'{flag} {location}: TFX cannot write to minio:// URIs; use '
-                       f's3://{rest} with the MinIO endpoint in AWS_ENDPOINT_URL '
-                       '(see docs/kubeflow.md, step 2)')
+      raise ValueError(
+        f'{flag} {location}: TFX cannot write to minio:// URIs; use '
+        f's3://{rest} with the MinIO endpoint in AWS_ENDPOINT_URL '
+        '(see docs/kubeflow.md, step 2)'
+      )
     if scheme not in URI_SCHEMES:
       raise ValueError(f'{flag} {location}: unsupported scheme {scheme}://; use {kinds}')
     bucket, _, path = rest.partition('/')
     if not bucket:
       raise ValueError(f'{flag} {location}: names no bucket ({scheme}://BUCKET/PATH)')
     if flag != '--pipeline-root' and not path.strip('/'):
-      raise ValueError(f'{flag} {location}: name a folder inside the bucket ({scheme}://{bucket}/PATH)')
+      raise ValueError(
+        f'{flag} {location}: name a folder inside the bucket ({scheme}://{bucket}/PATH)'
+      )
   elif not volume_ok:
-    raise ValueError(f'{flag} {location}: use {kinds} (KFP and Vertex take only an object-store '
-                     'root; MinIO is s3://)')
+    raise ValueError(
+      f'{flag} {location}: use {kinds} (KFP and Vertex take only an object-store '
+      'root; MinIO is s3://)'
+    )
   elif not os.path.isabs(location):
     raise ValueError(f'{flag} {location}: not {kinds} (the pods cannot resolve a relative path)')
   path = rest if sep else location
@@ -94,8 +114,12 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
 
 def check_mlmd_address(address: str) -> str:
   host, sep, port = address.rpartition(':')
-  if not sep or not _HOST.fullmatch(host) or not (port.isascii() and port.isdigit()) \
-      or not 0 < int(port) < 65536:
+  if (
+    not sep
+    or not _HOST.fullmatch(host)
+    or not (port.isascii() and port.isdigit())
+    or not 0 < int(port) < 65536
+  ):
     raise ValueError(f'--mlmd-address {address!r}: expected HOST:PORT, e.g. {DEFAULT_MLMD_ADDRESS}')
   return address
 
@@ -105,29 +129,38 @@ def check_beam_args(text: str) -> str:
   value is written in clear into pipeline.yaml and pipeline.json. Secret-looking is what the
   console masks (pipeline/secrets.py secrets_in_args)."""
   if len(text) > MAX_BEAM_ARGS:
-    raise ValueError(f'--beam-args: {len(text)} characters, more than {MAX_BEAM_ARGS}; the value is '
-                     'copied into every Beam task\'s arguments')
+    raise ValueError(
+      f'--beam-args: {len(text)} characters, more than {MAX_BEAM_ARGS}; the value is '
+      "copied into every Beam task's arguments"
+    )
   try:
     words = shlex.split(text)
   except ValueError as e:
-    raise ValueError(f'--beam-args: cannot split into options: {str(e).lower()} '
-                     '(quote it once for the shell, e.g. --beam-args \'--runner=X --opt="a b"\')') from None
+    raise ValueError(
+      f'--beam-args: cannot split into options: {str(e).lower()} '
+      '(quote it once for the shell, e.g. --beam-args \'--runner=X --opt="a b"\')'
+    ) from None
   for i, word in enumerate(words):
     option = word.partition('=')[0] if word.startswith('-') else None
     if option in _NOT_SECRET_BEAM_OPTIONS:
       continue
-    takes_next = option and '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
-    pair = words[i:i + 2] if takes_next else words[i:i + 1]
+    takes_next = (
+      option and '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
+    )
+    pair = words[i : i + 2] if takes_next else words[i : i + 1]
     if any(secrets.secrets_in_args([shlex.quote(w) for w in pair])):
       what = f'option {option}' if option else 'a URL with a password'
-      raise ValueError(f'--beam-args: {what} looks like a secret, which would be written in clear '
-                       'into pipeline.yaml and pipeline.json; give it to the pods as an environment '
-                       'variable or a mounted secret instead (e.g. AWS_SECRET_ACCESS_KEY)')
+      raise ValueError(
+        f'--beam-args: {what} looks like a secret, which would be written in clear '
+        'into pipeline.yaml and pipeline.json; give it to the pods as an environment '
+        'variable or a mounted secret instead (e.g. AWS_SECRET_ACCESS_KEY)'
+      )
   return text
 
 
-def check_release_locations(kfp_version: Optional[str], namespace: Optional[str],
-                            locations: Dict[str, str]) -> None:
+def check_release_locations(
+  kfp_version: Optional[str], namespace: Optional[str], locations: Dict[str, str]
+) -> None:
   """With --kfp-version: refuses locations the release's object store would deny (releases.py)."""
   if namespace is not None and kfp_version is None:
     raise ValueError('--multi-user needs --kfp-version X.Y (the rules depend on the release)')

@@ -5,6 +5,7 @@
 
 No network, no credentials, nothing written to the pipeline root.
 """
+
 import json
 import os
 from typing import Any, Dict, Tuple
@@ -16,9 +17,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import data_types
 
 from components.lib import names
-from kubeflow import DEFAULT_MLMD_ADDRESS
-from kubeflow import entrypoint
-from kubeflow import run_results
+from kubeflow import DEFAULT_MLMD_ADDRESS, entrypoint, run_results
 from kubeflow.arguments import check_image, check_mlmd_address, check_output, check_pipeline_name
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -58,8 +57,10 @@ def name_parameter_producers(spec: Dict[str, Any]) -> None:
   for task in tasks.values():
     for source in task.get('inputs', {}).get('parameters', {}).values():
       output = source.get('taskOutputParameter')
-      if output and output['producerTask'] not in tasks and output['producerTask'].endswith('_task'):
-        output['producerTask'] = output['producerTask'][:-len('_task')]
+      if (
+        output and output['producerTask'] not in tasks and output['producerTask'].endswith('_task')
+      ):
+        output['producerTask'] = output['producerTask'][: -len('_task')]
 
 
 def use_entrypoint(spec: Dict[str, Any]) -> None:
@@ -74,8 +75,13 @@ def use_entrypoint(spec: Dict[str, Any]) -> None:
       driver['command'] = driver['command'][:-1] + [ENTRYPOINT_MODULE, entrypoint.DRIVER_FLAG]
 
 
-def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, target: str = 'kfp',
-                     mlmd_address: str = DEFAULT_MLMD_ADDRESS) -> Tuple[str, str]:
+def compile_pipeline(
+  config: PipelineConfig,
+  image: str,
+  output_yaml: str,
+  target: str = 'kfp',
+  mlmd_address: str = DEFAULT_MLMD_ADDRESS,
+) -> Tuple[str, str]:
   """Writes pipeline.yaml and pipeline.json (beside it); returns both paths.
 
   target 'kfp' (open-source Kubeflow Pipelines 2.x) looks the baseline model up in KFP's ML
@@ -88,14 +94,17 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
   check_pipeline_name(config.pipeline_name)
   if target == 'kfp':
     check_mlmd_address(mlmd_address)
-  pipeline = create_pipeline(config, runtime_parameters=True,
-                             kfp_mlmd_address=mlmd_address if target == 'kfp' else None)
+  pipeline = create_pipeline(
+    config, runtime_parameters=True, kfp_mlmd_address=mlmd_address if target == 'kfp' else None
+  )
   defaults = runtime_parameter_defaults(pipeline)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      # Schema 2.1: parameters travel as `parameterValues` with typed input specs, as KFP 2.x
-      # backends send them (the 2.0 form reads the deprecated `parameters` field).
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-          default_image=image, use_pipeline_spec_2_1=True))
+    # Schema 2.1: parameters travel as `parameterValues` with typed input specs, as KFP 2.x
+    # backends send them (the 2.0 form reads the deprecated `parameters` field).
+    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+      default_image=image, use_pipeline_spec_2_1=True
+    )
+  )
   job = runner.run(pipeline, parameter_values=defaults, write_out=False)
 
   spec = job['pipelineSpec']
@@ -119,8 +128,10 @@ def compile_pipeline(config: PipelineConfig, image: str, output_yaml: str, targe
   os.makedirs(output_dir, exist_ok=True)
   output_json = os.path.splitext(output_yaml)[0] + '.json'
   with open(output_yaml, 'w') as f:
-    f.write(f'# PIPELINE DEFINITION\n# Name: {config.pipeline_name}\n'
-            f'# Compiled from create_pipeline() by TFX KubeflowV2DagRunner; image {image}\n')
+    f.write(
+      f'# PIPELINE DEFINITION\n# Name: {config.pipeline_name}\n'
+      f'# Compiled from create_pipeline() by TFX KubeflowV2DagRunner; image {image}\n'
+    )
     yaml.safe_dump(spec, f, sort_keys=True)
   with open(output_json, 'w') as f:
     json.dump(job, f, sort_keys=True, indent=1)

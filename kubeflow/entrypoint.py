@@ -24,6 +24,7 @@ Usage (as compiled): python -m kubeflow.entrypoint --executor_class_path … \
     --json_serialized_invocation_args '{{$}}' --json_serialized_inputs_spec_args '…' [beam args]
 and, for ExampleGen's driver hook (Vertex): python -m kubeflow.entrypoint --example_gen_driver …
 """
+
 import json
 import sys
 from typing import List
@@ -47,7 +48,7 @@ def _title(artifact_type) -> str:
     return artifact_type['schemaTitle']
   for line in (artifact_type.get('instanceSchema') or '').splitlines():
     if line.startswith('title:'):
-      return line[len('title:'):].strip()
+      return line[len('title:') :].strip()
   return ''
 
 
@@ -65,9 +66,11 @@ def fill_input_types(executor_input: dict, inputs_spec: dict) -> List[str]:
       if _has_type(artifact.get('type')):
         continue
       if name not in declared:
-        raise ValueError(f'input artifact {name!r} has no type and the task declares no input '
-                         f'of that name in {INPUTS_SPEC_FLAG} '
-                         f'(declared: {", ".join(sorted(declared)) or "none"})')
+        raise ValueError(
+          f'input artifact {name!r} has no type and the task declares no input '
+          f'of that name in {INPUTS_SPEC_FLAG} '
+          f'(declared: {", ".join(sorted(declared)) or "none"})'
+        )
       artifact['type'] = dict(declared[name]['artifactType'])
       filled.append(name)
   return filled
@@ -76,10 +79,14 @@ def fill_input_types(executor_input: dict, inputs_spec: dict) -> List[str]:
 def hide_launcher_outputs(executor_input: dict) -> List[str]:
   """Takes out the outputs the launcher manages, not TFX; returns their keys."""
   artifacts = executor_input.get('outputs', {}).get('artifacts', {})
-  hidden = sorted(key for key, artifact_list in artifacts.items()
-                  if key in LAUNCHER_OUTPUTS or any(
-                      _title(a.get('type')).startswith(KFP_TYPE_PREFIX)
-                      for a in artifact_list.get('artifacts', [])))
+  hidden = sorted(
+    key
+    for key, artifact_list in artifacts.items()
+    if key in LAUNCHER_OUTPUTS
+    or any(
+      _title(a.get('type')).startswith(KFP_TYPE_PREFIX) for a in artifact_list.get('artifacts', [])
+    )
+  )
   for key in hidden:
     del artifacts[key]
   return hidden
@@ -91,7 +98,7 @@ def _value_of(argv: List[str], flag: str):
     if arg == flag and i + 1 < len(argv):
       return i + 1, argv[i + 1], ''
     if arg.startswith(flag + '='):
-      return i, arg[len(flag) + 1:], flag + '='
+      return i, arg[len(flag) + 1 :], flag + '='
   return None, None, ''
 
 
@@ -112,16 +119,21 @@ def repair_argv(argv: List[str]) -> List[str]:
 
 
 def main(argv: List[str]) -> None:
-  if object_storage.uses_s3(*argv):  # before TFX touches a URI: see components/lib/object_storage.py
+  if object_storage.uses_s3(
+    *argv
+  ):  # before TFX touches a URI: see components/lib/object_storage.py
     object_storage.enable_s3()
   # Deferred: the repairs above are tested without TFX; only running an executor loads it.
   from absl import app
+
   if argv[:1] == [DRIVER_FLAG]:  # takes no input artifacts: nothing to repair
     from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
+
     sys.argv = [TFX_DRIVER] + argv[1:]
     app.run(driver.main, flags_parser=driver._parse_flags)
     return
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
+
   sys.argv = [TFX_RUNNER] + repair_argv(argv)
   app.run(runner.main, flags_parser=runner._parse_flags)
 

@@ -6,11 +6,23 @@ Each rule names the kubeflow/pipelines file and function it was read from and th
 (2.0.5 2.1.0 2.2.0 2.3.0 2.4.1 2.5.0 2.14.0 2.15.0 2.16.0 2.17.0). Releases between two tags read
 (2.6-2.13) are assumed to behave as 2.5.0 and 2.14.0 both do; newer than 2.17 as 2.17.0.
 Nothing here has been checked against a running cluster."""
+
 import re
 from typing import List, Optional, Tuple
 
 Version = Tuple[int, int]
-TAGS_READ = ('2.0.5', '2.1.0', '2.2.0', '2.3.0', '2.4.1', '2.5.0', '2.14.0', '2.15.0', '2.16.0', '2.17.0')
+TAGS_READ = (
+  '2.0.5',
+  '2.1.0',
+  '2.2.0',
+  '2.3.0',
+  '2.4.1',
+  '2.5.0',
+  '2.14.0',
+  '2.15.0',
+  '2.16.0',
+  '2.17.0',
+)
 NEWEST_READ: Version = (2, 17)
 BUCKET = 'mlpipeline'  # the in-cluster store's bucket (profile controller sync.py S3_BUCKET_NAME)
 
@@ -44,9 +56,11 @@ UI_OWN_NAMESPACE_ONLY_SINCE: Version = (2, 17)
 # system.Artifact"); kubeflow/entrypoint.py hides the output from TFX and leaves it to the
 # launcher, so the stock "true" works and each task's log lands in the object store.
 PUBLISH_LOGS_SINCE: Version = (2, 5)
-PUBLISH_LOGS_SETTING = ('keep the stock "true": the driver gives every task an executor-logs '
-                        'output (type system.Artifact), which our entrypoint hides from TFX; the '
-                        'launcher uploads each task\'s log there')
+PUBLISH_LOGS_SETTING = (
+  'keep the stock "true": the driver gives every task an executor-logs '
+  'output (type system.Artifact), which our entrypoint hides from TFX; the '
+  "launcher uploads each task's log there"
+)
 # manifests/kustomize/env/platform-agnostic/kustomization.yaml: third-party/minio up to 2.14.0,
 # third-party/seaweedfs from 2.15.0. 2.15.0 keeps a `minio-service` (seaweedfs/minio-service.yaml)
 # pointing at SeaweedFS; 2.16.0 drops it, and seaweedfs-service.yaml adds port 9000 (http-s3-compat)
@@ -67,8 +81,10 @@ DISK_RULE = 'the sum of its input artifacts, each copied whole before the comman
 # defaultPipelineRoot) but never updates it: configmaps `updateStrategy: OnDelete`
 # (pipelines-profile-controller composite-controller.yaml at 2.2.0, decorator-controller.yaml at
 # 2.5.0 to 2.17.0). Keys added by hand stay until the ConfigMap is deleted.
-PROFILE_CONFIGMAP_NOTE = ('the profile controller created this ConfigMap and does not update it '
-                          '(updateStrategy OnDelete), so the patch stays')
+PROFILE_CONFIGMAP_NOTE = (
+  'the profile controller created this ConfigMap and does not update it '
+  '(updateStrategy OnDelete), so the patch stays'
+)
 # The launcher's own S3 secret in every namespace (sync.py; third-party/minio and seaweedfs).
 SECRET = ('mlpipeline-minio-artifact', 'accesskey', 'secretkey')
 # backend/src/apiserver/main.go: GET /apis/v2beta1/healthz answers {"commit_sha", "tag_name",
@@ -83,7 +99,9 @@ def parse_version(text: str, flag: str = '--kfp-version') -> Version:
   """'2.5', '2.5.0' or 'v2.15.0-rc.1' → (2, 5); only 2.x releases have these rules."""
   match = _VERSION.fullmatch(text.strip())
   if not match or int(match.group(1)) != 2:
-    raise ValueError(f'{flag} {text!r}: expected a Kubeflow Pipelines 2.x release, e.g. 2.5 or 2.15.0')
+    raise ValueError(
+      f'{flag} {text!r}: expected a Kubeflow Pipelines 2.x release, e.g. 2.5 or 2.15.0'
+    )
   return (2, int(match.group(2)))
 
 
@@ -116,9 +134,10 @@ def check_location(flag: str, uri: str, version: Version, namespace: Optional[st
   if prefixes and scheme == 's3' and bucket == BUCKET:
     if not any((path.rstrip('/') + '/').startswith(p) for p in prefixes):
       raise ValueError(
-          f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, profile {namespace} may '
-          f'only use s3://{BUCKET}/{prefixes[0]}… (or {", ".join(prefixes[1:])}; '
-          'pipelines-profile-controller sync.py put_user_policy)')
+        f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, profile {namespace} may '
+        f'only use s3://{BUCKET}/{prefixes[0]}… (or {", ".join(prefixes[1:])}; '
+        'pipelines-profile-controller sync.py put_user_policy)'
+      )
   return uri
 
 
@@ -128,13 +147,23 @@ def providers_yaml(version: Version, endpoint: str) -> Optional[str]:
   if version < PROVIDERS_SINCE:
     return None
   secret_name, access_key, secret_key = SECRET
-  lines = ['s3:', '  default:', f'    endpoint: {endpoint}', '    region: us-east-1',
-           '    disableSSL: true']
+  lines = [
+    's3:',
+    '  default:',
+    f'    endpoint: {endpoint}',
+    '    region: us-east-1',
+    '    disableSSL: true',
+  ]
   if version >= FORCE_PATH_STYLE_SINCE:
     lines.append('    forcePathStyle: true')
-  lines += ['    credentials:', '      fromEnv: false', '      secretRef:',
-            f'        secretName: {secret_name}', f'        accessKeyKey: {access_key}',
-            f'        secretKeyKey: {secret_key}']
+  lines += [
+    '    credentials:',
+    '      fromEnv: false',
+    '      secretRef:',
+    f'        secretName: {secret_name}',
+    f'        accessKeyKey: {access_key}',
+    f'        secretKeyKey: {secret_key}',
+  ]
   return '\n'.join(lines) + '\n'
 
 
@@ -146,16 +175,18 @@ def root_scheme(version: Version) -> str:
 
 def html_report(version: Version, multi_user: bool = False) -> str:
   """Where the RunResults `report` (an s3:// system.HTML artifact) shows in the KFP UI."""
-  fallback = ('the UI reads it with its own s3 settings (ml-pipeline-ui\'s environment), so it '
-              'shows only if those reach the bucket, else "Error in retrieving HTML visualization '
-              'information"')
+  fallback = (
+    "the UI reads it with its own s3 settings (ml-pipeline-ui's environment), so it "
+    'shows only if those reach the bucket, else "Error in retrieving HTML visualization '
+    'information"'
+  )
   if version < max(ARTIFACT_SESSION_INFO_SINCE, UI_SESSION_INFO_SINCE):
     return f'no session info: {fallback}'
   if version < UI_OWN_NAMESPACE_ONLY_SINCE:
-    return 'yes: RunResults → report, read with the artifact\'s store_session_info'
+    return "yes: RunResults → report, read with the artifact's store_session_info"
   if multi_user:
     return f'no session info in a profile namespace: {fallback}'
-  return 'yes in the UI\'s own namespace (single-user), read with the artifact\'s store_session_info'
+  return "yes in the UI's own namespace (single-user), read with the artifact's store_session_info"
 
 
 def table_rows() -> List[List[str]]:
@@ -177,23 +208,40 @@ def table_rows() -> List[List[str]]:
     else:
       providers = 'yes'
     prefixes = allowed_prefixes(version, '<ns>')
-    rows.append([tag, root_scheme(version), providers, where,
-                 ', '.join(f'`{p}`' for p in prefixes) if prefixes else 'any path',
-                 'sum of its inputs', _REPORT_CELL[html_report(version).split(':')[0]]])
+    rows.append(
+      [
+        tag,
+        root_scheme(version),
+        providers,
+        where,
+        ', '.join(f'`{p}`' for p in prefixes) if prefixes else 'any path',
+        'sum of its inputs',
+        _REPORT_CELL[html_report(version).split(':')[0]],
+      ]
+    )
   return rows
 
 
 _REPORT_CELL = {
-    'no session info': 'only if the UI\'s own s3 settings reach the bucket',
-    'yes': 'yes, with the artifact\'s session info',
-    'yes in the UI\'s own namespace (single-user), read with the artifact\'s store_session_info':
-        'single-user yes; a profile namespace only if the UI\'s own s3 settings reach the bucket',
+  'no session info': "only if the UI's own s3 settings reach the bucket",
+  'yes': "yes, with the artifact's session info",
+  "yes in the UI's own namespace (single-user), read with the artifact's store_session_info": "single-user yes; a profile namespace only if the UI's own s3 settings reach the bucket",
 }
-TABLE_HEADER = ['release', 'pipeline root', '`providers`', 'object store (stock install)',
-                'multi-user prefixes of `mlpipeline`', 'disk per pod', 'HTML report in the UI']
+TABLE_HEADER = [
+  'release',
+  'pipeline root',
+  '`providers`',
+  'object store (stock install)',
+  'multi-user prefixes of `mlpipeline`',
+  'disk per pod',
+  'HTML report in the UI',
+]
 
 
 def table_markdown() -> str:
-  lines = ['| ' + ' | '.join(TABLE_HEADER) + ' |', '| ' + ' | '.join('---' for _ in TABLE_HEADER) + ' |']
+  lines = [
+    '| ' + ' | '.join(TABLE_HEADER) + ' |',
+    '| ' + ' | '.join('---' for _ in TABLE_HEADER) + ' |',
+  ]
   lines += ['| ' + ' | '.join(row) + ' |' for row in table_rows()]
   return '\n'.join(lines) + '\n'

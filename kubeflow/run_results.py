@@ -17,6 +17,7 @@ is named after a property the launcher sets on every artifact (RESERVED_PROPERTI
 
     python -m kubeflow.run_results --executor_input '{{$}}'
 """
+
 import json
 import sys
 from typing import Any, Dict, Optional
@@ -32,12 +33,20 @@ from trainer_module.features import EVAL_SPLIT
 
 TASK = names.RUN_RESULTS
 # input name -> (producer task, its output key)
-INPUTS = {'examples': (names.EXAMPLE_GEN, 'examples'), 'model': (names.TRAINER, 'model'),
-          'model_run': (names.TRAINER, 'model_run'), 'evaluation': (names.EVALUATOR, 'evaluation'),
-          'blessing': (names.EVALUATOR, 'blessing'), 'serving_check': (names.SERVING_CHECK, 'blessing'),
-          'pushed_model': (names.PUSHER, 'pushed_model')}
-OUTPUTS = {'metrics': 'system.Metrics', 'confusion_matrix': 'system.ClassificationMetrics',
-           'report': 'system.HTML'}
+INPUTS = {
+  'examples': (names.EXAMPLE_GEN, 'examples'),
+  'model': (names.TRAINER, 'model'),
+  'model_run': (names.TRAINER, 'model_run'),
+  'evaluation': (names.EVALUATOR, 'evaluation'),
+  'blessing': (names.EVALUATOR, 'blessing'),
+  'serving_check': (names.SERVING_CHECK, 'blessing'),
+  'pushed_model': (names.PUSHER, 'pushed_model'),
+}
+OUTPUTS = {
+  'metrics': 'system.Metrics',
+  'confusion_matrix': 'system.ClassificationMetrics',
+  'report': 'system.HTML',
+}
 # Custom properties KFP's launcher puts on every output artifact it records (kubeflow/pipelines
 # backend/src/v2/metadata/client.go RecordArtifact: display_name; store_session_info from 2.3.0,
 # which the UI's scalar table shows as a row until 2.17.0 hides it: frontend/src/lib/
@@ -54,7 +63,11 @@ def setting_inputs(tasks: Dict[str, Any], components: Dict[str, Any]) -> Dict[st
   for node, keys in RECORDED.items():
     if node not in tasks:
       continue
-    definitions = components[tasks[node]['componentRef']['name']].get('inputDefinitions', {}).get('parameters', {})
+    definitions = (
+      components[tasks[node]['componentRef']['name']]
+      .get('inputDefinitions', {})
+      .get('parameters', {})
+    )
     sources = tasks[node].get('inputs', {}).get('parameters', {})
     for key in keys:
       if key in definitions and key in sources:
@@ -67,7 +80,7 @@ def settings_of(parameter_values: Dict[str, Any]) -> Dict[str, Any]:
   by_node: Dict[str, Dict[str, Any]] = {}
   for name, value in parameter_values.items():
     if name.startswith(SETTING_PREFIX):
-      node, key = name[len(SETTING_PREFIX):].split('__', 1)
+      node, key = name[len(SETTING_PREFIX) :].split('__', 1)
       by_node.setdefault(node, {})[key] = value
   return from_properties(by_node) if by_node else {}
 
@@ -79,28 +92,47 @@ def add_to_spec(spec: Dict[str, Any], image: str) -> None:
   input_types = {}
   for name, (producer, key) in INPUTS.items():
     producer_component = components[tasks[producer]['componentRef']['name']]
-    input_types[name] = {'artifactType': producer_component['outputDefinitions']['artifacts'][key]['artifactType']}
+    input_types[name] = {
+      'artifactType': producer_component['outputDefinitions']['artifacts'][key]['artifactType']
+    }
   components[TASK] = {
-      'executorLabel': f'{TASK}_executor',
-      'inputDefinitions': {'artifacts': input_types,
-                           **({'parameters': {n: d for n, (d, _) in settings.items()}} if settings else {})},
-      'outputDefinitions': {'artifacts': {
-          name: {'artifactType': {'schemaTitle': title, 'schemaVersion': '0.0.1'}}
-          for name, title in OUTPUTS.items()}}}
-  spec['deploymentSpec']['executors'][f'{TASK}_executor'] = {'container': {
-      'image': image, 'command': ['python', '-m', 'kubeflow.run_results'],
-      'args': ['--executor_input', '{{$}}']}}
+    'executorLabel': f'{TASK}_executor',
+    'inputDefinitions': {
+      'artifacts': input_types,
+      **({'parameters': {n: d for n, (d, _) in settings.items()}} if settings else {}),
+    },
+    'outputDefinitions': {
+      'artifacts': {
+        name: {'artifactType': {'schemaTitle': title, 'schemaVersion': '0.0.1'}}
+        for name, title in OUTPUTS.items()
+      }
+    },
+  }
+  spec['deploymentSpec']['executors'][f'{TASK}_executor'] = {
+    'container': {
+      'image': image,
+      'command': ['python', '-m', 'kubeflow.run_results'],
+      'args': ['--executor_input', '{{$}}'],
+    }
+  }
   tasks[TASK] = {
-      'taskInfo': {'name': TASK}, 'componentRef': {'name': TASK},
-      'dependentTasks': sorted({producer for producer, _ in INPUTS.values()}),
-      'cachingOptions': {'enableCache': True},
-      'inputs': {
-          'artifacts': {name: {'taskOutputArtifact': {'producerTask': producer, 'outputArtifactKey': key}}
-                        for name, (producer, key) in INPUTS.items()},
-          **({'parameters': {n: s for n, (_, s) in settings.items()}} if settings else {})}}
+    'taskInfo': {'name': TASK},
+    'componentRef': {'name': TASK},
+    'dependentTasks': sorted({producer for producer, _ in INPUTS.values()}),
+    'cachingOptions': {'enableCache': True},
+    'inputs': {
+      'artifacts': {
+        name: {'taskOutputArtifact': {'producerTask': producer, 'outputArtifactKey': key}}
+        for name, (producer, key) in INPUTS.items()
+      },
+      **({'parameters': {n: s for n, (_, s) in settings.items()}} if settings else {}),
+    },
+  }
 
 
-def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def collect(
+  inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
   """The run report's data from the input artifacts and the settings' parameters alone (no ML
   Metadata access needed)."""
   missing = sorted(set(INPUTS) - set(inputs))
@@ -108,28 +140,46 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
     raise ValueError(f'RunResults got no {", ".join(missing)} artifact (upstream task skipped?)')
   meta = {name: artifact.get('metadata', {}) for name, artifact in inputs.items()}
   evaluation = read_evaluation(inputs['evaluation']['uri'])
-  accuracy, baseline, failures = evaluation.accuracy, evaluation.baseline_accuracy, evaluation.failures
+  accuracy, baseline, failures = (
+    evaluation.accuracy,
+    evaluation.baseline_accuracy,
+    evaluation.failures,
+  )
   pushed = meta['pushed_model']
   summary = {
-      'accuracy': accuracy, 'baseline_accuracy': baseline, 'failures': failures,
-      'blessed': bool(meta['blessing'].get('blessed')),
-      'servable': bool(meta['serving_check'].get('blessed')),
-      'pushed_version': pushed.get('pushed_version') if pushed.get('pushed') else None,
-      'pushed_dir': pushed.get('pushed_destination'),
-      'already_serving': pushed.get(names.ALREADY_SERVING),
-      'component_states': {}, 'component_seconds': {},
-      'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
-      'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()},
-      'settings': settings_of(parameter_values or {}),
-      # Every task of the run runs in this one image, so this pod's libraries are the run's.
-      'provenance': {'versions': run_record.versions(), 'machine': run_record.machine()}}
+    'accuracy': accuracy,
+    'baseline_accuracy': baseline,
+    'failures': failures,
+    'blessed': bool(meta['blessing'].get('blessed')),
+    'servable': bool(meta['serving_check'].get('blessed')),
+    'pushed_version': pushed.get('pushed_version') if pushed.get('pushed') else None,
+    'pushed_dir': pushed.get('pushed_destination'),
+    'already_serving': pushed.get(names.ALREADY_SERVING),
+    'component_states': {},
+    'component_seconds': {},
+    'uris': {name: artifact['uri'] for name, artifact in inputs.items()},
+    'artifacts': {name: artifact.get('name', '') for name, artifact in inputs.items()},
+    'settings': settings_of(parameter_values or {}),
+    # Every task of the run runs in this one image, so this pod's libraries are the run's.
+    'provenance': {'versions': run_record.versions(), 'machine': run_record.machine()},
+  }
   title = f'{meta["blessing"].get("pipeline_name", "")} on Kubeflow'.strip()
-  report = {'run_id': title, 'summary': summary,
-            'gate': {'lower_bound': evaluation.lower_bound, 'accuracy': accuracy,
-                     'baseline_accuracy': baseline, 'failures': failures,
-                     'change_threshold': evaluation.change_threshold},
-            'data': {k: v for k, v in meta['examples'].items()
-                     if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'}}
+  report = {
+    'run_id': title,
+    'summary': summary,
+    'gate': {
+      'lower_bound': evaluation.lower_bound,
+      'accuracy': accuracy,
+      'baseline_accuracy': baseline,
+      'failures': failures,
+      'change_threshold': evaluation.change_threshold,
+    },
+    'data': {
+      k: v
+      for k, v in meta['examples'].items()
+      if k.startswith('sha256_') or k.endswith('_examples') or k == 'source_uri'
+    },
+  }
   serving_check = artifact_files.read_serving_result(inputs['serving_check']['uri'])
   if serving_check:
     report['serving_check'] = serving_check
@@ -137,26 +187,42 @@ def collect(inputs: Dict[str, dict], parameter_values: Optional[Dict[str, Any]] 
   history = artifact_files.read_history(inputs['model_run']['uri'])
   if history:
     report['history'] = history
-  report.update(model_quality.model_quality(inputs['examples']['uri'], inputs['model']['uri'],
-                                         inputs['serving_check']['uri']))
+  report.update(
+    model_quality.model_quality(
+      inputs['examples']['uri'], inputs['model']['uri'], inputs['serving_check']['uri']
+    )
+  )
   return report
 
 
 def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   """Each output's metadata in the shapes the KFP UI renders."""
   s = report['summary']
-  metrics = {'accuracy': s['accuracy'], 'accuracy_threshold': report['gate']['lower_bound'],
-             'baseline_accuracy': s['baseline_accuracy'], 'blessed': 1.0 if s['blessed'] else 0.0,
-             'servable': None if s.get('servable') is None else float(s['servable']),
-             'eval_examples': float(sum(report['label_histograms'][EVAL_SPLIT])),
-             'pushed_version': float(s['pushed_version']) if s['pushed_version'] else None}
+  metrics = {
+    'accuracy': s['accuracy'],
+    'accuracy_threshold': report['gate']['lower_bound'],
+    'baseline_accuracy': s['baseline_accuracy'],
+    'blessed': 1.0 if s['blessed'] else 0.0,
+    'servable': None if s.get('servable') is None else float(s['servable']),
+    'eval_examples': float(sum(report['label_histograms'][EVAL_SPLIT])),
+    'pushed_version': float(s['pushed_version']) if s['pushed_version'] else None,
+  }
   single = (report.get('serving_check') or {}).get('latency', {}).get('1', {})
-  metrics.update({f'serving_latency_{k}': v for k, v in single.items() if k in ('p50_ms', 'p99_ms')})
+  metrics.update(
+    {f'serving_latency_{k}': v for k, v in single.items() if k in ('p50_ms', 'p99_ms')}
+  )
   metrics = {k: v for k, v in metrics.items() if v is not None}  # the launcher refuses nulls
   matrix = [row for row in report.get('confusion_matrix') or [] if row]
-  confusion = {'confusionMatrix': {
-      'annotationSpecs': [{'displayName': str(i)} for i in range(len(matrix))],
-      'rows': [{'row': [float(n) for n in row]} for row in matrix]}} if matrix else {}
+  confusion = (
+    {
+      'confusionMatrix': {
+        'annotationSpecs': [{'displayName': str(i)} for i in range(len(matrix))],
+        'rows': [{'row': [float(n) for n in row]} for row in matrix],
+      }
+    }
+    if matrix
+    else {}
+  )
   return {'metrics': metrics, 'confusion_matrix': confusion, 'report': {}}
 
 
@@ -173,8 +239,11 @@ def main(argv) -> None:
   if object_storage.uses_s3(*argv):
     object_storage.enable_s3()
   executor_input = json.loads(argv[argv.index('--executor_input') + 1])
-  inputs = {name: artifacts['artifacts'][0]
-            for name, artifacts in executor_input['inputs']['artifacts'].items() if artifacts.get('artifacts')}
+  inputs = {
+    name: artifacts['artifacts'][0]
+    for name, artifacts in executor_input['inputs']['artifacts'].items()
+    if artifacts.get('artifacts')
+  }
   report = collect(inputs, executor_input['inputs'].get('parameterValues', {}))
   outputs = own_outputs(executor_input)
   html_uri = outputs['report']['uri']
@@ -183,18 +252,26 @@ def main(argv) -> None:
   with fileio.open(html_uri, 'w') as f:  # one file: the UI reads the object at the URI
     f.write(report_html.render(report))
   metadata = output_metadata(report)
-  executor_output = {'artifacts': {
-      name: {'artifacts': [{'name': artifact.get('name', ''), 'uri': artifact['uri'],
-                            'metadata': metadata[name]}]}
-      for name, artifact in outputs.items()}}
+  executor_output = {
+    'artifacts': {
+      name: {
+        'artifacts': [
+          {'name': artifact.get('name', ''), 'uri': artifact['uri'], 'metadata': metadata[name]}
+        ]
+      }
+      for name, artifact in outputs.items()
+    }
+  }
   output_file = executor_input['outputs']['outputFile']
   fileio.makedirs(output_file.rsplit('/', 1)[0])
   with fileio.open(output_file, 'w') as f:
     f.write(json.dumps(executor_output))
   accuracy = report['summary']['accuracy']
-  print(f'RunResults: accuracy {"-" if accuracy is None else f"{accuracy:.4f}"}, '
-        f'{"blessed" if report["summary"]["blessed"] else "not blessed"}, '
-        f'{"servable" if report["summary"]["servable"] else "NOT servable"}; report at {html_uri}')
+  print(
+    f'RunResults: accuracy {"-" if accuracy is None else f"{accuracy:.4f}"}, '
+    f'{"blessed" if report["summary"]["blessed"] else "not blessed"}, '
+    f'{"servable" if report["summary"]["servable"] else "NOT servable"}; report at {html_uri}'
+  )
 
 
 if __name__ == '__main__':

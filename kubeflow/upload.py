@@ -7,6 +7,7 @@ a run, the experiment. A multi-user backend keeps pipelines, experiments and run
 namespace and rejects an experiment or run with none, so a missing namespace must stop us before
 the upload rather than after it (KFP backend/src/apiserver/server/experiment_server.go,
 canAccessExperiment)."""
+
 import datetime
 import hashlib
 import json
@@ -41,8 +42,10 @@ def read_package(path: str) -> Dict[str, Any]:
   except yaml.YAMLError as e:
     raise UploadError(f'{path}: not a YAML pipeline package ({str(e).splitlines()[0]})') from None
   if not isinstance(spec, dict) or 'root' not in spec or 'pipelineInfo' not in spec:
-    raise UploadError(f'{path}: not a compiled pipeline (no pipelineInfo/root); '
-                      'make it with `python -m kubeflow compile`')
+    raise UploadError(
+      f'{path}: not a compiled pipeline (no pipelineInfo/root); '
+      'make it with `python -m kubeflow compile`'
+    )
   return spec
 
 
@@ -55,8 +58,10 @@ def parse_params(spec: Dict[str, Any], assignments: List[str]) -> Dict[str, Any]
     if not sep:
       raise UsageError(f'--param {item!r}: expected NAME=VALUE')
     if name not in declared:
-      raise UsageError(f'--param {name}: not a parameter of this pipeline '
-                       f'(it has: {", ".join(sorted(declared)) or "none"})')
+      raise UsageError(
+        f'--param {name}: not a parameter of this pipeline '
+        f'(it has: {", ".join(sorted(declared)) or "none"})'
+      )
     ptype = declared[name].get('parameterType', 'STRING')
     try:
       if ptype == 'BOOLEAN':
@@ -73,8 +78,10 @@ def parse_params(spec: Dict[str, Any], assignments: List[str]) -> Dict[str, Any]
 def check_namespace(namespace: str, source: str = '--namespace') -> str:
   """Refuses, before any request, a name that no Kubernetes namespace can have."""
   if not _NAMESPACE.fullmatch(namespace):
-    raise UsageError(f'{source} {namespace!r}: not a Kubernetes namespace name (lowercase '
-                     'letters, digits and "-", at most 63, starting and ending alphanumeric)')
+    raise UsageError(
+      f'{source} {namespace!r}: not a Kubernetes namespace name (lowercase '
+      'letters, digits and "-", at most 63, starting and ending alphanumeric)'
+    )
   return namespace
 
 
@@ -96,8 +103,10 @@ def _describe(error: Exception, host: str, timeout: float) -> str:
   if isinstance(error, kfp_server_api.ApiException):
     status = error.status
     if status in (401, 403):
-      cause = f'authentication failed (HTTP {status}); pass credentials or a token that the ' \
-              'endpoint accepts'
+      cause = (
+        f'authentication failed (HTTP {status}); pass credentials or a token that the '
+        'endpoint accepts'
+      )
     else:
       body = (error.body or '').strip()
       try:  # grpc-gateway's {"message": …}, or the upload handlers' {"error_message": …}
@@ -109,7 +118,9 @@ def _describe(error: Exception, host: str, timeout: float) -> str:
     return f'{host}: request refused: {cause}'
   if isinstance(error, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError in 1.26
     text = str(error)
-    return f'{host}: cannot reach the Kubeflow Pipelines API ({text[max(text.find("[Errno"), 0):]})'
+    return (
+      f'{host}: cannot reach the Kubeflow Pipelines API ({text[max(text.find("[Errno"), 0) :]})'
+    )
   if isinstance(error, urllib3.exceptions.TimeoutError):
     return f'{host}: no answer from the Kubeflow Pipelines API within {timeout:g} s (--timeout)'
   if isinstance(error, (OSError, urllib3.exceptions.HTTPError)):
@@ -130,6 +141,7 @@ def _client_class():
     passed on every call. Without retries, a silent host costs one timeout, not four (urllib3's
     default Retry(3) repeats a timed-out GET), and the health check one try (kfp's: 5, 5 s apart).
     """
+
     _healthz = None
 
     def __init__(self, timeout: float, **kwargs):
@@ -138,7 +150,8 @@ def _client_class():
       rest = self._healthz_api.api_client.rest_client
       request = rest.request
       rest.request = lambda *args, _request_timeout=None, **kw: request(
-          *args, _request_timeout=_request_timeout or self._timeout, **kw)
+        *args, _request_timeout=_request_timeout or self._timeout, **kw
+      )
 
     def _load_config(self, *args, **kwargs):
       config = super()._load_config(*args, **kwargs)
@@ -154,14 +167,23 @@ def _client_class():
 
 
 def _by_name(name: str) -> str:
-  return json.dumps({'predicates': [{'operation': 'EQUALS', 'key': 'display_name',
-                                     'stringValue': name}]})
+  return json.dumps(
+    {'predicates': [{'operation': 'EQUALS', 'key': 'display_name', 'stringValue': name}]}
+  )
 
 
-def upload(host: str, package: str, name: Optional[str] = None, run: bool = False,
-           param_assignments: Optional[List[str]] = None, pipeline_root: Optional[str] = None,
-           experiment: str = 'Default', namespace: Optional[str] = None, timeout: float = 30.0,
-           log=print) -> Dict[str, Optional[str]]:
+def upload(
+  host: str,
+  package: str,
+  name: Optional[str] = None,
+  run: bool = False,
+  param_assignments: Optional[List[str]] = None,
+  pipeline_root: Optional[str] = None,
+  experiment: str = 'Default',
+  namespace: Optional[str] = None,
+  timeout: float = 30.0,
+  log=print,
+) -> Dict[str, Optional[str]]:
   """Returns the ids it used: pipeline_id, version_id and, with run=True, experiment_id, run_id.
 
   namespace: where the pipeline, experiment and run go on a multi-user endpoint (default: kfp's
@@ -183,8 +205,10 @@ def upload(host: str, package: str, name: Optional[str] = None, run: bool = Fals
       if not namespace and client.get_user_namespace():  # kfp's own default, as kfp uses it
         namespace = check_namespace(client.get_user_namespace(), '~/.config/kfp/context.json:')
       if not namespace:
-        raise UploadError(f'{host}: this Kubeflow Pipelines is multi-user: pass --namespace (your '
-                          'profile namespace); nothing was uploaded')
+        raise UploadError(
+          f'{host}: this Kubeflow Pipelines is multi-user: pass --namespace (your '
+          'profile namespace); nothing was uploaded'
+        )
     elif namespace:
       log(f'{host} is single-user: --namespace {namespace} does not apply')
       namespace = None
@@ -196,26 +220,36 @@ def upload(host: str, package: str, name: Optional[str] = None, run: bool = Fals
     version = version_name(name)
     description = f'{os.path.basename(package)} sha256:{digest}'
     if not found:
-      pipeline_id = client.upload_pipeline(package, pipeline_name=name, description=description,
-                                           namespace=namespace).pipeline_id
+      pipeline_id = client.upload_pipeline(
+        package, pipeline_name=name, description=description, namespace=namespace
+      ).pipeline_id
       versions = client.list_pipeline_versions(pipeline_id, page_size=1).pipeline_versions or []
       version_id = versions[0].pipeline_version_id if versions else None
       log(f'Uploaded new pipeline {name!r}{where} (id {pipeline_id})')
     else:
       pipeline_id = found[0].pipeline_id
       version_id = client.upload_pipeline_version(
-          package, pipeline_version_name=version, pipeline_id=pipeline_id,
-          description=description).pipeline_version_id
+        package, pipeline_version_name=version, pipeline_id=pipeline_id, description=description
+      ).pipeline_version_id
       log(f'Uploaded version {version} of pipeline {name!r}{where} (id {pipeline_id})')
-    result = {'pipeline_id': pipeline_id, 'version_id': version_id, 'experiment_id': experiment_id,
-              'run_id': None}
+    result = {
+      'pipeline_id': pipeline_id,
+      'version_id': version_id,
+      'experiment_id': experiment_id,
+      'run_id': None,
+    }
     if run:
       # The OSS backend ignores the spec's defaultPipelineRoot (it falls back to the kfp-launcher
       # ConfigMap or minio://mlpipeline/v2/artifacts: backend/src/v2/config/env.go), so the
       # run names the compiled root itself.
-      response = client.run_pipeline(experiment_id, version, params=params,
-                                     pipeline_id=pipeline_id, version_id=version_id,
-                                     pipeline_root=pipeline_root or spec.get('defaultPipelineRoot'))
+      response = client.run_pipeline(
+        experiment_id,
+        version,
+        params=params,
+        pipeline_id=pipeline_id,
+        version_id=version_id,
+        pipeline_root=pipeline_root or spec.get('defaultPipelineRoot'),
+      )
       result['run_id'] = response.run_id
       log(f'Started run {response.run_id} in experiment {experiment!r}{where}')
     return result

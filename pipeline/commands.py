@@ -11,8 +11,12 @@ from components.lib.project import PROJECT_ROOT
 
 PROG = 'mnist-tfx'
 # Each subcommand is also a Python entry point, started from the project dir.
-MODULE_FORMS = {'run': 'local_runner.py', 'inspect': '-m inspection', 'predict': '-m predict',
-                'kubeflow': '-m kubeflow'}
+MODULE_FORMS = {
+  'run': 'local_runner.py',
+  'inspect': '-m inspection',
+  'predict': '-m predict',
+  'kubeflow': '-m kubeflow',
+}
 
 
 class ExitCode(enum.IntEnum):

@@ -1,4 +1,5 @@
 """PipelineConfig: the one object that flows from any CLI (local, Kubeflow) to create_pipeline."""
+
 import argparse
 import dataclasses
 import math
@@ -6,14 +7,30 @@ import shlex
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from components.lib import datasets
-from components.parameters import (DEFAULT_LABEL_DRIFT_BOUND, DEFAULT_LATENCY_BOUND_MS, check_accuracy_bound,
-                                   check_label_drift_bound, check_latency_bound)
-from trainer_module.config import PRECISIONS, STRATEGIES, TRAINING_LOOPS, TrainingConfig, TrainingDefaults
+from components.parameters import (
+  DEFAULT_LABEL_DRIFT_BOUND,
+  DEFAULT_LATENCY_BOUND_MS,
+  check_accuracy_bound,
+  check_label_drift_bound,
+  check_latency_bound,
+)
+from trainer_module.config import (
+  PRECISIONS,
+  STRATEGIES,
+  TRAINING_LOOPS,
+  TrainingConfig,
+  TrainingDefaults,
+)
 
 PIPELINE_NAME = 'mnist-tfx'  # dashes only: KubeflowV2 rejects '_' ([a-z0-9][a-z0-9-]{0,127})
 # The smoke run (`--demo`, `make demo`): a slice of the data, briefly trained, with a bound that
 # slice can reach, into its own output dir (pipeline/paths.py).
-DEMO_SETTINGS = {'train_examples': 10000, 'eval_examples': 1000, 'epochs': 2, 'accuracy_threshold': 0.9}
+DEMO_SETTINGS = {
+  'train_examples': 10000,
+  'eval_examples': 1000,
+  'epochs': 2,
+  'accuracy_threshold': 0.9,
+}
 DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: MNIST's
 
 
@@ -21,15 +38,23 @@ DEFAULT_ACCURACY_THRESHOLD = datasets.MNIST.default_accuracy_threshold  # 0.99: 
 
 
 def add_dataset_arguments(data: argparse._ArgumentGroup) -> None:
-  data.add_argument('--dataset', choices=list(datasets.DATASETS), default=datasets.DEFAULT,
-                    help='which data: mnist (default), fashion-mnist (Zalando\'s, pinned digests; '
-                    'found in $FASHION_MNIST_DATA_DIR, /usr/share/datasets/fashion-mnist or '
-                    'downloaded), or idx (any 10-class 28x28 set in the four IDX files, no digest '
-                    'pin; needs --data-dir)')
-  data.add_argument('--label-drift-bound', type=_drift_bound, metavar='X',
-                    default=DEFAULT_LABEL_DRIFT_BOUND,
-                    help='stop before training if the train and eval label distributions differ '
-                    'by more than this L-infinity distance (default: %(default)s)')
+  data.add_argument(
+    '--dataset',
+    choices=list(datasets.DATASETS),
+    default=datasets.DEFAULT,
+    help="which data: mnist (default), fashion-mnist (Zalando's, pinned digests; "
+    'found in $FASHION_MNIST_DATA_DIR, /usr/share/datasets/fashion-mnist or '
+    'downloaded), or idx (any 10-class 28x28 set in the four IDX files, no digest '
+    'pin; needs --data-dir)',
+  )
+  data.add_argument(
+    '--label-drift-bound',
+    type=_drift_bound,
+    metavar='X',
+    default=DEFAULT_LABEL_DRIFT_BOUND,
+    help='stop before training if the train and eval label distributions differ '
+    'by more than this L-infinity distance (default: %(default)s)',
+  )
 
 
 def accuracy_threshold_of(args: argparse.Namespace) -> float:
@@ -45,13 +70,17 @@ TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(TrainingDefaul
 def training_defaults_of(args: argparse.Namespace) -> Dict[str, Any]:
   """--epochs and --augment-*: each as given, else the data set's default (components/lib/datasets.py)."""
   defaults = datasets.get(getattr(args, 'dataset', None)).training_defaults
-  return {name: getattr(defaults, name) if getattr(args, name, None) is None else getattr(args, name)
-          for name in TRAINING_DEFAULT_FLAGS}
+  return {
+    name: getattr(defaults, name) if getattr(args, name, None) is None else getattr(args, name)
+    for name in TRAINING_DEFAULT_FLAGS
+  }
 
 
 def _per_dataset(value) -> str:
   """'18 for mnist, 12 for fashion-mnist, ...': a default that each data set sets, for --help."""
   return ', '.join(f'{value(d):g} for {d.name}' for d in datasets.DATASETS.values())
+
+
 # --- end of data set flags ---
 
 
@@ -142,76 +171,158 @@ _drift_bound = _argument(check_label_drift_bound)
 _finite_float = _argument(lambda value: value)
 
 
-LOCAL_DATA_DIR_HELP = ('folder (or gs:// URI) with the four MNIST IDX .gz files; '
-                       'default: $MNIST_DATA_DIR, else download from the public mirrors')
+LOCAL_DATA_DIR_HELP = (
+  'folder (or gs:// URI) with the four MNIST IDX .gz files; '
+  'default: $MNIST_DATA_DIR, else download from the public mirrors'
+)
 
 
-def add_arguments(parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DATA_DIR_HELP) -> None:
+def add_arguments(
+  parser: argparse.ArgumentParser, data_dir_help: str = LOCAL_DATA_DIR_HELP
+) -> None:
   """Pipeline and trainer flags shared by every runner."""
   defaults = TrainingConfig()
   data = parser.add_argument_group('data')
   data.add_argument('--data-dir', metavar='DIR', help=data_dir_help)
   add_dataset_arguments(data)
-  data.add_argument('--train-examples', type=_positive_int, metavar='N',
-                    help='use only the first N training examples (default: all 60000)')
-  data.add_argument('--eval-examples', type=_positive_int, metavar='N',
-                    help='use only the first N test examples (default: all 10000)')
+  data.add_argument(
+    '--train-examples',
+    type=_positive_int,
+    metavar='N',
+    help='use only the first N training examples (default: all 60000)',
+  )
+  data.add_argument(
+    '--eval-examples',
+    type=_positive_int,
+    metavar='N',
+    help='use only the first N test examples (default: all 10000)',
+  )
   train = parser.add_argument_group('training')
-  train.add_argument('--epochs', type=_positive_int, metavar='N',
-                     help='training epochs (default: the data set\'s: '
-                     f'{_per_dataset(lambda d: d.training_defaults.epochs)})')
-  train.add_argument('--batch-size', type=_positive_int, metavar='N', default=defaults.batch_size,
-                     help='global batch size (default: %(default)s)')
-  train.add_argument('--learning-rate', type=_finite_float, metavar='X', default=defaults.learning_rate,
-                     help='Adam learning rate at the start of the cosine decay (default: %(default)s)')
-  train.add_argument('--strategy', choices=STRATEGIES, default=defaults.strategy,
-                     help='distribution strategy (default: %(default)s = CPU or one GPU)')
-  train.add_argument('--tpu', metavar='NAME_OR_GRPC_ADDRESS',
-                     help='train on this Cloud TPU (implies --strategy tpu)')
+  train.add_argument(
+    '--epochs',
+    type=_positive_int,
+    metavar='N',
+    help="training epochs (default: the data set's: "
+    f'{_per_dataset(lambda d: d.training_defaults.epochs)})',
+  )
+  train.add_argument(
+    '--batch-size',
+    type=_positive_int,
+    metavar='N',
+    default=defaults.batch_size,
+    help='global batch size (default: %(default)s)',
+  )
+  train.add_argument(
+    '--learning-rate',
+    type=_finite_float,
+    metavar='X',
+    default=defaults.learning_rate,
+    help='Adam learning rate at the start of the cosine decay (default: %(default)s)',
+  )
+  train.add_argument(
+    '--strategy',
+    choices=STRATEGIES,
+    default=defaults.strategy,
+    help='distribution strategy (default: %(default)s = CPU or one GPU)',
+  )
+  train.add_argument(
+    '--tpu', metavar='NAME_OR_GRPC_ADDRESS', help='train on this Cloud TPU (implies --strategy tpu)'
+  )
   # Trainer flags: training loop, precision, validation split.
-  train.add_argument('--training-loop', choices=TRAINING_LOOPS, default=defaults.training_loop,
-                     help="'fit' (Keras Model.fit) or 'custom' (the seed's eager loop: GradientTape in "
-                     "tf.function; needed for --strategy multi_worker) (default: %(default)s)")
-  train.add_argument('--precision', choices=PRECISIONS, default=defaults.precision,
-                     help='float32, Keras mixed precision, or auto: bfloat16 on CPUs with '
-                     'AVX512_BF16/AMX and on TPUs, float16 on GPUs with tensor cores, else float32 '
-                     '(default: %(default)s)')
-  train.add_argument('--augment-rotation', type=_augmentation('augment_rotation'), metavar='DEG',
-                     help='rotate each training image by up to this many degrees either way (0 = '
-                     f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_rotation)})')
-  train.add_argument('--augment-zoom', type=_augmentation('augment_zoom'), metavar='X',
-                     help='scale each training image by 1 ± up to X (0 = none; default: '
-                     f'{_per_dataset(lambda d: d.training_defaults.augment_zoom)})')
-  train.add_argument('--augment-shift', type=_augmentation('augment_shift'), metavar='PX',
-                     help='shift each training image by up to this many pixels in x and in y (0 = '
-                     f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_shift)}). '
-                     'Validation, evaluation and the exported model never see augmented images')
-  train.add_argument('--augment-flip', action=argparse.BooleanOptionalAction,
-                     help='mirror half the training images left to right, for classes that look '
-                     'the same mirrored (clothes, not digits) (default: ' + ', '.join(
-                         f'{"on" if d.training_defaults.augment_flip else "off"} for {d.name}'
-                         for d in datasets.DATASETS.values()) + ')')
-  train.add_argument('--seed', type=_seed, metavar='N', default=defaults.seed,
-                     help='seed for the weights, dropout, shuffling and augmentation (default: '
-                     'unseeded, a new draw whenever the Trainer trains; an unchanged rerun reuses '
-                     'the cached Trainer: pass --no-cache or another --seed for a fresh model)')
-  train.add_argument('--validation-examples', type=_non_negative_int, metavar='N',
-                     help='hold the last N training examples out of training for per-epoch '
-                     'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)')
+  train.add_argument(
+    '--training-loop',
+    choices=TRAINING_LOOPS,
+    default=defaults.training_loop,
+    help="'fit' (Keras Model.fit) or 'custom' (the seed's eager loop: GradientTape in "
+    'tf.function; needed for --strategy multi_worker) (default: %(default)s)',
+  )
+  train.add_argument(
+    '--precision',
+    choices=PRECISIONS,
+    default=defaults.precision,
+    help='float32, Keras mixed precision, or auto: bfloat16 on CPUs with '
+    'AVX512_BF16/AMX and on TPUs, float16 on GPUs with tensor cores, else float32 '
+    '(default: %(default)s)',
+  )
+  train.add_argument(
+    '--augment-rotation',
+    type=_augmentation('augment_rotation'),
+    metavar='DEG',
+    help='rotate each training image by up to this many degrees either way (0 = '
+    f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_rotation)})',
+  )
+  train.add_argument(
+    '--augment-zoom',
+    type=_augmentation('augment_zoom'),
+    metavar='X',
+    help='scale each training image by 1 ± up to X (0 = none; default: '
+    f'{_per_dataset(lambda d: d.training_defaults.augment_zoom)})',
+  )
+  train.add_argument(
+    '--augment-shift',
+    type=_augmentation('augment_shift'),
+    metavar='PX',
+    help='shift each training image by up to this many pixels in x and in y (0 = '
+    f'none; default: {_per_dataset(lambda d: d.training_defaults.augment_shift)}). '
+    'Validation, evaluation and the exported model never see augmented images',
+  )
+  train.add_argument(
+    '--augment-flip',
+    action=argparse.BooleanOptionalAction,
+    help='mirror half the training images left to right, for classes that look '
+    'the same mirrored (clothes, not digits) (default: '
+    + ', '.join(
+      f'{"on" if d.training_defaults.augment_flip else "off"} for {d.name}'
+      for d in datasets.DATASETS.values()
+    )
+    + ')',
+  )
+  train.add_argument(
+    '--seed',
+    type=_seed,
+    metavar='N',
+    default=defaults.seed,
+    help='seed for the weights, dropout, shuffling and augmentation (default: '
+    'unseeded, a new draw whenever the Trainer trains; an unchanged rerun reuses '
+    'the cached Trainer: pass --no-cache or another --seed for a fresh model)',
+  )
+  train.add_argument(
+    '--validation-examples',
+    type=_non_negative_int,
+    metavar='N',
+    help='hold the last N training examples out of training for per-epoch '
+    'validation; 0 = none (default: 5000 of 60000, 1/12 of fewer)',
+  )
   gate = parser.add_argument_group('evaluation')
-  gate.add_argument('--accuracy-threshold', type=_accuracy_bound, metavar='X', default=None,
-                    help='bless only if test accuracy is at least this (default: the data set\'s: '
-                    f'{_per_dataset(lambda d: d.default_accuracy_threshold)})')
-  gate.add_argument('--serving-latency-bound', type=_latency_bound, metavar='MS',
-                    default=DEFAULT_LATENCY_BOUND_MS,
-                    help="push only if the serving check's p99 latency for one image through "
-                    '`classify` is at most this many milliseconds (default: %(default)g)')
-  parser.add_argument('--no-cache', action='store_true',
-                      help='rerun every component even if its inputs and settings are unchanged '
-                      '(e.g. after editing trainer code)')
-  parser.add_argument('--beam-args', default='', metavar='ARGS',
-                      help="options for Beam, one quoted string, e.g. '--direct_num_workers=2' "
-                      "or a distributed runner's options")
+  gate.add_argument(
+    '--accuracy-threshold',
+    type=_accuracy_bound,
+    metavar='X',
+    default=None,
+    help="bless only if test accuracy is at least this (default: the data set's: "
+    f'{_per_dataset(lambda d: d.default_accuracy_threshold)})',
+  )
+  gate.add_argument(
+    '--serving-latency-bound',
+    type=_latency_bound,
+    metavar='MS',
+    default=DEFAULT_LATENCY_BOUND_MS,
+    help="push only if the serving check's p99 latency for one image through "
+    '`classify` is at most this many milliseconds (default: %(default)g)',
+  )
+  parser.add_argument(
+    '--no-cache',
+    action='store_true',
+    help='rerun every component even if its inputs and settings are unchanged '
+    '(e.g. after editing trainer code)',
+  )
+  parser.add_argument(
+    '--beam-args',
+    default='',
+    metavar='ARGS',
+    help="options for Beam, one quoted string, e.g. '--direct_num_workers=2' "
+    "or a distributed runner's options",
+  )
 
 
 def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
@@ -230,25 +341,44 @@ def join_option_values(argv: List[str], options=('--beam-args',)) -> List[str]:
 def training_from_args(args: argparse.Namespace) -> TrainingConfig:
   """The trainer's settings; flags that are fine alone but not together are refused here."""
   training = TrainingConfig(
-      batch_size=args.batch_size, learning_rate=args.learning_rate,
-      strategy='tpu' if args.tpu else args.strategy, tpu=args.tpu,
-      training_loop=args.training_loop, precision=args.precision,
-      validation_examples=args.validation_examples, seed=args.seed, **training_defaults_of(args))
+    batch_size=args.batch_size,
+    learning_rate=args.learning_rate,
+    strategy='tpu' if args.tpu else args.strategy,
+    tpu=args.tpu,
+    training_loop=args.training_loop,
+    precision=args.precision,
+    validation_examples=args.validation_examples,
+    seed=args.seed,
+    **training_defaults_of(args),
+  )
   if args.train_examples is not None:
     training.validation_split(args.train_examples)  # refuses a split as large as the data
   return training
 
 
-def config_from_args(args: argparse.Namespace, data_dir: str, pipeline_root: str,
-                     serving_dir: str, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
+def config_from_args(
+  args: argparse.Namespace,
+  data_dir: str,
+  pipeline_root: str,
+  serving_dir: str,
+  pipeline_name: str = PIPELINE_NAME,
+) -> PipelineConfig:
   dataset = getattr(args, 'dataset', datasets.DEFAULT)
-  training = dataclasses.replace(training_from_args(args),
-                                 normalize_polarity=datasets.get(dataset).normalize_polarity)
+  training = dataclasses.replace(
+    training_from_args(args), normalize_polarity=datasets.get(dataset).normalize_polarity
+  )
   return PipelineConfig(
-      data_dir=data_dir, pipeline_root=pipeline_root, serving_dir=serving_dir,
-      training=training, train_examples=args.train_examples, eval_examples=args.eval_examples,
-      accuracy_threshold=accuracy_threshold_of(args),
-      serving_latency_bound_ms=args.serving_latency_bound, beam_args=tuple(shlex.split(args.beam_args)),
-      enable_cache=not args.no_cache, pipeline_name=pipeline_name,
-      dataset=dataset,
-      label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND))
+    data_dir=data_dir,
+    pipeline_root=pipeline_root,
+    serving_dir=serving_dir,
+    training=training,
+    train_examples=args.train_examples,
+    eval_examples=args.eval_examples,
+    accuracy_threshold=accuracy_threshold_of(args),
+    serving_latency_bound_ms=args.serving_latency_bound,
+    beam_args=tuple(shlex.split(args.beam_args)),
+    enable_cache=not args.no_cache,
+    pipeline_name=pipeline_name,
+    dataset=dataset,
+    label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND),
+  )

@@ -124,7 +124,9 @@ def check_local_output_dir(output_dir: str) -> str:
   flock), its SQLite store and the served versions, which need a local filesystem. Without
   this, `s3://bucket/out` would become the local folder ./s3:/bucket/out."""
   if '://' in output_dir:
-    raise ValueError(f'--output-dir {output_dir}: must be a local directory (a local run keeps its '
-                     'lock, ML Metadata store and served versions there); object stores can hold '
-                     'the data (--data-dir) or a Kubeflow run\'s pipeline root')
+    raise ValueError(
+      f'--output-dir {output_dir}: must be a local directory (a local run keeps its '
+      'lock, ML Metadata store and served versions there); object stores can hold '
+      "the data (--data-dir) or a Kubeflow run's pipeline root"
+    )
   return output_dir

@@ -21,18 +21,24 @@ MIN_ENV_LITERAL = 8
 _NAME = r'[A-Za-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|credential|key|auth)[A-Za-z0-9_.-]*'
 # In `name: value` text "key" is too common (protobuf maps, input_key, KeyError: 'x'): only the
 # kinds of key that are secrets.
-_SETTING_NAME = (r'[A-Za-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|credential|auth(?!or)|'
-                 r'(?:api|access|private|client|account|encryption|signing|ssh)[_.-]?key)[A-Za-z0-9_.-]*')
+_SETTING_NAME = (
+  r'[A-Za-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|credential|auth(?!or)|'
+  r'(?:api|access|private|client|account|encryption|signing|ssh)[_.-]?key)[A-Za-z0-9_.-]*'
+)
 _VALUE = r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|[^\s\'",;\]})]+'
 # --aws_secret_access_key=X, --password X, -token=X
 _FLAG = re.compile(r'(?<![\w/-])(--?' + _NAME + r')(=|[ \t]+)(' + _VALUE + ')', re.I)
 # password: "X" (protobuf text), "password": "X" (JSON), AWS_SECRET_ACCESS_KEY=X (environment)
-_SETTING = re.compile(r'(?<![\w./-])(["\']?)(' + _SETTING_NAME + r')\1([ \t]*[:=][ \t]*)(' + _VALUE + ')', re.I)
+_SETTING = re.compile(
+  r'(?<![\w./-])(["\']?)(' + _SETTING_NAME + r')\1([ \t]*[:=][ \t]*)(' + _VALUE + ')', re.I
+)
 # Authorization: Bearer X
 _BEARER = re.compile(r'\b(Bearer|Basic|Token)([ \t]+)([A-Za-z0-9._~+/=-]{4,})')
 # scheme://user:password@host
 _URL_PASSWORD = re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\'"]*:)([^@\s/\'"]+)(@)')
-_ENV_NAME = re.compile(r'PASSW(?:OR)?D|SECRET|TOKEN|CREDENTIAL|(?:^|_)(?:API|ACCESS|PRIVATE|SECRET)_?KEY(?:$|_)', re.I)
+_ENV_NAME = re.compile(
+  r'PASSW(?:OR)?D|SECRET|TOKEN|CREDENTIAL|(?:^|_)(?:API|ACCESS|PRIVATE|SECRET)_?KEY(?:$|_)', re.I
+)
 _secrets: Set[str] = set()
 
 

@@ -1,6 +1,7 @@
 """Where ML Metadata lives: SQLite (local default), MySQL/MariaDB, or an MLMD gRPC service (as on
 Kubeflow), and how to open it with one line for every way that fails. Shared by the local run
 and the read side (inspection/)."""
+
 import argparse
 import contextlib
 import os
@@ -24,11 +25,14 @@ class StoreError(RuntimeError):
 
 def add_mysql_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
   """The MySQL options; defaults=False leaves them unset when not given (a subcommand's copy)."""
+
   def default(value):
     return value if defaults else argparse.SUPPRESS
+
   group = parser.add_argument_group(
-      'ML Metadata in MySQL/MariaDB (instead of SQLite)',
-      f'the password is read from ${MYSQL_PASSWORD_ENV}')
+    'ML Metadata in MySQL/MariaDB (instead of SQLite)',
+    f'the password is read from ${MYSQL_PASSWORD_ENV}',
+  )
   group.add_argument('--mysql-host', metavar='HOST', default=default(None))
   group.add_argument('--mysql-port', type=int, default=default(3306), metavar='PORT')
   group.add_argument('--mysql-database', default=default('mlmd'), metavar='NAME')
@@ -54,8 +58,10 @@ def store_options(config) -> str:
   stays in the environment."""
   if isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('mysql'):
     m = config.mysql
-    return (f'--mysql-host {shlex.quote(m.host)} --mysql-port {m.port} '
-            f'--mysql-database {shlex.quote(m.database)} --mysql-user {shlex.quote(m.user)}')
+    return (
+      f'--mysql-host {shlex.quote(m.host)} --mysql-port {m.port} '
+      f'--mysql-database {shlex.quote(m.database)} --mysql-user {shlex.quote(m.user)}'
+    )
   return ''
 
 
@@ -63,8 +69,10 @@ def sqlite_config(path: str, read_only: bool) -> metadata_store_pb2.ConnectionCo
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = path
   config.sqlite.connection_mode = (
-      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only
-      else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
+    metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    if read_only
+    else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+  )
   return config
 
 
@@ -72,7 +80,9 @@ def describe(config) -> str:
   if isinstance(config, metadata_store_pb2.MetadataStoreClientConfig):
     return f'MLMD gRPC service {config.host}:{config.port}'
   if config.HasField('mysql'):
-    return f'MySQL {config.mysql.user}@{config.mysql.host}:{config.mysql.port}/{config.mysql.database}'
+    return (
+      f'MySQL {config.mysql.user}@{config.mysql.host}:{config.mysql.port}/{config.mysql.database}'
+    )
   return config.sqlite.filename_uri
 
 
@@ -100,9 +110,11 @@ def recover_journal(path: str) -> None:
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
       db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the journal back
   except sqlite3.Error as e:
-    raise StoreError(f'{path}: a run was killed while writing to it, and rolling that back failed '
-                     f'({e}); open it once with write access: run `mnist-tfx run` on this '
-                     'output dir as a user who can write there') from None
+    raise StoreError(
+      f'{path}: a run was killed while writing to it, and rolling that back failed '
+      f'({e}); open it once with write access: run `mnist-tfx run` on this '
+      'output dir as a user who can write there'
+    ) from None
 
 
 def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
@@ -113,7 +125,9 @@ def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
       result = db.execute('PRAGMA quick_check(1)').fetchone()
   except sqlite3.DatabaseError as e:
-    return f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+    return (
+      f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
+    )
   if result and result[0] != 'ok':
     return f'corrupt ({" ".join(result[0].split())})'
   return None
@@ -127,18 +141,25 @@ def open_store(config, attempts: int = 5):
   from ml_metadata import errors, metadata_store
 
   sqlite = isinstance(config, metadata_store_pb2.ConnectionConfig) and config.HasField('sqlite')
-  read_only = sqlite and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  read_only = (
+    sqlite
+    and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  )
   if sqlite:
     if not os.path.exists(config.sqlite.filename_uri):
-      raise StoreError(f'{config.sqlite.filename_uri}: no ML Metadata store there '
-                       '(run the pipeline first, or pass --output-dir/--sqlite)')
+      raise StoreError(
+        f'{config.sqlite.filename_uri}: no ML Metadata store there '
+        '(run the pipeline first, or pass --output-dir/--sqlite)'
+      )
     if read_only:
       recover_journal(config.sqlite.filename_uri)
     problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
     if problem and problem.startswith('corrupt'):
-      raise StoreError(f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
-                       'aside, or rerun `mnist-tfx run` on this output dir with --fresh-store '
-                       '(the versions in serving/ are kept)')
+      raise StoreError(
+        f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
+        'aside, or rerun `mnist-tfx run` on this output dir with --fresh-store '
+        '(the versions in serving/ are kept)'
+      )
   for attempt in range(attempts):
     try:
       store = metadata_store.MetadataStore(config)
@@ -150,10 +171,15 @@ def open_store(config, attempts: int = 5):
         time.sleep(0.2)  # a run is committing
         continue
       if 'mysql_real_connect' in message:
-        message = ('cannot connect or log in: check host, port, user, database and '
-                   f'${MYSQL_PASSWORD_ENV}')
+        message = (
+          f'cannot connect or log in: check host, port, user, database and ${MYSQL_PASSWORD_ENV}'
+        )
       elif read_only and os.path.exists(config.sqlite.filename_uri + JOURNAL_SUFFIX):
-        message = (f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
-                   'is writing to it, or was killed mid-write; try again, or run `mnist-tfx run` '
-                   'on this output dir once to roll it back')
-      raise StoreError(f'{describe(config)}: cannot open the ML Metadata store ({message})') from None
+        message = (
+          f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
+          'is writing to it, or was killed mid-write; try again, or run `mnist-tfx run` '
+          'on this output dir once to roll it back'
+        )
+      raise StoreError(
+        f'{describe(config)}: cannot open the ML Metadata store ({message})'
+      ) from None

@@ -33,20 +33,32 @@ PROG_NAME = f'{PROG} predict'
 
 
 def _parser(prog: str = PROG_NAME) -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   epilog=__doc__.split('\n\n', 1)[1])
+  parser = argparse.ArgumentParser(
+    prog=prog,
+    description=__doc__.split('\n\n')[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__.split('\n\n', 1)[1],
+  )
   parser.add_argument('images', nargs='+', metavar='IMAGE', help='PNG/JPEG pictures or .npy arrays')
-  parser.add_argument('--model', metavar='DIR|VERSION',
-                      help='a version dir, a serving dir (its newest version) or a version number '
-                      'under <output-dir>/serving (default: the newest version there)')
-  parser.add_argument('--output-dir', metavar='DIR',
-                      help='the local run directory whose serving/ holds the versions '
-                      f'(default: {DEFAULT_OUTPUT_DIR})')
-  add_demo_argument(parser, 'the smoke run\'s output dir:')
-  parser.add_argument('--json', action='store_true',
-                      help='print one JSON object: the model, every answer (file, index, class, '
-                      'probability, probabilities) and every error')
+  parser.add_argument(
+    '--model',
+    metavar='DIR|VERSION',
+    help='a version dir, a serving dir (its newest version) or a version number '
+    'under <output-dir>/serving (default: the newest version there)',
+  )
+  parser.add_argument(
+    '--output-dir',
+    metavar='DIR',
+    help='the local run directory whose serving/ holds the versions '
+    f'(default: {DEFAULT_OUTPUT_DIR})',
+  )
+  add_demo_argument(parser, "the smoke run's output dir:")
+  parser.add_argument(
+    '--json',
+    action='store_true',
+    help='print one JSON object: the model, every answer (file, index, class, '
+    'probability, probabilities) and every error',
+  )
   return parser
 
 
@@ -98,6 +110,10 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
         named = '' if item['class_name'] == str(item['class']) else f' {item["class_name"]}'
         print(f'{_label(item)}: {item["class"]}{named} (p={item["probability"]:.3f})', flush=True)
   if args.json:
-    print(json.dumps({'model': version_dir, 'version': version, 'predictions': answers,
-                      'errors': errors}, indent=1))
+    print(
+      json.dumps(
+        {'model': version_dir, 'version': version, 'predictions': answers, 'errors': errors},
+        indent=1,
+      )
+    )
   return ExitCode.FAILED if errors else ExitCode.OK

@@ -36,8 +36,10 @@ def _newest(serving: str) -> Tuple[str, str]:
     raise ModelError(f'{serving}: no such model directory')
   found = serving_dir.newest_servable(serving)
   if found is None:
-    raise ModelError(f'{serving}: no model version in it (no numbered folder with '
-                     f'{serving_dir.SAVED_MODEL_FILE}); run the pipeline first, or pass --model')
+    raise ModelError(
+      f'{serving}: no model version in it (no numbered folder with '
+      f'{serving_dir.SAVED_MODEL_FILE}); run the pipeline first, or pass --model'
+    )
   return found
 
 
@@ -49,15 +51,20 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
   serving = LocalPaths.under(output_dir).serving_dir
   if model is None:
     if not os.path.isdir(serving):
-      raise ModelError(f'{serving}: no such directory: nothing pushed there yet '
-                       '(run the pipeline, or pass --model or --output-dir)')
+      raise ModelError(
+        f'{serving}: no such directory: nothing pushed there yet '
+        '(run the pipeline, or pass --model or --output-dir)'
+      )
     return _newest(serving)
   if not artifact_files.is_local(model):
     problem = object_storage.unreachable(model)  # else a dead endpoint reads as "no such model"
     if problem:
       raise StoreUnreachable(f'{model}: {problem}')
-  if (model.rsplit('/', 1)[-1] == serving_dir.SAVED_MODEL_FILE and artifact_files.exists(model)
-      and not artifact_files.isdir(model)):
+  if (
+    model.rsplit('/', 1)[-1] == serving_dir.SAVED_MODEL_FILE
+    and artifact_files.exists(model)
+    and not artifact_files.isdir(model)
+  ):
     model = model.rsplit('/', 1)[0] if '/' in model else '.'  # the file itself: its dir
   if artifact_files.isdir(model):
     model = os.path.abspath(model) if artifact_files.is_local(model) else model
@@ -71,8 +78,10 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
     version_dir = serving_dir.version_dir(serving, int(model))
     if os.path.exists(os.path.join(version_dir, serving_dir.SAVED_MODEL_FILE)):
       return version_dir, model
-    raise ModelError(f'version {model}: not in {serving} (no {model}/{serving_dir.SAVED_MODEL_FILE} '
-                     'there); pass --output-dir, or the model directory')
+    raise ModelError(
+      f'version {model}: not in {serving} (no {model}/{serving_dir.SAVED_MODEL_FILE} '
+      'there); pass --output-dir, or the model directory'
+    )
   raise ModelError(f'{model}: no such model directory')
 
 
@@ -94,8 +103,10 @@ def load_classify(version_dir: str):
   except Exception as e:  # noqa: BLE001  # TensorFlow raises many kinds: each is one line
     raise ModelError(f'{version_dir}: cannot load the SavedModel ({first_line(e)})') from None
   if CLASSIFY_SIGNATURE not in loaded.signatures:
-    raise ModelError(f'{version_dir}: the model has no {CLASSIFY_SIGNATURE!r} signature '
-                     f'(it has {sorted(loaded.signatures)})')
+    raise ModelError(
+      f'{version_dir}: the model has no {CLASSIFY_SIGNATURE!r} signature '
+      f'(it has {sorted(loaded.signatures)})'
+    )
   return loaded.signatures[CLASSIFY_SIGNATURE]
 
 
@@ -106,8 +117,8 @@ def refusal(error: BaseException) -> str:
   text = getattr(error, 'message', None) or str(error)
   marker = 'assertion failed: ['
   if marker in text:
-    line = text[text.index(marker) + len(marker):].splitlines()[0]
-    return line[:line.rindex(']')] if ']' in line else line
+    line = text[text.index(marker) + len(marker) :].splitlines()[0]
+    return line[: line.rindex(']')] if ']' in line else line
   return first_line(error)
 
 
@@ -126,7 +137,10 @@ def class_names(version_dir: str) -> List[str]:
     events = store.get_events_by_artifact_ids([m.id for m in models]) if models else []
     trainers = [e.execution_id for e in events if e.type in runs.OUTPUT_EVENTS]
     for examples in runs.artifacts_of(store, trainers[0], outputs=False) if trainers else []:
-      if runs.type_name(store, examples) == 'Examples' and names.CLASS_NAMES in examples.custom_properties:
+      if (
+        runs.type_name(store, examples) == 'Examples'
+        and names.CLASS_NAMES in examples.custom_properties
+      ):
         found = json.loads(examples.custom_properties[names.CLASS_NAMES].string_value)
         if isinstance(found, list) and len(found) == NUM_CLASSES:
           return [str(n) for n in found]
@@ -141,8 +155,12 @@ def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   return outputs['classes'].numpy(), outputs['probabilities'].numpy()
 
 
-def predict_files(signature, paths: List[str], class_names_: Optional[List[str]] = None,
-                  batch_size: Optional[int] = None) -> Iterator[Tuple[str, dict]]:
+def predict_files(
+  signature,
+  paths: List[str],
+  class_names_: Optional[List[str]] = None,
+  batch_size: Optional[int] = None,
+) -> Iterator[Tuple[str, dict]]:
   """Yields ('answer', dict) per image and ('error', dict) per input (or rest of an input) that
   gets none. An .npy is answered pictures.BATCH images at a time, so memory is bounded whatever
   its length; a batch the model refuses ends that file's answers with one error."""
@@ -155,7 +173,10 @@ def predict_files(signature, paths: List[str], class_names_: Optional[List[str]]
       yield 'error', {'file': path, 'error': str(e)}
       continue
     except Exception as e:  # noqa: BLE001  # still one line, and on to the next input
-      yield 'error', {'file': path, 'error': f'cannot prepare it ({type(e).__name__}: {first_line(e)})'}
+      yield (
+        'error',
+        {'file': path, 'error': f'cannot prepare it ({type(e).__name__}: {first_line(e)})'},
+      )
       continue
     first = 0
     for images in batches:  # an .npy of any length in bounded memory, one batch at a time
@@ -169,7 +190,15 @@ def predict_files(signature, paths: List[str], class_names_: Optional[List[str]]
         yield 'error', {'file': path, 'error': f'the model failed: {first_line(e)}'}
         break
       for i, (label, probs) in enumerate(zip(classes, probabilities), start=first):
-        yield 'answer', {'file': path, 'index': i if batch else None, 'class': int(label),
-                         'class_name': labels[int(label)], 'probability': float(probs[label]),
-                         'probabilities': [float(p) for p in probs]}
+        yield (
+          'answer',
+          {
+            'file': path,
+            'index': i if batch else None,
+            'class': int(label),
+            'class_name': labels[int(label)],
+            'probability': float(probs[label]),
+            'probabilities': [float(p) for p in probs],
+          },
+        )
       first += len(images)

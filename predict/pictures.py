@@ -11,6 +11,7 @@ already prepared: [28, 28] or [N, 28, 28], in [0, 1] (uint8 0-255 is scaled).
 
 Every problem is an `InputError` whose message is one line, without the file name.
 """
+
 from typing import Iterator, Tuple
 
 import numpy as np
@@ -50,7 +51,9 @@ def _open(path: str):
   except FileNotFoundError:
     raise InputError('no such file') from None
   except NotRegularFileError as e:
-    raise InputError(str(e) if 'directory' not in str(e) else 'is a directory, not an image') from None
+    raise InputError(
+      str(e) if 'directory' not in str(e) else 'is a directory, not an image'
+    ) from None
   except OSError as e:
     raise InputError(f'cannot open it ({e.strerror or _one_line(e)})') from None
 
@@ -76,17 +79,27 @@ def open_npy(path: str) -> Tuple[np.ndarray, bool]:
     except Exception as e:  # noqa: BLE001  # a corrupt header: SyntaxError, TokenError too
       raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
     if dtype.hasobject:
-      raise InputError('cannot read the .npy file (it holds Python objects, which are never unpickled)')
+      raise InputError(
+        'cannot read the .npy file (it holds Python objects, which are never unpickled)'
+      )
     shape = list(shape)
     if len(shape) not in (2, 3) or shape[-2:] != [IMAGE_SIZE, IMAGE_SIZE]:
       raise InputError(f'an .npy array must be [28, 28] or [N, 28, 28]; got {shape}')
     if len(shape) == 3 and shape[0] == 0:
       raise InputError('the .npy array holds no images: [0, 28, 28]')
-    if not (dtype == np.bool_ or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+    if not (
+      dtype == np.bool_ or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+    ):
       raise InputError(f'an .npy array must hold numbers; got dtype {dtype}')
     try:
-      array = np.memmap(f, dtype=dtype, mode='r', shape=tuple(shape), offset=f.tell(),
-                        order='F' if fortran_order else 'C')
+      array = np.memmap(
+        f,
+        dtype=dtype,
+        mode='r',
+        shape=tuple(shape),
+        offset=f.tell(),
+        order='F' if fortran_order else 'C',
+      )
     except (OSError, ValueError) as e:
       raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
   return (array if len(shape) == 3 else array[np.newaxis]), len(shape) == 3
@@ -114,7 +127,7 @@ def load_batches(path: str, size: int = BATCH) -> Tuple[Iterator[np.ndarray], bo
   if not is_npy(path):
     return iter([prepare(load_gray(path))[np.newaxis]]), False
   array, batch = open_npy(path)
-  return (as_images(array[start:start + size]) for start in range(0, len(array), size)), batch
+  return (as_images(array[start : start + size]) for start in range(0, len(array), size)), batch
 
 
 def load_gray(path: str) -> np.ndarray:
@@ -124,16 +137,19 @@ def load_gray(path: str) -> np.ndarray:
     with _open(path) as f, Image.open(f) as image:
       frames = getattr(image, 'n_frames', 1)
       if frames > 1:
-        raise InputError(f'has {frames} frames (an animation or multi-page file); save the frame '
-                         'to classify as a picture of its own')
+        raise InputError(
+          f'has {frames} frames (an animation or multi-page file); save the frame '
+          'to classify as a picture of its own'
+        )
       image.load()  # decodes now: a truncated or corrupt file fails here, not later
       image = ImageOps.exif_transpose(image)  # a phone photo taken sideways
       return to_gray(image)
   except InputError:
     raise
   except UnidentifiedImageError:
-    raise InputError('cannot read the image (not a picture format Pillow knows: PNG, JPEG, ...)'
-                     ) from None
+    raise InputError(
+      'cannot read the image (not a picture format Pillow knows: PNG, JPEG, ...)'
+    ) from None
   except Exception as e:  # noqa: BLE001  # Pillow raises many kinds (SyntaxError too)
     raise InputError(f'cannot read the image ({_one_line(e)})') from None
 
@@ -150,7 +166,8 @@ def to_gray(image) -> np.ndarray:
       scale = 255.0 if top <= 255 else (65535.0 if top <= 65535 else top)
     return np.clip(values * (255.0 / scale), 0, 255).astype(np.float32)
   has_alpha = mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or (
-      mode in ('P', 'L', 'RGB') and 'transparency' in image.info)
+    mode in ('P', 'L', 'RGB') and 'transparency' in image.info
+  )
   if not has_alpha:
     return np.asarray(image.convert('L'), dtype=np.float32)
   rgba = image.convert('RGBA')
@@ -173,14 +190,16 @@ def composite(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 # --- preparing ----------------------------------------------------------------------------------
 
+
 def border(gray: np.ndarray) -> np.ndarray:
   """The pixels of the picture's outer ring (about 1/20 of its size wide, at least 1 pixel)."""
   h, w = gray.shape
   k = max(1, min(h, w) // 20)
   if 2 * k >= min(h, w):
     return gray.ravel()
-  return np.concatenate([gray[:k].ravel(), gray[-k:].ravel(), gray[k:-k, :k].ravel(),
-                         gray[k:-k, -k:].ravel()])
+  return np.concatenate(
+    [gray[:k].ravel(), gray[-k:].ravel(), gray[k:-k, :k].ravel(), gray[k:-k, -k:].ravel()]
+  )
 
 
 def ink(gray: np.ndarray) -> np.ndarray:
@@ -236,7 +255,8 @@ def fit(values: np.ndarray, size: int = FIT) -> np.ndarray:
   if (new_h, new_w) == (h, w):
     return values.astype(np.float32)
   resized = Image.fromarray(values.astype(np.float32), mode='F').resize(
-      (new_w, new_h), Image.Resampling.BILINEAR)  # Pillow's BILINEAR averages when reducing
+    (new_w, new_h), Image.Resampling.BILINEAR
+  )  # Pillow's BILINEAR averages when reducing
   return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
@@ -257,7 +277,7 @@ def center(digit: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
   top = min(max(int(np.floor(middle - cy + 0.5)), 0), size - h)
   left = min(max(int(np.floor(middle - cx + 0.5)), 0), size - w)
   field = np.zeros((size, size), np.float32)
-  field[top:top + h, left:left + w] = digit
+  field[top : top + h, left : left + w] = digit
   return field
 
 

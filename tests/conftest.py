@@ -1,4 +1,5 @@
 """Shared fixtures: where the real MNIST files are, and how to make small IDX files."""
+
 import gzip
 import os
 import shutil
@@ -31,8 +32,9 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     groups.setdefault(item.nodeid.split('::')[0], []).append(item)
   for module, members in groups.items():
-    shared = [name for name in SHARED_SESSION_FIXTURES
-              if any(name in item.fixturenames for item in members)]
+    shared = [
+      name for name in SHARED_SESSION_FIXTURES if any(name in item.fixturenames for item in members)
+    ]
     for item in members:
       item.add_marker(pytest.mark.xdist_group(shared[0] if shared else module))
   slow = {}
@@ -45,8 +47,8 @@ def pytest_collection_modifyitems(config, items):
 def real_mnist_dir() -> str:
   """Found as local_runner.py finds it: $MNIST_DATA_DIR, else the download cache that `make run`
   fills ($XDG_CACHE_HOME/mnist-tfx), else a download into that cache."""
-  from components.lib import idx
-  from components.lib import download
+  from components.lib import download, idx
+
   try:
     return download.resolve_data_dir(None)
   except idx.MnistDataError as e:
@@ -71,14 +73,22 @@ def mnist_copy(tmp_path, mnist_dir) -> str:
 
 def idx_images(images: np.ndarray, magic: int = 2051, count=None, rows=None, cols=None) -> bytes:
   n, r, c = images.shape
-  header = b''.join(int(v).to_bytes(4, 'big') for v in
-                    (magic, n if count is None else count, r if rows is None else rows,
-                     c if cols is None else cols))
+  header = b''.join(
+    int(v).to_bytes(4, 'big')
+    for v in (
+      magic,
+      n if count is None else count,
+      r if rows is None else rows,
+      c if cols is None else cols,
+    )
+  )
   return header + images.astype(np.uint8).tobytes()
 
 
 def idx_labels(labels: np.ndarray, magic: int = 2049, count=None) -> bytes:
-  header = int(magic).to_bytes(4, 'big') + int(len(labels) if count is None else count).to_bytes(4, 'big')
+  header = int(magic).to_bytes(4, 'big') + int(len(labels) if count is None else count).to_bytes(
+    4, 'big'
+  )
   return header + labels.astype(np.uint8).tobytes()
 
 
@@ -94,11 +104,16 @@ def _moto_server(log_dir, env=None):
   import sys
   import time
   import urllib.request
+
   log_path = log_dir / 'moto.log'
   with open(log_path, 'wb') as log:  # a file, not a pipe: moto logs every request
-    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=None if env is None else {**os.environ, **env})
+    proc = subprocess.Popen(
+      [sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'],
+      stdout=log,
+      stderr=subprocess.STDOUT,
+      stdin=subprocess.DEVNULL,
+      env=None if env is None else {**os.environ, **env},
+    )
   deadline = time.monotonic() + 60
   while True:
     match = re.search(r'Running on http://127\.0\.0\.1:(\d+)', log_path.read_text(errors='replace'))
@@ -115,10 +130,15 @@ def _moto_server(log_dir, env=None):
 
 
 def _pod_env(endpoint: str, key_id: str, secret: str) -> dict:
-  return {'AWS_ACCESS_KEY_ID': key_id, 'AWS_SECRET_ACCESS_KEY': secret,
-          'AWS_ENDPOINT_URL': endpoint, 'AWS_DEFAULT_REGION': 'us-east-1',
-          # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
-          'AWS_MAX_ATTEMPTS': '2', 'S3_CONNECT_TIMEOUT_MSEC': '2000'}
+  return {
+    'AWS_ACCESS_KEY_ID': key_id,
+    'AWS_SECRET_ACCESS_KEY': secret,
+    'AWS_ENDPOINT_URL': endpoint,
+    'AWS_DEFAULT_REGION': 'us-east-1',
+    # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
+    'AWS_MAX_ATTEMPTS': '2',
+    'S3_CONNECT_TIMEOUT_MSEC': '2000',
+  }
 
 
 @pytest.fixture(scope='session')
@@ -143,41 +163,63 @@ def s3_server_iam(tmp_path_factory):
   environments: 'wrong_keys' (a key the store does not know: 403 InvalidAccessKeyId) and
   'no_permission' (that user's valid key: 403 AccessDenied)."""
   import urllib.request
-  proc, endpoint = _moto_server(tmp_path_factory.mktemp('moto-iam'), {'INITIAL_NO_AUTH_ACTION_COUNT': '0'})
+
+  proc, endpoint = _moto_server(
+    tmp_path_factory.mktemp('moto-iam'), {'INITIAL_NO_AUTH_ACTION_COUNT': '0'}
+  )
 
   def auth_after(count: str) -> None:  # moto's /moto-api/reset-auth: enforce after `count` actions
-    urllib.request.urlopen(urllib.request.Request(f'{endpoint}/moto-api/reset-auth', data=count.encode(),
-                                                  headers={'Content-Type': 'text/plain'}),
-                           timeout=10).read()
+    urllib.request.urlopen(
+      urllib.request.Request(
+        f'{endpoint}/moto-api/reset-auth',
+        data=count.encode(),
+        headers={'Content-Type': 'text/plain'},
+      ),
+      timeout=10,
+    ).read()
 
   import boto3
+
   auth_after('inf')  # set-up without credentials, then authentication on for everything
   admin = _pod_env(endpoint, 'testing', 'testing')
   s3_client(admin).create_bucket(Bucket='mnist-tfx')
-  iam = boto3.client('iam', endpoint_url=endpoint, region_name='us-east-1',
-                     aws_access_key_id='testing', aws_secret_access_key='testing')
+  iam = boto3.client(
+    'iam',
+    endpoint_url=endpoint,
+    region_name='us-east-1',
+    aws_access_key_id='testing',
+    aws_secret_access_key='testing',
+  )
   iam.create_user(UserName='no-permission')
   key = iam.create_access_key(UserName='no-permission')['AccessKey']
   auth_after('0')
-  yield {'wrong_keys': _pod_env(endpoint, 'wrong', 'wrong'),
-         'no_permission': _pod_env(endpoint, key['AccessKeyId'], key['SecretAccessKey'])}
+  yield {
+    'wrong_keys': _pod_env(endpoint, 'wrong', 'wrong'),
+    'no_permission': _pod_env(endpoint, key['AccessKeyId'], key['SecretAccessKey']),
+  }
   proc.terminate()
   proc.wait(timeout=30)
 
 
 def s3_client(env):
   import boto3
-  return boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name=env['AWS_DEFAULT_REGION'],
-                      aws_access_key_id=env['AWS_ACCESS_KEY_ID'],
-                      aws_secret_access_key=env['AWS_SECRET_ACCESS_KEY'])
+
+  return boto3.client(
+    's3',
+    endpoint_url=env['AWS_ENDPOINT_URL'],
+    region_name=env['AWS_DEFAULT_REGION'],
+    aws_access_key_id=env['AWS_ACCESS_KEY_ID'],
+    aws_secret_access_key=env['AWS_SECRET_ACCESS_KEY'],
+  )
 
 
 def s3_keys(env, prefix: str):
   """Every object key under s3://mnist-tfx/<prefix>."""
   keys, token = [], None
   while True:
-    page = s3_client(env).list_objects_v2(Bucket='mnist-tfx', Prefix=prefix,
-                                          **({'ContinuationToken': token} if token else {}))
+    page = s3_client(env).list_objects_v2(
+      Bucket='mnist-tfx', Prefix=prefix, **({'ContinuationToken': token} if token else {})
+    )
     keys += [item['Key'] for item in page.get('Contents', [])]
     token = page.get('NextContinuationToken')
     if not token:
@@ -189,22 +231,40 @@ def s3_keys(env, prefix: str):
 
 
 def run_py(*args, env=None, timeout=900):
-  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                        timeout=timeout, env=dict(os.environ, **(env or {})))
+  return subprocess.run(
+    [sys.executable, *args],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=dict(os.environ, **(env or {})),
+  )
 
 
 @pytest.fixture(scope='session')
 def two_runs(tmp_path_factory, mnist_dir):
   """Run 1 is blessed and pushed; run 2 reuses its cache and is refused by the bound."""
   output_dir = str(tmp_path_factory.mktemp('metadata') / 'D')
-  common = ['local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
-            '--train-examples', '3000', '--eval-examples', '1000', '--epochs', '2']
+  common = [
+    'local_runner.py',
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--train-examples',
+    '3000',
+    '--eval-examples',
+    '1000',
+    '--epochs',
+    '2',
+  ]
   first = run_py(*common, '--accuracy-threshold', '0.5')
   assert first.returncode == 0, first.stdout + first.stderr
   second = run_py(*common, '--accuracy-threshold', '0.9999')
   assert second.returncode == 3, second.stdout + second.stderr
-  [version] = [name for name in os.listdir(os.path.join(output_dir, 'serving'))
-               if name != 'models.config']
+  [version] = [
+    name for name in os.listdir(os.path.join(output_dir, 'serving')) if name != 'models.config'
+  ]
   return output_dir, version, first.stdout, second.stdout
 
 
@@ -217,4 +277,6 @@ def recorded(tmp_path):
   shutil.copytree(FIXTURE_DIR, output_dir)
   paths = LocalPaths.under(output_dir)
   move_artifact_uris(paths.metadata_path, FIXTURE_ROOT, output_dir)
-  return output_dir, store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))
+  return output_dir, store_lib.open_store(
+    store_lib.sqlite_config(paths.metadata_path, read_only=True)
+  )

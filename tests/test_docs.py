@@ -16,8 +16,8 @@ the README stays short, no page cites an issue by number, and no shell block sho
 
 Slow: the README's commands, then the tutorial's, run as written (test_the_readme_and_tutorial_run_as_written).
 """
+
 import argparse
-import contextlib
 import glob
 import os
 import re
@@ -52,6 +52,7 @@ def _rel(path: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Commands in the pages
+
 
 class Command(NamedTuple):
   where: str  # page:line
@@ -125,6 +126,7 @@ def _segments(tokens: List[str]) -> List[List[str]]:
 # ---------------------------------------------------------------------------------------------
 # The real parsers
 
+
 class _Parsed(BaseException):
   """Raised where the CLI parses its command line (BaseException: no `except Exception` eats it)."""
 
@@ -158,10 +160,21 @@ def _capture(name: str, run) -> Cli:
   def parse(self, *unused_args, **unused_kwargs):
     raise _Parsed(self)
 
-  saved = dict(argv=sys.argv, path=list(sys.path), environ=dict(os.environ),
-                methods={m: getattr(argparse.ArgumentParser, m)
-                         for m in ('__init__', 'parse_args', 'parse_known_args',
-                                   'parse_intermixed_args', 'parse_known_intermixed_args')})
+  saved = dict(
+    argv=sys.argv,
+    path=list(sys.path),
+    environ=dict(os.environ),
+    methods={
+      m: getattr(argparse.ArgumentParser, m)
+      for m in (
+        '__init__',
+        'parse_args',
+        'parse_known_args',
+        'parse_intermixed_args',
+        'parse_known_intermixed_args',
+      )
+    },
+  )
   argparse.ArgumentParser.__init__ = init
   for method in list(saved['methods'])[1:]:
     setattr(argparse.ArgumentParser, method, parse)
@@ -201,8 +214,9 @@ def _is_our_script(script: str) -> bool:
 def cli_for_module(module: str) -> Cli:
   key = f'-m {module}'
   if key not in _CLIS:
-    _CLIS[key] = _capture(f'python -m {module}',
-                          lambda: runpy.run_module(module, run_name='__main__', alter_sys=True))
+    _CLIS[key] = _capture(
+      f'python -m {module}', lambda: runpy.run_module(module, run_name='__main__', alter_sys=True)
+    )
   return _CLIS[key]
 
 
@@ -253,6 +267,7 @@ def check_arguments(cli: Cli, args: List[str]) -> List[str]:
 
 # ---------------------------------------------------------------------------------------------
 # The Makefile
+
 
 class Makefile(NamedTuple):
   targets: Dict[str, Tuple[List[str], List[str]]]  # name → (prerequisites, recipe lines)
@@ -315,15 +330,20 @@ def check_make(makefile: Makefile, args: List[str]) -> List[str]:
     for script, _ in args_clis(makefile, target):
       if 'ARGS' in assignments:
         if not _is_our_script(script):
-          problems.append(f'make {target}: its recipe runs {script}, which is not in the repository')
+          problems.append(
+            f'make {target}: its recipe runs {script}, which is not in the repository'
+          )
         else:
-          problems += [f'make {target} ARGS: {p}'
-                       for p in check_arguments(cli_for_script(script), _tokens(assignments['ARGS']))]
+          problems += [
+            f'make {target} ARGS: {p}'
+            for p in check_arguments(cli_for_script(script), _tokens(assignments['ARGS']))
+          ]
   return problems
 
 
 # ---------------------------------------------------------------------------------------------
 # Checking a command
+
 
 def _is_python(word: str) -> bool:
   return re.match(r'^python(3(\.\d+)?)?$', os.path.basename(word)) is not None
@@ -353,7 +373,9 @@ def check_command(command: str, makefile: Makefile) -> Tuple[List[str], bool]:
     elif os.path.basename(word) == PROG and rest:
       ours = True
       if rest[0] not in MODULE_FORMS:
-        problems.append(f'{PROG}: no subcommand {rest[0]!r} (has {", ".join(sorted(MODULE_FORMS))})')
+        problems.append(
+          f'{PROG}: no subcommand {rest[0]!r} (has {", ".join(sorted(MODULE_FORMS))})'
+        )
       elif len(rest) > 1:
         form = MODULE_FORMS[rest[0]]
         cli = cli_for_script(form) if form.endswith('.py') else cli_for_module(form.split()[-1])
@@ -388,6 +410,7 @@ def problems_in(path: str) -> Tuple[List[str], int]:
 # ---------------------------------------------------------------------------------------------
 # Tests
 
+
 @pytest.mark.parametrize('page', pages(), ids=_rel)
 def test_every_command_names_only_flags_that_exist(page):
   problems, _ = problems_in(page)
@@ -401,12 +424,22 @@ def test_the_readme_runs_the_commands_it_promises():
   commands = [c.text for c in commands_in(text, 'README.md')]
   makefile = read_makefile()
   ours = [c for c in commands if check_command(c, makefile)[1]]
-  for expected in ('make install', 'make -C "$MNIST_TFX" test', 'mnist-tfx run --demo', 'mnist-tfx run',
-                   'mnist-tfx inspect', 'mnist-tfx predict', 'kubeflow compile', 'kubeflow upload'):
+  for expected in (
+    'make install',
+    'make -C "$MNIST_TFX" test',
+    'mnist-tfx run --demo',
+    'mnist-tfx run',
+    'mnist-tfx inspect',
+    'mnist-tfx predict',
+    'kubeflow compile',
+    'kubeflow upload',
+  ):
     assert any(expected in c for c in ours), f'no checked command in README.md with {expected!r}'
 
 
-@pytest.mark.parametrize('command, expected', [
+@pytest.mark.parametrize(
+  'command, expected',
+  [
     ('.venv/bin/python local_runner.py --epochs 3 --no-such-flag 1', 'no option --no-such-flag'),
     ('.venv/bin/python -m inspection --output-dir x walk', "no subcommand 'walk'"),
     ('.venv/bin/python -m inspection runs --type Model', 'no option --type for runs'),
@@ -422,7 +455,8 @@ def test_the_readme_runs_the_commands_it_promises():
     ('mnist-tfx show runs', "mnist-tfx: no subcommand 'show'"),
     ('make benchmark-ratios QUICKLY=1', 'does not use QUICKLY'),
     ('.venv/bin/python scripts/nowhere.py', 'no script scripts/nowhere.py'),
-])
+  ],
+)
 def test_a_wrong_flag_subcommand_or_target_is_caught(command, expected):
   problems, ours = check_command(command, read_makefile())
   assert ours or 'no script' in expected
@@ -432,8 +466,9 @@ def test_a_wrong_flag_subcommand_or_target_is_caught(command, expected):
 def test_values_are_not_taken_for_flags():
   """--beam-args' value is Beam's options, --param's a NAME=VALUE: neither is ours to check."""
   problems, ours = check_command(
-      ".venv/bin/python local_runner.py --beam-args '--direct_num_workers=2' --epochs=2 "
-      "[--seed N]", read_makefile())
+    ".venv/bin/python local_runner.py --beam-args '--direct_num_workers=2' --epochs=2 [--seed N]",
+    read_makefile(),
+  )
   assert ours and not problems, problems
 
 
@@ -443,15 +478,21 @@ def test_the_makefile_recipes_name_only_flags_that_exist():
   problems = []
   for target in makefile.targets:
     for script, fixed in args_clis(makefile, target):
-      problems += ([f'make {target}: {p}' for p in check_arguments(cli_for_script(script), fixed)]
-                   if _is_our_script(script) else [f'make {target}: no script {script}'])
+      problems += (
+        [f'make {target}: {p}' for p in check_arguments(cli_for_script(script), fixed)]
+        if _is_our_script(script)
+        else [f'make {target}: no script {script}']
+      )
   assert not problems, '\n'.join(problems)
 
 
 # Names that, as the start of a relative path, point into the project: such a command works only
 # when started from the project dir.
-_PROJECT_NAMES = ({n for n in os.listdir(REPO) if not n.startswith('.')}
-                  | {'.venv', 'tfx_output', 'demo_output'})
+_PROJECT_NAMES = {n for n in os.listdir(REPO) if not n.startswith('.')} | {
+  '.venv',
+  'tfx_output',
+  'demo_output',
+}
 
 
 def fenced_lines(text: str) -> List[Tuple[int, str, bool]]:
@@ -495,7 +536,9 @@ def cwd_dependent(command: str) -> List[str]:
       value = re.sub(r'^(--?[\w-]+=|\w+=)', '', token)
       if value.startswith(('/', '$', '~', '-')):
         continue
-      if ('/' in value and value.split('/')[0] in _PROJECT_NAMES) or os.path.isfile(os.path.join(REPO, value)):
+      if ('/' in value and value.split('/')[0] in _PROJECT_NAMES) or os.path.isfile(
+        os.path.join(REPO, value)
+      ):
         problems.append(f'the relative path {value}')
   return problems
 
@@ -506,9 +549,13 @@ def test_cwd_dependence_is_caught():
   assert cwd_dependent('mnist-tfx predict trainer_module/seed_examples/example5.png')
   assert cwd_dependent('tensorboard --logdir=tfx_output/pipeline_root')
   assert not cwd_dependent('make -C "$MNIST_TFX" test PYTEST_ARGS="-m \'not slow\'"')
-  assert not cwd_dependent('mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png')
+  assert not cwd_dependent(
+    'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png'
+  )
   assert not cwd_dependent('mnist-tfx kubeflow compile --output build/pipeline.yaml')
-  assert not cwd_dependent('cd "$MNIST_TFX" && .venv/bin/python -m trainer_module.compare --epochs 2')
+  assert not cwd_dependent(
+    'cd "$MNIST_TFX" && .venv/bin/python -m trainer_module.compare --epochs 2'
+  )
   assert not cwd_dependent('make -C "$MNIST_TFX" test PYTEST_ARGS="tests/pipeline -x"')
 
 
@@ -518,9 +565,13 @@ def test_every_command_works_from_any_directory(page):
   `cd` in the same block (the quick start's install) may rely on the project dir."""
   with open(page) as f:
     lines = fenced_lines(f.read())
-  problems = [f'{_rel(page)}:{n}: {", ".join(found)}   in: {line.strip()}'
-              for n, line, after_cd in lines if not after_cd
-              for found in [cwd_dependent(line)] if found]
+  problems = [
+    f'{_rel(page)}:{n}: {", ".join(found)}   in: {line.strip()}'
+    for n, line, after_cd in lines
+    if not after_cd
+    for found in [cwd_dependent(line)]
+    if found
+  ]
   assert not problems, '\n'.join(problems)
 
 
@@ -537,7 +588,9 @@ _ISSUE = re.compile(r'\bissues?\s+#?\d+|(?<![\w./-])#\d+\b', re.IGNORECASE)
 def test_no_page_cites_an_issue_by_number(page):
   """Upstream issues are cited as owner/repo#N; this project's issue numbers mean nothing to a reader."""
   with open(page) as f:
-    hits = [f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1) if _ISSUE.search(line)]
+    hits = [
+      f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1) if _ISSUE.search(line)
+    ]
   assert not hits, '\n'.join(hits)
 
 
@@ -547,7 +600,9 @@ def test_shell_blocks_hold_only_commands(page):
   block marked ```text)."""
   with open(page) as f:
     lines = fenced_lines(f.read())
-  prompted = [f'{_rel(page)}:{n}: {line.strip()}' for n, line, _ in lines if line.lstrip().startswith('$ ')]
+  prompted = [
+    f'{_rel(page)}:{n}: {line.strip()}' for n, line, _ in lines if line.lstrip().startswith('$ ')
+  ]
   assert not prompted, '\n'.join(prompted)
 
 
@@ -556,13 +611,17 @@ def test_measurements_live_in_the_benchmarks_page(page):
   """Other pages state what the pipeline does and link to docs/benchmarks.md for how fast or how
   well: a line that says `measured` must link there (no lab notes)."""
   with open(page) as f:
-    hits = [f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1)
-            if re.search(r'\bmeasured\b', line, re.I) and 'benchmarks.md' not in line]
+    hits = [
+      f'{_rel(page)}:{n}: {line.strip()}'
+      for n, line in enumerate(f, 1)
+      if re.search(r'\bmeasured\b', line, re.I) and 'benchmarks.md' not in line
+    ]
   assert not hits, '\n'.join(hits)
 
 
 # ---------------------------------------------------------------------------------------------
 # Links and anchors
+
 
 def _outside_code(text: str) -> str:
   """The page without its fenced blocks and inline code spans (links there are not links)."""
@@ -638,8 +697,10 @@ def test_every_link_resolves(page):
 
 def test_a_broken_link_or_anchor_is_caught(tmp_path):
   page = tmp_path / 'page.md'
-  page.write_text('# Top\n\n## The `mnist-tfx run` flags: all of them\n\n[a](#top) [b](#the-mnist-tfx-run-flags-all-of-them)\n'
-                  '[c](nowhere.md) [d](#nothing) `[e](nowhere.md)` [f](https://example.com/x)\n')
+  page.write_text(
+    '# Top\n\n## The `mnist-tfx run` flags: all of them\n\n[a](#top) [b](#the-mnist-tfx-run-flags-all-of-them)\n'
+    '[c](nowhere.md) [d](#nothing) `[e](nowhere.md)` [f](https://example.com/x)\n'
+  )
   problems = broken_links(str(page))
   assert len(problems) == 2, problems
   assert 'nowhere.md: no such file' in problems[0] and '#nothing' in problems[1]
@@ -650,7 +711,9 @@ def test_a_broken_link_or_anchor_is_caught(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Code paths and tests the pages name
 
-_TOP_LEVEL = {n for n in os.listdir(REPO) if n not in ('.git', '.venv', 'tfx_output', 'demo_output')}
+_TOP_LEVEL = {
+  n for n in os.listdir(REPO) if n not in ('.git', '.venv', 'tfx_output', 'demo_output')
+}
 
 
 def named_paths_missing(page: str) -> List[str]:
@@ -707,17 +770,20 @@ def test_every_code_path_and_test_named_exists(page):
 # ---------------------------------------------------------------------------------------------
 # The command-line reference: every subcommand and flag, with its real default
 
+
 def command_sections(text: str) -> Dict[str, str]:
   """`mnist-tfx …` heading → its own text: up to the next command heading (any level) or the next
   heading of its level or above."""
-  headings = [(m.start(), len(m.group(1)), re.sub(r'[`*]', '', m.group(2)).strip(), m.end())
-              for m in re.finditer(r'^(#{1,6})\s+(.*)$', text, re.M)]
+  headings = [
+    (m.start(), len(m.group(1)), re.sub(r'[`*]', '', m.group(2)).strip(), m.end())
+    for m in re.finditer(r'^(#{1,6})\s+(.*)$', text, re.M)
+  ]
   sections = {}
   for i, (_, level, title, end) in enumerate(headings):
     if not title.startswith(PROG):
       continue
     stop = len(text)
-    for start, other_level, other, _ in headings[i + 1:]:
+    for start, other_level, other, _ in headings[i + 1 :]:
       if other.startswith(PROG) or other_level <= level:
         stop = start
         break
@@ -742,8 +808,11 @@ def _options(parser: argparse.ArgumentParser) -> Dict[str, argparse.Action]:
 
 
 def _positionals(parser: argparse.ArgumentParser) -> List[str]:
-  return [a.metavar or a.dest.upper() for a in parser._actions  # pylint: disable=protected-access
-          if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
+  return [
+    a.metavar or a.dest.upper()
+    for a in parser._actions  # pylint: disable=protected-access
+    if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+  ]  # pylint: disable=protected-access
 
 
 def _shown_default(action: argparse.Action) -> Optional[str]:
@@ -787,7 +856,9 @@ def cli_reference_problems(text: str) -> List[str]:
         continue
       default = _shown_default(action)
       if default is not None and default not in rows[option][1]:
-        problems.append(f'{heading}: {option} defaults to {default}, the page says {rows[option][1]!r}')
+        problems.append(
+          f'{heading}: {option} defaults to {default}, the page says {rows[option][1]!r}'
+        )
     for positional in _positionals(parser):
       if positional not in section:
         problems.append(f'{heading}: {positional} is not named')
@@ -810,8 +881,9 @@ def test_the_cli_reference_lists_every_flag_with_its_default():
 def test_a_missing_flag_or_wrong_default_is_caught():
   with open(CLI_REFERENCE) as f:
     text = f.read()
-  broken = (text.replace('| `--batch-size N` | 128 |', '| `--batch-size N` | 64 |')
-            .replace('| `--newest` |', '| `--oldest` |'))
+  broken = text.replace('| `--batch-size N` | 128 |', '| `--batch-size N` | 64 |').replace(
+    '| `--newest` |', '| `--oldest` |'
+  )
   problems = cli_reference_problems(broken)
   assert any('--batch-size defaults to 128' in p for p in problems), problems
   assert any('--newest is not in a table row' in p for p in problems), problems
@@ -888,18 +960,26 @@ def test_what_the_walkthrough_skips():
   assert cannot_run_here('make install') and cannot_run_here('cd mnist-tfx   # your clone')
   assert cannot_run_here('export PATH="$PWD/.venv/bin:$PATH" MNIST_TFX="$PWD"')
   assert cannot_run_here('make -C "$MNIST_TFX" image IMAGE=r/m:1 && docker push r/m:1')
-  assert cannot_run_here('tensorboard --logdir "$MNIST_TFX"/tfx_output/pipeline_root/Trainer/model_run')
-  assert cannot_run_here('mnist-tfx kubeflow upload --host http://localhost:8080 --package b.yaml --run')
+  assert cannot_run_here(
+    'tensorboard --logdir "$MNIST_TFX"/tfx_output/pipeline_root/Trainer/model_run'
+  )
+  assert cannot_run_here(
+    'mnist-tfx kubeflow upload --host http://localhost:8080 --package b.yaml --run'
+  )
   assert 'VERSION' in cannot_run_here('mnist-tfx inspect lineage VERSION')
   assert 'RUN_A' in cannot_run_here('mnist-tfx inspect --demo compare RUN_A RUN_B')
-  for runnable in ('mnist-tfx run --demo   # the whole pipeline on a slice of MNIST',
-                   'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png',
-                   'saved_model_cli run --dir "$(mnist-tfx inspect served --newest)" --tag_set serve '
-                   '--signature_def classify --inputs image="$MNIST_TFX"/trainer_module/seed_examples/examples.npy',
-                   'mnist-tfx kubeflow compile --output build/pipeline.yaml --image r.example.com/m:1 '
-                   '--pipeline-root s3://mlpipeline/mnist'):
+  for runnable in (
+    'mnist-tfx run --demo   # the whole pipeline on a slice of MNIST',
+    'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png',
+    'saved_model_cli run --dir "$(mnist-tfx inspect served --newest)" --tag_set serve '
+    '--signature_def classify --inputs image="$MNIST_TFX"/trainer_module/seed_examples/examples.npy',
+    'mnist-tfx kubeflow compile --output build/pipeline.yaml --image r.example.com/m:1 '
+    '--pipeline-root s3://mlpipeline/mnist',
+  ):
     assert cannot_run_here(runnable) is None, runnable
-  assert expected_exit('mnist-tfx run --demo --accuracy-threshold 0.999   # not blessed: exits 3') == 3
+  assert (
+    expected_exit('mnist-tfx run --demo --accuracy-threshold 0.999   # not blessed: exits 3') == 3
+  )
   assert expected_exit('mnist-tfx run --demo   # a smoke run') == 0
 
 
@@ -908,7 +988,9 @@ _READS = re.compile(rf'{PROG}\s+(run|inspect|predict)\b([^)|;&]*)')
 
 def output_dir_of_command(args: List[str]) -> Optional[str]:
   """'demo', 'default', or None for another store (--output-dir, --sqlite, a server)."""
-  if any(a.split('=')[0] in ('--output-dir', '--sqlite', '--grpc-host', '--mysql-host') for a in args):
+  if any(
+    a.split('=')[0] in ('--output-dir', '--sqlite', '--grpc-host', '--mysql-host') for a in args
+  ):
     return None
   return 'demo' if '--demo' in args else 'default'
 
@@ -934,8 +1016,10 @@ def reader_state_problems(lines: List[Tuple[str, str]]) -> List[str]:
       positional = [a for a in args if not a.startswith('-')]
       needed = 2 if positional[:1] == ['compare'] and len(positional) == 1 else 1
       if runs[where_to] < needed:
-        problems.append(f'{where}: reads the {where_to} output dir, which holds {runs[where_to]} '
-                        f'run(s) at that point on the page   in: {command}')
+        problems.append(
+          f'{where}: reads the {where_to} output dir, which holds {runs[where_to]} '
+          f'run(s) at that point on the page   in: {command}'
+        )
     for where_to in wrote:
       runs[where_to] += 1
   return problems
@@ -951,23 +1035,38 @@ def test_each_command_reads_what_the_reader_has_run():
 
 
 def test_a_command_ahead_of_its_run_is_caught():
-  problems = reader_state_problems([('a:1', 'mnist-tfx run --demo'), ('a:2', 'mnist-tfx inspect runs'),
-                                    ('a:3', 'mnist-tfx inspect --demo compare'),
-                                    ('a:4', 'saved_model_cli show --dir "$(mnist-tfx inspect --demo served --newest)"')])
+  problems = reader_state_problems(
+    [
+      ('a:1', 'mnist-tfx run --demo'),
+      ('a:2', 'mnist-tfx inspect runs'),
+      ('a:3', 'mnist-tfx inspect --demo compare'),
+      ('a:4', 'saved_model_cli show --dir "$(mnist-tfx inspect --demo served --newest)"'),
+    ]
+  )
   assert [p.split(':')[1] for p in problems] == ['2', '3'], problems
 
 
 # A full run (all of MNIST, 18 epochs) takes minutes; the walkthrough runs the same command on a
 # slice instead, which leaves the reader in the same state: a blessed, pushed run in tfx_output/.
-SMALL_FULL_RUN = ('--train-examples', '3000', '--eval-examples', '500', '--epochs', '1',
-                  '--accuracy-threshold', '0.5')
+SMALL_FULL_RUN = (
+  '--train-examples',
+  '3000',
+  '--eval-examples',
+  '500',
+  '--epochs',
+  '1',
+  '--accuracy-threshold',
+  '0.5',
+)
 
 
 def as_run_here(line: str) -> str:
   command = _without_comment(line)
   tokens = _tokens(command)
   if tokens[:2] == [PROG, 'run'] and '--demo' not in tokens:
-    assert len(_segments(tokens)) == 1, f'cannot shorten a run that is part of a longer line: {line}'
+    assert len(_segments(tokens)) == 1, (
+      f'cannot shorten a run that is part of a longer line: {line}'
+    )
     command += ' ' + ' '.join(SMALL_FULL_RUN)
   return command
 
@@ -1005,8 +1104,10 @@ def test_the_readme_and_tutorial_run_as_written(tmp_path):
   """
   data_dir = os.environ.get('MNIST_DATA_DIR')
   if not data_dir or not os.path.isdir(data_dir):
-    pytest.skip('MNIST_DATA_DIR does not name a folder with the MNIST files: the walkthrough runs '
-                'the pipeline on them (CI sets it)')
+    pytest.skip(
+      'MNIST_DATA_DIR does not name a folder with the MNIST files: the walkthrough runs '
+      'the pipeline on them (CI sets it)'
+    )
   venv_bin = os.path.dirname(os.path.abspath(sys.executable))
   if not os.path.exists(os.path.join(venv_bin, 'saved_model_cli')):
     pytest.skip(f'no saved_model_cli beside {sys.executable}: run the tests with the project venv')
@@ -1014,12 +1115,19 @@ def test_the_readme_and_tutorial_run_as_written(tmp_path):
   for folder in (bin_dir, scratch, elsewhere):
     folder.mkdir()
   wrapper = bin_dir / PROG
-  wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} '
-                     f'{shlex.quote(os.path.join(REPO, "mnist_tfx.py"))} "$@"\n')
+  wrapper.write_text(
+    f'#!/bin/sh\nexec {shlex.quote(sys.executable)} '
+    f'{shlex.quote(os.path.join(REPO, "mnist_tfx.py"))} "$@"\n'
+  )
   wrapper.chmod(0o755)
   (bin_dir / 'saved_model_cli').symlink_to(os.path.join(venv_bin, 'saved_model_cli'))
-  env = dict(os.environ, PATH=os.pathsep.join([str(bin_dir), venv_bin, os.environ.get('PATH', '')]),
-             MNIST_TFX=REPO, MNIST_TFX_OUTPUT_ROOT=str(scratch), MNIST_DATA_DIR=data_dir)
+  env = dict(
+    os.environ,
+    PATH=os.pathsep.join([str(bin_dir), venv_bin, os.environ.get('PATH', '')]),
+    MNIST_TFX=REPO,
+    MNIST_TFX_OUTPUT_ROOT=str(scratch),
+    MNIST_DATA_DIR=data_dir,
+  )
   env.pop('VIRTUAL_ENV', None)
 
   ran, skipped = [], []
@@ -1030,16 +1138,28 @@ def test_the_readme_and_tutorial_run_as_written(tmp_path):
         skipped.append(f'{where}: {reason}: {line}')
         continue
       command, expected = as_run_here(line), expected_exit(line)
-      proc = subprocess.run(['bash', '-c', command], cwd=elsewhere, env=env, capture_output=True,
-                            text=True, timeout=1800, check=False)
+      proc = subprocess.run(
+        ['bash', '-c', command],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+      )
       output = proc.stdout + proc.stderr
       assert proc.returncode == expected, (
-          f'{where}: exit {proc.returncode}, the page says {expected}\n  {command}\n{_tail(output)}')
+        f'{where}: exit {proc.returncode}, the page says {expected}\n  {command}\n{_tail(output)}'
+      )
       if 'saved_model_cli run' in command and 'examples.npy' in command:
-        assert 'Result for output key classes' in proc.stdout, f'{where}: {command}\n{_tail(output)}'
+        assert 'Result for output key classes' in proc.stdout, (
+          f'{where}: {command}\n{_tail(output)}'
+        )
         if '--demo' in command:  # the smoke runs' models answer the seed's 5 and 3 (the slice's
           # one-epoch model is not held to it)
           assert '[5 3]' in proc.stdout, f'{where}: {command}\n{_tail(output)}'
       ran.append(where)
   print('Skipped:\n  ' + '\n  '.join(skipped))
-  assert any(w.startswith('README.md') for w in ran) and any(w.startswith('docs/tutorial.md') for w in ran)
+  assert any(w.startswith('README.md') for w in ran) and any(
+    w.startswith('docs/tutorial.md') for w in ran
+  )

@@ -1,4 +1,5 @@
 """End to end: `python local_runner.py` in a subprocess, real TFX, Beam, TFMA and ML Metadata."""
+
 import dataclasses
 import gzip
 import os
@@ -8,10 +9,8 @@ import sys
 
 import pytest
 
+from components.lib import datasets, idx
 from components.lib.artifact_files import read_serving_result
-from components.lib import datasets
-from components.lib import idx
-from components import serving_check
 from inspection import runs
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_NPY
@@ -22,22 +21,39 @@ EXIT_NOT_BLESSED = 3
 
 def run_local(*args, env=None, timeout=900):
   full_env = dict(os.environ, **(env or {}))
-  return subprocess.run([sys.executable, 'local_runner.py', *args], cwd=REPO, env=full_env,
-                        capture_output=True, text=True, timeout=timeout)
+  return subprocess.run(
+    [sys.executable, 'local_runner.py', *args],
+    cwd=REPO,
+    env=full_env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
 
 
 def versions(output_dir):
   serving = os.path.join(output_dir, 'serving')
-  return sorted(name for name in os.listdir(serving) if name != 'models.config') \
-      if os.path.isdir(serving) else []
+  return (
+    sorted(name for name in os.listdir(serving) if name != 'models.config')
+    if os.path.isdir(serving)
+    else []
+  )
 
 
 @pytest.fixture(scope='module')
 def blessed_run(tmp_path_factory, mnist_dir):
   """The issue's acceptance command: full MNIST, one epoch, bound 0.9."""
   output_dir = str(tmp_path_factory.mktemp('e2e') / 'D')
-  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
-                   '--accuracy-threshold', '0.9')
+  proc = run_local(
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+    '--accuracy-threshold',
+    '0.9',
+  )
   return output_dir, proc
 
 
@@ -49,15 +65,19 @@ def test_blessed_and_pushed(blessed_run):
   assert os.path.exists(os.path.join(output_dir, 'serving', version, 'saved_model.pb'))
   for component in ('Trainer', 'Evaluator', 'Pusher'):
     assert re.search(rf'^{component}\s+[\d.]+ s$', proc.stdout, re.M), proc.stdout
-  assert re.search(r'^ServingCheck\s+[\d.]+ s \(servable, p99 [\d.]+ ms for one image\)$',
-                   proc.stdout, re.M), proc.stdout
+  assert re.search(
+    r'^ServingCheck\s+[\d.]+ s \(servable, p99 [\d.]+ ms for one image\)$', proc.stdout, re.M
+  ), proc.stdout
   # Progress a person can follow: what starts, example counts, Keras' epochs, the report.
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 60000, eval 10000\)$', proc.stdout, re.M)
   assert 'MnistExampleGen: validating the IDX files' in proc.stdout
   assert 'Evaluator: TFMA on the eval split' in proc.stdout
-  assert re.search(r'^Trainer: 55000 examples \(5000 held out for validation\), 1 epoch, '
-                   r'(mixed_bfloat16|float32) \(--precision auto\), augmented: ±10°, zoom ±0\.1, ±2 px$',
-                   proc.stdout, re.M), proc.stdout
+  assert re.search(
+    r'^Trainer: 55000 examples \(5000 held out for validation\), 1 epoch, '
+    r'(mixed_bfloat16|float32) \(--precision auto\), augmented: ±10°, zoom ±0\.1, ±2 px$',
+    proc.stdout,
+    re.M,
+  ), proc.stdout
   # 55,000 trained (5,000 held out for validation) / batch 128
   assert re.search(r'^430/430 .* accuracy: .* val_accuracy: ', proc.stdout, re.M)
   assert re.search(r'^Report:\s+\S+/reports/\S+/report.html$', proc.stdout, re.M)
@@ -71,8 +91,11 @@ def test_blessed_and_pushed(blessed_run):
   # MNIST's own training defaults (components/lib/datasets.py) reached the Trainer: --epochs was given.
   expected = dict(dataclasses.asdict(datasets.MNIST.training_defaults), epochs=1)
   assert {k: summary.settings.get(k) for k in expected} == expected, summary.settings
-  assert re.search(r'^Serving check:   passed — one image in [\d.]+ ms \(p50\), [\d.]+ ms \(p99\)$',
-                   proc.stdout, re.M), proc.stdout
+  assert re.search(
+    r'^Serving check:   passed — one image in [\d.]+ ms \(p50\), [\d.]+ ms \(p99\)$',
+    proc.stdout,
+    re.M,
+  ), proc.stdout
   assert summary.servable and summary.serving_failures == []
 
 
@@ -97,10 +120,22 @@ def test_pushed_model_answers_the_seeds_saved_model_cli_example(blessed_run):
   [version] = versions(output_dir)
   cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
   out = subprocess.run(
-      [cli, 'run', '--dir', os.path.join(output_dir, 'serving', version), '--tag_set', 'serve',
-       '--signature_def', 'classify', '--inputs',
-       'image=' + SEED_EXAMPLES_NPY],
-      capture_output=True, text=True, timeout=300)
+    [
+      cli,
+      'run',
+      '--dir',
+      os.path.join(output_dir, 'serving', version),
+      '--tag_set',
+      'serve',
+      '--signature_def',
+      'classify',
+      '--inputs',
+      'image=' + SEED_EXAMPLES_NPY,
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert out.returncode == 0, out.stderr
   classes = re.search(r'Result for output key classes:\s*\n\[([^\]]*)\]', out.stdout)
   assert classes and classes.group(1).split() == ['5', '3'], out.stdout
@@ -114,14 +149,24 @@ def test_identical_rerun_is_cached_end_to_end_and_pushes_no_new_version(blessed_
   assert first.returncode == 0
   [version] = versions(output_dir)
   first_run = re.search(r'^ML Metadata:\s+\S+ \(run (\S+)\)$', first.stdout, re.M).group(1)
-  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
-                   '--accuracy-threshold', '0.9')
+  proc = run_local(
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+    '--accuracy-threshold',
+    '0.9',
+  )
   assert proc.returncode == 0, proc.stdout + proc.stderr
   for component in ('MnistExampleGen', 'Trainer', 'Evaluator', 'ServingCheck', 'Pusher'):
     assert re.search(rf'^{component}\s+[\d.]+ s \(cached\)$', proc.stdout, re.M), proc.stdout
   assert 'Blessed:         yes' in proc.stdout
-  assert (f'Pushed:          nothing new — unchanged since run {first_run}, version {version} serves it '
-          f'({os.path.join(output_dir, "serving", version)})') in proc.stdout, proc.stdout
+  assert (
+    f'Pushed:          nothing new — unchanged since run {first_run}, version {version} serves it '
+    f'({os.path.join(output_dir, "serving", version)})'
+  ) in proc.stdout, proc.stdout
   assert versions(output_dir) == [version]
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.pushed_version is None and summary.already_serving == version
@@ -135,8 +180,16 @@ def test_impossible_bound_reuses_cache_and_pushes_nothing(blessed_run, mnist_dir
   output_dir, first = blessed_run
   assert first.returncode == 0
   before = versions(output_dir)
-  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
-                   '--accuracy-threshold', '0.9999')
+  proc = run_local(
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+    '--accuracy-threshold',
+    '0.9999',
+  )
   assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
   assert versions(output_dir) == before
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(cached\)$', proc.stdout, re.M)
@@ -153,13 +206,27 @@ def test_a_model_too_slow_to_serve_is_not_pushed(blessed_run, mnist_dir):
   output_dir, first = blessed_run
   assert first.returncode == 0
   before = versions(output_dir)
-  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
-                   '--accuracy-threshold', '0.9', '--serving-latency-bound', '0.001')
+  proc = run_local(
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+    '--accuracy-threshold',
+    '0.9',
+    '--serving-latency-bound',
+    '0.001',
+  )
   assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
   assert re.search(r'^ServingCheck\s+[\d.]+ s \(NOT servable, ', proc.stdout, re.M), proc.stdout
   assert 'Blessed:         yes' in proc.stdout
-  assert re.search(r'^Serving check:   FAILED — single-image p99 latency [\d.]+ ms is over the bound '
-                   r'0.001 ms$', proc.stdout, re.M), proc.stdout
+  assert re.search(
+    r'^Serving check:   FAILED — single-image p99 latency [\d.]+ ms is over the bound '
+    r'0.001 ms$',
+    proc.stdout,
+    re.M,
+  ), proc.stdout
   assert 'Pushed:          nothing (the model being served, if any, is unchanged)' in proc.stdout
   assert versions(output_dir) == before
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
@@ -171,8 +238,18 @@ def test_model_worse_than_the_blessed_one_is_not_pushed(blessed_run, mnist_dir):
   output_dir, first = blessed_run
   assert first.returncode == 0
   before = versions(output_dir)
-  proc = run_local('--data-dir', mnist_dir, '--output-dir', output_dir, '--epochs', '1',
-                   '--train-examples', '256', '--accuracy-threshold', '0.1')
+  proc = run_local(
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+    '--train-examples',
+    '256',
+    '--accuracy-threshold',
+    '0.1',
+  )
   assert proc.returncode == EXIT_NOT_BLESSED, proc.stdout + proc.stderr
   assert 'against the last blessed model' in proc.stdout
   assert versions(output_dir) == before
@@ -212,7 +289,9 @@ def _break_copy(tmp_path, mnist_dir, kind):
   return str(folder), name
 
 
-@pytest.mark.parametrize('kind, message', [
+@pytest.mark.parametrize(
+  'kind, message',
+  [
     ('not_gzip', 'not a readable gzip file'),
     ('bad_magic', 'bad magic number'),
     ('not_28x28', 'expected 28x28'),
@@ -220,7 +299,8 @@ def _break_copy(tmp_path, mnist_dir, kind):
     ('label_count', '9999 labels but'),
     ('label_range', 'label 10 at index 5 is outside 0-9'),
     ('digest', 'not the canonical MNIST file'),
-])
+  ],
+)
 def test_broken_input_is_refused_with_one_line(tmp_path, mnist_dir, kind, message):
   data_dir, name = _break_copy(tmp_path, mnist_dir, kind)
   output_dir = str(tmp_path / 'out')
@@ -237,16 +317,20 @@ def test_broken_input_is_refused_with_one_line(tmp_path, mnist_dir, kind, messag
 def test_missing_file_and_no_data_at_all(tmp_path, mnist_dir):
   partial = tmp_path / 'partial'
   partial.mkdir()
-  os.symlink(os.path.join(mnist_dir, 'train-images-idx3-ubyte.gz'),
-             partial / 'train-images-idx3-ubyte.gz')
+  os.symlink(
+    os.path.join(mnist_dir, 'train-images-idx3-ubyte.gz'), partial / 'train-images-idx3-ubyte.gz'
+  )
   proc = run_local('--data-dir', str(partial), '--output-dir', str(tmp_path / 'o1'))
   assert proc.returncode == 1
   assert proc.stderr.strip().startswith('error: train-labels-idx1-ubyte.gz, ')
   assert 'missing from' in proc.stderr and 'Traceback' not in proc.stderr
 
   # No --data-dir, no MNIST_DATA_DIR, and no reachable mirror (nothing listens on port 9).
-  env = {'MNIST_DATA_DIR': '', 'MNIST_MIRRORS': 'http://127.0.0.1:9/',
-         'XDG_CACHE_HOME': str(tmp_path / 'cache')}
+  env = {
+    'MNIST_DATA_DIR': '',
+    'MNIST_MIRRORS': 'http://127.0.0.1:9/',
+    'XDG_CACHE_HOME': str(tmp_path / 'cache'),
+  }
   proc = run_local('--output-dir', str(tmp_path / 'o2'), env=env)
   assert proc.returncode == 1
   [line] = proc.stderr.strip().splitlines()

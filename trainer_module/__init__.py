@@ -1,4 +1,5 @@
 """Trainer code for the MNIST pipeline: the seed CNN, its input pipeline, strategies and export."""
+
 import os
 
 # The seed's own example inputs (tensorflow/models official/mnist), shipped with the code.

@@ -6,6 +6,7 @@ evaluation or the exported model: the seed's architecture and its signatures are
 ImageProjectiveTransformV3 op per batch (bilinear, zeros filled in: the background of MNIST's
 light-on-dark images in [0, 1]) costs under 1 % of a training step here.
 """
+
 import dataclasses
 import math
 from typing import Optional
@@ -22,6 +23,7 @@ class Augmentation:
   ±shift_pixels in x and in y, each drawn uniformly and independently per image; with flip, half
   the images (drawn per image) are mirrored left to right first. (The bounds are checked where
   they are set: TrainingConfig.)"""
+
   rotation_degrees: float = 0.0
   zoom: float = 0.0
   shift_pixels: float = 0.0
@@ -32,8 +34,9 @@ class Augmentation:
     return bool(self.rotation_degrees or self.zoom or self.shift_pixels or self.flip)
 
 
-def affine_transforms(uniforms: tf.Tensor, augmentation: Augmentation,
-                      mirror: Optional[tf.Tensor] = None) -> tf.Tensor:
+def affine_transforms(
+  uniforms: tf.Tensor, augmentation: Augmentation, mirror: Optional[tf.Tensor] = None
+) -> tf.Tensor:
   """[N, 4] uniforms in [-1, 1) (rotation, zoom, shift x, shift y) → [N, 8] projective transforms.
 
   Each maps an output pixel to the input pixel it is read from (ImageProjectiveTransformV3's
@@ -66,9 +69,13 @@ def augment_images(images: tf.Tensor, seed: tf.Tensor, augmentation: Augmentatio
     flip_seed = tf.random.experimental.stateless_fold_in(seed, 1)
     mirror = tf.random.stateless_uniform([tf.shape(images)[0]], flip_seed) < 0.5
   moved = tf.raw_ops.ImageProjectiveTransformV3(
-      images=images[..., tf.newaxis], transforms=affine_transforms(uniforms, augmentation, mirror),
-      output_shape=[IMAGE_SIZE, IMAGE_SIZE], fill_value=0.0, interpolation='BILINEAR',
-      fill_mode='CONSTANT')
+    images=images[..., tf.newaxis],
+    transforms=affine_transforms(uniforms, augmentation, mirror),
+    output_shape=[IMAGE_SIZE, IMAGE_SIZE],
+    fill_value=0.0,
+    interpolation='BILINEAR',
+    fill_mode='CONSTANT',
+  )
   return tf.reshape(moved, tf.shape(images))
 
 
@@ -77,6 +84,11 @@ def augment_dataset(ds: tf.data.Dataset, augmentation: Augmentation, seed=None) 
   randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
   options = tf.data.Options()
   options.autotune.enabled = AUTOTUNE_ENABLED  # as the input pipeline's (data.py says why)
-  return tf.data.Dataset.zip((ds, randoms)).map(
+  return (
+    tf.data.Dataset.zip((ds, randoms))
+    .map(
       lambda batch, pair: (augment_images(batch[0], pair, augmentation), batch[1]),
-      num_parallel_calls=tf.data.AUTOTUNE).with_options(options)
+      num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    .with_options(options)
+  )

@@ -1,8 +1,8 @@
 """Training hyperparameters: the one object passed from the CLI, through the Trainer's
 custom_config, to run_fn. Kept free of TensorFlow imports so the CLI stays fast."""
+
 import dataclasses
 from typing import Any, Dict, Optional
-
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
 TRAINING_LOOPS = ('fit', 'custom')  # keras Model.fit, or the seed's eager loop (custom_loop.py)
@@ -23,6 +23,7 @@ TRAINING_PLAN_LOG = 'Trainer plan: %s'
 class TrainingDefaults:
   """What a run trains with when the flag is not given (--epochs, --augment-*); each data set
   names one of the presets below (components/lib/datasets.py)."""
+
   epochs: int
   augment_rotation: float  # degrees either way
   augment_zoom: float  # scale by 1 ± this
@@ -32,13 +33,15 @@ class TrainingDefaults:
 
 # Digits: 18 epochs with small rotations, zooms and shifts reach about 99.6 % on MNIST
 # (docs/benchmarks.md). The default data set's, hence TrainingConfig's defaults.
-DIGIT_TRAINING = TrainingDefaults(epochs=18, augment_rotation=10.0, augment_zoom=0.1,
-                                  augment_shift=2.0)
+DIGIT_TRAINING = TrainingDefaults(
+  epochs=18, augment_rotation=10.0, augment_zoom=0.1, augment_shift=2.0
+)
 # Clothes look the same mirrored, digits do not: Fashion-MNIST trains on images mirrored at random
 # and without the digits' rotations, zooms and shifts (each cost it accuracy; docs/training.md,
 # "Fashion-MNIST: mirrored, not moved").
-CLOTHES_TRAINING = TrainingDefaults(epochs=18, augment_rotation=0.0, augment_zoom=0.0,
-                                    augment_shift=0.0, augment_flip=True)
+CLOTHES_TRAINING = TrainingDefaults(
+  epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0, augment_flip=True
+)
 _DEFAULTS = DIGIT_TRAINING
 
 
@@ -84,31 +87,42 @@ class TrainingConfig:
       raise ValueError('--strategy tpu needs --tpu NAME_OR_GRPC_ADDRESS')
 
     if self.training_loop not in TRAINING_LOOPS:
-      raise ValueError(f'unknown training loop {self.training_loop!r}; choose one of '
-                       f'{", ".join(TRAINING_LOOPS)}')
+      raise ValueError(
+        f'unknown training loop {self.training_loop!r}; choose one of {", ".join(TRAINING_LOOPS)}'
+      )
     if self.strategy == 'multi_worker' and self.training_loop == 'fit':
-      raise ValueError("--strategy multi_worker needs --training-loop custom: Keras 3's Model.fit "
-                       'fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)')
+      raise ValueError(
+        "--strategy multi_worker needs --training-loop custom: Keras 3's Model.fit "
+        'fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)'
+      )
     if self.precision not in PRECISIONS:
-      raise ValueError(f'unknown precision {self.precision!r}; choose one of {", ".join(PRECISIONS)}')
+      raise ValueError(
+        f'unknown precision {self.precision!r}; choose one of {", ".join(PRECISIONS)}'
+      )
     for name, limit in AUGMENTATION_LIMITS.items():
       value = getattr(self, name)
       if not 0 <= value < limit:
         raise ValueError(f'{name.replace("_", " ")} must be in [0, {limit:g}), got {value}')
     if self.validation_examples is not None and self.validation_examples < 0:
-      raise ValueError(f'validation examples must be >= 0 (0 = no validation), '
-                       f'got {self.validation_examples}')
+      raise ValueError(
+        f'validation examples must be >= 0 (0 = no validation), got {self.validation_examples}'
+      )
 
   def describe(self, policy: str, trained: int, held_out: int) -> str:
     """One line for the console: what this run trains, e.g. '55000 examples (5000 held out for
     validation), 16 epochs, mixed_bfloat16 (--precision auto), augmented: ±10°, zoom ±0.1, ±2 px'."""
     precision = f'{policy} (--precision auto)' if self.precision == 'auto' else policy
     held = f' ({held_out} held out for validation)' if held_out else ''
-    parts = [f'{trained} examples{held}', f'{self.epochs} epoch{"" if self.epochs == 1 else "s"}',
-             precision]
+    parts = [
+      f'{trained} examples{held}',
+      f'{self.epochs} epoch{"" if self.epochs == 1 else "s"}',
+      precision,
+    ]
     if self.augment_rotation or self.augment_zoom or self.augment_shift:
-      parts.append(f'augmented: ±{self.augment_rotation:g}°, zoom ±{self.augment_zoom:g}, '
-                   f'±{self.augment_shift:g} px')
+      parts.append(
+        f'augmented: ±{self.augment_rotation:g}°, zoom ±{self.augment_zoom:g}, '
+        f'±{self.augment_shift:g} px'
+      )
     if self.augment_flip:
       parts.append('mirrored left/right at random')
     return ', '.join(parts)
@@ -119,9 +133,10 @@ class TrainingConfig:
       return min(DEFAULT_VALIDATION_EXAMPLES, training_examples // DEFAULT_VALIDATION_DIVISOR)
     if self.validation_examples and self.validation_examples >= training_examples:
       raise ValueError(
-          f'--validation-examples {self.validation_examples} must be less than the number of '
-          f'training examples ({training_examples}): they are held out of them '
-          f'(0 = no validation split)')
+        f'--validation-examples {self.validation_examples} must be less than the number of '
+        f'training examples ({training_examples}): they are held out of them '
+        f'(0 = no validation split)'
+      )
     return self.validation_examples
 
   def to_custom_config(self) -> Dict[str, Any]:

@@ -17,6 +17,7 @@ model, so either loop leaves the same kind of model, history and logs:
   `epoch_learning_rate` per epoch in `train/`; `epoch_loss`, `epoch_accuracy` and
   `evaluation_{loss,accuracy}_vs_iterations` in `validation/`. Not the model graph (`keras`).
 """
+
 import os
 import sys
 import time
@@ -31,16 +32,22 @@ _LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=N
 def _sums(per_example_loss, logits, labels):
   """(loss sum, correct predictions, examples) of one replica's batch, as float32."""
   correct = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
-  return (tf.reduce_sum(tf.cast(per_example_loss, tf.float32)),
-          tf.reduce_sum(tf.cast(correct, tf.float32)),
-          tf.cast(tf.size(labels), tf.float32))
+  return (
+    tf.reduce_sum(tf.cast(per_example_loss, tf.float32)),
+    tf.reduce_sum(tf.cast(correct, tf.float32)),
+    tf.cast(tf.size(labels), tf.float32),
+  )
 
 
 class CustomLoop:
   """Trains `model` with `optimizer` under `strategy`; both must be made in strategy.scope()."""
 
-  def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-               strategy: tf.distribute.Strategy):
+  def __init__(
+    self,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    strategy: tf.distribute.Strategy,
+  ):
     self.model, self.optimizer, self.strategy = model, optimizer, strategy
     with strategy.scope():
       # Created here, not lazily in the first step: variables cannot be made inside strategy.run.
@@ -55,8 +62,12 @@ class CustomLoop:
       per_example = _LOSS(labels, logits)
       # The batch mean (0 for the empty batch a worker may get at the end of an uneven epoch),
       # scaled for the replicas as keras.losses.scale_loss_for_distribution does.
-      loss = tf.math.divide_no_nan(tf.reduce_sum(per_example),
-                                   tf.cast(tf.size(per_example), per_example.dtype)) / replicas
+      loss = (
+        tf.math.divide_no_nan(
+          tf.reduce_sum(per_example), tf.cast(tf.size(per_example), per_example.dtype)
+        )
+        / replicas
+      )
       scaled = self.optimizer.scale_loss(loss)  # LossScaleOptimizer under mixed_float16, else as is
     gradients = tape.gradient(scaled, self.model.trainable_variables)
     self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
@@ -73,23 +84,33 @@ class CustomLoop:
       totals = tf.zeros([3], tf.float32)
       for images, labels in dataset:  # autograph: a loop in the graph, ends with the data
         per_replica = strategy.run(step, args=(images, labels))
-        totals += tf.stack([strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                            for value in per_replica])
+        totals += tf.stack(
+          [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica]
+        )
       return totals
 
     return epoch
 
-  def fit(self, train_ds: tf.data.Dataset, epochs: int, validation_data: Optional[tf.data.Dataset],
-          log_dir: Optional[str], verbose: int = 2, steps_per_epoch: Optional[int] = None
-          ) -> Dict[str, List[float]]:
+  def fit(
+    self,
+    train_ds: tf.data.Dataset,
+    epochs: int,
+    validation_data: Optional[tf.data.Dataset],
+    log_dir: Optional[str],
+    verbose: int = 2,
+    steps_per_epoch: Optional[int] = None,
+  ) -> Dict[str, List[float]]:
     """Trains for `epochs` passes over train_ds; returns the history as Model.fit's .history."""
     distribute = self.strategy.experimental_distribute_dataset
     train = distribute(train_ds)
     validation = distribute(validation_data) if validation_data is not None else None
     writers = {}
     if log_dir:
-      writers = {name: tf.summary.create_file_writer(os.path.join(log_dir, name))
-                 for name in ('train', 'validation') if name == 'train' or validation is not None}
+      writers = {
+        name: tf.summary.create_file_writer(os.path.join(log_dir, name))
+        for name in ('train', 'validation')
+        if name == 'train' or validation is not None
+      }
     history: Dict[str, List[float]] = {}
     for epoch in range(epochs):
       started = time.monotonic()
@@ -103,8 +124,12 @@ class CustomLoop:
       if verbose:
         seconds = time.monotonic() - started
         steps = f'{steps_per_epoch}/{steps_per_epoch} - ' if steps_per_epoch else ''
-        print(f'Epoch {epoch + 1}/{epochs}\n{steps}{seconds:.0f}s - ' +
-              ' - '.join(f'{k}: {logs[k]:.4f}' for k in sorted(logs)), flush=True, file=sys.stdout)
+        print(
+          f'Epoch {epoch + 1}/{epochs}\n{steps}{seconds:.0f}s - '
+          + ' - '.join(f'{k}: {logs[k]:.4f}' for k in sorted(logs)),
+          flush=True,
+          file=sys.stdout,
+        )
     for writer in writers.values():
       writer.close()
     return history
@@ -120,8 +145,9 @@ class CustomLoop:
       with writers['validation'].as_default():
         for metric in ('loss', 'accuracy'):
           tf.summary.scalar(f'epoch_{metric}', logs[f'val_{metric}'], step=epoch)
-          tf.summary.scalar(f'evaluation_{metric}_vs_iterations', logs[f'val_{metric}'],
-                            step=iterations)
+          tf.summary.scalar(
+            f'evaluation_{metric}_vs_iterations', logs[f'val_{metric}'], step=iterations
+          )
     for writer in writers.values():
       writer.flush()
 

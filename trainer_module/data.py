@@ -1,4 +1,5 @@
 """tf.data input pipeline over ExampleGen's GZIP TFRecords of tf.train.Example."""
+
 from typing import List, Optional, Union
 
 import tensorflow as tf
@@ -6,8 +7,8 @@ import tensorflow as tf
 from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, LABEL_KEY
 
 FEATURE_SPEC = {
-    IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-    LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+  IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+  LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
 }
 
 
@@ -33,14 +34,18 @@ def decode_images(serialized_images: tf.Tensor) -> tf.Tensor:
   def error_message():
     bad = tf.where(tf.not_equal(lengths, IMAGE_BYTES))[0, 0]
     return tf.strings.format(
-        f'each image must be exactly {IMAGE_BYTES} bytes ({IMAGE_SIZE}x{IMAGE_SIZE} uint8 '
-        'pixels); got {} bytes in example {} of the batch', (lengths[bad], bad))
+      f'each image must be exactly {IMAGE_BYTES} bytes ({IMAGE_SIZE}x{IMAGE_SIZE} uint8 '
+      'pixels); got {} bytes in example {} of the batch',
+      (lengths[bad], bad),
+    )
 
   check = tf.debugging.Assert(ok, [tf.cond(ok, lambda: tf.constant(''), error_message)])
   with tf.control_dependencies([check]):
     pixels = tf.io.decode_raw(serialized_images, tf.uint8)
   pixels = tf.reshape(pixels, [tf.shape(serialized_images)[0], IMAGE_SIZE, IMAGE_SIZE])
-  pixels.set_shape(serialized_images.shape.concatenate([IMAGE_SIZE, IMAGE_SIZE]))  # keep a static batch
+  pixels.set_shape(
+    serialized_images.shape.concatenate([IMAGE_SIZE, IMAGE_SIZE])
+  )  # keep a static batch
   return tf.cast(pixels, tf.float32) / 255.0
 
 
@@ -52,8 +57,11 @@ def parse_examples(serialized: tf.Tensor):
 
 def list_files(file_pattern: Union[str, List[str]]) -> List[str]:
   """The TFRecord files a pattern (or list of patterns) names, sorted: the order they are read in."""
-  files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else [
-      f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
+  files = (
+    tf.io.gfile.glob(file_pattern)
+    if isinstance(file_pattern, str)
+    else [f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
+  )
   if not files:
     raise FileNotFoundError(f'no TFRecord files match {file_pattern}')
   return sorted(files)
@@ -65,14 +73,16 @@ def count_records(file_pattern: Union[str, List[str]]) -> int:
   return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
-def make_dataset(file_pattern: Union[str, List[str]],
-                 batch_size: int,
-                 shuffle: bool,
-                 drop_remainder: bool = False,
-                 cache: bool = True,
-                 seed: Optional[int] = None,
-                 skip: int = 0,
-                 take: Optional[int] = None) -> tf.data.Dataset:
+def make_dataset(
+  file_pattern: Union[str, List[str]],
+  batch_size: int,
+  shuffle: bool,
+  drop_remainder: bool = False,
+  cache: bool = True,
+  seed: Optional[int] = None,
+  skip: int = 0,
+  take: Optional[int] = None,
+) -> tf.data.Dataset:
   """Reads, parses, (shuffles,) batches and prefetches examples.
 
   Records are read in file order (sorted file names, each file front to back), so `skip` and

@@ -13,11 +13,11 @@ Beside the SavedModel, `assets.extra/tf_serving_warmup_requests` holds TF Servin
 for both signatures (tf_serving.py), written after keras' write_out so that nothing replaces
 them; every copy of the directory (the Trainer's output, each pushed version) carries them.
 """
+
 import keras
 import tensorflow as tf
 
-from trainer_module import data
-from trainer_module import tf_serving
+from trainer_module import data, tf_serving
 from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
 
 CLASSIFY_SIGNATURE = tf_serving.CLASSIFY_SIGNATURE  # 'classify'
@@ -36,10 +36,12 @@ def check_pixel_range(images: tf.Tensor) -> tf.Tensor:
   def error_message():  # built only when the check fails
     nans = tf.math.count_nonzero(tf.math.is_nan(images))
     return tf.where(
-        nans > 0,
-        tf.strings.format(PIXEL_RANGE + '; got NaN in {} pixel(s)', nans),
-        tf.strings.format(PIXEL_RANGE + '; got values from {} to {}',
-                          (tf.reduce_min(images), tf.reduce_max(images))))
+      nans > 0,
+      tf.strings.format(PIXEL_RANGE + '; got NaN in {} pixel(s)', nans),
+      tf.strings.format(
+        PIXEL_RANGE + '; got values from {} to {}', (tf.reduce_min(images), tf.reduce_max(images))
+      ),
+    )
 
   check = tf.debugging.Assert(ok, [tf.cond(ok, lambda: tf.constant(''), error_message)])
   with tf.control_dependencies([check]):
@@ -64,8 +66,7 @@ def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = T
 
     def answer():
       logits = model(normalize_polarity(images) if polarity else images, training=False)
-      return (tf.argmax(logits, axis=1, output_type=tf.int64),
-              tf.nn.softmax(logits, axis=1))
+      return (tf.argmax(logits, axis=1, output_type=tf.int64), tf.nn.softmax(logits, axis=1))
 
     def no_answer():  # the model's second convolution rejects an empty batch
       return tf.zeros([0], tf.int64), tf.zeros([0, NUM_CLASSES], tf.float32)
@@ -73,8 +74,9 @@ def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = T
     classes, probabilities = tf.cond(tf.shape(images)[0] > 0, answer, no_answer)
     return {'classes': classes, 'probabilities': probabilities}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)]
+  )
   def classify(image):
     return predict(image)
 

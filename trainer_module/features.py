@@ -3,6 +3,7 @@
 What ExampleGen writes per tf.train.Example, what the Trainer and the Evaluator read, what the
 model takes and predicts, and the split names.
 """
+
 IMAGE_KEY = 'image'  # 784 raw uint8 bytes, row-major, 0 = background
 LABEL_KEY = 'label'  # int64 digit 0-9
 IMAGE_SIZE = 28  # images are IMAGE_SIZE x IMAGE_SIZE

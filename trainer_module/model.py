@@ -1,4 +1,5 @@
 """The seed's CNN (TensorFlow official/mnist), unchanged, in Keras 3."""
+
 import keras
 
 from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
@@ -13,7 +14,8 @@ def build_model(precision: str = 'float32') -> keras.Model:
   given to each layer, not set globally, so nothing else in the process changes.
   """
   policy = precision
-  return keras.Sequential([
+  return keras.Sequential(
+    [
       keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE), name=IMAGE_KEY),
       keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1), dtype=policy),
       keras.layers.Conv2D(32, 5, padding='same', activation='relu', dtype=policy),
@@ -24,4 +26,6 @@ def build_model(precision: str = 'float32') -> keras.Model:
       keras.layers.Dense(1024, activation='relu', dtype=policy),
       keras.layers.Dropout(0.4, dtype=policy),
       keras.layers.Dense(NUM_CLASSES, dtype='float32'),  # logits, float32 under every policy
-  ], name='mnist_cnn')
+    ],
+    name='mnist_cnn',
+  )

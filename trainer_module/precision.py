@@ -7,6 +7,7 @@ Under either mixed policy the model computes in 16 bits with float32 weights; it
 The choice itself (`choose`) is a pure function of the flags found, so it is unit-tested; `detect`
 reads them from /proc/cpuinfo and TensorFlow's device list.
 """
+
 from typing import Iterable, Optional, Sequence, Set, Tuple
 
 from trainer_module.config import PRECISIONS
@@ -28,8 +29,12 @@ def cpu_flags(cpuinfo: str) -> Set[str]:
   return set()
 
 
-def choose(requested: str, cpu: Iterable[str] = (),
-           gpu_capabilities: Sequence[Tuple[int, int]] = (), tpu: bool = False) -> str:
+def choose(
+  requested: str,
+  cpu: Iterable[str] = (),
+  gpu_capabilities: Sequence[Tuple[int, int]] = (),
+  tpu: bool = False,
+) -> str:
   """The policy `requested` stands for: itself, or for `auto` what suits the devices.
 
   cpu: the CPU's flags; gpu_capabilities: (major, minor) of each GPU that will train; tpu: training
@@ -60,6 +65,7 @@ def _read_cpuinfo(path: str = '/proc/cpuinfo') -> str:
 
 def _gpu_capabilities():
   import tensorflow as tf  # deferred: the CPU-flag rule above is pure; only GPUs need TF
+
   capabilities = []
   for gpu in tf.config.list_physical_devices('GPU'):
     details = tf.config.experimental.get_device_details(gpu)
@@ -71,5 +77,9 @@ def detect(requested: str, tpu: bool = False, cpuinfo: Optional[str] = None) -> 
   """`choose` with the flags of this machine (the one that trains)."""
   if requested != 'auto':
     return choose(requested)
-  return choose(requested, cpu_flags(_read_cpuinfo() if cpuinfo is None else cpuinfo),
-                [] if tpu else _gpu_capabilities(), tpu)
+  return choose(
+    requested,
+    cpu_flags(_read_cpuinfo() if cpuinfo is None else cpuinfo),
+    [] if tpu else _gpu_capabilities(),
+    tpu,
+  )

@@ -1,4 +1,5 @@
 """Distribution strategy by config, as the seed's mnist.py (GPUs) and mnist_tpu.py (TPU) did."""
+
 import dataclasses
 import json
 import os
@@ -60,8 +61,10 @@ def plan_strategy(config: TrainingConfig, env: Optional[Mapping[str, str]] = Non
   if config.strategy == 'multi_worker':
     raw = env.get('TF_CONFIG')
     if not raw:
-      raise StrategyError('--strategy multi_worker needs TF_CONFIG describing the cluster '
-                          '(set by Kubeflow/TFJob, or by hand)')
+      raise StrategyError(
+        '--strategy multi_worker needs TF_CONFIG describing the cluster '
+        '(set by Kubeflow/TFJob, or by hand)'
+      )
     try:
       tf_config = json.loads(raw)
       tf_config['cluster']['worker']
@@ -118,6 +121,7 @@ def wait_for_grpc(worker: str, seconds: float) -> Optional[str]:
   None once it does; otherwise why not ('timeout' if nothing answered in time). A refused or
   unreachable port fails as soon as gRPC reports the failure, with the socket's reason."""
   import grpc  # deferred: only the TPU path needs it
+
   host, _, port = worker.rpartition(':')
   host = host.strip('[]')
   deadline = time.monotonic() + seconds
@@ -171,15 +175,18 @@ def _connect_tpu(plan: StrategyPlan) -> tf.distribute.Strategy:
 
   try:
     resolver, workers = _bounded(
-        resolve, timeout,
-        f'TPU {name} was not resolved within {_seconds(timeout)} (the GCE metadata server or the '
-        f'Cloud TPU API did not answer; outside GCP pass --tpu grpc://HOST:PORT)')
+      resolve,
+      timeout,
+      f'TPU {name} was not resolved within {_seconds(timeout)} (the GCE metadata server or the '
+      f'Cloud TPU API did not answer; outside GCP pass --tpu grpc://HOST:PORT)',
+    )
   except StrategyError:
     raise
   except urllib.error.URLError as e:  # only names go to the network here: the metadata server
-    raise StrategyError(f'TPU {name} could not be resolved: the GCE metadata server did not '
-                        f'answer ({_first_line(e.reason)}); outside GCP pass --tpu grpc://HOST:PORT'
-                        ) from None
+    raise StrategyError(
+      f'TPU {name} could not be resolved: the GCE metadata server did not '
+      f'answer ({_first_line(e.reason)}); outside GCP pass --tpu grpc://HOST:PORT'
+    ) from None
   except Exception as e:  # noqa: BLE001  # the client's errors are many and wordy
     raise StrategyError(f'TPU {name} could not be resolved: {_first_line(e)}') from None
 
@@ -202,9 +209,11 @@ def _connect_tpu(plan: StrategyPlan) -> tf.distribute.Strategy:
   init_timeout = TPU_INIT_FACTOR * timeout
   try:
     strategy = _bounded(
-        connect_and_initialise, init_timeout,
-        f'TPU {name} answered but was not connected and initialised within '
-        f'{_seconds(init_timeout)} (is it busy, restarting or still starting up?)')
+      connect_and_initialise,
+      init_timeout,
+      f'TPU {name} answered but was not connected and initialised within '
+      f'{_seconds(init_timeout)} (is it busy, restarting or still starting up?)',
+    )
   except StrategyError:
     raise
   except (tf.errors.OpError, RuntimeError, ValueError) as e:
@@ -226,9 +235,13 @@ def build_strategy(plan: StrategyPlan) -> tf.distribute.Strategy:
   return tf.distribute.get_strategy()
 
 
-def global_batch_size(per_step_batch: int, strategy: tf.distribute.Strategy, plan: StrategyPlan) -> int:
+def global_batch_size(
+  per_step_batch: int, strategy: tf.distribute.Strategy, plan: StrategyPlan
+) -> int:
   """--batch-size is the global batch; TPUs need it to split evenly over the replicas."""
   replicas = strategy.num_replicas_in_sync
   if plan.static_shapes and per_step_batch % replicas:
-    raise StrategyError(f'batch size {per_step_batch} is not divisible by the {replicas} TPU replicas')
+    raise StrategyError(
+      f'batch size {per_step_batch} is not divisible by the {replicas} TPU replicas'
+    )
   return per_step_batch

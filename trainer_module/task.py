@@ -12,6 +12,7 @@ default the last 5,000 of MNIST's 60,000) is held out for the per-epoch validati
 (`val_loss`/`val_accuracy`); the rest is trained on. The `eval` split (MNIST's test set, in
 fn_args.eval_files) is not read here: it is left to the Evaluator's gate.
 """
+
 import argparse
 import json
 import os
@@ -20,26 +21,24 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Tuple
 
-from absl import logging
 import keras
 import tensorflow as tf
+from absl import logging
 
-from trainer_module import augment
-from trainer_module import data
-from trainer_module import export
+from trainer_module import augment, data, export
 from trainer_module import precision as precision_lib
 from trainer_module import strategy as strategy_lib
 from trainer_module.config import TRAINING_PLAN_LOG, TrainingConfig
-from trainer_module.features import HISTORY_FILE
 from trainer_module.custom_loop import CustomLoop
+from trainer_module.features import HISTORY_FILE
 from trainer_module.model import build_model
-
 
 
 def _learning_rate(config: TrainingConfig, steps_per_epoch: int):
   decay_steps = max(1, config.epochs * steps_per_epoch)
   return keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, decay_steps, alpha=config.final_learning_rate_fraction)
+    config.learning_rate, decay_steps, alpha=config.final_learning_rate_fraction
+  )
 
 
 def _steps(examples: int, batch_size: int, drop_remainder: bool) -> int:
@@ -57,14 +56,17 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
   return task_type == 'worker' and task_id == 0 and 'chief' not in resolver.cluster_spec().as_dict()
 
 
-def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], verbose=None
-          ) -> Tuple[keras.Model, Dict[str, List[float]], tf.distribute.Strategy]:
+def train(
+  config: TrainingConfig, train_files, model_run_dir: Optional[str], verbose=None
+) -> Tuple[keras.Model, Dict[str, List[float]], tf.distribute.Strategy]:
   """Trains the seed CNN on the `train` TFRecords, its last examples held out for validation.
 
   Returns the model, the history (Model.fit's .history keys, whichever loop ran) and the
   strategy. TensorBoard logs go to model_run_dir (on the chief; other workers' to a temp dir)."""
   if config.seed is not None:
-    keras.utils.set_random_seed(config.seed)  # weights and dropout; shuffling and augmentation below
+    keras.utils.set_random_seed(
+      config.seed
+    )  # weights and dropout; shuffling and augmentation below
   plan = strategy_lib.plan_strategy(config)
   strategy = strategy_lib.build_strategy(plan)
   batch_size = strategy_lib.global_batch_size(config.batch_size, strategy, plan)
@@ -75,12 +77,21 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
   logging.info(TRAINING_PLAN_LOG, config.describe(policy, fitted, held_out))
   steps_per_epoch = _steps(fitted, batch_size, plan.static_shapes)
   if steps_per_epoch == 0:
-    raise ValueError(f'no full training batch of {batch_size} examples in the {fitted} training '
-                     f'examples of {train_files}')
-  train_ds = data.make_dataset(train_files, batch_size, shuffle=True, drop_remainder=plan.static_shapes,
-                               seed=config.seed, take=fitted)
-  augmentation = augment.Augmentation(config.augment_rotation, config.augment_zoom, config.augment_shift,
-                                      config.augment_flip)
+    raise ValueError(
+      f'no full training batch of {batch_size} examples in the {fitted} training '
+      f'examples of {train_files}'
+    )
+  train_ds = data.make_dataset(
+    train_files,
+    batch_size,
+    shuffle=True,
+    drop_remainder=plan.static_shapes,
+    seed=config.seed,
+    take=fitted,
+  )
+  augmentation = augment.Augmentation(
+    config.augment_rotation, config.augment_zoom, config.augment_shift, config.augment_flip
+  )
   if augmentation.enabled:
     train_ds = augment.augment_dataset(train_ds, augmentation, seed=config.seed)
   # Known sizes let Keras show real progress bars and end epochs without warnings.
@@ -89,10 +100,13 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
   if held_out:
     validation_steps = _steps(held_out, batch_size, plan.static_shapes)
     if validation_steps == 0:
-      raise ValueError(f'the {held_out} validation examples make no full batch of {batch_size} '
-                       '(TPU shapes are static): pass --validation-examples 0 or a larger number')
-    validation_ds = data.make_dataset(train_files, batch_size, shuffle=False,
-                                      drop_remainder=plan.static_shapes, skip=fitted)
+      raise ValueError(
+        f'the {held_out} validation examples make no full batch of {batch_size} '
+        '(TPU shapes are static): pass --validation-examples 0 or a larger number'
+      )
+    validation_ds = data.make_dataset(
+      train_files, batch_size, shuffle=False, drop_remainder=plan.static_shapes, skip=fitted
+    )
     validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(validation_steps))
 
   with strategy.scope():
@@ -108,31 +122,49 @@ def train(config: TrainingConfig, train_files, model_run_dir: Optional[str], ver
   try:
     if config.training_loop == 'custom':
       history = CustomLoop(model, optimizer, strategy).fit(
-          train_ds, config.epochs, validation_ds, log_dir, verbose=verbose if chief else 0,
-          steps_per_epoch=steps_per_epoch)
+        train_ds,
+        config.epochs,
+        validation_ds,
+        log_dir,
+        verbose=verbose if chief else 0,
+        steps_per_epoch=steps_per_epoch,
+      )
     else:
       with strategy.scope():
         model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')])
-      callbacks = [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch')] if log_dir else []
+          optimizer=optimizer,
+          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+          metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')],
+        )
+      callbacks = (
+        [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch')] if log_dir else []
+      )
       # One iterator for the whole run (repeat + steps_per_epoch: Keras keeps its iterator across
       # epochs then). A new one per epoch made the main thread wait in the old one's destructor
       # for tf.data's autotune thread: idle stalls of 1-11 s at epoch boundaries, 0 CPU.
       history = model.fit(
-          train_ds.repeat(), epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-          validation_data=None if validation_ds is None else validation_ds.repeat(),
-          validation_steps=None if validation_ds is None else validation_steps,
-          verbose=verbose, callbacks=callbacks).history
+        train_ds.repeat(),
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=None if validation_ds is None else validation_ds.repeat(),
+        validation_steps=None if validation_ds is None else validation_steps,
+        verbose=verbose,
+        callbacks=callbacks,
+      ).history
   finally:
     if not chief:
       shutil.rmtree(log_dir, ignore_errors=True)
   return model, {k: [float(v) for v in values] for k, values in history.items()}, strategy
 
 
-def save_outputs(model: keras.Model, history: Dict[str, List[float]], strategy: tf.distribute.Strategy,
-                 serving_model_dir: str, model_run_dir: str, polarity: bool = True) -> None:
+def save_outputs(
+  model: keras.Model,
+  history: Dict[str, List[float]],
+  strategy: tf.distribute.Strategy,
+  serving_model_dir: str,
+  model_run_dir: str,
+  polarity: bool = True,
+) -> None:
   """The serving SavedModel and history.json, written by the chief.
 
   Every worker of a multi-worker run exports (saving may need all of them), the others into a
@@ -150,22 +182,36 @@ def save_outputs(model: keras.Model, history: Dict[str, List[float]], strategy: 
     json.dump(history, f)
 
 
-def train_and_export(config: TrainingConfig, train_files, eval_files, serving_model_dir: str,
-                     model_run_dir: str, verbose=None) -> dict:
+def train_and_export(
+  config: TrainingConfig,
+  train_files,
+  eval_files,
+  serving_model_dir: str,
+  model_run_dir: str,
+  verbose=None,
+) -> dict:
   """Trains the seed CNN on the `train` TFRecords and writes the serving SavedModel.
 
   eval_files (the Evaluator's split) is accepted for the Trainer's calling convention and not
   read: validation comes out of train_files."""
   del eval_files
   model, history, strategy = train(config, train_files, model_run_dir, verbose)
-  save_outputs(model, history, strategy, serving_model_dir, model_run_dir, config.normalize_polarity)
+  save_outputs(
+    model, history, strategy, serving_model_dir, model_run_dir, config.normalize_polarity
+  )
   return history
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description='Train the seed CNN on the train split and export it.')
-  parser.add_argument('--train-files', required=True, action='append',
-                      help='file pattern of the train split\'s GZIP TFRecords (repeatable)')
+  parser = argparse.ArgumentParser(
+    description='Train the seed CNN on the train split and export it.'
+  )
+  parser.add_argument(
+    '--train-files',
+    required=True,
+    action='append',
+    help="file pattern of the train split's GZIP TFRecords (repeatable)",
+  )
   parser.add_argument('--serving-model-dir', required=True)
   parser.add_argument('--model-run-dir', required=True)
   parser.add_argument('--config', default='{}', help='TrainingConfig fields as JSON')
@@ -181,8 +227,13 @@ def main(argv=None) -> int:
 def run_fn(fn_args) -> None:
   """TFX Trainer hook: hyperparameters arrive in fn_args.custom_config (a TrainingConfig)."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
-  train_and_export(config, fn_args.train_files, fn_args.eval_files,
-                   fn_args.serving_model_dir, fn_args.model_run_dir)
+  train_and_export(
+    config,
+    fn_args.train_files,
+    fn_args.eval_files,
+    fn_args.serving_model_dir,
+    fn_args.model_run_dir,
+  )
 
 
 if __name__ == '__main__':

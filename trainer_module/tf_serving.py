@@ -24,6 +24,7 @@ request (a PredictLog through the Predict code, predict_util.cc: signature
 signature's). A record it cannot parse or a request that fails makes the load fail, so the
 requests here are valid digits, and tests/trainer_module/test_tf_serving.py runs each of them.
 """
+
 import os
 from typing import Iterator, List, Optional, Tuple
 
@@ -48,13 +49,16 @@ EXAMPLES_KEY = 'examples'  # serving_default's input
 
 def example(image_bytes: bytes) -> bytes:
   """A serialized tf.Example with the `image` feature serving_default parses (784 raw bytes)."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes]))
-  })).SerializeToString()
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes]))}
+    )
+  ).SerializeToString()
 
 
-def predict_log(signature_name: str, inputs: dict,
-                model_name: str = MODEL_NAME) -> prediction_log_pb2.PredictionLog:
+def predict_log(
+  signature_name: str, inputs: dict, model_name: str = MODEL_NAME
+) -> prediction_log_pb2.PredictionLog:
   """A PredictionLog holding one PredictRequest (no response: warmup ignores it)."""
   log = prediction_log_pb2.PredictionLog()
   request = log.predict_log.request
@@ -65,8 +69,9 @@ def predict_log(signature_name: str, inputs: dict,
   return log
 
 
-def warmup_requests(images: Optional[np.ndarray] = None
-                    ) -> List[Tuple[str, prediction_log_pb2.PredictionLog]]:
+def warmup_requests(
+  images: Optional[np.ndarray] = None,
+) -> List[Tuple[str, prediction_log_pb2.PredictionLog]]:
   """(description, PredictionLog) for each signature: one image, then a batch of all.
 
   `images`: float [N,28,28] in [0, 1]; by default the seed's examples.npy (a 5 and a 3, dark on
@@ -79,11 +84,21 @@ def warmup_requests(images: Optional[np.ndarray] = None
   mnist_bytes = [(255 - np.round(image * 255)).astype(np.uint8).tobytes() for image in images]
   requests = []
   for batch in (images[:1], images):
-    requests.append((f'{CLASSIFY_SIGNATURE} x{len(batch)}', predict_log(
-        CLASSIFY_SIGNATURE, {IMAGE_KEY: tf.constant(batch, tf.float32)})))
+    requests.append(
+      (
+        f'{CLASSIFY_SIGNATURE} x{len(batch)}',
+        predict_log(CLASSIFY_SIGNATURE, {IMAGE_KEY: tf.constant(batch, tf.float32)}),
+      )
+    )
   for batch in (mnist_bytes[:1], mnist_bytes):
-    requests.append((f'{SERVING_SIGNATURE} x{len(batch)}', predict_log(
-        SERVING_SIGNATURE, {EXAMPLES_KEY: tf.constant([example(b) for b in batch], tf.string)})))
+    requests.append(
+      (
+        f'{SERVING_SIGNATURE} x{len(batch)}',
+        predict_log(
+          SERVING_SIGNATURE, {EXAMPLES_KEY: tf.constant([example(b) for b in batch], tf.string)}
+        ),
+      )
+    )
   return requests
 
 
@@ -108,7 +123,8 @@ def models_config_text(base_path: str, model_name: str = MODEL_NAME) -> str:
   serving_config.md), serving the numbered versions under base_path."""
   server_config = model_server_config_pb2.ModelServerConfig()
   server_config.model_config_list.config.add(
-      name=model_name, base_path=base_path, model_platform=MODEL_PLATFORM)
+    name=model_name, base_path=base_path, model_platform=MODEL_PLATFORM
+  )
   return text_format.MessageToString(server_config)
 
 

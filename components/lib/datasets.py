@@ -6,6 +6,7 @@ must be the canonical one. `idx` is any 10-class set of 28x28 images in the same
 
 No TensorFlow here: the IDX validation and the command line import it.
 """
+
 import dataclasses
 from typing import Dict, Optional, Tuple
 
@@ -54,75 +55,100 @@ class Dataset:
     return '' if self.name == 'mnist' else self.name
 
 
-def _files(counts: Tuple[Optional[int], Optional[int]],
-           digests: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[IdxFile, IdxFile]]:
+def _files(
+  counts: Tuple[Optional[int], Optional[int]], digests: Optional[Dict[str, str]] = None
+) -> Dict[str, Tuple[IdxFile, IdxFile]]:
   digests = digests or {}
 
   def one(name, magic, count):
     return IdxFile(name, magic, count, digests.get(name))
 
   return {
-      'train': (one('train-images-idx3-ubyte.gz', IMAGE_MAGIC, counts[0]),
-                one('train-labels-idx1-ubyte.gz', LABEL_MAGIC, counts[0])),
-      't10k': (one('t10k-images-idx3-ubyte.gz', IMAGE_MAGIC, counts[1]),
-               one('t10k-labels-idx1-ubyte.gz', LABEL_MAGIC, counts[1])),
+    'train': (
+      one('train-images-idx3-ubyte.gz', IMAGE_MAGIC, counts[0]),
+      one('train-labels-idx1-ubyte.gz', LABEL_MAGIC, counts[0]),
+    ),
+    't10k': (
+      one('t10k-images-idx3-ubyte.gz', IMAGE_MAGIC, counts[1]),
+      one('t10k-labels-idx1-ubyte.gz', LABEL_MAGIC, counts[1]),
+    ),
   }
 
 
 DIGITS = tuple(str(i) for i in range(10))
 
 MNIST = Dataset(
-    name='mnist',
-    title='MNIST',
-    files=_files((60000, 10000), {
-        'train-images-idx3-ubyte.gz': 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
-        'train-labels-idx1-ubyte.gz': '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
-        't10k-images-idx3-ubyte.gz': '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
-        't10k-labels-idx1-ubyte.gz': 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
-    }),
-    class_names=DIGITS,
-    default_accuracy_threshold=0.99,
-    normalize_polarity=True,
-    # The seed fetched from the CVDF mirror; the second is PyTorch's mirror of the same files.
-    mirrors=('https://storage.googleapis.com/cvdf-datasets/mnist/',
-             'https://ossci-datasets.s3.amazonaws.com/mnist/'),
-    env_var='MNIST_DATA_DIR',
-    mirrors_env_var='MNIST_MIRRORS',
+  name='mnist',
+  title='MNIST',
+  files=_files(
+    (60000, 10000),
+    {
+      'train-images-idx3-ubyte.gz': 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
+      'train-labels-idx1-ubyte.gz': '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
+      't10k-images-idx3-ubyte.gz': '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
+      't10k-labels-idx1-ubyte.gz': 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
+    },
+  ),
+  class_names=DIGITS,
+  default_accuracy_threshold=0.99,
+  normalize_polarity=True,
+  # The seed fetched from the CVDF mirror; the second is PyTorch's mirror of the same files.
+  mirrors=(
+    'https://storage.googleapis.com/cvdf-datasets/mnist/',
+    'https://ossci-datasets.s3.amazonaws.com/mnist/',
+  ),
+  env_var='MNIST_DATA_DIR',
+  mirrors_env_var='MNIST_MIRRORS',
 )
 
 # Zalando's Fashion-MNIST (github.com/zalandoresearch/fashion-mnist), MNIST's drop-in replacement:
 # same file names, sizes and format. Digests of the decompressed files, as Debian's
 # dataset-fashion-mnist package ships them (/usr/share/datasets/fashion-mnist).
 FASHION_MNIST = Dataset(
-    name='fashion-mnist',
-    title='Fashion-MNIST',
-    files=_files((60000, 10000), {
-        'train-images-idx3-ubyte.gz': 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
-        'train-labels-idx1-ubyte.gz': 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
-        't10k-images-idx3-ubyte.gz': '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
-        't10k-labels-idx1-ubyte.gz': '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
-    }),
-    class_names=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
-                 'Sneaker', 'Bag', 'Ankle boot'),
-    # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is MNIST's).
-    default_accuracy_threshold=0.85,
-    training_defaults=CLOTHES_TRAINING,  # mirrored, not moved (trainer_module/config.py)
-    # Keras' copy (tf.keras.datasets.fashion_mnist), then the project's own S3 website.
-    mirrors=('https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
-             'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'),
-    env_var='FASHION_MNIST_DATA_DIR',
-    mirrors_env_var='FASHION_MNIST_MIRRORS',
-    system_dirs=('/usr/share/datasets/fashion-mnist',),
+  name='fashion-mnist',
+  title='Fashion-MNIST',
+  files=_files(
+    (60000, 10000),
+    {
+      'train-images-idx3-ubyte.gz': 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+      'train-labels-idx1-ubyte.gz': 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+      't10k-images-idx3-ubyte.gz': '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+      't10k-labels-idx1-ubyte.gz': '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+    },
+  ),
+  class_names=(
+    'T-shirt/top',
+    'Trouser',
+    'Pullover',
+    'Dress',
+    'Coat',
+    'Sandal',
+    'Shirt',
+    'Sneaker',
+    'Bag',
+    'Ankle boot',
+  ),
+  # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is MNIST's).
+  default_accuracy_threshold=0.85,
+  training_defaults=CLOTHES_TRAINING,  # mirrored, not moved (trainer_module/config.py)
+  # Keras' copy (tf.keras.datasets.fashion_mnist), then the project's own S3 website.
+  mirrors=(
+    'https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
+    'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+  ),
+  env_var='FASHION_MNIST_DATA_DIR',
+  mirrors_env_var='FASHION_MNIST_MIRRORS',
+  system_dirs=('/usr/share/datasets/fashion-mnist',),
 )
 
 # Any 10-class set of 28x28 images in MNIST's four IDX files: the format checks, no digest pin,
 # no download (--data-dir names the folder).
 IDX = Dataset(
-    name='idx',
-    title='IDX',
-    files=_files((None, None)),
-    class_names=DIGITS,
-    default_accuracy_threshold=0.9,
+  name='idx',
+  title='IDX',
+  files=_files((None, None)),
+  class_names=DIGITS,
+  default_accuracy_threshold=0.9,
 )
 
 DATASETS: Dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST, IDX)}

@@ -2,6 +2,7 @@
 filled from the public mirrors. Other data sets (components/lib/datasets.py) the same way, with their
 own variable, system folder (Debian's dataset-fashion-mnist) and mirrors; `idx` needs --data-dir (tried in order, transient errors retried, a file kept only once
 its decompressed digest is the canonical one, every wait bounded)."""
+
 import gzip
 import http.client
 import os
@@ -13,8 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from components.lib import datasets
-from components.lib import idx
+from components.lib import datasets, idx
 from components.lib.datasets import IdxFile
 from components.lib.idx import MnistDataError, decompress, is_remote, sha256_hex
 from components.lib.local_files import open_regular
@@ -90,7 +90,6 @@ class _Watchdog:
     watchdog = self
 
     class Connection(base):
-
       def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._create_connection = watchdog.create_connection
@@ -197,8 +196,16 @@ def _reason(error: Exception, timeout: float) -> object:
   return reason if str(reason) else type(reason).__name__
 
 
-def _from_mirror(url: str, spec: IdxFile, retries: int, timeout: float, file_timeout: float,
-                 end: float, backoff: float, fetch: Fetch) -> Tuple[Optional[bytes], int, object]:
+def _from_mirror(
+  url: str,
+  spec: IdxFile,
+  retries: int,
+  timeout: float,
+  file_timeout: float,
+  end: float,
+  backoff: float,
+  fetch: Fetch,
+) -> Tuple[Optional[bytes], int, object]:
   """(the canonical file or None, tries made, the last problem); stops at `end` (monotonic)."""
   reason: object = None
   for attempt in range(1, retries + 1):
@@ -226,16 +233,18 @@ def _from_mirror(url: str, spec: IdxFile, retries: int, timeout: float, file_tim
   return None, retries, reason
 
 
-def download(cache_dir: str,
-             mirrors: Optional[Sequence[str]] = None,
-             retries: int = 3,
-             timeout: float = TIMEOUT_S,
-             backoff: float = 1.0,
-             log: Log = lambda msg: None,
-             fetch: Fetch = _fetch,
-             file_timeout: float = FILE_TIMEOUT_S,
-             total_timeout: float = TOTAL_TIMEOUT_S,
-             dataset: Optional[datasets.Dataset] = None) -> str:
+def download(
+  cache_dir: str,
+  mirrors: Optional[Sequence[str]] = None,
+  retries: int = 3,
+  timeout: float = TIMEOUT_S,
+  backoff: float = 1.0,
+  log: Log = lambda msg: None,
+  fetch: Fetch = _fetch,
+  file_timeout: float = FILE_TIMEOUT_S,
+  total_timeout: float = TOTAL_TIMEOUT_S,
+  dataset: Optional[datasets.Dataset] = None,
+) -> str:
   """Makes sure `cache_dir` holds the four canonical files of `dataset` (default MNIST); returns
   `cache_dir`.
 
@@ -244,8 +253,10 @@ def download(cache_dir: str,
   dataset = datasets.get(dataset)
   mirrors = dataset.mirrors if mirrors is None else mirrors
   if not dataset.pinned:
-    raise MnistDataError(f'--dataset {dataset.name} has no download (no canonical files): '
-                         'pass --data-dir DIR, a folder holding the four IDX .gz files')
+    raise MnistDataError(
+      f'--dataset {dataset.name} has no download (no canonical files): '
+      'pass --data-dir DIR, a folder holding the four IDX .gz files'
+    )
   os.makedirs(cache_dir, exist_ok=True)
   end = time.monotonic() + total_timeout
   for spec in dataset.all_files:
@@ -257,23 +268,29 @@ def download(cache_dir: str,
       if time.monotonic() >= end:
         problems[url] = (0, 'not tried')
         continue
-      raw, tries, reason = _from_mirror(url, spec, retries, timeout, file_timeout, end, backoff,
-                                        fetch)
+      raw, tries, reason = _from_mirror(
+        url, spec, retries, timeout, file_timeout, end, backoff, fetch
+      )
       if raw is not None:
         _store(cache_dir, spec, raw)
         log(f'downloaded {spec.name} from {mirror}')
         break
       problems[url] = (tries, reason)
     else:
-      tried = '; '.join(f'{url}: {reason}' + (f' ({tries} {"try" if tries == 1 else "tries"})'
-                                              if tries else '')
-                        for url, (tries, reason) in problems.items())
-      within = (f'within the {_secs(total_timeout)} allowed' if time.monotonic() >= end
-                else 'from any mirror')
+      tried = '; '.join(
+        f'{url}: {reason}' + (f' ({tries} {"try" if tries == 1 else "tries"})' if tries else '')
+        for url, (tries, reason) in problems.items()
+      )
+      within = (
+        f'within the {_secs(total_timeout)} allowed'
+        if time.monotonic() >= end
+        else 'from any mirror'
+      )
       raise MnistDataError(
-          f'{spec.name}: could not download a valid copy {within} ({tried}); '
-          f'with no internet, pass --data-dir DIR (or set {dataset.env_var}) to a folder holding '
-          f'the four {dataset.title} .gz files')
+        f'{spec.name}: could not download a valid copy {within} ({tried}); '
+        f'with no internet, pass --data-dir DIR (or set {dataset.env_var}) to a folder holding '
+        f'the four {dataset.title} .gz files'
+      )
   return cache_dir
 
 
@@ -283,12 +300,15 @@ def default_cache_dir(env: Optional[dict] = None) -> str:
   return os.path.join(base, 'mnist-tfx')
 
 
-def resolve_data_dir(data_dir: Optional[str], env: Optional[dict] = None,
-                     cache_dir: Optional[str] = None,
-                     mirrors: Optional[Iterable[str]] = None,
-                     log: Log = lambda msg: None,
-                     dataset: Optional[datasets.Dataset] = None,
-                     system_dirs: Optional[Sequence[str]] = None) -> str:
+def resolve_data_dir(
+  data_dir: Optional[str],
+  env: Optional[dict] = None,
+  cache_dir: Optional[str] = None,
+  mirrors: Optional[Iterable[str]] = None,
+  log: Log = lambda msg: None,
+  dataset: Optional[datasets.Dataset] = None,
+  system_dirs: Optional[Sequence[str]] = None,
+) -> str:
   """--data-dir, else the data set's variable ($MNIST_DATA_DIR, $FASHION_MNIST_DATA_DIR), else a
   system folder holding all four files (Fashion-MNIST: Debian's dataset-fashion-mnist), else a
   download into the cache dir (MNIST at its top, others in a sub-folder named after them).

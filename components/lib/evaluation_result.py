@@ -4,6 +4,7 @@ validations TFRecords and eval_config.json of a ModelEvaluation, parsed with TFM
 protobuf modules alone. One reader for every caller: the ServingCheck, the KFP results step and
 the read-side tools. tests/inspection/test_fast_read_path.py checks it against TFMA's own
 loaders."""
+
 import dataclasses
 import importlib.util
 import json
@@ -25,6 +26,7 @@ _DIRECTIONS = {0: 'UNKNOWN', 1: 'HIGHER_IS_BETTER', 2: 'LOWER_IS_BETTER'}  # tfm
 @dataclasses.dataclass
 class Evaluation:
   """What one Evaluator run found, read from its output alone (any orchestrator, any filesystem)."""
+
   accuracy: Optional[float] = None
   baseline_accuracy: Optional[float] = None
   failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
@@ -47,8 +49,10 @@ def _tfma_protos() -> Dict[str, types.ModuleType]:
   else:
     spec = importlib.util.find_spec('tensorflow_model_analysis')
     root = spec.submodule_search_locations[0]
-    for name, path in (('tensorflow_model_analysis', root),
-                       ('tensorflow_model_analysis.proto', os.path.join(root, 'proto'))):
+    for name, path in (
+      ('tensorflow_model_analysis', root),
+      ('tensorflow_model_analysis.proto', os.path.join(root, 'proto')),
+    ):
       package = types.ModuleType(name)
       package.__path__ = [path]
       sys.modules[name] = package
@@ -78,7 +82,10 @@ def read_evaluation(uri: str) -> Evaluation:
   """What TFMA found and the gate it applied, read from the evaluation alone."""
   protos = _tfma_protos()
   evaluation = Evaluation()
-  metric_files = sorted(artifact_files.glob(os.path.join(uri, 'metrics*.tfrecord')) or artifact_files.glob(os.path.join(uri, 'metrics*')))
+  metric_files = sorted(
+    artifact_files.glob(os.path.join(uri, 'metrics*.tfrecord'))
+    or artifact_files.glob(os.path.join(uri, 'metrics*'))
+  )
   if not metric_files:
     raise FileNotFoundError(f'no TFMA metrics in {uri}')
   for path in metric_files:
@@ -105,12 +112,18 @@ def read_evaluation(uri: str) -> Evaluation:
           threshold = failure.metric_threshold
           value = failure.metric_value.double_value.value
           if threshold.HasField('change_threshold'):
-            evaluation.failures.append(f'{ACCURACY_METRIC} changed by {value:+.4f} against the last '
-                                       'blessed model (must not get worse)')
+            evaluation.failures.append(
+              f'{ACCURACY_METRIC} changed by {value:+.4f} against the last '
+              'blessed model (must not get worse)'
+            )
           else:
             bound = threshold.value_threshold.lower_bound.value
-            evaluation.failures.append(f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}')
-  for path in artifact_files.glob(os.path.join(uri, 'eval_config.json')):  # TFMA's record of the gate it applied
+            evaluation.failures.append(
+              f'{ACCURACY_METRIC} {value:.4f} is below the bound {bound:.4f}'
+            )
+  for path in artifact_files.glob(
+    os.path.join(uri, 'eval_config.json')
+  ):  # TFMA's record of the gate it applied
     with artifact_files.open_binary(path) as f:
       config = json.loads(f.read()).get('evalConfig', {})
     for spec in config.get('metricsSpecs', []):
@@ -124,6 +137,8 @@ def read_evaluation(uri: str) -> Evaluation:
         change = threshold.get('changeThreshold')
         if change is not None:
           direction = change.get('direction', 'UNKNOWN')
-          evaluation.change_threshold = {'absolute': float(change.get('absolute', 0.0)),
-                                         'direction': _DIRECTIONS.get(direction, direction)}
+          evaluation.change_threshold = {
+            'absolute': float(change.get('absolute', 0.0)),
+            'direction': _DIRECTIONS.get(direction, direction),
+          }
   return evaluation

@@ -4,6 +4,7 @@ Pure Python + numpy so it can run anywhere (the ExampleGen executor and its Beam
 Every problem is raised as `MnistDataError` whose message is one line naming the file and what is
 wrong with it. Getting the files (a folder, the download cache, the mirrors) is mnist_download's.
 """
+
 import contextlib
 import dataclasses
 import gzip
@@ -16,8 +17,8 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from components.lib import artifact_files, datasets, object_storage
-from components.lib.object_storage import enable_for
 from components.lib.datasets import IMAGE_MAGIC, IdxFile
+from components.lib.object_storage import enable_for
 from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 
 ROWS = COLS = IMAGE_SIZE
@@ -80,7 +81,8 @@ def _header_shape(name: str, head: bytes, spec: IdxFile) -> Tuple[int, Tuple[int
   if magic != spec.magic:
     kind = 'images' if spec.magic == IMAGE_MAGIC else 'labels'
     raise MnistDataError(
-        f'{name}: bad magic number {magic}, expected {spec.magic} (IDX {kind} file)')
+      f'{name}: bad magic number {magic}, expected {spec.magic} (IDX {kind} file)'
+    )
   count = int.from_bytes(head[4:8], 'big')
   if spec.magic != IMAGE_MAGIC:
     return 8, (count,)
@@ -107,8 +109,9 @@ class IdxReader:
   items (fewer only at the end); finish() checks nothing follows and gives the SHA-256 ('' when
   not asked for)."""
 
-  def __init__(self, name: str, stream, spec: IdxFile, digest: bool = True,
-               bound: Optional[int] = None):
+  def __init__(
+    self, name: str, stream, spec: IdxFile, digest: bool = True, bound: Optional[int] = None
+  ):
     self.name, self._stream = name, stream
     bound = size_bound(spec) if bound is None else bound
     head = self._read(16 if spec.magic == IMAGE_MAGIC else 8)
@@ -117,8 +120,10 @@ class IdxReader:
     self._item = int(np.prod(self.shape[1:], dtype=np.int64))
     self._expected = header + self.count * self._item
     if self._expected > bound:
-      raise MnistDataError(f'{name}: its header declares {self.count} items ({self._expected} '
-                           f'bytes), more than the {bound} bytes this data set allows')
+      raise MnistDataError(
+        f'{name}: its header declares {self.count} items ({self._expected} '
+        f'bytes), more than the {bound} bytes this data set allows'
+      )
     self._hash = hashlib.sha256(head) if digest else None
     self._got, self.done = header, 0
 
@@ -129,8 +134,10 @@ class IdxReader:
       raise MnistDataError(f'{self.name}: not a readable gzip file ({e})') from None
 
   def _size_error(self, size) -> MnistDataError:
-    return MnistDataError(f'{self.name}: size {size} bytes does not match its header '
-                          f'({self.count} items need {self._expected} bytes)')
+    return MnistDataError(
+      f'{self.name}: size {size} bytes does not match its header '
+      f'({self.count} items need {self._expected} bytes)'
+    )
 
   def read(self, n: int) -> np.ndarray:
     """The next min(n, items left) items as uint8 [n, ...]."""
@@ -139,7 +146,7 @@ class IdxReader:
     view, got = memoryview(data), 0
     try:
       while got < len(data):
-        size = self._stream.readinto(view[got:min(len(data), got + CHUNK)])
+        size = self._stream.readinto(view[got : min(len(data), got + CHUNK)])
         if not size:
           raise self._size_error(self._got + got)
         got += size
@@ -160,8 +167,9 @@ class IdxReader:
     return self._hash.hexdigest() if self._hash is not None else ''
 
 
-def read_idx(name: str, stream, spec: IdxFile, digest: bool = True,
-             bound: Optional[int] = None) -> Tuple[np.ndarray, str]:
+def read_idx(
+  name: str, stream, spec: IdxFile, digest: bool = True, bound: Optional[int] = None
+) -> Tuple[np.ndarray, str]:
   """Parses a whole IDX file from a binary stream of its decompressed bytes (IdxReader: header
   and declared size checked first, at most one byte past it read). Returns (array, SHA-256 or
   '')."""
@@ -175,8 +183,10 @@ def parse_idx(name: str, data: bytes, spec: IdxFile) -> np.ndarray:
   header, shape = _header_shape(name, data[:16], spec)
   expected = header + int(np.prod(shape, dtype=np.int64))
   if len(data) != expected:
-    raise MnistDataError(f'{name}: size {len(data)} bytes does not match its header '
-                         f'({shape[0]} items need {expected} bytes)')
+    raise MnistDataError(
+      f'{name}: size {len(data)} bytes does not match its header '
+      f'({shape[0]} items need {expected} bytes)'
+    )
   return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -187,8 +197,11 @@ def sha256_hex(data: bytes) -> str:
 def _read_problem(path: str, error: BaseException) -> str:
   """One phrase for why `path` could not be opened: the network's truth for a remote file."""
   if is_remote(path):
-    problem = object_storage.unreachable(path) or object_storage.denied(error) or \
-        object_storage.refused(path)
+    problem = (
+      object_storage.unreachable(path)
+      or object_storage.denied(error)
+      or object_storage.refused(path)
+    )
     if problem:
       return problem
   if isinstance(error, OSError):
@@ -228,15 +241,17 @@ def _check_labels(label_spec: IdxFile, labels: np.ndarray, offset: int = 0) -> N
   if labels.size and labels.max() >= NUM_CLASSES:
     bad = int(np.argmax(labels >= NUM_CLASSES))
     raise MnistDataError(
-        f'{label_spec.name}: label {int(labels[bad])} at index {offset + bad} is outside 0-9')
+      f'{label_spec.name}: label {int(labels[bad])} at index {offset + bad} is outside 0-9'
+    )
 
 
 def _check_digests(dataset: datasets.Dataset, found: Dict[IdxFile, str]) -> None:
   for spec, digest in found.items():
     if spec.sha256 and digest != spec.sha256:
       raise MnistDataError(
-          f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
-          f'{spec.sha256} (not the canonical {dataset.title} file)')
+        f'{spec.name}: SHA-256 of the decompressed file is {digest}, expected '
+        f'{spec.sha256} (not the canonical {dataset.title} file)'
+      )
 
 
 def _split_specs(dataset: datasets.Dataset, prefix: str) -> Tuple[IdxFile, IdxFile]:
@@ -245,9 +260,14 @@ def _split_specs(dataset: datasets.Dataset, prefix: str) -> Tuple[IdxFile, IdxFi
   return dataset.files[prefix]
 
 
-def read_chunks(data_dir: str, prefix: str, chunk: int, limit: Optional[int] = None,
-                dataset: Optional[datasets.Dataset] = None,
-                digests: Optional[Dict[str, str]] = None) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def read_chunks(
+  data_dir: str,
+  prefix: str,
+  chunk: int,
+  limit: Optional[int] = None,
+  dataset: Optional[datasets.Dataset] = None,
+  digests: Optional[Dict[str, str]] = None,
+) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """One split's (images, labels) in order, `chunk` examples at most at a time, from the two
   files inflated side by side: memory is one chunk whatever the split's size. Every check of
   load_split() is made on the way (a problem may surface after earlier chunks were yielded, so
@@ -266,7 +286,8 @@ def read_chunks(data_dir: str, prefix: str, chunk: int, limit: Optional[int] = N
     images, labels = readers
     if images.count != labels.count:
       raise MnistDataError(
-          f'{label_spec.name}: {labels.count} labels but {image_spec.name} has {images.count} images')
+        f'{label_spec.name}: {labels.count} labels but {image_spec.name} has {images.count} images'
+      )
     total = images.count if whole else min(limit, images.count)
     while images.done < total:
       start = images.done
@@ -280,9 +301,13 @@ def read_chunks(data_dir: str, prefix: str, chunk: int, limit: Optional[int] = N
         digests.update({spec.name: digest for spec, digest in found.items()})
 
 
-def check_split(data_dir: str, prefix: str, dataset: Optional[datasets.Dataset] = None,
-                each: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
-                chunk: int = 10000) -> MnistSplitCheck:
+def check_split(
+  data_dir: str,
+  prefix: str,
+  dataset: Optional[datasets.Dataset] = None,
+  each: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
+  chunk: int = 10000,
+) -> MnistSplitCheck:
   """Fully validates one split as load_split() does, digests included, reading it as a stream
   (read_chunks): memory is one chunk. `each` sees every (images, labels) chunk in order."""
   dataset = datasets.get(dataset)
@@ -297,8 +322,9 @@ def check_split(data_dir: str, prefix: str, dataset: Optional[datasets.Dataset] 
   return MnistSplitCheck(count, digests)
 
 
-def load_split(data_dir: str, prefix: str, validated: bool = False,
-               dataset: Optional[datasets.Dataset] = None) -> MnistSplit:
+def load_split(
+  data_dir: str, prefix: str, validated: bool = False, dataset: Optional[datasets.Dataset] = None
+) -> MnistSplit:
   """Loads and fully validates one split ('train' or 't10k') of `dataset` (default MNIST) from
   `data_dir`; with `validated`, files validate_dir() already passed are only parsed (no digests
   again). A data set without pinned digests gets every check but the digest."""
@@ -309,7 +335,8 @@ def load_split(data_dir: str, prefix: str, validated: bool = False,
   # Structural problems first (clearer than a digest mismatch), then identity.
   if len(images) != len(labels):
     raise MnistDataError(
-        f'{label_spec.name}: {len(labels)} labels but {image_spec.name} has {len(images)} images')
+      f'{label_spec.name}: {len(labels)} labels but {image_spec.name} has {len(images)} images'
+    )
   _check_labels(label_spec, labels)
   if not validated:
     _check_digests(dataset, {image_spec: image_digest, label_spec: label_digest})
@@ -319,11 +346,16 @@ def load_split(data_dir: str, prefix: str, validated: bool = False,
 def validate_dir(data_dir: str, dataset: Optional[datasets.Dataset] = None) -> Dict[str, str]:
   """Validates all four files of `dataset` (default MNIST); returns file name -> decompressed
   SHA-256."""
-  return {name: digest for split in validate_splits(data_dir, dataset).values()
-          for name, digest in split.sha256.items()}
+  return {
+    name: digest
+    for split in validate_splits(data_dir, dataset).values()
+    for name, digest in split.sha256.items()
+  }
 
 
-def validate_splits(data_dir: str, dataset: Optional[datasets.Dataset] = None) -> Dict[str, MnistSplit]:
+def validate_splits(
+  data_dir: str, dataset: Optional[datasets.Dataset] = None
+) -> Dict[str, MnistSplit]:
   """Validates all four files; returns prefix ('train', 't10k') -> the split's arrays."""
   dataset = datasets.get(dataset)
   return {prefix: load_split(data_dir, prefix, dataset=dataset) for prefix in dataset.files}

@@ -1,10 +1,16 @@
 """Opening a local file that must be a regular file: a FIFO would block the reader forever, a
 device (/dev/zero) never ends, a socket cannot be read. Each is refused with one line."""
+
 import os
 import stat
 
-KINDS = ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
-         (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISDIR, 'a directory'))
+KINDS = (
+  (stat.S_ISFIFO, 'a FIFO'),
+  (stat.S_ISCHR, 'a character device'),
+  (stat.S_ISBLK, 'a block device'),
+  (stat.S_ISSOCK, 'a socket'),
+  (stat.S_ISDIR, 'a directory'),
+)
 
 
 class NotRegularFileError(OSError):

@@ -31,4 +31,4 @@ def type_names(name: str) -> Tuple[str, str]:
 
 def plain_type_name(name: str) -> str:
   """'Model' for both a local run's 'Model' and KFP's 'tfx.Model'."""
-  return name[len(KFP_TYPE_PREFIX):] if name.startswith(KFP_TYPE_PREFIX) else name
+  return name[len(KFP_TYPE_PREFIX) :] if name.startswith(KFP_TYPE_PREFIX) else name

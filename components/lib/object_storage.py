@@ -18,6 +18,7 @@ called", status 134: tensorflow/io#2039, fixed upstream but unreleased), which w
 task that succeeded. The exit guard ends such a process with its own status after Python's own
 shutdown (atexit handlers, flushed stdout/stderr), before the C++ static destructors run.
 """
+
 import atexit
 import ctypes
 import os
@@ -30,8 +31,12 @@ _enabled = False
 
 
 def _endpoint(environ) -> str:
-  endpoint = (environ.get('AWS_ENDPOINT_URL_S3') or environ.get('AWS_ENDPOINT_URL')
-              or environ.get('S3_ENDPOINT') or '')
+  endpoint = (
+    environ.get('AWS_ENDPOINT_URL_S3')
+    or environ.get('AWS_ENDPOINT_URL')
+    or environ.get('S3_ENDPOINT')
+    or ''
+  )
   if endpoint and '://' not in endpoint:  # TF 1.x style: S3_ENDPOINT=host:port, S3_USE_HTTPS=0
     https = environ.get('S3_USE_HTTPS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
     endpoint = f'{"https" if https else "http"}://{endpoint}'
@@ -71,6 +76,7 @@ def enable_s3() -> None:
   # Deferred: registers s3:// with tf.io.gfile (importing TensorFlow), and must come after the
   # variables above are set.
   import tensorflow_io  # noqa: F401
+
   if sys.platform.startswith('linux'):
     atexit.register(_exit_without_static_destructors)
   _enabled = True
@@ -142,15 +148,23 @@ def denied(error: BaseException) -> Optional[str]:
   PermissionDeniedError, HTTP 401/403 in the message), else None."""
   text = ' '.join(str(error).split())
   if type(error).__name__ in ('PermissionDeniedError', 'UnauthenticatedError') or any(
-      marker in text for marker in ('AccessDenied', 'Access Denied', 'HTTP 403', 'HTTP 401', '403 Forbidden')):
+    marker in text
+    for marker in ('AccessDenied', 'Access Denied', 'HTTP 403', 'HTTP 401', '403 Forbidden')
+  ):
     return f'access denied ({text[:200]})'
   return None
 
 
 # Error codes S3 (and MinIO, moto) answer for credentials it does not accept at all, as opposed
 # to valid credentials without the permission (AccessDenied).
-_BAD_CREDENTIALS = ('InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
-                    'InvalidClientTokenId', 'AuthorizationHeaderMalformed')
+_BAD_CREDENTIALS = (
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'AuthorizationHeaderMalformed',
+)
 
 
 def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]:
@@ -168,20 +182,25 @@ def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]
   names = dict(environ)
   configure_environment(names)
   endpoint = names.get('AWS_ENDPOINT_URL') or None
-  bucket, _, key = uri[len('s3://'):].partition('/')
-  config = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
-                                  retries={'total_max_attempts': 1},
-                                  s3={'addressing_style': 'path'} if endpoint else None)
+  bucket, _, key = uri[len('s3://') :].partition('/')
+  config = botocore.config.Config(
+    connect_timeout=timeout,
+    read_timeout=timeout,
+    retries={'total_max_attempts': 1},
+    s3={'addressing_style': 'path'} if endpoint else None,
+  )
   session = boto3.session.Session(
-      aws_access_key_id=names.get('AWS_ACCESS_KEY_ID'),
-      aws_secret_access_key=names.get('AWS_SECRET_ACCESS_KEY'),
-      aws_session_token=names.get('AWS_SESSION_TOKEN'),
-      region_name=names.get('AWS_DEFAULT_REGION') or 'us-east-1')
+    aws_access_key_id=names.get('AWS_ACCESS_KEY_ID'),
+    aws_secret_access_key=names.get('AWS_SECRET_ACCESS_KEY'),
+    aws_session_token=names.get('AWS_SESSION_TOKEN'),
+    region_name=names.get('AWS_DEFAULT_REGION') or 'us-east-1',
+  )
 
   def list_one(signed: bool) -> None:
     unsigned = {} if signed else {'signature_version': botocore.UNSIGNED}
-    session.client('s3', endpoint_url=endpoint, config=config.merge(botocore.config.Config(
-        **unsigned))).list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    session.client(
+      's3', endpoint_url=endpoint, config=config.merge(botocore.config.Config(**unsigned))
+    ).list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
 
   hint = 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
   try:

@@ -4,6 +4,7 @@ The packages (trainer_module, components, pipeline, …) sit side by side in the
 Child processes import them by name from any working directory: Beam's multi-processing
 workers unpickle the ExampleGen's transforms by module name, the ServingCheck's probe is
 `python -m components.serving_probe`."""
+
 import os
 from typing import Dict, Mapping, MutableMapping
 

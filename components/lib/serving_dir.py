@@ -26,8 +26,11 @@ def versions(serving_dir: str) -> List[int]:
   """The numbered version folders under a serving dir, ascending; none if it does not exist."""
   if not artifact_files.isdir(serving_dir):
     return []
-  return sorted(int(name) for name in artifact_files.listdir(serving_dir)
-                if is_version_name(name) and artifact_files.isdir(artifact_files.join(serving_dir, name)))
+  return sorted(
+    int(name)
+    for name in artifact_files.listdir(serving_dir)
+    if is_version_name(name) and artifact_files.isdir(artifact_files.join(serving_dir, name))
+  )
 
 
 def version_dir(serving_dir: str, version: int) -> str:
@@ -47,7 +50,9 @@ def newest_servable(serving_dir: str) -> Optional[Tuple[str, str]]:
 def provenance(path: str) -> Dict[str, Any]:
   """What a version was pushed from; {} for one without a readable record (older or foreign)."""
   try:
-    record = json.loads(artifact_files.read_text(artifact_files.join(path, PROVENANCE_FILE)) or '{}')
+    record = json.loads(
+      artifact_files.read_text(artifact_files.join(path, PROVENANCE_FILE)) or '{}'
+    )
   except Exception:  # noqa: BLE001  # any filesystem's error: an unreadable record is none
     return {}
   return record if isinstance(record, dict) else {}

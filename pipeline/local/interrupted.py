@@ -4,7 +4,7 @@ was pushed by an interrupted run of this pipeline is moved aside (never deleted)
 and named. The forensics use ML Metadata's own queries on the execution the record names."""
 
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_component_specs
@@ -17,8 +17,9 @@ INTERRUPTED_DIR = '.interrupted'  # under the serving dir: not a number, so no s
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY  # the Pusher's output key
 
 
-def _interrupted_push(store, record: Dict[str, Any], pipeline_root: str,
-                      pipeline_name: str) -> Optional[str]:
+def _interrupted_push(
+  store, record: Dict[str, Any], pipeline_root: str, pipeline_name: str
+) -> Optional[str]:
   """None when this store vouches that `record` (a version's provenance) is the push of this
   pipeline's Pusher execution that never completed; else why it cannot (or that it completed).
 
@@ -38,32 +39,46 @@ def _interrupted_push(store, record: Dict[str, Any], pipeline_root: str,
     return f'its push (execution {execution_id}) is not in this store'
   execution = executions[0]
   [execution_type] = store.get_execution_types_by_id([execution.type_id])
-  contexts = {(t.name, c.name) for c in store.get_contexts_by_execution(execution.id)
-              for t in store.get_context_types_by_id([c.type_id])}
-  node_ids = [name[len(pipeline_name) + 1:] for kind, name in contexts
-              if kind == mlmd.NODE_CONTEXT_TYPE and name.startswith(pipeline_name + '.')]
+  contexts = {
+    (t.name, c.name)
+    for c in store.get_contexts_by_execution(execution.id)
+    for t in store.get_context_types_by_id([c.type_id])
+  }
+  node_ids = [
+    name[len(pipeline_name) + 1 :]
+    for kind, name in contexts
+    if kind == mlmd.NODE_CONTEXT_TYPE and name.startswith(pipeline_name + '.')
+  ]
   local_pipeline = (mlmd.PIPELINE_CONTEXT_TYPES[0], pipeline_name)
   if not execution_type.name.endswith(names.PUSHER) or local_pipeline not in contexts:
-    return f'execution {execution_id} of this store is not this pipeline\'s Pusher'
-  if uri not in {ArtifactPath(pipeline_root, node, PUSHED_MODEL_KEY, execution_id).uri
-                 for node in node_ids}:
+    return f"execution {execution_id} of this store is not this pipeline's Pusher"
+  if uri not in {
+    ArtifactPath(pipeline_root, node, PUSHED_MODEL_KEY, execution_id).uri for node in node_ids
+  }:
     return f'execution {execution_id} of this store writes elsewhere'
   events = store.get_events_by_execution_ids([execution.id])
   artifacts = {a.id: a.uri for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-  outputs = {artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.OUTPUT}
-  inputs = {artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.INPUT}
+  outputs = {
+    artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.OUTPUT
+  }
+  inputs = {
+    artifacts.get(e.artifact_id) for e in events if e.type == metadata_store_pb2.Event.INPUT
+  }
   if outputs - {uri}:
     return f'execution {execution_id} of this store recorded another output'
   if record.get(serving_dir.MODEL_URI) not in inputs:
     return f'execution {execution_id} of this store pushed another model'
-  if execution.last_known_state in (metadata_store_pb2.Execution.COMPLETE,
-                                    metadata_store_pb2.Execution.CACHED):
+  if execution.last_known_state in (
+    metadata_store_pb2.Execution.COMPLETE,
+    metadata_store_pb2.Execution.CACHED,
+  ):
     return 'complete'
   return None
 
 
-def set_aside_interrupted_pushes(metadata_config, serving: str, pipeline_root: str,
-                                 pipeline_name: str):
+def set_aside_interrupted_pushes(
+  metadata_config, serving: str, pipeline_root: str, pipeline_name: str
+):
   """Moves aside (to <serving dir>/.interrupted/<version>) each version that this store vouches
   was pushed by an interrupted run of this pipeline: the Pusher renamed it into place, then the
   run was killed before its execution was marked COMPLETE (_interrupted_push says what
@@ -77,7 +92,9 @@ def set_aside_interrupted_pushes(metadata_config, serving: str, pipeline_root: s
   moved, unvouched = [], []
   for version in versions:
     version_dir = serving_dir.version_dir(serving, version)
-    reason = _interrupted_push(store, serving_dir.provenance(version_dir), pipeline_root, pipeline_name)
+    reason = _interrupted_push(
+      store, serving_dir.provenance(version_dir), pipeline_root, pipeline_name
+    )
     if reason == 'complete':
       continue
     if reason:

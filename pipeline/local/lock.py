@@ -48,13 +48,19 @@ class OutputDirLock:
       blocker = _not_a_directory(output_dir)
       if blocker:
         what = 'it is a file' if blocker == output_dir else f'{blocker} is a file'
-        raise RunError(f'error: --output-dir {output_dir}: {what}, not a directory', ExitCode.USAGE) from None
+        raise RunError(
+          f'error: --output-dir {output_dir}: {what}, not a directory', ExitCode.USAGE
+        ) from None
       if os.path.lexists(self.paths.lock_path) and os.access(output_dir, os.W_OK | os.X_OK):
-        raise RunError(f'error: {self.paths.lock_path}: this output dir\'s run lock cannot be opened '
-                       f'({e.strerror or type(e).__name__}); if no run is using {output_dir}, remove it '
-                       f'(rm -r {self.paths.lock_path}) and rerun') from None
-      raise RunError(f'error: --output-dir {output_dir}: cannot write there '
-                     f'({e.strerror or type(e).__name__}); choose a directory you can write to') from None
+        raise RunError(
+          f"error: {self.paths.lock_path}: this output dir's run lock cannot be opened "
+          f'({e.strerror or type(e).__name__}); if no run is using {output_dir}, remove it '
+          f'(rm -r {self.paths.lock_path}) and rerun'
+        ) from None
+      raise RunError(
+        f'error: --output-dir {output_dir}: cannot write there '
+        f'({e.strerror or type(e).__name__}); choose a directory you can write to'
+      ) from None
     deadline = time.monotonic() + self.PATIENCE_S
     while True:
       try:
@@ -67,10 +73,16 @@ class OutputDirLock:
         holder = _read_holder(self._fd)
         os.close(self._fd)
         self._fd = None
-        raise RunError(f'error: {output_dir} is in use by another run ({describe_holder(holder)}); '
-                       'wait for it to end, or pass another --output-dir') from None
-    record = {'pid': os.getpid(), 'host': socket.gethostname(), 'run_id': self.run_id,
-              'started': datetime.datetime.now().isoformat(timespec='seconds')}
+        raise RunError(
+          f'error: {output_dir} is in use by another run ({describe_holder(holder)}); '
+          'wait for it to end, or pass another --output-dir'
+        ) from None
+    record = {
+      'pid': os.getpid(),
+      'host': socket.gethostname(),
+      'run_id': self.run_id,
+      'started': datetime.datetime.now().isoformat(timespec='seconds'),
+    }
     os.ftruncate(self._fd, 0)
     os.pwrite(self._fd, (json.dumps(record) + '\n').encode(), 0)
     return self

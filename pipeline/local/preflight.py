@@ -43,8 +43,10 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
   are kept. Returns where the old store went, if it was moved. Run under the output dir's lock."""
   serving = paths.serving_dir
   if os.path.lexists(serving) and not os.path.isdir(serving):
-    raise RunError(f'error: {serving} is a file, not the serving folder; move it aside '
-                   f'(mv {serving} {serving}.bak) and rerun')
+    raise RunError(
+      f'error: {serving} is a file, not the serving folder; move it aside '
+      f'(mv {serving} {serving}.bak) and rerun'
+    )
   if not sqlite:
     return None
   store = paths.metadata_path
@@ -56,9 +58,13 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
   if problem is None:
     return None
   if not fresh_store:
-    move = (f'move it aside (mv {store} {store}.bak) or ' if os.path.lexists(store) else 'restore it, or ')
-    raise RunError(f'error: ML Metadata store {store} is {problem}: {move}rerun with --fresh-store '
-                   'to start a new store (the versions in serving/ are kept)')
+    move = (
+      f'move it aside (mv {store} {store}.bak) or ' if os.path.lexists(store) else 'restore it, or '
+    )
+    raise RunError(
+      f'error: ML Metadata store {store} is {problem}: {move}rerun with --fresh-store '
+      'to start a new store (the versions in serving/ are kept)'
+    )
   moved = None
   if os.path.lexists(store):
     moved = f'{store}.{datetime.datetime.now().strftime("%Y%m%dT%H%M%S")}.bak'

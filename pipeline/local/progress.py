@@ -17,8 +17,9 @@ from trainer_module.config import TRAINING_PLAN_LOG
 class ComponentProgress(logging.Handler):
   """Turns the orchestrator's log records into 'Component  12.3 s' lines."""
 
-  def __init__(self, print_fn: Callable[[str], None] = print,
-               on_start: Optional[Callable[[str], None]] = None):
+  def __init__(
+    self, print_fn: Callable[[str], None] = print, on_start: Optional[Callable[[str], None]] = None
+  ):
     super().__init__(logging.INFO)
     self._print = print_fn
     self._on_start = on_start  # called with a component's id when it starts for real
@@ -31,12 +32,12 @@ class ComponentProgress(logging.Handler):
 
   # What a person sees when a component starts for real (not when it is served from cache).
   STARTING = {
-      names.EXAMPLE_GEN: f'{names.EXAMPLE_GEN}: validating the IDX files and writing TFRecords…',
-      names.TRAINER: f'{names.TRAINER}: training the seed CNN…',  # Keras' progress follows
-      names.EVALUATOR: f'{names.EVALUATOR}: TFMA on the eval split (candidate vs. last blessed '
-      'model)…',
-      names.SERVING_CHECK: f'{names.SERVING_CHECK}: loading the candidate in a fresh process, as a '
-      'model server would…',
+    names.EXAMPLE_GEN: f'{names.EXAMPLE_GEN}: validating the IDX files and writing TFRecords…',
+    names.TRAINER: f'{names.TRAINER}: training the seed CNN…',  # Keras' progress follows
+    names.EVALUATOR: f'{names.EVALUATOR}: TFMA on the eval split (candidate vs. last blessed '
+    'model)…',
+    names.SERVING_CHECK: f'{names.SERVING_CHECK}: loading the candidate in a fresh process, as a '
+    'model server would…',
   }
   NOTES = (names.EXAMPLE_COUNTS_LOG, names.SERVING_VERDICT_LOG)  # shown on the component's line
 
@@ -45,8 +46,11 @@ class ComponentProgress(logging.Handler):
     if msg == 'Component %s is running.':
       self.current = record.args[0]
       self.started[self.current] = time.monotonic()
-    elif (msg.startswith('Going to run a new execution') and self.current
-          and self.current not in self.announced):
+    elif (
+      msg.startswith('Going to run a new execution')
+      and self.current
+      and self.current not in self.announced
+    ):
       self.announced.add(self.current)
       if self.current in self.STARTING:
         self._print(self.STARTING[self.current])

@@ -35,29 +35,40 @@ def new_run_id() -> str:
   return datetime.datetime.now().isoformat()
 
 
-def _set_run_properties(metadata_config, pipeline_name: str, run_id: str,
-                        values: Dict[str, Any]) -> None:
+def _set_run_properties(
+  metadata_config, pipeline_name: str, run_id: str, values: Dict[str, Any]
+) -> None:
   """Writes custom properties on this run's pipeline_run context, registering it (and its parent
   pipeline context) first exactly as TFX's launcher would, so TFX then finds and uses it."""
   with metadata.Metadata(metadata_config) as handle:
     pipeline_context = context_lib.register_context_if_not_exists(
-        handle, constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline_name)
+      handle, constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline_name
+    )
     run_context = context_lib.register_context_if_not_exists(
-        handle, constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id, parent_contexts=[pipeline_context])
+      handle, constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id, parent_contexts=[pipeline_context]
+    )
     for key, value in values.items():
-      field = ('int_value' if isinstance(value, int) else
-               'double_value' if isinstance(value, float) else 'string_value')
+      field = (
+        'int_value'
+        if isinstance(value, int)
+        else 'double_value'
+        if isinstance(value, float)
+        else 'string_value'
+      )
       setattr(run_context.custom_properties[key], field, value)
     handle.store.put_contexts([run_context])
 
 
-def _record_end(metadata_config, pipeline_name: str, run_id: str, state: str,
-                seconds: float) -> None:
+def _record_end(
+  metadata_config, pipeline_name: str, run_id: str, state: str, seconds: float
+) -> None:
   """How the run ended and how its model was made. Best effort: the run is over whatever the
   store says; a reader that finds no end recorded sees the run as interrupted once this process
   is gone."""
   with contextlib.suppress(Exception):
-    _set_run_properties(metadata_config, pipeline_name, run_id, run_record.end_values(state, seconds))
+    _set_run_properties(
+      metadata_config, pipeline_name, run_id, run_record.end_values(state, seconds)
+    )
 
 
 def _runner_with_run_id(run_id: str) -> local_dag_runner.LocalDagRunner:
@@ -70,7 +81,8 @@ def _runner_with_run_id(run_id: str) -> local_dag_runner.LocalDagRunner:
   class Runner(local_dag_runner.LocalDagRunner):
     def run_with_ir(self, pipeline, run_options=None, **kwargs):
       runtime_parameter_utils.substitute_runtime_parameter(
-          pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+        pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+      )
       return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
 
   return Runner()
@@ -96,8 +108,14 @@ def _root_cause_message(error: Optional[BaseException]) -> Optional[str]:
   return None
 
 
-def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: bool, run_id: str,
-        started: float) -> List[str]:
+def run(
+  config: PipelineConfig,
+  metadata_config,
+  paths: LocalPaths,
+  verbose: bool,
+  run_id: str,
+  started: float,
+) -> List[str]:
   """The whole pipeline as run `run_id`; RunError on failure. `started` (time.monotonic()) is
   when the command started, for the recorded total time. Returns where the versions of
   interrupted pushes were moved aside, for the summary."""
@@ -106,11 +124,14 @@ def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: boo
   progress = progress_lib.ComponentProgress(on_start=start_early)
   progress_lib.install(verbose, progress)
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
-  moved, unvouched = set_aside_interrupted_pushes(metadata_config, config.serving_dir,
-                                                  config.pipeline_root, config.pipeline_name)
+  moved, unvouched = set_aside_interrupted_pushes(
+    metadata_config, config.serving_dir, config.pipeline_root, config.pipeline_name
+  )
   for version_dir, aside in moved:
-    print(f'Moved {version_dir} aside to {aside}: an interrupted run pushed it but never '
-          'recorded the push (nothing deleted; move it back to serve it)')
+    print(
+      f'Moved {version_dir} aside to {aside}: an interrupted run pushed it but never '
+      'recorded the push (nothing deleted; move it back to serve it)'
+    )
   for version_dir, reason in unvouched:
     print(f'Kept {version_dir}: not vouched for by this store ({reason})')
 
@@ -118,8 +139,12 @@ def run(config: PipelineConfig, metadata_config, paths: LocalPaths, verbose: boo
     _record_end(metadata_config, config.pipeline_name, run_id, state, time.monotonic() - started)
 
   try:
-    _set_run_properties(metadata_config, config.pipeline_name, run_id,
-                        {**run_record.this_process(), run_record.RUN_STATE: run_record.RUNNING})
+    _set_run_properties(
+      metadata_config,
+      config.pipeline_name,
+      run_id,
+      {**run_record.this_process(), run_record.RUN_STATE: run_record.RUNNING},
+    )
     _runner_with_run_id(run_id).run(create_pipeline(config, metadata_config))
   except KeyboardInterrupt:
     end(run_record.INTERRUPTED)

@@ -29,16 +29,25 @@ RUN_STATE = 'run_state'
 RUNNING, COMPLETE, FAILED, INTERRUPTED = 'running', 'complete', 'failed', 'interrupted'
 # How the model was made, written when the run ends.
 VERSIONS, GIT_COMMIT, MACHINE, TOTAL_SECONDS = 'versions', 'git_commit', 'machine', 'total_seconds'
-DISTRIBUTIONS = (('TensorFlow', 'tensorflow'), ('TFX', 'tfx'), ('Beam', 'apache-beam'),
-                 ('TFMA', 'tensorflow-model-analysis'), ('MLMD', 'ml-metadata'), ('Keras', 'keras'),
-                 ('Python', None))
+DISTRIBUTIONS = (
+  ('TensorFlow', 'tensorflow'),
+  ('TFX', 'tfx'),
+  ('Beam', 'apache-beam'),
+  ('TFMA', 'tensorflow-model-analysis'),
+  ('MLMD', 'ml-metadata'),
+  ('Keras', 'keras'),
+  ('Python', None),
+)
 _SAME_START_S = 0.05  # psutil reports a start time to the clock tick (10 ms)
 
 
 def this_process() -> Dict[str, Any]:
   """The runner's identity as recorded on its run."""
-  return {RUNNER_PID: os.getpid(), RUNNER_HOST: socket.gethostname(),
-          RUNNER_STARTED: psutil.Process().create_time()}
+  return {
+    RUNNER_PID: os.getpid(),
+    RUNNER_HOST: socket.gethostname(),
+    RUNNER_STARTED: psutil.Process().create_time(),
+  }
 
 
 def _recorded_start(runner: Dict[str, Any]) -> Optional[float]:
@@ -70,8 +79,13 @@ def process_alive(runner: Dict[str, Any]) -> Optional[bool]:
 
 def end_values(state: str, seconds: float) -> Dict[str, Any]:
   """What a run writes when it ends: its state, and how its model was made."""
-  return {RUN_STATE: state, TOTAL_SECONDS: round(seconds, 1), VERSIONS: json.dumps(versions()),
-          MACHINE: json.dumps(machine()), GIT_COMMIT: git_commit() or 'unknown (not a git checkout)'}
+  return {
+    RUN_STATE: state,
+    TOTAL_SECONDS: round(seconds, 1),
+    VERSIONS: json.dumps(versions()),
+    MACHINE: json.dumps(machine()),
+    GIT_COMMIT: git_commit() or 'unknown (not a git checkout)',
+  }
 
 
 def versions() -> Dict[str, str]:
@@ -93,8 +107,9 @@ def git_commit(root: str = PROJECT_ROOT) -> Optional[str]:
   """HEAD's commit, with ' (dirty)' when tracked files differ from it; None outside a checkout."""
 
   def git(*args):
-    return subprocess.run(['git', '-C', root, *args], capture_output=True, text=True, timeout=10,
-                          check=False)
+    return subprocess.run(
+      ['git', '-C', root, *args], capture_output=True, text=True, timeout=10, check=False
+    )
 
   try:
     head = git('rev-parse', 'HEAD')

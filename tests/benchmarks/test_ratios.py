@@ -1,4 +1,5 @@
 """benchmarks/ratios.py: its pure parts, and (slow) the quick mode end to end on tiny sizes."""
+
 import importlib.util
 import json
 import math
@@ -10,7 +11,9 @@ import pytest
 
 from tests.conftest import REPO
 
-_spec = importlib.util.spec_from_file_location('ratios', os.path.join(REPO, 'benchmarks', 'ratios.py'))
+_spec = importlib.util.spec_from_file_location(
+  'ratios', os.path.join(REPO, 'benchmarks', 'ratios.py')
+)
 ratios = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ratios)
 
@@ -21,10 +24,10 @@ _spec.loader.exec_module(ratios)
 #   logits: 1024 × 10                          =     10,240
 SEED_MACS = 627_200 + 10_035_200 + 3_211_264 + 10_240
 SEED_LAYERS = [
-    dict(kind='conv', out_h=28, out_w=28, filters=32, kernel_h=5, kernel_w=5, in_channels=1),
-    dict(kind='conv', out_h=14, out_w=14, filters=64, kernel_h=5, kernel_w=5, in_channels=32),
-    dict(kind='dense', inputs=3136, units=1024),
-    dict(kind='dense', inputs=1024, units=10),
+  dict(kind='conv', out_h=28, out_w=28, filters=32, kernel_h=5, kernel_w=5, in_channels=1),
+  dict(kind='conv', out_h=14, out_w=14, filters=64, kernel_h=5, kernel_w=5, in_channels=32),
+  dict(kind='dense', inputs=3136, units=1024),
+  dict(kind='dense', inputs=1024, units=10),
 ]
 
 CPUINFO = """processor\t: 0
@@ -72,6 +75,7 @@ def test_flops_of_the_seed_cnn_by_hand():
 
 def test_flops_read_from_the_real_model():
   from trainer_module.model import build_model
+
   assert ratios.describe_model(build_model()) == SEED_LAYERS
 
 
@@ -87,18 +91,44 @@ def test_parse_cpuinfo():
 
 
 def test_make_row_uses_medians_and_pairs():
-  row = ratios.make_row('b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare',
-                        [63.0, 70.0, 61.0], [47.0, 45.0, 50.0], goal='≤ 1.15')
+  row = ratios.make_row(
+    'b',
+    'b. pipeline ÷ bare script',
+    's wall',
+    'pipeline',
+    'bare',
+    [63.0, 70.0, 61.0],
+    [47.0, 45.0, 50.0],
+    goal='≤ 1.15',
+  )
   assert row['a_median'] == 63.0 and row['b_median'] == 47.0
   assert row['ratio'] == pytest.approx(63 / 47)
   assert row['pair_ratios'] == pytest.approx([63 / 47, 70 / 45, 61 / 50])
 
 
 def test_format_table():
-  rows = [ratios.make_row('b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare',
-                          [63.0, 61.0], [47.0, 45.0], goal='≤ 1.15', raw={'accuracy': [0.99, 0.98]}),
-          ratios.make_row('a', 'a. Trainer ÷ bare keras.fit', 'examples/s, steady', 'Trainer',
-                          'keras.fit', [3460.0], [3541.0])]
+  rows = [
+    ratios.make_row(
+      'b',
+      'b. pipeline ÷ bare script',
+      's wall',
+      'pipeline',
+      'bare',
+      [63.0, 61.0],
+      [47.0, 45.0],
+      goal='≤ 1.15',
+      raw={'accuracy': [0.99, 0.98]},
+    ),
+    ratios.make_row(
+      'a',
+      'a. Trainer ÷ bare keras.fit',
+      'examples/s, steady',
+      'Trainer',
+      'keras.fit',
+      [3460.0],
+      [3541.0],
+    ),
+  ]
   lines = ratios.format_table(rows).splitlines()
   assert lines[0].split()[:2] == ['ratio', 'unit']
   assert lines[2].startswith('b. pipeline ÷ bare script')
@@ -113,18 +143,51 @@ def test_format_table():
 
 
 def test_each_goal_is_judged_and_a_miss_says_why():
-  raw = {'pipeline': [{'seconds': 60.0, 'components': {'MnistExampleGen': 2.7, 'StatisticsGen': 3.0,
-                                                       'Trainer': 36.0, 'Evaluator': 5.8, 'ServingCheck': 4.0,
-                                                       'Pusher': 0.1}}],
-         'bare_script': [{'seconds_wall': 45.0, 'seconds': {'train': 38.0}}],
-         'bare_eval': [{'examples': 10000, 'seconds': 0.9}]}
-  rows = [ratios.make_row('b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare', [60.0], [45.0],
-                          goal='≤ 1.15'),
-          ratios.make_row('c', 'c. ExampleGen ÷ bare TFRecordWriter', 'examples/s', 'ExampleGen', 'writer',
-                          [26000.0], [38000.0], goal='≥ 0.5'),
-          ratios.make_row('d', 'd. Evaluator ÷ bare serving_default loop', 'examples/s', 'Evaluator', 'loop',
-                          [1700.0], [11000.0], goal='≥ 0.5'),
-          ratios.make_row('a', 'a. Trainer ÷ bare keras.fit', 'examples/s', 'Trainer', 'fit', [1.0], [1.0])]
+  raw = {
+    'pipeline': [
+      {
+        'seconds': 60.0,
+        'components': {
+          'MnistExampleGen': 2.7,
+          'StatisticsGen': 3.0,
+          'Trainer': 36.0,
+          'Evaluator': 5.8,
+          'ServingCheck': 4.0,
+          'Pusher': 0.1,
+        },
+      }
+    ],
+    'bare_script': [{'seconds_wall': 45.0, 'seconds': {'train': 38.0}}],
+    'bare_eval': [{'examples': 10000, 'seconds': 0.9}],
+  }
+  rows = [
+    ratios.make_row(
+      'b', 'b. pipeline ÷ bare script', 's wall', 'pipeline', 'bare', [60.0], [45.0], goal='≤ 1.15'
+    ),
+    ratios.make_row(
+      'c',
+      'c. ExampleGen ÷ bare TFRecordWriter',
+      'examples/s',
+      'ExampleGen',
+      'writer',
+      [26000.0],
+      [38000.0],
+      goal='≥ 0.5',
+    ),
+    ratios.make_row(
+      'd',
+      'd. Evaluator ÷ bare serving_default loop',
+      'examples/s',
+      'Evaluator',
+      'loop',
+      [1700.0],
+      [11000.0],
+      goal='≥ 0.5',
+    ),
+    ratios.make_row(
+      'a', 'a. Trainer ÷ bare keras.fit', 'examples/s', 'Trainer', 'fit', [1.0], [1.0]
+    ),
+  ]
   lines = ratios.verdicts(rows, raw)
   assert len(lines) == 3  # a has no goal
   assert lines[0].startswith('MISS b. pipeline ÷ bare script: 1.33× (goal ≤ 1.15): ')
@@ -151,10 +214,29 @@ def test_epoch_clock_leaves_the_first_epoch_out():
 def test_quick_mode_end_to_end_on_tiny_sizes(tmp_path, mnist_dir):
   out = tmp_path / 'ratios.json'
   proc = subprocess.run(
-      [sys.executable, 'benchmarks/ratios.py', '--quick', '--train-examples', '512',
-       '--eval-examples', '256', '--repeats', '1', '--matmul-n', '1024', '--data-dir', mnist_dir,
-       '--json', str(out)],
-      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    [
+      sys.executable,
+      'benchmarks/ratios.py',
+      '--quick',
+      '--train-examples',
+      '512',
+      '--eval-examples',
+      '256',
+      '--repeats',
+      '1',
+      '--matmul-n',
+      '1024',
+      '--data-dir',
+      mnist_dir,
+      '--json',
+      str(out),
+    ],
+    cwd=REPO,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    timeout=600,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'Ratio benchmark (quick mode)' in proc.stdout and 'Machine:' in proc.stdout
   result = json.loads(out.read_text())
@@ -178,7 +260,9 @@ def test_pipeline_runs_train_as_the_bare_side_does():
   """The pipeline's defaults (bfloat16 where the CPU has it, augmentation) are pinned off for the
   ratios: the flags the benchmark passes reach the Trainer's config as float32, no augmentation."""
   import argparse
+
   from pipeline import config as config_lib
+
   parser = argparse.ArgumentParser()
   config_lib.add_arguments(parser)
   training = config_lib.training_from_args(parser.parse_args(ratios.same_work_flags()))

@@ -1,5 +1,6 @@
 """benchmarks/scale.py: the scaled set's builder (deterministic, valid IDX the pipeline's own
 reader accepts) and the goal judge, on tiny inputs."""
+
 import gzip
 import hashlib
 import importlib.util
@@ -8,30 +9,35 @@ import os
 import numpy as np
 import pytest
 
-from components.lib import datasets
-from components.lib import idx
+from components.lib import datasets, idx
 from tests.conftest import REPO
 
-_spec = importlib.util.spec_from_file_location('scale', os.path.join(REPO, 'benchmarks', 'scale.py'))
+_spec = importlib.util.spec_from_file_location(
+  'scale', os.path.join(REPO, 'benchmarks', 'scale.py')
+)
 scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(scale)
 
 
 def tiny_split(n: int, seed: int) -> idx.MnistSplit:
   rng = np.random.default_rng(seed)
-  return idx.MnistSplit(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                               rng.integers(0, 10, n).astype(np.uint8), {})
+  return idx.MnistSplit(
+    rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8), {}
+  )
 
 
 def build(tmp_path, name: str, factor: int) -> str:
   sources = {'train': tiny_split(7, 1), 't10k': tiny_split(3, 2)}
-  return scale.build_scaled('unused', factor, str(tmp_path / name),
-                            load_split=lambda _, prefix: sources[prefix])
+  return scale.build_scaled(
+    'unused', factor, str(tmp_path / name), load_split=lambda _, prefix: sources[prefix]
+  )
 
 
 def digests(folder: str):
-  return {name: hashlib.sha256(gzip.open(os.path.join(folder, name)).read()).hexdigest()
-          for name in sorted(os.listdir(folder))}
+  return {
+    name: hashlib.sha256(gzip.open(os.path.join(folder, name)).read()).hexdigest()
+    for name in sorted(os.listdir(folder))
+  }
 
 
 def test_the_scaled_set_is_valid_idx_and_the_same_every_time(tmp_path):
@@ -62,7 +68,9 @@ def test_transform_shifts_and_rotates_as_asked():
   assert moved[0, 12, 9] == 200 and moved.sum() == 200
   half_turn = scale.transform(image, np.zeros((1, 2), np.int64), np.array([180.0]))
   assert half_turn[0, 27 - 10, 27 - 12] == 200 and half_turn.sum() == 200
-  np.testing.assert_array_equal(scale.transform(image, np.zeros((1, 2), np.int64), np.zeros(1)), image)
+  np.testing.assert_array_equal(
+    scale.transform(image, np.zeros((1, 2), np.int64), np.zeros(1)), image
+  )
 
 
 def test_copy_parameters_are_fixed_and_bounded():
@@ -79,15 +87,25 @@ def run(stages, peak):
 
 
 def test_judge_passes_linear_time_and_flat_memory():
-  verdicts = scale.judge({1: run({'Trainer': 10.0, 'Evaluator': 4.0}, 1000),
-                          10: run({'Trainer': 110.0, 'Evaluator': 30.0}, 1500)})
+  verdicts = scale.judge(
+    {
+      1: run({'Trainer': 10.0, 'Evaluator': 4.0}, 1000),
+      10: run({'Trainer': 110.0, 'Evaluator': 30.0}, 1500),
+    }
+  )
   assert all(ok for _, ok in verdicts), verdicts
 
 
 def test_judge_names_the_stage_and_the_number_that_miss():
-  verdicts = dict(scale.judge({1: run({'Trainer': 10.0, 'report': 1.0}, 1000),
-                               3: run({'Trainer': 20.0, 'report': 1.0}, 1200),
-                               10: run({'Trainer': 111.0}, 1501)}))
+  verdicts = dict(
+    scale.judge(
+      {
+        1: run({'Trainer': 10.0, 'report': 1.0}, 1000),
+        3: run({'Trainer': 20.0, 'report': 1.0}, 1200),
+        10: run({'Trainer': 111.0}, 1501),
+      }
+    )
+  )
   assert verdicts['Trainer: 111.0 s at 10× = 11.1× its 10.0 s at 1× (goal ≤ 11×)'] is False
   assert verdicts['report: missing from the 10× run'] is False
   assert verdicts['peak memory: 1501 MiB at 10× = 1.50× the 1000 MiB at 1× (goal ≤ 1.5×)'] is False
@@ -99,11 +117,19 @@ def test_judge_needs_the_1x_run():
 
 
 def test_stage_windows_follow_the_runners_lines():
-  lines = [(1.0, 'MnistExampleGen: validating…'), (3.0, 'MnistExampleGen     2.0 s (train 7, eval 3)'),
-           (4.0, 'Trainer             1.0 s'), (4.5, 'Pusher   0.5 s (cached)'),
-           (6.0, 'Report:          /x/report.html')]
-  assert scale.stage_windows(lines, 0.5) == [('MnistExampleGen', 0.5, 3.0), ('Trainer', 3.0, 4.0),
-                                             ('Pusher', 4.0, 4.5), ('report', 4.5, 6.0)]
+  lines = [
+    (1.0, 'MnistExampleGen: validating…'),
+    (3.0, 'MnistExampleGen     2.0 s (train 7, eval 3)'),
+    (4.0, 'Trainer             1.0 s'),
+    (4.5, 'Pusher   0.5 s (cached)'),
+    (6.0, 'Report:          /x/report.html'),
+  ]
+  assert scale.stage_windows(lines, 0.5) == [
+    ('MnistExampleGen', 0.5, 3.0),
+    ('Trainer', 3.0, 4.0),
+    ('Pusher', 4.0, 4.5),
+    ('report', 4.5, 6.0),
+  ]
 
 
 def test_tree_rss_counts_this_process():

@@ -1,14 +1,14 @@
 """What lets the pipeline scale: the IDX files read as a stream, chunk by chunk, with every check
 load_split makes and memory bounded by one chunk (idx.read_chunks / check_split), and the
 ExampleGen's statistics gathered chunk by chunk (ImageStats)."""
+
 import gzip
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from components.lib import datasets
-from components.lib import idx
+from components.lib import datasets, idx
 from tests.conftest import idx_images, idx_labels
 
 
@@ -50,7 +50,9 @@ def test_a_limit_reads_only_the_first_examples(tmp_path):
 
 def test_a_streamed_check_names_the_same_problems_as_load_split(tmp_path):
   _, labels = tiny_set(tmp_path, label_tail=b'\x00')
-  with pytest.raises(idx.MnistDataError, match='size more than 258 bytes does not match its header'):
+  with pytest.raises(
+    idx.MnistDataError, match='size more than 258 bytes does not match its header'
+  ):
     idx.check_split(str(tmp_path), 'train', datasets.IDX, chunk=64)
   bad = labels.copy()
   bad[200] = 12
@@ -82,11 +84,12 @@ def test_memory_is_one_chunk_not_the_split(tmp_path):
 
 def test_image_stats_gathered_chunk_by_chunk_equal_the_whole_splits():
   from components.mnist_example_gen import ImageStats, image_stats
+
   rng = np.random.default_rng(3)
   images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
   labels = rng.integers(0, 9, 300)  # class 9 absent
   stats = ImageStats()
   for start in range(0, 300, 70):
-    stats.add(images[start:start + 70], labels[start:start + 70])
+    stats.add(images[start : start + 70], labels[start : start + 70])
   assert stats.result() == image_stats(images, labels)
   assert stats.result()['mean_images'][9] is None

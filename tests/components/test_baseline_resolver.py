@@ -1,6 +1,7 @@
 """The local baseline lookup (components/baseline_resolver.py): TFX's LatestBlessedModelStrategy
 on real TFX artifacts, with the candidate left out. The whole pipeline's identical rerun, cached
 from end to end, is in tests/test_local_runner.py."""
+
 from tfx.types import standard_artifacts
 
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
@@ -21,7 +22,8 @@ def _blessing(model, blessed=1):
 
 def _resolve(models, blessings, candidate):
   return LatestBlessedOtherModelStrategy().resolve_artifacts(
-      None, {'model': list(models), 'model_blessing': list(blessings), 'candidate': [candidate]})
+    None, {'model': list(models), 'model_blessing': list(blessings), 'candidate': [candidate]}
+  )
 
 
 def test_the_candidate_is_never_its_own_baseline():

@@ -1,4 +1,5 @@
 """The baseline lookup used on open-source KFP, against a real ML Metadata store (SQLite)."""
+
 import os
 
 from ml_metadata import metadata_store
@@ -26,13 +27,17 @@ def _pipeline(store, name, context_type='system.Pipeline'):
   """A pipeline's context, as KFP (system.Pipeline) or TFX's local runner (pipeline) names it."""
   type_id = store.put_context_type(metadata_store_pb2.ContextType(name=context_type))
   existing = store.get_context_by_type_and_name(context_type, name)
-  return existing.id if existing else store.put_contexts(
-      [metadata_store_pb2.Context(type_id=type_id, name=name)])[0]
+  return (
+    existing.id
+    if existing
+    else store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=name)])[0]
+  )
 
 
 def _bless(store, type_id, model_uri, blessed, as_double=False, pipeline='mnist-tfx'):
-  artifact = metadata_store_pb2.Artifact(type_id=type_id, uri=model_uri + '-blessing',
-                                         state=metadata_store_pb2.Artifact.LIVE)
+  artifact = metadata_store_pb2.Artifact(
+    type_id=type_id, uri=model_uri + '-blessing', state=metadata_store_pb2.Artifact.LIVE
+  )
   if as_double:  # the KFP v2 launcher stores numeric metadata as doubles
     artifact.custom_properties['blessed'].double_value = float(blessed)
   else:
@@ -40,7 +45,11 @@ def _bless(store, type_id, model_uri, blessed, as_double=False, pipeline='mnist-
   artifact.custom_properties['current_model'].string_value = model_uri
   [artifact_id] = store.put_artifacts([artifact])
   store.put_attributions_and_associations(
-      [metadata_store_pb2.Attribution(artifact_id=artifact_id, context_id=_pipeline(store, pipeline))], [])
+    [
+      metadata_store_pb2.Attribution(artifact_id=artifact_id, context_id=_pipeline(store, pipeline))
+    ],
+    [],
+  )
   return artifact_id
 
 
@@ -55,7 +64,9 @@ def test_without_any_blessing_the_candidate_is_the_baseline(tmp_path):
   candidate = _model_dir(tmp_path, 'candidate')
   output = _output(tmp_path)
   assert resolve_baseline(store, 'mnist-tfx', candidate, output) == candidate
-  assert (tmp_path / 'out' / 'model' / 'Format-Serving' / 'saved_model.pb').read_text() == 'candidate'
+  assert (
+    tmp_path / 'out' / 'model' / 'Format-Serving' / 'saved_model.pb'
+  ).read_text() == 'candidate'
   assert output.get_string_custom_property('baseline_kind') == 'candidate'
 
 
@@ -99,8 +110,14 @@ def test_local_runs_pipeline_context_is_understood(tmp_path):
   artifact.custom_properties['blessed'].int_value = 1
   artifact.custom_properties['current_model'].string_value = model
   store.put_artifacts([artifact])
-  store.put_attributions_and_associations([metadata_store_pb2.Attribution(
-      artifact_id=blessing, context_id=_pipeline(store, 'mnist-tfx', 'pipeline'))], [])
+  store.put_attributions_and_associations(
+    [
+      metadata_store_pb2.Attribution(
+        artifact_id=blessing, context_id=_pipeline(store, 'mnist-tfx', 'pipeline')
+      )
+    ],
+    [],
+  )
   assert latest_blessed_model_uri(store, 'mnist-tfx') == model
 
 
@@ -120,11 +137,23 @@ def test_another_namespaces_run_of_the_same_pipeline_name_is_never_the_baseline(
   for model, namespace, run in ((ours, 'team-a', 'r1'), (theirs, 'team-b', 'r2')):
     blessing = _bless(store, kfp_type, model, 1)
     store.put_attributions_and_associations(
-        [metadata_store_pb2.Attribution(artifact_id=blessing, context_id=_run(store, run, namespace))], [])
+      [
+        metadata_store_pb2.Attribution(artifact_id=blessing, context_id=_run(store, run, namespace))
+      ],
+      [],
+    )
   candidate = _model_dir(tmp_path, 'candidate')
-  [candidate_id] = store.put_artifacts([metadata_store_pb2.Artifact(type_id=model_type, uri=candidate)])
+  [candidate_id] = store.put_artifacts(
+    [metadata_store_pb2.Artifact(type_id=model_type, uri=candidate)]
+  )
   store.put_attributions_and_associations(
-      [metadata_store_pb2.Attribution(artifact_id=candidate_id, context_id=_run(store, 'r3', 'team-a'))], [])
+    [
+      metadata_store_pb2.Attribution(
+        artifact_id=candidate_id, context_id=_run(store, 'r3', 'team-a')
+      )
+    ],
+    [],
+  )
   assert latest_blessed_model_uri(store, 'mnist-tfx') == theirs  # newest, without a namespace
   assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) == ours
   output = _output(tmp_path)
@@ -145,4 +174,6 @@ def test_the_candidates_own_blessing_is_never_its_baseline(tmp_path):
   _bless(store, kfp_type, older, 1)
   _bless(store, kfp_type, candidate, 1)  # blessed again, newest of all
   assert latest_blessed_model_uri(store, 'mnist-tfx', candidate) == older
-  assert latest_blessed_model_uri(store, 'mnist-tfx') == candidate  # without a candidate: the newest
+  assert (
+    latest_blessed_model_uri(store, 'mnist-tfx') == candidate
+  )  # without a candidate: the newest

@@ -1,4 +1,5 @@
 """MnistExampleGen run for real (LocalDagRunner, Beam, ML Metadata in SQLite) on real MNIST."""
+
 import glob
 import os
 
@@ -16,9 +17,11 @@ def _run(tmp_path, data_dir, **limits):
   root = str(tmp_path / 'root')
   db = str(tmp_path / 'metadata.sqlite')
   pipeline = tfx.dsl.Pipeline(
-      pipeline_name='example-gen-test', pipeline_root=root,
-      components=[create_example_gen(data_dir, **limits)],
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(db))
+    pipeline_name='example-gen-test',
+    pipeline_root=root,
+    components=[create_example_gen(data_dir, **limits)],
+    metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(db),
+  )
   error = None
   try:
     tfx.orchestration.LocalDagRunner().run(pipeline)
@@ -33,10 +36,13 @@ def _run(tmp_path, data_dir, **limits):
 def _read(uri, split):
   files = sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*')))  # as the Trainer reads them
   assert files, f'no output for split {split}'
-  records = [tf.train.Example.FromString(r.numpy())
-             for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
-  images = np.stack([np.frombuffer(e.features.feature['image'].bytes_list.value[0], np.uint8)
-                     for e in records])
+  records = [
+    tf.train.Example.FromString(r.numpy())
+    for r in tf.data.TFRecordDataset(files, compression_type='GZIP')
+  ]
+  images = np.stack(
+    [np.frombuffer(e.features.feature['image'].bytes_list.value[0], np.uint8) for e in records]
+  )
   labels = np.array([e.features.feature['label'].int64_list.value[0] for e in records])
   return images, labels
 
@@ -77,6 +83,7 @@ def test_bad_file_fails_the_component_and_publishes_nothing(tmp_path, mnist_copy
 
 def test_chunks_cover_every_example_once():
   from components.mnist_example_gen import chunks
+
   assert chunks(25000, 10000) == [(0, 10000), (10000, 20000), (20000, 25000)]
   assert chunks(300, size=64) == [(0, 64), (64, 128), (128, 192), (192, 256), (256, 300)]
   assert chunks(0, 10000) == []
@@ -87,11 +94,13 @@ def test_a_split_in_many_chunks_is_written_whole_and_once(tmp_path, mnist_dir, m
   its own numbered file, so the files read in name order hold the first N examples in MNIST's
   order, every one exactly once, whatever order the chunks were written in."""
   from components import mnist_example_gen
+
   monkeypatch.setattr(mnist_example_gen, 'CHUNK_EXAMPLES', 64)
   store, [examples], error = _run(tmp_path, mnist_dir, train_examples=300, eval_examples=130)
   assert error is None
   assert sorted(os.listdir(os.path.join(examples.uri, 'Split-train'))) == [
-      f'data_tfrecord-{i:05d}-of-00005.gz' for i in range(5)]  # 300 = 4 x 64 + 44
+    f'data_tfrecord-{i:05d}-of-00005.gz' for i in range(5)
+  ]  # 300 = 4 x 64 + 44
   train_images, train_labels = _read(examples.uri, 'train')
   train = idx.load_split(mnist_dir, 'train', validated=True)
   np.testing.assert_array_equal(train_images, train.images[:300].reshape(300, -1))

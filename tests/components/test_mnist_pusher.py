@@ -1,4 +1,5 @@
 """MnistPusher: whole versions only, never the same model twice, older and foreign folders tolerated."""
+
 import json
 import os
 import socket
@@ -7,8 +8,8 @@ import time
 from tfx.types import standard_artifacts
 
 from components import mnist_pusher
-from trainer_module import tf_serving
 from components.lib import names, serving_dir
+from trainer_module import tf_serving
 
 
 def _model(tmp_path, name):
@@ -32,8 +33,11 @@ def _push(tmp_path, model, blessed=1):
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed' / os.path.basename(model.uri))
   destination = json.dumps({'filesystem': {'base_directory': str(tmp_path / 'serving')}})
-  mnist_pusher.Executor().Do({'model': [model], 'model_blessing': [_blessing(tmp_path, blessed)]},
-                             {'pushed_model': [pushed]}, {'push_destination': destination})
+  mnist_pusher.Executor().Do(
+    {'model': [model], 'model_blessing': [_blessing(tmp_path, blessed)]},
+    {'pushed_model': [pushed]},
+    {'push_destination': destination},
+  )
   return pushed
 
 
@@ -46,8 +50,9 @@ def test_pushes_a_whole_version_with_its_provenance(tmp_path):
   target = tmp_path / 'serving' / str(version)
   assert (target / 'saved_model.pb').read_text() == 'a'
   assert json.loads((target / serving_dir.PROVENANCE_FILE).read_text())['model_uri'] == model.uri
-  assert sorted(os.listdir(tmp_path / 'serving')) == [str(version), 'models.config'], \
-      'no staging folder left'
+  assert sorted(os.listdir(tmp_path / 'serving')) == [str(version), 'models.config'], (
+    'no staging folder left'
+  )
 
 
 def test_the_same_model_is_not_pushed_twice_but_a_new_one_is(tmp_path):
@@ -58,7 +63,9 @@ def test_the_same_model_is_not_pushed_twice_but_a_new_one_is(tmp_path):
   assert again.get_string_custom_property(names.ALREADY_SERVING) == version
   assert serving_dir.versions(str(tmp_path / 'serving')) == [int(version)]
   newer = _push(tmp_path, _model(tmp_path, 'b'))
-  assert int(newer.get_string_custom_property('pushed_version')) > int(version)  # even within a second
+  assert int(newer.get_string_custom_property('pushed_version')) > int(
+    version
+  )  # even within a second
 
 
 def test_an_unblessed_model_is_not_pushed(tmp_path):
@@ -92,7 +99,9 @@ def test_older_foreign_and_partial_folders(tmp_path):
 
 def test_the_warmup_requests_travel_with_the_version(tmp_path):
   model = _model(tmp_path, 'a')
-  warmup = tmp_path / 'models' / 'a' / 'Format-Serving' / 'assets.extra' / 'tf_serving_warmup_requests'
+  warmup = (
+    tmp_path / 'models' / 'a' / 'Format-Serving' / 'assets.extra' / 'tf_serving_warmup_requests'
+  )
   warmup.parent.mkdir()
   warmup.write_bytes(b'records')
   version = _push(tmp_path, model).get_string_custom_property('pushed_version')
@@ -110,17 +119,20 @@ def test_models_config_names_the_serving_dir(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   pushed = _push(tmp_path, _model(tmp_path, 'a'))
   serving = tmp_path / 'serving'
-  assert _models_config(serving) == ('model_config_list {\n'
-                                     '  config {\n'
-                                     '    name: "mnist"\n'
-                                     f'    base_path: "{serving}"\n'
-                                     '    model_platform: "tensorflow"\n'
-                                     '  }\n'
-                                     '}\n')
+  assert _models_config(serving) == (
+    'model_config_list {\n'
+    '  config {\n'
+    '    name: "mnist"\n'
+    f'    base_path: "{serving}"\n'
+    '    model_platform: "tensorflow"\n'
+    '  }\n'
+    '}\n'
+  )
   [config] = tf_serving.parse_models_config(_models_config(serving)).model_config_list.config
   assert config.base_path == str(serving) and os.path.isabs(config.base_path)
-  assert serving_dir.versions(config.base_path) == [int(pushed.get_string_custom_property(
-      'pushed_version'))]  # the file is no version
+  assert serving_dir.versions(config.base_path) == [
+    int(pushed.get_string_custom_property('pushed_version'))
+  ]  # the file is no version
   relative = mnist_pusher.write_models_config('serving')
   assert relative == str(serving / 'models.config')
   assert _models_config(serving) == tf_serving.models_config_text(str(serving))
@@ -132,7 +144,8 @@ def test_models_config_is_written_when_the_model_is_already_served(tmp_path):
   again = _push(tmp_path, _model(tmp_path, 'a'))
   assert again.get_int_custom_property('pushed') == 0
   assert _models_config(tmp_path / 'serving') == tf_serving.models_config_text(
-      str(tmp_path / 'serving'))
+    str(tmp_path / 'serving')
+  )
 
 
 def test_models_config_is_not_written_for_an_unblessed_model(tmp_path):
@@ -145,7 +158,7 @@ def test_models_config_is_replaced_whole_and_dead_temporary_files_go(tmp_path, m
   serving.mkdir()
   (serving / 'models.config').write_text('old')
   host = socket.gethostname()
-  dead = serving / f'models.config.tmp-{int(time.time())}-{2 ** 22 + 7}-{host}'
+  dead = serving / f'models.config.tmp-{int(time.time())}-{2**22 + 7}-{host}'
   dead.write_text('half')
   live = serving / f'models.config.tmp-{int(time.time())}-1-{host}'  # pid 1 is alive
   live.write_text('being written')
@@ -167,6 +180,7 @@ def test_a_failed_models_config_write_leaves_the_old_file_and_no_temporary(tmp_p
 
   def full_disk(fd):
     raise OSError(28, 'No space left on device')
+
   monkeypatch.setattr(os, 'fsync', full_disk)
   try:
     mnist_pusher.write_models_config(str(serving))

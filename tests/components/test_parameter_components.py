@@ -1,5 +1,6 @@
 """The pipeline parameters Kubeflow runs set (epochs, the accuracy bound): one exec property
 each, checked in one place, folded into the executor's JSON config just before it runs."""
+
 import json
 
 import pytest
@@ -15,9 +16,15 @@ def _eval_config_json():
 
 
 def test_the_eval_config_holds_no_bound_until_the_parameter_is_folded_in():
-  props = {'eval_config': _eval_config_json(), 'accuracy_threshold': 0.995, 'example_splits': '["eval"]'}
+  props = {
+    'eval_config': _eval_config_json(),
+    'accuracy_threshold': 0.995,
+    'example_splits': '["eval"]',
+  }
   assert 'lower' not in props['eval_config'].lower().replace('lower_is_better', '')
-  folded = parameters.fold(props, 'accuracy_threshold', 'eval_config', mnist_evaluator.with_accuracy_bound)
+  folded = parameters.fold(
+    props, 'accuracy_threshold', 'eval_config', mnist_evaluator.with_accuracy_bound
+  )
   assert 'accuracy_threshold' not in folded and props['accuracy_threshold'] == 0.995  # a copy
   assert folded['example_splits'] == '["eval"]'
   config = json_format.Parse(folded['eval_config'], tfma.EvalConfig())
@@ -26,23 +33,34 @@ def test_the_eval_config_holds_no_bound_until_the_parameter_is_folded_in():
   assert threshold.change_threshold.absolute.value == mnist_evaluator.NO_WORSE_THAN_BASELINE
 
 
-@pytest.mark.parametrize('bound, message', [
+@pytest.mark.parametrize(
+  'bound, message',
+  [
     (1.5, r'accuracy threshold must be in \[0, 1\], got 1.5'),
     (-0.1, r'must be in \[0, 1\]'),
     ('0.9x', 'could not convert'),
-])
+  ],
+)
 def test_a_bad_bound_from_a_run_is_refused_by_the_one_check(bound, message):
   with pytest.raises(ValueError, match=message):
-    parameters.fold({'eval_config': _eval_config_json(), 'accuracy_threshold': bound},
-                    'accuracy_threshold', 'eval_config', mnist_evaluator.with_accuracy_bound)
+    parameters.fold(
+      {'eval_config': _eval_config_json(), 'accuracy_threshold': bound},
+      'accuracy_threshold',
+      'eval_config',
+      mnist_evaluator.with_accuracy_bound,
+    )
   with pytest.raises(ValueError, match=message):
     parameters.check_accuracy_bound(bound)
 
 
 def test_a_missing_parameter_says_so():
   with pytest.raises(ValueError, match="'accuracy_threshold' parameter is missing"):
-    parameters.fold({'eval_config': _eval_config_json()}, 'accuracy_threshold', 'eval_config',
-                    mnist_evaluator.with_accuracy_bound)
+    parameters.fold(
+      {'eval_config': _eval_config_json()},
+      'accuracy_threshold',
+      'eval_config',
+      mnist_evaluator.with_accuracy_bound,
+    )
 
 
 def test_eval_config_without_accuracy_is_refused():
@@ -53,11 +71,22 @@ def test_eval_config_without_accuracy_is_refused():
 
 def test_epochs_live_only_in_their_parameter_and_are_checked_by_training_config():
   training = TrainingConfig(epochs=7, batch_size=64)
-  custom_config = json.dumps({k: v for k, v in training.to_custom_config().items() if k != 'epochs'})
-  folded = parameters.fold({'custom_config': custom_config, 'epochs': 3.0}, 'epochs', 'custom_config',
-                           mnist_trainer.with_epochs)  # KFP may hand an integer back as a float
-  assert TrainingConfig.from_custom_config(json.loads(folded['custom_config'])) == \
-      TrainingConfig(epochs=3, batch_size=64)
+  custom_config = json.dumps(
+    {k: v for k, v in training.to_custom_config().items() if k != 'epochs'}
+  )
+  folded = parameters.fold(
+    {'custom_config': custom_config, 'epochs': 3.0},
+    'epochs',
+    'custom_config',
+    mnist_trainer.with_epochs,
+  )  # KFP may hand an integer back as a float
+  assert TrainingConfig.from_custom_config(json.loads(folded['custom_config'])) == TrainingConfig(
+    epochs=3, batch_size=64
+  )
   with pytest.raises(ValueError, match='epochs must be >= 1, got 0'):
-    parameters.fold({'custom_config': custom_config, 'epochs': 0}, 'epochs', 'custom_config',
-                    mnist_trainer.with_epochs)
+    parameters.fold(
+      {'custom_config': custom_config, 'epochs': 0},
+      'epochs',
+      'custom_config',
+      mnist_trainer.with_epochs,
+    )

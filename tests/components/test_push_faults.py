@@ -2,6 +2,7 @@
 full disk (simulated at every operation, and a real small tmpfs), a kill after the rename but
 before ML Metadata records it. Afterwards the serving dir never holds an incomplete numbered
 version, and the next push cleans up and succeeds."""
+
 import errno
 import json
 import os
@@ -54,8 +55,11 @@ def _push(model_uri, serving, pushed_uri):
   pushed = standard_artifacts.PushedModel()
   pushed.uri = pushed_uri
   destination = json.dumps({'filesystem': {'base_directory': serving}})
-  mnist_pusher.Executor().Do({'model': [model], 'model_blessing': [blessing]},
-                             {'pushed_model': [pushed]}, {'push_destination': destination})
+  mnist_pusher.Executor().Do(
+    {'model': [model], 'model_blessing': [blessing]},
+    {'pushed_model': [pushed]},
+    {'push_destination': destination},
+  )
   return pushed
 
 
@@ -80,9 +84,10 @@ def _inject(at: int, kind: str):
         if kind == 'kill-mid-copy' and name == 'copy':
           with open(args[0], 'rb') as source, open(args[1], 'wb') as target:
             data = source.read()
-            target.write(data[:len(data) // 2])
+            target.write(data[: len(data) // 2])
         os._exit(KILLED)
       return original(*args, **kwargs)
+
     setattr(module, name, faulty)
 
   for name in ('copy', 'makedirs', 'open', 'rmtree', 'rename'):
@@ -141,13 +146,16 @@ def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, sa
     after_fault = serving_dir.versions(serving)
     assert len(after_fault) <= 1
     if kind == 'disk-full' and os.path.isdir(serving):  # the failing push removed its staging dir
-      assert not [n for n in os.listdir(serving) if n.startswith('.pushing-')], (at, os.listdir(serving))
+      assert not [n for n in os.listdir(serving) if n.startswith('.pushing-')], (
+        at,
+        os.listdir(serving),
+      )
     # The next push (another process, as the next run) cleans up and leaves one whole version.
     status, _ = _push_in_child(saved_model, serving, str(tmp_path / 'pushed' / f'{at}-next'))
     assert status == 0
     assert sorted(os.listdir(serving)) == sorted(
-        [str(v) for v in serving_dir.versions(serving)] + [mnist_pusher.MODELS_CONFIG_FILE]), \
-        f'leftovers after a fault at operation {at}: {os.listdir(serving)}'
+      [str(v) for v in serving_dir.versions(serving)] + [mnist_pusher.MODELS_CONFIG_FILE]
+    ), f'leftovers after a fault at operation {at}: {os.listdir(serving)}'
     _check_only_complete_versions(serving, saved_model)
     assert len(serving_dir.versions(serving)) == 1  # the same model is never pushed twice
     fileio.rmtree(serving)
@@ -166,16 +174,24 @@ def test_a_real_full_disk(tmp_path, saved_model):
   serving = tmp_path / 'small'
   serving.mkdir()
   size = sum(len(b) for b in _files(os.path.join(saved_model, 'Format-Serving')).values())
-  mount = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size // 2}', 'tmpfs', str(serving)],
-                         capture_output=True, text=True)
+  mount = subprocess.run(
+    ['mount', '-t', 'tmpfs', '-o', f'size={size // 2}', 'tmpfs', str(serving)],
+    capture_output=True,
+    text=True,
+  )
   if mount.returncode != 0:
-    pytest.skip(f'cannot mount a small tmpfs here ({mount.stderr.strip()}); the simulated '
-                'disk-full case above still runs')
+    pytest.skip(
+      f'cannot mount a small tmpfs here ({mount.stderr.strip()}); the simulated '
+      'disk-full case above still runs'
+    )
   try:
     with pytest.raises(Exception) as info:
       _push(saved_model, str(serving), str(tmp_path / 'pushed'))
-    assert 'No space left' in str(info.value) or 'RESOURCE_EXHAUSTED' in str(info.value) \
-        or getattr(info.value, 'errno', None) == errno.ENOSPC, repr(info.value)
+    assert (
+      'No space left' in str(info.value)
+      or 'RESOURCE_EXHAUSTED' in str(info.value)
+      or getattr(info.value, 'errno', None) == errno.ENOSPC
+    ), repr(info.value)
     assert os.listdir(serving) == []  # no version, no staging dir
   finally:
     subprocess.run(['umount', str(serving)], check=True)
@@ -188,7 +204,7 @@ def test_leftovers_of_live_pushes_are_left_alone(tmp_path):
   live.mkdir()
   own = serving / mnist_pusher.staging_name(123)  # this process starts a push: an earlier one's
   own.mkdir()
-  dead = serving / f'.pushing-123-{2 ** 22 + 7}-{os.uname().nodename}'  # no such pid
+  dead = serving / f'.pushing-123-{2**22 + 7}-{os.uname().nodename}'  # no such pid
   dead.mkdir()
   other_host_recent = serving / f'.pushing-{int(time.time())}-1-some-other-host'
   other_host_recent.mkdir()

@@ -1,23 +1,32 @@
 """ServingCheck: the judgement (pure) and the probe on real SavedModels in a fresh process."""
+
 import os
 import shutil
 
 import numpy as np
 import pytest
 
-from components.lib import idx
 from components import serving_check
-from components.serving_check import judge
+from components.lib import idx
 from components.lib.artifact_files import read_serving_result
 from components.lib.names import ANSWERS_FILE
+from components.serving_check import judge
 
 BOUND_MS = 1000.0
 
 
 def _servable_result(**changes):
-  result = {'warmup_requests': 4, 'examples': 500, 'disagreements': 0, 'classes_are_argmax': True,
-            'max_probability_sum_error': 2e-7, 'accuracy_classify': 0.706, 'refused': ['0-255 pixels', 'NaN pixels'],
-            'not_refused': [], 'latency': {'1': {'p50_ms': 0.8, 'p99_ms': 1.1}}}
+  result = {
+    'warmup_requests': 4,
+    'examples': 500,
+    'disagreements': 0,
+    'classes_are_argmax': True,
+    'max_probability_sum_error': 2e-7,
+    'accuracy_classify': 0.706,
+    'refused': ['0-255 pixels', 'NaN pixels'],
+    'not_refused': [],
+    'latency': {'1': {'p50_ms': 0.8, 'p99_ms': 1.1}},
+  }
   result.update(changes)
   return result
 
@@ -27,21 +36,38 @@ def test_a_model_that_answers_like_the_evaluator_saw_is_servable():
   assert judge(_servable_result(), 0.7059999704360962, 500, BOUND_MS) == []
 
 
-@pytest.mark.parametrize('changes, evaluator, found', [
+@pytest.mark.parametrize(
+  'changes, evaluator, found',
+  [
     ({'disagreements': 3}, (0.706, 500), 'classify and serving_default disagree on 3 of 500'),
-    ({'accuracy_classify': 0.708}, (0.706, 500), "classify's accuracy 0.708 differs from the Evaluator's 0.706000"),
+    (
+      {'accuracy_classify': 0.708},
+      (0.706, 500),
+      "classify's accuracy 0.708 differs from the Evaluator's 0.706000",
+    ),
     ({}, (0.706, 499), 'answered 500 eval examples, the Evaluator 499'),
     ({}, (None, 500), "the Evaluator's accuracy is missing"),
     ({'warmup_requests': 0}, (0.706, 500), 'no TF Serving warmup requests'),
-    ({'not_refused': ['0-255 pixels']}, (0.706, 500), 'classify answers 0-255 pixels instead of refusing'),
+    (
+      {'not_refused': ['0-255 pixels']},
+      (0.706, 500),
+      'classify answers 0-255 pixels instead of refusing',
+    ),
     ({'classes_are_argmax': False}, (0.706, 500), 'not the argmax'),
     ({'max_probability_sum_error': 0.5}, (0.706, 500), 'do not sum to 1'),
-    ({'latency': {'1': {'p50_ms': 900.0, 'p99_ms': 1500.0}}}, (0.706, 500),
-     'single-image p99 latency 1500.0 ms is over the bound 1000 ms'),
+    (
+      {'latency': {'1': {'p50_ms': 900.0, 'p99_ms': 1500.0}}},
+      (0.706, 500),
+      'single-image p99 latency 1500.0 ms is over the bound 1000 ms',
+    ),
     ({'latency': {}}, (0.706, 500), 'single-image latency was not measured'),
-    ({'error': 'OSError: SavedModel file does not exist'}, (0.706, 500),
-     'did not load and answer in a fresh process: OSError: SavedModel file does not exist'),
-])
+    (
+      {'error': 'OSError: SavedModel file does not exist'},
+      (0.706, 500),
+      'did not load and answer in a fresh process: OSError: SavedModel file does not exist',
+    ),
+  ],
+)
 def test_every_reason_not_to_push_is_named(changes, evaluator, found):
   reasons = judge(_servable_result(**changes), *evaluator, BOUND_MS)
   assert any(found in reason for reason in reasons), reasons
@@ -55,18 +81,26 @@ EVAL_EXAMPLES = 300
 @pytest.fixture(scope='module')
 def eval_split(tmp_path_factory, mnist_dir):
   """The first 300 MNIST test digits as ExampleGen writes them (GZIP TFRecords of tf.Examples)."""
-  from trainer_module.features import IMAGE_KEY, LABEL_KEY
   import tensorflow as tf
+
+  from trainer_module.features import IMAGE_KEY, LABEL_KEY
+
   test = idx.load_split(mnist_dir, 't10k', validated=True)
   images, labels = test.images[:EVAL_EXAMPLES], test.labels[:EVAL_EXAMPLES]
   split = tmp_path_factory.mktemp('examples') / 'Split-eval'
   split.mkdir()
   with tf.io.TFRecordWriter(str(split / 'data.gz'), options='GZIP') as writer:
     for image, label in zip(images, labels):
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-          LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
-      })).SerializeToString())
+      writer.write(
+        tf.train.Example(
+          features=tf.train.Features(
+            feature={
+              IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+              LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+            }
+          )
+        ).SerializeToString()
+      )
   return str(split / '*'), images, labels
 
 
@@ -74,14 +108,18 @@ def eval_split(tmp_path_factory, mnist_dir):
 def trained(tmp_path_factory, mnist_dir):
   """The seed CNN after a few real training steps, and its serving export."""
   import keras
+
   from trainer_module import export
   from trainer_module.model import build_model
+
   train = idx.load_split(mnist_dir, 'train', validated=True)
   images, labels = train.images[:2000], train.labels[:2000]
   keras.utils.set_random_seed(1)
   model = build_model()
   model.compile(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-  model.fit(images.astype('float32') / 255.0, labels.astype('int64'), epochs=1, batch_size=100, verbose=0)
+  model.fit(
+    images.astype('float32') / 255.0, labels.astype('int64'), epochs=1, batch_size=100, verbose=0
+  )
   path = str(tmp_path_factory.mktemp('model') / 'Format-Serving')
   export.export_serving_model(model, path)
   return model, path
@@ -107,7 +145,9 @@ def test_probe_answers_every_example_like_the_keras_model(tmp_path, trained, eva
   assert set(result['latency']) == {'1', '100', '1000'}
   for numbers in result['latency'].values():
     assert 0 < numbers['p50_ms'] <= numbers['p99_ms']
-  assert judge(result, float(np.float32(result['accuracy_classify'])), EVAL_EXAMPLES, BOUND_MS) == []
+  assert (
+    judge(result, float(np.float32(result['accuracy_classify'])), EVAL_EXAMPLES, BOUND_MS) == []
+  )
   # The answers kept for the report: the split's labels in order, and classify's probabilities.
   answers = np.load(tmp_path / ANSWERS_FILE)
   np.testing.assert_array_equal(answers['labels'], labels)
@@ -119,33 +159,45 @@ def test_probe_catches_a_serving_signature_that_answers_differently(tmp_path, tr
   """A broken export: serving_default answers off by one class. Both signatures load and answer;
   only comparing them on real examples shows it."""
   import tensorflow as tf
-  from trainer_module import data
-  from trainer_module import tf_serving
+
+  from trainer_module import data, tf_serving
   from trainer_module.features import IMAGE_KEY, IMAGE_SIZE
+
   _, good_dir = trained
   good = tf.saved_model.load(good_dir)
   module = tf.Module()
   module.good = good
 
-  @tf.function(input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)]
+  )
   def classify(image):
     return good.signatures['classify'](image=image)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve(examples):
-    images = data.decode_images(tf.io.parse_example(examples, {IMAGE_KEY: data.FEATURE_SPEC[IMAGE_KEY]})[IMAGE_KEY])
+    images = data.decode_images(
+      tf.io.parse_example(examples, {IMAGE_KEY: data.FEATURE_SPEC[IMAGE_KEY]})[IMAGE_KEY]
+    )
     answer = good.signatures['classify'](image=images)
-    return {'classes': (answer['classes'] + 1) % 10, 'probabilities': tf.roll(answer['probabilities'], 1, axis=1)}
+    return {
+      'classes': (answer['classes'] + 1) % 10,
+      'probabilities': tf.roll(answer['probabilities'], 1, axis=1),
+    }
 
   broken = str(tmp_path / 'broken')
   tf.saved_model.save(module, broken, signatures={'classify': classify, 'serving_default': serve})
   os.makedirs(os.path.join(broken, 'assets.extra'))
-  shutil.copy(os.path.join(good_dir, tf_serving.WARMUP_FILE), os.path.join(broken, tf_serving.WARMUP_FILE))
+  shutil.copy(
+    os.path.join(good_dir, tf_serving.WARMUP_FILE), os.path.join(broken, tf_serving.WARMUP_FILE)
+  )
 
   result = _probe(tmp_path, broken, eval_split[0])
   assert result['disagreements'] == EVAL_EXAMPLES
   reasons = judge(result, result['accuracy_classify'], EVAL_EXAMPLES, BOUND_MS)
-  assert reasons == [f'classify and serving_default disagree on {EVAL_EXAMPLES} of {EVAL_EXAMPLES} eval examples']
+  assert reasons == [
+    f'classify and serving_default disagree on {EVAL_EXAMPLES} of {EVAL_EXAMPLES} eval examples'
+  ]
 
 
 @pytest.mark.slow
@@ -174,8 +226,9 @@ def test_the_probe_runs_from_any_working_directory(tmp_path, monkeypatch):
   names the project itself."""
   monkeypatch.chdir(tmp_path)
   monkeypatch.delenv('PYTHONPATH', raising=False)
-  result = serving_check.run_probe(str(tmp_path / 'no-model'), str(tmp_path / '*.gz'),
-                                   str(tmp_path / 'r.json'), timeout=120)
+  result = serving_check.run_probe(
+    str(tmp_path / 'no-model'), str(tmp_path / '*.gz'), str(tmp_path / 'r.json'), timeout=120
+  )
   assert 'No module named' not in result['error']
   assert 'no-model' in result['error'] or 'SavedModel' in result['error'], result['error']
 
@@ -193,17 +246,30 @@ def test_a_probe_started_ahead_answers_as_a_fresh_one(tmp_path, trained, eval_sp
   eval_glob, _, _ = eval_split
   (tmp_path / 'fresh').mkdir()
   (tmp_path / 'ahead').mkdir()
-  fresh = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300)
+  fresh = serving_check.run_probe(
+    model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300
+  )
   serving_check.prestart_probe()
-  ahead = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'ahead' / 'r.json'), timeout=300)
+  ahead = serving_check.run_probe(
+    model_dir, eval_glob, str(tmp_path / 'ahead' / 'r.json'), timeout=300
+  )
   assert (fresh['prestarted'], ahead['prestarted']) == (False, True)
-  for key in ('examples', 'accuracy_classify', 'accuracy_serving_default', 'disagreements',
-              'warmup_requests', 'refused', 'signatures'):
+  for key in (
+    'examples',
+    'accuracy_classify',
+    'accuracy_serving_default',
+    'disagreements',
+    'warmup_requests',
+    'refused',
+    'signatures',
+  ):
     assert ahead[key] == fresh[key], key
   answers = [np.load(tmp_path / d / ANSWERS_FILE) for d in ('fresh', 'ahead')]
   np.testing.assert_array_equal(answers[0]['probabilities'], answers[1]['probabilities'])
   # Taken once: the next probe starts its own process.
-  again = serving_check.run_probe(model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300)
+  again = serving_check.run_probe(
+    model_dir, eval_glob, str(tmp_path / 'fresh' / 'r.json'), timeout=300
+  )
   assert again['prestarted'] is False
 
 
@@ -214,8 +280,9 @@ def test_a_probe_started_under_another_environment_is_not_used(tmp_path, monkeyp
   serving_check.prestart_probe()
   stale = serving_check._prestarted.proc
   monkeypatch.setenv('MNIST_TFX_PROBE_TEST', '1')
-  result = serving_check.run_probe(str(tmp_path / 'no-model'), str(tmp_path / '*.gz'),
-                                   str(tmp_path / 'r.json'), timeout=120)
+  result = serving_check.run_probe(
+    str(tmp_path / 'no-model'), str(tmp_path / '*.gz'), str(tmp_path / 'r.json'), timeout=120
+  )
   assert 'error' in result
   assert stale.wait(timeout=120) == 0
   assert serving_check._prestarted is None

@@ -13,6 +13,7 @@ executions keep the run's paths and timings), every Evaluator output (TFMA's own
 blessings, the Trainer's history.json, and the first EXAMPLES_KEPT records of each split.
 Left out (megabytes): the model, the pushed model, the serving dir, the reports.
 """
+
 import gzip
 import os
 import shutil
@@ -27,6 +28,7 @@ def move_artifact_uris(sqlite_path: str, old_root: str, new_root: str) -> None:
   """Every artifact URI and string property under old_root moves under new_root."""
   from ml_metadata import metadata_store
   from ml_metadata.proto import metadata_store_pb2
+
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = sqlite_path
   config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
@@ -35,10 +37,12 @@ def move_artifact_uris(sqlite_path: str, old_root: str, new_root: str) -> None:
   moved = []
   for artifact in store.get_artifacts():
     if artifact.uri.startswith(old_root + '/'):
-      artifact.uri = new_root + artifact.uri[len(old_root):]
+      artifact.uri = new_root + artifact.uri[len(old_root) :]
     for value in list(artifact.custom_properties.values()) + list(artifact.properties.values()):
-      if value.WhichOneof('value') == 'string_value' and value.string_value.startswith(old_root + '/'):
-        value.string_value = new_root + value.string_value[len(old_root):]
+      if value.WhichOneof('value') == 'string_value' and value.string_value.startswith(
+        old_root + '/'
+      ):
+        value.string_value = new_root + value.string_value[len(old_root) :]
     moved.append(artifact)
   store.put_artifacts(moved)
 
@@ -78,6 +82,7 @@ def main(output_dir: str) -> None:
   shutil.copy(os.path.join(output_dir, 'metadata.sqlite'), sqlite)
   move_artifact_uris(sqlite, output_dir, FIXTURE_ROOT)
   import sqlite3
+
   with sqlite3.connect(sqlite) as connection:  # the file only, not MLMD's content: drop free pages
     connection.execute('VACUUM')
   print(f'wrote {FIXTURE_DIR}')

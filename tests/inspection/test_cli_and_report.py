@@ -1,4 +1,5 @@
 """`python -m inspection` and the HTML run report, on a real run's SQLite store."""
+
 import glob
 import json
 import os
@@ -8,10 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from components.lib.idx import FILES
 from components.lib.artifact_files import read_answers
-from inspection import model_quality, report
-from inspection import runs
+from components.lib.idx import FILES
+from inspection import model_quality, runs
 from tests.conftest import run_py
 from tests.inspection.test_collect import walk
 
@@ -28,8 +28,17 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
   proc = metadata(output_dir, 'lineage', version)
   assert proc.returncode == 0, proc.stderr
   text = proc.stdout
-  for step in ('PushedModel #', '← Pusher', 'Model #', '← Trainer', 'Examples #',
-               '← MnistExampleGen', 'ModelBlessing #', '(blessed)', '← Evaluator'):
+  for step in (
+    'PushedModel #',
+    '← Pusher',
+    'Model #',
+    '← Trainer',
+    'Examples #',
+    '← MnistExampleGen',
+    'ModelBlessing #',
+    '(blessed)',
+    '← Evaluator',
+  ):
     assert step in text, f'{step!r} missing from:\n{text}'
   assert f'train-images sha256 {TRAIN_IMAGES_SHA}' in text
   summary = runs.summarize_run(*_first_run(output_dir))
@@ -42,15 +51,21 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
   nodes = list(walk(tree))
   examples = [n for n in nodes if n['type'] == 'Examples']
   assert examples[0]['properties']['sha256_train_images'] == TRAIN_IMAGES_SHA
-  evaluations = [n['produced_by']['evaluation'] for n in nodes
-                 if n['type'] == 'ModelBlessing' and 'produced_by' in n]
+  evaluations = [
+    n['produced_by']['evaluation']
+    for n in nodes
+    if n['type'] == 'ModelBlessing' and 'produced_by' in n
+  ]
   assert evaluations[0]['accuracy'] == pytest.approx(summary.accuracy)
   assert evaluations[0]['lower_bound'] == 0.5
 
 
 def _first_run(output_dir):
   from pipeline import store as store_lib
-  store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
+
+  store = store_lib.open_store(
+    store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True)
+  )
   return store, runs.runs(store)[-1]
 
 
@@ -65,7 +80,15 @@ def test_runs_newest_first(two_runs):
   assert newest['component_states']['Trainer'] == 'CACHED'
   assert set(oldest['component_seconds']) >= {'MnistExampleGen', 'Trainer', 'Evaluator', 'Pusher'}
   table = metadata(output_dir, 'runs').stdout.splitlines()
-  assert table[0].split()[:7] == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED']
+  assert table[0].split()[:7] == [
+    'RUN',
+    'STARTED',
+    'STATE',
+    'ACCURACY',
+    'BLESSED',
+    'SERVABLE',
+    'PUSHED',
+  ]
   assert newest['run_id'] in table[1] and ' no ' in table[1]
   assert oldest['run_id'] in table[2] and version in table[2]
 
@@ -73,11 +96,15 @@ def test_runs_newest_first(two_runs):
 def test_artifacts_by_type_and_run(two_runs):
   output_dir, version, *_ = two_runs
   pushed = json.loads(metadata(output_dir, '--json', 'artifacts', '--type', 'PushedModel').stdout)
-  assert [p['properties'].get('pushed_version') for p in pushed if p['properties'].get('pushed')] == [version]
+  assert [
+    p['properties'].get('pushed_version') for p in pushed if p['properties'].get('pushed')
+  ] == [version]
   examples = json.loads(metadata(output_dir, '--json', 'artifacts', '--type', 'Examples').stdout)
   assert examples[0]['properties']['train_examples'] == 3000
   listed = json.loads(metadata(output_dir, '--json', 'runs').stdout)
-  in_newest = json.loads(metadata(output_dir, '--json', 'artifacts', '--run', listed[0]['run_id']).stdout)
+  in_newest = json.loads(
+    metadata(output_dir, '--json', 'artifacts', '--run', listed[0]['run_id']).stdout
+  )
   types = {a['type'] for a in in_newest}
   assert {'Examples', 'Model', 'ModelEvaluation', 'ModelBlessing'} <= types
   evaluation = [a for a in in_newest if a['type'] == 'ModelEvaluation'][0]
@@ -88,9 +115,11 @@ def test_artifacts_by_type_and_run(two_runs):
 
 def test_errors_are_one_line(two_runs, tmp_path):
   output_dir, *_ = two_runs
-  for args, message in (((output_dir, 'lineage', '99999999'), 'no pushed version and no artifact'),
-                        ((str(tmp_path), 'runs'), 'no ML Metadata store there'),
-                        ((output_dir, 'artifacts', '--run', 'nope'), 'no run with that id')):
+  for args, message in (
+    ((output_dir, 'lineage', '99999999'), 'no pushed version and no artifact'),
+    ((str(tmp_path), 'runs'), 'no ML Metadata store there'),
+    ((output_dir, 'artifacts', '--run', 'nope'), 'no run with that id'),
+  ):
     proc = metadata(*args)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith('error: ') and message in proc.stderr
@@ -113,8 +142,11 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
     assert printed in paths
   store, first = _first_run(output_dir)
   summary = runs.summarize_run(store, first)
-  [path] = [p for p in paths if os.path.basename(os.path.dirname(p)) ==
-            re.sub(r'[^0-9A-Za-z._-]', '-', first.name)]
+  [path] = [
+    p
+    for p in paths
+    if os.path.basename(os.path.dirname(p)) == re.sub(r'[^0-9A-Za-z._-]', '-', first.name)
+  ]
   text, data = _report_data(path)
   # Confusion matrix from the pushed model on the eval split agrees with TFMA's accuracy.
   confusion = data['confusion_matrix']
@@ -128,7 +160,9 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
   # The report reuses the ServingCheck's answers instead of predicting the eval split again.
   labels, kept = read_answers(summary.uris['InfraBlessing'])
   assert kept.shape == (1000, 10) and kept.dtype == np.float32
-  np.testing.assert_array_equal(labels, model_quality.read_split(summary.uris['Examples'], 'eval')[1])
+  np.testing.assert_array_equal(
+    labels, model_quality.read_split(summary.uris['Examples'], 'eval')[1]
+  )
   assert np.trace(confusion) == np.sum(kept.argmax(axis=1) == labels)
   assert len(data['history']['loss']) == 2
   assert data['gate']['lower_bound'] == 0.5
@@ -138,7 +172,7 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
   # The most confident mistakes, and each split's mean image of each class (data statistics).
   assert len(data['mistakes']) > 0
   assert text.count('data:image/png;base64,') == len(data['mistakes']) + 2 * 10
-  assert 'src="http' not in text and "href=\"http" not in text  # self-contained
+  assert 'src="http' not in text and 'href="http' not in text  # self-contained
 
 
 def test_report_subcommand_rebuilds_it(two_runs):
@@ -153,19 +187,35 @@ def test_report_subcommand_rebuilds_it(two_runs):
 
 def test_report_renders_in_headless_chromium(two_runs, tmp_path):
   output_dir, *_ = two_runs
-  chromium = next((c for c in ('/usr/bin/chromium', '/usr/bin/chromium-browser') if os.path.exists(c)), None)
+  chromium = next(
+    (c for c in ('/usr/bin/chromium', '/usr/bin/chromium-browser') if os.path.exists(c)), None
+  )
   if chromium is None:
     if os.environ.get('CI'):
-      pytest.fail('chromium is missing: .ci/run installs Debian\'s chromium')
+      pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
     pytest.skip("needs Debian's chromium (apt-get install chromium)")
   path = sorted(glob.glob(os.path.join(output_dir, 'reports', '*', 'report.html')))[0]
   shot = tmp_path / 'report.png'
-  subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                  '--no-first-run', f'--user-data-dir={tmp_path / "profile"}',
-                  '--window-size=1200,2400', f'--screenshot={shot}', f'file://{path}'],
-                 capture_output=True, timeout=120)
+  subprocess.run(
+    [
+      chromium,
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      f'--user-data-dir={tmp_path / "profile"}',
+      '--window-size=1200,2400',
+      f'--screenshot={shot}',
+      f'file://{path}',
+    ],
+    capture_output=True,
+    timeout=120,
+  )
   from PIL import Image
+
   image = Image.open(shot).convert('RGB')
   assert image.size == (1200, 2400)
   colors = image.getcolors(maxcolors=1 << 20)

@@ -1,5 +1,6 @@
 """The read side's data collection, on the recorded two runs (real ML Metadata, real TFMA files):
 what ran, what was decided and why, what came from where. Runs in seconds, no pipeline run."""
+
 import json
 import os
 
@@ -26,7 +27,9 @@ def test_each_run_says_what_it_decided_and_why(recorded):
   assert first.baseline_accuracy is None  # nothing blessed before it
   assert first.pushed_version == VERSION and first.pushed_dir.endswith(f'/serving/{VERSION}')
   assert list(first.component_states.values()) == ['COMPLETE'] * 5
-  assert second.blessed is False and second.pushed_version is None and second.already_serving is None
+  assert (
+    second.blessed is False and second.pushed_version is None and second.already_serving is None
+  )
   assert second.failures == ['sparse_categorical_accuracy 0.8950 is below the bound 0.9999']
   assert second.baseline_accuracy == pytest.approx(RECORDED_ACCURACY, abs=1e-6)  # run 1's model
   assert second.component_states['Trainer'] == 'CACHED'
@@ -75,13 +78,25 @@ def test_artifacts_by_type_and_by_run(recorded):
   _, store = recorded
   evaluations = lineage.list_artifacts(store, kind='ModelEvaluation')
   assert len(evaluations) == 2
-  assert all(e['properties']['accuracy'] == pytest.approx(RECORDED_ACCURACY, abs=1e-6) for e in evaluations)
+  assert all(
+    e['properties']['accuracy'] == pytest.approx(RECORDED_ACCURACY, abs=1e-6) for e in evaluations
+  )
   oldest = runs.runs(store)[1].name
   kinds = [a['type'] for a in lineage.list_artifacts(store, run_id=oldest)]
-  assert kinds == ['Examples', 'ModelRun', 'Model', 'ModelEvaluation', 'ModelBlessing', 'PushedModel']
+  assert kinds == [
+    'Examples',
+    'ModelRun',
+    'Model',
+    'ModelEvaluation',
+    'ModelBlessing',
+    'PushedModel',
+  ]
   # Run 2 also lists run 1's blessing: its resolver picked that as the baseline.
-  blessings = [a for a in lineage.list_artifacts(store, run_id=runs.runs(store)[0].name)
-               if a['type'] == 'ModelBlessing']
+  blessings = [
+    a
+    for a in lineage.list_artifacts(store, run_id=runs.runs(store)[0].name)
+    if a['type'] == 'ModelBlessing'
+  ]
   assert [b['properties']['blessed'] for b in blessings] == [1, 0]
   with pytest.raises(LookupError, match='nope: no run with that id'):
     lineage.list_artifacts(store, run_id='nope')
@@ -100,7 +115,9 @@ def test_report_data_from_the_store_and_the_artifacts(recorded):
   assert data['data']['train_examples'] == 3000
   assert data['gate']['lower_bound'] == 0.5 and data['gate']['failures'] == []
   # The recording keeps no model: the report says so instead of failing.
-  assert data['model_missing'] == data['summary']['uris']['Model'] and 'confusion_matrix' not in data
+  assert (
+    data['model_missing'] == data['summary']['uris']['Model'] and 'confusion_matrix' not in data
+  )
   json.dumps(data)  # plain data all the way down
 
 
@@ -114,12 +131,30 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   output_dir, _ = recorded
   code, out, _ = _cli(capsys, output_dir, 'runs')
   header, second, first = out.splitlines()
-  assert code == 0 and header.split() == ['RUN', 'STARTED', 'STATE', 'ACCURACY', 'BLESSED', 'SERVABLE', 'PUSHED',
-                                          'SETTINGS', 'COMPONENTS']
-  assert first.split()[2:7] == ['complete', '0.8950', 'yes', '-', VERSION]  # recorded before the serving check
+  assert code == 0 and header.split() == [
+    'RUN',
+    'STARTED',
+    'STATE',
+    'ACCURACY',
+    'BLESSED',
+    'SERVABLE',
+    'PUSHED',
+    'SETTINGS',
+    'COMPONENTS',
+  ]
+  assert first.split()[2:7] == [
+    'complete',
+    '0.8950',
+    'yes',
+    '-',
+    VERSION,
+  ]  # recorded before the serving check
   assert second.split()[2:7] == ['complete', '0.8950', 'no', '-', '-']
   code, out, _ = _cli(capsys, output_dir, '--json', 'artifacts', '--type', 'PushedModel')
-  assert code == 0 and [a['properties'].get('pushed_version') for a in json.loads(out)] == [VERSION, None]
+  assert code == 0 and [a['properties'].get('pushed_version') for a in json.loads(out)] == [
+    VERSION,
+    None,
+  ]
   code, out, _ = _cli(capsys, output_dir, 'lineage', VERSION)
   assert code == 0 and out.startswith('PushedModel #') and 'threshold: accuracy ≥ 0.5' in out
   code, out, _ = _cli(capsys, output_dir, 'report')
@@ -128,4 +163,7 @@ def test_the_command_line_over_the_recorded_store(recorded, capsys):
   assert code == 0 and os.path.exists(path) and path.startswith(os.path.join(output_dir, 'reports'))
   assert index_line.split()[1] == os.path.join(output_dir, 'index.html')
   code, _, err = _cli(capsys, output_dir, 'lineage', '12345')
-  assert code == 1 and err.strip() == 'error: 12345: no pushed version and no artifact with that id in this store'
+  assert (
+    code == 1
+    and err.strip() == 'error: 12345: no pushed version and no artifact with that id in this store'
+  )

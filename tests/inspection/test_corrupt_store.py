@@ -1,6 +1,7 @@
 """A damaged ML Metadata store is called corrupt, in one line with the way out, by the read-side
 tools: whether SQLite refuses the file at once or only a page deep inside it is damaged (which
 ML Metadata used to report mid-command as a traceback)."""
+
 import os
 import shutil
 
@@ -15,7 +16,7 @@ FIXTURE = os.path.join(os.path.dirname(__file__), 'fixtures', 'two_runs', 'metad
 def _damage_every_page_but_the_schema(path):
   data = bytearray(open(FIXTURE, 'rb').read())
   for page in range(8192, len(data), 4096):
-    data[page + 100:page + 400] = b'\xff' * 300
+    data[page + 100 : page + 400] = b'\xff' * 300
   with open(path, 'wb') as f:
     f.write(data)
 

@@ -1,22 +1,32 @@
 """The report's 'Data statistics' section: rendered from the report's data alone, and
 left out for runs that recorded no statistics (the recorded two runs predate them). A real run's
 section is checked end to end in tests/pipeline/test_datasets_e2e.py."""
+
 import re
 
 from components.lib import datasets
-from inspection import report
-from inspection import runs
+from inspection import report, runs
 from tests.inspection.test_report_html import _page, _report
 
 
 def _statistics(anomalies=()):
   mean = [float(i % 256) for i in range(784)]
-  return {'dataset': 'fashion-mnist', 'class_names': list(datasets.FASHION_MNIST.class_names),
-          'splits': {split: {'examples': 100, 'label_counts': [10] * 10,
-                             'mean_images': [mean] * 9 + [None], 'pixel_histogram': [5000] + [10] * 31}
-                     for split in ('train', 'eval')},
-          'anomalies': list(anomalies), 'schema': 'feature {\n  name: "label"\n}',
-          'inferred_schema': 'feature {\n  name: "image"\n}'}
+  return {
+    'dataset': 'fashion-mnist',
+    'class_names': list(datasets.FASHION_MNIST.class_names),
+    'splits': {
+      split: {
+        'examples': 100,
+        'label_counts': [10] * 10,
+        'mean_images': [mean] * 9 + [None],
+        'pixel_histogram': [5000] + [10] * 31,
+      }
+      for split in ('train', 'eval')
+    },
+    'anomalies': list(anomalies),
+    'schema': 'feature {\n  name: "label"\n}',
+    'inferred_schema': 'feature {\n  name: "image"\n}',
+  }
 
 
 def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas():
@@ -26,7 +36,9 @@ def test_the_section_shows_labels_mean_images_histograms_anomalies_and_schemas()
   assert 'Data statistics (fashion-mnist)' in text
   assert '9 Ankle boot 10 (10.0 %) 10 (10.0 %)' in text  # label, class, train, eval
   assert page.count('alt="mean ') == 2 * 9 and text.count('(no examples)') == 2
-  assert 'train: pixel intensities (log scale)' in text and 'eval: pixel intensities (log scale)' in text
+  assert (
+    'train: pixel intensities (log scale)' in text and 'eval: pixel intensities (log scale)' in text
+  )
   assert 'Anomalies none' in text
   assert 'name: &#34;label&#34;' in page and 'name: &#34;image&#34;' in page  # " escaped
   assert embedded['data_statistics']['dataset'] == 'fashion-mnist'

@@ -1,6 +1,7 @@
 """A run killed mid-write leaves a hot rollback journal (metadata.sqlite-journal) beside the store;
 a read-only reader cannot roll it back and ML Metadata then fails with its raw SQL. The inspector
 rolls it back, or, while a run holds the output dir, says so in one line."""
+
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from tests.pipeline.local.test_lock import holding
 
 # A write transaction bigger than SQLite's page cache, so that the store file itself is already
 # half-rewritten when the process is killed: only the journal can bring it back.
-KILLED_MID_WRITE = '''
+KILLED_MID_WRITE = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute('PRAGMA cache_size=1')
@@ -22,12 +23,13 @@ for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AN
   db.execute(f'DELETE FROM "{table}"')
 print('mid-write', flush=True)
 time.sleep(120)
-'''
+"""
 
 
 def _kill_mid_write(sqlite_path):
-  proc = subprocess.Popen([sys.executable, '-c', KILLED_MID_WRITE, sqlite_path], stdout=subprocess.PIPE,
-                          text=True)
+  proc = subprocess.Popen(
+    [sys.executable, '-c', KILLED_MID_WRITE, sqlite_path], stdout=subprocess.PIPE, text=True
+  )
   assert proc.stdout.readline().strip() == 'mid-write'
   proc.send_signal(signal.SIGKILL)
   proc.wait(timeout=30)
@@ -39,14 +41,19 @@ def _kill_mid_write(sqlite_path):
 def _read_only_mlmd_fails(sqlite_path):
   """What every reader met before: ML Metadata's read-only open fails on the hot journal."""
   from ml_metadata import metadata_store
+
   from pipeline import store as store_lib
+
   with pytest.raises(Exception, match='readonly'):
-    metadata_store.MetadataStore(store_lib.sqlite_config(sqlite_path, read_only=True)).get_context_types()
+    metadata_store.MetadataStore(
+      store_lib.sqlite_config(sqlite_path, read_only=True)
+    ).get_context_types()
 
 
 def _inspect(capsys, output_dir):
   """`python -m inspection --output-dir output_dir runs`, in this process (seconds saved)."""
   from inspection import cli as cli
+
   capsys.readouterr()
   code = cli.main(['--output-dir', output_dir, 'runs'])
   out, err = capsys.readouterr()
@@ -72,7 +79,9 @@ def test_while_a_run_holds_the_output_dir_it_is_one_line(recorded, capsys):
     code, _, err = _inspect(capsys, output_dir)
   assert code == 1
   [line] = err.splitlines()
-  assert line.startswith(f'error: {sqlite_path}: cannot open the ML Metadata store (metadata.sqlite-journal '
-                         'is pending: a run is writing to it, or was killed mid-write;'), line
+  assert line.startswith(
+    f'error: {sqlite_path}: cannot open the ML Metadata store (metadata.sqlite-journal '
+    'is pending: a run is writing to it, or was killed mid-write;'
+  ), line
   assert 'query' not in line and 'CREATE TABLE' not in line
   assert os.path.getsize(journal) > 0  # left alone for the run that holds the output dir

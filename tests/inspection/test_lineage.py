@@ -3,6 +3,7 @@ and answers exactly as the previous walk, a query per artifact and per execution
 recorded two runs, and on stores built here through ML Metadata's API (a diamond with cached
 executions reusing artifacts, several producers of one artifact, a chain deeper than the query's
 hop limit, Kubeflow's spelling of types, contexts and node names)."""
+
 import collections
 import json
 import os
@@ -16,8 +17,9 @@ from inspection import lineage, render, runs
 from tests.conftest import REPO
 
 VERSION = '1795742029'  # the version the recorded run 1 pushed
-EVALUATIONS = os.path.join(REPO, 'tests', 'inspection', 'fixtures', 'two_runs', 'pipeline_root',
-                           'Evaluator', 'evaluation')  # TFMA's own files, as the Evaluator wrote
+EVALUATIONS = os.path.join(
+  REPO, 'tests', 'inspection', 'fixtures', 'two_runs', 'pipeline_root', 'Evaluator', 'evaluation'
+)  # TFMA's own files, as the Evaluator wrote
 
 # --- The oracle.
 
@@ -32,9 +34,13 @@ def _old_producer(store, artifact_id):
 
 def _old_artifact_node(store, artifact, seen):
   kind = runs.type_name(store, artifact)
-  node = {'artifact_id': artifact.id, 'type': kind, 'uri': artifact.uri,
-          'state': mlmd.Artifact.State.Name(artifact.state),
-          'properties': lineage.artifact_properties(store, artifact)}
+  node = {
+    'artifact_id': artifact.id,
+    'type': kind,
+    'uri': artifact.uri,
+    'state': mlmd.Artifact.State.Name(artifact.state),
+    'properties': lineage.artifact_properties(store, artifact),
+  }
   if artifact.id in seen:
     node['see_above'] = True
     return node
@@ -42,13 +48,19 @@ def _old_artifact_node(store, artifact, seen):
   execution = _old_producer(store, artifact.id)
   if execution is None:
     return node
-  producer = {'execution_id': execution.id, 'component': runs.node_id(store, execution.id),
-              'state': mlmd.Execution.State.Name(execution.last_known_state), 'inputs': {}}
+  producer = {
+    'execution_id': execution.id,
+    'component': runs.node_id(store, execution.id),
+    'state': mlmd.Execution.State.Name(execution.last_known_state),
+    'inputs': {},
+  }
   if producer['component'] == 'Evaluator' or kind in ('ModelBlessing', 'ModelEvaluation'):
     producer['evaluation'] = lineage.evaluation_details(store, execution)
-  inputs = sorted((event.path.steps[0].key if event.path.steps else 'input', event.artifact_id)
-                  for event in store.get_events_by_execution_ids([execution.id])
-                  if event.type in (mlmd.Event.INPUT, mlmd.Event.DECLARED_INPUT))
+  inputs = sorted(
+    (event.path.steps[0].key if event.path.steps else 'input', event.artifact_id)
+    for event in store.get_events_by_execution_ids([execution.id])
+    if event.type in (mlmd.Event.INPUT, mlmd.Event.DECLARED_INPUT)
+  )
   for key, artifact_id in inputs:
     [upstream] = store.get_artifacts_by_id([artifact_id])
     producer['inputs'].setdefault(key, []).append(_old_artifact_node(store, upstream, seen))
@@ -70,8 +82,11 @@ def assert_same_as_the_old_walk(store, keys):
 
 
 def every_key(store):
-  pushed = [str(custom_value(a, 'pushed_version'))
-            for a in runs.artifacts_by_type(store, 'PushedModel') if custom_value(a, 'pushed')]
+  pushed = [
+    str(custom_value(a, 'pushed_version'))
+    for a in runs.artifacts_by_type(store, 'PushedModel')
+    if custom_value(a, 'pushed')
+  ]
   return pushed + [str(a.id) for a in store.get_artifacts()]
 
 
@@ -93,15 +108,18 @@ class _Recorder:
 
   def _type_id(self, kind, name):
     if (kind, name) not in self.types:
-      put = {'artifact': (self.store.put_artifact_type, mlmd.ArtifactType),
-             'execution': (self.store.put_execution_type, mlmd.ExecutionType),
-             'context': (self.store.put_context_type, mlmd.ContextType)}[kind]
+      put = {
+        'artifact': (self.store.put_artifact_type, mlmd.ArtifactType),
+        'execution': (self.store.put_execution_type, mlmd.ExecutionType),
+        'context': (self.store.put_context_type, mlmd.ContextType),
+      }[kind]
       self.types[kind, name] = put[0](put[1](name=name))
     return self.types[kind, name]
 
   def _context(self, type_name, name):
     [context_id] = self.store.put_contexts(
-        [mlmd.Context(type_id=self._type_id('context', type_name), name=name)])
+      [mlmd.Context(type_id=self._type_id('context', type_name), name=name)]
+    )
     return mlmd.Context(id=context_id, type_id=self._type_id('context', type_name), name=name)
 
   def run(self, name):
@@ -109,20 +127,21 @@ class _Recorder:
 
   def artifact(self, kind, uri='', **custom):
     name = kind if kind.startswith('system.') or not self.kfp else f'tfx.{kind}'
-    artifact = mlmd.Artifact(type_id=self._type_id('artifact', name), uri=uri,
-                             state=mlmd.Artifact.LIVE)
+    artifact = mlmd.Artifact(
+      type_id=self._type_id('artifact', name), uri=uri, state=mlmd.Artifact.LIVE
+    )
     for key, value in custom.items():
       field = {int: 'int_value', float: 'double_value', str: 'string_value'}[type(value)]
       setattr(artifact.custom_properties[key], field, value)
     [artifact_id] = self.store.put_artifacts([artifact])
     return artifact_id
 
-  def execution(self, node, run, state='COMPLETE', inputs=(), outputs=(), kind=None,
-                named=True):
+  def execution(self, node, run, state='COMPLETE', inputs=(), outputs=(), kind=None, named=True):
     """inputs, outputs: (key or None, artifact id[, event type])."""
     kind = kind or ('system.ContainerExecution' if self.kfp else f'tfx.{node}')
-    execution = mlmd.Execution(type_id=self._type_id('execution', kind),
-                               last_known_state=mlmd.Execution.State.Value(state))
+    execution = mlmd.Execution(
+      type_id=self._type_id('execution', kind), last_known_state=mlmd.Execution.State.Value(state)
+    )
     contexts = [self.pipeline, run]
     if named and self.kfp:
       for key in ('task_name', 'display_name'):
@@ -138,8 +157,9 @@ class _Recorder:
           event.path.steps.add().index = 0
         [artifact] = self.store.get_artifacts_by_id([artifact_id])
         pairs.append((artifact, event))
-    execution_id, _, _ = self.store.put_execution(execution, pairs, contexts,
-                                                  reuse_context_if_already_exist=True)
+    execution_id, _, _ = self.store.put_execution(
+      execution, pairs, contexts, reuse_context_if_already_exist=True
+    )
     return execution_id
 
   def _node(self, node):
@@ -156,41 +176,82 @@ def _two_runs(recorder):
   run1 = r.run('run-1')
   if r.kfp:  # Kubeflow's record of the run itself, created before its tasks
     r.execution('run/run-1', run1, kind='system.DAGExecution', named=False)
-  examples = r.artifact('Examples', '/p/examples/1', sha256_train_images='ab' * 32,
-                        source_uri='/mnist', train_examples=3000, eval_examples=1000)
+  examples = r.artifact(
+    'Examples',
+    '/p/examples/1',
+    sha256_train_images='ab' * 32,
+    source_uri='/mnist',
+    train_examples=3000,
+    eval_examples=1000,
+  )
   r.execution('MnistExampleGen', run1, outputs=[('examples', examples)])
   model, model_run = r.artifact('Model', '/p/model/2'), r.artifact('ModelRun', '/p/model_run/2')
-  r.execution('Trainer', run1, inputs=[('examples', examples)],
-              outputs=[('model', model), ('model_run', model_run)])
+  r.execution(
+    'Trainer',
+    run1,
+    inputs=[('examples', examples)],
+    outputs=[('model', model), ('model_run', model_run)],
+  )
   evaluation = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '4'))
   blessing = r.artifact('ModelBlessing', '/p/blessing/3', blessed=1, current_model_id=model)
-  r.execution('Evaluator', run1, inputs=[('examples', examples), ('model', model)],
-              outputs=[('evaluation', evaluation), ('blessing', blessing)])
-  pushed = r.artifact('PushedModel', '/p/pushed/4', pushed=1, pushed_version='100',
-                      pushed_destination='/serving/100')
-  r.execution('Pusher', run1, inputs=[('model', model), ('model_blessing', blessing)],
-              outputs=[('pushed_model', pushed)] + [(k, v) for k, v in logs.items()])
+  r.execution(
+    'Evaluator',
+    run1,
+    inputs=[('examples', examples), ('model', model)],
+    outputs=[('evaluation', evaluation), ('blessing', blessing)],
+  )
+  pushed = r.artifact(
+    'PushedModel', '/p/pushed/4', pushed=1, pushed_version='100', pushed_destination='/serving/100'
+  )
+  r.execution(
+    'Pusher',
+    run1,
+    inputs=[('model', model), ('model_blessing', blessing)],
+    outputs=[('pushed_model', pushed)] + [(k, v) for k, v in logs.items()],
+  )
 
   run2 = r.run('run-2')
   if r.kfp:
     r.execution('run/run-2', run2, kind='system.DAGExecution', named=False)
     # KFP's resolver task outputs the baseline it found: a later COMPLETE producer of the Model.
-    r.execution('LatestBlessedModel', run2, outputs=[('model', model), ('blessing', blessing)],
-                kind='system.ResolverExecution')
+    r.execution(
+      'LatestBlessedModel',
+      run2,
+      outputs=[('model', model), ('blessing', blessing)],
+      kind='system.ResolverExecution',
+    )
   else:  # TFX's resolver records what it resolved as INTERNAL_OUTPUT
-    r.execution('LatestBlessedModelResolver', run2,
-                outputs=[('model', model, mlmd.Event.INTERNAL_OUTPUT),
-                         ('model_blessing', blessing, mlmd.Event.INTERNAL_OUTPUT)])
+    r.execution(
+      'LatestBlessedModelResolver',
+      run2,
+      outputs=[
+        ('model', model, mlmd.Event.INTERNAL_OUTPUT),
+        ('model_blessing', blessing, mlmd.Event.INTERNAL_OUTPUT),
+      ],
+    )
   r.execution('MnistExampleGen', run2, 'CACHED', outputs=[('examples', examples)])
-  r.execution('Trainer', run2, 'CACHED', inputs=[('examples', examples)],
-              outputs=[('model', model), ('model_run', model_run)])
+  r.execution(
+    'Trainer',
+    run2,
+    'CACHED',
+    inputs=[('examples', examples)],
+    outputs=[('model', model), ('model_run', model_run)],
+  )
   evaluation2 = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '9'))
   blessing2 = r.artifact('ModelBlessing', '/p/blessing/8', blessed=0)
-  r.execution('Evaluator', run2, inputs=[('model', model), ('examples', examples)],
-              outputs=[('evaluation', evaluation2), ('blessing', blessing2)])
+  r.execution(
+    'Evaluator',
+    run2,
+    inputs=[('model', model), ('examples', examples)],
+    outputs=[('evaluation', evaluation2), ('blessing', blessing2)],
+  )
   refused = r.artifact('PushedModel', '/p/pushed/9', pushed=0)
-  r.execution('Pusher', run2, inputs=[('model', model), ('model_blessing', blessing2)],
-              outputs=[('pushed_model', refused)])
+  r.execution(
+    'Pusher',
+    run2,
+    inputs=[('model', model), ('model_blessing', blessing2)],
+    outputs=[('pushed_model', refused)],
+  )
 
   odd = r.run('run-odd')
   # Several producers: a FAILED one first, then the COMPLETE one (which wins), then a CACHED one.
@@ -199,20 +260,30 @@ def _two_runs(recorder):
   r.execution('MnistExampleGen', odd, outputs=[('examples', retried)])
   r.execution('MnistExampleGen', odd, 'CACHED', outputs=[('examples', retried)])
   only_cached = r.artifact('Model', '/p/only-cached')  # no COMPLETE producer: the lowest id
-  r.execution('Trainer', odd, 'CACHED', inputs=[('examples', retried)],
-              outputs=[('model', only_cached)])
-  r.execution('Trainer', odd, 'RUNNING', inputs=[('examples', examples)],
-              outputs=[('model', only_cached)])
+  r.execution(
+    'Trainer', odd, 'CACHED', inputs=[('examples', retried)], outputs=[('model', only_cached)]
+  )
+  r.execution(
+    'Trainer', odd, 'RUNNING', inputs=[('examples', examples)], outputs=[('model', only_cached)]
+  )
   declared = r.artifact('Model', '/p/declared')  # a DECLARED_OUTPUT is no producer to the tree
   r.execution('Trainer', odd, outputs=[('model', declared, mlmd.Event.DECLARED_OUTPUT)])
   # One execution: the same artifact read as INPUT and as DECLARED_INPUT (two entries), an event
   # without a path ('input'), an INTERNAL_INPUT (not shown), a node without a name ('?').
   mixed = r.artifact('PushedModel', '/p/mixed', pushed=1, pushed_version='300')
-  r.execution('Pusher', odd, named=False,
-              inputs=[('model', only_cached), ('model', only_cached, mlmd.Event.DECLARED_INPUT),
-                      (None, declared), ('zzz', blessing, mlmd.Event.INTERNAL_INPUT),
-                      ('blessing', blessing2)],
-              outputs=[('pushed_model', mixed)])
+  r.execution(
+    'Pusher',
+    odd,
+    named=False,
+    inputs=[
+      ('model', only_cached),
+      ('model', only_cached, mlmd.Event.DECLARED_INPUT),
+      (None, declared),
+      ('zzz', blessing, mlmd.Event.INTERNAL_INPUT),
+      ('blessing', blessing2),
+    ],
+    outputs=[('pushed_model', mixed)],
+  )
   # A chain 15 artifacts deep, more than one query's hops reach, ending in the recorded Model.
   upstream = model
   for step in range(15):
@@ -223,13 +294,13 @@ def _two_runs(recorder):
   r.execution('Pusher', odd, inputs=[('model', upstream)], outputs=[('pushed_model', top)])
   if r.kfp:  # a DAG execution that recorded an output before the task that made it
     by_dag = r.artifact('Model', '/p/by-dag')
-    r.execution('run/run-odd', odd, outputs=[('model', by_dag)], kind='system.DAGExecution',
-                named=False)
+    r.execution(
+      'run/run-odd', odd, outputs=[('model', by_dag)], kind='system.DAGExecution', named=False
+    )
     r.execution('Trainer', odd, inputs=[('examples', examples)], outputs=[('model', by_dag)])
   # A loop: an execution that reads what it writes.
   looped = r.artifact('Examples', '/p/loop')
-  r.execution('MnistExampleGen', odd, inputs=[('examples', looped)],
-              outputs=[('examples', looped)])
+  r.execution('MnistExampleGen', odd, inputs=[('examples', looped)], outputs=[('examples', looped)])
   return store
 
 
@@ -256,7 +327,9 @@ def test_on_built_stores_the_same_answer_for_every_artifact(tmp_path, kfp):
   [model] = tree['produced_by']['inputs']['model']
   assert model['type'] == 'Model'
   assert (model['produced_by']['component'], model['produced_by']['state']) == (
-      'Trainer', 'COMPLETE')  # the execution that made it, not the cached one or the resolver
+    'Trainer',
+    'COMPLETE',
+  )  # the execution that made it, not the cached one or the resolver
   components, node = [], lineage.lineage(store, '400')
   while node.get('produced_by'):
     components.append(node['produced_by']['component'])
@@ -293,4 +366,3 @@ def test_the_upstream_is_one_graph_query(recorded):
   assert counting.calls['get_lineage_subgraph'] == 1
   assert not counting.calls['get_events_by_artifact_ids']
   assert counting.calls['get_events_by_execution_ids'] == 1  # the Evaluator's outputs, by hand
-

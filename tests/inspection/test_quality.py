@@ -1,4 +1,5 @@
 """quality: the report's numbers from plain arrays."""
+
 import base64
 import io
 
@@ -33,7 +34,10 @@ def test_confusion_matrix_per_class_accuracy_and_mistakes():
   assert per_class[3] is None  # no example of 3: unknown, not 0
   # Most confident first; each names the true label, the answer and its probability.
   assert [(m['index'], m['label'], m['predicted']) for m in result['mistakes']] == [
-      (4, 2, 7), (1, 0, 1), (5, 7, 2)]
+    (4, 2, 7),
+    (1, 0, 1),
+    (5, 7, 2),
+  ]
   assert [m['probability'] for m in result['mistakes']] == pytest.approx([0.95, 0.6, 0.5])
   picture = Image.open(io.BytesIO(base64.b64decode(result['mistakes'][0]['png'])))
   assert picture.size == (84, 84)
@@ -43,7 +47,9 @@ def test_confusion_matrix_per_class_accuracy_and_mistakes():
 def test_mistakes_shown_are_capped_and_a_perfect_model_has_none():
   labels = np.zeros(50, np.int64)
   images = np.zeros((50, 28, 28), np.uint8)
-  wrong = quality.model_quality(images, labels, _one_hot([1] * 50, np.linspace(0.5, 0.99, 50)), mistakes_shown=5)
+  wrong = quality.model_quality(
+    images, labels, _one_hot([1] * 50, np.linspace(0.5, 0.99, 50)), mistakes_shown=5
+  )
   assert len(wrong['mistakes']) == 5 and wrong['mistakes'][0]['index'] == 49
   right = quality.model_quality(images, labels, _one_hot([0] * 50, [0.9] * 50))
   assert right['mistakes'] == [] and right['eval_accuracy'] == 1.0

@@ -1,6 +1,7 @@
 """The run summary's commands run exactly as printed, from any directory: absolute paths, the
 version the run pushed, examples from the run's own eval split, a TensorBoard line; and the run
 records how it was made (versions, commit, machine, total time) in its store."""
+
 import os
 import re
 import shlex
@@ -9,13 +10,12 @@ import time
 
 import numpy as np
 
-from inspection import model_quality
+from inspection import model_quality, report, runs
 from inspection import summary as summary_lib
-from pipeline.commands import ExitCode
-from pipeline.paths import LocalPaths
-from inspection import report, runs
 from pipeline import store as store_lib
+from pipeline.commands import ExitCode
 from pipeline.local import run_record
+from pipeline.paths import LocalPaths
 
 VERSION = '1795742029'
 
@@ -24,8 +24,12 @@ def _summary(recorded, capsys, which):
   output_dir, store = recorded
   run_id = runs.runs(store)[which].name
   paths = LocalPaths.under(output_dir)
-  code = summary_lib.report_and_summary(store_lib.sqlite_config(paths.metadata_path, read_only=False), paths,
-                                  time.monotonic() - 42, run_id)
+  code = summary_lib.report_and_summary(
+    store_lib.sqlite_config(paths.metadata_path, read_only=False),
+    paths,
+    time.monotonic() - 42,
+    run_id,
+  )
   out = capsys.readouterr().out
   return code, dict(re.findall(r'^([A-Za-z ]+):\s+(.*)$', out, re.M)), run_id
 
@@ -40,7 +44,9 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
   assert code == ExitCode.OK
   assert lines['Inspect'].endswith(f'--output-dir {output_dir} lineage {VERSION}')
   lineage = _shell(lines['Inspect'], cwd=str(tmp_path))  # not the project root
-  assert lineage.returncode == 0 and lineage.stdout.startswith('PushedModel #') and lineage.stderr == ''
+  assert (
+    lineage.returncode == 0 and lineage.stdout.startswith('PushedModel #') and lineage.stderr == ''
+  )
   compared = _shell(lines['Compare'], cwd=str(tmp_path))
   assert compared.returncode == 0 and '(* differs)' in compared.stdout, compared.stderr
   # TensorBoard over every run's Trainer logs (a server: checked, not started).
@@ -51,7 +57,11 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
   # model, so the command is checked, not run; tests/pipeline/test_predict.py runs predict).
   command, comment = lines['Try it'].split('  # true: ')
   words = shlex.split(command)
-  assert words[-4] in ('predict', 'predict') and words[-3] == '--model' and words[-2] == os.path.join(output_dir, 'serving', VERSION)
+  assert (
+    words[-4] in ('predict', 'predict')
+    and words[-3] == '--model'
+    and words[-2] == os.path.join(output_dir, 'serving', VERSION)
+  )
   examples = np.load(words[-1])
   [summary] = [runs.summarize_run(store, c) for c in runs.runs(store) if c.name == run_id]
   images, labels = model_quality.read_split(summary.uris['Examples'], 'eval')
@@ -65,10 +75,16 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
 def test_the_report_says_how_the_model_was_made(recorded, capsys):
   """What a run records at its end (pipeline/local/run_record.py), shown by its report."""
   output_dir, store = recorded
-  writable = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), False))
+  writable = store_lib.open_store(
+    store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), False)
+  )
   context = runs.run_context(writable, runs.runs(store)[0].name)
   for key, value in run_record.end_values(run_record.COMPLETE, 42.5).items():
-    setattr(context.custom_properties[key], 'double_value' if isinstance(value, float) else 'string_value', value)
+    setattr(
+      context.custom_properties[key],
+      'double_value' if isinstance(value, float) else 'string_value',
+      value,
+    )
   writable.put_contexts([context])
   _, _, run_id = _summary(recorded, capsys, 0)
   made = runs.summarize_run(store, runs.run_context(store, run_id)).provenance

@@ -1,4 +1,5 @@
 """Compiles the pipeline as `python -m kubeflow compile` does, in this process; shared fixtures."""
+
 import contextlib
 import io
 import os
@@ -14,14 +15,21 @@ IMAGE = 'registry.example.com/mnist:dev'
 
 
 def run_cli(*args, timeout=300, cwd=REPO):
-  return subprocess.run([sys.executable, '-m', 'kubeflow', *args], cwd=cwd, capture_output=True,
-                        text=True, timeout=timeout, env=dict(os.environ, PYTHONPATH=REPO))
+  return subprocess.run(
+    [sys.executable, '-m', 'kubeflow', *args],
+    cwd=cwd,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=dict(os.environ, PYTHONPATH=REPO),
+  )
 
 
 def _parse_compile(output, *extra):
   """`python -m kubeflow compile --output OUTPUT --image IMAGE EXTRA…` as main() parses it."""
   from kubeflow import cli
   from pipeline import config as config_lib
+
   argv = ['compile', '--output', output, '--image', IMAGE, *extra]
   return cli._parser().parse_args(config_lib.join_option_values(argv))
 
@@ -32,6 +40,7 @@ def compile_to(folder, *extra):
   minus the process start (a cold `import tfx`, ~9 s) and main()'s process-wide logging settings.
   test_compile.py runs the real CLI in a subprocess and checks it writes the same spec."""
   from kubeflow import cli
+
   output = os.path.join(folder, 'build', 'pipeline.yaml')
   args = _parse_compile(output, *extra)
   stdout, stderr = io.StringIO(), io.StringIO()
@@ -49,11 +58,16 @@ def compile_on_local_root(folder, root, *extra):
   every artifact can be looked at. The same flags and compile_pipeline() as the CLI."""
   from kubeflow.compile import compile_pipeline
   from pipeline import config as config_lib
+
   output = os.path.join(folder, 'build', 'pipeline.yaml')
   args = _parse_compile(output, '--pipeline-root', 'gs://unused/root', *extra)
   config = config_lib.config_from_args(
-      args, data_dir=args.data_dir or f'{root}/data/mnist', pipeline_root=root,
-      serving_dir=args.serving_dir or f'{root}/serving', pipeline_name=args.pipeline_name)
+    args,
+    data_dir=args.data_dir or f'{root}/data/mnist',
+    pipeline_root=root,
+    serving_dir=args.serving_dir or f'{root}/serving',
+    pipeline_name=args.pipeline_name,
+  )
   compile_pipeline(config, IMAGE, output, target=args.target, mlmd_address=args.mlmd_address)
   with open(output) as f:
     return output, yaml.safe_load(f)
@@ -71,14 +85,28 @@ def mlmd_service(tmp_path_factory):
   """A real ML Metadata gRPC service over a fresh SQLite store: (HOST:PORT, client store)."""
   import signal
   import time
+
   from ml_metadata import metadata_store
   from ml_metadata.proto import metadata_store_pb2
+
   folder = tmp_path_factory.mktemp('mlmd')
   port_file = folder / 'port'
   proc = subprocess.Popen(
-      [sys.executable, '-m', 'tests.kubeflow.mlmd_service', '--sqlite', str(folder / 'mlmd.sqlite'),
-       '--port-file', str(port_file)], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    [
+      sys.executable,
+      '-m',
+      'tests.kubeflow.mlmd_service',
+      '--sqlite',
+      str(folder / 'mlmd.sqlite'),
+      '--port-file',
+      str(port_file),
+    ],
+    cwd=REPO,
+    env=dict(os.environ, PYTHONPATH=REPO),
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    start_new_session=True,
+  )
   deadline = time.monotonic() + 60
   while not port_file.exists():
     if proc.poll() is not None or time.monotonic() > deadline:
@@ -86,8 +114,9 @@ def mlmd_service(tmp_path_factory):
       pytest.fail(f'ML Metadata service did not start: {proc.stderr.read().decode()[-2000:]}')
     time.sleep(0.1)
   address = f'127.0.0.1:{port_file.read_text()}'
-  store = metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(
-      host='127.0.0.1', port=int(port_file.read_text())))
+  store = metadata_store.MetadataStore(
+    metadata_store_pb2.MetadataStoreClientConfig(host='127.0.0.1', port=int(port_file.read_text()))
+  )
   yield address, store
   os.killpg(proc.pid, signal.SIGTERM)
   proc.wait(timeout=30)

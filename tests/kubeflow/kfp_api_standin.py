@@ -8,14 +8,16 @@ byte for byte as kubeflow/pipelines backend/src/apiserver/main.go writes it at e
   {"commit_sha","tag_name","multi_user","pipeline_store" omitempty}, v1beta1 without the store.
 tag_name and commit_sha are the image's TAG_NAME / COMMIT_SHA (backend/Dockerfile, default
 "unknown"); anything else is 404 "404 page not found" (gorilla/mux's NotFound)."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Tuple
 
 
-def healthz_body(tag: str, multi_user: bool, api: str, pipeline_store: str = 'database',
-                 tag_name: str = None) -> bytes:
+def healthz_body(
+  tag: str, multi_user: bool, api: str, pipeline_store: str = 'database', tag_name: str = None
+) -> bytes:
   """The answer of release `tag`'s handler; tag_name as its image says (default: the tag)."""
   minor = int(tag.split('.')[1])
   tag = tag if tag_name is None else tag_name
@@ -25,8 +27,7 @@ def healthz_body(tag: str, multi_user: bool, api: str, pipeline_store: str = 'da
     if api == 'v2beta1' and pipeline_store:
       body['pipeline_store'] = pipeline_store
     return json.dumps(body, separators=(',', ':')).encode()
-  text = (f'{{"commit_sha":"{commit}", "tag_name":"{tag}", '
-          f'"multi_user":{str(multi_user).lower()}')
+  text = f'{{"commit_sha":"{commit}", "tag_name":"{tag}", "multi_user":{str(multi_user).lower()}'
   if minor >= 14 and api == 'v2beta1':
     text += f', "pipeline_store": "{pipeline_store}"'
   return (text + '}').encode()
@@ -42,7 +43,11 @@ def serve(tag: str, multi_user: bool, tag_name: str = None) -> Tuple[ThreadingHT
       Handler.requests.append(self.path)
       for api in ('v1beta1', 'v2beta1'):
         if self.path == f'/apis/{api}/healthz':
-          data, status, kind = healthz_body(tag, multi_user, api, tag_name=tag_name), 200, 'application/json'
+          data, status, kind = (
+            healthz_body(tag, multi_user, api, tag_name=tag_name),
+            200,
+            'application/json',
+          )
           break
       else:
         data, status, kind = b'404 page not found\n', 404, 'text/plain; charset=utf-8'
@@ -57,5 +62,5 @@ def serve(tag: str, multi_user: bool, tag_name: str = None) -> Tuple[ThreadingHT
 
   server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
   server.requests = Handler.requests
-  threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+  threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
   return server, f'http://127.0.0.1:{server.server_address[1]}'

@@ -65,6 +65,7 @@ artifacts keep their schema title and a resource name, the ExampleGen driver hoo
 `resolver` tasks are answered from ML Metadata with their filter (schema_title, state,
 metadata.K.number_value / string_value, name), newest first.
 """
+
 import dataclasses
 import hashlib
 import json
@@ -82,8 +83,12 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VERTEX_NAME_PREFIX = 'projects/p/locations/l/metadataStores/default/artifacts/'
-_TYPE_KINDS = {'STRING': 'string_value', 'NUMBER_INTEGER': 'number_value',
-               'NUMBER_DOUBLE': 'number_value', 'BOOLEAN': 'bool_value'}
+_TYPE_KINDS = {
+  'STRING': 'string_value',
+  'NUMBER_INTEGER': 'number_value',
+  'NUMBER_DOUBLE': 'number_value',
+  'BOOLEAN': 'bool_value',
+}
 
 
 LOGS_KEY = 'executor-logs'  # the driver's own output (driver.go provisionOutputs, 2.5.0+)
@@ -95,6 +100,7 @@ PROFILE_BUCKET = 'mlpipeline'  # sync.py S3_BUCKET_NAME
 class Profile:
   """What one KFP release's driver and launcher do differently (kubeflow/pipelines, paths under
   backend/src/v2 unless said; each field names the tags whose source has the rule)."""
+
   tag: str
   # driver/driver.go provisionOutputs: GenerateOutputURI(root, [task, outputURISalt, key]), a
   # fresh uuid as salt: 2.4.1+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root, [task, key]).
@@ -124,7 +130,9 @@ class Profile:
   profile_scoped_credentials: bool
 
 
-PROFILES = {p.tag: p for p in (
+PROFILES = {
+  p.tag: p
+  for p in (
     Profile('2.0.5', False, False, False, False, False, False, False),
     Profile('2.3.0', False, False, False, True, False, False, False),
     Profile('2.4.1', True, False, False, True, False, False, False),
@@ -133,7 +141,8 @@ PROFILES = {p.tag: p for p in (
     Profile('2.15.0', True, True, True, True, False, False, True),
     Profile('2.16.0', True, True, True, True, False, True, True),
     Profile('2.17.0', True, True, True, True, True, True, True),
-)}
+  )
+}
 OLDEST, NEWEST = PROFILES['2.0.5'], PROFILES['2.17.0']
 # Vertex AI is no KFP release: a unique URI per task, none of the open-source launcher's extras.
 VERTEX_PROFILE = Profile('vertex', True, False, False, False, False, False, False)
@@ -144,7 +153,7 @@ def local_path_for_uri(uri: str) -> Optional[str]:
   """component/launcher_v2.go LocalPathForURI (oci:// not played): the pod path of a URI."""
   for scheme, mount in (('gs://', '/gcs/'), ('minio://', '/minio/'), ('s3://', '/s3/')):
     if uri.startswith(scheme):
-      return mount + uri[len(scheme):]
+      return mount + uri[len(scheme) :]
   return None
 
 
@@ -154,21 +163,35 @@ def session_info(pipeline_root: str) -> str:
   else the default MinIO session (config/env.go getDefaultMinioSessionInfo, 2.17.0)."""
   if pipeline_root.startswith('s3://'):
     return json.dumps({'Provider': 's3', 'Params': {'fromEnv': 'true'}}, separators=(',', ':'))
-  return json.dumps({'Provider': 'minio', 'Params': {
-      'accessKeyKey': 'accesskey', 'disableSSL': 'true',
-      'endpoint': 'minio-service.kubeflow:9000', 'fromEnv': 'false', 'maxRetries': '5',
-      'region': 'minio', 'secretKeyKey': 'secretkey', 'secretName': 'mlpipeline-minio-artifact'}},
-      separators=(',', ':'))
+  return json.dumps(
+    {
+      'Provider': 'minio',
+      'Params': {
+        'accessKeyKey': 'accesskey',
+        'disableSSL': 'true',
+        'endpoint': 'minio-service.kubeflow:9000',
+        'fromEnv': 'false',
+        'maxRetries': '5',
+        'region': 'minio',
+        'secretKeyKey': 'secretkey',
+        'secretName': 'mlpipeline-minio-artifact',
+      },
+    },
+    separators=(',', ':'),
+  )
 
 
 def profile_prefixes(namespace: str) -> List[str]:
   """sync.py put_user_policy's Resource list, as s3:// prefixes."""
-  return [f's3://{PROFILE_BUCKET}/{p}/' for p in
-          ('artifacts', f'private-artifacts/{namespace}', f'private/{namespace}', 'shared')]
+  return [
+    f's3://{PROFILE_BUCKET}/{p}/'
+    for p in ('artifacts', f'private-artifacts/{namespace}', f'private/{namespace}', 'shared')
+  ]
 
 
-def provision_outputs(profile: Profile, component: dict, run_root: str, task_name: str,
-                      pod_dir: str) -> dict:
+def provision_outputs(
+  profile: Profile, component: dict, run_root: str, task_name: str, pod_dir: str
+) -> dict:
   """driver.go provisionOutputs as `profile`'s release has it. Pod-local paths (outputFile) are
   placed under `pod_dir`, the pod's file system here."""
   definitions = dict(component.get('outputDefinitions', {}).get('artifacts', {}))
@@ -186,11 +209,13 @@ def provision_outputs(profile: Profile, component: dict, run_root: str, task_nam
     outputs['artifacts'][key] = {'artifacts': [artifact]}
   output_params = component.get('outputDefinitions', {}).get('parameters', {})
   if output_params:
-    outputs['parameters'] = {k: {'outputFile': _in_pod(pod_dir, f'/tmp/kfp/outputs/{k}')}
-                             for k in output_params}
+    outputs['parameters'] = {
+      k: {'outputFile': _in_pod(pod_dir, f'/tmp/kfp/outputs/{k}')} for k in output_params
+    }
   local_root = local_path_for_uri(task_root) if profile.task_root_layout else None
-  outputs['outputFile'] = _in_pod(pod_dir, f'{local_root}/output_metadata.json' if local_root
-                                  else LEGACY_OUTPUT_FILE)
+  outputs['outputFile'] = _in_pod(
+    pod_dir, f'{local_root}/output_metadata.json' if local_root else LEGACY_OUTPUT_FILE
+  )
   return outputs
 
 
@@ -224,7 +249,9 @@ class PipelineRun:
 def _title(artifact_type: dict) -> str:
   if artifact_type.get('schemaTitle'):
     return artifact_type['schemaTitle']
-  return (yaml.safe_load(artifact_type.get('instanceSchema') or '') or {}).get('title', 'system.Artifact')
+  return (yaml.safe_load(artifact_type.get('instanceSchema') or '') or {}).get(
+    'title', 'system.Artifact'
+  )
 
 
 def _to_mlmd_value(value) -> mlmd.Value:
@@ -262,16 +289,26 @@ def _is_kind(value, kind: str) -> bool:
 
 
 def _fingerprint(cache_key: dict) -> str:
-  return hashlib.sha256(json.dumps(cache_key, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
+  return hashlib.sha256(
+    json.dumps(cache_key, sort_keys=True, separators=(',', ':')).encode()
+  ).hexdigest()
 
 
 class KfpStandIn:
   """Runs compiled pipelines against one ML Metadata store, as one KFP installation would."""
 
-  def __init__(self, store, work_dir: str, namespace: str = 'kubeflow-user-example-com',
-               env: Optional[Dict[str, str]] = None, vertex: bool = False, timeout: float = 900,
-               allow_local_root: bool = False, profile: Optional[Profile] = None,
-               multi_user: bool = False):
+  def __init__(
+    self,
+    store,
+    work_dir: str,
+    namespace: str = 'kubeflow-user-example-com',
+    env: Optional[Dict[str, str]] = None,
+    vertex: bool = False,
+    timeout: float = 900,
+    allow_local_root: bool = False,
+    profile: Optional[Profile] = None,
+    multi_user: bool = False,
+  ):
     """allow_local_root: accept a plain folder as pipeline root (the tests' convenience; the real
     launcher refuses one). profile: the KFP release played (PROFILES). multi_user: a multi-user
     install, the task's credentials those its profile controller gives the namespace."""
@@ -290,10 +327,16 @@ class KfpStandIn:
   # ---------------------------------------------------------------- ML Metadata helpers
 
   def _type_id(self, kind: str, name: str) -> int:
-    put = {'artifact': self.store.put_artifact_type, 'execution': self.store.put_execution_type,
-           'context': self.store.put_context_type}[kind]
-    proto = {'artifact': mlmd.ArtifactType, 'execution': mlmd.ExecutionType,
-             'context': mlmd.ContextType}[kind](name=name)
+    put = {
+      'artifact': self.store.put_artifact_type,
+      'execution': self.store.put_execution_type,
+      'context': self.store.put_context_type,
+    }[kind]
+    proto = {
+      'artifact': mlmd.ArtifactType,
+      'execution': mlmd.ExecutionType,
+      'context': mlmd.ContextType,
+    }[kind](name=name)
     return put(proto)
 
   def _context(self, type_name: str, name: str, properties: Optional[Dict[str, str]] = None):
@@ -311,14 +354,25 @@ class KfpStandIn:
     metadata = {k: _from_mlmd_value(v) for k, v in artifact.properties.items()}
     metadata.update({k: _from_mlmd_value(v) for k, v in artifact.custom_properties.items()})
     if self.vertex:
-      return {'name': VERTEX_NAME_PREFIX + str(artifact.id), 'uri': artifact.uri,
-              'metadata': metadata, 'type': {'schemaTitle': type_name, 'schemaVersion': '0.0.1'}}
-    return {'name': str(artifact.id), 'uri': artifact.uri, 'metadata': metadata,
-            'type': {'instanceSchema': ''}}
+      return {
+        'name': VERTEX_NAME_PREFIX + str(artifact.id),
+        'uri': artifact.uri,
+        'metadata': metadata,
+        'type': {'schemaTitle': type_name, 'schemaVersion': '0.0.1'},
+      }
+    return {
+      'name': str(artifact.id),
+      'uri': artifact.uri,
+      'metadata': metadata,
+      'type': {'instanceSchema': ''},
+    }
 
   def _outputs_of(self, execution_id: int) -> Dict[str, List[mlmd.Artifact]]:
-    events = [e for e in self.store.get_events_by_execution_ids([execution_id])
-              if e.type == mlmd.Event.OUTPUT]
+    events = [
+      e
+      for e in self.store.get_events_by_execution_ids([execution_id])
+      if e.type == mlmd.Event.OUTPUT
+    ]
     artifacts = {a.id: a for a in self.store.get_artifacts_by_id([e.artifact_id for e in events])}
     outputs: Dict[str, List[mlmd.Artifact]] = {}
     for event in events:
@@ -327,7 +381,10 @@ class KfpStandIn:
 
   def _publish(self, execution: mlmd.Execution, contexts, inputs=None, outputs=None) -> int:
     pairs, seen = [], set()
-    for direction, artifacts in ((mlmd.Event.INPUT, inputs or {}), (mlmd.Event.OUTPUT, outputs or {})):
+    for direction, artifacts in (
+      (mlmd.Event.INPUT, inputs or {}),
+      (mlmd.Event.OUTPUT, outputs or {}),
+    ):
       for key, items in artifacts.items():
         for artifact in items:
           # ML Metadata keeps one event per (artifact, execution, type): a resolved baseline that
@@ -338,8 +395,9 @@ class KfpStandIn:
           event = mlmd.Event(type=direction)
           event.path.steps.add().key = key
           pairs.append((artifact, event))
-    execution_id, _, _ = self.store.put_execution(execution, pairs, contexts,
-                                                  reuse_context_if_already_exist=True)
+    execution_id, _, _ = self.store.put_execution(
+      execution, pairs, contexts, reuse_context_if_already_exist=True
+    )
     return execution_id
 
   # ---------------------------------------------------------------- the API server's cache table
@@ -352,22 +410,38 @@ class KfpStandIn:
 
   def _cached_execution(self, pipeline_name: str, fingerprint: str) -> Optional[int]:
     """cacheutils GetExecutionCache: the newest task with this fingerprint, pipeline, namespace."""
-    entries = [e for e in self._cache() if (e['fingerprint'], e['pipelineName'], e['namespace'])
-               == (fingerprint, f'pipeline/{pipeline_name}', self.namespace)]
+    entries = [
+      e
+      for e in self._cache()
+      if (e['fingerprint'], e['pipelineName'], e['namespace'])
+      == (fingerprint, f'pipeline/{pipeline_name}', self.namespace)
+    ]
     return max(entries, key=lambda e: e['created_at'])['execution_id'] if entries else None
 
   def _remember(self, pipeline_name: str, fingerprint: str, execution_id: int) -> None:
     table = self._cache()
-    table.append({'fingerprint': fingerprint, 'pipelineName': f'pipeline/{pipeline_name}',
-                  'namespace': self.namespace, 'execution_id': execution_id,
-                  'created_at': len(table)})  # insertion order: a clock that never ties
+    table.append(
+      {
+        'fingerprint': fingerprint,
+        'pipelineName': f'pipeline/{pipeline_name}',
+        'namespace': self.namespace,
+        'execution_id': execution_id,
+        'created_at': len(table),
+      }
+    )  # insertion order: a clock that never ties
     with open(self.cache_file, 'w') as f:
       json.dump(table, f)
 
   # ---------------------------------------------------------------- a run
 
-  def run(self, spec: Dict[str, Any], pipeline_root: str, parameters: Optional[Dict[str, Any]] = None,
-          run_id: Optional[str] = None, only: Optional[List[str]] = None) -> PipelineRun:
+  def run(
+    self,
+    spec: Dict[str, Any],
+    pipeline_root: str,
+    parameters: Optional[Dict[str, Any]] = None,
+    run_id: Optional[str] = None,
+    only: Optional[List[str]] = None,
+  ) -> PipelineRun:
     """only: run just these tasks (a prefix of the DAG: each one's upstream tasks among them), the
     tests' cheap path; KFP itself always runs the whole DAG."""
     if 'pipelineSpec' in spec:  # a Vertex PipelineJob: its spec and runtime config
@@ -386,12 +460,20 @@ class KfpStandIn:
     values = self._run_parameters(spec, parameters or {})
 
     pipeline_ctx = self._context('system.Pipeline', pipeline_name)
-    run_ctx = self._context('system.PipelineRun', run_id, {
-        'namespace': self.namespace, 'resource_name': 'run-resource', 'pipeline_root': run_root})
-    self.store.put_parent_contexts([mlmd.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)])
+    run_ctx = self._context(
+      'system.PipelineRun',
+      run_id,
+      {'namespace': self.namespace, 'resource_name': 'run-resource', 'pipeline_root': run_root},
+    )
+    self.store.put_parent_contexts(
+      [mlmd.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)]
+    )
     contexts = [pipeline_ctx, run_ctx]
-    root = mlmd.Execution(type_id=self._type_id('execution', 'system.DAGExecution'),
-                          name=f'run/{run_id}', last_known_state=mlmd.Execution.RUNNING)
+    root = mlmd.Execution(
+      type_id=self._type_id('execution', 'system.DAGExecution'),
+      name=f'run/{run_id}',
+      last_known_state=mlmd.Execution.RUNNING,
+    )
     for key in ('display_name', 'task_name'):
       root.custom_properties[key].string_value = ''
     root.custom_properties['inputs'].struct_value.SetInParent()
@@ -409,12 +491,23 @@ class KfpStandIn:
       task = tasks[task_name]
       executor = executors[spec['components'][task['componentRef']['name']]['executorLabel']]
       if 'resolver' in executor:
-        result.tasks[task_name] = self._resolve(task_name, task, executor['resolver'], result,
-                                                contexts, dag_id)
+        result.tasks[task_name] = self._resolve(
+          task_name, task, executor['resolver'], result, contexts, dag_id
+        )
         continue
       result.tasks[task_name] = self._container_task(
-          spec, task_name, task, executor['container'], values, result, contexts, dag_id,
-          pipeline_name, run_root, run_id)
+        spec,
+        task_name,
+        task,
+        executor['container'],
+        values,
+        result,
+        contexts,
+        dag_id,
+        pipeline_name,
+        run_root,
+        run_id,
+      )
       if result.tasks[task_name].state == 'FAILED':
         raise RunFailed(f'{task_name} failed:\n{result.tasks[task_name].stderr[-6000:]}')
     root.id = dag_id
@@ -429,10 +522,16 @@ class KfpStandIn:
     tasks = json.loads(json.dumps(tasks))
     for task in tasks.values():
       inputs = task.get('inputs', {})
-      producers = [s['taskOutputParameter']['producerTask'] for s in inputs.get('parameters', {}).values()
-                   if 'taskOutputParameter' in s]
-      producers += [s['taskOutputArtifact']['producerTask'] for s in inputs.get('artifacts', {}).values()
-                    if 'taskOutputArtifact' in s]
+      producers = [
+        s['taskOutputParameter']['producerTask']
+        for s in inputs.get('parameters', {}).values()
+        if 'taskOutputParameter' in s
+      ]
+      producers += [
+        s['taskOutputArtifact']['producerTask']
+        for s in inputs.get('artifacts', {}).values()
+        if 'taskOutputArtifact' in s
+      ]
       for producer in producers:
         if producer not in tasks:
           raise RunFailed(f'failed to add implicit deps: unknown producer task "{producer}" in DAG')
@@ -444,8 +543,11 @@ class KfpStandIn:
   def _order(tasks: Dict[str, Any]) -> List[str]:
     done, order = set(), []
     while len(order) < len(tasks):
-      ready = sorted(name for name, task in tasks.items() if name not in done
-                     and set(task.get('dependentTasks', [])) <= done)
+      ready = sorted(
+        name
+        for name, task in tasks.items()
+        if name not in done and set(task.get('dependentTasks', [])) <= done
+      )
       if not ready:
         raise RunFailed('the DAG has a cycle')
       order.extend(ready)
@@ -464,7 +566,9 @@ class KfpStandIn:
         value = given[name]
         kind = _TYPE_KINDS.get(definition['parameterType'])
         if kind and not _is_kind(value, kind):
-          raise RunFailed(f'input parameter {name} type mismatch: expect {definition["parameterType"]}')
+          raise RunFailed(
+            f'input parameter {name} type mismatch: expect {definition["parameterType"]}'
+          )
         values[name] = value
       elif 'defaultValue' in definition:
         values[name] = definition['defaultValue']
@@ -481,21 +585,28 @@ class KfpStandIn:
         value = source['runtimeValue']['constant']
       elif 'componentInputParameter' in source:
         if source['componentInputParameter'] not in values:
-          raise RunFailed(f'parent DAG does not have input parameter {source["componentInputParameter"]}')
+          raise RunFailed(
+            f'parent DAG does not have input parameter {source["componentInputParameter"]}'
+          )
         value = values[source['componentInputParameter']]
       elif 'taskOutputParameter' in source:
         producer = source['taskOutputParameter']
         produced = result.tasks[producer['producerTask']].parameters
         if producer['outputParameterKey'] not in produced:
-          raise RunFailed(f'cannot find output parameter key {producer["outputParameterKey"]!r} '
-                          f'in producer task {producer["producerTask"]!r}')
+          raise RunFailed(
+            f'cannot find output parameter key {producer["outputParameterKey"]!r} '
+            f'in producer task {producer["producerTask"]!r}'
+          )
         value = produced[producer['outputParameterKey']]
       else:
         raise RunFailed(f'parameter spec {source} not implemented')
       expected = declared.get(name, {}).get('parameterType')
       if expected == 'STRING' and not isinstance(value, str):
-        value = json.dumps(value) if isinstance(value, (dict, list)) else (
-            format(value, 'g') if isinstance(value, float) else str(value))
+        value = (
+          json.dumps(value)
+          if isinstance(value, (dict, list))
+          else (format(value, 'g') if isinstance(value, float) else str(value))
+        )
       elif value is None:
         raise RunFailed(f'got null for input parameter {name!r}')
       elif expected in _TYPE_KINDS and not _is_kind(value, _TYPE_KINDS[expected]):
@@ -506,63 +617,101 @@ class KfpStandIn:
       producer = source['taskOutputArtifact']
       outputs = result.tasks[producer['producerTask']].outputs
       if producer['outputArtifactKey'] not in outputs:
-        raise RunFailed(f'cannot find output artifact key {producer["outputArtifactKey"]!r} in '
-                        f'producer task {producer["producerTask"]!r}')
+        raise RunFailed(
+          f'cannot find output artifact key {producer["outputArtifactKey"]!r} in '
+          f'producer task {producer["producerTask"]!r}'
+        )
       artifacts[name] = outputs[producer['outputArtifactKey']]
     return params, artifacts
 
-  def _container_task(self, spec, task_name, task, container, values, result, contexts, dag_id,
-                      pipeline_name, run_root, run_id) -> TaskRun:
+  def _container_task(
+    self,
+    spec,
+    task_name,
+    task,
+    container,
+    values,
+    result,
+    contexts,
+    dag_id,
+    pipeline_name,
+    run_root,
+    run_id,
+  ) -> TaskRun:
     component = spec['components'][task['componentRef']['name']]
     params, input_artifacts = self._inputs(spec, task, values, result)
     pod_dir = os.path.join(self.work_dir, 'pods', run_id, task_name)
     outputs = provision_outputs(self.profile, component, run_root, task_name, pod_dir)
     output_params = component.get('outputDefinitions', {}).get('parameters', {})
-    executor_input = {'inputs': {'parameterValues': params,
-                                 'artifacts': {k: {'artifacts': v} for k, v in input_artifacts.items()}},
-                      'outputs': outputs}
+    executor_input = {
+      'inputs': {
+        'parameterValues': params,
+        'artifacts': {k: {'artifacts': v} for k, v in input_artifacts.items()},
+      },
+      'outputs': outputs,
+    }
     os.makedirs(os.path.dirname(outputs['outputFile']), exist_ok=True)
 
     stderr = ''
     if self.vertex and 'lifecycle' in container:  # Vertex runs the driver hook first
-      code, _, stderr = self._launch(container['lifecycle']['preCacheCheck'], component,
-                                     executor_input, pod_dir)
+      code, _, stderr = self._launch(
+        container['lifecycle']['preCacheCheck'], component, executor_input, pod_dir
+      )
       if code:
         return self._failed(task_name, params, input_artifacts, contexts, dag_id, stderr)
       with open(outputs['outputFile']) as f:
         params.update(json.load(f).get('parameterValues', {}))
 
     fingerprint = None
-    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),
-                               last_known_state=mlmd.Execution.RUNNING)
+    execution = mlmd.Execution(
+      type_id=self._type_id('execution', 'system.ContainerExecution'),
+      last_known_state=mlmd.Execution.RUNNING,
+    )
     self._describe(execution, task_name, params, dag_id)
     if task.get('cachingOptions', {}).get('enableCache'):
-      fingerprint = _fingerprint({
-          'inputArtifactNames': {k: {'artifactNames': [a['name'] for a in v]}
-                                 for k, v in input_artifacts.items()},
+      fingerprint = _fingerprint(
+        {
+          'inputArtifactNames': {
+            k: {'artifactNames': [a['name'] for a in v]} for k, v in input_artifacts.items()
+          },
           'inputParameterValues': params,
-          'outputArtifactsSpec': {k: {'name': v['artifacts'][0].get('name', ''),
-                                      'type': v['artifacts'][0]['type'],
-                                      'metadata': v['artifacts'][0].get('metadata', {})}
-                                  for k, v in outputs['artifacts'].items()},
+          'outputArtifactsSpec': {
+            k: {
+              'name': v['artifacts'][0].get('name', ''),
+              'type': v['artifacts'][0]['type'],
+              'metadata': v['artifacts'][0].get('metadata', {}),
+            }
+            for k, v in outputs['artifacts'].items()
+          },
           'outputParametersSpec': {k: v['parameterType'] for k, v in output_params.items()},
-          'containerSpec': {'image': container['image'],
-                            'cmdArgs': list(container['command']) + list(container.get('args', []))}})
+          'containerSpec': {
+            'image': container['image'],
+            'cmdArgs': list(container['command']) + list(container.get('args', [])),
+          },
+        }
+      )
       execution.custom_properties['cache_fingerprint'].string_value = fingerprint
       cached_id = self._cached_execution(pipeline_name, fingerprint)
       if cached_id is not None:
         cached = self._outputs_of(cached_id)
         missing = set(outputs['artifacts']) - set(cached)
         if missing:
-          raise RunFailed(f'unable to find artifact with name {sorted(missing)} in mlmd output artifacts')
+          raise RunFailed(
+            f'unable to find artifact with name {sorted(missing)} in mlmd output artifacts'
+          )
         execution.last_known_state = mlmd.Execution.CACHED
         execution.custom_properties['cached_execution_id'].string_value = str(cached_id)
         cached_parameters = self._output_parameters_of(cached_id)
         self._set_output_parameters(execution, cached_parameters)
-        execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts), cached)
-        return TaskRun('CACHED', execution_id, {
-            k: [self._runtime_artifact(a) for a in v] for k, v in cached.items()},
-            parameters=cached_parameters)
+        execution_id = self._publish(
+          execution, contexts, self._mlmd_inputs(input_artifacts), cached
+        )
+        return TaskRun(
+          'CACHED',
+          execution_id,
+          {k: [self._runtime_artifact(a) for a in v] for k, v in cached.items()},
+          parameters=cached_parameters,
+        )
 
     execution_id = self._publish(execution, contexts, self._mlmd_inputs(input_artifacts))
     execution.id = execution_id
@@ -578,8 +727,9 @@ class KfpStandIn:
       execution.last_known_state = mlmd.Execution.FAILED
       recorded = {}
       if self.profile.logs_on_failure and uploaded:
-        recorded = self._record_outputs({'artifacts': {LOGS_KEY: outputs['artifacts'][LOGS_KEY]},
-                                         'outputFile': ''}, run_root)
+        recorded = self._record_outputs(
+          {'artifacts': {LOGS_KEY: outputs['artifacts'][LOGS_KEY]}, 'outputFile': ''}, run_root
+        )
       self._publish(execution, contexts, None, recorded)
       return TaskRun('FAILED', execution_id, {}, stderr)
 
@@ -590,8 +740,13 @@ class KfpStandIn:
     self._publish(execution, contexts, None, recorded)
     if fingerprint:
       self._remember(pipeline_name, fingerprint, execution_id)
-    return TaskRun('COMPLETE', execution_id, {
-        k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()}, stderr, parameters)
+    return TaskRun(
+      'COMPLETE',
+      execution_id,
+      {k: [self._runtime_artifact(a) for a in v] for k, v in recorded.items()},
+      stderr,
+      parameters,
+    )
 
   @staticmethod
   def _executor_output(outputs) -> dict:
@@ -599,7 +754,9 @@ class KfpStandIn:
     if not (outputs['outputFile'] and os.path.exists(outputs['outputFile'])):
       return {}
     with open(outputs['outputFile']) as f:
-      return json_format.MessageToDict(json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput()))
+      return json_format.MessageToDict(
+        json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
+      )
 
   def _collect_output_parameters(self, outputs, declared) -> Dict[str, Any]:
     """launcher_v2.go collectOutputParameters: the executor output's values win; else each
@@ -612,13 +769,17 @@ class KfpStandIn:
       try:
         with open(parameter['outputFile']) as f:
           text = f.read()
-        values[name] = {'STRING': str, 'NUMBER_INTEGER': lambda t: float(int(t.strip())),
-                        'NUMBER_DOUBLE': lambda t: float(t.strip()),
-                        'BOOLEAN': lambda t: {'true': True, 'false': False}[t.strip().lower()],
-                        }.get(kind, json.loads)(text)
+        values[name] = {
+          'STRING': str,
+          'NUMBER_INTEGER': lambda t: float(int(t.strip())),
+          'NUMBER_DOUBLE': lambda t: float(t.strip()),
+          'BOOLEAN': lambda t: {'true': True, 'false': False}[t.strip().lower()],
+        }.get(kind, json.loads)(text)
       except (OSError, ValueError, KeyError) as e:
-        raise RunFailed(f'failed to read output parameter name="{name}" type="{kind}" '
-                        f'path="{parameter["outputFile"]}": {e}') from None
+        raise RunFailed(
+          f'failed to read output parameter name="{name}" type="{kind}" '
+          f'path="{parameter["outputFile"]}": {e}'
+        ) from None
     return values
 
   @staticmethod
@@ -639,22 +800,31 @@ class KfpStandIn:
     credentials reach only its profile's prefixes, so its first read or write of any other
     s3:// object fails as S3 answers it. Checked on every s3:// URI the task is handed (its
     artifacts and its parameters); an empty string when all are allowed."""
-    inputs = [a['uri'] for v in executor_input['inputs']['artifacts'].values() for a in v['artifacts']]
-    inputs += [v for v in executor_input['inputs']['parameterValues'].values()
-               if isinstance(v, str) and v.startswith('s3://')]
+    inputs = [
+      a['uri'] for v in executor_input['inputs']['artifacts'].values() for a in v['artifacts']
+    ]
+    inputs += [
+      v
+      for v in executor_input['inputs']['parameterValues'].values()
+      if isinstance(v, str) and v.startswith('s3://')
+    ]
     outputs = [a['artifacts'][0]['uri'] for a in executor_input['outputs']['artifacts'].values()]
     for operation, uris in (('GetObject', inputs), ('PutObject', outputs)):
       for uri in uris:
         if self._outside_profile(uri):
           allowed = ', '.join(p + '*' for p in profile_prefixes(self.namespace))
-          return (f'botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling '
-                  f'the {operation} operation: Access Denied ({uri}: the credentials of namespace '
-                  f'{self.namespace} reach only {allowed})')
+          return (
+            f'botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling '
+            f'the {operation} operation: Access Denied ({uri}: the credentials of namespace '
+            f'{self.namespace} reach only {allowed})'
+          )
     return ''
 
   def _outside_profile(self, uri: str) -> bool:
     """An s3:// URI the namespace's credentials do not reach (multi-user, 2.15.0+)."""
-    if not (self.multi_user and self.profile.profile_scoped_credentials and uri.startswith('s3://')):
+    if not (
+      self.multi_user and self.profile.profile_scoped_credentials and uri.startswith('s3://')
+    ):
       return False
     return not any((uri + '/').startswith(p) for p in profile_prefixes(self.namespace))
 
@@ -674,20 +844,26 @@ class KfpStandIn:
       return False
     if uri.startswith('s3://'):
       import boto3
-      bucket, key = uri[len('s3://'):].split('/', 1)
-      boto3.client('s3', endpoint_url=self.env.get('AWS_ENDPOINT_URL'),
-                   region_name=self.env.get('AWS_DEFAULT_REGION'),
-                   aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
-                   aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY')).upload_file(
-                       path, bucket, key)
+
+      bucket, key = uri[len('s3://') :].split('/', 1)
+      boto3.client(
+        's3',
+        endpoint_url=self.env.get('AWS_ENDPOINT_URL'),
+        region_name=self.env.get('AWS_DEFAULT_REGION'),
+        aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
+        aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY'),
+      ).upload_file(path, bucket, key)
     return True
 
   def _failed(self, task_name, params, input_artifacts, contexts, dag_id, stderr) -> TaskRun:
-    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ContainerExecution'),
-                               last_known_state=mlmd.Execution.FAILED)
+    execution = mlmd.Execution(
+      type_id=self._type_id('execution', 'system.ContainerExecution'),
+      last_known_state=mlmd.Execution.FAILED,
+    )
     self._describe(execution, task_name, params, dag_id)
-    return TaskRun('FAILED', self._publish(execution, contexts, self._mlmd_inputs(input_artifacts)),
-                   {}, stderr)
+    return TaskRun(
+      'FAILED', self._publish(execution, contexts, self._mlmd_inputs(input_artifacts)), {}, stderr
+    )
 
   @staticmethod
   def _describe(execution, task_name, params, dag_id) -> None:
@@ -714,12 +890,17 @@ class KfpStandIn:
     replacements = {'{{$}}': whole}
     for name, value in executor_input['inputs']['parameterValues'].items():
       replacements[f"{{{{$.inputs.parameters['{name}']}}}}"] = (
-          value if isinstance(value, str) else json.dumps(value))
+        value if isinstance(value, str) else json.dumps(value)
+      )
     for name, artifact_list in executor_input['inputs']['artifacts'].items():
       if artifact_list['artifacts']:
-        replacements[f"{{{{$.inputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0]['uri']
+        replacements[f"{{{{$.inputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0][
+          'uri'
+        ]
     for name, artifact_list in executor_input['outputs']['artifacts'].items():
-      replacements[f"{{{{$.outputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0]['uri']
+      replacements[f"{{{{$.outputs.artifacts['{name}'].uri}}}}"] = artifact_list['artifacts'][0][
+        'uri'
+      ]
     argv = []
     for arg in list(container['command']) + list(container.get('args', [])):
       for placeholder, value in replacements.items():
@@ -729,10 +910,16 @@ class KfpStandIn:
       argv.append(arg)
     if argv[0] != 'python':
       raise RunFailed(f'unexpected command {argv[0]!r}: the image runs python')
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3',
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'], **self.env)
-    proc = subprocess.run(argv, cwd=pod_dir, env=env, capture_output=True, text=True,
-                          timeout=self.timeout)
+    env = dict(
+      os.environ,
+      PYTHONPATH=REPO,
+      TF_CPP_MIN_LOG_LEVEL='3',
+      PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
+      **self.env,
+    )
+    proc = subprocess.run(
+      argv, cwd=pod_dir, env=env, capture_output=True, text=True, timeout=self.timeout
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
   def _record_outputs(self, outputs, run_root) -> Dict[str, List[mlmd.Artifact]]:
@@ -747,8 +934,11 @@ class KfpStandIn:
       if written and not (key == LOGS_KEY and self.profile.retry_qualified_logs):
         uri = written[0].get('uri') or uri
         metadata.update(written[0].get('metadata', {}))
-      artifact = mlmd.Artifact(type_id=self._type_id('artifact', _title(provisioned['type'])),
-                               uri=uri, state=mlmd.Artifact.LIVE)
+      artifact = mlmd.Artifact(
+        type_id=self._type_id('artifact', _title(provisioned['type'])),
+        uri=uri,
+        state=mlmd.Artifact.LIVE,
+      )
       for name, value in metadata.items():
         artifact.custom_properties[name].CopyFrom(_to_mlmd_value(value))
       if 'display_name' not in metadata:
@@ -762,30 +952,41 @@ class KfpStandIn:
   # ---------------------------------------------------------------- Vertex resolvers
 
   def _resolve(self, task_name, task, resolver, result, contexts, dag_id) -> TaskRun:
-    inputs = {name: result.tasks[source['taskOutputArtifact']['producerTask']].outputs.get(
-        source['taskOutputArtifact']['outputArtifactKey'], [])
-              for name, source in task.get('inputs', {}).get('artifacts', {}).items()}
+    inputs = {
+      name: result.tasks[source['taskOutputArtifact']['producerTask']].outputs.get(
+        source['taskOutputArtifact']['outputArtifactKey'], []
+      )
+      for name, source in task.get('inputs', {}).get('artifacts', {}).items()
+    }
     outputs = {}
     for key, query in resolver['outputArtifactQueries'].items():
       found = self._query(query['filter'], inputs)
       outputs[key] = found[:1]
-    execution = mlmd.Execution(type_id=self._type_id('execution', 'system.ResolverExecution'),
-                               last_known_state=mlmd.Execution.COMPLETE)
+    execution = mlmd.Execution(
+      type_id=self._type_id('execution', 'system.ResolverExecution'),
+      last_known_state=mlmd.Execution.COMPLETE,
+    )
     self._describe(execution, task_name, {}, dag_id)
     execution_id = self._publish(execution, contexts, None, outputs)
-    return TaskRun('COMPLETE', execution_id, {
-        k: [self._runtime_artifact(a) for a in v] for k, v in outputs.items()})
+    return TaskRun(
+      'COMPLETE',
+      execution_id,
+      {k: [self._runtime_artifact(a) for a in v] for k, v in outputs.items()},
+    )
 
   def _query(self, text: str, inputs: Dict[str, List[dict]]) -> List[mlmd.Artifact]:
     """Vertex ML Metadata's filter, as far as TFX's resolvers use it; newest first."""
+
     def placeholder(match):
       name, key = match.group(1), match.group(2)
       if not inputs.get(name):
         raise LookupError(name)
       return str(inputs[name][0]['metadata'][key])
+
     try:
-      text = re.sub(r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}",
-                    placeholder, text)
+      text = re.sub(
+        r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}", placeholder, text
+      )
     except LookupError:
       return []  # its input resolved to nothing: nothing to look up
     clauses = [c.strip() for c in text.split(' AND ')]
@@ -809,11 +1010,13 @@ class KfpStandIn:
       match = re.fullmatch(r'metadata\.(\w+)\.(number_value|string_value)=("?)([^"]*)\3', clause)
       if match:
         key, kind, value = match.group(1), match.group(2), match.group(4)
+
         def matches(artifact):
           if key not in artifact.custom_properties:
             return False
           actual = _from_mlmd_value(artifact.custom_properties[key])
           return actual == float(value) if kind == 'number_value' else actual == value
+
         candidates = [a for a in candidates if matches(a)]
         continue
       raise RunFailed(f'resolver filter clause not implemented by the stand-in: {clause}')

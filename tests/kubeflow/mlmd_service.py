@@ -8,6 +8,7 @@ answer or its status code back, so clients speak real gRPC to a real store.
 
     python -m tests.kubeflow.mlmd_service --sqlite PATH --port-file FILE   (port 0: any free one)
 """
+
 import argparse
 import os
 import threading
@@ -16,8 +17,7 @@ from concurrent import futures
 
 import grpc
 from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as pywrap
-from ml_metadata.proto import metadata_store_pb2
-from ml_metadata.proto import metadata_store_service_pb2
+from ml_metadata.proto import metadata_store_pb2, metadata_store_service_pb2
 
 SERVICE = 'ml_metadata.MetadataStoreService'
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
@@ -33,20 +33,27 @@ def _handlers(store):
       if code:
         context.abort(_CODES.get(code, grpc.StatusCode.UNKNOWN), error.decode('utf-8', 'replace'))
       return response
+
     return handle
 
   methods = metadata_store_service_pb2.DESCRIPTOR.services_by_name['MetadataStoreService'].methods
-  return grpc.method_handlers_generic_handler(SERVICE, {
+  return grpc.method_handlers_generic_handler(
+    SERVICE,
+    {
       m.name: grpc.unary_unary_rpc_method_handler(forward(getattr(pywrap, m.name)))
-      for m in methods if hasattr(pywrap, m.name)})
+      for m in methods
+      if hasattr(pywrap, m.name)
+    },
+  )
 
 
 def serve(sqlite_path: str, port: int = 0):
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = sqlite_path
   config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-  store = pywrap.CreateMetadataStore(config.SerializeToString(),
-                                     metadata_store_pb2.MigrationOptions().SerializeToString())
+  store = pywrap.CreateMetadataStore(
+    config.SerializeToString(), metadata_store_pb2.MigrationOptions().SerializeToString()
+  )
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
   server.add_generic_rpc_handlers((_handlers(store),))
   bound = server.add_insecure_port(f'127.0.0.1:{port}')

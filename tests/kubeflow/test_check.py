@@ -1,6 +1,7 @@
 """`python -m kubeflow check` against a stand-in of the KFP API's health check
 (tests/kubeflow/kfp_api_standin.py), kubeflow/releases.py's rules, and the guide's version table
 and providers YAML against both."""
+
 import os
 import re
 import socket
@@ -18,11 +19,18 @@ GUIDE = os.path.join(REPO, 'docs', 'reference', 'kubeflow.md')
 # backend/src/v2/config/s3.go (2.17.0) json tags: S3ProviderConfig, S3ProviderDefault,
 # S3Credentials, S3SecretRef; env.go BucketProviders keys.
 S3_GO = {
-    'providers': {'minio', 's3', 'gs'},
-    'S3ProviderConfig': {'default', 'Overrides'},
-    'S3ProviderDefault': {'endpoint', 'credentials', 'region', 'disableSSL', 'forcePathStyle', 'maxRetries'},
-    'S3Credentials': {'fromEnv', 'secretRef'},
-    'S3SecretRef': {'secretName', 'accessKeyKey', 'secretKeyKey'},
+  'providers': {'minio', 's3', 'gs'},
+  'S3ProviderConfig': {'default', 'Overrides'},
+  'S3ProviderDefault': {
+    'endpoint',
+    'credentials',
+    'region',
+    'disableSSL',
+    'forcePathStyle',
+    'maxRetries',
+  },
+  'S3Credentials': {'fromEnv', 'secretRef'},
+  'S3SecretRef': {'secretName', 'accessKeyKey', 'secretKeyKey'},
 }
 
 
@@ -53,7 +61,7 @@ def _launcher_patch(lines):
   """(the kubectl patch line, the patch file's content parsed, its providers parsed)."""
   text = '\n'.join(lines)
   [kubectl] = [l.strip() for l in lines if l.strip().startswith('kubectl ')]
-  block = text[text.index('  data:'):text.index("Pods' environment")]
+  block = text[text.index('  data:') : text.index("Pods' environment")]
   patch = yaml.safe_load('\n'.join(l for l in block.splitlines() if not l.startswith('  (')))
   return kubectl, patch, yaml.safe_load(patch['data']['providers'])
 
@@ -68,7 +76,7 @@ def test_plan_for_2_0_has_no_providers_and_no_in_cluster_root():
   assert lines[0].endswith('tag_name 2.0.5, multi_user false')
   text = '\n'.join(lines)
   assert 'providers' in text and 'no providers setting on 2.0' in text
-  assert 'cannot hold this pipeline\'s root' in text and '--pipeline-root gs://BUCKET/mnist' in text
+  assert "cannot hold this pipeline's root" in text and '--pipeline-root gs://BUCKET/mnist' in text
   assert 'PUBLISH_LOGS: not on 2.0' in text
   assert 'HTML report: no session info' in text
 
@@ -76,8 +84,10 @@ def test_plan_for_2_0_has_no_providers_and_no_in_cluster_root():
 def test_plan_for_2_5_single_user_minio():
   lines = _plan('2.5.0', False)
   kubectl, patch, providers = _launcher_patch(lines)
-  assert kubectl == ('kubectl -n kubeflow patch configmap kfp-launcher --type merge '
-                     '--patch "$(cat kfp-launcher-providers.yaml)"')
+  assert kubectl == (
+    'kubectl -n kubeflow patch configmap kfp-launcher --type merge '
+    '--patch "$(cat kfp-launcher-providers.yaml)"'
+  )
   assert list(patch) == ['data'] and list(patch['data']) == ['providers']  # other keys kept
   assert _root(lines) == 's3://mlpipeline/mnist'
   default = _check_s3_go_shape(providers)
@@ -104,7 +114,7 @@ def test_plan_for_2_17_seaweedfs_and_the_report():
   lines = _plan('2.17.0', False)
   _, _, providers = _launcher_patch(lines)
   assert providers['s3']['default']['endpoint'] == 'seaweedfs.kubeflow:8333'
-  assert 'HTML report: yes in the UI\'s own namespace' in '\n'.join(lines)
+  assert "HTML report: yes in the UI's own namespace" in '\n'.join(lines)
   multi = '\n'.join(_plan('2.17.0', True, 'team-a'))
   assert 'HTML report: no session info in a profile namespace' in multi
 
@@ -158,7 +168,9 @@ def test_cli_check_prints_the_plan_and_refuses_a_missing_namespace():
     server.shutdown()
 
 
-@pytest.mark.parametrize('text, version', [('2.5', (2, 5)), ('2.15.0', (2, 15)), ('v2.17.0-rc.1', (2, 17))])
+@pytest.mark.parametrize(
+  'text, version', [('2.5', (2, 5)), ('2.15.0', (2, 15)), ('v2.17.0-rc.1', (2, 17))]
+)
 def test_parse_version(text, version):
   assert releases.parse_version(text) == version
 
@@ -174,9 +186,16 @@ def test_profile_policy_applies_from_2_15_multi_user_and_only_to_the_in_cluster_
   with pytest.raises(ValueError, match=r'may only use s3://mlpipeline/private-artifacts/team-a/'):
     releases.check_location('--pipeline-root', denied, (2, 15), 'team-a')
   with pytest.raises(ValueError):  # another profile's prefix
-    releases.check_location('--serving-dir', 's3://mlpipeline/private-artifacts/team-b/m', (2, 17), 'team-a')
-  for ok in ('s3://mlpipeline/private-artifacts/team-a/mnist', 's3://mlpipeline/shared/mnist',
-             's3://mlpipeline/private/team-a/m', 's3://other-bucket/mnist', 'gs://mlpipeline/x'):
+    releases.check_location(
+      '--serving-dir', 's3://mlpipeline/private-artifacts/team-b/m', (2, 17), 'team-a'
+    )
+  for ok in (
+    's3://mlpipeline/private-artifacts/team-a/mnist',
+    's3://mlpipeline/shared/mnist',
+    's3://mlpipeline/private/team-a/m',
+    's3://other-bucket/mnist',
+    'gs://mlpipeline/x',
+  ):
     releases.check_location('--pipeline-root', ok, (2, 15), 'team-a')
   releases.check_location('--pipeline-root', denied, (2, 14), 'team-a')  # no policy before 2.15
   releases.check_location('--pipeline-root', denied, (2, 17), None)  # single-user
@@ -184,9 +203,12 @@ def test_profile_policy_applies_from_2_15_multi_user_and_only_to_the_in_cluster_
 
 def test_examples_readers_are_the_tasks_that_download_the_examples(compiled):
   _, spec = compiled
-  readers = {name for name, task in spec['root']['dag']['tasks'].items()
-             for artifact in task.get('inputs', {}).get('artifacts', {}).values()
-             if artifact.get('taskOutputArtifact', {}).get('producerTask') == 'MnistExampleGen'}
+  readers = {
+    name
+    for name, task in spec['root']['dag']['tasks'].items()
+    for artifact in task.get('inputs', {}).get('artifacts', {}).values()
+    if artifact.get('taskOutputArtifact', {}).get('producerTask') == 'MnistExampleGen'
+  }
   assert readers == set(check.EXAMPLES_READERS)
 
 
@@ -219,16 +241,27 @@ def test_guide_says_what_is_verified():
 def test_the_plan_compile_flags_pass_compile_checks(tag, namespace):
   """What `check` tells to pass to `compile` is what `compile --kfp-version` accepts."""
   from kubeflow import arguments
+
   version = releases.parse_version(tag)
-  [line] = [l for l in check.plan(version, namespace is not None, namespace)
-            if l.startswith('Compile flags')]
+  [line] = [
+    l
+    for l in check.plan(version, namespace is not None, namespace)
+    if l.startswith('Compile flags')
+  ]
   flags = line.split(': ', 1)[1].split()
   values = dict(zip(flags[::2], flags[1::2]))
   assert values['--kfp-version'] == releases.name(version)
   assert values.get('--multi-user') == namespace
   root = arguments.check_location('--pipeline-root', values['--pipeline-root'], volume_ok=False)
-  arguments.check_release_locations(values['--kfp-version'], namespace, {
-      '--pipeline-root': root, '--data-dir': f'{root}/data/mnist', '--serving-dir': f'{root}/serving'})
+  arguments.check_release_locations(
+    values['--kfp-version'],
+    namespace,
+    {
+      '--pipeline-root': root,
+      '--data-dir': f'{root}/data/mnist',
+      '--serving-dir': f'{root}/serving',
+    },
+  )
 
 
 def test_publish_logs_output_reaches_the_launcher_not_tfx_so_the_plan_keeps_it_on():
@@ -238,20 +271,39 @@ def test_publish_logs_output_reaches_the_launcher_not_tfx_so_the_plan_keeps_it_o
   that type; what our entrypoint hands to TFX no longer has it, so the plan keeps the stock
   setting."""
   import json
+
   from google.protobuf import json_format
   from kfp.pipeline_spec import pipeline_spec_pb2
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+
   from kubeflow import entrypoint
-  logs = {'name': '', 'type': {'schemaTitle': 'system.Artifact'},
-          'uri': 's3://mlpipeline/mnist/run/Trainer/executor-logs'}
-  executor_input = {'inputs': {}, 'outputs': {'outputFile': '/tmp/kfp_outputs/output_metadata.json',
-                                              'artifacts': {'executor-logs': {'artifacts': [logs]}}}}
+
+  logs = {
+    'name': '',
+    'type': {'schemaTitle': 'system.Artifact'},
+    'uri': 's3://mlpipeline/mnist/run/Trainer/executor-logs',
+  }
+  executor_input = {
+    'inputs': {},
+    'outputs': {
+      'outputFile': '/tmp/kfp_outputs/output_metadata.json',
+      'artifacts': {'executor-logs': {'artifacts': [logs]}},
+    },
+  }
   with pytest.raises(ImportError, match='system.Artifact'):  # what TFX alone would do
-    kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(json_format.ParseDict(
-        executor_input, pipeline_spec_pb2.ExecutorInput()).outputs.artifacts)
-  argv = entrypoint.repair_argv(['--executor_class_path', 'tfx.components.trainer.executor.GenericExecutor',
-                                 entrypoint.INVOCATION_FLAG, json.dumps(executor_input),
-                                 entrypoint.INPUTS_SPEC_FLAG, '{}'])
+    kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(
+      json_format.ParseDict(executor_input, pipeline_spec_pb2.ExecutorInput()).outputs.artifacts
+    )
+  argv = entrypoint.repair_argv(
+    [
+      '--executor_class_path',
+      'tfx.components.trainer.executor.GenericExecutor',
+      entrypoint.INVOCATION_FLAG,
+      json.dumps(executor_input),
+      entrypoint.INPUTS_SPEC_FLAG,
+      '{}',
+    ]
+  )
   handed = json.loads(argv[argv.index(entrypoint.INVOCATION_FLAG) + 1])
   parsed = json_format.ParseDict(handed, pipeline_spec_pb2.ExecutorInput())
   assert dict(kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(parsed.outputs.artifacts)) == {}

@@ -5,6 +5,7 @@ builds it (parameterValues, typed input/output artifacts, an outputFile), `{{$}}
 compiled args is replaced by it, and the compiled command runs in a subprocess with `python`
 resolving to this project's environment and PYTHONPATH as the image sets it.
 """
+
 import json
 import os
 import subprocess
@@ -28,29 +29,49 @@ def _executor_input(spec, task, work, overrides=None, input_artifacts=None):
       values[name] = source['runtimeValue']['constant']
     else:
       pipeline_param = source['componentInputParameter']
-      values[name] = (overrides or {}).get(pipeline_param, root_params[pipeline_param]['defaultValue'])
+      values[name] = (overrides or {}).get(
+        pipeline_param, root_params[pipeline_param]['defaultValue']
+      )
   task_dir = os.path.join(work, task)
   outputs = {}
   for name, definition in component['outputDefinitions']['artifacts'].items():
-    outputs[name] = {'artifacts': [{
-        'name': f'{task}-{name}', 'type': definition['artifactType'],
-        'uri': os.path.join(task_dir, name), 'metadata': {}}]}
+    outputs[name] = {
+      'artifacts': [
+        {
+          'name': f'{task}-{name}',
+          'type': definition['artifactType'],
+          'uri': os.path.join(task_dir, name),
+          'metadata': {},
+        }
+      ]
+    }
   inputs = {'parameterValues': values}
   if input_artifacts:
     inputs['artifacts'] = {
-        name: {'artifacts': [dict(artifact, type=component['inputDefinitions']['artifacts'][name]
-                                  ['artifactType'])]}
-        for name, artifact in input_artifacts.items()}
-  return {'inputs': inputs,
-          'outputs': {'artifacts': outputs, 'outputFile': os.path.join(task_dir, 'executor_output.json')}}
+      name: {
+        'artifacts': [
+          dict(artifact, type=component['inputDefinitions']['artifacts'][name]['artifactType'])
+        ]
+      }
+      for name, artifact in input_artifacts.items()
+    }
+  return {
+    'inputs': inputs,
+    'outputs': {'artifacts': outputs, 'outputFile': os.path.join(task_dir, 'executor_output.json')},
+  }
 
 
 def _run_pod_command(container, executor_input, cwd):
   argv = list(container['command']) + [
-      json.dumps(executor_input) if arg == '{{$}}' else arg for arg in container['args']]
+    json.dumps(executor_input) if arg == '{{$}}' else arg for arg in container['args']
+  ]
   assert argv[0] == 'python'
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3',
-             PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+  env = dict(
+    os.environ,
+    PYTHONPATH=REPO,
+    TF_CPP_MIN_LOG_LEVEL='3',
+    PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
+  )
   proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-5000:]
   with open(executor_input['outputs']['outputFile']) as f:
@@ -60,8 +81,16 @@ def _run_pod_command(container, executor_input, cwd):
 @pytest.fixture(scope='module')
 def pod_runs(tmp_path_factory, mnist_dir):
   work = str(tmp_path_factory.mktemp('pods'))
-  _, spec = compile_on_local_root(work, os.path.join(work, 'root'), '--data-dir', mnist_dir,
-                       '--train-examples', '1000', '--eval-examples', '200')
+  _, spec = compile_on_local_root(
+    work,
+    os.path.join(work, 'root'),
+    '--data-dir',
+    mnist_dir,
+    '--train-examples',
+    '1000',
+    '--eval-examples',
+    '200',
+  )
   executors = spec['deploymentSpec']['executors']
   example_gen = executors['MnistExampleGen_executor']['container']
 
@@ -75,8 +104,9 @@ def pod_runs(tmp_path_factory, mnist_dir):
 
   # Trainer: on ExampleGen's output artifact, with the `epochs` pipeline parameter set to 1.
   examples = gen_output['artifacts']['examples']['artifacts'][0]
-  trainer_input = _executor_input(spec, 'Trainer', work, overrides={'epochs': 1},
-                                  input_artifacts={'examples': examples})
+  trainer_input = _executor_input(
+    spec, 'Trainer', work, overrides={'epochs': 1}, input_artifacts={'examples': examples}
+  )
   trainer_output = _run_pod_command(executors['Trainer_executor']['container'], trainer_input, work)
   return spec, driver_output, gen_output, trainer_input, trainer_output, alone_output
 

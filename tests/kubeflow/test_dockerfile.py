@@ -3,6 +3,7 @@ the few locked packages that need a compiler, the slim final stage installs the 
 wheels and no compiler, carries every project package that the compiled commands import, and its
 build context (.dockerignore) holds what it copies. Which packages the builder must compile is
 checked against the installed environment in tests/test_requirements_lock.py."""
+
 import ast
 import json
 import os
@@ -61,9 +62,10 @@ class Stage(NamedTuple):
     result = []
     for command in self.commands():
       for i, word in enumerate(command[:-1]):
-        if (word in ('pip', 'pip3') or (word == '-m' and command[i + 1] == 'pip')) and \
-            subcommand in command[i + 1:i + 3]:
-          result.append(command[command.index(subcommand, i + 1) + 1:])
+        if (
+          word in ('pip', 'pip3') or (word == '-m' and command[i + 1] == 'pip')
+        ) and subcommand in command[i + 1 : i + 3]:
+          result.append(command[command.index(subcommand, i + 1) + 1 :])
           break
     return result
 
@@ -105,9 +107,9 @@ def option_values(args: List[str], *names: str) -> List[str]:
       if arg == name and i + 1 < len(args):
         values.append(args[i + 1])
       elif name.startswith('--') and arg.startswith(name + '='):
-        values.append(arg[len(name) + 1:])
+        values.append(arg[len(name) + 1 :])
       elif not name.startswith('--') and arg.startswith(name) and arg != name:
-        values.append(arg[len(name):])
+        values.append(arg[len(name) :])
   return values
 
 
@@ -128,21 +130,33 @@ def install_sh_pip() -> str:
 def test_builder_compiles_wheels_into_a_folder_the_final_stage_copies():
   builder, final = builder_and_final()
   assert builder.base == BASE
-  installed = {word for command in builder.commands() if command[:2] == ['apt-get', 'install']
-               for word in command[2:]}
-  assert installed & {'build-essential', 'g++'}, f'the builder installs no C++ compiler: {installed}'
+  installed = {
+    word
+    for command in builder.commands()
+    if command[:2] == ['apt-get', 'install']
+    for word in command[2:]
+  }
+  assert installed & {'build-essential', 'g++'}, (
+    f'the builder installs no C++ compiler: {installed}'
+  )
   wheel_runs = builder.pip('wheel')
   assert len(wheel_runs) == 1, wheel_runs
   args = wheel_runs[0]
-  assert '--no-deps' in args, 'the builder builds only the listed packages (their dependencies come from PyPI)'
+  assert '--no-deps' in args, (
+    'the builder builds only the listed packages (their dependencies come from PyPI)'
+  )
   wheel_dir = option_values(args, '-w', '--wheel-dir')
   assert len(wheel_dir) == 1, args
-  copied = [(sources, dest) for flags, sources, dest in final.copies() if flags.get('from') == builder.name]
+  copied = [
+    (sources, dest) for flags, sources, dest in final.copies() if flags.get('from') == builder.name
+  ]
   assert [([wheel_dir[0]], dest) for _, dest in copied] == copied, copied
   # The same pip as scripts/install.sh in both stages.
   pip_pin = install_sh_pip()
   for stage in (builder, final):
-    assert any(pip_pin in args for args in stage.pip('install')), f'{stage.name or "final"}: no {pip_pin}'
+    assert any(pip_pin in args for args in stage.pip('install')), (
+      f'{stage.name or "final"}: no {pip_pin}'
+    )
 
 
 def test_final_stage_installs_the_lock_with_the_builders_wheels_and_no_compiler():
@@ -151,30 +165,44 @@ def test_final_stage_installs_the_lock_with_the_builders_wheels_and_no_compiler(
   for command in final.commands():
     if command[:1] == ['apt-get'] and 'install' in command:
       assert not COMPILERS & set(command), f'compiler in the final image: {command}'
-  assert any(['requirements.lock', './'] == [*sources, dest]
-             for flags, sources, dest in final.copies() if not flags)
+  assert any(
+    ['requirements.lock', './'] == [*sources, dest]
+    for flags, sources, dest in final.copies()
+    if not flags
+  )
   (wheels,) = [dest for flags, _, dest in final.copies() if flags.get('from') == builder.name]
   commands = final.commands()
-  installs = [i for i, command in enumerate(commands)
-              if 'install' in command and '--require-hashes' in command]
+  installs = [
+    i
+    for i, command in enumerate(commands)
+    if 'install' in command and '--require-hashes' in command
+  ]
   assert len(installs) == 1, commands
   args = commands[installs[0]]
   assert option_values(args, '-r', '--requirement') == ['requirements.lock']
   assert not option_values(args, '-c', '--constraint'), 'pip checks no hashes in a constraints file'
   assert '--no-index' not in args, 'packages come from PyPI'
   assert not option_values(args, '-f', '--find-links'), (
-      'a wheel built in the builder has no hash in the lock: pip --require-hashes would reject it')
+    'a wheel built in the builder has no hash in the lock: pip --require-hashes would reject it'
+  )
   # The builder's wheels, installed before: the hashed install finds them already installed.
-  before = [command for command in commands[:installs[0]] if 'install' in command and
-            any(os.path.normpath(a).startswith(os.path.normpath(wheels) + '/') for a in command)]
-  assert len(before) == 1, f'install the builder\'s wheels ({wheels}) before the hashed install'
+  before = [
+    command
+    for command in commands[: installs[0]]
+    if 'install' in command
+    and any(os.path.normpath(a).startswith(os.path.normpath(wheels) + '/') for a in command)
+  ]
+  assert len(before) == 1, f"install the builder's wheels ({wheels}) before the hashed install"
   (wheel_install,) = before
   assert '--no-deps' in wheel_install and '--no-index' in wheel_install, wheel_install
-  files = [a for a in wheel_install[wheel_install.index('install') + 1:] if not a.startswith('-')]
-  assert files and all(os.path.normpath(f).startswith(os.path.normpath(wheels) + '/') and
-                       f.endswith('.whl') for f in files), files
-  assert any(command[-2:] == ['pip', 'check'] for command in commands[installs[0] + 1:]), \
-      'pip check after the install'
+  files = [a for a in wheel_install[wheel_install.index('install') + 1 :] if not a.startswith('-')]
+  assert files and all(
+    os.path.normpath(f).startswith(os.path.normpath(wheels) + '/') and f.endswith('.whl')
+    for f in files
+  ), files
+  assert any(command[-2:] == ['pip', 'check'] for command in commands[installs[0] + 1 :]), (
+    'pip check after the install'
+  )
 
 
 def test_entrypoint_is_the_compiled_command():
@@ -195,8 +223,9 @@ def _image_layout(final: Stage, image_dir) -> None:
     for source in sources:
       path = os.path.join(REPO, source)
       if os.path.isdir(path):
-        shutil.copytree(path, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        shutil.copytree(
+          path, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns('__pycache__', '*.pyc')
+        )
       elif dest.endswith('/') or os.path.normpath(relative) == '.':
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target / os.path.basename(source))
@@ -216,9 +245,12 @@ def _project_imports(modules: List[str]) -> Dict[str, str]:
   """Every project module that `modules` import, transitively, also inside functions, as the
   repository's sources say: {module: a module that imports it}. The project: the repository's
   top-level packages and modules."""
-  project = {name[:-3] if name.endswith('.py') else name for name in os.listdir(REPO)
-             if not name.startswith('.') and
-             (name.endswith('.py') or os.path.isfile(os.path.join(REPO, name, '__init__.py')))}
+  project = {
+    name[:-3] if name.endswith('.py') else name
+    for name in os.listdir(REPO)
+    if not name.startswith('.')
+    and (name.endswith('.py') or os.path.isfile(os.path.join(REPO, name, '__init__.py')))
+  }
   found, queue = {}, [(m, '(compiled command)') for m in modules]
   while queue:
     name, importer = queue.pop()
@@ -237,7 +269,7 @@ def _project_imports(modules: List[str]) -> Dict[str, str]:
       elif isinstance(node, ast.ImportFrom):
         if node.level:
           parts = package.split('.')
-          base = '.'.join(parts[:len(parts) - node.level + 1])
+          base = '.'.join(parts[: len(parts) - node.level + 1])
           source = f'{base}.{node.module}' if node.module else base
         else:
           source = node.module
@@ -285,9 +317,14 @@ def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_pat
   functions, is in the image: the results step needs the read side's report renderer. test_compiled_commands_import_with_only_the_image_on_sys_path imports them for real."""
   _, spec = compiled
   image = _image_and_compiled_commands(spec, tmp_path)
-  assert {'inspection.report_html', 'inspection.model_quality'} <= set(image.needed), sorted(image.needed)
-  missing = {name: importer for name, importer in image.needed.items()
-             if not _module_file(str(image.root), name)}
+  assert {'inspection.report_html', 'inspection.model_quality'} <= set(image.needed), sorted(
+    image.needed
+  )
+  missing = {
+    name: importer
+    for name, importer in image.needed.items()
+    if not _module_file(str(image.root), name)
+  }
   assert not missing, f'the image lacks (module: imported by) {missing}'
 
 
@@ -295,22 +332,32 @@ def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_pat
 def test_compiled_commands_import_with_only_the_image_on_sys_path(compiled, tmp_path):
   _, spec = compiled
   image = _image_and_compiled_commands(spec, tmp_path)
-  check = ('import importlib, sys\n'
-           f'assert {REPO!r} not in sys.path, sys.path\n'
-           'modules, attributes = sys.argv[1].split(), sys.argv[2].split()\n'
-           'for module in modules:\n'
-           '  importlib.import_module(module)\n'
-           'for path in attributes:\n'
-           '  module, name = path.rsplit(".", 1)\n'
-           '  getattr(importlib.import_module(module), name)\n')
+  check = (
+    'import importlib, sys\n'
+    f'assert {REPO!r} not in sys.path, sys.path\n'
+    'modules, attributes = sys.argv[1].split(), sys.argv[2].split()\n'
+    'for module in modules:\n'
+    '  importlib.import_module(module)\n'
+    'for path in attributes:\n'
+    '  module, name = path.rsplit(".", 1)\n'
+    '  getattr(importlib.import_module(module), name)\n'
+  )
   others = sorted(set(image.needed) - set(image.modules))
   elsewhere = tmp_path / 'elsewhere'
   elsewhere.mkdir()
-  proc = subprocess.run([sys.executable, '-c', check, ' '.join(image.modules + others),
-                         ' '.join(image.attributes)], cwd=str(elsewhere),
-                        env={'PATH': os.environ['PATH'], 'PYTHONPATH': str(image.root),
-                             'TF_CPP_MIN_LOG_LEVEL': '3', 'HOME': str(tmp_path)},
-                        capture_output=True, text=True, timeout=300)
+  proc = subprocess.run(
+    [sys.executable, '-c', check, ' '.join(image.modules + others), ' '.join(image.attributes)],
+    cwd=str(elsewhere),
+    env={
+      'PATH': os.environ['PATH'],
+      'PYTHONPATH': str(image.root),
+      'TF_CPP_MIN_LOG_LEVEL': '3',
+      'HOME': str(tmp_path),
+    },
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -324,8 +371,13 @@ def _dockerignore() -> List[Tuple[bool, 're.Pattern']]:
         continue
       negated = line.startswith('!')
       pattern = os.path.normpath(line.lstrip('!').strip()).lstrip('/')
-      regex = re.escape(pattern).replace(r'\*\*/', '(.*/)?').replace(r'\*\*', '.*') \
-          .replace(r'\*', '[^/]*').replace(r'\?', '[^/]')
+      regex = (
+        re.escape(pattern)
+        .replace(r'\*\*/', '(.*/)?')
+        .replace(r'\*\*', '.*')
+        .replace(r'\*', '[^/]*')
+        .replace(r'\?', '[^/]')
+      )
       patterns.append((negated, re.compile(regex + '$')))
   return patterns
 
@@ -350,13 +402,24 @@ def test_build_context_holds_what_the_dockerfile_copies_and_little_else():
       for source in sources:
         path = os.path.join(REPO, source)
         assert os.path.exists(path), f'COPY {source}: not in the repository'
-        files = [source.rstrip('/')] if os.path.isfile(path) else [
+        files = (
+          [source.rstrip('/')]
+          if os.path.isfile(path)
+          else [
             os.path.relpath(os.path.join(root, name), REPO)
-            for root, dirs, names in os.walk(path) for name in names
-            if '__pycache__' not in root and not name.endswith('.pyc')]
+            for root, dirs, names in os.walk(path)
+            for name in names
+            if '__pycache__' not in root and not name.endswith('.pyc')
+          ]
+        )
         assert files, source
         left_out = [f for f in files if _excluded(f, patterns)]
         assert not left_out, f'.dockerignore leaves out what COPY {source} needs: {left_out}'
-  for big in ('.venv/bin/python', 'tfx_output/x', 'tests/conftest.py', '.git/HEAD',
-              'components/__pycache__/x.pyc'):
+  for big in (
+    '.venv/bin/python',
+    'tfx_output/x',
+    'tests/conftest.py',
+    '.git/HEAD',
+    'components/__pycache__/x.pyc',
+  ):
     assert _excluded(big, patterns), f'{big} would be sent to the Docker daemon'

@@ -7,29 +7,49 @@ KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// 
 oldest (2.0.5) and the newest (2.17.0, log publishing on) release, and as Vertex; the four-run
 module fixture under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a
 run, then its cached rerun), which meets every rule a release changes."""
+
 import json
 import os
 import re
 
 import pytest
 
-from components.lib.artifact_files import read_serving_result
-from components import serving_check
 from components.lib import names
+from components.lib.artifact_files import read_serving_result
 from components.lib.serving_dir import versions
 from tests.kubeflow.conftest import compile_on_local_root, compile_to
 from tests.kubeflow.kfp_standin import LOGS_KEY, PROFILES, KfpStandIn, RunFailed
 
 pytestmark = pytest.mark.slow
 SMALL = ('--train-examples', '2000', '--eval-examples', '500', '--epochs', '1')
-TASKS = {'MnistExampleGen', 'Trainer', 'LatestBlessedModel', 'BaselineModel', 'Evaluator',
-         'ServingCheck', 'Pusher', 'RunResults',
-         'ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'}
+TASKS = {
+  'MnistExampleGen',
+  'Trainer',
+  'LatestBlessedModel',
+  'BaselineModel',
+  'Evaluator',
+  'ServingCheck',
+  'Pusher',
+  'RunResults',
+  'ImportSchemaGen',
+  'StatisticsGen',
+  'SchemaGen',
+  'ExampleValidator',
+}
 LOOKUP = 'LatestBlessedModel'  # never cached: it reads the store
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
-  flags = ('--data-dir', mnist_dir, '--mlmd-address', mlmd_address, '--target', target, *SMALL, *extra)
+  flags = (
+    '--data-dir',
+    mnist_dir,
+    '--mlmd-address',
+    mlmd_address,
+    '--target',
+    target,
+    *SMALL,
+    *extra,
+  )
   if root.startswith('s3://'):
     _, spec = compile_to(str(folder), '--pipeline-root', root, *flags)
   else:
@@ -56,13 +76,32 @@ def kfp(tmp_path_factory, mlmd_service, mnist_dir):
   address, store = mlmd_service
   work = tmp_path_factory.mktemp('standin')
   root = str(work / 'root')
-  standin = KfpStandIn(store, str(work / 'backend'), allow_local_root=True,
-                       profile=PROFILES['2.14.0'])
+  standin = KfpStandIn(
+    store, str(work / 'backend'), allow_local_root=True, profile=PROFILES['2.14.0']
+  )
   ours = _compile(work / 'ours', address, mnist_dir, root, '--accuracy-threshold', '0.5')
-  theirs = _compile(work / 'theirs', address, mnist_dir, root, '--accuracy-threshold', '0.5',
-                    '--pipeline-name', 'team-b', '--serving-dir', str(work / 'serving-b'))
-  worse = _compile(work / 'worse', address, mnist_dir, root, '--accuracy-threshold', '0.1',
-                   '--train-examples', '60')
+  theirs = _compile(
+    work / 'theirs',
+    address,
+    mnist_dir,
+    root,
+    '--accuracy-threshold',
+    '0.5',
+    '--pipeline-name',
+    'team-b',
+    '--serving-dir',
+    str(work / 'serving-b'),
+  )
+  worse = _compile(
+    work / 'worse',
+    address,
+    mnist_dir,
+    root,
+    '--accuracy-threshold',
+    '0.1',
+    '--train-examples',
+    '60',
+  )
   runs = {'first': standin.run(ours, root)}
   runs['theirs'] = standin.run(theirs, root)  # blesses a model after ours, in the same store
   runs['rerun'] = standin.run(ours, root)
@@ -109,8 +148,10 @@ def test_kfp_naming_in_ml_metadata(kfp):
   executions = store.get_executions_by_context(run_context.id)
   names = {e.custom_properties['task_name'].string_value for e in executions}
   assert names == TASKS | {''}  # '' is the root DAG execution
-  types = {store.get_artifact_types_by_id([a.type_id])[0].name
-           for a in store.get_artifacts_by_context(run_context.id)}
+  types = {
+    store.get_artifact_types_by_id([a.type_id])[0].name
+    for a in store.get_artifacts_by_context(run_context.id)
+  }
   assert {'tfx.Examples', 'tfx.Model', 'tfx.ModelBlessing', 'tfx.PushedModel'} <= types
 
 
@@ -133,7 +174,9 @@ def _check_cached_rerun(first, rerun):
   else is a cache hit (KFP keys input artifacts by MLMD id: a baseline artifact made anew each
   run would make the Evaluator and all after it run again), so the Pusher's output is the first
   run's push and nothing new is pushed."""
-  assert _states(rerun) == {task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in _states(first)}
+  assert _states(rerun) == {
+    task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in _states(first)
+  }
   assert rerun.tasks[LOOKUP].parameters == first.tasks[LOOKUP].parameters
   for task in set(first.tasks) - {LOOKUP}:
     assert rerun.tasks[task].outputs == first.tasks[task].outputs, task
@@ -155,8 +198,10 @@ def test_a_regressing_model_is_not_pushed(kfp):
   assert _states(worse)['Trainer'] == 'COMPLETE'
   blessing = worse.output('Evaluator', 'blessing')['metadata']
   assert blessing['blessed'] == 0.0
-  assert worse.output('BaselineModel', 'model')['metadata']['baseline_source'] == \
-      runs['first'].output('Trainer', 'model')['uri']
+  assert (
+    worse.output('BaselineModel', 'model')['metadata']['baseline_source']
+    == runs['first'].output('Trainer', 'model')['uri']
+  )
   assert worse.output('Pusher', 'pushed_model')['metadata']['pushed'] == 0.0
   first_version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
   assert versions(f'{root}/serving') == [int(first_version)]
@@ -181,6 +226,7 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
   numbers as a table, reads `confusionMatrix.struct` {annotationSpecs, rows} for
   system.ClassificationMetrics, and the one file at a system.HTML artifact's URI."""
   from google.protobuf import json_format
+
   store, _, _, runs = kfp
   run = runs['first']
   assert run.tasks['RunResults'].state == 'COMPLETE'
@@ -202,7 +248,9 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
 
   type_name, confusion = recorded('confusion_matrix')
   assert type_name == 'system.ClassificationMetrics'
-  matrix = json_format.MessageToDict(confusion.custom_properties['confusionMatrix'].struct_value)['struct']
+  matrix = json_format.MessageToDict(confusion.custom_properties['confusionMatrix'].struct_value)[
+    'struct'
+  ]
   assert [spec['displayName'] for spec in matrix['annotationSpecs']] == [str(i) for i in range(10)]
   rows = [row['row'] for row in matrix['rows']]
   assert len(rows) == 10 and all(len(row) == 10 for row in rows)
@@ -216,8 +264,13 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
     page = f.read()
   assert page.startswith('<!DOCTYPE html>') and f'Test accuracy <b>{accuracy:.4f}</b>' in page
   # How the model was made: the settings the tasks ran with, passed to RunResults as parameters.
-  for setting, value in (('epochs', '1'), ('train_examples', '2000'), ('eval_examples', '500'),
-                         ('accuracy_threshold', '0.5'), ('dataset', 'mnist')):
+  for setting, value in (
+    ('epochs', '1'),
+    ('train_examples', '2000'),
+    ('eval_examples', '500'),
+    ('accuracy_threshold', '0.5'),
+    ('dataset', 'mnist'),
+  ):
     assert f'<tr><td>{setting}</td><td><code>{value}</code></td></tr>' in page, setting
   assert '<tr><td>TFX</td><td>1.16.0</td></tr>' in page  # the image's versions are the run's
 
@@ -231,6 +284,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   module fixture's 2.14 rule too). Vertex: the ExampleGen driver hook runs, and on the rerun
   TFX's resolver finds this pipeline's blessing and the unchanged model is not pushed again."""
   from tests.conftest import s3_client, s3_keys
+
   address, store = mlmd_service
   client = s3_client(s3_server)
   for name in sorted(os.listdir(mnist_dir)):
@@ -239,26 +293,54 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   target = 'vertex' if release == 'vertex' else 'kfp'
   prefix = release.replace('.', '-')
   root, name = f's3://mnist-tfx/{prefix}', f'{prefix}-on-s3'
-  spec = _compile(tmp_path / 's3', address, 's3://mnist-tfx/data/mnist', root,
-                  '--pipeline-name', name, '--accuracy-threshold', '0.5', target=target)
-  standin = KfpStandIn(store, str(tmp_path / 'backend'), env=s3_server, vertex=target == 'vertex',
-                       profile=None if target == 'vertex' else PROFILES[release])
+  spec = _compile(
+    tmp_path / 's3',
+    address,
+    's3://mnist-tfx/data/mnist',
+    root,
+    '--pipeline-name',
+    name,
+    '--accuracy-threshold',
+    '0.5',
+    target=target,
+  )
+  standin = KfpStandIn(
+    store,
+    str(tmp_path / 'backend'),
+    env=s3_server,
+    vertex=target == 'vertex',
+    profile=None if target == 'vertex' else PROFILES[release],
+  )
   first = standin.run(spec, root)
-  expected = TASKS if target == 'kfp' else TASKS - {LOOKUP, 'BaselineModel'} | {
-      'LatestBlessedModelResolver-model-blessing-resolver', 'LatestBlessedModelResolver-model-resolver'}
+  expected = (
+    TASKS
+    if target == 'kfp'
+    else TASKS - {LOOKUP, 'BaselineModel'}
+    | {
+      'LatestBlessedModelResolver-model-blessing-resolver',
+      'LatestBlessedModelResolver-model-resolver',
+    }
+  )
   assert _states(first) == {task: 'COMPLETE' for task in expected}
   model_uri = first.output('Trainer', 'model')['uri']
   salt = '' if release == '2.0.5' else '[0-9a-f-]{36}/'  # a fresh id per task from 2.4.1
   assert re.fullmatch(rf'{root}/{name}/{first.run_id}/Trainer/{salt}model', model_uri)
   keys = s3_keys(s3_server, f'{prefix}/')
-  assert f'{model_uri[len("s3://mnist-tfx/"):]}/Format-Serving/saved_model.pb' in keys
+  assert f'{model_uri[len("s3://mnist-tfx/") :]}/Format-Serving/saved_model.pb' in keys
   if release == '2.17.0':  # each task's log, uploaded by the launcher, for the first attempt
     logs = {task: first.output(task, LOGS_KEY)['uri'] for task in expected}
     for task, uri in logs.items():
-      assert re.fullmatch(rf'{root}/{name}/{first.run_id}/{task}/[0-9a-f-]{{36}}/executor-logs-0', uri)
-      assert uri[len('s3://mnist-tfx/'):] in keys
-    assert 'Starting executor' in s3_client(s3_server).get_object(
-        Bucket='mnist-tfx', Key=logs['Trainer'][len('s3://mnist-tfx/'):])['Body'].read().decode()
+      assert re.fullmatch(
+        rf'{root}/{name}/{first.run_id}/{task}/[0-9a-f-]{{36}}/executor-logs-0', uri
+      )
+      assert uri[len('s3://mnist-tfx/') :] in keys
+    assert (
+      'Starting executor'
+      in s3_client(s3_server)
+      .get_object(Bucket='mnist-tfx', Key=logs['Trainer'][len('s3://mnist-tfx/') :])['Body']
+      .read()
+      .decode()
+    )
   else:
     assert not [key for key in keys if LOGS_KEY in key]
   assert first.output('Evaluator', 'blessing')['metadata']['blessed'] == 1.0
@@ -274,7 +356,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   assert not [key for key in serving if '.pushing-' in key], 'no staging copy is left behind'
   report = first.output('RunResults', 'report')['uri']
   assert report.startswith(f'{root}/{name}/')
-  page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/'):])['Body'].read()
+  page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/') :])['Body'].read()
   assert page.startswith(b'<!DOCTYPE html>')
   if release == '2.0.5':
     return
@@ -296,15 +378,22 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   variables a pod has)."""
   import subprocess
   import sys
+
   from tests.conftest import REPO
+
   address, _ = mlmd_service
   store, _, _, runs = kfp
   host, port = address.rsplit(':', 1)
 
   def cli(*args):
-    proc = subprocess.run([sys.executable, '-m', 'inspection', '--grpc-host', host,
-                           '--grpc-port', port, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, PYTHONPATH=REPO, **s3_server))
+    proc = subprocess.run(
+      [sys.executable, '-m', 'inspection', '--grpc-host', host, '--grpc-port', port, *args],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      env=dict(os.environ, PYTHONPATH=REPO, **s3_server),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -315,7 +404,9 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   version = runs['first'].output('Pusher', 'pushed_model')['metadata']['pushed_version']
   assert first['pushed_version'] == version
   rerun = listed[runs['rerun'].run_id]  # a cached Pusher: nothing pushed, the version still serves
-  assert rerun['component_states'] == {task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in TASKS}
+  assert rerun['component_states'] == {
+    task: 'COMPLETE' if task == LOOKUP else 'CACHED' for task in TASKS
+  }
   assert rerun['pushed_version'] is None and rerun['already_serving'] == version
   worse = listed[runs['worse'].run_id]  # the candidate, not BaselineModel's copy
   assert worse['uris']['Model'] == runs['worse'].output('Trainer', 'model')['uri']
@@ -341,16 +432,19 @@ def on_mlpipeline(tmp_path_factory, mlmd_service, s3_server, mnist_dir):
   compiled one)."""
   from tests.conftest import s3_client
   from tests.kubeflow import kfp_standin
+
   client = s3_client(s3_server)
   if kfp_standin.PROFILE_BUCKET not in [b['Name'] for b in client.list_buckets()['Buckets']]:
     client.create_bucket(Bucket=kfp_standin.PROFILE_BUCKET)
   for name in sorted(os.listdir(mnist_dir)):
     if name.endswith('.gz'):
-      client.upload_file(os.path.join(mnist_dir, name), kfp_standin.PROFILE_BUCKET,
-                         f'shared/mnist/{name}')
+      client.upload_file(
+        os.path.join(mnist_dir, name), kfp_standin.PROFILE_BUCKET, f'shared/mnist/{name}'
+      )
   folder = tmp_path_factory.mktemp('mlpipeline')
-  return _compile(folder, mlmd_service[0], 's3://mlpipeline/shared/mnist',
-                  's3://mlpipeline/artifacts/compiled')
+  return _compile(
+    folder, mlmd_service[0], 's3://mlpipeline/shared/mnist', 's3://mlpipeline/artifacts/compiled'
+  )
 
 
 @pytest.mark.parametrize('tag', ['2.3.0', '2.4.1', '2.5.0', '2.15.0', '2.16.0'])
@@ -361,23 +455,37 @@ def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, 
   `private-artifacts/<namespace>/`."""
   from tests.conftest import s3_client
   from tests.kubeflow import kfp_standin
+
   store = mlmd_service[1]
   profile = PROFILES[tag]
   multi_user = profile.profile_scoped_credentials
   area = f'private-artifacts/{NAMESPACE}' if multi_user else 'artifacts'
   root = f's3://mlpipeline/{area}/{tag}'
-  standin = KfpStandIn(store, str(tmp_path / 'backend'), namespace=NAMESPACE, env=s3_server,
-                       profile=profile, multi_user=multi_user)
+  standin = KfpStandIn(
+    store,
+    str(tmp_path / 'backend'),
+    namespace=NAMESPACE,
+    env=s3_server,
+    profile=profile,
+    multi_user=multi_user,
+  )
   first = standin.run(on_mlpipeline, root, only=PREFIX)
   assert _states(first) == {task: 'COMPLETE' for task in PREFIX}
 
   examples = first.output('MnistExampleGen', 'examples')
   salt = '[0-9a-f-]{36}/' if profile.salted_uris else ''
-  assert re.fullmatch(rf'{root}/mnist-tfx/{first.run_id}/MnistExampleGen/{salt}examples',
-                      examples['uri'])
-  keys = [item['Key'] for item in s3_client(s3_server).list_objects_v2(
-      Bucket='mlpipeline', Prefix=f'{area}/{tag}/')['Contents']]
-  assert any(key.startswith(examples['uri'][len('s3://mlpipeline/'):] + '/Split-train/') for key in keys)
+  assert re.fullmatch(
+    rf'{root}/mnist-tfx/{first.run_id}/MnistExampleGen/{salt}examples', examples['uri']
+  )
+  keys = [
+    item['Key']
+    for item in s3_client(s3_server).list_objects_v2(Bucket='mlpipeline', Prefix=f'{area}/{tag}/')[
+      'Contents'
+    ]
+  ]
+  assert any(
+    key.startswith(examples['uri'][len('s3://mlpipeline/') :] + '/Split-train/') for key in keys
+  )
   logs = [key for key in keys if key.endswith('/' + LOGS_KEY)]
   assert len(logs) == (len(PREFIX) if profile.publish_logs else 0)
   assert (LOGS_KEY in first.tasks['MnistExampleGen'].outputs) == profile.publish_logs
@@ -389,7 +497,10 @@ def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, 
     written = pod / kfp_standin.local_path_for_uri(task_root).lstrip('/') / 'output_metadata.json'
   else:
     written = pod / kfp_standin.LEGACY_OUTPUT_FILE.lstrip('/')
-  assert json.loads(written.read_text())['artifacts']['examples']['artifacts'][0]['uri'] == examples['uri']
+  assert (
+    json.loads(written.read_text())['artifacts']['examples']['artifacts'][0]['uri']
+    == examples['uri']
+  )
 
   # What downstream tasks are handed (from ML Metadata) carries store_session_info from 2.3.0.
   assert ('store_session_info' in examples['metadata']) == profile.store_session_info
@@ -400,14 +511,22 @@ def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, 
   assert second.output('MnistExampleGen', 'examples') == examples
 
 
-def test_multi_user_credentials_reach_only_the_profiles_prefixes(tmp_path, mlmd_service, s3_server,
-                                                                 on_mlpipeline):
+def test_multi_user_credentials_reach_only_the_profiles_prefixes(
+  tmp_path, mlmd_service, s3_server, on_mlpipeline
+):
   """From 2.15.0 the profile controller's policy (sync.py put_user_policy) keeps a namespace to
   mlpipeline/{artifacts, private-artifacts/<ns>, private/<ns>, shared}/*: a root in another
   namespace's area, or another bucket, fails at the first task as S3 answers it."""
+
   def run(tag, root):
-    standin = KfpStandIn(mlmd_service[1], str(tmp_path / tag / root.split('/')[3]),
-                         namespace=NAMESPACE, env=s3_server, profile=PROFILES[tag], multi_user=True)
+    standin = KfpStandIn(
+      mlmd_service[1],
+      str(tmp_path / tag / root.split('/')[3]),
+      namespace=NAMESPACE,
+      env=s3_server,
+      profile=PROFILES[tag],
+      multi_user=True,
+    )
     return standin.run(on_mlpipeline, root, only=['MnistExampleGen'])
 
   for tag in ('2.15.0', '2.16.0', '2.17.0'):
@@ -421,17 +540,33 @@ def test_a_failed_task_records_its_log_from_2_16(tmp_path, mlmd_service, s3_serv
   from 2.16.0; 2.15.0 records no output of a failed task. (The failure: data outside the
   namespace's prefixes, read before anything else; the log goes to its own root, which is in.)"""
   from ml_metadata.proto import metadata_store_pb2 as mlmd
+
   store = mlmd_service[1]
   for tag, recorded in (('2.15.0', set()), ('2.16.0', {LOGS_KEY})):
-    standin = KfpStandIn(store, str(tmp_path / tag), namespace=NAMESPACE, env=s3_server,
-                         profile=PROFILES[tag], multi_user=True)
+    standin = KfpStandIn(
+      store,
+      str(tmp_path / tag),
+      namespace=NAMESPACE,
+      env=s3_server,
+      profile=PROFILES[tag],
+      multi_user=True,
+    )
     run_id = f'failing-{tag}'
     with pytest.raises(RunFailed, match='AccessDenied'):
-      standin.run(on_mlpipeline, f's3://mlpipeline/private/{NAMESPACE}/failing',
-                  {'data_dir': 's3://mlpipeline/private/someone-else/mnist'}, run_id=run_id,
-                  only=['MnistExampleGen'])
+      standin.run(
+        on_mlpipeline,
+        f's3://mlpipeline/private/{NAMESPACE}/failing',
+        {'data_dir': 's3://mlpipeline/private/someone-else/mnist'},
+        run_id=run_id,
+        only=['MnistExampleGen'],
+      )
     context = store.get_context_by_type_and_name('system.PipelineRun', run_id)
-    [failed] = [e for e in store.get_executions_by_context(context.id)
-                if e.last_known_state == mlmd.Execution.FAILED]
-    outputs = [e for e in store.get_events_by_execution_ids([failed.id]) if e.type == mlmd.Event.OUTPUT]
+    [failed] = [
+      e
+      for e in store.get_executions_by_context(context.id)
+      if e.last_known_state == mlmd.Execution.FAILED
+    ]
+    outputs = [
+      e for e in store.get_events_by_execution_ids([failed.id]) if e.type == mlmd.Event.OUTPUT
+    ]
     assert {e.path.steps[0].key for e in outputs} == recorded

@@ -1,6 +1,7 @@
 """Property-based (hypothesis): any text given to a numeric flag of local_runner.py is either a
 usage error (exit 2, an `error:` line naming the flag, no traceback) or a value the pipeline can
 run with: finite and within its bound."""
+
 import math
 
 import pytest
@@ -12,17 +13,52 @@ from pipeline import config as config_lib
 from pipeline import paths as paths_lib
 
 NUMBERS = st.one_of(
-    st.integers(-10**12, 10**12).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(['nan', '-nan', 'inf', '-inf', 'Infinity', '1e309', '-0', '0x10', '1_000', ' 5 ',
-                     '\u0661', '5.', '.5', '1e-400', '', '--', 'e', '0.0.1']),
-    st.text(max_size=8),
+  st.integers(-(10**12), 10**12).map(str),
+  st.floats(allow_nan=True, allow_infinity=True).map(repr),
+  st.sampled_from(
+    [
+      'nan',
+      '-nan',
+      'inf',
+      '-inf',
+      'Infinity',
+      '1e309',
+      '-0',
+      '0x10',
+      '1_000',
+      ' 5 ',
+      '\u0661',
+      '5.',
+      '.5',
+      '1e-400',
+      '',
+      '--',
+      'e',
+      '0.0.1',
+    ]
+  ),
+  st.text(max_size=8),
 )
-FLAGS = ['--epochs', '--batch-size', '--learning-rate', '--train-examples', '--eval-examples',
-         '--validation-examples', '--seed', '--accuracy-threshold', '--serving-latency-bound',
-         '--label-drift-bound', '--augment-rotation', '--augment-zoom', '--augment-shift']
-FAST = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FLAGS = [
+  '--epochs',
+  '--batch-size',
+  '--learning-rate',
+  '--train-examples',
+  '--eval-examples',
+  '--validation-examples',
+  '--seed',
+  '--accuracy-threshold',
+  '--serving-latency-bound',
+  '--label-drift-bound',
+  '--augment-rotation',
+  '--augment-zoom',
+  '--augment-shift',
+]
+FAST = settings(
+  max_examples=150,
+  deadline=None,
+  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @FAST
@@ -41,9 +77,15 @@ def test_numeric_flags_are_refused_or_sane(flag, text, capsys):
     assert '\n' not in str(e)
     return
   training = config.training
-  numbers = [training.learning_rate, config.accuracy_threshold, config.serving_latency_bound_ms,
-             config.label_drift_bound, training.augment_rotation, training.augment_zoom,
-             training.augment_shift]
+  numbers = [
+    training.learning_rate,
+    config.accuracy_threshold,
+    config.serving_latency_bound_ms,
+    config.label_drift_bound,
+    training.augment_rotation,
+    training.augment_zoom,
+    training.augment_shift,
+  ]
   assert all(math.isfinite(n) for n in numbers), (flag, text, numbers)
   assert training.epochs >= 1 and training.batch_size >= 1 and training.learning_rate > 0
   assert 0 <= config.accuracy_threshold <= 1 and config.serving_latency_bound_ms > 0

@@ -1,4 +1,5 @@
 """CLI flags → PipelineConfig → create_pipeline: one config object, plumbed everywhere."""
+
 import argparse
 import dataclasses
 import json
@@ -8,12 +9,12 @@ import pytest
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
+from components.baseline_resolver import LatestBlessedOtherModelStrategy
+from components.lib import datasets
 from components.lib.project import PROJECT_ROOT
+from components.mnist_trainer import RUN_FN
 from pipeline import config as config_lib
 from pipeline import paths as paths_lib
-from components.lib import datasets
-from components.baseline_resolver import LatestBlessedOtherModelStrategy
-from components.mnist_trainer import RUN_FN
 from pipeline.pipeline import create_pipeline
 from trainer_module.config import TrainingConfig
 
@@ -39,16 +40,44 @@ def test_defaults():
 
 
 def test_every_flag_reaches_the_config():
-  config = _config('--epochs', '3', '--batch-size', '64', '--learning-rate', '0.002',
-                   '--train-examples', '1000', '--eval-examples', '500',
-                   '--accuracy-threshold', '0.95', '--strategy', 'mirrored',
-                   '--seed', '7', '--augment-rotation', '5', '--augment-zoom', '0.05',
-                   '--augment-shift', '1.5', '--beam-args', '--direct_num_workers=2 --direct_running_mode=multi_processing',
-                   '--no-cache')
+  config = _config(
+    '--epochs',
+    '3',
+    '--batch-size',
+    '64',
+    '--learning-rate',
+    '0.002',
+    '--train-examples',
+    '1000',
+    '--eval-examples',
+    '500',
+    '--accuracy-threshold',
+    '0.95',
+    '--strategy',
+    'mirrored',
+    '--seed',
+    '7',
+    '--augment-rotation',
+    '5',
+    '--augment-zoom',
+    '0.05',
+    '--augment-shift',
+    '1.5',
+    '--beam-args',
+    '--direct_num_workers=2 --direct_running_mode=multi_processing',
+    '--no-cache',
+  )
   assert not config.enable_cache
-  assert config.training == TrainingConfig(epochs=3, batch_size=64, learning_rate=0.002,
-                                           strategy='mirrored', seed=7, augment_rotation=5,
-                                           augment_zoom=0.05, augment_shift=1.5)
+  assert config.training == TrainingConfig(
+    epochs=3,
+    batch_size=64,
+    learning_rate=0.002,
+    strategy='mirrored',
+    seed=7,
+    augment_rotation=5,
+    augment_zoom=0.05,
+    augment_shift=1.5,
+  )
   assert (config.train_examples, config.eval_examples) == (1000, 500)
   assert config.accuracy_threshold == 0.95
   assert config.beam_args == ('--direct_num_workers=2', '--direct_running_mode=multi_processing')
@@ -59,12 +88,20 @@ def test_tpu_flag_implies_tpu_strategy():
   assert config.training.strategy == 'tpu' and config.training.tpu == 'grpc://10.1.2.3:8470'
 
 
-@pytest.mark.parametrize('argv', [
-    ['--epochs', '0'], ['--batch-size', '-1'], ['--train-examples', '0'],
-    ['--accuracy-threshold', '1.5'], ['--strategy', 'horovod'],
-    ['--augment-rotation', '180'], ['--augment-zoom', '-0.1'], ['--augment-shift', 'nan'],
+@pytest.mark.parametrize(
+  'argv',
+  [
+    ['--epochs', '0'],
+    ['--batch-size', '-1'],
+    ['--train-examples', '0'],
+    ['--accuracy-threshold', '1.5'],
+    ['--strategy', 'horovod'],
+    ['--augment-rotation', '180'],
+    ['--augment-zoom', '-0.1'],
+    ['--augment-shift', 'nan'],
     ['--seed', 'x'],
-])
+  ],
+)
 def test_bad_flags_are_usage_errors(argv, capsys):
   with pytest.raises(SystemExit) as info:
     _parse(*argv)
@@ -84,9 +121,15 @@ def test_local_paths_are_under_the_output_dir(tmp_path, monkeypatch):
 
 def test_demo_is_the_smoke_runs_settings_and_dir_and_given_flags_stand(tmp_path, monkeypatch):
   import local_runner
+
   monkeypatch.chdir(tmp_path)
   demo = local_runner.parse_args(['--demo'])
-  assert (demo.train_examples, demo.eval_examples, demo.epochs, demo.accuracy_threshold) == (10000, 1000, 2, 0.9)
+  assert (demo.train_examples, demo.eval_examples, demo.epochs, demo.accuracy_threshold) == (
+    10000,
+    1000,
+    2,
+    0.9,
+  )
   assert paths_lib.output_dir_of(demo) == os.path.join(PROJECT_ROOT, 'demo_output')
   given = local_runner.parse_args(['--epochs', '3', '--demo', '--output-dir', 'x'])
   assert (given.epochs, given.train_examples) == (3, 10000)
@@ -97,13 +140,30 @@ def test_demo_is_the_smoke_runs_settings_and_dir_and_given_flags_stand(tmp_path,
 
 
 def test_create_pipeline_wiring():
-  config = _config('--epochs', '2', '--accuracy-threshold', '0.97', '--train-examples', '100',
-                   '--beam-args', '--direct_num_workers=2')
+  config = _config(
+    '--epochs',
+    '2',
+    '--accuracy-threshold',
+    '0.97',
+    '--train-examples',
+    '100',
+    '--beam-args',
+    '--direct_num_workers=2',
+  )
   pipeline = create_pipeline(config)
   by_id = {c.id: c for c in pipeline.components}
-  assert set(by_id) == {'MnistExampleGen', 'Trainer', 'LatestBlessedModelResolver', 'Evaluator',
-                        'ServingCheck', 'Pusher', 'ImportSchemaGen', 'StatisticsGen', 'SchemaGen',
-                        'ExampleValidator'}
+  assert set(by_id) == {
+    'MnistExampleGen',
+    'Trainer',
+    'LatestBlessedModelResolver',
+    'Evaluator',
+    'ServingCheck',
+    'Pusher',
+    'ImportSchemaGen',
+    'StatisticsGen',
+    'SchemaGen',
+    'ExampleValidator',
+  }
   assert pipeline.pipeline_info.pipeline_name == 'mnist-tfx'
   assert pipeline.beam_pipeline_args == ['--direct_num_workers=2']
 
@@ -130,10 +190,15 @@ def test_create_pipeline_wiring():
   assert by_id['Pusher'].inputs['infra_blessing'].producer_component_id == 'ServingCheck'
   assert by_id['ServingCheck'].exec_properties['max_latency_ms'] == 1000.0
   assert {k: c.producer_component_id for k, c in by_id['ServingCheck'].inputs.items()} == {
-      'examples': 'MnistExampleGen', 'model': 'Trainer', 'evaluation': 'Evaluator'}
+    'examples': 'MnistExampleGen',
+    'model': 'Trainer',
+    'evaluation': 'Evaluator',
+  }
   # The Evaluator compares against the resolver's latest blessed model other than the candidate.
-  assert by_id['Evaluator'].inputs['baseline_model'].producer_component_id == \
-      'LatestBlessedModelResolver'
+  assert (
+    by_id['Evaluator'].inputs['baseline_model'].producer_component_id
+    == 'LatestBlessedModelResolver'
+  )
   resolver = by_id['LatestBlessedModelResolver']
   assert resolver.exec_properties['resolver_class'] is LatestBlessedOtherModelStrategy
   assert resolver.raw_inputs['candidate'].producer_component_id == 'Trainer'
@@ -152,11 +217,18 @@ def test_each_data_set_brings_its_own_defaults(name):
   dataset = datasets.get(name)
   config = _config('--dataset', name)
   defaults = dataset.training_defaults
-  assert {k: getattr(config.training, k) for k in config_lib.TRAINING_DEFAULT_FLAGS} == \
-      dataclasses.asdict(defaults)
+  assert {
+    k: getattr(config.training, k) for k in config_lib.TRAINING_DEFAULT_FLAGS
+  } == dataclasses.asdict(defaults)
   assert config.accuracy_threshold == dataset.default_accuracy_threshold
-  given = _config('--dataset', name, '--epochs', '3', '--augment-shift', '1', '--accuracy-threshold', '0.7')
-  assert (given.training.epochs, given.training.augment_shift, given.accuracy_threshold) == (3, 1, 0.7)
+  given = _config(
+    '--dataset', name, '--epochs', '3', '--augment-shift', '1', '--accuracy-threshold', '0.7'
+  )
+  assert (given.training.epochs, given.training.augment_shift, given.accuracy_threshold) == (
+    3,
+    1,
+    0.7,
+  )
   assert given.training.augment_rotation == defaults.augment_rotation
   assert given.training.augment_flip == defaults.augment_flip
   assert _config('--dataset', name, '--augment-flip').training.augment_flip is True

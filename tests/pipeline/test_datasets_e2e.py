@@ -1,6 +1,7 @@
 """End to end: `local_runner.py --dataset …` in a subprocess with real TFX, Beam, TFDV,
 TFMA and ML Metadata, on small real data: IDX sets cut from the real MNIST files, and the real
 Fashion-MNIST files (Debian's dataset-fashion-mnist)."""
+
 import dataclasses
 import gzip
 import json
@@ -10,13 +11,10 @@ import re
 import numpy as np
 import pytest
 
-from components.lib import datasets
-from components.lib import idx
-from components.lib import download
+from components.lib import datasets, download, idx
 from inspection import runs
 from pipeline import store as store_lib
-from tests.conftest import idx_images, idx_labels
-from tests.conftest import run_py
+from tests.conftest import idx_images, idx_labels, run_py
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +52,23 @@ def test_idx_set_with_train_labels_0_to_4_stops_at_the_example_validator(tmp_pat
   images, labels = _mnist_split(mnist_dir, 'train')
   low = labels < 5
   test_images, test_labels = _mnist_split(mnist_dir, 't10k')
-  data = write_idx_dir(tmp_path / 'half', (images[low][:500], labels[low][:500]),
-                       (test_images[:200], test_labels[:200]))
+  data = write_idx_dir(
+    tmp_path / 'half',
+    (images[low][:500], labels[low][:500]),
+    (test_images[:200], test_labels[:200]),
+  )
   output_dir = str(tmp_path / 'out')
-  proc = run_py('local_runner.py', '--dataset', 'idx', '--data-dir', data, '--output-dir', output_dir,
-                '--epochs', '1')
+  proc = run_py(
+    'local_runner.py',
+    '--dataset',
+    'idx',
+    '--data-dir',
+    data,
+    '--output-dir',
+    output_dir,
+    '--epochs',
+    '1',
+  )
   assert proc.returncode == 1, proc.stdout + proc.stderr
   [line] = proc.stderr.strip().splitlines()
   assert line.startswith('error: data validation: split eval vs train (skew'), line
@@ -75,12 +85,27 @@ def test_a_looser_label_drift_bound_lets_the_same_set_through_validation(tmp_pat
   images, labels = _mnist_split(mnist_dir, 'train')
   low = labels < 5
   test_images, test_labels = _mnist_split(mnist_dir, 't10k')
-  data = write_idx_dir(tmp_path / 'half', (images[low][:300], labels[low][:300]),
-                       (test_images[:100], test_labels[:100]))
+  data = write_idx_dir(
+    tmp_path / 'half',
+    (images[low][:300], labels[low][:300]),
+    (test_images[:100], test_labels[:100]),
+  )
   output_dir = str(tmp_path / 'out')
-  proc = run_py('local_runner.py', '--dataset', 'idx', '--data-dir', data, '--output-dir',
-                output_dir, '--label-drift-bound', '0.5', '--accuracy-threshold', '0.01',
-                '--batch-size', '64')
+  proc = run_py(
+    'local_runner.py',
+    '--dataset',
+    'idx',
+    '--data-dir',
+    data,
+    '--output-dir',
+    output_dir,
+    '--label-drift-bound',
+    '0.5',
+    '--accuracy-threshold',
+    '0.01',
+    '--batch-size',
+    '64',
+  )
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert {'ExampleValidator', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
   assert_trained_with_defaults(output_dir, datasets.IDX)  # the digits' epochs and augmentation
@@ -89,13 +114,26 @@ def test_a_looser_label_drift_bound_lets_the_same_set_through_validation(tmp_pat
 def test_idx_set_of_27x28_images_stops_in_the_example_gen(tmp_path, mnist_dir):
   images, labels = _mnist_split(mnist_dir, 'train')
   test_images, test_labels = _mnist_split(mnist_dir, 't10k')
-  data = write_idx_dir(tmp_path / 'narrow', (images[:300, 1:, :], labels[:300]),
-                       (test_images[:100, 1:, :], test_labels[:100]))
-  proc = run_py('local_runner.py', '--dataset', 'idx', '--data-dir', data, '--output-dir',
-                str(tmp_path / 'out'), '--epochs', '1')
+  data = write_idx_dir(
+    tmp_path / 'narrow',
+    (images[:300, 1:, :], labels[:300]),
+    (test_images[:100, 1:, :], test_labels[:100]),
+  )
+  proc = run_py(
+    'local_runner.py',
+    '--dataset',
+    'idx',
+    '--data-dir',
+    data,
+    '--output-dir',
+    str(tmp_path / 'out'),
+    '--epochs',
+    '1',
+  )
   assert proc.returncode == 1, proc.stdout + proc.stderr
-  assert proc.stderr.strip() == ('error: train-images-idx3-ubyte.gz: images are 27x28, '
-                                 'expected 28x28'), proc.stderr
+  assert proc.stderr.strip() == (
+    'error: train-images-idx3-ubyte.gz: images are 27x28, expected 28x28'
+  ), proc.stderr
   assert not _stages(proc.stdout) & {'StatisticsGen', 'ExampleValidator', 'Trainer'}, proc.stdout
 
 
@@ -106,11 +144,29 @@ def fashion_run(tmp_path_factory):
   try:
     data = download.resolve_data_dir(None, dataset=datasets.FASHION_MNIST, mirrors=())
   except idx.MnistDataError as e:
-    pytest.fail(f'the test needs the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}')
+    pytest.fail(
+      f'the test needs the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}'
+    )
   output_dir = str(tmp_path_factory.mktemp('fashion') / 'D')
-  proc = run_py('local_runner.py', '--dataset', 'fashion-mnist', '--data-dir', data,
-                '--output-dir', output_dir, '--train-examples', '600', '--eval-examples', '300',
-                '--seed', '1', '--accuracy-threshold', '0.5', '--batch-size', '64')
+  proc = run_py(
+    'local_runner.py',
+    '--dataset',
+    'fashion-mnist',
+    '--data-dir',
+    data,
+    '--output-dir',
+    output_dir,
+    '--train-examples',
+    '600',
+    '--eval-examples',
+    '300',
+    '--seed',
+    '1',
+    '--accuracy-threshold',
+    '0.5',
+    '--batch-size',
+    '64',
+  )
   return data, output_dir, proc
 
 
@@ -121,12 +177,19 @@ def test_fashion_mnist_run_is_blessed_and_names_its_data(fashion_run):
   # The data set's defaults reach the Trainer: flips, no digit augmentation (MNIST's plan ends
   # 'augmented: …').
   epochs = datasets.FASHION_MNIST.training_defaults.epochs
-  assert re.search(rf'^Trainer: 550 examples \(50 held out for validation\), {epochs} epochs, '
-                   r'(mixed_bfloat16|float32) \(--precision auto\), mirrored left/right at random$',
-                   proc.stdout, re.M), proc.stdout
+  assert re.search(
+    rf'^Trainer: 550 examples \(50 held out for validation\), {epochs} epochs, '
+    r'(mixed_bfloat16|float32) \(--precision auto\), mirrored left/right at random$',
+    proc.stdout,
+    re.M,
+  ), proc.stdout
   assert_trained_with_defaults(output_dir, datasets.FASHION_MNIST)
-  assert {'StatisticsGen', 'ExampleValidator', 'SchemaGen', 'Trainer', 'Pusher'} <= _stages(proc.stdout)
-  store = store_lib.open_store(store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True))
+  assert {'StatisticsGen', 'ExampleValidator', 'SchemaGen', 'Trainer', 'Pusher'} <= _stages(
+    proc.stdout
+  )
+  store = store_lib.open_store(
+    store_lib.sqlite_config(os.path.join(output_dir, 'metadata.sqlite'), True)
+  )
   [examples] = store.get_artifacts_by_type('Examples')
   props = {k: v.string_value or v.int_value for k, v in examples.custom_properties.items()}
   assert props['dataset'] == 'fashion-mnist'
@@ -176,11 +239,17 @@ def test_the_summary_offers_fashion_items_to_try(fashion_run, tmp_path):
   """The summary's "Try it" feeds the model the run's own eval items, not digits, and runs as
   printed from another directory: its answers are Fashion-MNIST class names."""
   import subprocess
+
   _, _, proc = fashion_run
   assert proc.returncode == 0, proc.stdout + proc.stderr
   command, true = re.search(r'^Try it:\s+(.+?)  # true: (.+)$', proc.stdout, re.M).groups()
   assert all(name in datasets.FASHION_MNIST.class_names for name in true.split(', '))
-  answer = subprocess.run(['sh', '-c', command], cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+  answer = subprocess.run(
+    ['sh', '-c', command], cwd=str(tmp_path), capture_output=True, text=True, timeout=300
+  )
   assert answer.returncode == 0, answer.stderr
-  names = [line.rsplit(' (p=', 1)[0].split(': ', 1)[1].split(' ', 1)[1] for line in answer.stdout.splitlines()]
+  names = [
+    line.rsplit(' (p=', 1)[0].split(': ', 1)[1].split(' ', 1)[1]
+    for line in answer.stdout.splitlines()
+  ]
   assert len(names) == 5 and all(name in datasets.FASHION_MNIST.class_names for name in names)

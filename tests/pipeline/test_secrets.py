@@ -2,6 +2,7 @@
 protect_output() around everything a process prints. The end-to-end check (a --verbose run with
 secrets in --beam-args and the environment) is in tests/pipeline/local/test_runs.py, and with a
 real MySQL password in tests/inspection/test_store_mysql.py."""
+
 import io
 import logging
 import sys
@@ -12,7 +13,7 @@ from pipeline import secrets
 
 # TFX's LocalDagRunner with --verbose: "Using deployment config:\n %s" (every Beam component's
 # beam_pipeline_args, twice) and "Using connection config:\n %s" (the MySQL password).
-DEPLOYMENT_CONFIG = '''INFO:absl:Using deployment config:
+DEPLOYMENT_CONFIG = """INFO:absl:Using deployment config:
  executor_specs {
   key: "Evaluator"
   value {
@@ -31,8 +32,8 @@ DEPLOYMENT_CONFIG = '''INFO:absl:Using deployment config:
     }
   }
 }
-'''
-CONNECTION_CONFIG = '''INFO:absl:Using connection config:
+"""
+CONNECTION_CONFIG = """INFO:absl:Using connection config:
  mysql {
   host: "127.0.0.1"
   port: 41237
@@ -40,10 +41,12 @@ CONNECTION_CONFIG = '''INFO:absl:Using connection config:
   user: "mlmd"
   password: "test-only-secret"
 }
-'''
+"""
 # Beam, for options it does not know (ExampleGen and Evaluator, each twice).
-BEAM_DISCARDING = ("WARNING:apache_beam.options.pipeline_options:Discarding unparseable args: "
-                   "['--aws_secret_access_key=SEKRETAWS', '--password=PWBEAM']")
+BEAM_DISCARDING = (
+  'WARNING:apache_beam.options.pipeline_options:Discarding unparseable args: '
+  "['--aws_secret_access_key=SEKRETAWS', '--password=PWBEAM']"
+)
 SECRETS = ('SEKRETAWS', 'PWBEAM', 'URLPW', 'test-only-secret')
 
 
@@ -61,18 +64,31 @@ def test_what_tfx_and_beam_print_is_redacted_by_its_shape_alone(text):
 
 def test_the_shapes_kept_readable():
   assert secrets.redact(DEPLOYMENT_CONFIG).splitlines()[8:11] == [
-      '      beam_pipeline_args: "--aws_secret_access_key=***"',
-      '      beam_pipeline_args: "--password=***"',
-      '      beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"']
+    '      beam_pipeline_args: "--aws_secret_access_key=***"',
+    '      beam_pipeline_args: "--password=***"',
+    '      beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"',
+  ]
   assert '  password: "***"' in secrets.redact(CONNECTION_CONFIG).splitlines()
-  assert secrets.redact(BEAM_DISCARDING).endswith("['--aws_secret_access_key=***', '--password=***']")
-  assert secrets.redact('--beam-args --token T0K3N --api-key=K3Y') == '--beam-args --token *** --api-key=***'
-  assert secrets.redact('{"api_key": "K", "password": "P"}') == '{"api_key": "***", "password": "***"}'
-  assert secrets.redact('AWS_SECRET_ACCESS_KEY=abc KFP_TOKEN=def') == 'AWS_SECRET_ACCESS_KEY=*** KFP_TOKEN=***'
+  assert secrets.redact(BEAM_DISCARDING).endswith(
+    "['--aws_secret_access_key=***', '--password=***']"
+  )
+  assert (
+    secrets.redact('--beam-args --token T0K3N --api-key=K3Y')
+    == '--beam-args --token *** --api-key=***'
+  )
+  assert (
+    secrets.redact('{"api_key": "K", "password": "P"}') == '{"api_key": "***", "password": "***"}'
+  )
+  assert (
+    secrets.redact('AWS_SECRET_ACCESS_KEY=abc KFP_TOKEN=def')
+    == 'AWS_SECRET_ACCESS_KEY=*** KFP_TOKEN=***'
+  )
   assert secrets.redact('Authorization: Bearer eyJhbGciOi') == 'Authorization: Bearer ***'
 
 
-@pytest.mark.parametrize('text', [
+@pytest.mark.parametrize(
+  'text',
+  [
     ' key: "Evaluator"',  # protobuf maps, all over TFX's logs
     '        input_key: "model"',
     "error: Trainer failed: KeyError: 'image' (rerun with --verbose for details)",
@@ -82,7 +98,8 @@ def test_the_shapes_kept_readable():
     'ML Metadata:     MySQL mlmd@127.0.0.1:3306/mlmd (run 2026-11-27T01:28:27.880257)',
     'error: could not download from http://127.0.0.1:9/',
     'author: someone',
-])
+  ],
+)
 def test_ordinary_lines_are_left_alone(text):
   assert secrets.redact(text) == text
 
@@ -96,12 +113,23 @@ def test_known_secrets_are_masked_wherever_they_appear(monkeypatch):
 
 
 def test_secrets_are_found_in_the_command_line_and_the_environment():
-  argv = ['--output-dir', 'D', '--beam-args',
-          '--aws_secret_access_key=A1 --password B2 --runner=DirectRunner --flink_master=http://u:C3@h:1',
-          '--beam-args=--token=D4', '--verbose']
+  argv = [
+    '--output-dir',
+    'D',
+    '--beam-args',
+    '--aws_secret_access_key=A1 --password B2 --runner=DirectRunner --flink_master=http://u:C3@h:1',
+    '--beam-args=--token=D4',
+    '--verbose',
+  ]
   assert list(secrets.secrets_in_args(argv)) == ['A1', 'B2', 'C3', 'D4']
-  env = {'MLMD_MYSQL_PASSWORD': 'pw', 'AWS_SECRET_ACCESS_KEY': 'x' * 20, 'KFP_TOKEN': 'true',
-         'HOME': '/root', 'PWD': '/work', 'GITHUB_TOKEN': 'ghp_' + 'y' * 20}
+  env = {
+    'MLMD_MYSQL_PASSWORD': 'pw',
+    'AWS_SECRET_ACCESS_KEY': 'x' * 20,
+    'KFP_TOKEN': 'true',
+    'HOME': '/root',
+    'PWD': '/work',
+    'GITHUB_TOKEN': 'ghp_' + 'y' * 20,
+  }
   assert sorted(secrets.secrets_in_environment(env)) == sorted(['pw', 'x' * 20, 'ghp_' + 'y' * 20])
 
 
@@ -109,7 +137,9 @@ def test_protect_output_covers_print_logging_and_tracebacks(monkeypatch):
   out, err = io.StringIO(), io.StringIO()
   monkeypatch.setattr(sys, 'stdout', out)
   monkeypatch.setattr(sys, 'stderr', err)
-  with secrets.protect_output(['--beam-args', '--some_key=VALUE1'], {'MLMD_MYSQL_PASSWORD': 'DBPASS'}):
+  with secrets.protect_output(
+    ['--beam-args', '--some_key=VALUE1'], {'MLMD_MYSQL_PASSWORD': 'DBPASS'}
+  ):
     print('value VALUE1 and DBPASS')
     handler = logging.StreamHandler()  # made inside: holds the redacting sys.stderr
     logger = logging.getLogger('test_protect_output')
@@ -128,11 +158,21 @@ def test_protect_output_covers_print_logging_and_tracebacks(monkeypatch):
   assert sys.stdout is out and sys.stderr is err  # restored
   assert out.getvalue() == 'value *** and ***\n'
   assert 'VALUE1' not in err.getvalue() and 'DBPASS' not in err.getvalue()
-  assert 'password: "***"' in err.getvalue() and 'ValueError: bad option --some_key=***' in err.getvalue()
+  assert (
+    'password: "***"' in err.getvalue()
+    and 'ValueError: bad option --some_key=***' in err.getvalue()
+  )
 
 
 def test_redacting_filter_for_other_handlers():
-  record = logging.LogRecord('absl', logging.INFO, __file__, 1, 'Using connection config:\n %s', (
-      'mysql { password: "test-only-secret" }',), None)
+  record = logging.LogRecord(
+    'absl',
+    logging.INFO,
+    __file__,
+    1,
+    'Using connection config:\n %s',
+    ('mysql { password: "test-only-secret" }',),
+    None,
+  )
   assert secrets.RedactingFilter().filter(record)
   assert record.getMessage() == 'Using connection config:\n mysql { password: "***" }'

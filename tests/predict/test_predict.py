@@ -4,6 +4,7 @@ The preparation tests are pure (no model, no TensorFlow). The command-line tests
 real model: the seed CNN trained for one epoch on 10k real MNIST digits and exported with the
 pipeline's own export_serving_model into a serving dir (about 10 s on 2 cores, once per module).
 """
+
 import io
 import json
 import os
@@ -15,8 +16,7 @@ import pytest
 from PIL import Image
 
 from components.lib import idx
-from predict import pictures
-from predict import cli, models
+from predict import cli, models, pictures
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_DIR, SEED_EXAMPLES_NPY
 
@@ -39,7 +39,7 @@ def _png(path, array, mode=None):
 def _stroke_picture(h=120, w=90, top=30, left=50, bh=40, bw=10, ink=0, paper=255):
   """A dark 'digit' (a filled bh×bw bar) at (top, left) on paper: its box and mass are known."""
   picture = np.full((h, w), paper, np.uint8)
-  picture[top:top + bh, left:left + bw] = ink
+  picture[top : top + bh, left : left + bw] = ink
   return picture
 
 
@@ -53,6 +53,7 @@ def _photo(digit: np.ndarray, size=(200, 150), canvas=(480, 640), at=(40, 420)) 
 
 
 # --- preparation: pure, no model ----------------------------------------------------------------
+
 
 def test_bounding_box_fits_20_keeping_aspect_and_centres_by_mass():
   prepared = pictures.prepare(_stroke_picture())  # a 40×10 bar: 20×5 after fitting
@@ -93,8 +94,10 @@ def test_mnist_digits_come_back_as_they_were(test_digits):
     prepared = pictures.prepare(image.astype(np.float32))
     original = image / 255.0
     differences.append(np.abs(prepared - original).mean())
-    assert np.abs(np.array(pictures.center_of_mass(prepared)) -
-                  pictures.center_of_mass(original)).max() <= 1.0
+    assert (
+      np.abs(np.array(pictures.center_of_mass(prepared)) - pictures.center_of_mass(original)).max()
+      <= 1.0
+    )
   assert np.median(differences) < 0.005 and np.mean(np.array(differences) < 0.03) >= 0.9
 
 
@@ -153,8 +156,9 @@ def test_rgba_transparent_background(tmp_path, test_digits):
   for name, array in (('dark.png', dark), ('light.png', light)):
     path = _png(tmp_path / name, array, mode='RGBA')
     assert Image.open(path).mode == 'RGBA'
-    np.testing.assert_allclose(pictures.prepare(pictures.load_gray(path)), expected, atol=0.02,
-                               err_msg=name)
+    np.testing.assert_allclose(
+      pictures.prepare(pictures.load_gray(path)), expected, atol=0.02, err_msg=name
+    )
 
 
 def test_fully_transparent_picture_is_blank(tmp_path):
@@ -170,11 +174,17 @@ def test_palette_and_la_and_16_bit_pngs(tmp_path, test_digits):
   palette.save(tmp_path / 'palette.png')
   transparent = palette.copy()
   transparent.info['transparency'] = int(np.asarray(palette)[0, 0])  # the paper's entry
-  transparent.save(tmp_path / 'palette-transparent.png', transparency=transparent.info['transparency'])
+  transparent.save(
+    tmp_path / 'palette-transparent.png', transparency=transparent.info['transparency']
+  )
   Image.fromarray(digit).convert('LA').save(tmp_path / 'la.png')
   Image.fromarray(digit.astype(np.uint16) * 257).save(tmp_path / 'sixteen.png')
-  for name, mode in (('palette.png', 'P'), ('palette-transparent.png', 'P'), ('la.png', 'LA'),
-                     ('sixteen.png', None)):
+  for name, mode in (
+    ('palette.png', 'P'),
+    ('palette-transparent.png', 'P'),
+    ('la.png', 'LA'),
+    ('sixteen.png', None),
+  ):
     path = str(tmp_path / name)
     if mode:
       assert Image.open(path).mode == mode
@@ -195,9 +205,9 @@ def test_unreadable_files(tmp_path):
   good = io.BytesIO()
   Image.fromarray(_stroke_picture()).save(good, format='PNG')
   cases = {
-      'garbage.png': b'this is not a picture',
-      'truncated.png': good.getvalue()[:len(good.getvalue()) // 2],
-      'empty.png': b'',
+    'garbage.png': b'this is not a picture',
+    'truncated.png': good.getvalue()[: len(good.getvalue()) // 2],
+    'empty.png': b'',
   }
   for name, data in cases.items():
     (tmp_path / name).write_bytes(data)
@@ -223,16 +233,21 @@ def test_npy_shapes_and_ranges(tmp_path):
   np.testing.assert_allclose(images[0], raw / 255.0, atol=1e-6)
   assert images.max() <= 1.0
   # Not prepared: an .npy is taken as the model's input as it is (polarity is the model's).
-  np.testing.assert_allclose(pictures.load(SEED_EXAMPLES_NPY)[0], np.load(SEED_EXAMPLES_NPY), atol=1e-6)
+  np.testing.assert_allclose(
+    pictures.load(SEED_EXAMPLES_NPY)[0], np.load(SEED_EXAMPLES_NPY), atol=1e-6
+  )
 
 
-@pytest.mark.parametrize('shape, message', [
+@pytest.mark.parametrize(
+  'shape, message',
+  [
     ((28,), r'must be \[28, 28\] or \[N, 28, 28\]; got \[28\]'),
     ((2, 28, 27), r'got \[2, 28, 27\]'),
     ((1, 784), r'got \[1, 784\]'),
     ((2, 28, 28, 1), r'got \[2, 28, 28, 1\]'),
     ((0, 28, 28), 'holds no images'),
-])
+  ],
+)
 def test_npy_other_shapes_are_refused(tmp_path, shape, message):
   np.save(tmp_path / 'x.npy', np.zeros(shape, np.float32))
   with pytest.raises(pictures.InputError, match=message):
@@ -243,14 +258,17 @@ def test_npy_unreadable(tmp_path):
   np.save(tmp_path / 'objects.npy', np.array([{'a': 1}], dtype=object), allow_pickle=True)
   (tmp_path / 'broken.npy').write_bytes(b'\x93NUMPY garbage')
   np.save(tmp_path / 'text.npy', np.full((28, 28), 'x'))
-  for name, message in (('objects.npy', 'cannot read the .npy file'),
-                        ('broken.npy', 'cannot read the .npy file'),
-                        ('text.npy', 'must hold numbers')):
+  for name, message in (
+    ('objects.npy', 'cannot read the .npy file'),
+    ('broken.npy', 'cannot read the .npy file'),
+    ('text.npy', 'must hold numbers'),
+  ):
     with pytest.raises(pictures.InputError, match=message):
       pictures.load(str(tmp_path / name))
 
 
 # --- which model: no TensorFlow needed ----------------------------------------------------------
+
 
 def _fake_version(serving, name, complete=True):
   path = serving / name
@@ -301,25 +319,38 @@ def test_missing_model_is_one_line_exit_1(tmp_path, capsys):
   assert out == '' and err == f'error: {tmp_path / "nope"}: no such model directory\n'
   assert cli.main(['--output-dir', str(tmp_path), SEED_5]) == 1
   err = capsys.readouterr().err
-  assert err == f'error: {tmp_path / "serving"}: no such directory: nothing pushed there yet (run the pipeline, or pass --model or --output-dir)\n'
+  assert (
+    err
+    == f'error: {tmp_path / "serving"}: no such directory: nothing pushed there yet (run the pipeline, or pass --model or --output-dir)\n'
+  )
 
 
 # --- with a trained model -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope='module')
 def serving_dir(tmp_path_factory, mnist_dir):
   """<tmp>/serving/1: the seed CNN after one epoch on 10k real MNIST training digits (~0.96 test
   accuracy), exported as the Trainer exports it."""
   import keras
+
   from trainer_module import export
   from trainer_module.model import build_model
+
   split = idx.load_split(mnist_dir, 'train')
   keras.utils.set_random_seed(0)
   model = build_model()
-  model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-  model.fit(split.images[:10000] / np.float32(255), split.labels[:10000].astype(np.int64),
-            batch_size=128, epochs=1, verbose=0)
+  model.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+  )
+  model.fit(
+    split.images[:10000] / np.float32(255),
+    split.labels[:10000].astype(np.int64),
+    batch_size=128,
+    epochs=1,
+    verbose=0,
+  )
   serving = tmp_path_factory.mktemp('model') / 'serving'
   export.export_serving_model(model, str(serving / '1'))
   return str(serving)
@@ -349,7 +380,9 @@ def test_seed_npy_batch(serving_dir, capsys):
   code, out, _ = _run(['--model', serving_dir, SEED_EXAMPLES_NPY], capsys)
   assert code == 0
   assert [line.split(' (')[0] for line in out.splitlines()] == [
-      f'{SEED_EXAMPLES_NPY}[0]: 5', f'{SEED_EXAMPLES_NPY}[1]: 3']
+    f'{SEED_EXAMPLES_NPY}[0]: 5',
+    f'{SEED_EXAMPLES_NPY}[1]: 3',
+  ]
 
 
 def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
@@ -374,7 +407,9 @@ def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
   assert np.mean(models.classify(classify, np.stack(naive))[0] == originals) < 0.3
 
 
-def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(serving_dir, classify, test_digits, tmp_path, capsys):
+def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(
+  serving_dir, classify, test_digits, tmp_path, capsys
+):
   images, _ = test_digits
   expected, _ = models.classify(classify, images[:4] / np.float32(255))
   rgba = np.zeros((28, 28, 4), np.uint8)
@@ -383,19 +418,37 @@ def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(serving_dir, classify, 
   jpeg_path = str(tmp_path / 'digit.jpg')
   _photo(images[1]).save(jpeg_path, quality=80)
   palette_path = str(tmp_path / 'palette.png')
-  Image.fromarray(255 - images[2]).convert('RGB').resize((84, 84)).quantize(colors=8).save(palette_path)
+  Image.fromarray(255 - images[2]).convert('RGB').resize((84, 84)).quantize(colors=8).save(
+    palette_path
+  )
   npy_path = str(tmp_path / 'batch.npy')
   np.save(npy_path, images[:4])  # uint8 0-255
-  code, out, err = _run(['--model', os.path.join(serving_dir, '1'), '--json',
-                         rgba_path, jpeg_path, palette_path, npy_path], capsys)
+  code, out, err = _run(
+    [
+      '--model',
+      os.path.join(serving_dir, '1'),
+      '--json',
+      rgba_path,
+      jpeg_path,
+      palette_path,
+      npy_path,
+    ],
+    capsys,
+  )
   assert code == 0, err
   result = json.loads(out)
   assert result['model'] == os.path.join(serving_dir, '1') and result['version'] == '1'
   assert result['errors'] == []
   answers = result['predictions']
   assert [(a['file'], a['index']) for a in answers] == [
-      (rgba_path, None), (jpeg_path, None), (palette_path, None),
-      (npy_path, 0), (npy_path, 1), (npy_path, 2), (npy_path, 3)]
+    (rgba_path, None),
+    (jpeg_path, None),
+    (palette_path, None),
+    (npy_path, 0),
+    (npy_path, 1),
+    (npy_path, 2),
+    (npy_path, 3),
+  ]
   assert [a['class'] for a in answers] == list(expected[:3]) + list(expected)
   for a in answers:
     assert len(a['probabilities']) == 10 and sum(a['probabilities']) == pytest.approx(1, abs=1e-4)
@@ -409,19 +462,22 @@ def test_bad_inputs_are_one_line_each_and_the_rest_answered(serving_dir, tmp_pat
   np.save(unscaled, np.full((28, 28), 255.0, np.float32))  # 0-255 floats: the model refuses
   nan = str(tmp_path / 'nan.npy')
   np.save(nan, np.full((2, 28, 28), np.nan, np.float32))
-  code, out, err = _run(['--model', serving_dir, str(corrupt), SEED_5, unscaled, nan,
-                         str(tmp_path / 'missing.png')], capsys)
+  code, out, err = _run(
+    ['--model', serving_dir, str(corrupt), SEED_5, unscaled, nan, str(tmp_path / 'missing.png')],
+    capsys,
+  )
   assert code == 1
   assert out.splitlines()[0].startswith(f'{SEED_5}: 5 (p=') and out.count('\n') == 1
   lines = err.splitlines()
   assert lines[0].startswith('Model: ')
   assert lines[1].startswith(f'error: {corrupt}: cannot read the image (')
   assert lines[2:] == [
-      f'error: {unscaled}: refused by the model: image pixels must be in [0, 1] (MNIST pixel '
-      'values 0-255 divided by 255); got values from 255 to 255',
-      f'error: {nan}: refused by the model: image pixels must be in [0, 1] (MNIST pixel values '
-      '0-255 divided by 255); got NaN in 1568 pixel(s)',
-      f'error: {tmp_path / "missing.png"}: no such file']
+    f'error: {unscaled}: refused by the model: image pixels must be in [0, 1] (MNIST pixel '
+    'values 0-255 divided by 255); got values from 255 to 255',
+    f'error: {nan}: refused by the model: image pixels must be in [0, 1] (MNIST pixel values '
+    '0-255 divided by 255); got NaN in 1568 pixel(s)',
+    f'error: {tmp_path / "missing.png"}: no such file',
+  ]
   assert 'Traceback' not in err
 
 
@@ -444,12 +500,19 @@ def test_a_folder_that_is_not_a_savedmodel(serving_dir, tmp_path, capsys):
 
 @pytest.mark.slow  # a fresh interpreter importing TensorFlow: seconds
 def test_as_a_subprocess(serving_dir):
-  result = subprocess.run([sys.executable, '-m', 'predict', '--model', serving_dir,
-                           SEED_5, SEED_EXAMPLES_NPY], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+  result = subprocess.run(
+    [sys.executable, '-m', 'predict', '--model', serving_dir, SEED_5, SEED_EXAMPLES_NPY],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert result.returncode == 0, result.stderr
   assert [line.split(' (p=')[0] for line in result.stdout.splitlines()] == [
-      f'{SEED_5}: 5', f'{SEED_EXAMPLES_NPY}[0]: 5', f'{SEED_EXAMPLES_NPY}[1]: 3']
+    f'{SEED_5}: 5',
+    f'{SEED_EXAMPLES_NPY}[0]: 5',
+    f'{SEED_EXAMPLES_NPY}[1]: 3',
+  ]
   assert result.stderr == f'Model: {os.path.join(serving_dir, "1")} (version 1)\n'
 
 

@@ -1,4 +1,5 @@
 """predict's class names: from the model's lineage, else the digits."""
+
 import os
 
 from predict import models

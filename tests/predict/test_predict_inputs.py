@@ -1,6 +1,7 @@
 """predict's inputs: only regular files are opened (a FIFO would block it forever), a large .npy
 is read in batches (peak memory of a child process: its VmHWM), multi-frame
 pictures are refused, and any bytes give images or one InputError line (hypothesis)."""
+
 import io
 import os
 import subprocess
@@ -19,7 +20,7 @@ from tests.conftest import REPO
 
 def _stroke(size=56):
   picture = np.zeros((size, size), np.uint8)
-  picture[size // 4:3 * size // 4, size // 2 - 3:size // 2 + 3] = 255
+  picture[size // 4 : 3 * size // 4, size // 2 - 3 : size // 2 + 3] = 255
   return picture
 
 
@@ -64,12 +65,14 @@ def test_multi_frame_pictures_are_refused(tmp_path, fmt, frames):
 # The child's own peak: VmHWM, the high-water mark of its address space since its exec.
 # getrusage's ru_maxrss would not do: on Linux it keeps the RSS of the pytest process that was
 # forked to start the child (hundreds of MB once TensorFlow is loaded there).
-PEAK_RSS = r'''
+PEAK_RSS = r"""
 def peak_rss():
   with open('/proc/self/status') as status:
     return next(int(line.split()[1]) * 1024 for line in status if line.startswith('VmHWM:'))
-'''
-CHILD = PEAK_RSS + r'''
+"""
+CHILD = (
+  PEAK_RSS
+  + r"""
 import resource, sys
 from predict import pictures
 batches, batch = pictures.load_batches(sys.argv[1], 256)
@@ -79,7 +82,8 @@ for images in batches:
   total += float(images[:, 14, 14].sum())
 print(count, batch, total)
 print(peak_rss())
-'''
+"""
+)
 
 
 def test_large_npy_is_read_in_batches_in_bounded_memory(tmp_path):
@@ -92,8 +96,14 @@ def test_large_npy_is_read_in_batches_in_bounded_memory(tmp_path):
   stored.flush()
   del stored
   env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
-  done = subprocess.run([sys.executable, '-c', CHILD, path], cwd=REPO, capture_output=True,
-                        text=True, timeout=300, env=env)
+  done = subprocess.run(
+    [sys.executable, '-c', CHILD, path],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
   assert done.returncode == 0, done.stderr
   answer, peak = done.stdout.strip().splitlines()
   assert answer.split() == [str(n), 'True', f'{float(n)}']
@@ -104,8 +114,11 @@ def test_large_npy_is_read_in_batches_in_bounded_memory(tmp_path):
 
 # --- property-based: any bytes give images or one InputError line ---------------------------------
 
-FAST = settings(max_examples=100, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(
+  max_examples=100,
+  deadline=None,
+  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _npy_bytes():
@@ -124,8 +137,12 @@ def _npy_bytes():
       data = bytes(data)
     return data[:cut] if cut is not None else data
 
-  return st.tuples(dtypes, shapes, st.one_of(st.none(), st.integers(0, 200)),
-                   st.one_of(st.none(), st.integers(0, 200))).map(build)
+  return st.tuples(
+    dtypes,
+    shapes,
+    st.one_of(st.none(), st.integers(0, 200)),
+    st.one_of(st.none(), st.integers(0, 200)),
+  ).map(build)
 
 
 @FAST
@@ -143,8 +160,11 @@ def test_any_npy_bytes_give_images_or_one_line(tmp_path, data):
 
 
 @FAST
-@given(data=st.binary(max_size=400), fmt=st.sampled_from(['PNG', 'GIF', 'BMP', 'TIFF', 'JPEG']),
-       cut=st.integers(0, 2000))
+@given(
+  data=st.binary(max_size=400),
+  fmt=st.sampled_from(['PNG', 'GIF', 'BMP', 'TIFF', 'JPEG']),
+  cut=st.integers(0, 2000),
+)
 def test_any_picture_bytes_give_an_image_or_one_line(tmp_path, data, fmt, cut):
   """Random bytes, and real pictures cut short: a 28x28 image or one InputError line."""
   buffer = io.BytesIO()

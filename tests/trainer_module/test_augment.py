@@ -1,4 +1,5 @@
 """Training-time augmentation: the transforms do what they say, and only training data sees them."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,8 +17,13 @@ def _bar():
 def _transform(image, uniforms, augmentation):
   transforms = augment.affine_transforms(tf.constant([uniforms], tf.float32), augmentation)
   return tf.raw_ops.ImageProjectiveTransformV3(
-      images=image[np.newaxis, :, :, np.newaxis], transforms=transforms, output_shape=[28, 28],
-      fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')[0, :, :, 0].numpy()
+    images=image[np.newaxis, :, :, np.newaxis],
+    transforms=transforms,
+    output_shape=[28, 28],
+    fill_value=0.0,
+    interpolation='BILINEAR',
+    fill_mode='CONSTANT',
+  )[0, :, :, 0].numpy()
 
 
 def _box(image):
@@ -79,22 +85,36 @@ def test_disabled_when_every_bound_is_zero():
 
 def test_mirror_reads_each_row_backwards():
   image = np.random.default_rng(2).random((28, 28), dtype=np.float32)
-  transforms = augment.affine_transforms(tf.zeros([2, 4]), Augmentation(flip=True),
-                                         mirror=tf.constant([True, False]))
+  transforms = augment.affine_transforms(
+    tf.zeros([2, 4]), Augmentation(flip=True), mirror=tf.constant([True, False])
+  )
   both = tf.raw_ops.ImageProjectiveTransformV3(
-      images=np.stack([image, image])[..., np.newaxis], transforms=transforms, output_shape=[28, 28],
-      fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')[..., 0].numpy()
+    images=np.stack([image, image])[..., np.newaxis],
+    transforms=transforms,
+    output_shape=[28, 28],
+    fill_value=0.0,
+    interpolation='BILINEAR',
+    fill_mode='CONSTANT',
+  )[..., 0].numpy()
   np.testing.assert_allclose(both[0], image[:, ::-1], atol=1e-6)  # mirrored: exactly, no blur
   np.testing.assert_allclose(both[1], image, atol=1e-6)
 
 
 def test_mirror_comes_before_the_shift():
   moved = _transform(_bar(), [0, 0, 1, 0], Augmentation(shift_pixels=2))  # x +2
-  transforms = augment.affine_transforms(tf.constant([[0, 0, 1, 0]], tf.float32),
-                                         Augmentation(shift_pixels=2, flip=True), mirror=tf.constant([True]))
+  transforms = augment.affine_transforms(
+    tf.constant([[0, 0, 1, 0]], tf.float32),
+    Augmentation(shift_pixels=2, flip=True),
+    mirror=tf.constant([True]),
+  )
   both = tf.raw_ops.ImageProjectiveTransformV3(
-      images=_bar()[np.newaxis, :, :, np.newaxis], transforms=transforms, output_shape=[28, 28],
-      fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')[0, :, :, 0].numpy()
+    images=_bar()[np.newaxis, :, :, np.newaxis],
+    transforms=transforms,
+    output_shape=[28, 28],
+    fill_value=0.0,
+    interpolation='BILINEAR',
+    fill_mode='CONSTANT',
+  )[0, :, :, 0].numpy()
   # The bar (columns 12-13) mirrored is at columns 14-15, then 2 px right: 16-17.
   assert _box(moved) == (10, 17, 14, 15) and _box(both) == (10, 17, 16, 17)
 
@@ -104,7 +124,12 @@ def _flipped(seed, flip=True):
   labels = np.arange(256) % 10
   ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(128)
   out = list(augment.augment_dataset(ds, Augmentation(flip=flip), seed=seed))
-  return images, labels, np.concatenate([x.numpy() for x, _ in out]), np.concatenate([y.numpy() for _, y in out])
+  return (
+    images,
+    labels,
+    np.concatenate([x.numpy() for x, _ in out]),
+    np.concatenate([y.numpy() for _, y in out]),
+  )
 
 
 def test_flip_mirrors_about_half_the_images_and_keeps_their_labels():
@@ -121,11 +146,14 @@ def test_flip_off_is_the_identity_and_leaves_the_other_draws_alone():
   assert Augmentation(flip=True).enabled and not Augmentation(flip=False).enabled
   images = np.random.default_rng(4).random((16, 28, 28), dtype=np.float32)
   seed = tf.constant([5, 6], tf.int64)
-  np.testing.assert_allclose(augment.augment_images(tf.constant(images), seed, Augmentation()).numpy(),
-                             images, atol=1e-6)
+  np.testing.assert_allclose(
+    augment.augment_images(tf.constant(images), seed, Augmentation()).numpy(), images, atol=1e-6
+  )
   # Rotations, zooms and shifts draw the same numbers with or without flips (MNIST's seeded runs
   # keep their draws): the images a flipped run did not mirror match the unflipped run's.
   plain = augment.augment_images(tf.constant(images), seed, Augmentation(10, 0.1, 2)).numpy()
-  flipped = augment.augment_images(tf.constant(images), seed, Augmentation(10, 0.1, 2, flip=True)).numpy()
+  flipped = augment.augment_images(
+    tf.constant(images), seed, Augmentation(10, 0.1, 2, flip=True)
+  ).numpy()
   kept = [np.allclose(a, b, atol=1e-5) for a, b in zip(plain, flipped)]
   assert 0 < sum(kept) < len(kept)

@@ -6,8 +6,7 @@ import pytest
 import tensorflow as tf
 
 from components.lib import idx
-from trainer_module import SEED_EXAMPLES_NPY
-from trainer_module import export
+from trainer_module import SEED_EXAMPLES_NPY, export
 from trainer_module.model import build_model
 
 
@@ -32,10 +31,14 @@ def digits(mnist_dir) -> np.ndarray:
 
 def _example(image) -> bytes:
   raw = image if isinstance(image, bytes) else image.tobytes()
-  return tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw])),
-      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
-  })).SerializeToString()
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw])),
+        'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
+      }
+    )
+  ).SerializeToString()
 
 
 def _classify(exported, images):
@@ -50,14 +53,16 @@ def test_signatures_and_specs(exported):
   assert set(exported.signatures) == {'classify', 'serving_default'}
   classify = exported.signatures['classify']
   assert classify.structured_input_signature[1] == {
-      'image': tf.TensorSpec([None, 28, 28], tf.float32, name='image')}
+    'image': tf.TensorSpec([None, 28, 28], tf.float32, name='image')
+  }
   outputs = classify.structured_outputs
   assert outputs['classes'].dtype == tf.int64 and outputs['classes'].shape.as_list() == [None]
   assert outputs['probabilities'].dtype == tf.float32
   assert outputs['probabilities'].shape.as_list() == [None, 10]
   serving = exported.signatures['serving_default']
   assert serving.structured_input_signature[1] == {
-      'examples': tf.TensorSpec([None], tf.string, name='examples')}
+    'examples': tf.TensorSpec([None], tf.string, name='examples')
+  }
 
 
 def test_classify_and_serving_default_agree(exported, digits):
@@ -74,8 +79,9 @@ def test_both_polarities_give_the_same_answer(exported):
   assert seed.mean() > 0.5, 'the seed examples are dark digits on white'
   dark_on_light = exported.signatures['classify'](image=tf.constant(seed))
   light_on_dark = exported.signatures['classify'](image=tf.constant(1.0 - seed))
-  np.testing.assert_allclose(dark_on_light['probabilities'], light_on_dark['probabilities'],
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    dark_on_light['probabilities'], light_on_dark['probabilities'], atol=1e-6
+  )
 
 
 @pytest.mark.slow  # reads all 70,000 MNIST images
@@ -103,46 +109,61 @@ def _poisoned(value):
   return images
 
 
-@pytest.mark.parametrize('images, found', [
+@pytest.mark.parametrize(
+  'images, found',
+  [
     (lambda digits: digits.astype(np.float32), 'got values from 0 to 255'),  # unscaled MNIST
     (lambda _: _poisoned(1.5), 'got values from 0 to 1.5'),
     (lambda _: _poisoned(-0.25), 'got values from -0.25 to 1'),
     (lambda _: _poisoned(np.nan), 'got NaN in 1 pixel(s)'),
     (lambda _: _poisoned(np.inf), 'got values from 0 to inf'),
     (lambda _: _poisoned(-np.inf), 'got values from -inf to 1'),
-], ids=['0-255', 'above 1', 'negative', 'nan', '+inf', '-inf'])
+  ],
+  ids=['0-255', 'above 1', 'negative', 'nan', '+inf', '-inf'],
+)
 def test_classify_refuses_pixels_outside_0_1(exported, digits, images, found):
   """Checked on the raw input, before polarity (after it, 0-255 would read -254 to 1): unscaled
   digits have a mean above 0.5, so they used to be inverted and classified wrongly, silently."""
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     _classify(exported, images(digits))
-  assert 'image pixels must be in [0, 1] (MNIST pixel values 0-255 divided by 255); ' + found \
-      in error.value.message
+  assert (
+    'image pixels must be in [0, 1] (MNIST pixel values 0-255 divided by 255); ' + found
+    in error.value.message
+  )
 
 
-@pytest.mark.parametrize('sizes, found', [
+@pytest.mark.parametrize(
+  'sizes, found',
+  [
     ([1568] * 3, 'got 1568 bytes in example 0'),  # used to give 6 answers to 3 examples
     ([783] * 3, 'got 783 bytes in example 0'),
     ([784, 784, 785], 'got 785 bytes in example 2'),
     ([784, 0], 'got 0 bytes in example 1'),
-], ids=['1568', '783', '785 after valid ones', 'empty image'])
+  ],
+  ids=['1568', '783', '785 after valid ones', 'empty image'],
+)
 def test_serving_default_refuses_images_that_are_not_784_bytes(exported, sizes, found):
   examples = [_example((bytes(range(256)) * 7)[:n]) for n in sizes]
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     _serve(exported, examples)
-  assert 'each image must be exactly 784 bytes (28x28 uint8 pixels); ' + found \
-      in error.value.message
+  assert (
+    'each image must be exactly 784 bytes (28x28 uint8 pixels); ' + found in error.value.message
+  )
 
 
 @pytest.mark.parametrize('n', [0, 1, 3, 16])
 def test_one_answer_per_input_and_empty_batches_answer_empty(exported, digits, n):
-  for answer in (_classify(exported, np.reshape(digits[:n] / 255.0, [n, 28, 28])),
-                 _serve(exported, [_example(i) for i in digits[:n]])):
+  for answer in (
+    _classify(exported, np.reshape(digits[:n] / 255.0, [n, 28, 28])),
+    _serve(exported, [_example(i) for i in digits[:n]]),
+  ):
     assert answer['classes'].shape == (n,) and answer['classes'].dtype == tf.int64
     assert answer['probabilities'].shape == (n, 10)
 
 
-def test_without_the_polarity_rule_bright_images_are_answered_as_they_are(model, exported, digits, tmp_path):
+def test_without_the_polarity_rule_bright_images_are_answered_as_they_are(
+  model, exported, digits, tmp_path
+):
   """Fashion-MNIST's export (polarity=False): a bright image is the model's input unchanged,
   where the MNIST export answers for its inverse."""
   path = str(tmp_path / 'no-polarity')
@@ -150,7 +171,13 @@ def test_without_the_polarity_rule_bright_images_are_answered_as_they_are(model,
   plain = tf.saved_model.load(path)
   bright = (1.0 - digits / 255.0).astype(np.float32)
   assert bright.mean(axis=(1, 2)).min() > 0.5
-  np.testing.assert_allclose(_classify(plain, bright)['probabilities'],
-                             tf.nn.softmax(model(bright, training=False)), atol=1e-6)
-  np.testing.assert_allclose(_classify(exported, bright)['probabilities'],
-                             tf.nn.softmax(model(1.0 - bright, training=False)), atol=1e-6)
+  np.testing.assert_allclose(
+    _classify(plain, bright)['probabilities'],
+    tf.nn.softmax(model(bright, training=False)),
+    atol=1e-6,
+  )
+  np.testing.assert_allclose(
+    _classify(exported, bright)['probabilities'],
+    tf.nn.softmax(model(1.0 - bright, training=False)),
+    atol=1e-6,
+  )

@@ -1,4 +1,5 @@
 """The seed CNN, layer for layer."""
+
 import keras
 
 from trainer_module.model import build_model
@@ -8,8 +9,17 @@ def test_seed_architecture_and_parameter_count():
   model = build_model()
   assert model.count_params() == 3_274_634
   kinds = [type(layer).__name__ for layer in model.layers]
-  assert kinds == ['Reshape', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten',
-                   'Dense', 'Dropout', 'Dense']
+  assert kinds == [
+    'Reshape',
+    'Conv2D',
+    'MaxPooling2D',
+    'Conv2D',
+    'MaxPooling2D',
+    'Flatten',
+    'Dense',
+    'Dropout',
+    'Dense',
+  ]
   conv1, conv2 = model.layers[1], model.layers[3]
   assert (conv1.filters, conv1.kernel_size, conv1.padding) == (32, (5, 5), 'same')
   assert (conv2.filters, conv2.kernel_size, conv2.padding) == (64, (5, 5), 'same')

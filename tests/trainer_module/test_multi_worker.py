@@ -4,6 +4,7 @@ real MNIST examples, with the custom training loop (Keras 3's Model.fit fails un
 keras-team/keras#20585, so the config refuses that pair). Both must end with the same weights; only the
 chief writes the SavedModel, history.json and TensorBoard logs, into the folders both were given
 (as a TFX Trainer on a TFJob or Vertex custom job gives every replica the same fn_args)."""
+
 import json
 import os
 import socket
@@ -14,10 +15,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
 from components.mnist_example_gen import write_records
+from tests.conftest import REPO
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import json, sys
     import keras
     import numpy as np
@@ -37,7 +38,7 @@ WORKER = textwrap.dedent('''
     np.savez(weights_out, *model.get_weights())
     task.save_outputs(model, history, strategy, serving_dir, run_dir)
     print('HISTORY', json.dumps(history), flush=True)
-''')
+""")
 
 
 def _free_ports(n):
@@ -55,8 +56,9 @@ def records(tmp_path_factory, mnist_dir):
   """1,280 real training examples: 1,030 to train on, 250 to validate. Neither is a whole number
   of global batches of 64: the last batches (6 and 58 examples) are split unevenly over the two
   workers, which must still agree on where each epoch ends."""
-  return write_records(mnist_dir, str(tmp_path_factory.mktemp('mw') / 'train' / 'data.gz'),
-                       count=1280)
+  return write_records(
+    mnist_dir, str(tmp_path_factory.mktemp('mw') / 'train' / 'data.gz'), count=1280
+  )
 
 
 @pytest.mark.slow  # two child processes that import TensorFlow and train (about a minute)
@@ -65,15 +67,36 @@ def test_two_workers_train_to_the_same_weights_and_the_chief_exports(tmp_path, r
   serving_dir, run_dir = tmp_path / 'serving', tmp_path / 'model_run'
   procs, logs = [], []
   for index in range(2):
-    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='', TF_CPP_MIN_LOG_LEVEL='2',
-               TF_CONFIG=json.dumps({'cluster': {'worker': workers},
-                                     'task': {'type': 'worker', 'index': index}}))
+    env = dict(
+      os.environ,
+      PYTHONPATH=REPO,
+      CUDA_VISIBLE_DEVICES='',
+      TF_CPP_MIN_LOG_LEVEL='2',
+      TF_CONFIG=json.dumps(
+        {'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}}
+      ),
+    )
     log = open(tmp_path / f'worker{index}.log', 'wb')
     logs.append(log)
-    procs.append(subprocess.Popen(
-        [sys.executable, '-c', WORKER, records, str(serving_dir), str(run_dir),
-         str(tmp_path / f'weights{index}.npz'), str(index)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    procs.append(
+      subprocess.Popen(
+        [
+          sys.executable,
+          '-c',
+          WORKER,
+          records,
+          str(serving_dir),
+          str(run_dir),
+          str(tmp_path / f'weights{index}.npz'),
+          str(index),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+      )
+    )
   try:
     codes = [p.wait(timeout=420) for p in procs]
   finally:
@@ -98,19 +121,27 @@ def test_two_workers_train_to_the_same_weights_and_the_chief_exports(tmp_path, r
   assert histories[0]['val_accuracy'][0] > 0.6  # learnt something in 17 steps
 
   # The chief (worker 0) wrote the outputs; worker 1 left nothing of its own there.
-  assert sorted(os.listdir(serving_dir)) == ['assets', 'assets.extra', 'fingerprint.pb',
-                                             'saved_model.pb', 'variables']
+  assert sorted(os.listdir(serving_dir)) == [
+    'assets',
+    'assets.extra',
+    'fingerprint.pb',
+    'saved_model.pb',
+    'variables',
+  ]
   assert sorted(os.listdir(run_dir)) == ['history.json', 'train', 'validation']
   assert all(len(os.listdir(run_dir / sub)) == 1 for sub in ('train', 'validation'))
   assert json.loads((run_dir / 'history.json').read_text()) == pytest.approx(histories[0])
 
   # The export classifies as the trained weights do.
   import tensorflow as tf
+
   from components.lib import idx
   from trainer_module.model import build_model
+
   reference = build_model()
   reference.set_weights([weights[0][f'arr_{i}'] for i in range(len(weights[0].files))])
   images = (idx.load_split(mnist_dir, 't10k').images[:200] / 255.0).astype(np.float32)
   answer = tf.saved_model.load(str(serving_dir)).signatures['classify'](image=tf.constant(images))
-  np.testing.assert_allclose(answer['probabilities'],
-                             tf.nn.softmax(reference(images, training=False)), atol=1e-5)
+  np.testing.assert_allclose(
+    answer['probabilities'], tf.nn.softmax(reference(images, training=False)), atol=1e-5
+  )

@@ -1,13 +1,16 @@
 """--precision: what `auto` picks for which hardware, the mixed model's float32 ends, and an
 exported mixed-precision model whose signatures are float32 in and out and answer as the same
 weights do in float32."""
+
 import numpy as np
 import pytest
 
 from trainer_module import precision
 
-XEON_SAPPHIRE_RAPIDS = ('processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx2 avx512f '
-                        'avx512_bf16 amx_bf16 amx_tile amx_int8\n\nprocessor\t: 1\n')
+XEON_SAPPHIRE_RAPIDS = (
+  'processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx2 avx512f '
+  'avx512_bf16 amx_bf16 amx_tile amx_int8\n\nprocessor\t: 1\n'
+)
 XEON_SKYLAKE = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n'
 COOPER_LAKE = 'flags\t\t: fpu avx512f avx512_bf16\n'
 GRAVITON = 'processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n'
@@ -19,7 +22,9 @@ def test_cpu_flags_come_from_cpuinfo():
   assert precision.cpu_flags('') == set()
 
 
-@pytest.mark.parametrize('cpu, gpus, tpu, expected', [
+@pytest.mark.parametrize(
+  'cpu, gpus, tpu, expected',
+  [
     (XEON_SAPPHIRE_RAPIDS, [], False, 'mixed_bfloat16'),  # AMX
     (COOPER_LAKE, [], False, 'mixed_bfloat16'),  # AVX512_BF16
     (XEON_SKYLAKE, [], False, 'float32'),
@@ -33,14 +38,18 @@ def test_cpu_flags_come_from_cpuinfo():
     (XEON_SKYLAKE, [(6, 1)], False, 'float32'),  # P40: no tensor cores
     (XEON_SAPPHIRE_RAPIDS, [(6, 0)], False, 'float32'),
     (XEON_SKYLAKE, [(7, 5), (6, 1)], False, 'float32'),  # the slowest GPU decides
-])
+  ],
+)
 def test_auto_picks_by_hardware(cpu, gpus, tpu, expected):
   assert precision.choose('auto', precision.cpu_flags(cpu), gpus, tpu) == expected
 
 
 @pytest.mark.parametrize('requested', ['float32', 'mixed_bfloat16', 'mixed_float16'])
 def test_explicit_precision_is_kept_whatever_the_hardware(requested):
-  assert precision.choose(requested, precision.cpu_flags(XEON_SAPPHIRE_RAPIDS), [(8, 0)], True) == requested
+  assert (
+    precision.choose(requested, precision.cpu_flags(XEON_SAPPHIRE_RAPIDS), [(8, 0)], True)
+    == requested
+  )
   assert precision.detect(requested) == requested
 
 
@@ -60,6 +69,7 @@ def test_unknown_precision_is_refused():
 @pytest.mark.parametrize('policy', ['mixed_bfloat16', 'mixed_float16'])
 def test_mixed_model_keeps_float32_weights_and_logits(policy):
   from trainer_module.model import build_model
+
   model = build_model(policy)
   assert model.count_params() == 3_274_634
   compute = 'bfloat16' if policy == 'mixed_bfloat16' else 'float16'
@@ -72,21 +82,27 @@ def test_mixed_model_keeps_float32_weights_and_logits(policy):
 def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_dir, tmp_path):
   import keras
   import tensorflow as tf
+
   from components.lib import idx
-  from trainer_module import export
-  from trainer_module import task
+  from trainer_module import export, task
   from trainer_module.config import TrainingConfig
   from trainer_module.model import build_model
+
   keras.utils.set_random_seed(3)
   model, history, _ = task.train(
-      TrainingConfig(epochs=1, precision='mixed_bfloat16', seed=3),
-      small_train_records, str(tmp_path / 'run'), verbose=0)
+    TrainingConfig(epochs=1, precision='mixed_bfloat16', seed=3),
+    small_train_records,
+    str(tmp_path / 'run'),
+    verbose=0,
+  )
   assert history['val_accuracy'][0] > 0.6
   export.export_serving_model(model, str(tmp_path / 'model'))
   classify = tf.saved_model.load(str(tmp_path / 'model')).signatures['classify']
   assert classify.structured_input_signature[1]['image'].dtype == tf.float32
   assert {k: v.dtype for k, v in classify.structured_outputs.items()} == {
-      'classes': tf.int64, 'probabilities': tf.float32}
+    'classes': tf.int64,
+    'probabilities': tf.float32,
+  }
 
   reference = build_model('float32')  # the same weights, computed in float32
   reference.set_weights(model.get_weights())
@@ -94,7 +110,9 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
   answer = classify(image=tf.constant(images))
   expected = tf.nn.softmax(reference(images, training=False)).numpy()
   assert answer['probabilities'].dtype == tf.float32
-  np.testing.assert_allclose(answer['probabilities'], expected, atol=0.05)  # bfloat16: 8-bit mantissa
+  np.testing.assert_allclose(
+    answer['probabilities'], expected, atol=0.05
+  )  # bfloat16: 8-bit mantissa
   agree = np.mean(answer['classes'].numpy() == np.argmax(expected, axis=1))
   assert agree >= 0.98, agree
 
@@ -103,12 +121,15 @@ def test_exported_mixed_model_is_float32_in_and_out(small_train_records, mnist_d
 @pytest.mark.parametrize('loop', ['fit', 'custom'])
 def test_mixed_float16_trains_with_loss_scaling_under_both_loops(tmp_path, mnist_dir, loop):
   import math
+
   from components.mnist_example_gen import write_records
   from trainer_module import task
   from trainer_module.config import TrainingConfig
+
   records = write_records(mnist_dir, str(tmp_path / 'train' / 'data.gz'), count=256)
-  config = TrainingConfig(epochs=1, batch_size=64, training_loop=loop, precision='mixed_float16',
-                          validation_examples=64)
+  config = TrainingConfig(
+    epochs=1, batch_size=64, training_loop=loop, precision='mixed_float16', validation_examples=64
+  )
   model, history, _ = task.train(config, records, None, verbose=0)
   assert model.layers[1].compute_dtype == 'float16' and model.layers[-1].compute_dtype == 'float32'
   assert set(history) == {'loss', 'accuracy', 'val_loss', 'val_accuracy'}

@@ -1,5 +1,6 @@
 """Strategy selection (no TPU or second worker here), the bounded TPU connection, and the
 static-shape input pipeline."""
+
 import json
 import os
 import socket
@@ -84,6 +85,7 @@ def silent_port():
 def grpc_port():
   """A loopback gRPC server with no services: it answers the handshake, nothing more."""
   import grpc
+
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
   port = server.add_insecure_port('127.0.0.1:0')
   server.start()
@@ -109,8 +111,9 @@ def _build_failure(plan):
 def test_tpu_that_never_answers_fails_within_its_timeout(silent_port):
   address = f'grpc://127.0.0.1:{silent_port}'
   message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu=address, tpu_timeout_s=1))
-  assert message == (f'TPU {address} did not answer within 1 s '
-                     '(is the TPU up and reachable from here?)')
+  assert message == (
+    f'TPU {address} did not answer within 1 s (is the TPU up and reachable from here?)'
+  )
   assert 0.9 < took < 5
 
 
@@ -127,16 +130,19 @@ def test_cloud_tpu_name_lookup_is_bounded(silent_port, monkeypatch):
   timeout of its own: here one that accepts and never answers."""
   monkeypatch.setenv('GCE_METADATA_HOST', f'127.0.0.1:{silent_port}')
   message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu='my-tpu', tpu_timeout_s=1))
-  assert message == ('TPU my-tpu was not resolved within 1 s (the GCE metadata server or the Cloud '
-                     'TPU API did not answer; outside GCP pass --tpu grpc://HOST:PORT)')
+  assert message == (
+    'TPU my-tpu was not resolved within 1 s (the GCE metadata server or the Cloud '
+    'TPU API did not answer; outside GCP pass --tpu grpc://HOST:PORT)'
+  )
   assert 0.9 < took < 5
 
 
 def test_cloud_tpu_name_outside_gcp_fails_at_once(monkeypatch):
   monkeypatch.setenv('GCE_METADATA_HOST', f'127.0.0.1:{_closed_port()}')
   message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu='my-tpu', tpu_timeout_s=30))
-  assert message.startswith('TPU my-tpu could not be resolved: the GCE metadata server did not '
-                            'answer (')
+  assert message.startswith(
+    'TPU my-tpu could not be resolved: the GCE metadata server did not answer ('
+  )
   assert message.endswith('); outside GCP pass --tpu grpc://HOST:PORT') and took < 5
 
 
@@ -151,8 +157,10 @@ def test_tpu_initialisation_has_a_deadline_too(grpc_port, monkeypatch):
     message, took = _build_failure(strategy_lib.StrategyPlan('tpu', tpu=address, tpu_timeout_s=0.1))
   finally:
     release.set()
-  assert message == (f'TPU {address} answered but was not connected and initialised within 1 s '
-                     '(is it busy, restarting or still starting up?)')
+  assert message == (
+    f'TPU {address} answered but was not connected and initialised within 1 s '
+    '(is it busy, restarting or still starting up?)'
+  )
   assert 0.9 < took < 5
 
 
@@ -171,8 +179,14 @@ def test_tensorflow_server_without_tpus_fails_with_one_line():
         print('StrategyError:', e)
       """)
   repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  proc = subprocess.run([sys.executable, '-c', script], cwd=repo, capture_output=True, text=True,
-                        timeout=120, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
+  proc = subprocess.run(
+    [sys.executable, '-c', script],
+    cwd=repo,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'},
+  )
   lines = [l for l in proc.stdout.splitlines() if l.startswith('StrategyError:')]
   assert proc.returncode == 0 and len(lines) == 1, proc.stdout + proc.stderr[-3000:]
   assert lines[0].startswith('StrategyError: TPU grpc://localhost:')
@@ -181,6 +195,7 @@ def test_tensorflow_server_without_tpus_fails_with_one_line():
 
 class _FakeReplicas:
   """Only the replica count of a strategy, as an 8-core TPU would report it."""
+
   num_replicas_in_sync = 8
 
 
@@ -195,10 +210,16 @@ def _write_records(path, n):
   with tf.io.TFRecordWriter(path, options='GZIP') as writer:
     for i in range(n):
       image = np.full((28, 28), i % 256, np.uint8)
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-          'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
-      })).SerializeToString())
+      writer.write(
+        tf.train.Example(
+          features=tf.train.Features(
+            feature={
+              'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+              'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
+            }
+          )
+        ).SerializeToString()
+      )
 
 
 def test_static_shape_input_pipeline(tmp_path):

@@ -2,6 +2,7 @@
 run through the model's own signatures; their bytes decoded a second way, by hand (no protobuf
 descriptors), to show the field numbers are those of tensorflow/serving's prediction_log.proto,
 predict.proto and model.proto; and models.config."""
+
 import os
 import struct
 
@@ -10,9 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
-from trainer_module import SEED_EXAMPLES_NPY
-from trainer_module import export
-from trainer_module import tf_serving
+from trainer_module import SEED_EXAMPLES_NPY, export, tf_serving
 from trainer_module.model import build_model
 
 LEN = 2  # protobuf wire type of strings, bytes and messages
@@ -37,8 +36,8 @@ def _records(path):
     data = f.read()
   records, at = [], 0
   while at < len(data):
-    (length,) = struct.unpack('<Q', data[at:at + 8])
-    records.append(data[at + 12:at + 12 + length])
+    (length,) = struct.unpack('<Q', data[at : at + 8])
+    records.append(data[at + 12 : at + 12 + length])
     at += 12 + length + 4
   assert at == len(data)
   return records
@@ -65,7 +64,7 @@ def _fields(data):
       value, at = _varint(data, at)
     elif wire_type == LEN:
       length, at = _varint(data, at)
-      value, at = data[at:at + length], at + length
+      value, at = data[at : at + length], at + length
     else:
       raise AssertionError(f'unexpected wire type {wire_type} for field {number}')
     fields.append((number, wire_type, value))
@@ -111,8 +110,7 @@ def test_each_request_runs_through_its_signature(export_dir, loaded):
   answers = {}
   for log in tf_serving.read_warmup_requests(export_dir):
     request = log.predict_log.request
-    inputs = {name: tf.constant(tf.make_ndarray(tensor))
-              for name, tensor in request.inputs.items()}
+    inputs = {name: tf.constant(tf.make_ndarray(tensor)) for name, tensor in request.inputs.items()}
     n = len(next(iter(inputs.values())))
     answer = loaded.signatures[request.model_spec.signature_name](**inputs)
     assert answer['classes'].shape == (n,) and answer['classes'].dtype == tf.int64
@@ -129,8 +127,10 @@ def test_field_numbers_on_the_wire_are_tf_servings(export_dir):
   TensorFlow's own TensorProto."""
   records = _records(os.path.join(export_dir, tf_serving.WARMUP_FILE))
   seed = np.load(SEED_EXAMPLES_NPY).astype(np.float32)
-  for record, signature, key, n in [(records[0], b'classify', b'image', 1),
-                                    (records[3], b'serving_default', b'examples', 2)]:
+  for record, signature, key, n in [
+    (records[0], b'classify', b'image', 1),
+    (records[3], b'serving_default', b'examples', 2),
+  ]:
     assert [f[0] for f in _fields(record)] == [6]
     predict_log = _only(record, 6)
     assert [f[0] for f in _fields(predict_log)] == [1]  # a request, no response
@@ -149,8 +149,9 @@ def test_field_numbers_on_the_wire_are_tf_servings(export_dir):
         feature = tf.train.Example.FromString(serialized).features.feature['image']
         [raw] = feature.bytes_list.value
         assert len(raw) == 784
-        np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(28, 28),
-                                      255 - np.round(image * 255))
+        np.testing.assert_array_equal(
+          np.frombuffer(raw, np.uint8).reshape(28, 28), 255 - np.round(image * 255)
+        )
 
 
 def test_models_config_text():
@@ -158,17 +159,21 @@ def test_models_config_text():
   = 1, ModelConfig.name = 1, base_path = 2, model_platform = 4; the layout of g3doc
   serving_config.md."""
   text = tf_serving.models_config_text('/srv/tfx output/serving')
-  assert text == ('model_config_list {\n'
-                  '  config {\n'
-                  '    name: "mnist"\n'
-                  '    base_path: "/srv/tfx output/serving"\n'
-                  '    model_platform: "tensorflow"\n'
-                  '  }\n'
-                  '}\n')
+  assert text == (
+    'model_config_list {\n'
+    '  config {\n'
+    '    name: "mnist"\n'
+    '    base_path: "/srv/tfx output/serving"\n'
+    '    model_platform: "tensorflow"\n'
+    '  }\n'
+    '}\n'
+  )
   config = tf_serving.parse_models_config(text)
   [model] = config.model_config_list.config
   assert (model.name, model.base_path, model.model_platform) == (
-      'mnist', '/srv/tfx output/serving', 'tensorflow')
+    'mnist',
+    '/srv/tfx output/serving',
+    'tensorflow',
+  )
   quoted = tf_serving.parse_models_config(tf_serving.models_config_text('/a "b"\\c'))
   assert quoted.model_config_list.config[0].base_path == '/a "b"\\c'
-

@@ -1,19 +1,18 @@
 """Bad data files cost bounded memory and never block: gzip bombs are refused as they inflate
 (peak memory of a child process: its VmHWM), only regular files are opened, and
 any bytes at all give an array or one MnistDataError line (hypothesis)."""
+
 import gzip
 import os
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.lib import datasets
-from components.lib import idx
+from components.lib import datasets, idx
 from components.lib.idx import MnistDataError
 from tests.conftest import REPO, idx_images, idx_labels
 
@@ -24,12 +23,14 @@ ADDRESS_SPACE = 1536 * 2**20  # the issue's bound: no bad input may take more
 # The child's own peak: VmHWM, the high-water mark of its address space since its exec.
 # getrusage's ru_maxrss would not do: on Linux it keeps the RSS of the pytest process that was
 # forked to start the child (hundreds of MB once TensorFlow is loaded there).
-PEAK_RSS = r'''
+PEAK_RSS = r"""
 def peak_rss():
   with open('/proc/self/status') as status:
     return next(int(line.split()[1]) * 1024 for line in status if line.startswith('VmHWM:'))
-'''
-CHILD = PEAK_RSS + r'''
+"""
+CHILD = (
+  PEAK_RSS
+  + r"""
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[3]), int(sys.argv[3])))
 from components.lib import datasets, idx
@@ -42,7 +43,8 @@ except MemoryError:
   outcome = 'MemoryError'
 print(outcome)
 print(peak_rss())
-'''
+"""
+)
 
 
 def _bomb(folder, header: bytes, mebibytes: int) -> int:
@@ -58,19 +60,28 @@ def _bomb(folder, header: bytes, mebibytes: int) -> int:
 
 def _load_in_child(folder, dataset):
   env = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1')
-  done = subprocess.run([sys.executable, '-c', CHILD, folder, dataset, str(ADDRESS_SPACE)], cwd=REPO,
-                        capture_output=True, text=True, timeout=120, env=env)
+  done = subprocess.run(
+    [sys.executable, '-c', CHILD, folder, dataset, str(ADDRESS_SPACE)],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env=env,
+  )
   assert done.returncode == 0, done.stderr
   outcome, peak = done.stdout.strip().splitlines()
   return outcome, int(peak)
 
 
-@pytest.mark.parametrize('dataset, count, mebibytes, refusal', [
+@pytest.mark.parametrize(
+  'dataset, count, mebibytes, refusal',
+  [
     # The pinned count, then 2 GiB of zeros: reading stops one byte past the declared size.
     ('mnist', 60000, 2048, 'size more than 47040016 bytes does not match its header'),
     # No pin: a header declaring 2.6 M images is refused before anything past it is read.
     ('idx', 2_600_000, 2048, 'its header declares 2600000 items'),
-])
+  ],
+)
 def test_gzip_bomb_is_refused_in_bounded_memory(tmp_path, dataset, count, mebibytes, refusal):
   compressed = _bomb(str(tmp_path), idx_images(np.zeros((0, 28, 28)), count=count), mebibytes)
   assert compressed < 3 * 2**20  # 3 MB on disk, 2 GiB inflated
@@ -96,6 +107,7 @@ def test_decompress_stops_past_its_limit():
 def refused_without_blocking(fifo, call, error=MnistDataError):
   """str() of the `error` that call() raises, failing (not hanging) if it blocks on `fifo`."""
   import threading
+
   outcome = []
 
   def attempt():
@@ -121,8 +133,10 @@ def test_only_regular_data_files_are_opened(mnist_copy, make, kind):
   path = os.path.join(mnist_copy, TRAIN_IMAGES)
   os.remove(path)
   make(path)
-  assert refused_without_blocking(path, lambda: idx.load_split(mnist_copy, 'train')) == \
-      f'{TRAIN_IMAGES}: cannot be read (is {kind}, not a regular file)'
+  assert (
+    refused_without_blocking(path, lambda: idx.load_split(mnist_copy, 'train'))
+    == f'{TRAIN_IMAGES}: cannot be read (is {kind}, not a regular file)'
+  )
 
 
 def test_device_as_data_file_is_refused(tmp_path):
@@ -145,14 +159,18 @@ def _headers():
 
 
 @FAST
-@given(header=_headers(), body=st.binary(max_size=3000), spec=st.sampled_from([IMAGE_SPEC, LABEL_SPEC]))
+@given(
+  header=_headers(), body=st.binary(max_size=3000), spec=st.sampled_from([IMAGE_SPEC, LABEL_SPEC])
+)
 def test_any_idx_stream_parses_or_is_one_line(header, body, spec):
   import io
+
   data = header + body
   for source in (data, data[:8]):
     try:
-      array, _ = idx.read_idx(spec.name, gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(source))),
-                                     spec, bound=2**16)
+      array, _ = idx.read_idx(
+        spec.name, gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(source))), spec, bound=2**16
+      )
     except MnistDataError as e:
       assert '\n' not in str(e) and str(e).startswith(spec.name + ': ')
     else:
@@ -176,7 +194,7 @@ def test_valid_images_round_trip_and_wrong_counts_are_refused(count, images):
 @FAST
 @given(raw=st.binary(max_size=200))
 def test_any_compressed_bytes_decompress_or_are_one_line(raw):
-  for candidate in (raw, gzip.compress(raw)[:len(raw) // 2 + 10]):
+  for candidate in (raw, gzip.compress(raw)[: len(raw) // 2 + 10]):
     try:
       idx.decompress('x.gz', candidate, limit=1000)
     except MnistDataError as e:
@@ -186,13 +204,19 @@ def test_any_compressed_bytes_decompress_or_are_one_line(raw):
 def test_only_a_regular_schema_file_is_read(tmp_path):
   """The ImportSchemaGen executor and load_schema refuse a FIFO at once (TFX would block on it)."""
   from tfx.types import standard_component_specs
+
   from components import data_validation
+
   fifo = str(tmp_path / 'schema.pbtxt')
   os.mkfifo(fifo)
-  assert refused_without_blocking(fifo, lambda: data_validation.load_schema(fifo), Exception) == \
-      f'schema {fifo}: is a FIFO, not a regular file'
+  assert (
+    refused_without_blocking(fifo, lambda: data_validation.load_schema(fifo), Exception)
+    == f'schema {fifo}: is a FIFO, not a regular file'
+  )
   with pytest.raises(data_validation.DataValidationError, match='is a FIFO, not a regular file'):
-    data_validation.ImportSchemaExecutor().Do({}, {}, {standard_component_specs.SCHEMA_FILE_KEY: fifo})
+    data_validation.ImportSchemaExecutor().Do(
+      {}, {}, {standard_component_specs.SCHEMA_FILE_KEY: fifo}
+    )
   with pytest.raises(data_validation.DataValidationError, match='No such file'):
     data_validation.load_schema(str(tmp_path / 'missing.pbtxt'))
   assert data_validation.load_schema().feature  # the repo's own schema still reads

@@ -1,5 +1,6 @@
 """--dataset: the facts of each data set in one place, where each is found, how each is checked.
 Real files: MNIST (MNIST_DATA_DIR / the cache) and Fashion-MNIST (Debian's dataset-fashion-mnist)."""
+
 import argparse
 import gzip
 import os
@@ -8,10 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from components.lib import datasets
-from components.lib import idx
-from components.lib import download
 from components import mnist_example_gen
+from components.lib import datasets, download, idx
 from pipeline import config as config_lib
 from tests.conftest import idx_images, idx_labels
 
@@ -21,7 +20,9 @@ def fashion_dir() -> str:
   try:
     return download.resolve_data_dir(None, env={}, dataset=datasets.FASHION_MNIST, mirrors=())
   except idx.MnistDataError as e:
-    pytest.fail(f'the tests need the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}')
+    pytest.fail(
+      f'the tests need the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}'
+    )
 
 
 def test_each_data_set_has_its_facts():
@@ -34,7 +35,9 @@ def test_each_data_set_has_its_facts():
   assert datasets.FASHION_MNIST.class_names[9] == 'Ankle boot'
   assert datasets.FASHION_MNIST.default_accuracy_threshold == 0.85
   assert idx.ALL_FILES == datasets.MNIST.all_files  # the old names still mean MNIST
-  with pytest.raises(ValueError, match="unknown dataset 'cifar'; expected one of mnist, fashion-mnist, idx"):
+  with pytest.raises(
+    ValueError, match="unknown dataset 'cifar'; expected one of mnist, fashion-mnist, idx"
+  ):
     datasets.get('cifar')
 
 
@@ -42,8 +45,10 @@ def test_fashion_mnist_files_are_the_pinned_ones(fashion_dir):
   digests = idx.validate_dir(fashion_dir, datasets.FASHION_MNIST)
   assert digests == {f.name: f.sha256 for f in datasets.FASHION_MNIST.all_files}
   # The same files are refused as MNIST, with the data set named.
-  with pytest.raises(idx.MnistDataError,
-                     match=r'^train-images-idx3-ubyte.gz: SHA-256 .* \(not the canonical MNIST file\)$'):
+  with pytest.raises(
+    idx.MnistDataError,
+    match=r'^train-images-idx3-ubyte.gz: SHA-256 .* \(not the canonical MNIST file\)$',
+  ):
     idx.validate_dir(fashion_dir)
 
 
@@ -60,20 +65,29 @@ def _write_idx(folder, images, labels, test_images, test_labels):
 def test_idx_has_every_format_check_but_no_digest_pin(tmp_path, mnist_dir):
   train = idx.load_split(mnist_dir, 'train', validated=True)
   test = idx.load_split(mnist_dir, 't10k', validated=True)
-  folder = _write_idx(tmp_path / 'own', train.images[:50], train.labels[:50],
-                      test.images[:20], test.labels[:20])
+  folder = _write_idx(
+    tmp_path / 'own', train.images[:50], train.labels[:50], test.images[:20], test.labels[:20]
+  )
   splits = idx.validate_splits(folder, datasets.IDX)
   assert len(splits['train'].labels) == 50 and len(splits['t10k'].labels) == 20
   with pytest.raises(idx.MnistDataError, match='not the canonical MNIST file'):
     idx.validate_dir(folder)
   bad_labels = test.labels[:20].copy()
   bad_labels[3] = 10
-  folder = _write_idx(tmp_path / 'eleven', train.images[:50], train.labels[:50], test.images[:20], bad_labels)
-  with pytest.raises(idx.MnistDataError,
-                     match='^t10k-labels-idx1-ubyte.gz: label 10 at index 3 is outside 0-9$'):
+  folder = _write_idx(
+    tmp_path / 'eleven', train.images[:50], train.labels[:50], test.images[:20], bad_labels
+  )
+  with pytest.raises(
+    idx.MnistDataError, match='^t10k-labels-idx1-ubyte.gz: label 10 at index 3 is outside 0-9$'
+  ):
     idx.validate_dir(folder, datasets.IDX)
-  folder = _write_idx(tmp_path / 'narrow', train.images[:50, :, 1:], train.labels[:50],
-                      test.images[:20, :, 1:], test.labels[:20])
+  folder = _write_idx(
+    tmp_path / 'narrow',
+    train.images[:50, :, 1:],
+    train.labels[:50],
+    test.images[:20, :, 1:],
+    test.labels[:20],
+  )
   with pytest.raises(idx.MnistDataError, match='images are 28x27, expected 28x28'):
     idx.validate_dir(folder, datasets.IDX)
 
@@ -86,9 +100,14 @@ def test_where_fashion_mnist_is_found(tmp_path, fashion_dir):
   from_env.mkdir()
 
   def resolve(data_dir=None, env=None):
-    return download.resolve_data_dir(data_dir, env=env or {}, dataset=datasets.FASHION_MNIST,
-                                           system_dirs=[str(tmp_path / 'nothing'), system],
-                                           cache_dir=str(tmp_path / 'cache'), mirrors=())
+    return download.resolve_data_dir(
+      data_dir,
+      env=env or {},
+      dataset=datasets.FASHION_MNIST,
+      system_dirs=[str(tmp_path / 'nothing'), system],
+      cache_dir=str(tmp_path / 'cache'),
+      mirrors=(),
+    )
 
   assert resolve(str(explicit), {'FASHION_MNIST_DATA_DIR': str(from_env)}) == str(explicit)
   assert resolve(None, {'FASHION_MNIST_DATA_DIR': str(from_env)}) == str(from_env)
@@ -110,7 +129,9 @@ def test_fashion_mnist_download_checks_the_pinned_digests(tmp_path, fashion_dir)
 
   cache = str(tmp_path / 'cache')
   assert download.download(cache, fetch=fetch, dataset=datasets.FASHION_MNIST) == cache
-  assert asked == [datasets.FASHION_MNIST.mirrors[0] + f.name for f in datasets.FASHION_MNIST.all_files]
+  assert asked == [
+    datasets.FASHION_MNIST.mirrors[0] + f.name for f in datasets.FASHION_MNIST.all_files
+  ]
   assert sorted(os.listdir(cache)) == sorted(f.name for f in datasets.FASHION_MNIST.all_files)
   # The same bytes offered as MNIST are not kept.
   with pytest.raises(idx.MnistDataError, match='does not match'):
@@ -120,8 +141,12 @@ def test_fashion_mnist_download_checks_the_pinned_digests(tmp_path, fashion_dir)
 
 def test_idx_is_never_downloaded(tmp_path):
   with pytest.raises(idx.MnistDataError, match='--dataset idx has no download .*pass --data-dir'):
-    download.resolve_data_dir(None, env={'MNIST_DATA_DIR': str(tmp_path)}, dataset=datasets.IDX,
-                                     cache_dir=str(tmp_path / 'cache'))
+    download.resolve_data_dir(
+      None,
+      env={'MNIST_DATA_DIR': str(tmp_path)},
+      dataset=datasets.IDX,
+      cache_dir=str(tmp_path / 'cache'),
+    )
 
 
 def test_image_stats_per_split():
@@ -150,23 +175,46 @@ def _config(*argv):
 
 def test_dataset_flags_reach_the_config_and_the_pipeline():
   from pipeline.pipeline import create_components
+
   config = _config()
-  assert (config.dataset, config.accuracy_threshold, config.label_drift_bound) == ('mnist', 0.99, 0.08)
+  assert (config.dataset, config.accuracy_threshold, config.label_drift_bound) == (
+    'mnist',
+    0.99,
+    0.08,
+  )
   config = _config('--dataset', 'fashion-mnist', '--label-drift-bound', '0.2')
-  assert (config.dataset, config.accuracy_threshold, config.label_drift_bound) == ('fashion-mnist', 0.85, 0.2)
-  assert _config('--dataset', 'fashion-mnist', '--accuracy-threshold', '0.9').accuracy_threshold == 0.9
+  assert (config.dataset, config.accuracy_threshold, config.label_drift_bound) == (
+    'fashion-mnist',
+    0.85,
+    0.2,
+  )
+  assert (
+    _config('--dataset', 'fashion-mnist', '--accuracy-threshold', '0.9').accuracy_threshold == 0.9
+  )
   assert _config('--dataset', 'idx').accuracy_threshold == datasets.IDX.default_accuracy_threshold
   components = {c.id: c for c in create_components(config)}
-  assert ['ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'] == \
-      [c for c in components if c in ('ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator')]
+  assert ['ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator'] == [
+    c
+    for c in components
+    if c in ('ImportSchemaGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator')
+  ]
   assert components['ExampleValidator'].exec_properties['label_drift_bound'] == 0.2
   assert components['ExampleValidator'] in components['Trainer'].upstream_nodes
-  assert mnist_example_gen.dataset_of(components['MnistExampleGen'].exec_properties) is \
-      datasets.FASHION_MNIST
+  assert (
+    mnist_example_gen.dataset_of(components['MnistExampleGen'].exec_properties)
+    is datasets.FASHION_MNIST
+  )
 
 
-@pytest.mark.parametrize('argv', [['--dataset', 'cifar'], ['--label-drift-bound', '0'],
-                                  ['--label-drift-bound', '1.5'], ['--label-drift-bound', 'x']])
+@pytest.mark.parametrize(
+  'argv',
+  [
+    ['--dataset', 'cifar'],
+    ['--label-drift-bound', '0'],
+    ['--label-drift-bound', '1.5'],
+    ['--label-drift-bound', 'x'],
+  ],
+)
 def test_bad_dataset_flags_are_usage_errors(argv, capsys):
   with pytest.raises(SystemExit) as info:
     _parse(*argv)

@@ -1,4 +1,5 @@
 """The download path, for real, against a loopback HTTP server serving the real MNIST files."""
+
 import gzip
 import http.server
 import os
@@ -8,8 +9,7 @@ import time
 
 import pytest
 
-from components.lib import idx
-from components.lib import download
+from components.lib import download, idx
 from components.lib.idx import MnistDataError
 
 
@@ -21,6 +21,7 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
   /trickle-headers/<file>: the status line, one byte every 50 ms;
   /silent/<file>: nothing at all.
   The slow ones stop when the client hangs up or the test ends (`release`)."""
+
   data_dir = None
   requests = []
   flaky_seen = set()
@@ -50,7 +51,7 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
       self.end_headers()
       if mirror == 'trickle':
         return self._trickle(body)
-      self.wfile.write(body[:len(body) // 2] if mirror == 'short' else body)
+      self.wfile.write(body[: len(body) // 2] if mirror == 'short' else body)
     except OSError:  # the client gave up
       pass
 
@@ -58,7 +59,7 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
     for i in range(len(data)):
       if self.release.wait(0.05):
         return
-      self.wfile.write(data[i:i + 1])
+      self.wfile.write(data[i : i + 1])
 
   def log_message(self, *args):
     pass
@@ -66,11 +67,16 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def mirror(mnist_dir):
-  handler = type('Handler', (_MirrorHandler,), {'data_dir': mnist_dir, 'requests': [],
-                                                 'flaky_seen': set(), 'release': threading.Event()})
+  handler = type(
+    'Handler',
+    (_MirrorHandler,),
+    {'data_dir': mnist_dir, 'requests': [], 'flaky_seen': set(), 'release': threading.Event()},
+  )
   server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
   server.daemon_threads = True
-  thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+  thread = threading.Thread(
+    target=server.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True
+  )
   thread.start()
   yield f'http://127.0.0.1:{server.server_port}', handler
   handler.release.set()
@@ -108,7 +114,7 @@ def test_fallback_when_first_mirror_is_missing_files(tmp_path, mirror):
   download.download(cache, mirrors=[base + '/missing/', base + '/good/'], retries=3, backoff=5)
   idx.validate_dir(cache)
   assert sum(p.startswith('/good/') for p in handler.requests) == 4
-  assert sum(p.startswith('/missing/') for p in handler.requests) == 4, 'a 404 is not retried' 
+  assert sum(p.startswith('/missing/') for p in handler.requests) == 4, 'a 404 is not retried'
 
 
 def test_transient_errors_are_retried(tmp_path, mirror):
@@ -131,8 +137,9 @@ def test_only_corrupt_mirrors_fail_with_one_line_and_keep_nothing(tmp_path, mirr
 def test_no_network_and_no_data_points_at_data_dir(tmp_path):
   # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
   with pytest.raises(MnistDataError, match='pass --data-dir DIR'):
-    download.resolve_data_dir(None, env={}, cache_dir=str(tmp_path / 'c'),
-                                mirrors=['http://127.0.0.1:9/'])
+    download.resolve_data_dir(
+      None, env={}, cache_dir=str(tmp_path / 'c'), mirrors=['http://127.0.0.1:9/']
+    )
 
 
 def test_mirrors_and_cache_from_environment(tmp_path, mirror):
@@ -169,9 +176,15 @@ def _timed(fn):
 @pytest.mark.slow  # waits out a timeout on purpose
 def test_trickling_mirror_is_given_up_for_the_next(cache_missing_one, mirror):
   base, handler = mirror
-  result, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/trickle/', base + '/good/'], timeout=5, file_timeout=1,
-      backoff=0))
+  result, took = _timed(
+    lambda: download.download(
+      cache_missing_one,
+      mirrors=[base + '/trickle/', base + '/good/'],
+      timeout=5,
+      file_timeout=1,
+      backoff=0,
+    )
+  )
   assert result == cache_missing_one and took < 5
   idx.validate_dir(cache_missing_one)
   assert handler.requests == [f'/trickle/{LAST}', f'/good/{LAST}'], 'too slow is not retried there'
@@ -182,11 +195,15 @@ def test_trickling_mirror_is_given_up_for_the_next(cache_missing_one, mirror):
 def test_trickling_only_mirror_fails_with_one_line(cache_missing_one, mirror, mnist_dir):
   base, _ = mirror
   size = os.path.getsize(os.path.join(mnist_dir, LAST))
-  error, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/trickle/'], timeout=5, file_timeout=1, backoff=0))
+  error, took = _timed(
+    lambda: download.download(
+      cache_missing_one, mirrors=[base + '/trickle/'], timeout=5, file_timeout=1, backoff=0
+    )
+  )
   assert isinstance(error, MnistDataError) and took < 5
-  assert str(error).startswith(f'{LAST}: could not download a valid copy from any mirror '
-                               f'({base}/trickle/{LAST}: too slow: ')
+  assert str(error).startswith(
+    f'{LAST}: could not download a valid copy from any mirror ({base}/trickle/{LAST}: too slow: '
+  )
   assert f' of {size} bytes in 1 s (1 try)); with no internet, pass --data-dir DIR' in str(error)
   assert LAST not in os.listdir(cache_missing_one) and len(os.listdir(cache_missing_one)) == 3
 
@@ -195,16 +212,25 @@ def test_trickling_only_mirror_fails_with_one_line(cache_missing_one, mirror, mn
 def test_server_that_never_sends_headers_is_bounded(cache_missing_one, mirror):
   base, handler = mirror
   # By the socket timeout (no byte for 0.5 s), tried twice, then the next mirror.
-  _, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/silent/', base + '/good/'], timeout=0.5, retries=2,
-      backoff=0))
+  _, took = _timed(
+    lambda: download.download(
+      cache_missing_one,
+      mirrors=[base + '/silent/', base + '/good/'],
+      timeout=0.5,
+      retries=2,
+      backoff=0,
+    )
+  )
   assert took < 5 and handler.requests[-1] == f'/good/{LAST}'
   assert handler.requests.count(f'/silent/{LAST}') == 2
   idx.validate_dir(cache_missing_one)
   # By the per-file deadline, when the headers trickle in faster than the socket timeout.
   os.remove(os.path.join(cache_missing_one, LAST))
-  error, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/trickle-headers/'], timeout=5, file_timeout=1))
+  error, took = _timed(
+    lambda: download.download(
+      cache_missing_one, mirrors=[base + '/trickle-headers/'], timeout=5, file_timeout=1
+    )
+  )
   assert took < 5
   assert f'trickle-headers/{LAST}: too slow: no complete response in 1 s (1 try))' in str(error)
 
@@ -213,18 +239,31 @@ def test_server_that_never_sends_headers_is_bounded(cache_missing_one, mirror):
 def test_total_time_bounds_all_retries(cache_missing_one, mirror):
   base, handler = mirror
   # Retried on a mirror that never answers until the time allowed is up.
-  error, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/silent/'], timeout=0.3, retries=100, backoff=0,
-      total_timeout=1.5))
+  error, took = _timed(
+    lambda: download.download(
+      cache_missing_one,
+      mirrors=[base + '/silent/'],
+      timeout=0.3,
+      retries=100,
+      backoff=0,
+      total_timeout=1.5,
+    )
+  )
   assert isinstance(error, MnistDataError) and 1.4 < took < 5
   assert str(error).startswith(
-      f'{LAST}: could not download a valid copy within the 1.5 s allowed '
-      f'({base}/silent/{LAST}: no answer for 0.3 s (')
+    f'{LAST}: could not download a valid copy within the 1.5 s allowed '
+    f'({base}/silent/{LAST}: no answer for 0.3 s ('
+  )
   assert handler.requests.count(f'/silent/{LAST}') >= 3
   # A slow mirror that uses up all the time leaves none for the next one.
-  error, took = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/trickle/', base + '/good/'], file_timeout=60,
-      total_timeout=1))
+  error, took = _timed(
+    lambda: download.download(
+      cache_missing_one,
+      mirrors=[base + '/trickle/', base + '/good/'],
+      file_timeout=60,
+      total_timeout=1,
+    )
+  )
   assert isinstance(error, MnistDataError) and took < 5
   assert f'{base}/trickle/{LAST}: too slow: ' in str(error)
   assert f'{base}/good/{LAST}: not tried); with no internet' in str(error)
@@ -234,11 +273,15 @@ def test_total_time_bounds_all_retries(cache_missing_one, mirror):
 def test_partial_download_is_retried_and_never_kept(cache_missing_one, mirror, mnist_dir):
   base, _ = mirror
   size = os.path.getsize(os.path.join(mnist_dir, LAST))
-  error, _ = _timed(lambda: download.download(
-      cache_missing_one, mirrors=[base + '/short/'], retries=2, backoff=0))
-  assert (f'short/{LAST}: connection closed after {size // 2} bytes of {size} bytes (2 tries))'
-          in str(error))
+  error, _ = _timed(
+    lambda: download.download(cache_missing_one, mirrors=[base + '/short/'], retries=2, backoff=0)
+  )
+  assert (
+    f'short/{LAST}: connection closed after {size // 2} bytes of {size} bytes (2 tries))'
+    in str(error)
+  )
   assert len(os.listdir(cache_missing_one)) == 3
-  download.download(cache_missing_one, mirrors=[base + '/short/', base + '/good/'],
-                          retries=1, backoff=0)
+  download.download(
+    cache_missing_one, mirrors=[base + '/short/', base + '/good/'], retries=1, backoff=0
+  )
   idx.validate_dir(cache_missing_one)

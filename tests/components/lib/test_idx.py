@@ -1,12 +1,12 @@
 """IDX parsing and every bad-input case of the MNIST files, on tiny and real files."""
+
 import gzip
 import os
 
 import numpy as np
 import pytest
 
-from components.lib import datasets, idx
-from components.lib import download
+from components.lib import datasets, download, idx
 from components.lib.idx import MnistDataError
 from tests.conftest import idx_images, idx_labels, read_decompressed
 
@@ -40,7 +40,9 @@ def test_parse_idx_images_and_labels():
   assert list(labels) == [1, 2, 3]
 
 
-@pytest.mark.parametrize('data, spec, message', [
+@pytest.mark.parametrize(
+  'data, spec, message',
+  [
     (idx_images(np.zeros((3, 28, 28))), _spec(2049), 'bad magic number 2051, expected 2049'),
     (idx_labels(np.zeros(3)), _spec(2051), 'bad magic number 2049, expected 2051'),
     (idx_images(np.zeros((3, 28, 27))), _spec(), 'images are 28x27, expected 28x28'),
@@ -48,7 +50,8 @@ def test_parse_idx_images_and_labels():
     (idx_images(np.zeros((3, 28, 28)))[:-1], _spec(), 'does not match its header'),
     (idx_labels(np.zeros(3), count=2), _spec(2049), 'does not match its header'),
     (b'\x00\x00', _spec(), 'truncated IDX header'),
-])
+  ],
+)
 def test_parse_idx_rejects(data, spec, message):
   with pytest.raises(MnistDataError, match=message):
     idx.parse_idx('x.gz', data, spec)

@@ -1,6 +1,7 @@
 """An object store that cannot be reached is named for what it is (connection refused, name not
 resolved, timeout, access denied), never "missing" or "no such model directory": for data dirs
 (the runner's pre-flight and the IDX reader) and predict's --model."""
+
 import os
 import socket
 import subprocess
@@ -29,14 +30,20 @@ def dead_s3(monkeypatch, closed_port):
 
 def test_refused_and_not_resolved_are_told_apart(closed_port):
   env = {'AWS_ENDPOINT_URL': f'http://127.0.0.1:{closed_port}'}
-  assert object_storage.unreachable('s3://b/x', environ=env) == \
-      f'cannot reach 127.0.0.1:{closed_port}: connection refused'
+  assert (
+    object_storage.unreachable('s3://b/x', environ=env)
+    == f'cannot reach 127.0.0.1:{closed_port}: connection refused'
+  )
   env = {'AWS_ENDPOINT_URL': 'http://nonexistent.invalid:9000'}
   assert object_storage.unreachable('s3://b/x', environ=env).startswith(
-      'cannot reach nonexistent.invalid: name not resolved')
+    'cannot reach nonexistent.invalid: name not resolved'
+  )
   env = {'S3_ENDPOINT': 'minio.invalid:9000', 'S3_USE_HTTPS': '0'}  # TF 1.x style names
   assert object_storage.endpoint_of('s3://b/x', env) == ('minio.invalid', 9000)
-  assert object_storage.endpoint_of('s3://b/x', {'AWS_REGION': 'eu-west-1'}) == ('s3.eu-west-1.amazonaws.com', 443)
+  assert object_storage.endpoint_of('s3://b/x', {'AWS_REGION': 'eu-west-1'}) == (
+    's3.eu-west-1.amazonaws.com',
+    443,
+  )
   assert object_storage.endpoint_of('gs://b/x', {}) == object_storage.GCS_ENDPOINT
   assert object_storage.unreachable('/local/folder', environ=env) is None
 
@@ -51,8 +58,9 @@ def test_timeout_is_named_timeout():
     try:
       problem = None
       for _ in range(16):  # fill the backlog until a connect hangs
-        problem = object_storage.unreachable('s3://b/x', timeout=0.3,
-                                             environ={'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}'})
+        problem = object_storage.unreachable(
+          's3://b/x', timeout=0.3, environ={'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}'}
+        )
         if problem:
           break
         filler = socket.socket()
@@ -68,43 +76,55 @@ def test_timeout_is_named_timeout():
 def test_denied_is_named_denied():
   class PermissionDeniedError(Exception):
     pass
-  assert object_storage.denied(PermissionDeniedError('s3://b/x: AccessDenied')).startswith('access denied (')
+
+  assert object_storage.denied(PermissionDeniedError('s3://b/x: AccessDenied')).startswith(
+    'access denied ('
+  )
   assert object_storage.denied(OSError('HTTP 403 Forbidden')).startswith('access denied (')
   assert object_storage.denied(FileNotFoundError('no such key')) is None
 
 
 def test_runner_data_dir_on_a_dead_endpoint(dead_s3, tmp_path, capsys):
   import local_runner
-  code = local_runner.main(['--data-dir', 's3://mnist-tfx/mnist', '--output-dir', str(tmp_path / 'D')])
+
+  code = local_runner.main(
+    ['--data-dir', 's3://mnist-tfx/mnist', '--output-dir', str(tmp_path / 'D')]
+  )
   err = capsys.readouterr().err
   assert code == 1
-  assert err == f'error: s3://mnist-tfx/mnist: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
+  assert (
+    err == f'error: s3://mnist-tfx/mnist: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
+  )
 
 
 def test_predict_model_on_a_dead_endpoint(dead_s3, capsys):
   from predict import cli
+
   assert cli.main(['--model', 's3://mnist-tfx/serving', 'x.png']) == 1
-  assert capsys.readouterr().err == (f'error: s3://mnist-tfx/serving: cannot reach 127.0.0.1:{dead_s3}: '
-                                     'connection refused\n')
+  assert capsys.readouterr().err == (
+    f'error: s3://mnist-tfx/serving: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
+  )
 
 
 def test_predict_model_on_a_name_that_does_not_resolve(monkeypatch, capsys):
   monkeypatch.setenv('AWS_ENDPOINT_URL', 'http://nonexistent.invalid:9000')
   monkeypatch.delenv('AWS_ENDPOINT_URL_S3', raising=False)
   from predict import cli
+
   assert cli.main(['--model', 's3://mnist-tfx/serving', 'x.png']) == 1
   assert capsys.readouterr().err.startswith(
-      'error: s3://mnist-tfx/serving: cannot reach nonexistent.invalid: name not resolved')
+    'error: s3://mnist-tfx/serving: cannot reach nonexistent.invalid: name not resolved'
+  )
 
 
-READ = r'''
+READ = r"""
 import sys
 from components.lib import idx
 try:
   idx.load_split(sys.argv[1], 'train')
 except idx.MnistDataError as e:
   print(e)
-'''
+"""
 
 
 @pytest.mark.slow  # the child imports TensorFlow (tensorflow-io's s3://) and waits out the SDK's retries
@@ -112,49 +132,86 @@ def test_idx_reader_on_a_dead_endpoint_and_on_a_live_one(closed_port, s3_server)
   """What the ExampleGen reads with: refused is refused; the live loopback S3 without the files
   is "missing", with no false alarm."""
   dead = {**os.environ, **s3_server, 'AWS_ENDPOINT_URL': f'http://127.0.0.1:{closed_port}'}
-  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, env=dead)
-  assert done.stdout.strip() == (f'train-images-idx3-ubyte.gz: cannot reach 127.0.0.1:{closed_port}: '
-                                 'connection refused (reading s3://mnist-tfx/nothing-here)'), done.stderr[-2000:]
+  done = subprocess.run(
+    [sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=dead,
+  )
+  assert done.stdout.strip() == (
+    f'train-images-idx3-ubyte.gz: cannot reach 127.0.0.1:{closed_port}: '
+    'connection refused (reading s3://mnist-tfx/nothing-here)'
+  ), done.stderr[-2000:]
   assert object_storage.unreachable('s3://mnist-tfx/x', environ=s3_server) is None
   live = dict(os.environ, **s3_server)
-  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, env=live)
-  assert done.stdout.strip() == 'train-images-idx3-ubyte.gz: missing from s3://mnist-tfx/nothing-here', \
-      done.stderr[-2000:]
+  done = subprocess.run(
+    [sys.executable, '-c', READ, 's3://mnist-tfx/nothing-here'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=live,
+  )
+  assert (
+    done.stdout.strip() == 'train-images-idx3-ubyte.gz: missing from s3://mnist-tfx/nothing-here'
+  ), done.stderr[-2000:]
 
 
 # --- access denied: a real store (moto with IAM authentication on) refusing the credentials ------
+
 
 def test_refused_credentials_are_named_with_the_way_out(s3_server_iam):
   """The store's own answer, one line: unknown keys → check the keys; a valid key without the
   permission → check what it may read (valid keys and a missing key: the slow test below)."""
   endpoint = s3_server_iam['wrong_keys']['AWS_ENDPOINT_URL']
   assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['wrong_keys']) == (
-      f'access denied by {endpoint}: InvalidAccessKeyId (The AWS Access Key Id you provided does not '
-      'exist in our records.); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY')
-  assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['no_permission']).startswith(
-      f'access denied by {endpoint}: AccessDenied (')
-  assert object_storage.refused('s3://mnist-tfx/data', environ=s3_server_iam['no_permission']).endswith(
-      '); check what AWS_ACCESS_KEY_ID may read in s3://mnist-tfx')
+    f'access denied by {endpoint}: InvalidAccessKeyId (The AWS Access Key Id you provided does not '
+    'exist in our records.); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
+  )
+  assert object_storage.refused(
+    's3://mnist-tfx/data', environ=s3_server_iam['no_permission']
+  ).startswith(f'access denied by {endpoint}: AccessDenied (')
+  assert object_storage.refused(
+    's3://mnist-tfx/data', environ=s3_server_iam['no_permission']
+  ).endswith('); check what AWS_ACCESS_KEY_ID may read in s3://mnist-tfx')
 
 
 def _run(args, env, timeout=300):
   """A product command as a user runs it: from another directory, with the pod's variables."""
-  return subprocess.run([sys.executable, *args], cwd='/tmp', capture_output=True, text=True,
-                        timeout=timeout, env={**os.environ, **env})
+  return subprocess.run(
+    [sys.executable, *args],
+    cwd='/tmp',
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env={**os.environ, **env},
+  )
 
 
 @pytest.mark.slow  # starts local_runner.py; it must stop at its pre-flight, before TFX or TensorFlow
 def test_runner_data_dir_with_refused_credentials(s3_server_iam, tmp_path):
   env = s3_server_iam['wrong_keys']
-  done = _run([os.path.join(REPO, 'local_runner.py'), '--data-dir', 's3://mnist-tfx/data',
-               '--output-dir', str(tmp_path / 'out'), '--epochs', '1'], env, timeout=60)
+  done = _run(
+    [
+      os.path.join(REPO, 'local_runner.py'),
+      '--data-dir',
+      's3://mnist-tfx/data',
+      '--output-dir',
+      str(tmp_path / 'out'),
+      '--epochs',
+      '1',
+    ],
+    env,
+    timeout=60,
+  )
   assert done.returncode == 1, done.stderr[-2000:]
   assert done.stderr.splitlines()[-1] == (
-      f'error: s3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
-      '(The AWS Access Key Id you provided does not exist in our records.); '
-      'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'), done.stderr[-2000:]
+    f'error: s3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
+    '(The AWS Access Key Id you provided does not exist in our records.); '
+    'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
+  ), done.stderr[-2000:]
   assert 'missing' not in done.stdout + done.stderr
   assert 'tensorflow' not in done.stdout + done.stderr.lower()
 
@@ -166,27 +223,51 @@ EXAMPLES = os.path.join(REPO, 'trainer_module', 'seed_examples', 'examples.npy')
 @pytest.mark.slow  # the child imports TensorFlow (tensorflow-io's s3://)
 def test_predict_model_with_refused_credentials(s3_server_iam):
   env = s3_server_iam['wrong_keys']
-  done = subprocess.run([sys.executable, *PREDICT, 's3://mnist-tfx/serving/1', EXAMPLES], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+  done = subprocess.run(
+    [sys.executable, *PREDICT, 's3://mnist-tfx/serving/1', EXAMPLES],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **env},
+  )
   assert done.returncode == 1, done.stderr[-2000:]
   assert done.stderr.splitlines()[-1] == (
-      f'error: s3://mnist-tfx/serving/1: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
-      '(The AWS Access Key Id you provided does not exist in our records.); '
-      'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'), done.stderr[-2000:]
+    f'error: s3://mnist-tfx/serving/1: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
+    '(The AWS Access Key Id you provided does not exist in our records.); '
+    'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
+  ), done.stderr[-2000:]
 
 
 @pytest.mark.slow  # the children import TensorFlow (tensorflow-io's s3://)
-def test_missing_with_valid_credentials_is_still_missing_and_refused_is_not(s3_server, s3_server_iam):
+def test_missing_with_valid_credentials_is_still_missing_and_refused_is_not(
+  s3_server, s3_server_iam
+):
   """No false alarm: valid keys and a missing key say missing (predict --model); the IDX reader
   (what ExampleGen reads with) names a valid key without the permission as denied."""
   assert object_storage.refused('s3://mnist-tfx/nothing-here', environ=s3_server) is None
   assert object_storage.refused('s3://no-such-bucket/x', environ=s3_server) is None
-  done = subprocess.run([sys.executable, *PREDICT, 's3://mnist-tfx/nothing-here', EXAMPLES], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, env={**os.environ, **s3_server})
+  done = subprocess.run(
+    [sys.executable, *PREDICT, 's3://mnist-tfx/nothing-here', EXAMPLES],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **s3_server},
+  )
   assert done.returncode == 1, done.stderr[-2000:]
-  assert done.stderr.splitlines()[-1] == 'error: s3://mnist-tfx/nothing-here: no such model directory'
+  assert (
+    done.stderr.splitlines()[-1] == 'error: s3://mnist-tfx/nothing-here: no such model directory'
+  )
   env = s3_server_iam['no_permission']
-  done = subprocess.run([sys.executable, '-c', READ, 's3://mnist-tfx/data'], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, env={**os.environ, **env})
-  assert done.stdout.startswith(f's3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: '
-                                'AccessDenied ('), done.stdout + done.stderr[-2000:]
+  done = subprocess.run(
+    [sys.executable, '-c', READ, 's3://mnist-tfx/data'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **env},
+  )
+  assert done.stdout.startswith(
+    f's3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: AccessDenied ('
+  ), done.stdout + done.stderr[-2000:]

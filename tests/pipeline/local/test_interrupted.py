@@ -2,16 +2,17 @@
 moved aside (never deleted) before the next run, and only when this store vouches that it is its
 own: this pipeline root, this pipeline's Pusher, exactly that output and model, not completed.
 A version copied from another output dir or left by another store stays where it is."""
+
 import json
 import os
 
 from ml_metadata.proto import metadata_store_pb2
 
 from components.lib import serving_dir
-from pipeline.local import interrupted as local
-from pipeline.config import PIPELINE_NAME
-from pipeline.paths import LocalPaths
 from pipeline import store as store_lib
+from pipeline.config import PIPELINE_NAME
+from pipeline.local import interrupted as local
+from pipeline.paths import LocalPaths
 
 
 def _version(serving, number, pushed_model_uri=None, model_uri=None):
@@ -35,13 +36,16 @@ def _context(store, kind, name):
   return context
 
 
-def _killed_execution(store, model_uri, type_suffix='Pusher', pipeline=PIPELINE_NAME, node='Pusher'):
+def _killed_execution(
+  store, model_uri, type_suffix='Pusher', pipeline=PIPELINE_NAME, node='Pusher'
+):
   """An execution registered as TFX's launcher registers one (contexts, input events), then
   never completed: the run was killed."""
   [execution_type] = [t for t in store.get_execution_types() if t.name.endswith(type_suffix)]
   [model] = store.get_artifacts_by_uri(model_uri)
-  execution = metadata_store_pb2.Execution(type_id=execution_type.id,
-                                           last_known_state=metadata_store_pb2.Execution.RUNNING)
+  execution = metadata_store_pb2.Execution(
+    type_id=execution_type.id, last_known_state=metadata_store_pb2.Execution.RUNNING
+  )
   event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.INPUT)
   contexts = [_context(store, 'pipeline', pipeline), _context(store, 'node', f'{pipeline}.{node}')]
   execution_id, _, _ = store.put_execution(execution, [(model, event)], contexts)
@@ -59,22 +63,29 @@ def _setup(recorded):
 
 
 def _set_aside(config, paths):
-  return local.set_aside_interrupted_pushes(config, paths.serving_dir, paths.pipeline_root, PIPELINE_NAME)
+  return local.set_aside_interrupted_pushes(
+    config, paths.serving_dir, paths.pipeline_root, PIPELINE_NAME
+  )
 
 
 def test_a_genuinely_interrupted_push_is_moved_aside_whole(recorded):
   paths, config, store, model_uri, pushed = _setup(recorded)
   killed = _killed_execution(store, model_uri)
   orphan = _version(paths.serving_dir, 200, os.path.join(pushed, str(killed)), model_uri)
-  recorded_push = _version(paths.serving_dir, 100, os.path.join(pushed, '5'), model_uri)  # run 1: COMPLETE
+  recorded_push = _version(
+    paths.serving_dir, 100, os.path.join(pushed, '5'), model_uri
+  )  # run 1: COMPLETE
   moved, unvouched = _set_aside(config, paths)
   aside = os.path.join(paths.serving_dir, '.interrupted', '200')
   assert moved == [(orphan, aside)]
-  assert not os.path.exists(orphan) and open(os.path.join(aside, 'saved_model.pb')).read() == 'model 200'
+  assert (
+    not os.path.exists(orphan) and open(os.path.join(aside, 'saved_model.pb')).read() == 'model 200'
+  )
   assert os.path.isdir(recorded_push) and recorded_push not in dict(unvouched)
   assert _set_aside(config, paths)[0] == []  # idempotent; the moved version is no version any more
-  assert serving_dir.versions(paths.serving_dir) == [int(v) for v in
-                                                      sorted(os.listdir(paths.serving_dir)) if v.isdigit()]
+  assert serving_dir.versions(paths.serving_dir) == [
+    int(v) for v in sorted(os.listdir(paths.serving_dir)) if v.isdigit()
+  ]
 
 
 def test_a_version_copied_from_another_output_dir_is_kept(recorded, tmp_path):
@@ -83,8 +94,12 @@ def test_a_version_copied_from_another_output_dir_is_kept(recorded, tmp_path):
   paths, config, store, model_uri, _ = _setup(recorded)
   killed = _killed_execution(store, model_uri)
   other_root = str(tmp_path / 'elsewhere' / 'pipeline_root')
-  copied = _version(paths.serving_dir, 300, os.path.join(other_root, 'Pusher', 'pushed_model', str(killed)),
-                    os.path.join(other_root, 'Trainer', 'model', '3'))
+  copied = _version(
+    paths.serving_dir,
+    300,
+    os.path.join(other_root, 'Pusher', 'pushed_model', str(killed)),
+    os.path.join(other_root, 'Trainer', 'model', '3'),
+  )
   moved, unvouched = _set_aside(config, paths)
   assert moved == [] and os.path.isdir(copied)
   assert 'pushed from another pipeline root' in dict(unvouched)[copied]
@@ -95,12 +110,20 @@ def test_a_store_switch_keeps_versions_the_new_store_cannot_vouch_for(recorded):
   there may carry the id of an old, good push. The recorded model tells them apart."""
   paths, config, store, model_uri, pushed = _setup(recorded)
   killed = _killed_execution(store, model_uri)
-  old_push = _version(paths.serving_dir, 400, os.path.join(pushed, str(killed)),
-                      os.path.join(paths.pipeline_root, 'Trainer', 'model', '77'))
+  old_push = _version(
+    paths.serving_dir,
+    400,
+    os.path.join(pushed, str(killed)),
+    os.path.join(paths.pipeline_root, 'Trainer', 'model', '77'),
+  )
   not_pusher = _killed_execution(store, model_uri, type_suffix='Evaluator', node='Evaluator')
-  claims_evaluator = _version(paths.serving_dir, 500, os.path.join(pushed, str(not_pusher)), model_uri)
+  claims_evaluator = _version(
+    paths.serving_dir, 500, os.path.join(pushed, str(not_pusher)), model_uri
+  )
   other_pipeline = _killed_execution(store, model_uri, pipeline='another-pipeline')
-  claims_other = _version(paths.serving_dir, 600, os.path.join(pushed, str(other_pipeline)), model_uri)
+  claims_other = _version(
+    paths.serving_dir, 600, os.path.join(pushed, str(other_pipeline)), model_uri
+  )
   unknown = _version(paths.serving_dir, 700, os.path.join(pushed, '9999'), model_uri)
   foreign = _version(paths.serving_dir, 800)  # no record at all (TFX's stock Pusher, a person)
   moved, unvouched = _set_aside(config, paths)
@@ -114,4 +137,6 @@ def test_a_store_switch_keeps_versions_the_new_store_cannot_vouch_for(recorded):
   assert all(os.path.isdir(p) for p in reasons)
   assert _set_aside(config, paths) == ([], unvouched)
   empty = LocalPaths.under(os.path.join(paths.output_dir, 'none'))
-  assert local.set_aside_interrupted_pushes(config, empty.serving_dir, paths.pipeline_root, PIPELINE_NAME) == ([], [])
+  assert local.set_aside_interrupted_pushes(
+    config, empty.serving_dir, paths.pipeline_root, PIPELINE_NAME
+  ) == ([], [])

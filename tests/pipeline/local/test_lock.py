@@ -1,5 +1,6 @@
 """One run per output dir, and output dirs that cannot be one: with real second processes, in
 seconds (nothing here imports TensorFlow). The same with whole pipeline runs: test_runs.py."""
+
 import contextlib
 import json
 import os
@@ -17,21 +18,22 @@ from pipeline.local.errors import RunError
 from pipeline.paths import LocalPaths
 from tests.conftest import REPO
 
-HOLD = '''
+HOLD = """
 import sys, time
 from pipeline.local import lock as local
 from pipeline.paths import LocalPaths
 with local.OutputDirLock(LocalPaths.under(sys.argv[1]), sys.argv[2]):
   print('locked', flush=True)
   time.sleep(120)
-'''
+"""
 
 
 @contextlib.contextmanager
 def holding(output_dir, run_id='run-A'):
   """A process that holds output_dir as run `run_id` while inside."""
-  proc = subprocess.Popen([sys.executable, '-c', HOLD, output_dir, run_id], cwd=REPO,
-                          stdout=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    [sys.executable, '-c', HOLD, output_dir, run_id], cwd=REPO, stdout=subprocess.PIPE, text=True
+  )
   try:
     assert proc.stdout.readline().strip() == 'locked'
     yield proc
@@ -50,8 +52,13 @@ def holder(tmp_path):
 
 
 def runner(*args, timeout=120):
-  return subprocess.run([sys.executable, 'local_runner.py', *args], cwd=REPO, capture_output=True,
-                        text=True, timeout=timeout)
+  return subprocess.run(
+    [sys.executable, 'local_runner.py', *args],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
 
 
 def test_a_second_run_is_refused_at_once_naming_the_first(holder):
@@ -63,7 +70,9 @@ def test_a_second_run_is_refused_at_once_naming_the_first(holder):
   assert second.stdout == ''
   [line] = second.stderr.splitlines()
   assert line.startswith(f'error: {output_dir} is in use by another run (pid {proc.pid}, started ')
-  assert ', run run-A)' in line and line.endswith('wait for it to end, or pass another --output-dir')
+  assert ', run run-A)' in line and line.endswith(
+    'wait for it to end, or pass another --output-dir'
+  )
   assert sorted(os.listdir(output_dir)) == ['.run.lock']  # the second run wrote nothing
 
 

@@ -2,6 +2,7 @@
 file, a store that is corrupt or missing while versions exist (--fresh-store starts a new one
 and keeps the versions), a lock file that cannot be opened, an --output-dir that is a URI. All
 refused before any data is looked for, so these run in seconds without TensorFlow."""
+
 import os
 import shutil
 
@@ -39,7 +40,9 @@ def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch):
   monkeypatch.chdir(tmp_path)
   code, _, err = _run(capsys, '--output-dir', 's3://bucket/out')
   assert code == 2
-  assert _one_error_line(err).startswith('error: --output-dir s3://bucket/out: must be a local directory')
+  assert _one_error_line(err).startswith(
+    'error: --output-dir s3://bucket/out: must be a local directory'
+  )
   assert os.listdir(tmp_path) == []  # no ./s3:/bucket/out
 
 
@@ -49,8 +52,10 @@ def test_serving_that_is_a_file(tmp_path, capsys):
     f.write('not a folder')
   code, _, err = _run(capsys, '--output-dir', output_dir)
   assert code == 1
-  assert _one_error_line(err) == (f'error: {paths.serving_dir} is a file, not the serving folder; '
-                                  f'move it aside (mv {paths.serving_dir} {paths.serving_dir}.bak) and rerun')
+  assert _one_error_line(err) == (
+    f'error: {paths.serving_dir} is a file, not the serving folder; '
+    f'move it aside (mv {paths.serving_dir} {paths.serving_dir}.bak) and rerun'
+  )
   assert open(paths.serving_dir).read() == 'not a folder'
 
 
@@ -74,9 +79,10 @@ def test_missing_store_while_versions_exist(tmp_path, capsys):
   code, _, err = _run(capsys, '--output-dir', output_dir)
   assert code == 1
   assert _one_error_line(err) == (
-      f'error: ML Metadata store {paths.metadata_path} is missing while {paths.serving_dir} holds '
-      'versions 1, 2: restore it, or rerun with --fresh-store to start a new store (the versions in '
-      'serving/ are kept)')
+    f'error: ML Metadata store {paths.metadata_path} is missing while {paths.serving_dir} holds '
+    'versions 1, 2: restore it, or rerun with --fresh-store to start a new store (the versions in '
+    'serving/ are kept)'
+  )
   assert not os.path.exists(paths.metadata_path)
 
 
@@ -98,7 +104,10 @@ def test_fresh_store_moves_the_old_one_aside_and_keeps_the_versions(tmp_path, ca
   else:
     assert aside == []
   from pipeline import store as store_lib
-  store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))  # a new, empty store
+
+  store_lib.open_store(
+    store_lib.sqlite_config(paths.metadata_path, read_only=True)
+  )  # a new, empty store
   assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
 
 
@@ -108,5 +117,6 @@ def test_lock_file_that_cannot_be_opened(tmp_path, capsys):
   code, _, err = _run(capsys, '--output-dir', output_dir)
   assert code == 1
   assert _one_error_line(err) == (
-      f"error: {paths.lock_path}: this output dir's run lock cannot be opened (Is a directory); "
-      f'if no run is using {paths.output_dir}, remove it (rm -r {paths.lock_path}) and rerun')
+    f"error: {paths.lock_path}: this output dir's run lock cannot be opened (Is a directory); "
+    f'if no run is using {paths.output_dir}, remove it (rm -r {paths.lock_path}) and rerun'
+  )

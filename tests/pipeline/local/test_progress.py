@@ -1,4 +1,5 @@
 """ComponentProgress: one line per component from the orchestrator's own log records."""
+
 import logging
 
 from components.lib import names

@@ -1,6 +1,7 @@
 """Whole local runs on one output dir, as an adversarial user makes them: a second run while the
 first holds the output dir, a run killed mid-Trainer, secrets on the command line with --verbose.
 Small subsets (3000 / 1000 examples), so each test takes seconds to a minute."""
+
 import json
 import os
 import re
@@ -13,25 +14,42 @@ import pytest
 
 from pipeline.local import lock as local
 from pipeline.paths import LocalPaths
-from tests.conftest import REPO
-from tests.conftest import run_py
+from tests.conftest import REPO, run_py
 
 pytestmark = pytest.mark.slow
 
 
 def _common(mnist_dir, output_dir, epochs='1'):
-  return ['local_runner.py', '--data-dir', mnist_dir, '--output-dir', output_dir,
-          '--train-examples', '3000', '--eval-examples', '1000', '--epochs', epochs]
+  return [
+    'local_runner.py',
+    '--data-dir',
+    mnist_dir,
+    '--output-dir',
+    output_dir,
+    '--train-examples',
+    '3000',
+    '--eval-examples',
+    '1000',
+    '--epochs',
+    epochs,
+  ]
 
 
 def _start(args):
-  return subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED='1'))
+  return subprocess.Popen(
+    [sys.executable, *args],
+    cwd=REPO,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    env=dict(os.environ, PYTHONUNBUFFERED='1'),
+  )
 
 
 def _inspect(capsys, output_dir, *args):
   """`python -m inspection --output-dir output_dir ...`, in this process (seconds saved)."""
   from inspection import cli as cli
+
   capsys.readouterr()
   code = cli.main(['--output-dir', output_dir, *args])
   out, err = capsys.readouterr()
@@ -81,9 +99,17 @@ def test_one_run_at_a_time_and_each_summarises_its_own(tmp_path, mnist_dir, caps
 
   newest, oldest = _runs(capsys, output_dir)
   assert (oldest['run_id'], oldest['state'], oldest['blessed'], oldest['pushed_version']) == (
-      record['run_id'], 'complete', True, version)
+    record['run_id'],
+    'complete',
+    True,
+    version,
+  )
   assert (newest['run_id'], newest['state'], newest['blessed'], newest['pushed_version']) == (
-      _run_id(third.stdout), 'complete', False, None)
+    _run_id(third.stdout),
+    'complete',
+    False,
+    None,
+  )
   assert newest['runner']['pid'] != oldest['runner']['pid'] == first.pid
 
 
@@ -112,25 +138,42 @@ def test_a_run_killed_mid_trainer_shows_as_interrupted(tmp_path, mnist_dir, caps
 
 def test_verbose_prints_no_secret(tmp_path, mnist_dir):
   secrets = {'MLMD_MYSQL_PASSWORD': 'mysql-pw-S3CRET1', 'AWS_SECRET_ACCESS_KEY': 'aws-env-S3CRET2'}
-  beam_args = ('--aws_secret_access_key=beam-S3CRET3 --password=beam-S3CRET4 '
-               '--flink_master=http://bob:url-S3CRET5@flink:8081')
-  proc = run_py(*_common(mnist_dir, str(tmp_path / 'D')), '--accuracy-threshold', '0.5', '--verbose',
-                '--beam-args', beam_args, env=secrets)
+  beam_args = (
+    '--aws_secret_access_key=beam-S3CRET3 --password=beam-S3CRET4 '
+    '--flink_master=http://bob:url-S3CRET5@flink:8081'
+  )
+  proc = run_py(
+    *_common(mnist_dir, str(tmp_path / 'D')),
+    '--accuracy-threshold',
+    '0.5',
+    '--verbose',
+    '--beam-args',
+    beam_args,
+    env=secrets,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   printed = proc.stdout + proc.stderr
   assert 'S3CRET' not in printed
   # What TFX and Beam would have shown: their lines are there, with the values masked.
   assert 'beam_pipeline_args: "--aws_secret_access_key=***"' in proc.stderr
   assert 'beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"' in proc.stderr
-  assert "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
+  assert (
+    "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
+  )
 
 
 def _pushes_ml_metadata_records(output_dir):
   from inspection import runs
   from pipeline import store as store_lib
-  store = store_lib.open_store(store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, True))
-  return sorted(runs.custom(a, 'pushed_destination') for a in runs.artifacts_by_type(store, 'PushedModel')
-                if runs.custom(a, 'pushed'))
+
+  store = store_lib.open_store(
+    store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, True)
+  )
+  return sorted(
+    runs.custom(a, 'pushed_destination')
+    for a in runs.artifacts_by_type(store, 'PushedModel')
+    if runs.custom(a, 'pushed')
+  )
 
 
 def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
@@ -138,22 +181,28 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   recorded: the next run moves that version aside (whole, not served), pushes again, and ML
   Metadata agrees with the dir."""
   from components import mnist_pusher
+
   output_dir = str(tmp_path / 'D')
   serving = LocalPaths.under(output_dir).serving_dir
   die_after_rename = (
-      'import os, runpy, sys; from components import mnist_pusher as p; publish = p.publish_version\n'
-      'def publish_then_die(*a): publish(*a); os._exit(137)\n'
-      'p.publish_version = publish_then_die\n'
-      'sys.argv = sys.argv[1:]; runpy.run_path("local_runner.py", run_name="__main__")\n')
-  killed = run_py('-c', die_after_rename, *_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
+    'import os, runpy, sys; from components import mnist_pusher as p; publish = p.publish_version\n'
+    'def publish_then_die(*a): publish(*a); os._exit(137)\n'
+    'p.publish_version = publish_then_die\n'
+    'sys.argv = sys.argv[1:]; runpy.run_path("local_runner.py", run_name="__main__")\n'
+  )
+  killed = run_py(
+    '-c', die_after_rename, *_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5'
+  )
   assert killed.returncode == 137, killed.stdout + killed.stderr
   [orphan] = mnist_pusher.versions(serving)
   assert _pushes_ml_metadata_records(output_dir) == []  # the store never heard of it
   again = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
   assert again.returncode == 0, again.stdout + again.stderr
   aside = os.path.join(serving, '.interrupted', str(orphan))
-  assert (f'Moved {os.path.join(serving, str(orphan))} aside to {aside}: an interrupted run pushed it'
-          in again.stdout)
+  assert (
+    f'Moved {os.path.join(serving, str(orphan))} aside to {aside}: an interrupted run pushed it'
+    in again.stdout
+  )
   assert f'Set aside:       {aside} (an interrupted push' in again.stdout
   assert os.path.exists(os.path.join(aside, 'saved_model.pb'))
   versions = mnist_pusher.versions(serving)
@@ -168,11 +217,32 @@ def test_beam_multi_processing_from_another_working_directory(tmp_path, mnist_di
   env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
   output_dir = str(tmp_path / 'D')
   proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'local_runner.py'), '--data-dir', mnist_dir,
-       '--output-dir', output_dir, '--train-examples', '600', '--eval-examples', '300',
-       '--epochs', '1', '--validation-examples', '0', '--accuracy-threshold', '0.1',
-       '--beam-args', '--direct_running_mode=multi_processing --direct_num_workers=2'],
-      cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+    [
+      sys.executable,
+      os.path.join(REPO, 'local_runner.py'),
+      '--data-dir',
+      mnist_dir,
+      '--output-dir',
+      output_dir,
+      '--train-examples',
+      '600',
+      '--eval-examples',
+      '300',
+      '--epochs',
+      '1',
+      '--validation-examples',
+      '0',
+      '--accuracy-threshold',
+      '0.1',
+      '--beam-args',
+      '--direct_running_mode=multi_processing --direct_num_workers=2',
+    ],
+    cwd=str(tmp_path),
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=900,
+  )
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 600, eval 300\)$', proc.stdout, re.M)
   # The workers' own warnings stay off the console too.
