@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -174,7 +174,9 @@ def describe_model(model) -> List[Dict[str, Any]]:
 
 def parse_cpuinfo(text: str) -> Dict[str, Any]:
   """CPU model, logical CPUs and the flags that matter for training speed, from /proc/cpuinfo."""
-  model, flags, processors = None, set(), 0
+  model: Optional[str] = None
+  flags: Set[str] = set()
+  processors = 0
   for line in text.splitlines():
     key, _, value = line.partition(':')
     key, value = key.strip(), value.strip()
@@ -215,7 +217,7 @@ def make_row(
     'ratio': ratio(a, b),
     'a_values': list(a_values),
     'b_values': list(b_values),
-    'pair_ratios': [ratio(x, y) for x, y in zip(a_values, b_values)],
+    'pair_ratios': [ratio(x, y) for x, y in zip(a_values, b_values, strict=True)],
     'goal': goal,
   }
   row.update(extra)
@@ -248,10 +250,12 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
   ]
   widths = [max(len(cells[i]) for cells in [header] + body) for i in range(len(header))]
   lines = [
-    '  '.join(c.ljust(w) for c, w in zip(header, widths)).rstrip(),
+    '  '.join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip(),
     '  '.join('-' * w for w in widths),
   ]
-  lines += ['  '.join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in body]
+  lines += [
+    '  '.join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in body
+  ]
   lines.append('raw numbers (in run order):')
   for r in rows:
     lines.append(
@@ -338,6 +342,7 @@ def load_average() -> List[float]:
 
 def component_seconds(stdout: str) -> Dict[str, float]:
   spec = importlib.util.spec_from_file_location('full_run', os.path.join(HERE, 'full_run.py'))
+  assert spec is not None and spec.loader is not None
   full_run = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(full_run)
   return full_run.component_seconds(stdout)
@@ -352,7 +357,7 @@ def log(message: str) -> None:
 
 # The bare side trains in float32 on the images as they are; so does the Trainer here (its defaults
 # would add bfloat16 where the CPU has it, and augmentation): the same work on both sides.
-SAME_WORK = {
+SAME_WORK: Dict[str, Any] = {
   'precision': 'float32',
   'augment_rotation': 0.0,
   'augment_zoom': 0.0,
@@ -476,7 +481,7 @@ class EpochClock:
   """Times epochs 2..k: the wall from the end of epoch 1 to the end of the last (boundaries
   included), so the first epoch's tracing and warm-up are left out."""
 
-  def __init__(self):
+  def __init__(self) -> None:
     self.ends: List[float] = []
 
   def callback(self):
@@ -598,7 +603,7 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   from components.lib import idx
   from components.serving_probe import time_calls
 
-  raw: Dict[str, List[Any]] = {
+  raw: Dict[str, Any] = {
     k: []
     for k in (
       'pipeline',
@@ -642,6 +647,7 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
     raw['bare_eval'].append(bare_evaluate(model_dir, eval_files))
 
   # a, f: the Trainer's train() on the first run's TFRecords, bare keras.fit, the matmul ceiling.
+  assert first_output is not None, 'needs at least one repeat'
   train_files = sorted(
     glob.glob(
       os.path.join(
@@ -665,6 +671,7 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
     raw['matmul'].append(matmul_gflops(s['matmul_n']))
 
   # e: the last bare-fit model, exported as the Trainer exports it, vs the same Keras model.
+  assert model is not None, 'needs at least one repeat'
   import tensorflow as tf
 
   from trainer_module import export
@@ -677,7 +684,12 @@ def measure(data_dir: str, work: str, s: Dict[str, Any]) -> Dict[str, Any]:
   batch = (test.images[:1000] / 255.0).astype(np.float32)
   batch_t, one_t = tf.constant(batch), tf.constant(batch[:1])
   one = batch[:1]
-  serving = {'classify_1000': [], 'predict_1000': [], 'classify_1': [], 'predict_1': []}
+  serving: Dict[str, List[float]] = {
+    'classify_1000': [],
+    'predict_1000': [],
+    'classify_1': [],
+    'predict_1': [],
+  }
   for _ in range(s['repeats']):
     serving['classify_1000'].append(
       median(time_calls(lambda: classify(image=batch_t)['classes'].numpy(), 10))
@@ -740,7 +752,8 @@ def build_rows(raw: Dict[str, Any], flops_per_example: int) -> List[Dict[str, An
       'ExampleGen',
       'writer',
       [
-        n / p['components'].get('MnistExampleGen', float('nan')) for n, p in zip(examples_gen, pipe)
+        n / p['components'].get('MnistExampleGen', float('nan'))
+        for n, p in zip(examples_gen, pipe, strict=True)
       ],
       [w['examples'] / w['seconds'] for w in raw['bare_writer']],
       goal='≥ 0.5',
@@ -755,7 +768,10 @@ def build_rows(raw: Dict[str, Any], flops_per_example: int) -> List[Dict[str, An
       'examples/s',
       'Evaluator',
       'loop',
-      [n / p['components'].get('Evaluator', float('nan')) for n, p in zip(eval_n, pipe)],
+      [
+        n / p['components'].get('Evaluator', float('nan'))
+        for n, p in zip(eval_n, pipe, strict=True)
+      ],
       [e['examples'] / e['seconds'] for e in raw['bare_eval']],
       goal='≥ 0.5',
       raw={
@@ -827,7 +843,7 @@ def main(argv=None) -> int:
     '--keep', metavar='DIR', help='work here and keep it (default: a temp dir, removed)'
   )
   args = parser.parse_args(argv)
-  s = dict(QUICK if args.quick else FULL)
+  s: Dict[str, Any] = dict(QUICK if args.quick else FULL)
   for key in ('train_examples', 'eval_examples', 'epochs', 'fit_epochs', 'repeats', 'matmul_n'):
     if getattr(args, key) is not None:
       s[key] = getattr(args, key)
@@ -837,7 +853,8 @@ def main(argv=None) -> int:
 
   sys.path.insert(0, REPO)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  from pipeline.local import RunError, find_data
+  from pipeline.local.errors import RunError
+  from pipeline.local.preflight import find_data
 
   try:
     data_dir = find_data(args.data_dir)

@@ -244,7 +244,8 @@ class Sampler(threading.Thread):
 
   def __init__(self, root: int):
     super().__init__(daemon=True)
-    self.root, self.samples, self.done = root, [], threading.Event()
+    self.root, self.done = root, threading.Event()
+    self.samples: List[Tuple[float, int]] = []
 
   def run(self):
     while not self.done.is_set():
@@ -283,6 +284,7 @@ def run_pipeline(data_dir: str, output_dir: str, epochs: int, verbose: bool) -> 
   sampler = Sampler(proc.pid)
   sampler.start()
   lines = []
+  assert proc.stdout is not None  # stdout=PIPE
   for line in proc.stdout:
     lines.append((time.monotonic(), line.rstrip('\n')))
     if verbose:
@@ -388,7 +390,8 @@ def measure(factors: Sequence[int], args) -> Optional[Dict[int, Dict[str, Any]]]
   has the goals' two ends first), each saved to --json as soon as it is done."""
   sys.path.insert(0, REPO)
   from components.lib import download
-  from pipeline.local import RunError, find_data
+  from pipeline.local.errors import RunError
+  from pipeline.local.preflight import find_data
 
   try:
     source = find_data(args.data_dir)
@@ -455,14 +458,16 @@ def main(argv=None) -> int:
     factors, args.epochs = sorted(runs), saved['epochs']
     if 1 not in runs or len(runs) < 2:
       print(
-        f'error: {args.from_json} holds factors {sorted(map(int, saved["runs"]))}; need 1 and a larger one',
+        f'error: {args.from_json} holds factors {sorted(map(int, saved["runs"]))}; '
+        'need 1 and a larger one',
         file=sys.stderr,
       )
       return 1
   else:
-    runs = measure(factors, args)
-    if runs is None:
+    measured = measure(factors, args)
+    if measured is None:
       return 1
+    runs = measured
   print(
     f'Scaling benchmark: MNIST ×{", ×".join(map(str, factors))} (--dataset idx, '
     f'{args.epochs} epoch(s), no augmentation: a short training, since the point is how each '

@@ -31,7 +31,10 @@ EXPORT = 'export PATH="$PWD/.venv/bin:$PATH" MNIST_TFX="$PWD"'
 STEPS = (
   'mnist-tfx run --demo',
   'mnist-tfx inspect --demo runs',
-  'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png "$MNIST_TFX"/trainer_module/seed_examples/example3.png',
+  (
+    'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png '
+    '"$MNIST_TFX"/trainer_module/seed_examples/example3.png'
+  ),
   'mnist-tfx run --demo --epochs 3',
   'mnist-tfx inspect --demo compare',
 )

@@ -43,7 +43,7 @@ def _blessings(store: metadata_store.MetadataStore, pipeline_name: str) -> List:
       type_ids.add(store.get_artifact_type(type_name).id)
     except errors.NotFoundError:
       pass
-  blessings = []
+  blessings: List[metadata_store_pb2.Artifact] = []
   for context_type in mlmd.PIPELINE_CONTEXT_TYPES:
     context = store.get_context_by_type_and_name(context_type, pipeline_name)
     if context is not None:

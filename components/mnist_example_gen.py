@@ -160,7 +160,8 @@ def _examples(
   for index, (images, labels) in enumerate(
     idx.read_chunks(input_base, prefix, CHUNK_EXAMPLES, limit=count, dataset=datasets.get(dataset))
   ):
-    yield index, files, [to_example(image, label) for image, label in zip(images, labels)]
+    examples = [to_example(image, label) for image, label in zip(images, labels, strict=True)]
+    yield index, files, examples
 
 
 def _read_split(

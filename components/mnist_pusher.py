@@ -84,8 +84,8 @@ def staging_name(version: int) -> str:
 
 def _abandoned(name: str, now: float, prefix: str) -> bool:
   try:
-    stamp, pid, host = name[len(prefix) :].split('-', 2)
-    started, pid = int(stamp), int(pid)
+    stamp, pid_text, host = name[len(prefix) :].split('-', 2)
+    started, pid = int(stamp), int(pid_text)
   except ValueError:
     return True  # not a name we write: a leftover all the same
   if host == socket.gethostname():

@@ -31,7 +31,8 @@ DEFAULT_LABEL_DRIFT_BOUND = 0.08  # the ExampleValidator's: L-infinity, train vs
 
 
 def check_label_drift_bound(value: Any) -> float:
-  """The ExampleValidator's label-skew bound: on the command line, in PipelineConfig, in the executor."""
+  """The ExampleValidator's label-skew bound: on the command line, in PipelineConfig, in the
+  executor."""
   bound = float(value)
   if not 0.0 < bound <= 1.0:
     raise ValueError(f'label-drift-bound must be in (0, 1], got {bound:g}')

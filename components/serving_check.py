@@ -123,9 +123,10 @@ def _usable(waiting: Optional[_Waiting], env: Dict[str, str]) -> bool:
 
 def _discard(waiting: _Waiting) -> None:
   """End of input (a waiting probe exits without work); lets go of its stderr file."""
-  for close in (waiting.proc.stdin.close, waiting.stderr.close):
-    with contextlib.suppress(OSError, ValueError):
-      close()
+  for stream in (waiting.proc.stdin, waiting.stderr):
+    if stream is not None:
+      with contextlib.suppress(OSError, ValueError):
+        stream.close()
 
 
 def prestart_probe() -> None:

@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 # Matplotlib's object API: no pyplot, so no backend and no global figure state.
 _STYLE = {
@@ -56,10 +57,10 @@ def line_chart(
     return ''
   figure = Figure(figsize=(4.6, 2.9))
   axes = figure.subplots()
-  for (name, values), color in zip(series.items(), _COLORS):
+  for (name, values), color in zip(series.items(), _COLORS, strict=False):
     axes.plot(range(1, len(values) + 1), values, marker='o', markersize=3, color=color, label=name)
   axes.set(title=title, xlabel=x_label, ylabel=y_label)
-  axes.xaxis.get_major_locator().set_params(integer=True)
+  axes.xaxis.set_major_locator(MaxNLocator(integer=True))
   axes.grid(alpha=0.3)
   axes.legend(loc='upper center', bbox_to_anchor=(0.5, -0.22), ncol=len(series), frameon=False)
   return _svg(figure)
@@ -82,7 +83,7 @@ def bar_chart(
   axes = figure.subplots()
   n = len(series)
   bar = 0.8 / n
-  for k, ((name, values), color) in enumerate(zip(series.items(), _COLORS)):
+  for k, ((name, values), color) in enumerate(zip(series.items(), _COLORS, strict=False)):
     axes.bar(
       [i - 0.4 + bar * (k + 0.5) for i in range(len(values))],
       values,

@@ -1,5 +1,5 @@
-"""mnist-tfx inspect: read what the pipeline recorded. It only reads: SQLite is opened read-only,
-after rolling back what a killed run left half-written, as any read-write open would.
+"""mnist-tfx inspect: read what the pipeline recorded. It never writes to a store: SQLite is opened
+read-only, and a store a killed run left half-written is read from a rolled-back copy.
 
   runs                       every run, newest first, with its state (running, complete,
                              failed, or interrupted: its process ended mid-run) and key settings
@@ -34,6 +34,7 @@ from pipeline.commands import PROG, ExitCode
 from pipeline.paths import DEFAULT_OUTPUT_DIR, DEMO_OUTPUT_DIR, LocalPaths, output_dir_of
 
 PROG_NAME = f'{PROG} inspect'
+GRPC_PORT = 8080  # Kubeflow's metadata-grpc-service
 
 
 def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -56,9 +57,22 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     default=default(False),
     help=f"the smoke run's output dir ({DEMO_OUTPUT_DIR})",
   )
-  where.add_argument('--sqlite', metavar='PATH', default=default(None))
-  where.add_argument('--grpc-host', metavar='HOST', default=default(None))
-  where.add_argument('--grpc-port', type=int, default=default(8080), metavar='PORT')
+  where.add_argument(
+    '--sqlite', metavar='PATH', default=default(None), help='an ML Metadata SQLite file anywhere'
+  )
+  where.add_argument(
+    '--grpc-host',
+    metavar='HOST',
+    default=default(None),
+    help="an ML Metadata gRPC service, e.g. Kubeflow's metadata-grpc-service",
+  )
+  where.add_argument(
+    '--grpc-port',
+    type=int,
+    default=default(GRPC_PORT),
+    metavar='PORT',
+    help=f'its port (default: {GRPC_PORT})',
+  )
   store_lib.add_mysql_arguments(parser, defaults=defaults)
   parser.add_argument('--json', action='store_true', help='print JSON', default=default(False))
 

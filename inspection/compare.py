@@ -91,7 +91,7 @@ def compare(store, run_ids: List[str]) -> Dict[str, Any]:
   if per_a is not None or per_b is not None:
     class_names = _class_names(store, b) or _class_names(store, a)
     rows = []
-    for i in range(len(per_a or per_b)):
+    for i in range(len(per_a if per_a is not None else per_b or [])):
       x = per_a[i] if per_a else None
       y = per_b[i] if per_b else None
       rows.append(

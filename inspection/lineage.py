@@ -5,11 +5,12 @@ upstream comes from ML Metadata's own graph query (get_lineage_subgraph), in one
 run's whole pipeline, rather than from a query per artifact and per execution."""
 
 import dataclasses
+import os
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd, names
+from components.lib import mlmd, names, serving_dir
 from components.lib.evaluation_result import read_evaluation
 from inspection import runs
 
@@ -79,14 +80,20 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
   return _properties(artifact, runs.type_name(store, artifact))
 
 
+MAX_ID = 2**63 - 1  # ML Metadata's ids are int64
+
+
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
-  """A pushed version (e.g. 1795702275) or an artifact id."""
+  """A pushed version (e.g. 1795702275), its folder (what `inspect served --newest` prints), or
+  an artifact id."""
+  if '/' in key:
+    key = os.path.basename(key.rstrip('/'))
   for pushed in runs.artifacts_by_type(store, 'PushedModel'):
-    if str(mlmd.custom_value(pushed, 'pushed_version')) == key and mlmd.custom_value(
-      pushed, 'pushed'
+    if str(mlmd.custom_value(pushed, names.PUSHED_VERSION)) == key and mlmd.custom_value(
+      pushed, names.PUSHED
     ):
       return pushed
-  if key.isdigit():
+  if serving_dir.is_version_name(key) and int(key) <= MAX_ID:
     found = store.get_artifacts_by_id([int(key)])
     if found:
       return found[0]

@@ -119,14 +119,15 @@ def _stream_eval(
   with a model, the ServingCheck's answers are taken when they answer these very labels, else
   the model is asked batch by batch."""
   answers = artifact_files.read_answers(blessing_uri) if split == EVAL_SPLIT and model_uri else None
-  judged = split == EVAL_SPLIT and model_uri
+  judged = split == EVAL_SPLIT and model_uri is not None
+  model = model_uri or ''  # used only when judged
   classify, labels, predicted = None, [], []
   for images, batch_labels in _split_batches(examples_uri, split):
     labels.append(batch_labels)
     if judged:
       pixels.write(images.tobytes())
     if judged and answers is None:
-      classify = classify or _load_classify(model_uri)
+      classify = classify or _load_classify(model)
       predicted.append(_classify(classify, images))
   labels = np.concatenate(labels) if labels else np.zeros((0,), np.int64)
   if not judged or not len(labels):
@@ -134,7 +135,7 @@ def _stream_eval(
   if answers is not None and np.array_equal(answers[0], labels):
     return labels, answers[1]
   if answers is not None:  # a serving check that answered other examples: ask the model
-    return labels, predict_from_disk(model_uri, pixels, len(labels))
+    return labels, predict_from_disk(model, pixels, len(labels))
   return labels, np.concatenate(predicted)
 
 

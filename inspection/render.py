@@ -8,12 +8,12 @@ from inspection.settings import key_settings
 
 def table(rows, headers) -> str:
   widths = (
-    [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
     if rows
     else [len(h) for h in headers]
   )
-  lines = ['  '.join(str(h).ljust(w) for h, w in zip(headers, widths))]
-  lines += ['  '.join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
+  lines = ['  '.join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True))]
+  lines += ['  '.join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) for row in rows]
   return '\n'.join(line.rstrip() for line in lines)
 
 
@@ -68,7 +68,10 @@ def _value(value) -> str:
 def compare_lines(result: Dict[str, Any]) -> List[str]:
   """`compare`: run A (older) and run B side by side; '*' marks a setting that differs."""
   a, b = result['a'], result['b']
-  accuracy = lambda x: '-' if x is None else f'{x:.4f}'
+
+  def accuracy(x):
+    return '-' if x is None else f'{x:.4f}'
+
   rows = [
     ['', 'run', a['run_id'], b['run_id']],
     ['', 'started', a['started'], b['started']],

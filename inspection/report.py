@@ -121,7 +121,8 @@ def write_try_examples(
   store, summary: runs.RunSummary, output_dir: str
 ) -> Tuple[Optional[str], str]:
   """The first eval examples of the run's own data, as the .npy `predict` and `classify` take
-  ([N, 28, 28] float32 in [0, 1]), beside the run's report; (path, their true labels) or (None, '')."""
+  ([N, 28, 28] float32 in [0, 1]), beside the run's report; (path, their true labels) or
+  (None, '')."""
   if 'Examples' not in summary.artifacts:
     return None, ''
   [examples] = store.get_artifacts_by_id([summary.artifacts['Examples']])

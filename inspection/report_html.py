@@ -67,7 +67,7 @@ def _made(provenance: Dict[str, Any]) -> Dict[str, Any]:
       (name, str(version)) for name, version in (provenance.get('versions') or {}).items()
     ],
     'commit': commit or None,
-    'dirty': bool(commit) and commit.endswith('(dirty)'),
+    'dirty': bool(commit and commit.endswith('(dirty)')),
     'machine': (
       f'{machine.get("host")}, {machine.get("platform")}, {machine.get("cpus")} CPUs'
       if machine

@@ -64,7 +64,8 @@ def _json(value: Any) -> Dict[str, Any]:
 
 
 def _example_gen_config(value: Any) -> Dict[str, Any]:
-  """ExampleGen's CustomConfig proto as JSON: {"custom_config": {"@type": …Struct, "value": {…}}}."""
+  """ExampleGen's CustomConfig proto as JSON:
+  {"custom_config": {"@type": …Struct, "value": {…}}}."""
   packed = _json(value).get('custom_config') or {}
   inner = packed.get('value', {}) if hasattr(packed, 'get') else {}
   return dict(inner) if hasattr(inner, 'keys') else {}
@@ -114,7 +115,8 @@ def from_properties(properties_by_node: Dict[str, Dict[str, Any]]) -> Dict[str, 
 
 
 def key_settings(settings: Dict[str, Any]) -> str:
-  """One short cell for the runs table, e.g. 'mnist epochs=18 batch=128 lr=0.001 precision=auto seed=-'."""
+  """One short cell for the runs table, e.g.
+  'mnist epochs=18 batch=128 lr=0.001 precision=auto seed=-'."""
   if not settings:
     return '-'
   parts = [settings.get('dataset') or '-']

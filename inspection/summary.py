@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -29,7 +29,7 @@ def report_and_summary(
   if run_context is None:
     raise RunError(f'error: run {run_id} is missing from {store_lib.describe(metadata_config)}')
   summary = runs.summarize_run(store, run_context)
-  examples = (None, '')
+  examples: Tuple[Optional[str], str] = (None, '')
   try:
     report_path = report.write_report(store, run_context, paths.output_dir, summary)
     examples = report.write_try_examples(store, summary, paths.output_dir)
@@ -132,8 +132,8 @@ def print_summary(
   print(f'Report:          {report_path}')
   print(f'Total time:      {seconds:.0f} s')
   commands = summary_commands(summary, output_dir) if commands is None else commands
-  for label, command in commands.items():  # each runs as printed, from any directory
-    print(f'{label + ":":<17}{command}')
+  for label, line in commands.items():  # each runs as printed, from any directory
+    print(f'{label + ":":<17}{line}')
   if summary.pushed_version or summary.already_serving:
     return ExitCode.OK
   return ExitCode.NOT_PUSHED

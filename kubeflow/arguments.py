@@ -16,7 +16,8 @@ URI_SCHEMES = ('gs', 's3')
 # KFP and Kubernetes names: lower-case letters, digits and dashes (KubeflowV2 rejects '_').
 _PIPELINE_NAME = re.compile(r'[a-z0-9][a-z0-9-]{0,127}')
 # The OCI/Docker image reference grammar (github.com/distribution/reference, regexp.go).
-_DOMAIN = r'(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?'
+_LABEL_CHARS = r'[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?'
+_DOMAIN = rf'(?:{_LABEL_CHARS})(?:\.{_LABEL_CHARS})*(?::[0-9]+)?'
 _PATH = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 _IMAGE = re.compile(
   rf'(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?'
@@ -88,7 +89,7 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
       raise ValueError(
         f'{flag} {location}: TFX cannot write to minio:// URIs; use '
         f's3://{rest} with the MinIO endpoint in AWS_ENDPOINT_URL '
-        '(see docs/kubeflow.md, step 2)'
+        '(see docs/how-to/kubeflow.md, "Give the pods storage")'
       )
     if scheme not in URI_SCHEMES:
       raise ValueError(f'{flag} {location}: unsupported scheme {scheme}://; use {kinds}')

@@ -60,7 +60,8 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
   launcher_ns = namespace if multi_user else 'kubeflow'
   prefixes = releases.allowed_prefixes(version, namespace if multi_user else None)
   lines = [
-    f'Kubeflow Pipelines {v}, {"multi-user, profile " + namespace if multi_user else "single-user"}'
+    f'Kubeflow Pipelines {v}, '
+    + (f'multi-user, profile {namespace}' if multi_user else 'single-user')
   ]
   if version > releases.NEWEST_READ:
     lines.append(
@@ -70,11 +71,13 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
   if version < releases.PROVIDERS_SINCE:
     lines += [
       f"Object store: the stock {store} ({endpoint}) cannot hold this pipeline's root on {v}: the "
-      'launcher takes a custom endpoint only from a query string on the root, which TFX cannot use.',
+      'launcher takes a custom endpoint only from a query string on the root, which TFX cannot '
+      'use.',
       "Pipeline root: gs://BUCKET/mnist (the pods' Google service account) or s3://BUCKET/mnist on "
       'AWS S3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_DEFAULT_REGION in the '
       "pods: the launcher opens s3:// with the AWS SDK's environment).",
-      f'kfp-launcher ConfigMap: no providers setting on {v}; set only defaultPipelineRoot if you like.',
+      f'kfp-launcher ConfigMap: no providers setting on {v}; set only defaultPipelineRoot if you '
+      'like.',
       f'Compile flags (with --output and --image): {compile_flags} --pipeline-root gs://BUCKET/mnist',
     ]
   else:
@@ -99,7 +102,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
       '  data:',
       '    providers: |',
     ]
-    lines += ['      ' + line for line in yaml_text.splitlines()]
+    lines += ['      ' + line for line in (yaml_text or '').splitlines()]
     if multi_user:
       lines.append(f'  ({releases.PROFILE_CONFIGMAP_NOTE})')
     lines += [

@@ -16,8 +16,8 @@ PROG_NAME = f'{PROG} kubeflow'
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
     prog=PROG_NAME,
-    description='Compile the MNIST TFX pipeline for Kubeflow Pipelines v2 / Vertex AI, or '
-    'upload it to a Kubeflow Pipelines endpoint.',
+    description='Check what a Kubeflow Pipelines 2.x cluster needs, compile the pipeline for it '
+    '(or for Vertex AI Pipelines), and upload it.',
   )
   commands = parser.add_subparsers(dest='command', required=True)
 

@@ -1,6 +1,7 @@
 """Compiles create_pipeline(...) with TFX's KubeflowV2DagRunner into two files:
 
-- pipeline.yaml: the bare PipelineSpec (open-source KFP 2.x: `kfp pipeline create`, upload_pipeline),
+- pipeline.yaml: the bare PipelineSpec (open-source KFP 2.x: `kfp pipeline create`,
+  upload_pipeline),
 - pipeline.json: the PipelineJob with its runtimeConfig (Vertex AI Pipelines).
 
 No network, no credentials, nothing written to the pipeline root.

@@ -8,7 +8,7 @@ GetOutputArtifactsByExecutionId). TFX 1.16 then fails before the executor starts
 tensorflow/tfx#7768). The compiled args already carry each input's declared type
 (--json_serialized_inputs_spec_args), so this fills the missing ones from there and hands over
 to TFX unchanged. Vertex AI fills the types itself; there this changes nothing. A task that
-names an s3:// URI gets s3:// enabled first (components/object_storage.py).
+names an s3:// URI gets s3:// enabled first (components/lib/object_storage.py).
 
 KFP 2.5 and later, with log publishing on (the driver's default), also hand every task an output
 it never declared: `executor-logs`, of KFP's own type system.Artifact, where the launcher puts

@@ -1,6 +1,6 @@
 """What each Kubeflow Pipelines 2.x release does with object storage and the run report: the one
 home of these facts, used by `kubeflow compile --kfp-version`, by `kubeflow check` and by the
-version table in docs/kubeflow.md (a test compares the two).
+version table in docs/reference/kubeflow.md (a test compares the two).
 
 Each rule names the kubeflow/pipelines file and function it was read from and the tags read
 (2.0.5 2.1.0 2.2.0 2.3.0 2.4.1 2.5.0 2.14.0 2.15.0 2.16.0 2.17.0). Releases between two tags read
@@ -190,7 +190,7 @@ def html_report(version: Version, multi_user: bool = False) -> str:
 
 
 def table_rows() -> List[List[str]]:
-  """One row per tag read: the version table of docs/kubeflow.md."""
+  """One row per tag read: the version table of docs/reference/kubeflow.md."""
   rows = []
   for tag in TAGS_READ:
     version = parse_version(tag)
@@ -225,7 +225,9 @@ def table_rows() -> List[List[str]]:
 _REPORT_CELL = {
   'no session info': "only if the UI's own s3 settings reach the bucket",
   'yes': "yes, with the artifact's session info",
-  "yes in the UI's own namespace (single-user), read with the artifact's store_session_info": "single-user yes; a profile namespace only if the UI's own s3 settings reach the bucket",
+  "yes in the UI's own namespace (single-user), read with the artifact's store_session_info": (
+    "single-user yes; a profile namespace only if the UI's own s3 settings reach the bucket"
+  ),
 }
 TABLE_HEADER = [
   'release',

@@ -14,14 +14,18 @@ import json
 import os
 import re
 import secrets
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import kfp_server_api
 import urllib3
 import yaml
 
 TOKEN_ENV = 'KFP_TOKEN'  # a bearer token for endpoints that need one (never a flag)
-_TYPES = {'NUMBER_INTEGER': int, 'NUMBER_DOUBLE': float, 'STRING': str, 'BOOLEAN': None}
+_TYPES: Dict[str, Callable[[str], Any]] = {
+  'NUMBER_INTEGER': int,
+  'NUMBER_DOUBLE': float,
+  'STRING': str,
+}  # BOOLEAN: true or false
 _NAMESPACE = re.compile(r'[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?')  # a Kubernetes namespace name
 
 
@@ -44,7 +48,7 @@ def read_package(path: str) -> Dict[str, Any]:
   if not isinstance(spec, dict) or 'root' not in spec or 'pipelineInfo' not in spec:
     raise UploadError(
       f'{path}: not a compiled pipeline (no pipelineInfo/root); '
-      'make it with `python -m kubeflow compile`'
+      'make it with `mnist-tfx kubeflow compile`'
     )
   return spec
 
@@ -52,7 +56,7 @@ def read_package(path: str) -> Dict[str, Any]:
 def parse_params(spec: Dict[str, Any], assignments: List[str]) -> Dict[str, Any]:
   """['epochs=3', …] → typed values, checked against the package's pipeline parameters."""
   declared = spec['root'].get('inputDefinitions', {}).get('parameters', {})
-  params = {}
+  params: Dict[str, Any] = {}
   for item in assignments or []:
     name, sep, raw = item.partition('=')
     if not sep:
@@ -190,7 +194,7 @@ def upload(
   own, "namespace" in ~/.config/kfp/context.json); ignored by a single-user one."""
   spec = read_package(package)
   name = name or spec['pipelineInfo']['name']
-  params = parse_params(spec, param_assignments)
+  params = parse_params(spec, param_assignments or [])
   if (params or pipeline_root) and not run:
     raise UsageError('--param and --pipeline-root only apply with --run')
   if namespace is not None:

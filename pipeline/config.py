@@ -68,7 +68,8 @@ TRAINING_DEFAULT_FLAGS = tuple(f.name for f in dataclasses.fields(TrainingDefaul
 
 
 def training_defaults_of(args: argparse.Namespace) -> Dict[str, Any]:
-  """--epochs and --augment-*: each as given, else the data set's default (components/lib/datasets.py)."""
+  """--epochs and --augment-*: each as given, else the data set's default
+  (components/lib/datasets.py)."""
   defaults = datasets.get(getattr(args, 'dataset', None)).training_defaults
   return {
     name: getattr(defaults, name) if getattr(args, name, None) is None else getattr(args, name)
@@ -156,7 +157,8 @@ def _augmentation(name: str) -> Callable[[str], float]:
   """An argparse `type` for one augmentation bound, checked as TrainingConfig checks it."""
 
   def check(value: float) -> float:
-    TrainingConfig(**{name: value})
+    changes: Dict[str, Any] = {name: value}
+    dataclasses.replace(TrainingConfig(), **changes)  # its checks, its message
     return value
 
   return _argument(check)

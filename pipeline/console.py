@@ -34,7 +34,7 @@ def reader_went_away() -> int:
   to /dev/null so that Python's final flush has nowhere to fail."""
   with contextlib.suppress(OSError, ValueError):
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.__stdout__.fileno())
+    os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
   return 0
 
 

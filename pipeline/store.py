@@ -3,11 +3,14 @@ Kubeflow), and how to open it with one line for every way that fails. Shared by 
 and the read side (inspection/)."""
 
 import argparse
+import atexit
 import contextlib
 import os
 import re
 import shlex
+import shutil
 import sqlite3
+import tempfile
 import time
 import urllib.parse
 from typing import Optional
@@ -16,6 +19,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.local.lock import lock_holder
 
+MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER = 3306, 'mlmd', 'root'
 MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'  # never a flag: flags end up in shell history and ps
 
 
@@ -33,10 +37,31 @@ def add_mysql_arguments(parser: argparse.ArgumentParser, defaults: bool = True) 
     'ML Metadata in MySQL/MariaDB (instead of SQLite)',
     f'the password is read from ${MYSQL_PASSWORD_ENV}',
   )
-  group.add_argument('--mysql-host', metavar='HOST', default=default(None))
-  group.add_argument('--mysql-port', type=int, default=default(3306), metavar='PORT')
-  group.add_argument('--mysql-database', default=default('mlmd'), metavar='NAME')
-  group.add_argument('--mysql-user', default=default('root'), metavar='USER')
+  group.add_argument(
+    '--mysql-host',
+    metavar='HOST',
+    default=default(None),
+    help='the MySQL/MariaDB server (default: SQLite in the output dir)',
+  )
+  group.add_argument(
+    '--mysql-port',
+    type=int,
+    default=default(MYSQL_PORT),
+    metavar='PORT',
+    help=f'its port (default: {MYSQL_PORT})',
+  )
+  group.add_argument(
+    '--mysql-database',
+    default=default(MYSQL_DATABASE),
+    metavar='NAME',
+    help=f'the database (default: {MYSQL_DATABASE})',
+  )
+  group.add_argument(
+    '--mysql-user',
+    default=default(MYSQL_USER),
+    metavar='USER',
+    help=f'the user (default: {MYSQL_USER})',
+  )
 
 
 def mysql_config(args, env=None) -> Optional[metadata_store_pb2.ConnectionConfig]:
@@ -96,25 +121,33 @@ def error_line(error: BaseException) -> str:
   return re.split(r'\s+query:\s', text, maxsplit=1)[0].strip()
 
 
-def recover_journal(path: str) -> None:
-  """Rolls back what a killed run left half-written (a "hot" rollback journal), as SQLite does
-  itself whenever a store is opened read-write; a read-only reader could not read the store
-  until then. Skipped while a run holds the output dir: the journal is that run's, and live."""
+def rolled_back_copy(path: str) -> Optional[str]:
+  """A store that a killed run left half-written (a "hot" rollback journal beside it) cannot be
+  read read-only until SQLite rolls it back, which is a write. The read side writes nothing: it
+  copies the store and its journal into a temporary folder (removed at exit) and lets SQLite roll
+  the copy back. Returns the copy's path; None when there is nothing to roll back, or while a run
+  holds the output dir (the journal is that run's, and live)."""
   journal = path + JOURNAL_SUFFIX
   if not (os.path.exists(journal) and os.path.getsize(journal) > 0):
-    return
+    return None
   if lock_holder(os.path.dirname(path)) is not None:
-    return
+    return None
+  folder = tempfile.mkdtemp(prefix='mnist-tfx-store-')
+  atexit.register(shutil.rmtree, folder, True)
+  copy = os.path.join(folder, os.path.basename(path))
   try:
-    uri = 'file:' + urllib.parse.quote(path) + '?mode=rw'
-    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
-      db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the journal back
-  except sqlite3.Error as e:
+    # The journal first: should a run roll the store back in between, the copy is rolled back
+    # twice with the same pages, which changes nothing.
+    shutil.copyfile(journal, copy + JOURNAL_SUFFIX)
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy, timeout=10)) as db:
+      db.execute('SELECT count(*) FROM sqlite_master').fetchone()  # rolls the copy back
+  except (OSError, sqlite3.Error) as e:
     raise StoreError(
-      f'{path}: a run was killed while writing to it, and rolling that back failed '
-      f'({e}); open it once with write access: run `mnist-tfx run` on this '
-      'output dir as a user who can write there'
+      f'{path}: a run was killed while writing to it, and reading it as it was before that '
+      f'failed ({e}); run `mnist-tfx run` on this output dir once to roll it back'
     ) from None
+  return copy
 
 
 def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
@@ -134,8 +167,8 @@ def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
 
 
 def open_store(config, attempts: int = 5):
-  """Opens an existing store for reading; never creates one. A read-only SQLite store that a
-  killed run left mid-write is rolled back first (recover_journal)."""
+  """Opens an existing store; never creates one. A read-only SQLite store that a killed run left
+  mid-write is read as it was before that write, from a rolled-back copy (rolled_back_copy)."""
   # Deferred: ML Metadata's native library reads its log settings as it loads, which must be
   # after the command set them (console.silence_native_logs).
   from ml_metadata import errors, metadata_store
@@ -145,18 +178,21 @@ def open_store(config, attempts: int = 5):
     sqlite
     and config.sqlite.connection_mode == metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
   )
+  named = describe(config)  # what messages name, even when a copy is read
+  path = config.sqlite.filename_uri if sqlite else ''
   if sqlite:
-    if not os.path.exists(config.sqlite.filename_uri):
+    if not os.path.exists(path):
       raise StoreError(
-        f'{config.sqlite.filename_uri}: no ML Metadata store there '
+        f'{path}: no ML Metadata store there '
         '(run the pipeline first, or pass --output-dir/--sqlite)'
       )
-    if read_only:
-      recover_journal(config.sqlite.filename_uri)
+    copy = rolled_back_copy(path) if read_only else None
+    if copy:
+      config = sqlite_config(copy, read_only=True)
     problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
     if problem and problem.startswith('corrupt'):
       raise StoreError(
-        f'{config.sqlite.filename_uri}: the ML Metadata store is {problem}; move it '
+        f'{path}: the ML Metadata store is {problem}; move it '
         'aside, or rerun `mnist-tfx run` on this output dir with --fresh-store '
         '(the versions in serving/ are kept)'
       )
@@ -174,12 +210,10 @@ def open_store(config, attempts: int = 5):
         message = (
           f'cannot connect or log in: check host, port, user, database and ${MYSQL_PASSWORD_ENV}'
         )
-      elif read_only and os.path.exists(config.sqlite.filename_uri + JOURNAL_SUFFIX):
+      elif read_only and os.path.exists(path + JOURNAL_SUFFIX):
         message = (
-          f'{os.path.basename(config.sqlite.filename_uri)}{JOURNAL_SUFFIX} is pending: a run '
+          f'{os.path.basename(path)}{JOURNAL_SUFFIX} is pending: a run '
           'is writing to it, or was killed mid-write; try again, or run `mnist-tfx run` '
           'on this output dir once to roll it back'
         )
-      raise StoreError(
-        f'{describe(config)}: cannot open the ML Metadata store ({message})'
-      ) from None
+      raise StoreError(f'{named}: cannot open the ML Metadata store ({message})') from None

@@ -1,6 +1,7 @@
 """mnist-tfx predict: the class of each picture, from a pushed model's `classify` signature.
 
-  mnist-tfx predict [--model VERSION_DIR|SERVING_DIR|VERSION] [--json] IMAGE [IMAGE ...]
+  mnist-tfx predict [--model VERSION_DIR|SERVING_DIR|VERSION] [--output-dir DIR | --demo]
+                    [--json] IMAGE [IMAGE ...]
 
 IMAGE: a PNG, JPEG (or other picture Pillow reads) of one digit, any size, either polarity, gray
 or colour, prepared as MNIST's digits were (predict/pictures.py); or an .npy array [28, 28] or

@@ -189,7 +189,7 @@ def predict_files(
       except tf.errors.OpError as e:
         yield 'error', {'file': path, 'error': f'the model failed: {first_line(e)}'}
         break
-      for i, (label, probs) in enumerate(zip(classes, probabilities), start=first):
+      for i, (label, probs) in enumerate(zip(classes, probabilities, strict=True), start=first):
         yield (
           'answer',
           {

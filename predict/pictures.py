@@ -44,8 +44,8 @@ BATCH = 256  # .npy images converted and answered at a time: memory is bounded w
 
 
 def _open(path: str):
-  """The path opened for reading if it is a regular file (components/lib/local_files.py: a FIFO would
-  block, a device never end); InputError otherwise."""
+  """The path opened for reading if it is a regular file (components/lib/local_files.py: a FIFO
+  would block, a device never end); InputError otherwise."""
   try:
     return open_regular(path)
   except FileNotFoundError:
@@ -75,7 +75,8 @@ def open_npy(path: str) -> Tuple[np.ndarray, bool]:
     try:
       version = np.lib.format.read_magic(f)
       # np.load's own header reader (every format version; header size bounded).
-      shape, fortran_order, dtype = np.lib.format._read_array_header(f, version)
+      read_header = np.lib.format._read_array_header  # type: ignore[attr-defined]  # no public one
+      shape, fortran_order, dtype = read_header(f, version)
     except Exception as e:  # noqa: BLE001  # a corrupt header: SyntaxError, TokenError too
       raise InputError(f'cannot read the .npy file ({_one_line(e)})') from None
     if dtype.hasobject:

@@ -50,9 +50,10 @@ def real_mnist_dir() -> str:
   from components.lib import download, idx
 
   try:
-    return download.resolve_data_dir(None)
+    data_dir = download.resolve_data_dir(None)
   except idx.MnistDataError as e:
     pytest.fail(f'the tests need the real MNIST files: {e}')
+  return data_dir
 
 
 @pytest.fixture(scope='session')

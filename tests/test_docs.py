@@ -14,7 +14,8 @@ and on the pages themselves: every relative link and #anchor resolves, every cod
 named exists, docs/reference/cli.md lists every flag of every subcommand with its real default,
 the README stays short, no page cites an issue by number, and no shell block shows a prompt.
 
-Slow: the README's commands, then the tutorial's, run as written (test_the_readme_and_tutorial_run_as_written).
+Slow: the README's commands, then the tutorial's, run as written
+(test_the_readme_and_tutorial_run_as_written).
 """
 
 import argparse
@@ -26,7 +27,7 @@ import shlex
 import subprocess
 import sys
 import warnings
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 import pytest
 
@@ -106,7 +107,8 @@ def _tokens(text: str) -> List[str]:
 
 def _segments(tokens: List[str]) -> List[List[str]]:
   """Pipelines and lists split into simple commands; leading VAR=value assignments dropped."""
-  segments, current = [], []
+  segments: List[List[str]] = []
+  current: List[str] = []
   for token in tokens:
     if token in ('|', '||', '&&', ';', '&'):
       segments.append(current)
@@ -160,7 +162,7 @@ def _capture(name: str, run) -> Cli:
   def parse(self, *unused_args, **unused_kwargs):
     raise _Parsed(self)
 
-  saved = dict(
+  saved: Dict[str, Any] = dict(
     argv=sys.argv,
     path=list(sys.path),
     environ=dict(os.environ),
@@ -175,7 +177,8 @@ def _capture(name: str, run) -> Cli:
       )
     },
   )
-  argparse.ArgumentParser.__init__ = init
+  # A deliberate monkeypatch, put back in `finally` below.
+  argparse.ArgumentParser.__init__ = init  # type: ignore[method-assign]
   for method in list(saved['methods'])[1:]:
     setattr(argparse.ArgumentParser, method, parse)
   sys.argv = [name, '--help']
@@ -277,7 +280,8 @@ class Makefile(NamedTuple):
 def read_makefile(path: str = os.path.join(REPO, 'Makefile')) -> Makefile:
   with open(path) as f:
     text = f.read().replace('\\\n', ' ')
-  targets, current = {}, None
+  targets: Dict[str, Tuple[List[str], List[str]]] = {}
+  current: Optional[str] = None
   for line in text.split('\n'):
     rule = re.match(r'^([A-Za-z0-9_.-]+)\s*:(?!=)(.*)$', line)
     if rule and not rule.group(1).startswith('.'):
@@ -496,7 +500,8 @@ _PROJECT_NAMES = {n for n in os.listdir(REPO) if not n.startswith('.')} | {
 
 
 def fenced_lines(text: str) -> List[Tuple[int, str, bool]]:
-  """(line number, shell line, whether a `cd` came before it in its block) of fenced shell blocks."""
+  """(line number, shell line, whether a `cd` came before it in its block) of fenced shell
+  blocks."""
   found, lines, i = [], text.split('\n'), 0
   while i < len(lines):
     fence = _FENCE.match(lines[i])
@@ -586,7 +591,8 @@ _ISSUE = re.compile(r'\bissues?\s+#?\d+|(?<![\w./-])#\d+\b', re.IGNORECASE)
 
 @pytest.mark.parametrize('page', pages(), ids=_rel)
 def test_no_page_cites_an_issue_by_number(page):
-  """Upstream issues are cited as owner/repo#N; this project's issue numbers mean nothing to a reader."""
+  """Upstream issues are cited as owner/repo#N; this project's issue numbers mean nothing to a
+  reader."""
   with open(page) as f:
     hits = [
       f'{_rel(page)}:{n}: {line.strip()}' for n, line in enumerate(f, 1) if _ISSUE.search(line)
@@ -647,7 +653,8 @@ def slug(heading: str) -> str:
 def anchors(path: str) -> set:
   with open(path) as f:
     text = f.read()
-  found, seen = set(), {}
+  found: Set[str] = set()
+  seen: Dict[str, int] = {}
   for line in _outside_code_keep_headings(text):
     base = slug(line)
     count = seen.get(base, 0)
@@ -698,7 +705,8 @@ def test_every_link_resolves(page):
 def test_a_broken_link_or_anchor_is_caught(tmp_path):
   page = tmp_path / 'page.md'
   page.write_text(
-    '# Top\n\n## The `mnist-tfx run` flags: all of them\n\n[a](#top) [b](#the-mnist-tfx-run-flags-all-of-them)\n'
+    '# Top\n\n## The `mnist-tfx run` flags: all of them\n\n'
+    '[a](#top) [b](#the-mnist-tfx-run-flags-all-of-them)\n'
     '[c](nowhere.md) [d](#nothing) `[e](nowhere.md)` [f](https://example.com/x)\n'
   )
   problems = broken_links(str(page))
@@ -804,15 +812,17 @@ def table_rows(section: str) -> Dict[str, List[str]]:
 
 
 def _options(parser: argparse.ArgumentParser) -> Dict[str, argparse.Action]:
-  return {o: a for a in parser._actions for o in a.option_strings if o not in ('-h', '--help')}  # pylint: disable=protected-access
+  return {o: a for a in parser._actions for o in a.option_strings if o not in ('-h', '--help')}
 
 
 def _positionals(parser: argparse.ArgumentParser) -> List[str]:
-  return [
-    a.metavar or a.dest.upper()
-    for a in parser._actions  # pylint: disable=protected-access
-    if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
-  ]  # pylint: disable=protected-access
+  """The name each positional is shown by (each name of a tuple metavar)."""
+  names: List[str] = []
+  for a in parser._actions:
+    if not a.option_strings and not isinstance(a, argparse._SubParsersAction):
+      metavar = a.metavar or a.dest.upper()
+      names.extend(metavar if isinstance(metavar, tuple) else [metavar])
+  return names
 
 
 def _shown_default(action: argparse.Action) -> Optional[str]:
@@ -828,7 +838,7 @@ def documented_commands() -> List[Tuple[str, argparse.ArgumentParser, set]]:
 
   shared = argparse.ArgumentParser()
   config_lib.add_arguments(shared)
-  found = []
+  found: List[Tuple[str, argparse.ArgumentParser, set]] = []
   for name, form in MODULE_FORMS.items():
     cli = cli_for_script(form) if form.endswith('.py') else cli_for_module(form.split()[-1])
     root_options = set(_options(cli.root))
@@ -891,9 +901,11 @@ def test_a_missing_flag_or_wrong_default_is_caught():
 
 
 # ---------------------------------------------------------------------------------------------
-# The reader's path: README.md, then the tutorial, in the state a reader is in
+# The reader's path: README.md, the serving guide (after only the smoke run), then the tutorial,
+# in the state a reader is in
 
-_WALKED = (README, TUTORIAL)
+SERVING_GUIDE = os.path.join(REPO, 'docs', 'how-to', 'serve.md')
+_WALKED = (README, SERVING_GUIDE, TUTORIAL)
 
 
 def walkthrough_lines(page: str) -> List[Tuple[str, str]]:
@@ -972,7 +984,8 @@ def test_what_the_walkthrough_skips():
     'mnist-tfx run --demo   # the whole pipeline on a slice of MNIST',
     'mnist-tfx predict --demo "$MNIST_TFX"/trainer_module/seed_examples/example5.png',
     'saved_model_cli run --dir "$(mnist-tfx inspect served --newest)" --tag_set serve '
-    '--signature_def classify --inputs image="$MNIST_TFX"/trainer_module/seed_examples/examples.npy',
+    '--signature_def classify '
+    '--inputs image="$MNIST_TFX"/trainer_module/seed_examples/examples.npy',
     'mnist-tfx kubeflow compile --output build/pipeline.yaml --image r.example.com/m:1 '
     '--pipeline-root s3://mlpipeline/mnist',
   ):
@@ -1077,11 +1090,12 @@ def _tail(text: str, lines: int = 40) -> str:
 
 @pytest.mark.slow
 def test_the_readme_and_tutorial_run_as_written(tmp_path):
-  """Runs every command of README.md's shell blocks, then docs/tutorial.md's, in page order, as
-  written, with bash, from a directory outside the project, in the state a reader is in: the
-  quick start's install done (PATH with the venv's bin first, MNIST_TFX the project dir), and the
-  outputs of every earlier command on the path. Each must exit as its page says: 0, unless its
-  comment says `exits N`. A `saved_model_cli run` on the seed's examples.npy must print classes.
+  """Runs every command of README.md's shell blocks, then the serving guide's (which a reader may
+  follow after only the smoke run), then docs/tutorial.md's, in page order, as written, with bash,
+  from a directory outside the project, in the state a reader is in: the quick start's install
+  done (PATH with the venv's bin first, MNIST_TFX the project dir), and the outputs of every
+  earlier command on the path. Each must exit as its page says: 0, unless its comment says
+  `exits N`. A `saved_model_cli run` on the seed's examples.npy must print classes.
 
   The environment: MNIST_TFX_OUTPUT_ROOT is a scratch dir, so tfx_output/ and demo_output/ land
   there and not in the repository; MNIST_DATA_DIR comes from the environment (CI sets it). The
@@ -1160,6 +1174,5 @@ def test_the_readme_and_tutorial_run_as_written(tmp_path):
           assert '[5 3]' in proc.stdout, f'{where}: {command}\n{_tail(output)}'
       ran.append(where)
   print('Skipped:\n  ' + '\n  '.join(skipped))
-  assert any(w.startswith('README.md') for w in ran) and any(
-    w.startswith('docs/tutorial.md') for w in ran
-  )
+  for page in _WALKED:
+    assert any(w.startswith(_rel(page)) for w in ran), f'nothing of {_rel(page)} ran'

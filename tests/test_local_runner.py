@@ -88,7 +88,8 @@ def test_blessed_and_pushed(blessed_run):
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
   assert summary.blessed and summary.pushed_version == version
   assert abs(summary.accuracy - accuracy) < 1e-4
-  # MNIST's own training defaults (components/lib/datasets.py) reached the Trainer: --epochs was given.
+  # MNIST's own training defaults (components/lib/datasets.py) reached the Trainer: --epochs was
+  # given.
   expected = dict(dataclasses.asdict(datasets.MNIST.training_defaults), epochs=1)
   assert {k: summary.settings.get(k) for k in expected} == expected, summary.settings
   assert re.search(

@@ -75,7 +75,7 @@ def locked(path: str = LOCK) -> Dict[str, Entry]:
 def installed() -> Dict[str, importlib.metadata.Distribution]:
   """The running interpreter's distributions; of two with one name, the first on sys.path. Not
   this project's own editable install (scripts/install.sh, for its console script)."""
-  dists = {}
+  dists: Dict[str, importlib.metadata.Distribution] = {}
   for dist in importlib.metadata.distributions():
     direct_url = json.loads(dist.read_text('direct_url.json') or '{}')
     if not direct_url.get('dir_info', {}).get('editable'):

@@ -37,7 +37,7 @@ DIGIT_TRAINING = TrainingDefaults(
   epochs=18, augment_rotation=10.0, augment_zoom=0.1, augment_shift=2.0
 )
 # Clothes look the same mirrored, digits do not: Fashion-MNIST trains on images mirrored at random
-# and without the digits' rotations, zooms and shifts (each cost it accuracy; docs/training.md,
+# and without the digits' rotations, zooms and shifts (each cost it accuracy; docs/benchmarks.md,
 # "Fashion-MNIST: mirrored, not moved").
 CLOTHES_TRAINING = TrainingDefaults(
   epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0, augment_flip=True
@@ -110,7 +110,8 @@ class TrainingConfig:
 
   def describe(self, policy: str, trained: int, held_out: int) -> str:
     """One line for the console: what this run trains, e.g. '55000 examples (5000 held out for
-    validation), 16 epochs, mixed_bfloat16 (--precision auto), augmented: ±10°, zoom ±0.1, ±2 px'."""
+    validation), 16 epochs, mixed_bfloat16 (--precision auto), augmented: ±10°, zoom ±0.1,
+    ±2 px'."""
     precision = f'{policy} (--precision auto)' if self.precision == 'auto' else policy
     held = f' ({held_out} held out for validation)' if held_out else ''
     parts = [

@@ -70,7 +70,8 @@ class CustomLoop:
       )
       scaled = self.optimizer.scale_loss(loss)  # LossScaleOptimizer under mixed_float16, else as is
     gradients = tape.gradient(scaled, self.model.trainable_variables)
-    self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+    # In tf.function: AutoGraph's zip takes no strict=; both lists come from the same variables.
+    self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))  # noqa: B905
     return _sums(per_example, logits, labels)
 
   def _eval_step(self, images, labels):
@@ -114,9 +115,10 @@ class CustomLoop:
     history: Dict[str, List[float]] = {}
     for epoch in range(epochs):
       started = time.monotonic()
-      logs = dict(zip(('loss', 'accuracy'), self._averages(self._train_epoch(train))))
+      logs = dict(zip(('loss', 'accuracy'), self._averages(self._train_epoch(train)), strict=True))
       if validation is not None:
-        logs.update(zip(('val_loss', 'val_accuracy'), self._averages(self._eval_epoch(validation))))
+        averages = self._averages(self._eval_epoch(validation))
+        logs.update(zip(('val_loss', 'val_accuracy'), averages, strict=True))
       for key, value in logs.items():
         history.setdefault(key, []).append(value)
       if writers:

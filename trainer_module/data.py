@@ -56,7 +56,8 @@ def parse_examples(serialized: tf.Tensor):
 
 
 def list_files(file_pattern: Union[str, List[str]]) -> List[str]:
-  """The TFRecord files a pattern (or list of patterns) names, sorted: the order they are read in."""
+  """The TFRecord files a pattern (or list of patterns) names, sorted: the order they are read
+  in."""
   files = (
     tf.io.gfile.glob(file_pattern)
     if isinstance(file_pattern, str)

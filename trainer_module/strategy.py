@@ -1,6 +1,7 @@
 """Distribution strategy by config, as the seed's mnist.py (GPUs) and mnist_tpu.py (TPU) did."""
 
 import dataclasses
+import functools
 import json
 import os
 import socket
@@ -115,6 +116,10 @@ def _tcp_problem(host: str, port: int, seconds: float) -> Optional[str]:
     return f'cannot be reached: {e.strerror or e}'
 
 
+def _grew(items: list, seen: int) -> bool:
+  return len(items) > seen
+
+
 def wait_for_grpc(worker: str, seconds: float) -> Optional[str]:
   """Waits at most `seconds` for `worker` (HOST:PORT) to complete a gRPC (HTTP/2) handshake.
 
@@ -142,7 +147,7 @@ def wait_for_grpc(worker: str, seconds: float) -> Optional[str]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
           return 'timeout'
-        changed.wait_for(lambda: len(states) > seen, timeout=remaining)
+        changed.wait_for(functools.partial(_grew, states, seen), timeout=remaining)
         new, seen = states[seen:], len(states)
       if grpc.ChannelConnectivity.READY in new:
         return None
@@ -163,7 +168,7 @@ def _seconds(value: float) -> str:
 
 def _connect_tpu(plan: StrategyPlan) -> tf.distribute.Strategy:
   """Resolves, checks, connects and initialises the TPU, each step with a deadline."""
-  name, timeout = plan.tpu, plan.tpu_timeout_s
+  name, timeout = plan.tpu or '', plan.tpu_timeout_s
   is_address = name.startswith('grpc://')
 
   def resolve():

@@ -152,7 +152,7 @@ def train(
         callbacks=callbacks,
       ).history
   finally:
-    if not chief:
+    if not chief and log_dir:
       shutil.rmtree(log_dir, ignore_errors=True)
   return model, {k: [float(v) for v in values] for k, values in history.items()}, strategy
 

@@ -8,7 +8,7 @@ No TensorFlow here: the IDX validation and the command line import it.
 """
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 from trainer_module.config import CLOTHES_TRAINING, DIGIT_TRAINING, TrainingDefaults
 
@@ -83,10 +83,18 @@ MNIST = Dataset(
   files=_files(
     (60000, 10000),
     {
-      'train-images-idx3-ubyte.gz': 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
-      'train-labels-idx1-ubyte.gz': '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
-      't10k-images-idx3-ubyte.gz': '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
-      't10k-labels-idx1-ubyte.gz': 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
+      'train-images-idx3-ubyte.gz': (
+        'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db'
+      ),
+      'train-labels-idx1-ubyte.gz': (
+        '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5'
+      ),
+      't10k-images-idx3-ubyte.gz': (
+        '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7'
+      ),
+      't10k-labels-idx1-ubyte.gz': (
+        'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2'
+      ),
     },
   ),
   class_names=DIGITS,
@@ -110,10 +118,18 @@ FASHION_MNIST = Dataset(
   files=_files(
     (60000, 10000),
     {
-      'train-images-idx3-ubyte.gz': 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
-      'train-labels-idx1-ubyte.gz': 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
-      't10k-images-idx3-ubyte.gz': '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
-      't10k-labels-idx1-ubyte.gz': '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+      'train-images-idx3-ubyte.gz': (
+        'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888'
+      ),
+      'train-labels-idx1-ubyte.gz': (
+        'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9'
+      ),
+      't10k-images-idx3-ubyte.gz': (
+        '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b'
+      ),
+      't10k-labels-idx1-ubyte.gz': (
+        '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34'
+      ),
     },
   ),
   class_names=(
@@ -128,7 +144,8 @@ FASHION_MNIST = Dataset(
     'Bag',
     'Ankle boot',
   ),
-  # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is MNIST's).
+  # The seed CNN reaches about 0.87 on Fashion-MNIST after one epoch, 0.93 after 18 (0.99 is
+  # MNIST's).
   default_accuracy_threshold=0.85,
   training_defaults=CLOTHES_TRAINING,  # mirrored, not moved (trainer_module/config.py)
   # Keras' copy (tf.keras.datasets.fashion_mnist), then the project's own S3 website.
@@ -155,7 +172,7 @@ DATASETS: Dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST, IDX)}
 DEFAULT = MNIST.name
 
 
-def get(name: Optional[str]) -> Dataset:
+def get(name: Union[str, 'Dataset', None]) -> Dataset:
   """The data set called `name` (None: MNIST); ValueError naming the choices otherwise."""
   if name is None:
     return MNIST

@@ -1,7 +1,11 @@
 """Where the MNIST files come from: --data-dir, else $MNIST_DATA_DIR, else the download cache,
-filled from the public mirrors. Other data sets (components/lib/datasets.py) the same way, with their
-own variable, system folder (Debian's dataset-fashion-mnist) and mirrors; `idx` needs --data-dir (tried in order, transient errors retried, a file kept only once
-its decompressed digest is the canonical one, every wait bounded)."""
+filled from the public mirrors (tried in order, transient errors retried, a file kept only once
+its decompressed digest is the canonical one, every wait bounded). Other data sets
+(components/lib/datasets.py) the same way, with their own variable, system folder (Debian's
+dataset-fashion-mnist) and mirrors; `idx` needs --data-dir.
+
+Hand-written on urllib: a download must be bounded in total (a mirror that trickles a byte at a
+time is given up), and no library in the pinned set bounds a whole transfer."""
 
 import gzip
 import http.client
@@ -12,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from components.lib import datasets, idx
 from components.lib.datasets import IdxFile
@@ -135,7 +139,7 @@ def _fetch(url: str, timeout: float, deadline_s: float) -> bytes:
       with opener.open(url, timeout=timeout) as response:
         header = response.headers.get('Content-Length', '')
         length = int(header) if header.isdigit() else None
-        if (length or 0) > MAX_FILE_BYTES:
+        if length is not None and length > MAX_FILE_BYTES:
           raise _GaveUp(f'file too large ({_size(length)})')
         while True:
           chunk = response.read1(_CHUNK)
@@ -215,7 +219,7 @@ def _from_mirror(
       digest = sha256_hex(decompress(spec.name, raw))
       if digest == spec.sha256:
         return raw, attempt, None
-      return None, attempt, f'digest {digest[:12]}… does not match {spec.sha256[:12]}…'
+      return None, attempt, f'digest {digest[:12]}… does not match {(spec.sha256 or "")[:12]}…'
     except _GaveUp as e:  # too slow or too large: it will be so again
       if isinstance(e, _TooSlow) and reason is not None and end - started < file_timeout:
         return None, attempt, reason  # cut short by the overall limit: the earlier reason says more
@@ -294,15 +298,15 @@ def download(
   return cache_dir
 
 
-def default_cache_dir(env: Optional[dict] = None) -> str:
-  env = os.environ if env is None else env
-  base = env.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+def default_cache_dir(env: Optional[Mapping[str, str]] = None) -> str:
+  environ = os.environ if env is None else env
+  base = environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
   return os.path.join(base, 'mnist-tfx')
 
 
 def resolve_data_dir(
   data_dir: Optional[str],
-  env: Optional[dict] = None,
+  env: Optional[Mapping[str, str]] = None,
   cache_dir: Optional[str] = None,
   mirrors: Optional[Iterable[str]] = None,
   log: Log = lambda msg: None,
@@ -316,12 +320,12 @@ def resolve_data_dir(
   The data set's mirrors variable ($MNIST_MIRRORS, $FASHION_MNIST_MIRRORS: comma-separated base
   URLs) replaces its public mirrors, e.g. for an internal mirror.
   """
-  env = os.environ if env is None else env
+  environ = os.environ if env is None else env
   dataset = datasets.get(dataset)
   if mirrors is None:
-    override = env.get(dataset.mirrors_env_var, '') if dataset.mirrors_env_var else ''
+    override = environ.get(dataset.mirrors_env_var, '') if dataset.mirrors_env_var else ''
     mirrors = [m for m in override.split(',') if m.strip()] or dataset.mirrors
-  chosen = data_dir or (env.get(dataset.env_var) if dataset.env_var else None)
+  chosen = data_dir or (environ.get(dataset.env_var) if dataset.env_var else None)
   if chosen:
     if not is_remote(chosen):
       chosen = os.path.abspath(chosen)

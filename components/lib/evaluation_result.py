@@ -48,6 +48,8 @@ def _tfma_protos() -> Dict[str, types.ModuleType]:
     from tensorflow_model_analysis.proto import metrics_for_slice_pb2, validation_result_pb2
   else:
     spec = importlib.util.find_spec('tensorflow_model_analysis')
+    if spec is None or not spec.submodule_search_locations:
+      raise ImportError('tensorflow-model-analysis is not installed')
     root = spec.submodule_search_locations[0]
     for name, path in (
       ('tensorflow_model_analysis', root),

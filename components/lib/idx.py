@@ -288,7 +288,7 @@ def read_chunks(
       raise MnistDataError(
         f'{label_spec.name}: {labels.count} labels but {image_spec.name} has {images.count} images'
       )
-    total = images.count if whole else min(limit, images.count)
+    total = images.count if limit is None else min(limit, images.count)
     while images.done < total:
       start = images.done
       n = min(chunk, total - start)

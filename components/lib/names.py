@@ -44,7 +44,7 @@ ALREADY_SERVING = 'already_serving_version'  # PushedModel: nothing new written,
 PUSHED, PUSHED_VERSION, PUSHED_DESTINATION = 'pushed', 'pushed_version', 'pushed_destination'
 CURRENT_MODEL = 'current_model'
 
-# --- Log records the local run's console turns into its progress lines (pipeline/local/progress.py).
+# --- Log records the local run's console turns into progress lines (pipeline/local/progress.py).
 EXAMPLE_COUNTS_LOG = 'MnistExampleGen wrote %s'  # 'train 60000, eval 10000'
 SERVING_VERDICT_LOG = 'ServingCheck verdict: %s'  # 'servable, p99 1.5 ms for one image'
 

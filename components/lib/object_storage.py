@@ -82,11 +82,11 @@ def enable_s3() -> None:
   _enabled = True
 
 
-def uses_s3(*texts: str) -> bool:
+def uses_s3(*texts: Optional[str]) -> bool:
   return any('s3://' in text for text in texts if text)
 
 
-def enable_for(*uris: str) -> None:
+def enable_for(*uris: Optional[str]) -> None:
   """enable_s3() when any of these names an s3:// location (cheap otherwise)."""
   if uses_s3(*uris):
     enable_s3()
@@ -218,7 +218,8 @@ def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]
     message = ' '.join(str(error.get('Message', '')).split())[:200]
     if code not in _BAD_CREDENTIALS and hint.startswith('check'):
       hint = f'check what AWS_ACCESS_KEY_ID may read in s3://{bucket}'
-    by = endpoint or f'https://{endpoint_of(uri, names)[0]}'
+    host = endpoint_of(uri, names)
+    by = endpoint or f'https://{host[0] if host else "s3"}'
     return f'access denied by {by}: {code} ({message}); {hint}'  # no 'KeyId: …': console.redact
   except botocore.exceptions.BotoCoreError:
     return None  # no answer: unreachable() names it

@@ -4,7 +4,7 @@ starts; TFX's, Beam's and TensorFlow's own logs only with --verbose (secrets mas
 import logging
 import sys
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Set
 
 from absl import logging as absl_logging
 
@@ -26,8 +26,8 @@ class ComponentProgress(logging.Handler):
     self.current: Optional[str] = None
     self.started: Dict[str, float] = {}
     self.seconds: Dict[str, float] = {}
-    self.cached = set()
-    self.announced = set()
+    self.cached: Set[str] = set()
+    self.announced: Set[str] = set()
     self.notes: Dict[str, str] = {}
 
   # What a person sees when a component starts for real (not when it is served from cache).
@@ -43,9 +43,10 @@ class ComponentProgress(logging.Handler):
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
+    first = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ''
     if msg == 'Component %s is running.':
-      self.current = record.args[0]
-      self.started[self.current] = time.monotonic()
+      self.current = first
+      self.started[first] = time.monotonic()
     elif (
       msg.startswith('Going to run a new execution')
       and self.current
@@ -57,13 +58,13 @@ class ComponentProgress(logging.Handler):
       if self._on_start:
         self._on_start(self.current)
     elif msg == TRAINING_PLAN_LOG:
-      self._print(f'Trainer: {record.args[0]}')
+      self._print(f'Trainer: {first}')
     elif msg == 'A cached execution %d is used.' and self.current:
       self.cached.add(self.current)
     elif msg in self.NOTES and self.current:
-      self.notes[self.current] = f' ({record.args[0]})'
+      self.notes[self.current] = f' ({first})'
     elif msg == 'Component %s is finished.':
-      node = record.args[0]
+      node = first
       self.seconds[node] = time.monotonic() - self.started.get(node, time.monotonic())
       note = ' (cached)' if node in self.cached else self.notes.get(node, '')
       self._print(f'{node:<28} {self.seconds[node]:7.1f} s{note}')

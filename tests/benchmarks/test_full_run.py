@@ -8,6 +8,7 @@ from tests.conftest import REPO
 _spec = importlib.util.spec_from_file_location(
   'full_run', os.path.join(REPO, 'benchmarks', 'full_run.py')
 )
+assert _spec is not None and _spec.loader is not None
 full_run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(full_run)
 

@@ -14,6 +14,7 @@ from tests.conftest import REPO
 _spec = importlib.util.spec_from_file_location(
   'ratios', os.path.join(REPO, 'benchmarks', 'ratios.py')
 )
+assert _spec is not None and _spec.loader is not None
 ratios = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ratios)
 

@@ -15,6 +15,7 @@ from tests.conftest import REPO
 _spec = importlib.util.spec_from_file_location(
   'scale', os.path.join(REPO, 'benchmarks', 'scale.py')
 )
+assert _spec is not None and _spec.loader is not None
 scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(scale)
 

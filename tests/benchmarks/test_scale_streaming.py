@@ -32,9 +32,9 @@ def test_chunks_are_the_split_in_order_with_the_same_digests(tmp_path):
   images, labels = tiny_set(tmp_path)
   digests = {}
   got = list(idx.read_chunks(str(tmp_path), 'train', 64, dataset=datasets.IDX, digests=digests))
-  assert [len(l) for _, l in got] == [64, 64, 64, 58]
+  assert [len(lab) for _, lab in got] == [64, 64, 64, 58]
   np.testing.assert_array_equal(np.concatenate([i for i, _ in got]), images)
-  np.testing.assert_array_equal(np.concatenate([l for _, l in got]), labels)
+  np.testing.assert_array_equal(np.concatenate([lab for _, lab in got]), labels)
   whole = idx.load_split(str(tmp_path), 'train', dataset=datasets.IDX)
   assert digests == whole.sha256
   check = idx.check_split(str(tmp_path), 'train', datasets.IDX, chunk=100)
@@ -44,7 +44,7 @@ def test_chunks_are_the_split_in_order_with_the_same_digests(tmp_path):
 def test_a_limit_reads_only_the_first_examples(tmp_path):
   images, _ = tiny_set(tmp_path)
   got = list(idx.read_chunks(str(tmp_path), 'train', 64, limit=70, dataset=datasets.IDX))
-  assert [len(l) for _, l in got] == [64, 6]
+  assert [len(lab) for _, lab in got] == [64, 6]
   np.testing.assert_array_equal(np.concatenate([i for i, _ in got]), images[:70])
 
 

@@ -9,6 +9,7 @@ from tests.conftest import REPO
 _spec = importlib.util.spec_from_file_location(
   'walkthrough', os.path.join(REPO, 'benchmarks', 'walkthrough.py')
 )
+assert _spec is not None and _spec.loader is not None
 walkthrough = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(walkthrough)
 
@@ -34,7 +35,10 @@ def test_the_summary_commands_are_taken_as_printed():
       'Test accuracy:   0.9670',
       'Inspect:         /p/.venv/bin/mnist-tfx inspect --output-dir /p/demo_output lineage 17',
       'TensorBoard:     /p/.venv/bin/tensorboard --logdir /p/x   # then open http://localhost:6006',
-      'Try it:          /p/.venv/bin/mnist-tfx predict --model /p/demo_output/serving/17 /p/e.npy  # true: 7, 2',
+      (
+        'Try it:          /p/.venv/bin/mnist-tfx predict --model /p/demo_output/serving/17 /p/e.npy'
+        '  # true: 7, 2'
+      ),
       'Compare:         /p/.venv/bin/mnist-tfx inspect --output-dir /p/demo_output compare',
     ]
   )

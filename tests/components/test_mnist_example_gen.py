@@ -66,8 +66,12 @@ def test_canonical_splits_with_digests_on_the_artifact(tmp_path, mnist_dir):
   # The canonical split: train = the first N of the training set, eval = of the test set.
   train = idx.load_split(mnist_dir, 'train')
   test = idx.load_split(mnist_dir, 't10k')
-  expected = {img.tobytes(): int(lab) for img, lab in zip(train.images[:300], train.labels[:300])}
-  assert {img.tobytes(): int(lab) for img, lab in zip(train_images, train_labels)} == expected
+  expected = {
+    img.tobytes(): int(lab) for img, lab in zip(train.images[:300], train.labels[:300], strict=True)
+  }
+  assert {
+    img.tobytes(): int(lab) for img, lab in zip(train_images, train_labels, strict=True)
+  } == expected
   assert sorted(eval_labels) == sorted(int(x) for x in test.labels[:200])
 
 

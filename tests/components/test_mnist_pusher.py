@@ -1,4 +1,5 @@
-"""MnistPusher: whole versions only, never the same model twice, older and foreign folders tolerated."""
+"""MnistPusher: whole versions only, never the same model twice, older and foreign folders
+tolerated."""
 
 import json
 import os

@@ -98,7 +98,8 @@ def _inject(at: int, kind: str):
 
 
 def _push_in_child(model_uri, serving, pushed_uri, at=None, kind='kill'):
-  """Runs one push in a forked child (optionally with a fault); returns (exit status, operations)."""
+  """Runs one push in a forked child (optionally with a fault); returns (exit status,
+  operations)."""
   read, write = os.pipe()
   pid = os.fork()
   if pid == 0:  # the child: no pytest machinery from here on

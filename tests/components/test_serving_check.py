@@ -90,7 +90,7 @@ def eval_split(tmp_path_factory, mnist_dir):
   split = tmp_path_factory.mktemp('examples') / 'Split-eval'
   split.mkdir()
   with tf.io.TFRecordWriter(str(split / 'data.gz'), options='GZIP') as writer:
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=True):
       writer.write(
         tf.train.Example(
           features=tf.train.Features(

@@ -1,6 +1,7 @@
 """A run killed mid-write leaves a hot rollback journal (metadata.sqlite-journal) beside the store;
-a read-only reader cannot roll it back and ML Metadata then fails with its raw SQL. The inspector
-rolls it back, or, while a run holds the output dir, says so in one line."""
+a read-only reader cannot roll it back and ML Metadata then fails with its raw SQL. The inspector,
+which writes nothing, reads a rolled-back copy; while a run holds the output dir, it says so in one
+line."""
 
 import os
 import signal
@@ -19,7 +20,9 @@ import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute('PRAGMA cache_size=1')
 db.execute('BEGIN')
-for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchall():
+for (table,) in db.execute(
+  "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+).fetchall():
   db.execute(f'DELETE FROM "{table}"')
 print('mid-write', flush=True)
 time.sleep(120)
@@ -60,15 +63,21 @@ def _inspect(capsys, output_dir):
   return code, out, err
 
 
-def test_the_inspector_rolls_a_killed_write_back(recorded, capsys):
+def _contents(*paths):
+  return [open(path, 'rb').read() for path in paths]
+
+
+def test_the_inspector_reads_a_killed_write_as_it_was_before_and_writes_nothing(recorded, capsys):
   output_dir, _ = recorded
   sqlite_path = LocalPaths.under(output_dir).metadata_path
   journal = _kill_mid_write(sqlite_path)
   _read_only_mlmd_fails(sqlite_path)
+  before = _contents(sqlite_path, journal)
   code, out, err = _inspect(capsys, output_dir)
   assert code == 0, err
   assert len(out.splitlines()) == 3 and err == ''  # header + the two runs, intact
-  assert not os.path.exists(journal) or os.path.getsize(journal) == 0
+  assert _contents(sqlite_path, journal) == before  # neither the store nor its journal touched
+  _read_only_mlmd_fails(sqlite_path)  # the next run's read-write open rolls it back
 
 
 def test_while_a_run_holds_the_output_dir_it_is_one_line(recorded, capsys):

@@ -7,6 +7,7 @@ hop limit, Kubeflow's spelling of types, contexts and node names)."""
 import collections
 import json
 import os
+from typing import Any, Dict, Tuple
 
 import pytest
 from ml_metadata import metadata_store
@@ -102,7 +103,8 @@ class _Recorder:
     config.sqlite.filename_uri = str(path)
     self.store = metadata_store.MetadataStore(config)
     self.kfp = kfp
-    self.types, self.nodes = {}, {}
+    self.types: Dict[Tuple[str, str], int] = {}
+    self.nodes: Dict[str, Any] = {}  # node name: its mlmd.Context
     pipeline = 'system.Pipeline' if kfp else 'pipeline'
     self.pipeline = self._context(pipeline, 'mnist-tfx')
 

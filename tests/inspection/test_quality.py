@@ -12,7 +12,7 @@ from inspection import quality
 
 def _one_hot(predicted, confidence):
   probabilities = np.full((len(predicted), 10), 0.0)
-  for row, (p, c) in enumerate(zip(predicted, confidence)):
+  for row, (p, c) in enumerate(zip(predicted, confidence, strict=True)):
     probabilities[row] = (1 - c) / 9
     probabilities[row, p] = c
   return probabilities

@@ -187,7 +187,10 @@ def test_charts_have_axes_ticks_and_a_legend_off_the_plot():
 
 
 def test_a_run_refused_against_a_baseline_says_why():
-  failure = 'sparse_categorical_accuracy changed by -0.0010 against the last blessed model (must not get worse)'
+  failure = (
+    'sparse_categorical_accuracy changed by -0.0010 against the last blessed model '
+    '(must not get worse)'
+  )
   _, text, _ = _page(_report(blessed=False, baseline=0.9922, failures=[failure]))
   assert 'not blessed; nothing pushed' in text
   assert 'baseline 0.9922, change -0.0010 (must be ≥ -1e-10)' in text

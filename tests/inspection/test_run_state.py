@@ -1,5 +1,6 @@
 """A run's own summary and its state (running / complete / failed / interrupted), on the recorded
-two runs: seconds, no pipeline run. A real run killed mid-Trainer: tests/pipeline/local/test_runs.py."""
+two runs: seconds, no pipeline run. A real run killed mid-Trainer:
+tests/pipeline/local/test_runs.py."""
 
 import os
 import re
@@ -81,6 +82,7 @@ def _as_if_running(sqlite_path: str, context_name: str, runner) -> None:
   config = store_lib.sqlite_config(sqlite_path, read_only=False)
   store = metadata_store.MetadataStore(config)
   context = runs.run_context(store, context_name)
+  assert context is not None, context_name
   for key, value in {**runner, runs.RUN_STATE: runs.RUNNING}.items():
     kind = (
       'int_value'

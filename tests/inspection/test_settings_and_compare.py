@@ -137,9 +137,9 @@ def test_provenance_is_recorded_on_the_run_and_read_back(recorded):
 
 
 def test_the_commit_is_marked_dirty_when_tracked_files_changed(tmp_path):
-  git = lambda *args: subprocess.run(
-    ['git', '-C', str(tmp_path), *args], check=True, capture_output=True
-  )
+  def git(*args):
+    return subprocess.run(['git', '-C', str(tmp_path), *args], check=True, capture_output=True)
+
   git('init', '-q')
   (tmp_path / 'f').write_text('a')
   git('add', 'f')
@@ -164,7 +164,10 @@ def test_compare_the_last_two_runs(recorded, capsys):
   code, out, _ = _compare(capsys, output_dir)
   assert code == 0
   lines = out.splitlines()
-  row = lambda name: next(line for line in lines if line[3:].startswith(name + ' '))
+
+  def row(name):
+    return next(line for line in lines if line[3:].startswith(name + ' '))
+
   assert row('run').split()[1:] == [older, newer]  # A is the older
   assert row('test accuracy').split()[2:] == ['0.8950', '0.8950', '(+0.0000)']
   assert row('accuracy_threshold').startswith('*') and row('accuracy_threshold').split()[2:] == [

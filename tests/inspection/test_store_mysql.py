@@ -169,7 +169,9 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
 
   # The summary's Inspect line reads the MySQL store it names, pasted as printed, from elsewhere.
   [inspect] = [
-    l.split(':', 1)[1].strip() for l in proc.stdout.splitlines() if l.startswith('Inspect:')
+    line.split(':', 1)[1].strip()
+    for line in proc.stdout.splitlines()
+    if line.startswith('Inspect:')
   ]
   assert '--mysql-host 127.0.0.1' in inspect and inspect.endswith(f'lineage {version}')
   pasted = subprocess.run(

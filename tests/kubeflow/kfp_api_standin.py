@@ -12,11 +12,15 @@ tag_name and commit_sha are the image's TAG_NAME / COMMIT_SHA (backend/Dockerfil
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 
 def healthz_body(
-  tag: str, multi_user: bool, api: str, pipeline_store: str = 'database', tag_name: str = None
+  tag: str,
+  multi_user: bool,
+  api: str,
+  pipeline_store: str = 'database',
+  tag_name: Optional[str] = None,
 ) -> bytes:
   """The answer of release `tag`'s handler; tag_name as its image says (default: the tag)."""
   minor = int(tag.split('.')[1])
@@ -33,11 +37,17 @@ def healthz_body(
   return (text + '}').encode()
 
 
-def serve(tag: str, multi_user: bool, tag_name: str = None) -> Tuple[ThreadingHTTPServer, str]:
+class StandInServer(ThreadingHTTPServer):
+  """The HTTP server, with the paths it was asked for (`requests`, in order)."""
+
+  requests: List[str]
+
+
+def serve(tag: str, multi_user: bool, tag_name: Optional[str] = None) -> Tuple[StandInServer, str]:
   """Starts the stand-in for release `tag`; returns (server, base URL). shutdown() when done."""
 
   class Handler(BaseHTTPRequestHandler):
-    requests = []
+    requests: List[str] = []
 
     def do_GET(self):
       Handler.requests.append(self.path)
@@ -60,7 +70,7 @@ def serve(tag: str, multi_user: bool, tag_name: str = None) -> Tuple[ThreadingHT
     def log_message(self, *args):
       pass
 
-  server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+  server = StandInServer(('127.0.0.1', 0), Handler)
   server.requests = Handler.requests
   threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
   return server, f'http://127.0.0.1:{server.server_address[1]}'

@@ -74,7 +74,7 @@ import re
 import subprocess
 import sys
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import yaml
 from google.protobuf import json_format
@@ -103,7 +103,8 @@ class Profile:
 
   tag: str
   # driver/driver.go provisionOutputs: GenerateOutputURI(root, [task, outputURISalt, key]), a
-  # fresh uuid as salt: 2.4.1+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root, [task, key]).
+  # fresh uuid as salt: 2.4.1+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root,
+  # [task, key]).
   salted_uris: bool
   # driver/driver.go provisionOutputs: with publishOutput == "true" an `executor-logs` output of
   # schemaTitle system.Artifact, no metadata: 2.5.0+. The flag: cmd/driver/main.go publish_logs,
@@ -199,7 +200,7 @@ def provision_outputs(
     definitions[LOGS_KEY] = {'artifactType': {'schemaTitle': 'system.Artifact'}}
   salt = str(uuid.uuid4()) if profile.salted_uris else ''
   task_root = '/'.join(part for part in (run_root.rstrip('/'), task_name, salt) if part)
-  outputs = {'artifacts': {}}
+  outputs: Dict[str, Any] = {'artifacts': {}}
   for key, definition in definitions.items():
     artifact = {'uri': f'{task_root}/{key}', 'type': definition['artifactType']}
     if profile.task_root_layout:
@@ -541,7 +542,8 @@ class KfpStandIn:
 
   @staticmethod
   def _order(tasks: Dict[str, Any]) -> List[str]:
-    done, order = set(), []
+    done: Set[str] = set()
+    order: List[str] = []
     while len(order) < len(tasks):
       ready = sorted(
         name
@@ -576,7 +578,7 @@ class KfpStandIn:
         raise RunFailed(f'input parameter {name} is required')
     return values
 
-  def _inputs(self, spec, task, values, result) -> (Dict[str, Any], Dict[str, List[dict]]):
+  def _inputs(self, spec, task, values, result) -> Tuple[Dict[str, Any], Dict[str, List[dict]]]:
     component = spec['components'][task['componentRef']['name']]
     declared = component.get('inputDefinitions', {}).get('parameters', {})
     params = {}
@@ -762,6 +764,12 @@ class KfpStandIn:
     """launcher_v2.go collectOutputParameters: the executor output's values win; else each
     parameter's outputFile, read as its declared type (converter.go TextToPbValue)."""
     values = dict(self._executor_output(outputs).get('parameterValues', {}))
+    parsers: Dict[str, Callable[[str], Any]] = {
+      'STRING': str,
+      'NUMBER_INTEGER': lambda t: float(int(t.strip())),
+      'NUMBER_DOUBLE': lambda t: float(t.strip()),
+      'BOOLEAN': lambda t: {'true': True, 'false': False}[t.strip().lower()],
+    }
     for name, parameter in outputs.get('parameters', {}).items():
       if name in values:
         continue
@@ -769,12 +777,7 @@ class KfpStandIn:
       try:
         with open(parameter['outputFile']) as f:
           text = f.read()
-        values[name] = {
-          'STRING': str,
-          'NUMBER_INTEGER': lambda t: float(int(t.strip())),
-          'NUMBER_DOUBLE': lambda t: float(t.strip()),
-          'BOOLEAN': lambda t: {'true': True, 'false': False}[t.strip().lower()],
-        }.get(kind, json.loads)(text)
+        values[name] = parsers.get(kind, json.loads)(text)
       except (OSError, ValueError, KeyError) as e:
         raise RunFailed(
           f'failed to read output parameter name="{name}" type="{kind}" '
@@ -878,7 +881,7 @@ class KfpStandIn:
     ids = {k: [int(a['name'].rsplit('/', 1)[-1]) for a in v] for k, v in input_artifacts.items()}
     return {k: self.store.get_artifacts_by_id(v) if v else [] for k, v in ids.items()}
 
-  def _launch(self, container, component, executor_input, pod_dir) -> (int, str, str):
+  def _launch(self, container, component, executor_input, pod_dir) -> Tuple[int, str, str]:
     """launcher_v2.go executeV2: defaults added, placeholders replaced, the command run."""
     executor_input = json.loads(json.dumps(executor_input))
     declared = component.get('inputDefinitions', {}).get('parameters', {})
@@ -1011,7 +1014,7 @@ class KfpStandIn:
       if match:
         key, kind, value = match.group(1), match.group(2), match.group(4)
 
-        def matches(artifact):
+        def matches(artifact, key=key, kind=kind, value=value):
           if key not in artifact.custom_properties:
             return False
           actual = _from_mlmd_value(artifact.custom_properties[key])

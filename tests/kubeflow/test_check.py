@@ -60,15 +60,17 @@ def _plan(tag, multi_user, namespace=None, tag_name=None, **kw):
 def _launcher_patch(lines):
   """(the kubectl patch line, the patch file's content parsed, its providers parsed)."""
   text = '\n'.join(lines)
-  [kubectl] = [l.strip() for l in lines if l.strip().startswith('kubectl ')]
+  [kubectl] = [line.strip() for line in lines if line.strip().startswith('kubectl ')]
   block = text[text.index('  data:') : text.index("Pods' environment")]
-  patch = yaml.safe_load('\n'.join(l for l in block.splitlines() if not l.startswith('  (')))
+  patch = yaml.safe_load(
+    '\n'.join(line for line in block.splitlines() if not line.startswith('  ('))
+  )
   return kubectl, patch, yaml.safe_load(patch['data']['providers'])
 
 
 def _root(lines):
-  [line] = [l for l in lines if l.startswith('Pipeline root: ')]
-  return line.split()[2]
+  [root_line] = [line for line in lines if line.startswith('Pipeline root: ')]
+  return root_line.split()[2]
 
 
 def test_plan_for_2_0_has_no_providers_and_no_in_cluster_root():
@@ -244,12 +246,12 @@ def test_the_plan_compile_flags_pass_compile_checks(tag, namespace):
 
   version = releases.parse_version(tag)
   [line] = [
-    l
-    for l in check.plan(version, namespace is not None, namespace)
-    if l.startswith('Compile flags')
+    planned
+    for planned in check.plan(version, namespace is not None, namespace)
+    if planned.startswith('Compile flags')
   ]
   flags = line.split(': ', 1)[1].split()
-  values = dict(zip(flags[::2], flags[1::2]))
+  values = dict(zip(flags[::2], flags[1::2], strict=True))
   assert values['--kfp-version'] == releases.name(version)
   assert values.get('--multi-user') == namespace
   root = arguments.check_location('--pipeline-root', values['--pipeline-root'], volume_ok=False)

@@ -353,8 +353,8 @@ def test_compile_usage_errors(tmp_path):
         '--pipeline-root',
         's3://mlpipeline/mnist-root',
       ],
-      '--pipeline-root s3://mlpipeline/mnist-root: on Kubeflow Pipelines 2.15 multi-user, profile team-a '
-      'may only use s3://mlpipeline/private-artifacts/team-a/',
+      '--pipeline-root s3://mlpipeline/mnist-root: on Kubeflow Pipelines 2.15 multi-user, '
+      'profile team-a may only use s3://mlpipeline/private-artifacts/team-a/',
     ),
     (
       [
@@ -396,7 +396,7 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
   output = tmp_path / 'p.yaml'
   args = {'--image': IMAGE, '--pipeline-root': 'gs://bucket/root'}
   extra = []
-  for flag, value in zip(flags[::2], flags[1::2]):
+  for flag, value in zip(flags[::2], flags[1::2], strict=True):
     if flag in args:
       args[flag] = value
     else:

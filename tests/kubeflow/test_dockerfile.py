@@ -47,7 +47,7 @@ class Stage(NamedTuple):
     for rest in self.all('RUN'):
       lexer = shlex.shlex(rest, posix=True, punctuation_chars=True)
       lexer.whitespace_split = True
-      command = []
+      command: List[str] = []
       for word in list(lexer) + [';']:
         if word in ('&&', '||', ';'):
           if command:
@@ -124,7 +124,9 @@ def builder_and_final() -> Tuple[Stage, Stage]:
 
 def install_sh_pip() -> str:
   with open(os.path.join(REPO, 'scripts', 'install.sh')) as f:
-    return re.search(r'pip==[0-9][^"\s]*', f.read()).group(0)
+    pin = re.search(r'pip==[0-9][^"\s]*', f.read())
+  assert pin, 'scripts/install.sh pins no pip=='
+  return pin.group(0)
 
 
 def test_builder_compiles_wheels_into_a_folder_the_final_stage_copies():
@@ -272,6 +274,7 @@ def _project_imports(modules: List[str]) -> Dict[str, str]:
           base = '.'.join(parts[: len(parts) - node.level + 1])
           source = f'{base}.{node.module}' if node.module else base
         else:
+          assert node.module is not None  # an absolute `from X import` always names X
           source = node.module
         queue.append((source, name))
         for alias in node.names:  # `from package import module`
@@ -314,7 +317,8 @@ def _image_and_compiled_commands(spec, tmp_path) -> _Image:
 
 def test_image_carries_everything_the_compiled_commands_import(compiled, tmp_path):
   """Statically: every project module the compiled commands import, also lazily inside
-  functions, is in the image: the results step needs the read side's report renderer. test_compiled_commands_import_with_only_the_image_on_sys_path imports them for real."""
+  functions, is in the image: the results step needs the read side's report renderer.
+  test_compiled_commands_import_with_only_the_image_on_sys_path imports them for real."""
   _, spec = compiled
   image = _image_and_compiled_commands(spec, tmp_path)
   assert {'inspection.report_html', 'inspection.model_quality'} <= set(image.needed), sorted(

@@ -77,7 +77,7 @@ def test_repair_argv_keeps_every_other_argument(joined):
   ]
   repaired = entrypoint.repair_argv(argv)
   assert len(repaired) == len(argv)
-  changed = [i for i, (a, b) in enumerate(zip(argv, repaired)) if a != b]
+  changed = [i for i, (a, b) in enumerate(zip(argv, repaired, strict=True)) if a != b]
   assert len(changed) == 1
   value = repaired[changed[0]]
   value = value[len(flag) + 1 :] if joined else value

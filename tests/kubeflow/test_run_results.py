@@ -118,7 +118,9 @@ def test_settings_come_from_the_setting_parameters():
       'setting__Trainer__epochs': 3,
       'setting__Evaluator__accuracy_threshold': 0.5,
       'setting__Trainer__custom_config': '{"batch_size": 64, "learning_rate": 0.001}',
-      'setting__MnistExampleGen__custom_config': '{"custom_config": {"value": {"dataset": "fashion-mnist", "train_examples": 2000}}}',
+      'setting__MnistExampleGen__custom_config': (
+        '{"custom_config": {"value": {"dataset": "fashion-mnist", "train_examples": 2000}}}'
+      ),
       'unrelated': 'x',
     }
   )

@@ -213,7 +213,8 @@ def test_the_data_set_decides_the_served_polarity_rule():
 
 @pytest.mark.parametrize('name', list(datasets.DATASETS))
 def test_each_data_set_brings_its_own_defaults(name):
-  """A flag not given takes the data set's default (components/lib/datasets.py); a flag given wins."""
+  """A flag not given takes the data set's default (components/lib/datasets.py); a flag given
+  wins."""
   dataset = datasets.get(name)
   config = _config('--dataset', name)
   defaults = dataset.training_defaults

@@ -41,7 +41,8 @@ def _stages(stdout):
 
 def assert_trained_with_defaults(output_dir, dataset):
   """The run's recorded settings (ML Metadata, as `runs` reads them) hold each of the data set's
-  training defaults (components/lib/datasets.py) and its bound: what the Trainer really trained with."""
+  training defaults (components/lib/datasets.py) and its bound: what the Trainer really trained
+  with."""
   recorded = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite')).settings
   expected = dataclasses.asdict(dataset.training_defaults)
   assert {k: recorded.get(k) for k in expected} == expected, recorded

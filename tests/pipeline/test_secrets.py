@@ -94,7 +94,10 @@ def test_the_shapes_kept_readable():
     "error: Trainer failed: KeyError: 'image' (rerun with --verbose for details)",
     'error: --output-dir /etc/passwd: it is a file, not a directory',
     'Inspect:         .venv/bin/python -m inspection --output-dir /tmp/secret_keys/D runs',
-    'Try it:          saved_model_cli run --dir x --tag_set serve --signature_def classify --inputs image=x.npy',
+    (
+      'Try it:          saved_model_cli run --dir x --tag_set serve --signature_def classify '
+      '--inputs image=x.npy'
+    ),
     'ML Metadata:     MySQL mlmd@127.0.0.1:3306/mlmd (run 2026-11-27T01:28:27.880257)',
     'error: could not download from http://127.0.0.1:9/',
     'author: someone',

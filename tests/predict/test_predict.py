@@ -319,9 +319,9 @@ def test_missing_model_is_one_line_exit_1(tmp_path, capsys):
   assert out == '' and err == f'error: {tmp_path / "nope"}: no such model directory\n'
   assert cli.main(['--output-dir', str(tmp_path), SEED_5]) == 1
   err = capsys.readouterr().err
-  assert (
-    err
-    == f'error: {tmp_path / "serving"}: no such directory: nothing pushed there yet (run the pipeline, or pass --model or --output-dir)\n'
+  assert err == (
+    f'error: {tmp_path / "serving"}: no such directory: nothing pushed there yet '
+    '(run the pipeline, or pass --model or --output-dir)\n'
   )
 
 

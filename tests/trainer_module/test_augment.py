@@ -74,7 +74,9 @@ def test_dataset_draws_anew_each_epoch_and_repeats_with_its_seed():
   assert not np.allclose(first[0][0], second[0][0])  # a new draw next epoch
   np.testing.assert_array_equal(first[0][0], again[0][0])  # the same seed, the same run
   assert 0.0 <= first[0][0].min() and first[0][0].max() <= 1.0 + 1e-6
-  per_image = [not np.allclose(a, b) for a, b in zip(first[0][0][:-1], first[0][0][1:])]
+  per_image = [
+    not np.allclose(a, b) for a, b in zip(first[0][0][:-1], first[0][0][1:], strict=True)
+  ]
   assert all(per_image)  # each image its own draw
 
 
@@ -135,9 +137,10 @@ def _flipped(seed, flip=True):
 def test_flip_mirrors_about_half_the_images_and_keeps_their_labels():
   images, labels, out, out_labels = _flipped(seed=7)
   np.testing.assert_array_equal(out_labels, labels)
-  mirrored = [np.allclose(o, i[:, ::-1], atol=1e-6) for o, i in zip(out, images)]
-  same = [np.allclose(o, i, atol=1e-6) for o, i in zip(out, images)]
-  assert all(m != s for m, s in zip(mirrored, same))  # each image one or the other, nothing else
+  mirrored = [np.allclose(o, i[:, ::-1], atol=1e-6) for o, i in zip(out, images, strict=True)]
+  same = [np.allclose(o, i, atol=1e-6) for o, i in zip(out, images, strict=True)]
+  # each image one or the other, nothing else
+  assert all(m != s for m, s in zip(mirrored, same, strict=True))
   assert 100 <= sum(mirrored) <= 156  # half of 256, give or take 3.5 standard deviations
   np.testing.assert_array_equal(_flipped(seed=7)[2], out)  # the same seed, the same flips
 
@@ -155,5 +158,5 @@ def test_flip_off_is_the_identity_and_leaves_the_other_draws_alone():
   flipped = augment.augment_images(
     tf.constant(images), seed, Augmentation(10, 0.1, 2, flip=True)
   ).numpy()
-  kept = [np.allclose(a, b, atol=1e-5) for a, b in zip(plain, flipped)]
+  kept = [np.allclose(a, b, atol=1e-5) for a, b in zip(plain, flipped, strict=True)]
   assert 0 < sum(kept) < len(kept)

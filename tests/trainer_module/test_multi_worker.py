@@ -1,9 +1,10 @@
 """--strategy multi_worker for real: two worker processes on loopback, each with its TF_CONFIG,
 train the Trainer (train + save_outputs, what run_fn does) with MultiWorkerMirroredStrategy on
 real MNIST examples, with the custom training loop (Keras 3's Model.fit fails under this strategy,
-keras-team/keras#20585, so the config refuses that pair). Both must end with the same weights; only the
-chief writes the SavedModel, history.json and TensorBoard logs, into the folders both were given
-(as a TFX Trainer on a TFJob or Vertex custom job gives every replica the same fn_args)."""
+keras-team/keras#20585, so the config refuses that pair). Both must end with the same weights;
+only the chief writes the SavedModel, history.json and TensorBoard logs, into the folders both
+were given (as a TFX Trainer on a TFJob or Vertex custom job gives every replica the same
+fn_args)."""
 
 import json
 import os
@@ -32,8 +33,9 @@ WORKER = textwrap.dedent("""
     keras.utils.set_random_seed = lambda value: seed_keras(value + 1000 * int(seed))
     # float32, so the export can be checked against the weights to 1e-5 (bfloat16 exports are
     # checked in test_precision.py); augmentation as by default.
-    config = TrainingConfig(epochs=1, batch_size=64, strategy='multi_worker', training_loop='custom',
-                            validation_examples=250, seed=7, precision='float32')
+    config = TrainingConfig(epochs=1, batch_size=64, strategy='multi_worker',
+                            training_loop='custom', validation_examples=250, seed=7,
+                            precision='float32')
     model, history, strategy = task.train(config, records, run_dir, verbose=0)
     np.savez(weights_out, *model.get_weights())
     task.save_outputs(model, history, strategy, serving_dir, run_dir)

@@ -187,7 +187,7 @@ def test_tensorflow_server_without_tpus_fails_with_one_line():
     timeout=120,
     env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'},
   )
-  lines = [l for l in proc.stdout.splitlines() if l.startswith('StrategyError:')]
+  lines = [line for line in proc.stdout.splitlines() if line.startswith('StrategyError:')]
   assert proc.returncode == 0 and len(lines) == 1, proc.stdout + proc.stderr[-3000:]
   assert lines[0].startswith('StrategyError: TPU grpc://localhost:')
   assert 'could not be initialised: TPUs not found' in lines[0]

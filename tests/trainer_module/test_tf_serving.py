@@ -145,7 +145,7 @@ def test_field_numbers_on_the_wire_are_tf_servings(export_dir):
     if key == b'image':
       np.testing.assert_array_equal(array, seed[:1])
     else:
-      for serialized, image in zip(array, seed):
+      for serialized, image in zip(array, seed, strict=True):
         feature = tf.train.Example.FromString(serialized).features.feature['image']
         [raw] = feature.bytes_list.value
         assert len(raw) == 784

@@ -1,5 +1,6 @@
 """--dataset: the facts of each data set in one place, where each is found, how each is checked.
-Real files: MNIST (MNIST_DATA_DIR / the cache) and Fashion-MNIST (Debian's dataset-fashion-mnist)."""
+Real files: MNIST (MNIST_DATA_DIR / the cache) and Fashion-MNIST (Debian's
+dataset-fashion-mnist)."""
 
 import argparse
 import gzip
@@ -18,11 +19,12 @@ from tests.conftest import idx_images, idx_labels
 @pytest.fixture(scope='module')
 def fashion_dir() -> str:
   try:
-    return download.resolve_data_dir(None, env={}, dataset=datasets.FASHION_MNIST, mirrors=())
+    data_dir = download.resolve_data_dir(None, env={}, dataset=datasets.FASHION_MNIST, mirrors=())
   except idx.MnistDataError as e:
     pytest.fail(
       f'the tests need the Fashion-MNIST files (apt-get install dataset-fashion-mnist): {e}'
     )
+  return data_dir
 
 
 def test_each_data_set_has_its_facts():

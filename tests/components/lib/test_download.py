@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 import time
+from typing import List, Set
 
 import pytest
 
@@ -23,8 +24,8 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
   The slow ones stop when the client hangs up or the test ends (`release`)."""
 
   data_dir = None
-  requests = []
-  flaky_seen = set()
+  requests: List[str] = []
+  flaky_seen: Set[str] = set()
   release = threading.Event()
 
   def do_GET(self):  # noqa: N802

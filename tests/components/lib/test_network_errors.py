@@ -127,7 +127,8 @@ except idx.MnistDataError as e:
 """
 
 
-@pytest.mark.slow  # the child imports TensorFlow (tensorflow-io's s3://) and waits out the SDK's retries
+# slow: the child imports TensorFlow (tensorflow-io's s3://) and waits out the SDK's retries
+@pytest.mark.slow
 def test_idx_reader_on_a_dead_endpoint_and_on_a_live_one(closed_port, s3_server):
   """What the ExampleGen reads with: refused is refused; the live loopback S3 without the files
   is "missing", with no false alarm."""
@@ -190,7 +191,8 @@ def _run(args, env, timeout=300):
   )
 
 
-@pytest.mark.slow  # starts local_runner.py; it must stop at its pre-flight, before TFX or TensorFlow
+# slow: starts local_runner.py; it must stop at its pre-flight, before TFX or TensorFlow
+@pytest.mark.slow
 def test_runner_data_dir_with_refused_credentials(s3_server_iam, tmp_path):
   env = s3_server_iam['wrong_keys']
   done = _run(
@@ -233,7 +235,8 @@ def test_predict_model_with_refused_credentials(s3_server_iam):
   )
   assert done.returncode == 1, done.stderr[-2000:]
   assert done.stderr.splitlines()[-1] == (
-    f'error: s3://mnist-tfx/serving/1: access denied by {env["AWS_ENDPOINT_URL"]}: InvalidAccessKeyId '
+    f'error: s3://mnist-tfx/serving/1: access denied by {env["AWS_ENDPOINT_URL"]}: '
+    'InvalidAccessKeyId '
     '(The AWS Access Key Id you provided does not exist in our records.); '
     'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY'
   ), done.stderr[-2000:]
