@@ -50,9 +50,9 @@ def make_eval_config() -> tfma.EvalConfig:
   )
 
 
-def with_accuracy_bound(eval_config_json: str, bound) -> str:
+def with_accuracy_threshold(eval_config_json: str, bound) -> str:
   """The EvalConfig with `bound` as the accuracy's lower bound, checked first."""
-  bound = parameters.check_accuracy_bound(bound)
+  bound = parameters.check_accuracy_threshold(bound)
   config = json_format.Parse(eval_config_json, tfma.EvalConfig())
   found = False
   for spec in config.metrics_specs:
@@ -84,7 +84,7 @@ class Executor(evaluator_executor.Executor):
     exec_properties: Dict[str, Any],
   ) -> None:
     exec_properties = parameters.fold(
-      exec_properties, names.ACCURACY_THRESHOLD, 'eval_config', with_accuracy_bound
+      exec_properties, names.ACCURACY_THRESHOLD, 'eval_config', with_accuracy_threshold
     )
     pipeline_name = exec_properties.pop(names.PIPELINE_NAME, None)
     super().Do(input_dict, output_dict, exec_properties)

@@ -7,7 +7,7 @@ TensorFlow imports: the CLIs use the checks."""
 from typing import Any, Callable, Dict
 
 
-def check_accuracy_bound(value: Any) -> float:
+def check_accuracy_threshold(value: Any) -> float:
   """The one check of the Evaluator's bound: on the command line, in PipelineConfig, and on the
   value a Kubeflow run hands the executor."""
   bound = float(value)

@@ -197,9 +197,9 @@ def lineage_lines(node, indent: str = '') -> List[str]:
         else ', no baseline'
       )
       lines.append(f'{indent}      accuracy {evaluation["accuracy"]:.4f}{baseline}')
-    if evaluation.get('lower_bound') is not None:
+    if evaluation.get('accuracy_threshold') is not None:
       lines.append(
-        f'{indent}      threshold: accuracy ≥ {evaluation["lower_bound"]}'
+        f'{indent}      threshold: accuracy ≥ {evaluation["accuracy_threshold"]}'
         + (
           f', change ≥ {evaluation["change_threshold"]["absolute"]} vs baseline'
           if evaluation.get('change_threshold')

@@ -14,7 +14,7 @@ from inspection import lineage, model_quality, report_html, runs
 from pipeline.paths import LocalPaths
 from trainer_module.features import EVAL_SPLIT, TRAIN_SPLIT
 
-GATE_KEYS = ('lower_bound', 'change_threshold', 'accuracy', 'baseline_accuracy', 'failures')
+GATE_KEYS = ('accuracy_threshold', 'change_threshold', 'accuracy', 'baseline_accuracy', 'failures')
 
 
 # --- data statistics: MnistExampleGen's image_stats.json, the schemas, the anomalies ---

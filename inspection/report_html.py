@@ -88,7 +88,7 @@ def _gate(gate: Dict[str, Any], accuracy: Optional[float]) -> Dict[str, Any]:
     )
   else:
     baseline = 'no blessed model yet: not applied'
-  bound = gate.get('lower_bound')
+  bound = gate.get('accuracy_threshold')
   return {
     'bound': None if bound is None else f'{_fixed(accuracy)} ≥ {bound}',
     'baseline': baseline,

@@ -168,7 +168,7 @@ def collect(
     'run_id': title,
     'summary': summary,
     'gate': {
-      'lower_bound': evaluation.lower_bound,
+      'accuracy_threshold': evaluation.accuracy_threshold,
       'accuracy': accuracy,
       'baseline_accuracy': baseline,
       'failures': failures,
@@ -200,7 +200,7 @@ def output_metadata(report: Dict[str, Any]) -> Dict[str, dict]:
   s = report['summary']
   metrics = {
     'accuracy': s['accuracy'],
-    'accuracy_threshold': report['gate']['lower_bound'],
+    'accuracy_threshold': report['gate']['accuracy_threshold'],
     'baseline_accuracy': s['baseline_accuracy'],
     'blessed': 1.0 if s['blessed'] else 0.0,
     'servable': None if s.get('servable') is None else float(s['servable']),

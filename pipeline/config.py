@@ -10,7 +10,7 @@ from components.lib import datasets
 from components.parameters import (
   DEFAULT_LABEL_DRIFT_BOUND,
   DEFAULT_LATENCY_BOUND_MS,
-  check_accuracy_bound,
+  check_accuracy_threshold,
   check_label_drift_bound,
   check_latency_bound,
 )
@@ -105,7 +105,7 @@ class PipelineConfig:
   def __post_init__(self):
     datasets.get(self.dataset)
     check_label_drift_bound(self.label_drift_bound)
-    check_accuracy_bound(self.accuracy_threshold)
+    check_accuracy_threshold(self.accuracy_threshold)
     check_latency_bound(self.serving_latency_bound_ms)
     for name in ('train_examples', 'eval_examples'):
       value = getattr(self, name)
@@ -167,7 +167,7 @@ def _augmentation(name: str) -> Callable[[str], float]:
 _positive_int = _argument(_at_least(1), int)
 _non_negative_int = _argument(_at_least(0), int)
 _seed = _argument(_at_least(0), int)
-_accuracy_bound = _argument(check_accuracy_bound)
+_accuracy_threshold = _argument(check_accuracy_threshold)
 _latency_bound = _argument(check_latency_bound)
 _drift_bound = _argument(check_label_drift_bound)
 _finite_float = _argument(lambda value: value)
@@ -298,7 +298,7 @@ def add_arguments(
   gate = parser.add_argument_group('evaluation')
   gate.add_argument(
     '--accuracy-threshold',
-    type=_accuracy_bound,
+    type=_accuracy_threshold,
     metavar='X',
     default=None,
     help="bless only if test accuracy is at least this (default: the data set's: "

@@ -30,7 +30,7 @@ class Evaluation:
   accuracy: Optional[float] = None
   baseline_accuracy: Optional[float] = None
   failures: List[str] = dataclasses.field(default_factory=list)  # why not blessed
-  lower_bound: Optional[float] = None  # the gate TFMA applied (its eval_config.json)
+  accuracy_threshold: Optional[float] = None  # the gate TFMA applied (its eval_config.json)
   change_threshold: Optional[Dict[str, Any]] = None  # only when a baseline was compared
   example_count: Optional[int] = None  # examples the candidate was evaluated on
 
@@ -135,7 +135,7 @@ def read_evaluation(uri: str) -> Evaluation:
           continue
         lower = threshold.get('valueThreshold', {}).get('lowerBound')
         if lower is not None:
-          evaluation.lower_bound = float(lower)
+          evaluation.accuracy_threshold = float(lower)
         change = threshold.get('changeThreshold')
         if change is not None:
           direction = change.get('direction', 'UNKNOWN')

@@ -23,7 +23,7 @@ def test_the_eval_config_holds_no_bound_until_the_parameter_is_folded_in():
   }
   assert 'lower' not in props['eval_config'].lower().replace('lower_is_better', '')
   folded = parameters.fold(
-    props, 'accuracy_threshold', 'eval_config', mnist_evaluator.with_accuracy_bound
+    props, 'accuracy_threshold', 'eval_config', mnist_evaluator.with_accuracy_threshold
   )
   assert 'accuracy_threshold' not in folded and props['accuracy_threshold'] == 0.995  # a copy
   assert folded['example_splits'] == '["eval"]'
@@ -47,10 +47,10 @@ def test_a_bad_bound_from_a_run_is_refused_by_the_one_check(bound, message):
       {'eval_config': _eval_config_json(), 'accuracy_threshold': bound},
       'accuracy_threshold',
       'eval_config',
-      mnist_evaluator.with_accuracy_bound,
+      mnist_evaluator.with_accuracy_threshold,
     )
   with pytest.raises(ValueError, match=message):
-    parameters.check_accuracy_bound(bound)
+    parameters.check_accuracy_threshold(bound)
 
 
 def test_a_missing_parameter_says_so():
@@ -59,14 +59,14 @@ def test_a_missing_parameter_says_so():
       {'eval_config': _eval_config_json()},
       'accuracy_threshold',
       'eval_config',
-      mnist_evaluator.with_accuracy_bound,
+      mnist_evaluator.with_accuracy_threshold,
     )
 
 
 def test_eval_config_without_accuracy_is_refused():
   config = json.dumps({'metrics_specs': [{'metrics': [{'class_name': 'ExampleCount'}]}]})
   with pytest.raises(ValueError, match='no SparseCategoricalAccuracy'):
-    mnist_evaluator.with_accuracy_bound(config, 0.9)
+    mnist_evaluator.with_accuracy_threshold(config, 0.9)
 
 
 def test_epochs_live_only_in_their_parameter_and_are_checked_by_training_config():

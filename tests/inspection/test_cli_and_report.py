@@ -57,7 +57,7 @@ def test_lineage_from_pushed_version_down_to_the_data(two_runs):
     if n['type'] == 'ModelBlessing' and 'produced_by' in n
   ]
   assert evaluations[0]['accuracy'] == pytest.approx(summary.accuracy)
-  assert evaluations[0]['lower_bound'] == 0.5
+  assert evaluations[0]['accuracy_threshold'] == 0.5
 
 
 def _first_run(output_dir):
@@ -165,7 +165,7 @@ def test_every_run_has_a_report_whose_numbers_match_mlmd_and_tfma(two_runs):
   )
   assert np.trace(confusion) == np.sum(kept.argmax(axis=1) == labels)
   assert len(data['history']['loss']) == 2
-  assert data['gate']['lower_bound'] == 0.5
+  assert data['gate']['accuracy_threshold'] == 0.5
   assert data['summary']['pushed_version'] == version
   assert data['data']['sha256_train_images'] == FILES['train'][0].sha256
   assert text.count('<svg') >= 5  # 2 curves, confusion matrix, 2 histograms

@@ -41,9 +41,9 @@ def test_the_gate_is_the_one_tfma_applied(recorded):
   _, store = recorded
   first, second = _runs(store)
   applied = runs.read_evaluation(first.uris['ModelEvaluation'])
-  assert applied.lower_bound == 0.5 and applied.change_threshold is None  # no baseline yet
+  assert applied.accuracy_threshold == 0.5 and applied.change_threshold is None  # no baseline yet
   applied = runs.read_evaluation(second.uris['ModelEvaluation'])
-  assert applied.lower_bound == 0.9999
+  assert applied.accuracy_threshold == 0.9999
   assert applied.change_threshold == {'absolute': -1e-10, 'direction': 'HIGHER_IS_BETTER'}
 
 
@@ -67,7 +67,7 @@ def test_lineage_from_the_pushed_version_down_to_the_source_digests(recorded):
   assert examples[0]['produced_by']['component'] == 'MnistExampleGen'
   [blessing] = [n for n in nodes if n['type'] == 'ModelBlessing']
   evaluation = blessing['produced_by']['evaluation']
-  assert evaluation['lower_bound'] == 0.5 and evaluation['baseline_accuracy'] is None
+  assert evaluation['accuracy_threshold'] == 0.5 and evaluation['baseline_accuracy'] is None
   assert sum(1 for n in nodes if n.get('see_above')) == 2  # Examples and Model, met twice
   assert lineage.lineage(store, str(tree['artifact_id'])) == tree  # by artifact id too
   with pytest.raises(lineage.LineageError, match='999: no pushed version and no artifact'):
@@ -113,7 +113,7 @@ def test_report_data_from_the_store_and_the_artifacts(recorded):
   assert sum(data['label_histograms']['eval']) == 40
   assert data['data']['sha256_train_images'] == SHA256_TRAIN_IMAGES
   assert data['data']['train_examples'] == 3000
-  assert data['gate']['lower_bound'] == 0.5 and data['gate']['failures'] == []
+  assert data['gate']['accuracy_threshold'] == 0.5 and data['gate']['failures'] == []
   # The recording keeps no model: the report says so instead of failing.
   assert (
     data['model_missing'] == data['summary']['uris']['Model'] and 'confusion_matrix' not in data

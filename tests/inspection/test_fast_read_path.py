@@ -78,7 +78,7 @@ def test_tfma_files_read_as_tfma_reads_them(recorded):
       for m in spec.metrics
       if m.class_name == evaluation.ACCURACY_CLASS
     ]
-    assert read.lower_bound == bound and read.accuracy is not None
+    assert read.accuracy_threshold == bound and read.accuracy is not None
   accepted, refused = (evaluation.read_evaluation(uri) for uri in uris)
   assert refused.failures == ['sparse_categorical_accuracy 0.8950 is below the bound 0.9999']
   assert accepted.failures == [] and accepted.example_count > 0

@@ -77,7 +77,7 @@ def test_lineage_tree_one_fact_per_line():
       {
         'accuracy': 0.99123,
         'baseline_accuracy': 0.99,
-        'lower_bound': 0.99,
+        'accuracy_threshold': 0.99,
         'change_threshold': {'absolute': -1e-10},
         'failures': [],
       }
@@ -107,7 +107,7 @@ def test_lineage_of_a_first_run_and_of_a_refusal():
       {
         'accuracy': 0.9,
         'baseline_accuracy': None,
-        'lower_bound': 0.5,
+        'accuracy_threshold': 0.5,
         'change_threshold': None,
         'failures': [],
       }
@@ -120,7 +120,7 @@ def test_lineage_of_a_first_run_and_of_a_refusal():
       {
         'accuracy': 0.9,
         'baseline_accuracy': None,
-        'lower_bound': 0.95,
+        'accuracy_threshold': 0.95,
         'change_threshold': None,
         'failures': ['below the bound 0.9500'],
       }

@@ -97,7 +97,7 @@ def _report(
       'eval': quality.label_histogram(labels[:50]),
     },
     'gate': {
-      'lower_bound': 0.99,
+      'accuracy_threshold': 0.99,
       'accuracy': accuracy,
       'baseline_accuracy': baseline,
       'failures': list(failures),

@@ -17,7 +17,7 @@ def _report(accuracy=0.97, baseline=None, pushed_version='1795700000', matrix=No
       'servable': servable,
       'pushed_version': pushed_version,
     },
-    'gate': {'lower_bound': 0.9},
+    'gate': {'accuracy_threshold': 0.9},
     'label_histograms': {'eval': [5] * 10},
     'confusion_matrix': matrix,
   }

@@ -180,7 +180,7 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   """The run dies right after the Pusher renamed the version into place, before the execution is
   recorded: the next run moves that version aside (whole, not served), pushes again, and ML
   Metadata agrees with the dir."""
-  from components import mnist_pusher
+  from components.lib import serving_dir
 
   output_dir = str(tmp_path / 'D')
   serving = LocalPaths.under(output_dir).serving_dir
@@ -194,7 +194,7 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
     '-c', die_after_rename, *_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5'
   )
   assert killed.returncode == 137, killed.stdout + killed.stderr
-  [orphan] = mnist_pusher.versions(serving)
+  [orphan] = serving_dir.versions(serving)
   assert _pushes_ml_metadata_records(output_dir) == []  # the store never heard of it
   again = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
   assert again.returncode == 0, again.stdout + again.stderr
@@ -205,7 +205,7 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   )
   assert f'Set aside:       {aside} (an interrupted push' in again.stdout
   assert os.path.exists(os.path.join(aside, 'saved_model.pb'))
-  versions = mnist_pusher.versions(serving)
+  versions = serving_dir.versions(serving)
   assert len(versions) == 1 and versions[0] > orphan
   assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
   assert sorted(os.listdir(serving)) == ['.interrupted', str(versions[0]), 'models.config']
