@@ -341,7 +341,27 @@ def test_compile_usage_errors(tmp_path):
       ['--beam-args', '--runner=X --s3_secret_access_key=abc123'],
       '--beam-args: option --s3_secret_access_key looks like a secret',
     ),
-    (['--beam-args', '--password hunter2'], 'environment variable or a mounted secret'),
+    (['--beam-args', '--password hunter2'], 'put it in a Kubernetes secret'),
+    (
+      ['--beam-args', '--environment_config=\'{"env": {"AWS_SECRET_ACCESS_KEY": "k3y"}}\''],
+      'the value of option --environment_config holds AWS_SECRET_ACCESS_KEY',
+    ),
+    (
+      ['--beam-args', '--environment_config={"env": {"MLMD_MYSQL_PASSWORD": "pw"}}'],
+      'an option holds MLMD_MYSQL_PASSWORD',
+    ),
+    # Vertex writes only to Cloud Storage; credentials never go into a URI.
+    (
+      ['--target', 'vertex', '--pipeline-root', 's3://bucket/root'],
+      '--pipeline-root s3://bucket/root: Vertex AI Pipelines writes only to Cloud Storage',
+    ),
+    (
+      ['--pipeline-root', 's3://AKIAKEY:s3cr3tvalue@bucket/x'],
+      '--pipeline-root s3://bucket/x: credentials in the URI',
+    ),
+    # --resources: unknown components and malformed specs (tests/kubeflow/test_resources.py).
+    (['--resources', 'Trainr=cpu:4'], "--resources 'Trainr=cpu:4': no component 'Trainr'"),
+    (['--resources', 'Trainer=cpu:4,memory:lots'], "memory 'lots': a Kubernetes quantity"),
     (['--beam-args', '--temp_location=s3://user:pw@host/tmp'], 'looks like a secret'),
     # --kfp-version: the release's object-store rules (kubeflow/releases.py).
     (
@@ -408,6 +428,8 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
   [line] = proc.stderr.strip().splitlines()
   assert line.startswith('error: ') and message in line, line
   assert not output.exists()
+  for secret in ('s3cr3tvalue', 'k3y', 'hunter2', '"pw"', 'abc123'):  # never echoed
+    assert secret not in proc.stdout + proc.stderr
 
 
 def test_release_checks_accept_what_the_release_allows(tmp_path):
