@@ -57,10 +57,18 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
   else:
     base = f's3://{releases.BUCKET}/' + (prefixes[0] if prefixes else '') + ROOT_PATH
     yaml_text = releases.providers_yaml(version, endpoint)
-    lines += [
-      f'Object store: {store} at {endpoint} (stock install)',
-      f'Pipeline root: {base}  (serving dir: {base}/serving, data: {base}/data/mnist)',
-    ]
+    lines.append(f'Object store: {store} at {endpoint} (stock install)')
+    root = base
+    if multi_user and namespace and releases.root_needs_own_bucket(version, namespace):
+      root = f's3://{releases.own_bucket(namespace)}/{ROOT_PATH}'
+    lines.append(f'Pipeline root: {root}  (serving dir: {root}/serving, data: {root}/data/mnist)')
+    if root != base:
+      lines.append(
+        f'  a bucket of its own: on {v} SeaweedFS 4.00 refuses profile {namespace} the batch '
+        f"deletes that Beam's file renames need anywhere in s3://{releases.BUCKET}, and the "
+        "HeadBucket of KServe's storage initializer; an admin makes the bucket and lets the "
+        f'profile read and write all of it: {releases.grant_own_bucket(namespace)}'
+      )
     if (
       store == 'SeaweedFS' and version < releases.SEAWEEDFS_SAME_NAMESPACE_SINCE and not multi_user
     ):
@@ -76,7 +84,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
         'readable and writable by every profile'
       )
       lines.append(f'  deletes and renames there: {releases.profile_deletes(version)}')
-      if version < releases.EXPLICIT_DELETE_SINCE:
+      if version < releases.BATCH_DELETE_PER_KEY_SINCE:
         lines.append(
           '  (a store that reads the policy as AWS IAM does would deny them: grant '
           f'{releases.AWS_READING_GRANTS})'
@@ -98,7 +106,7 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
       f"Pods' environment (TFX's own file I/O): AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from "
       f'secret {releases.SECRET[0]} (keys {releases.SECRET[1]}, {releases.SECRET[2]}), '
       f'AWS_ENDPOINT_URL=http://{endpoint}, AWS_DEFAULT_REGION=us-east-1',
-      f'Compile flags (with --output and --image): {compile_flags} --pipeline-root {base}',
+      f'Compile flags (with --output and --image): {compile_flags} --pipeline-root {root}',
     ]
   if version >= releases.PUBLISH_LOGS_SINCE:
     lines.append(f'PUBLISH_LOGS: {releases.PUBLISH_LOGS_SETTING}')

@@ -29,9 +29,11 @@ CHANGES = {
   '2.14.0': 'the install-wide `CacheEnabled` reaches the compiler: `backend/src/apiserver/main.go`',
   '2.14.4': 'none of these rules (image tags only)',
   '2.15.0': (
-    'SeaweedFS: `manifests/env/platform-agnostic`, `seaweedfs-networkpolicy.yaml` (port 8333 '
-    'from profile namespaces only); the profile policy: `pipelines-profile-controller/sync.py` '
-    'put_user_policy'
+    'SeaweedFS 4.00: `manifests/env/platform-agnostic`, `seaweedfs-networkpolicy.yaml` (port '
+    '8333 from profile namespaces only); the profile policy: '
+    '`pipelines-profile-controller/sync.py` put_user_policy, read by seaweedfs '
+    '`weed/iamapi/iamapi_management_handlers.go` GetActions and `weed/s3api/auth_credentials.go` '
+    'canDo (tag 4.00)'
   ),
   '2.16.0': (
     'same-namespace access in `seaweedfs-networkpolicy.yaml` (b050f5c906); a failed task records '
@@ -39,7 +41,9 @@ CHANGES = {
   ),
   '2.16.1': '`executor-logs-0`: `v2/component/launcher_v2.go` qualifyExecutorLogsForRetry',
   '2.17.0': (
-    '`s3:DeleteObject` and a bucket ListBucket policy: `sync.py` (7ec3c1da27); inputs without '
+    '`s3:DeleteObject` and a bucket ListBucket policy: `sync.py` (7ec3c1da27); SeaweedFS 4.34 '
+    'checks each key of a batch delete: seaweedfs `weed/s3api/s3api_object_handlers_delete.go`; '
+    'inputs without '
     'their siblings: `v2/objectstore/object_store.go` DownloadBlob; session info only in the '
     "UI's namespace: `frontend/server/handlers/artifacts.ts`"
   ),
@@ -55,10 +59,16 @@ _REPORT_CELL = {
 _DELETES_CELL = {
   'allowed: no profile policy (every namespace has the same keys)': 'yes (no profile policy)',
   (
-    "allowed: SeaweedFS 4.00 reads the policy's s3:Put* as its Write action, which "
-    'DeleteObject and CopyObject need'
-  ): 'yes: SeaweedFS 4.00 reads `s3:Put*` as Write',
-  'allowed: the policy grants s3:DeleteObject': 'yes: `s3:DeleteObject` granted',
+    "one key at a time (TensorFlow's renames, the Pusher): allowed, SeaweedFS 4.00 reads the "
+    "policy's s3:Put* as its Write action; a batch (Beam's renames): refused, it needs Write "
+    'on the whole bucket'
+  ): (
+    'one key: yes (SeaweedFS 4.00 reads `s3:Put*` as Write); a batch (Beam): no, so the root '
+    'goes in a bucket of its own (`compile` says how)'
+  ),
+  'allowed: the policy grants s3:DeleteObject, and SeaweedFS 4.34 checks each key of a batch': (
+    'yes: `s3:DeleteObject`, each key of a batch checked'
+  ),
 }
 TABLE_HEADER = [
   'release',

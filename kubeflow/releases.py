@@ -97,14 +97,18 @@ PROFILE_PREFIXES = ('private-artifacts/{ns}/', 'private/{ns}/', 'artifacts/', 's
 # seaweedfs-deployment.yaml, `weed server -s3 -iam`) turns "s3:Put*" into its Write action, "Get*"
 # into Read and "List*" into List on each prefix (seaweedfs weed/iamapi
 # iamapi_management_handlers.go GetActions, MapToStatementAction, tag 4.00), and authorizes
-# DeleteObject and CopyObject by Write and a listing by its prefix (weed/s3api s3api_server.go,
-# auth_credentials.go canDo): the Pusher's deletes and the copy-and-delete renames of TensorFlow
-# and Beam work on every release. A store that reads the policy as AWS does needs these grants:
+# DeleteObject and CopyObject by Write on the key and a listing by its prefix (weed/s3api
+# s3api_server.go, auth_credentials.go canDo): TensorFlow's copy-and-delete renames and the
+# Pusher's deletes work. But it checks DeleteObjects, the batch delete that Beam's renames use
+# (apache_beam/io/aws/s3io.py rename_files, delete_files), against Write on the bucket itself,
+# which no profile has: a pipeline root in mlpipeline fails at the first Beam write (ExampleGen).
+# SeaweedFS 4.34 (2.17.0) checks each key of a batch (s3api_object_handlers_delete.go,
+# AuthorizeBatchDeleteKey). A store that read the policy as AWS does would need these grants:
 AWS_READING_GRANTS = (
   's3:DeleteObject on arn:aws:s3:::mlpipeline/<prefix>* and s3:ListBucket on '
   'arn:aws:s3:::mlpipeline'
 )
-EXPLICIT_DELETE_SINCE: Version = (2, 17)
+BATCH_DELETE_PER_KEY_SINCE: Version = (2, 17)
 # backend/src/v2/component/launcher_v2.go downloadArtifacts (every tag read): before the command
 # runs, every input artifact is copied whole (objectstore.DownloadBlob of its prefix) to local disk.
 DISK_RULE = 'the sum of its input artifacts, each copied whole before the command runs'
@@ -186,6 +190,29 @@ def allowed_prefixes(version: Version, namespace: Optional[str]) -> Optional[Lis
   return [p.format(ns=namespace) for p in PROFILE_PREFIXES]
 
 
+def own_bucket(namespace: str) -> str:
+  """The bucket suggested for a profile's pipeline root where mlpipeline cannot hold it."""
+  return f'mnist-{namespace}'[:63].rstrip('-')
+
+
+def grant_own_bucket(namespace: str) -> str:
+  """The admin's command that creates the profile's bucket and gives its SeaweedFS user (named as
+  the namespace, sync.py create_user) Read, Write and List on all of it (weed/shell
+  command_s3_configure.go -user -buckets -actions -apply; the identity action Write:BUCKET covers
+  the bucket itself, auth_credentials.go canDo)."""
+  bucket = own_bucket(namespace)
+  return (
+    f"printf 's3.bucket.create -name {bucket}\\ns3.configure -user {namespace} -buckets {bucket} "
+    "-actions Read,Write,List -apply\\n' | kubectl -n kubeflow exec -i deploy/seaweedfs -- weed "
+    'shell'
+  )
+
+
+def root_needs_own_bucket(version: Version, namespace: Optional[str]) -> bool:
+  """2.15 and 2.16 multi-user: Beam's renames cannot run under mlpipeline (see above)."""
+  return namespace is not None and PROFILE_POLICY_SINCE <= version < BATCH_DELETE_PER_KEY_SINCE
+
+
 def check_location(flag: str, uri: str, version: Version, namespace: Optional[str]) -> str:
   """Refuses a location the release's in-cluster store would deny (AccessDenied at run time).
 
@@ -200,6 +227,16 @@ def check_location(flag: str, uri: str, version: Version, namespace: Optional[st
         f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, profile {namespace} may '
         f'only use s3://{BUCKET}/{prefixes[0]}… (or {", ".join(prefixes[1:])}; '
         'pipelines-profile-controller sync.py put_user_policy)'
+      )
+  if flag == '--pipeline-root' and scheme == 's3' and bucket == BUCKET:
+    if root_needs_own_bucket(version, namespace):
+      assert namespace is not None
+      raise ValueError(
+        f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, SeaweedFS 4.00 refuses '
+        f"profile {namespace} the batch deletes that Beam's file renames need (it checks them "
+        'against Write on the whole bucket, which the profile policy never grants): use a root in '
+        f'a bucket of its own, s3://{own_bucket(namespace)}/mnist, after an admin runs: '
+        f'{grant_own_bucket(namespace)}; or Kubeflow Pipelines 2.17'
       )
   return uri
 
@@ -261,12 +298,13 @@ def profile_deletes(version: Version) -> str:
   in the in-cluster bucket, and why (see AWS_READING_GRANTS above)."""
   if version < PROFILE_POLICY_SINCE:
     return 'allowed: no profile policy (every namespace has the same keys)'
-  if version < EXPLICIT_DELETE_SINCE:
+  if version < BATCH_DELETE_PER_KEY_SINCE:
     return (
-      "allowed: SeaweedFS 4.00 reads the policy's s3:Put* as its Write action, which "
-      'DeleteObject and CopyObject need'
+      "one key at a time (TensorFlow's renames, the Pusher): allowed, SeaweedFS 4.00 reads the "
+      "policy's s3:Put* as its Write action; a batch (Beam's renames): refused, it needs Write "
+      'on the whole bucket'
     )
-  return 'allowed: the policy grants s3:DeleteObject'
+  return 'allowed: the policy grants s3:DeleteObject, and SeaweedFS 4.34 checks each key of a batch'
 
 
 def task_log(tag: str) -> str:

@@ -96,12 +96,18 @@ def test_plan_for_2_5_single_user_minio():
   assert 'HTML report: yes' in text
 
 
-def test_plan_for_2_15_multi_user_uses_the_profile_prefix():
+def test_plan_for_2_15_multi_user_uses_a_bucket_of_its_own():
+  """SeaweedFS 4.00 refuses a profile the batch deletes of Beam's renames in mlpipeline
+  (test_profile_store.py meets the refusal): the plan's root is a bucket the admin grants."""
   lines = _plan('2.15.0', True, 'team-a')
   kubectl, _, providers = _launcher_patch(lines)
   assert kubectl.startswith('kubectl -n team-a patch configmap kfp-launcher ')
   root = _root(lines)
-  assert root == 's3://mlpipeline/private-artifacts/team-a/mnist'
+  assert root == 's3://mnist-team-a/mnist'
+  [grant] = [line for line in lines if 'a bucket of its own' in line]
+  assert grant.endswith(releases.grant_own_bucket('team-a'))
+  assert 's3.configure -user team-a -buckets mnist-team-a -actions Read,Write,List' in grant
+  assert _root(_plan('2.17.0', True, 'team-a')) == 's3://mlpipeline/private-artifacts/team-a/mnist'
   assert _check_s3_go_shape(providers)['endpoint'] == 'seaweedfs.kubeflow:8333'
   text = '\n'.join(lines)
   assert f'--kfp-version 2.15 --multi-user team-a --pipeline-root {root}' in text
@@ -158,7 +164,7 @@ def test_offline_plan_for_a_release_and_a_profile():
     'Offline plan for Kubeflow Pipelines 2.16, multi-user (nothing was asked of a cluster)'
   )
   assert lines[1:] == check.plan((2, 16), True, 'ns')
-  assert _root(lines) == 's3://mlpipeline/private-artifacts/ns/mnist'
+  assert _root(lines) == 's3://mnist-ns/mnist'
   single = []
   check.run(None, None, 5.0, kfp_version='2.5.0', log=single.append)
   assert single[1:] == check.plan((2, 5), False, None)
@@ -182,7 +188,7 @@ def test_offline_usage_errors(kw, message):
 
 @pytest.mark.slow  # a process that imports the CLI: a few seconds
 def test_cli_offline_check_needs_no_cluster(tmp_path):
-  proc = run_cli('check', '--kfp-version', '2.16', '--multi-user', 'ns', cwd=str(tmp_path))
+  proc = run_cli('check', '--kfp-version', '2.17', '--multi-user', 'ns', cwd=str(tmp_path))
   assert proc.returncode == 0, proc.stderr
   assert 'Pipeline root: s3://mlpipeline/private-artifacts/ns/mnist' in proc.stdout
   proc = run_cli('check', cwd=str(tmp_path))
@@ -291,7 +297,14 @@ def test_profile_policy_applies_from_2_15_multi_user_and_only_to_the_in_cluster_
     's3://other-bucket/mnist',
     'gs://mlpipeline/x',
   ):
-    releases.check_location('--pipeline-root', ok, (2, 15), 'team-a')
+    releases.check_location('--serving-dir', ok, (2, 15), 'team-a')
+    releases.check_location('--pipeline-root', ok, (2, 17), 'team-a')
+  for own in ('s3://mnist-team-a/mnist', 'gs://mlpipeline/x'):  # Beam's renames work there
+    releases.check_location('--pipeline-root', own, (2, 16), 'team-a')
+  with pytest.raises(ValueError, match="batch deletes that Beam's file renames need"):
+    releases.check_location(
+      '--pipeline-root', 's3://mlpipeline/private-artifacts/team-a/m', (2, 15), 'team-a'
+    )
   releases.check_location('--pipeline-root', denied, (2, 14), 'team-a')  # no policy before 2.15
   releases.check_location('--pipeline-root', denied, (2, 17), None)  # single-user
 

@@ -400,6 +400,17 @@ def test_compile_usage_errors(tmp_path):
       ],
       'may only use s3://mlpipeline/private-artifacts/team-a/',
     ),
+    (
+      [
+        '--kfp-version',
+        '2.16.1',
+        '--multi-user',
+        'team-a',
+        '--pipeline-root',
+        's3://mlpipeline/private-artifacts/team-a/r',
+      ],
+      "SeaweedFS 4.00 refuses profile team-a the batch deletes that Beam's file renames need",
+    ),
     (['--multi-user', 'team-a'], '--multi-user needs --kfp-version'),
     (
       ['--target', 'vertex', '--kfp-version', '2.15'],
@@ -433,14 +444,15 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
 
 
 def test_release_checks_accept_what_the_release_allows(tmp_path):
-  """2.15+ multi-user: the profile's own prefix compiles; before 2.15 any path of the bucket."""
+  """2.17 multi-user: the profile's own prefix compiles; 2.15 and 2.16: a root in a bucket of its
+  own, data and serving dir in the prefix; before 2.15 any path of the bucket."""
   root = 's3://mlpipeline/private-artifacts/team-a/mnist'
   _, spec = compile_to(
     str(tmp_path),
     '--pipeline-root',
     root,
     '--kfp-version',
-    '2.15',
+    '2.17',
     '--multi-user',
     'team-a',
     '--beam-args',
@@ -451,6 +463,15 @@ def test_release_checks_accept_what_the_release_allows(tmp_path):
 
   arguments.check_release_locations(
     '2.14', 'team-a', {'--pipeline-root': 's3://mlpipeline/mnist-root'}
+  )
+  arguments.check_release_locations(
+    '2.16',
+    'team-a',
+    {
+      '--pipeline-root': 's3://mnist-team-a/mnist',
+      '--data-dir': f'{root}/data/mnist',
+      '--serving-dir': f'{root}/serving',
+    },
   )
 
 
