@@ -59,10 +59,11 @@ def plan(version: Version, multi_user: bool, namespace: Optional[str]) -> List[s
     yaml_text = releases.providers_yaml(version, endpoint)
     lines.append(f'Object store: {store} at {endpoint} (stock install)')
     root = base
-    if multi_user and namespace and releases.root_needs_own_bucket(version, namespace):
+    own = multi_user and namespace and releases.root_needs_own_bucket(version, namespace)
+    if own and namespace:
       root = f's3://{releases.own_bucket(namespace)}/{ROOT_PATH}'
     lines.append(f'Pipeline root: {root}  (serving dir: {root}/serving, data: {root}/data/mnist)')
-    if root != base:
+    if own and namespace:
       lines.append(
         f'  a bucket of its own: on {v} SeaweedFS 4.00 refuses profile {namespace} the batch '
         f"deletes that Beam's file renames need anywhere in s3://{releases.BUCKET}, and the "

@@ -6,6 +6,7 @@ place). Usage: python -m tests.kubeflow.profile_pod savedmodel|push|beam-write A
 
 import json
 import sys
+from typing import Callable, Dict
 
 from components.lib import object_storage
 
@@ -50,4 +51,9 @@ def beam_write(prefix: str) -> None:
 if __name__ == '__main__':
   object_storage.enable_s3()
   action, *args = sys.argv[1:]
-  {'savedmodel': savedmodel, 'push': push, 'beam-write': beam_write}[action](*args)
+  actions: Dict[str, Callable[..., None]] = {
+    'savedmodel': savedmodel,
+    'push': push,
+    'beam-write': beam_write,
+  }
+  actions[action](*args)
