@@ -42,6 +42,7 @@ def test_no_release_that_does_not_exist_is_named():
   for page in pages:
     with open(page) as f:
       text = f.read()
+    text = text.replace('There are no releases 2.6 to 2.13', '')  # the one sentence that may
     assert not re.search(r'\b2\.(?:[6-9]|1[0-3])\b(?!\.\d)', text), page
 
 
