@@ -101,7 +101,8 @@ PROFILE_PREFIXES = ('private-artifacts/{ns}/', 'private/{ns}/', 'artifacts/', 's
 # s3api_server.go, auth_credentials.go canDo): TensorFlow's copy-and-delete renames and the
 # Pusher's deletes work. But it checks DeleteObjects, the batch delete that Beam's renames use
 # (apache_beam/io/aws/s3io.py rename_files, delete_files), against Write on the bucket itself,
-# which no profile has: a pipeline root in mlpipeline fails at the first Beam write (ExampleGen).
+# which no profile has: a pipeline root in mlpipeline fails at the first Beam file write
+# (StatisticsGen's statistics; the Evaluator's metrics later).
 # SeaweedFS 4.34 (2.17.0) checks each key of a batch (s3api_object_handlers_delete.go,
 # AuthorizeBatchDeleteKey). A store that read the policy as AWS does would need these grants:
 AWS_READING_GRANTS = (

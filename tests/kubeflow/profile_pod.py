@@ -1,8 +1,8 @@
 """What a pod of the pipeline does on the object store, run alone in a process with a profile's
 credentials (tests/kubeflow/test_profile_store.py): the Trainer's SavedModel write (the same
 export the Trainer makes, of the seed model, untrained), the Pusher's push of it, and a Beam
-file write (what ExampleGen, StatisticsGen and the Evaluator do: temporary files, renamed into
-place). Usage: python -m tests.kubeflow.profile_pod savedmodel|push|beam-write ARGS…"""
+file write (what StatisticsGen and the Evaluator do through TFDV and TFMA: temporary files,
+renamed into place). Usage: python -m tests.kubeflow.profile_pod savedmodel|push|beam-write ARGS…"""
 
 import json
 import sys

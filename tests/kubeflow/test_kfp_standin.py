@@ -15,6 +15,7 @@ import os
 import re
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from components.lib import names
 from components.lib.artifact_files import read_serving_result
@@ -422,6 +423,7 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
 
 NAMESPACE = 'kubeflow-user-example-com'
 EXAMPLE_GEN = ['MnistExampleGen']  # a task with no upstream: the cheap way to meet the store
+TO_STATISTICS = ['MnistExampleGen', 'ImportSchemaGen', 'StatisticsGen']  # the first Beam file write
 
 
 def compile_on_mlpipeline(folder, mlmd_address):
@@ -439,8 +441,10 @@ def test_multi_user_refusals_come_from_the_store_and_reach_our_code(
 ):
   """The pods hold their profile's keys (sync.py); the store enforces the release's policy as its
   SeaweedFS reads it. A root in another namespace's prefix, or in another bucket, is refused to
-  ExampleGen's own write; in the profile's prefix ExampleGen completes on 2.17, and on 2.15 and
-  2.16 its Beam write is refused the batch delete of its renames, which compile refuses first."""
+  ExampleGen's own write. In the profile's prefix, ExampleGen (TensorFlow's writes) completes on
+  every release; StatisticsGen, whose statistics TFDV writes through Beam's file sink (temporary
+  files, then a copy and a batch delete), completes on 2.17 and is refused the batch delete on
+  2.15 and 2.16, which compile refuses first."""
   from kubeflow import arguments
   from tests.kubeflow import profile_store as policies
 
@@ -450,7 +454,7 @@ def test_multi_user_refusals_come_from_the_store_and_reach_our_code(
   spec = compile_on_mlpipeline(tmp_path / 'compiled', mlmd_service[0])
   env = profile_store.profile(NAMESPACE, policies.as_enforced(tag, NAMESPACE))
 
-  def run(root):
+  def run(root, only, run_id=None):
     standin = KfpStandIn(
       mlmd_service[1],
       str(tmp_path / 'backend' / root.replace('/', '_')),
@@ -458,20 +462,27 @@ def test_multi_user_refusals_come_from_the_store_and_reach_our_code(
       env=env,
       profile=PROFILES[tag],
     )
-    return standin.run(spec, root, only=EXAMPLE_GEN)
+    return standin.run(spec, root, run_id=run_id, only=only)
 
   outside = ['s3://mlpipeline/private-artifacts/someone-else/r', 's3://mnist-tfx/r']
   for root in outside if tag == '2.17.0' else []:
     with pytest.raises(RunFailed, match='AccessDenied') as e:
-      run(root)
+      run(root, EXAMPLE_GEN)
     assert 'MnistExampleGen failed' in str(e.value)
   own = f's3://mlpipeline/private-artifacts/{NAMESPACE}/{tag}'
   if tag == '2.17.0':
-    assert _states(run(own)) == {'MnistExampleGen': 'COMPLETE'}
+    assert _states(run(own, TO_STATISTICS)) == {task: 'COMPLETE' for task in TO_STATISTICS}
     arguments.check_release_locations(tag, NAMESPACE, {'--pipeline-root': own})
     return
+  run_id = f'refused-{tag}'
   with pytest.raises(RunFailed, match='AccessDenied') as e:
-    run(own)
-  assert 'FinalizeWrite' in str(e.value)  # Beam's renames: a copy, then a batch delete
+    run(own, TO_STATISTICS, run_id)
+  assert str(e.value).startswith('StatisticsGen failed')
+  context = mlmd_service[1].get_context_by_type_and_name('system.PipelineRun', run_id)
+  states = {
+    e.custom_properties['task_name'].string_value: e.last_known_state
+    for e in mlmd_service[1].get_executions_by_context(context.id)
+  }
+  assert states['MnistExampleGen'] == states['ImportSchemaGen'] == mlmd.Execution.COMPLETE
   with pytest.raises(ValueError, match="batch deletes that Beam's file renames need"):
     arguments.check_release_locations(tag, NAMESPACE, {'--pipeline-root': own})
