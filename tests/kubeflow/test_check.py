@@ -258,7 +258,7 @@ def test_cli_check_prints_the_plan_and_refuses_a_missing_namespace():
   try:
     proc = run_cli('check', '--host', url, '--namespace', 'team-a', timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert 'Pipeline root: s3://mlpipeline/private-artifacts/team-a/mnist' in proc.stdout
+    assert 'Pipeline root: s3://mnist-team-a/mnist' in proc.stdout  # 2.15: a bucket of its own
     proc = run_cli('check', '--host', url, timeout=120)
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
