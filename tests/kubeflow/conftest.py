@@ -55,7 +55,8 @@ def compile_to(folder, *extra):
 def compile_on_local_root(folder, root, *extra):
   """`kubeflow compile` onto a local folder as pipeline root, which the CLI refuses (KFP's
   launcher and Vertex take only object-store roots): for stand-in runs on plain files, where
-  every artifact can be looked at. The same flags and compile_pipeline() as the CLI."""
+  every artifact can be looked at; also Vertex on the loopback S3 (the CLI takes only gs:// for
+  Vertex). The same flags and compile_pipeline() as the CLI."""
   from kubeflow.compile import compile_pipeline
   from pipeline import config as config_lib
 
