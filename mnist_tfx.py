@@ -3,7 +3,7 @@
   mnist-tfx run …        run the pipeline on this machine (local_runner.py)
   mnist-tfx inspect …    read what runs recorded: runs, compare, lineage, reports, served versions
   mnist-tfx predict …    classify pictures with a pushed model
-  mnist-tfx kubeflow …   check a cluster, compile, upload for Kubeflow Pipelines or Vertex AI
+  mnist-tfx kubeflow …   check a cluster, compile, upload (Kubeflow Pipelines, Vertex AI), KServe
 
 `mnist-tfx COMMAND --help` says more. Installed into the venv's bin/ by `make install`.
 """

@@ -8,6 +8,7 @@ import shlex
 from typing import Dict, Optional
 
 from kubeflow import DEFAULT_MLMD_ADDRESS, releases
+from kubeflow.display import without_userinfo
 from kubeflow.upload import UsageError, check_namespace
 from pipeline import secrets
 
@@ -81,9 +82,16 @@ def check_location(flag: str, location: str, volume_ok: bool = True) -> str:
   kinds = 'gs://BUCKET/PATH, s3://BUCKET/PATH' + (' or an absolute path' if volume_ok else '')
   if not location or any(c.isspace() or not c.isprintable() for c in location):
     raise ValueError(
-      f'{flag} {location!r}: must not be empty or contain spaces or control characters'
+      f'{flag} {without_userinfo(location)!r}: must not be empty or contain spaces or control '
+      'characters'
     )
   scheme, sep, rest = location.partition('://')
+  if sep and '@' in rest.partition('/')[0]:
+    raise ValueError(
+      f'{flag} {without_userinfo(location)}: credentials in the URI would be written in clear into '
+      'pipeline.yaml and pipeline.json; give them to the pods in the environment from a Kubernetes '
+      'secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a Google service account)'
+    )
   if sep:
     if scheme == 'minio':
       raise ValueError(
@@ -125,10 +133,23 @@ def check_mlmd_address(address: str) -> str:
   return address
 
 
+def _secret_setting(value: str) -> Optional[str]:
+  """The name of a secret-looking setting inside an option's value (JSON or `name: value`
+  text, e.g. --environment_config={"env": {"AWS_SECRET_ACCESS_KEY": "…"}}), or of a URL password;
+  None when there is none. pipeline/secrets.py says what looks secret."""
+  if secrets.redact(value) == value:
+    return None
+  for key in re.findall(r'["\']?([A-Za-z0-9_.-]+)["\']?[ \t]*[:=]', value):
+    if secrets.redact(f'"{key}": "x"') != f'"{key}": "x"':
+      return key
+  return 'a password in a URL' if re.search(r'://[^/@\s]*:[^/@\s]*@', value) else 'a secret'
+
+
 def check_beam_args(text: str) -> str:
   """Refuses --beam-args that would not parse, that are oversized, or that carry a secret: the
   value is written in clear into pipeline.yaml and pipeline.json. Secret-looking is what the
-  console masks (pipeline/secrets.py secrets_in_args)."""
+  console masks (pipeline/secrets.py): an option named like a secret, or a value that holds a
+  secret-looking setting (JSON included) or a URL password. The message never repeats the value."""
   if len(text) > MAX_BEAM_ARGS:
     raise ValueError(
       f'--beam-args: {len(text)} characters, more than {MAX_BEAM_ARGS}; the value is '
@@ -141,21 +162,31 @@ def check_beam_args(text: str) -> str:
       f'--beam-args: cannot split into options: {str(e).lower()} '
       '(quote it once for the shell, e.g. --beam-args \'--runner=X --opt="a b"\')'
     ) from None
+  how = (
+    'which would be written in clear into pipeline.yaml and pipeline.json; put it in a '
+    "Kubernetes secret and give it to the pods (and Beam's workers) in the environment, e.g. "
+    'AWS_SECRET_ACCESS_KEY from secret mlpipeline-minio-artifact'
+  )
+  option = None
   for i, word in enumerate(words):
-    option = word.partition('=')[0] if word.startswith('-') else None
-    if option in _NOT_SECRET_BEAM_OPTIONS:
-      continue
-    takes_next = (
-      option and '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
-    )
-    pair = words[i : i + 2] if takes_next else words[i : i + 1]
-    if any(secrets.secrets_in_args([shlex.quote(w) for w in pair])):
-      what = f'option {option}' if option else 'a URL with a password'
-      raise ValueError(
-        f'--beam-args: {what} looks like a secret, which would be written in clear '
-        'into pipeline.yaml and pipeline.json; give it to the pods as an environment '
-        'variable or a mounted secret instead (e.g. AWS_SECRET_ACCESS_KEY)'
-      )
+    option = word.partition('=')[0] if word.startswith('-') else option
+    value = word.partition('=')[2] if word.startswith('-') else word
+    if word.startswith('-') and option not in _NOT_SECRET_BEAM_OPTIONS:
+      takes_next = '=' not in word and i + 1 < len(words) and not words[i + 1].startswith('-')
+      pair = words[i : i + 2] if takes_next else words[i : i + 1]
+      if any(secrets.secrets_in_args([shlex.quote(w) for w in pair])):
+        raise ValueError(f'--beam-args: option {option} looks like a secret, {how}')
+    found = _secret_setting(value)
+    if found:
+      where = f'the value of option {option}' if option else 'a value'
+      raise ValueError(f'--beam-args: {where} holds {found}, {how}')
+  # A JSON value the shell did not keep whole ({"env": {"KEY": "…"}} unquoted) is split over
+  # several words: read again as one text.
+  found = _secret_setting(
+    ' '.join(w for w in words if w.partition('=')[0] not in _NOT_SECRET_BEAM_OPTIONS)
+  )
+  if found:
+    raise ValueError(f'--beam-args: an option holds {found}, {how}')
   return text
 
 

@@ -1,11 +1,15 @@
-"""mnist-tfx kubeflow check|compile|upload: Kubeflow Pipelines 2.x and Vertex AI, from the same
-create_pipeline(...) as a local run (docs/how-to/kubeflow.md)."""
+"""mnist-tfx kubeflow check|compile|upload|serve-manifest: Kubeflow Pipelines 2.x and Vertex AI,
+from the same create_pipeline(...) as a local run (docs/how-to/kubeflow.md). Every line printed
+goes through display.clean: no URL userinfo, no control characters."""
 
 import argparse
 import logging
 import sys
 
-from kubeflow import DEFAULT_MLMD_ADDRESS, arguments, check
+from components.lib import names
+from kubeflow import DEFAULT_MLMD_ADDRESS, arguments, check, healthz, serve_manifest
+from kubeflow import resources as resources_lib
+from kubeflow.display import clean
 from kubeflow.upload import UploadError, UsageError, upload
 from pipeline import config as config_lib
 from pipeline.commands import PROG, ExitCode
@@ -17,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
     prog=PROG_NAME,
     description='Check what a Kubeflow Pipelines 2.x cluster needs, compile the pipeline for it '
-    '(or for Vertex AI Pipelines), and upload it.',
+    '(or for Vertex AI Pipelines), upload it, and serve the pushed model with KServe.',
   )
   commands = parser.add_subparsers(dest='command', required=True)
 
@@ -39,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     '--pipeline-root',
     required=True,
     metavar='URI',
-    help='where runs write artifacts: gs://BUCKET[/PATH] or s3://BUCKET[/PATH] (AWS S3 or MinIO)',
+    help='where runs write artifacts: gs://BUCKET[/PATH] or s3://BUCKET[/PATH] (AWS S3, MinIO or '
+    'SeaweedFS); Vertex AI: gs:// only',
   )
   compile_cmd.add_argument(
     '--pipeline-name',
@@ -76,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     '--multi-user',
     metavar='NAMESPACE',
     help='with --kfp-version: the runs go to this profile namespace of a multi-user install',
+  )
+  compile_cmd.add_argument(
+    '--resources',
+    action='append',
+    default=[],
+    metavar='COMPONENT=cpu:N,memory:SIZE[,gpu:N][,gpu-type:T]',
+    help="a task's container resources (repeatable), e.g. Trainer=cpu:4,memory:16G,gpu:1: "
+    'requests and limits on KFP, GPUs as nvidia.com/gpu (gpu-type: another resource name); '
+    'limits and an accelerator type (gpu-type, e.g. NVIDIA_TESLA_T4) on Vertex',
   )
   config_lib.add_arguments(
     compile_cmd,
@@ -137,13 +151,17 @@ def _parser() -> argparse.ArgumentParser:
   check_cmd = commands.add_parser(
     'check',
     help='ask a KFP endpoint for its release and mode; print what to set for this pipeline',
-    description="Reads the endpoint's health check (release and multi-user mode) and prints, for "
+    description="Reads the health check of the endpoint's API server, or of the UI in front of it "
+    "(ml-pipeline-ui, the Kubeflow gateway's /pipeline), for the release and multi-user mode, or "
+    'takes them from --kfp-version and --multi-user with no --host (offline), and prints, for '
     'that release: the pipeline root, the kfp-launcher ConfigMap with its providers setting, the '
     "object-store endpoint and the pods' variables, PUBLISH_LOGS, the disk per pod and where "
     'the run report shows in the UI. Changes nothing.',
   )
   check_cmd.add_argument(
-    '--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080'
+    '--host',
+    help='KFP API or UI endpoint, e.g. http://localhost:8080 or https://GATEWAY/pipeline; '
+    'without it, the plan for --kfp-version offline',
   )
   check_cmd.add_argument(
     '--namespace', metavar='NS', help='your profile namespace (required by a multi-user endpoint)'
@@ -151,16 +169,33 @@ def _parser() -> argparse.ArgumentParser:
   check_cmd.add_argument(
     '--kfp-version',
     metavar='X.Y',
-    help='the release, when the endpoint does not say it (tag_name unknown)',
+    help='the release: without --host, the plan offline; with it, when the endpoint does not say '
+    'it (tag_name unknown)',
+  )
+  check_cmd.add_argument(
+    '--multi-user',
+    metavar='NAMESPACE',
+    help='offline (no --host): the plan for this profile namespace of a multi-user install',
   )
   check_cmd.add_argument(
     '--timeout',
     type=float,
     default=30.0,
     metavar='SECONDS',
-    help='limit on the request, connect and read (default: %(default)s)',
+    help='deadline on the whole exchange: connect, redirects and every byte of the answer '
+    '(default: %(default)s, at most 600)',
   )
+  serve_manifest.add_parser(commands)
   return parser
+
+
+def _error(error) -> int:
+  print(f'error: {clean(error)}', file=sys.stderr)
+  return ExitCode.USAGE if isinstance(error, (UsageError, ValueError)) else ExitCode.FAILED
+
+
+def _say(line) -> None:
+  print(clean(line))
 
 
 def _compile(args) -> int:
@@ -174,6 +209,12 @@ def _compile(args) -> int:
     )
     if args.target == 'vertex' and (args.kfp_version or args.multi_user):
       raise ValueError('--kfp-version and --multi-user apply to --target kfp (open-source KFP)')
+    if args.target == 'vertex' and not root.startswith('gs://'):
+      raise ValueError(
+        f'--pipeline-root {root}: Vertex AI Pipelines writes only to Cloud Storage; use '
+        'gs://BUCKET/PATH'
+      )
+    chosen = resources_lib.parse(args.resources, args.target)
     arguments.check_release_locations(
       args.kfp_version,
       args.multi_user,
@@ -192,12 +233,11 @@ def _compile(args) -> int:
       pipeline_name=args.pipeline_name,
     )
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return ExitCode.USAGE
+    return _error(e)
   try:  # here, not only in compile_pipeline: refused before TFX is loaded (seconds)
     arguments.check_output(args.output)
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {clean(e)}', file=sys.stderr)
     return ExitCode.FAILED  # the status it has always had (compile_pipeline's ValueError)
   # Deferred: compiling imports TFX and TensorFlow (seconds), which the checks above, `check`
   # and `upload` never need.
@@ -205,15 +245,28 @@ def _compile(args) -> int:
 
   try:
     yaml_path, json_path = compile_lib.compile_pipeline(
-      config, args.image, args.output, target=args.target, mlmd_address=args.mlmd_address
+      config,
+      args.image,
+      args.output,
+      target=args.target,
+      mlmd_address=args.mlmd_address,
+      resources=chosen,
     )
   except (ValueError, OSError) as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {clean(e)}', file=sys.stderr)
     return ExitCode.FAILED
-  print(
+  _say(
     f'Wrote {yaml_path} (PipelineSpec) and {json_path} (PipelineJob) for {args.target}: '
     f'pipeline {config.pipeline_name}, image {args.image}, pipeline root {root}'
   )
+  for component, given in chosen.items():
+    _say(f'Resources of {component}: {resources_lib.describe(given, args.target)}')
+  gpus = chosen[names.TRAINER].gpu if names.TRAINER in chosen else None
+  if gpus and gpus > 1 and config.training.strategy != 'mirrored':
+    _say(
+      f'Note: the Trainer gets {gpus} GPUs; compile with --strategy mirrored to train on all of '
+      'them (the default strategy trains on one)'
+    )
   return 0
 
 
@@ -233,22 +286,35 @@ def _upload(args) -> int:
       experiment=args.experiment,
       namespace=args.namespace,
       timeout=args.timeout,
+      log=_say,
     )
-  except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return ExitCode.USAGE
-  except UploadError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return ExitCode.USAGE if isinstance(e, UsageError) else ExitCode.FAILED
+  except (ValueError, UploadError) as e:
+    return _error(e)
   return 0
 
 
 def _check(args) -> int:
   try:
-    check.run(args.host, args.namespace, args.timeout, kfp_version=args.kfp_version)
+    check.run(
+      args.host,
+      args.namespace,
+      args.timeout,
+      kfp_version=args.kfp_version,
+      log=_say,
+      multi_user_namespace=args.multi_user,
+    )
+  except (UploadError, healthz.HealthzError) as e:
+    return _error(e)
+  return 0
+
+
+def _serve_manifest(args) -> int:
+  try:
+    serve_manifest.main(args, sys.stdout)
   except UploadError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return ExitCode.USAGE if isinstance(e, UsageError) else ExitCode.FAILED
+    return _error(e)
+  if args.output:
+    _say(f'Wrote {args.output} (InferenceService {args.name}); apply it with kubectl apply -f')
   return 0
 
 
@@ -256,4 +322,10 @@ def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   args = _parser().parse_args(config_lib.join_option_values(list(argv)))
   logging.getLogger().setLevel(logging.ERROR)  # TFX's and kfp's INFO logs are noise here
-  return {'compile': _compile, 'upload': _upload, 'check': _check}[args.command](args)
+  commands = {
+    'compile': _compile,
+    'upload': _upload,
+    'check': _check,
+    'serve-manifest': _serve_manifest,
+  }
+  return commands[args.command](args)

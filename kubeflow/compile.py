@@ -9,7 +9,7 @@ No network, no credentials, nothing written to the pipeline root.
 
 import json
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import yaml
 from google.protobuf import json_format
@@ -19,6 +19,7 @@ from tfx.orchestration import data_types
 
 from components.lib import names
 from kubeflow import DEFAULT_MLMD_ADDRESS, entrypoint, run_results
+from kubeflow import resources as resources_lib
 from kubeflow.arguments import check_image, check_mlmd_address, check_output, check_pipeline_name
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -82,11 +83,13 @@ def compile_pipeline(
   output_yaml: str,
   target: str = 'kfp',
   mlmd_address: str = DEFAULT_MLMD_ADDRESS,
+  resources: Optional[Dict[str, resources_lib.Resources]] = None,
 ) -> Tuple[str, str]:
   """Writes pipeline.yaml and pipeline.json (beside it); returns both paths.
 
   target 'kfp' (open-source Kubeflow Pipelines 2.x) looks the baseline model up in KFP's ML
   Metadata at `mlmd_address`; 'vertex' keeps TFX's Resolver, which only Vertex AI can run.
+  resources: the container resources of the tasks named (kubeflow/resources.py).
   """
   check_output(output_yaml)
   if target not in TARGETS:
@@ -117,6 +120,7 @@ def compile_pipeline(
   name_parameter_producers(spec)
   scope_vertex_resolver(spec, config.pipeline_name)
   run_results.add_to_spec(spec, image)  # results the KFP UI shows (metrics, confusion, report)
+  resources_lib.apply(spec, resources or {}, target)
   if BASELINE_TASK in spec['root']['dag']['tasks']:
     # Its answer depends on the metadata store, not on its inputs: never reuse a cached one. It
     # hands on a URI, a parameter, so the cached BaselineModel after it keeps its cache key.

@@ -3,9 +3,9 @@ home of these facts, used by `kubeflow compile --kfp-version`, by `kubeflow chec
 version table in docs/reference/kubeflow.md (a test compares the two).
 
 Each rule names the kubeflow/pipelines file and function it was read from and the tags read
-(2.0.5 2.1.0 2.2.0 2.3.0 2.4.1 2.5.0 2.14.0 2.15.0 2.16.0 2.17.0). Releases between two tags read
-(2.6-2.13) are assumed to behave as 2.5.0 and 2.14.0 both do; newer than 2.17 as 2.17.0.
-Nothing here has been checked against a running cluster."""
+(2.0.5 2.1.0 2.2.0 2.3.0 2.4.0 2.4.1 2.5.0 2.14.0 2.14.4 2.15.0 2.16.0 2.16.1 2.17.0). There are
+no releases 2.6 to 2.13: the repository's tags go from 2.5.0 to 2.14.0. Releases newer than 2.17
+are assumed to behave as 2.17.0. Nothing here has been checked against a running cluster."""
 
 import re
 from typing import List, Optional, Tuple
@@ -16,13 +16,18 @@ TAGS_READ = (
   '2.1.0',
   '2.2.0',
   '2.3.0',
+  '2.4.0',
   '2.4.1',
   '2.5.0',
   '2.14.0',
+  '2.14.4',
   '2.15.0',
   '2.16.0',
+  '2.16.1',
   '2.17.0',
 )
+# git tag: 2.5.0 is followed by 2.14.0 (the project aligned its numbers with Kubeflow's).
+NO_RELEASES: Tuple[int, int] = (6, 13)
 NEWEST_READ: Version = (2, 17)
 BUCKET = 'mlpipeline'  # the in-cluster store's bucket (profile controller sync.py S3_BUCKET_NAME)
 
@@ -33,7 +38,7 @@ BUCKET = 'mlpipeline'  # the in-cluster store's bucket (profile controller sync.
 # checks.check_location refuses (TFX's file I/O has no query strings).
 PROVIDERS_SINCE: Version = (2, 2)
 # backend/src/v2/config/s3.go S3ProviderDefault: forcePathStyle and maxRetries, absent at 2.3.0,
-# present from 2.4.1. Parsed with sigs.k8s.io/yaml, which drops unknown keys without an error.
+# present from 2.4.0. Parsed with sigs.k8s.io/yaml, which drops unknown keys without an error.
 FORCE_PATH_STYLE_SINCE: Version = (2, 4)
 # backend/src/v2/metadata/client.go RecordArtifact: store_session_info on each output artifact,
 # from 2.3.0 (2.2.0 keeps it on the pipeline context only, GetPipeline).
@@ -69,14 +74,62 @@ PUBLISH_LOGS_SETTING = (
 # the same (2.15.0 minio-service.kubeflow, 2.16.0 seaweedfs.kubeflow).
 SEAWEEDFS_SINCE: Version = (2, 15)
 MINIO_SERVICE_UNTIL: Version = (2, 16)
+# third-party/seaweedfs/base/seaweedfs/seaweedfs-networkpolicy.yaml, 2.15.0: ingress to port 8333
+# only from namespaces labelled app.kubernetes.io/part-of=kubeflow-profile, and from istio-system;
+# pods in `kubeflow` (a single-user install's runs) cannot reach it. 2.16.0 adds
+# `from: [podSelector: {}], ports: [8333]`, the same namespace (commit b050f5c906).
+SEAWEEDFS_SAME_NAMESPACE_SINCE: Version = (2, 16)
+NETWORK_POLICY_PATCH = (
+  'kubectl -n kubeflow patch networkpolicy seaweedfs --type json --patch '
+  '\'[{"op": "add", "path": "/spec/ingress/-", "value": '
+  '{"from": [{"podSelector": {}}], "ports": [{"port": 8333}]}}]\''
+)
 # manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py sync,
 # iam.put_user_policy, from 2.15.0 (absent at 2.14.0): a profile's object-store user may Get, Put
 # and List only these prefixes of the bucket.
 PROFILE_POLICY_SINCE: Version = (2, 15)
 PROFILE_PREFIXES = ('private-artifacts/{ns}/', 'private/{ns}/', 'artifacts/', 'shared/')
+# The policy's actions: "s3:Put*", "s3:Get*", "s3:List*" on arn:aws:s3:::mlpipeline/<prefix>*,
+# 2.15.0 to 2.16.1; 2.17.0 adds "s3:DeleteObject" and a bucket policy granting s3:ListBucket on the
+# bucket for those prefixes (ensure_bucket_list_policy, commit 7ec3c1da27). Read as AWS IAM reads
+# it, the 2.15/2.16 policy allows neither deletes nor listing (ListBucket acts on the bucket, not on
+# object ARNs). The store that enforces it reads it otherwise: SeaweedFS 4.00 (2.15.0 to 2.16.1,
+# seaweedfs-deployment.yaml, `weed server -s3 -iam`) turns "s3:Put*" into its Write action, "Get*"
+# into Read and "List*" into List on each prefix (seaweedfs weed/iamapi
+# iamapi_management_handlers.go GetActions, MapToStatementAction, tag 4.00), and authorizes
+# DeleteObject and CopyObject by Write on the key and a listing by its prefix (weed/s3api
+# s3api_server.go, auth_credentials.go canDo): TensorFlow's copy-and-delete renames and the
+# Pusher's deletes work. But it checks DeleteObjects, the batch delete that Beam's renames use
+# (apache_beam/io/aws/s3io.py rename_files, delete_files), against Write on the bucket itself,
+# which no profile has: a pipeline root in mlpipeline fails at the first Beam file write
+# (StatisticsGen's statistics; the Evaluator's metrics later).
+# SeaweedFS 4.34 (2.17.0) checks each key of a batch (s3api_object_handlers_delete.go,
+# AuthorizeBatchDeleteKey). A store that read the policy as AWS does would need these grants:
+AWS_READING_GRANTS = (
+  's3:DeleteObject on arn:aws:s3:::mlpipeline/<prefix>* and s3:ListBucket on '
+  'arn:aws:s3:::mlpipeline'
+)
+BATCH_DELETE_PER_KEY_SINCE: Version = (2, 17)
 # backend/src/v2/component/launcher_v2.go downloadArtifacts (every tag read): before the command
 # runs, every input artifact is copied whole (objectstore.DownloadBlob of its prefix) to local disk.
 DISK_RULE = 'the sum of its input artifacts, each copied whole before the command runs'
+# objectstore/object_store.go DownloadBlob lists the input's key as a prefix with no trailing "/"
+# up to 2.16.1, so an input also pulls the outputs beside it whose names begin with its name (the
+# Trainer's `model` pulls `model_run`); 2.17.0 keeps only keys under the prefix
+# (isBlobKeyUnderPrefix).
+EXACT_DOWNLOAD_SINCE: Version = (2, 17)
+SIBLING_RULE = 'and, up to 2.16, the outputs beside each input whose names begin with its name'
+# component/launcher_v2.go qualifyExecutorLogsForRetry: executor-logs gets "-<retry index>"
+# ("-0" on the first attempt) from 2.16.1 (cherry-pick c5cf379302) and 2.17.0; 2.16.0 has none.
+LOGS_RETRY_SUFFIX_SINCE = (2, 16, 1)
+# backend/src/apiserver/main.go (2.14.0 to 2.17.0): CacheDisabled = !CacheEnabled, the apiserver's
+# config (config.json "CacheEnabled": "true", or the environment), handed to the v2 compiler: with
+# "false" no task of any run is cached. Before 2.14.0 the setting only labels Argo workflows.
+CACHE_SWITCH_SINCE: Version = (2, 14)
+# manifests/kustomize/base/installs/generic/pipeline-install-config.yaml ARTIFACTS_PROXY_ENABLED
+# (default "false"); with "true" the profile controller runs ml-pipeline-ui-artifact in each profile
+# namespace (sync.py), which reads artifacts with that namespace's own credentials.
+ARTIFACTS_PROXY = 'ARTIFACTS_PROXY_ENABLED "true" in pipeline-install-config'
 # The profile controller creates each profile's kfp-launcher ConfigMap (sync.py sync:
 # defaultPipelineRoot) but never updates it: configmaps `updateStrategy: OnDelete`
 # (pipelines-profile-controller composite-controller.yaml at 2.2.0, decorator-controller.yaml at
@@ -92,7 +145,11 @@ SECRET = ('mlpipeline-minio-artifact', 'accesskey', 'secretkey')
 # tag_name is the image's TAG_NAME (backend/Dockerfile, default "unknown").
 HEALTHZ_PATH = '/apis/v2beta1/healthz'
 
-_VERSION = re.compile(r'v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.].*)?')
+# X.Y[.Z] with a semver pre-release or build suffix: nothing else, so that a server's
+# '2.17.0<ESC>[2J' (or that text with its control characters taken out) is no release.
+_VERSION = re.compile(
+  r'v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?:[-+][0-9A-Za-z.+-]{1,64})?', re.ASCII
+)
 
 
 def parse_version(text: str, flag: str = '--kfp-version') -> Version:
@@ -102,7 +159,18 @@ def parse_version(text: str, flag: str = '--kfp-version') -> Version:
     raise ValueError(
       f'{flag} {text!r}: expected a Kubeflow Pipelines 2.x release, e.g. 2.5 or 2.15.0'
     )
-  return (2, int(match.group(2)))
+  minor = int(match.group(2))
+  if NO_RELEASES[0] <= minor <= NO_RELEASES[1]:
+    raise ValueError(
+      f'{flag} {text!r}: there is no Kubeflow Pipelines 2.{minor} (after 2.5 came 2.14)'
+    )
+  return (2, minor)
+
+
+def tag_tuple(tag: str) -> Tuple[int, int, int]:
+  """'2.16.1' → (2, 16, 1): the rules that changed in a patch release."""
+  major, minor, patch = (tag.split('.') + ['0'])[:3]
+  return int(major), int(minor), int(patch)
 
 
 def name(version: Version) -> str:
@@ -123,6 +191,29 @@ def allowed_prefixes(version: Version, namespace: Optional[str]) -> Optional[Lis
   return [p.format(ns=namespace) for p in PROFILE_PREFIXES]
 
 
+def own_bucket(namespace: str) -> str:
+  """The bucket suggested for a profile's pipeline root where mlpipeline cannot hold it."""
+  return f'mnist-{namespace}'[:63].rstrip('-')
+
+
+def grant_own_bucket(namespace: str) -> str:
+  """The admin's command that creates the profile's bucket and gives its SeaweedFS user (named as
+  the namespace, sync.py create_user) Read, Write and List on all of it (weed/shell
+  command_s3_configure.go -user -buckets -actions -apply; the identity action Write:BUCKET covers
+  the bucket itself, auth_credentials.go canDo)."""
+  bucket = own_bucket(namespace)
+  return (
+    f"printf 's3.bucket.create -name {bucket}\\ns3.configure -user {namespace} -buckets {bucket} "
+    "-actions Read,Write,List -apply\\n' | kubectl -n kubeflow exec -i deploy/seaweedfs -- weed "
+    'shell'
+  )
+
+
+def root_needs_own_bucket(version: Version, namespace: Optional[str]) -> bool:
+  """2.15 and 2.16 multi-user: Beam's renames cannot run under mlpipeline (see above)."""
+  return namespace is not None and PROFILE_POLICY_SINCE <= version < BATCH_DELETE_PER_KEY_SINCE
+
+
 def check_location(flag: str, uri: str, version: Version, namespace: Optional[str]) -> str:
   """Refuses a location the release's in-cluster store would deny (AccessDenied at run time).
 
@@ -137,6 +228,16 @@ def check_location(flag: str, uri: str, version: Version, namespace: Optional[st
         f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, profile {namespace} may '
         f'only use s3://{BUCKET}/{prefixes[0]}… (or {", ".join(prefixes[1:])}; '
         'pipelines-profile-controller sync.py put_user_policy)'
+      )
+  if flag == '--pipeline-root' and scheme == 's3' and bucket == BUCKET:
+    if root_needs_own_bucket(version, namespace):
+      assert namespace is not None
+      raise ValueError(
+        f'{flag} {uri}: on Kubeflow Pipelines {name(version)} multi-user, SeaweedFS 4.00 refuses '
+        f"profile {namespace} the batch deletes that Beam's file renames need (it checks them "
+        'against Write on the whole bucket, which the profile policy never grants): use a root in '
+        f'a bucket of its own, s3://{own_bucket(namespace)}/mnist, after an admin runs: '
+        f'{grant_own_bucket(namespace)}; or Kubeflow Pipelines 2.17'
       )
   return uri
 
@@ -185,65 +286,32 @@ def html_report(version: Version, multi_user: bool = False) -> str:
   if version < UI_OWN_NAMESPACE_ONLY_SINCE:
     return "yes: RunResults → report, read with the artifact's store_session_info"
   if multi_user:
-    return f'no session info in a profile namespace: {fallback}'
+    return (
+      f'no session info in a profile namespace: {fallback}; or set {ARTIFACTS_PROXY} (the UI '
+      "then reads through ml-pipeline-ui-artifact in the profile namespace, with that namespace's "
+      'keys)'
+    )
   return "yes in the UI's own namespace (single-user), read with the artifact's store_session_info"
 
 
-def table_rows() -> List[List[str]]:
-  """One row per tag read: the version table of docs/reference/kubeflow.md."""
-  rows = []
-  for tag in TAGS_READ:
-    version = parse_version(tag)
-    store, endpoint = object_store(version)
-    if version < SEAWEEDFS_SINCE:
-      where = f'{store}, `{endpoint}`'
-    elif version < MINIO_SERVICE_UNTIL:
-      where = f'{store}, `{endpoint}` (also `minio-service.kubeflow:9000`)'
-    else:
-      where = f'{store}, `{endpoint}` (also `:9000`)'
-    if version < PROVIDERS_SINCE:
-      providers = 'none'
-    elif version < FORCE_PATH_STYLE_SINCE:
-      providers = 'yes, without `forcePathStyle`'
-    else:
-      providers = 'yes'
-    prefixes = allowed_prefixes(version, '<ns>')
-    rows.append(
-      [
-        tag,
-        root_scheme(version),
-        providers,
-        where,
-        ', '.join(f'`{p}`' for p in prefixes) if prefixes else 'any path',
-        'sum of its inputs',
-        _REPORT_CELL[html_report(version).split(':')[0]],
-      ]
+def profile_deletes(version: Version) -> str:
+  """Whether a profile's pods may delete (the Pusher's clean-up, TensorFlow's and Beam's renames)
+  in the in-cluster bucket, and why (see AWS_READING_GRANTS above)."""
+  if version < PROFILE_POLICY_SINCE:
+    return 'allowed: no profile policy (every namespace has the same keys)'
+  if version < BATCH_DELETE_PER_KEY_SINCE:
+    return (
+      "one key at a time (TensorFlow's renames, the Pusher): allowed, SeaweedFS 4.00 reads the "
+      "policy's s3:Put* as its Write action; a batch (Beam's renames): refused, it needs Write "
+      'on the whole bucket'
     )
-  return rows
+  return 'allowed: the policy grants s3:DeleteObject, and SeaweedFS 4.34 checks each key of a batch'
 
 
-_REPORT_CELL = {
-  'no session info': "only if the UI's own s3 settings reach the bucket",
-  'yes': "yes, with the artifact's session info",
-  "yes in the UI's own namespace (single-user), read with the artifact's store_session_info": (
-    "single-user yes; a profile namespace only if the UI's own s3 settings reach the bucket"
-  ),
-}
-TABLE_HEADER = [
-  'release',
-  'pipeline root',
-  '`providers`',
-  'object store (stock install)',
-  'multi-user prefixes of `mlpipeline`',
-  'disk per pod',
-  'HTML report in the UI',
-]
-
-
-def table_markdown() -> str:
-  lines = [
-    '| ' + ' | '.join(TABLE_HEADER) + ' |',
-    '| ' + ' | '.join('---' for _ in TABLE_HEADER) + ' |',
-  ]
-  lines += ['| ' + ' | '.join(row) + ' |' for row in table_rows()]
-  return '\n'.join(lines) + '\n'
+def task_log(tag: str) -> str:
+  """Where a task's own log goes (the launcher's executor-logs output) at this tag."""
+  if parse_version(tag) < PUBLISH_LOGS_SINCE:
+    return 'none'
+  if tag_tuple(tag) < LOGS_RETRY_SUFFIX_SINCE:
+    return '`executor-logs`'
+  return '`executor-logs-0` (the retry index)'

@@ -55,7 +55,8 @@ def compile_to(folder, *extra):
 def compile_on_local_root(folder, root, *extra):
   """`kubeflow compile` onto a local folder as pipeline root, which the CLI refuses (KFP's
   launcher and Vertex take only object-store roots): for stand-in runs on plain files, where
-  every artifact can be looked at. The same flags and compile_pipeline() as the CLI."""
+  every artifact can be looked at; also Vertex on the loopback S3 (the CLI takes only gs:// for
+  Vertex). The same flags and compile_pipeline() as the CLI."""
   from kubeflow.compile import compile_pipeline
   from pipeline import config as config_lib
 
@@ -119,4 +120,60 @@ def mlmd_service(tmp_path_factory):
   )
   yield address, store
   os.killpg(proc.pid, signal.SIGTERM)
+  proc.wait(timeout=30)
+
+
+@pytest.fixture(scope='session')
+def profile_store(tmp_path_factory, mnist_dir):
+  """The in-cluster store of a multi-user install (tests/kubeflow/profile_store.py): moto's S3
+  server with IAM on, bucket `mlpipeline` holding the MNIST files in `shared/mnist/`, and an admin
+  user for the set-up; each test makes its profiles' users with profile_store.profile()."""
+  import json
+  import urllib.request
+
+  import boto3
+
+  from tests.conftest import _moto_server, _pod_env, s3_client
+  from tests.kubeflow.profile_store import BUCKET, ProfileStore
+
+  proc, endpoint = _moto_server(
+    tmp_path_factory.mktemp('moto-profiles'), {'INITIAL_NO_AUTH_ACTION_COUNT': '0'}
+  )
+
+  def auth_after(count: str) -> None:  # moto's /moto-api/reset-auth
+    urllib.request.urlopen(
+      urllib.request.Request(
+        f'{endpoint}/moto-api/reset-auth',
+        data=count.encode(),
+        headers={'Content-Type': 'text/plain'},
+      ),
+      timeout=10,
+    ).read()
+
+  auth_after('inf')
+  iam = boto3.client(
+    'iam',
+    endpoint_url=endpoint,
+    region_name='us-east-1',
+    aws_access_key_id='testing',
+    aws_secret_access_key='testing',
+  )
+  iam.create_user(UserName='kubeflow-admin')
+  key = iam.create_access_key(UserName='kubeflow-admin')['AccessKey']
+  iam.put_user_policy(
+    UserName='kubeflow-admin',
+    PolicyName='admin',
+    PolicyDocument=json.dumps(
+      {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}
+    ),
+  )
+  admin = _pod_env(endpoint, key['AccessKeyId'], key['SecretAccessKey'])
+  client = s3_client(admin)
+  client.create_bucket(Bucket=BUCKET)
+  for name in sorted(os.listdir(mnist_dir)):
+    if name.endswith('.gz'):
+      client.upload_file(os.path.join(mnist_dir, name), BUCKET, f'shared/mnist/{name}')
+  auth_after('0')
+  yield ProfileStore(endpoint, admin)
+  proc.terminate()
   proc.wait(timeout=30)

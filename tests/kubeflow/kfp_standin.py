@@ -55,9 +55,10 @@ expects (paths below are in that tree):
   resolver executors are refused ("resolver not implemented yet", argocompiler/argo.go).
 
 What changed between releases is a `Profile` (PROFILES: 2.0.5 to 2.17.0, each rule citing its
-source and tags); the default is the newest release with its defaults, log publishing on. With
-`multi_user=True` (2.15.0+) a task's s3:// reads and writes outside its namespace's prefixes fail
-with S3's AccessDenied, as the profile controller's policy makes them.
+source and tags); the default is the newest release with its defaults, log publishing on. What a
+task may do on the object store is not decided here: the tasks run with the credentials in `env`,
+and the store answers (a multi-user install's per-profile policy: profile_store.py, on moto's S3
+server with IAM on), so every refusal is met by the task's own code.
 
 With `vertex=True` it plays Vertex AI Pipelines instead, for the JSON's differences: input
 artifacts keep their schema title and a resource name, the ExampleGen driver hook
@@ -103,7 +104,7 @@ class Profile:
 
   tag: str
   # driver/driver.go provisionOutputs: GenerateOutputURI(root, [task, outputURISalt, key]), a
-  # fresh uuid as salt: 2.4.1+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root,
+  # fresh uuid as salt: 2.4.0+; 2.0.5 generateOutputURI / 2.3.0 GenerateOutputURI(root,
   # [task, key]).
   salted_uris: bool
   # driver/driver.go provisionOutputs: with publishOutput == "true" an `executor-logs` output of
@@ -120,7 +121,8 @@ class Profile:
   # SessionInfo unless set: 2.3.0+ (2.0.5 has only display_name).
   store_session_info: bool
   # component/launcher_v2.go executeV2 -> qualifyExecutorLogsForRetry: the executor-logs URI
-  # gets "-<retry index>" ("-0" on the first attempt) before placeholders are filled: 2.17.0.
+  # gets "-<retry index>" ("-0" on the first attempt) before placeholders are filled: 2.16.1
+  # (cherry-pick c5cf379302) and 2.17.0.
   retry_qualified_logs: bool
   # component/launcher_v2.go uploadOutputArtifacts(componentSucceeded=false): a failed task
   # still records its executor-logs: 2.16.0+ (earlier a failed task records no output).
@@ -128,6 +130,7 @@ class Profile:
   # manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py
   # put_user_policy: in multi-user mode a profile's credentials reach only mlpipeline/
   # {artifacts, private-artifacts/<ns>, private/<ns>, shared}/*: 2.15.0+ (2.14.0 has no policy).
+  # Enforced by the store the tasks use (profile_store.py), not here.
   profile_scoped_credentials: bool
 
 
@@ -136,11 +139,14 @@ PROFILES = {
   for p in (
     Profile('2.0.5', False, False, False, False, False, False, False),
     Profile('2.3.0', False, False, False, True, False, False, False),
+    Profile('2.4.0', True, False, False, True, False, False, False),
     Profile('2.4.1', True, False, False, True, False, False, False),
     Profile('2.5.0', True, True, False, True, False, False, False),
     Profile('2.14.0', True, True, False, True, False, False, False),
+    Profile('2.14.4', True, True, False, True, False, False, False),
     Profile('2.15.0', True, True, True, True, False, False, True),
     Profile('2.16.0', True, True, True, True, False, True, True),
+    Profile('2.16.1', True, True, True, True, True, True, True),
     Profile('2.17.0', True, True, True, True, True, True, True),
   )
 }
@@ -180,14 +186,6 @@ def session_info(pipeline_root: str) -> str:
     },
     separators=(',', ':'),
   )
-
-
-def profile_prefixes(namespace: str) -> List[str]:
-  """sync.py put_user_policy's Resource list, as s3:// prefixes."""
-  return [
-    f's3://{PROFILE_BUCKET}/{p}/'
-    for p in ('artifacts', f'private-artifacts/{namespace}', f'private/{namespace}', 'shared')
-  ]
 
 
 def provision_outputs(
@@ -308,15 +306,13 @@ class KfpStandIn:
     timeout: float = 900,
     allow_local_root: bool = False,
     profile: Optional[Profile] = None,
-    multi_user: bool = False,
   ):
     """allow_local_root: accept a plain folder as pipeline root (the tests' convenience; the real
-    launcher refuses one). profile: the KFP release played (PROFILES). multi_user: a multi-user
-    install, the task's credentials those its profile controller gives the namespace."""
+    launcher refuses one). profile: the KFP release played (PROFILES). env: the pods' variables
+    (on a multi-user install, the credentials the profile controller gives the namespace)."""
     self.store = store
     self.allow_local_root = allow_local_root
     self.profile = profile or (VERTEX_PROFILE if vertex else DEFAULT_PROFILE)
-    self.multi_user = multi_user
     self.work_dir = work_dir
     self.namespace = namespace
     self.env = dict(env or {})
@@ -719,11 +715,7 @@ class KfpStandIn:
     execution.id = execution_id
     if self.profile.retry_qualified_logs and LOGS_KEY in outputs['artifacts']:
       outputs['artifacts'][LOGS_KEY]['artifacts'][0]['uri'] += '-0'  # qualifyExecutorLogsURI
-    denied = self._denied(executor_input)
-    if denied:
-      code, stdout, stderr = 1, '', denied
-    else:
-      code, stdout, stderr = self._launch(container, component, executor_input, pod_dir)
+    code, stdout, stderr = self._launch(container, component, executor_input, pod_dir)
     uploaded = self._write_log(outputs, pod_dir, stdout + stderr)
     if code:
       execution.last_known_state = mlmd.Execution.FAILED
@@ -798,39 +790,6 @@ class KfpStandIn:
       return {}
     return json_format.MessageToDict(execution.custom_properties['outputs'].struct_value)
 
-  def _denied(self, executor_input) -> str:
-    """A multi-user install from 2.15.0 on (Profile.profile_scoped_credentials): the task's
-    credentials reach only its profile's prefixes, so its first read or write of any other
-    s3:// object fails as S3 answers it. Checked on every s3:// URI the task is handed (its
-    artifacts and its parameters); an empty string when all are allowed."""
-    inputs = [
-      a['uri'] for v in executor_input['inputs']['artifacts'].values() for a in v['artifacts']
-    ]
-    inputs += [
-      v
-      for v in executor_input['inputs']['parameterValues'].values()
-      if isinstance(v, str) and v.startswith('s3://')
-    ]
-    outputs = [a['artifacts'][0]['uri'] for a in executor_input['outputs']['artifacts'].values()]
-    for operation, uris in (('GetObject', inputs), ('PutObject', outputs)):
-      for uri in uris:
-        if self._outside_profile(uri):
-          allowed = ', '.join(p + '*' for p in profile_prefixes(self.namespace))
-          return (
-            f'botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling '
-            f'the {operation} operation: Access Denied ({uri}: the credentials of namespace '
-            f'{self.namespace} reach only {allowed})'
-          )
-    return ''
-
-  def _outside_profile(self, uri: str) -> bool:
-    """An s3:// URI the namespace's credentials do not reach (multi-user, 2.15.0+)."""
-    if not (
-      self.multi_user and self.profile.profile_scoped_credentials and uri.startswith('s3://')
-    ):
-      return False
-    return not any((uri + '/').startswith(p) for p in profile_prefixes(self.namespace))
-
   def _write_log(self, outputs, pod_dir, text: str) -> bool:
     """launcher_v2.go getLogWriter: the task's stdout and stderr go to the executor-logs
     artifact's local path (LocalPathForURI), then uploadOutputArtifacts puts that file at the URI
@@ -843,19 +802,22 @@ class KfpStandIn:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
       f.write(text)
-    if self._outside_profile(uri):
-      return False
     if uri.startswith('s3://'):
       import boto3
+      from boto3.exceptions import S3UploadFailedError
+      from botocore.exceptions import ClientError
 
       bucket, key = uri[len('s3://') :].split('/', 1)
-      boto3.client(
-        's3',
-        endpoint_url=self.env.get('AWS_ENDPOINT_URL'),
-        region_name=self.env.get('AWS_DEFAULT_REGION'),
-        aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
-        aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY'),
-      ).upload_file(path, bucket, key)
+      try:
+        boto3.client(
+          's3',
+          endpoint_url=self.env.get('AWS_ENDPOINT_URL'),
+          region_name=self.env.get('AWS_DEFAULT_REGION'),
+          aws_access_key_id=self.env.get('AWS_ACCESS_KEY_ID'),
+          aws_secret_access_key=self.env.get('AWS_SECRET_ACCESS_KEY'),
+        ).upload_file(path, bucket, key)
+      except (ClientError, S3UploadFailedError):  # the store refused it: nothing to record
+        return False
     return True
 
   def _failed(self, task_name, params, input_artifacts, contexts, dag_id, stderr) -> TaskRun:

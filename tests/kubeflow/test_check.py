@@ -1,9 +1,7 @@
 """`python -m kubeflow check` against a stand-in of the KFP API's health check
-(tests/kubeflow/kfp_api_standin.py), kubeflow/releases.py's rules, and the guide's version table
-and providers YAML against both."""
+(tests/kubeflow/kfp_api_standin.py) and offline, kubeflow/releases.py's rules, and the guide's
+providers YAML against both (the version table: test_release_table.py)."""
 
-import os
-import re
 import socket
 
 import pytest
@@ -11,11 +9,9 @@ import yaml
 
 from kubeflow import check, releases
 from kubeflow.upload import UploadError, UsageError
-from tests.conftest import REPO
 from tests.kubeflow import kfp_api_standin
 from tests.kubeflow.conftest import run_cli
 
-GUIDE = os.path.join(REPO, 'docs', 'reference', 'kubeflow.md')
 # backend/src/v2/config/s3.go (2.17.0) json tags: S3ProviderConfig, S3ProviderDefault,
 # S3Credentials, S3SecretRef; env.go BucketProviders keys.
 S3_GO = {
@@ -100,12 +96,18 @@ def test_plan_for_2_5_single_user_minio():
   assert 'HTML report: yes' in text
 
 
-def test_plan_for_2_15_multi_user_uses_the_profile_prefix():
+def test_plan_for_2_15_multi_user_uses_a_bucket_of_its_own():
+  """SeaweedFS 4.00 refuses a profile the batch deletes of Beam's renames in mlpipeline
+  (test_profile_store.py meets the refusal): the plan's root is a bucket the admin grants."""
   lines = _plan('2.15.0', True, 'team-a')
   kubectl, _, providers = _launcher_patch(lines)
   assert kubectl.startswith('kubectl -n team-a patch configmap kfp-launcher ')
   root = _root(lines)
-  assert root == 's3://mlpipeline/private-artifacts/team-a/mnist'
+  assert root == 's3://mnist-team-a/mnist'
+  [grant] = [line for line in lines if 'a bucket of its own' in line]
+  assert grant.endswith(releases.grant_own_bucket('team-a'))
+  assert 's3.configure -user team-a -buckets mnist-team-a -actions Read,Write,List' in grant
+  assert _root(_plan('2.17.0', True, 'team-a')) == 's3://mlpipeline/private-artifacts/team-a/mnist'
   assert _check_s3_go_shape(providers)['endpoint'] == 'seaweedfs.kubeflow:8333'
   text = '\n'.join(lines)
   assert f'--kfp-version 2.15 --multi-user team-a --pipeline-root {root}' in text
@@ -151,8 +153,103 @@ def test_unreachable_host_is_one_line():
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]
   with pytest.raises(UploadError) as e:
-    check.read_healthz(f'http://127.0.0.1:{port}', 2.0)
+    check.run(f'http://127.0.0.1:{port}', None, 2.0, log=lambda _: None)
   assert 'cannot reach the Kubeflow Pipelines API' in str(e.value) and '\n' not in str(e.value)
+
+
+def test_offline_plan_for_a_release_and_a_profile():
+  lines = []
+  check.run(None, None, 5.0, kfp_version='2.16', multi_user_namespace='ns', log=lines.append)
+  assert lines[0] == (
+    'Offline plan for Kubeflow Pipelines 2.16, multi-user (nothing was asked of a cluster)'
+  )
+  assert lines[1:] == check.plan((2, 16), True, 'ns')
+  assert _root(lines) == 's3://mnist-ns/mnist'
+  single = []
+  check.run(None, None, 5.0, kfp_version='2.5.0', log=single.append)
+  assert single[1:] == check.plan((2, 5), False, None)
+
+
+@pytest.mark.parametrize(
+  'kw, message',
+  [
+    ({}, 'pass --host URL'),
+    ({'multi_user_namespace': 'ns'}, 'pass --host URL'),
+    ({'kfp_version': '2.16', 'namespace': 'ns'}, '--namespace goes with --host'),
+    ({'kfp_version': '2.9'}, 'there is no Kubeflow Pipelines 2.9'),
+    ({'kfp_version': '2.16', 'multi_user_namespace': 'Team_A'}, 'not a Kubernetes namespace'),
+  ],
+)
+def test_offline_usage_errors(kw, message):
+  kw = {'namespace': None, **kw}
+  with pytest.raises(UsageError, match=message):
+    check.run(None, kw.pop('namespace'), 5.0, log=lambda _: None, **kw)
+
+
+@pytest.mark.slow  # a process that imports the CLI: a few seconds
+def test_cli_offline_check_needs_no_cluster(tmp_path):
+  proc = run_cli('check', '--kfp-version', '2.17', '--multi-user', 'ns', cwd=str(tmp_path))
+  assert proc.returncode == 0, proc.stderr
+  assert 'Pipeline root: s3://mlpipeline/private-artifacts/ns/mnist' in proc.stdout
+  proc = run_cli('check', cwd=str(tmp_path))
+  assert proc.returncode == 2 and proc.stderr.startswith('error: pass --host URL')
+
+
+def test_seaweedfs_network_policy_of_2_15_is_warned_with_the_2_16_rule():
+  """2.15.0's seaweedfs-networkpolicy.yaml admits port 8333 only from profile namespaces and
+  istio-system; 2.16.0 adds `from: [podSelector: {}]` on 8333 (b050f5c906). The patch printed
+  adds exactly that rule."""
+  import json
+  import shlex
+
+  warned = [line for line in check.plan((2, 15), False, None) if line.startswith('Warning:')]
+  [line] = warned
+  patch = shlex.split(line[line.index('kubectl') :])
+  assert patch[:6] == ['kubectl', '-n', 'kubeflow', 'patch', 'networkpolicy', 'seaweedfs']
+  [operation] = json.loads(patch[patch.index('--patch') + 1])
+  assert operation == {
+    'op': 'add',
+    'path': '/spec/ingress/-',
+    'value': {'from': [{'podSelector': {}}], 'ports': [{'port': 8333}]},
+  }
+  for version, multi in (((2, 15), True), ((2, 16), False), ((2, 14), False), ((2, 17), False)):
+    plan = check.plan(version, multi, 'ns' if multi else None)
+    assert not [line for line in plan if line.startswith('Warning:')], version
+
+
+def test_profile_deletes_and_the_aws_reading_are_said_per_release():
+  for version in ((2, 15), (2, 16)):
+    text = '\n'.join(check.plan(version, True, 'ns'))
+    assert "SeaweedFS 4.00 reads the policy's s3:Put* as its Write action" in text
+    assert releases.AWS_READING_GRANTS in text
+  text = '\n'.join(check.plan((2, 17), True, 'ns'))
+  assert 'the policy grants s3:DeleteObject' in text and releases.AWS_READING_GRANTS not in text
+
+
+def test_the_disk_rule_counts_prefix_siblings_up_to_2_16(compiled):
+  """DownloadBlob lists an input's key as a prefix up to 2.16 (objectstore/object_store.go): an
+  input `model` also brings `model_run`, its producer's output beside it."""
+  _, spec = compiled
+  tasks = spec['root']['dag']['tasks']
+  for (task, key), siblings in check.PREFIX_SIBLINGS.items():
+    outputs = set(
+      spec['components'][tasks[task]['componentRef']['name']]['outputDefinitions']['artifacts']
+    )
+    assert {key, *siblings} <= outputs
+    assert all(s.startswith(key) for s in siblings)
+  every = [
+    (task, a, b)
+    for task, t in tasks.items()
+    for a in spec['components'][t['componentRef']['name']]
+    .get('outputDefinitions', {})
+    .get('artifacts', {})
+    for b in spec['components'][t['componentRef']['name']]['outputDefinitions']['artifacts']
+    if a != b and b.startswith(a)
+  ]
+  assert {(task, a) for task, a, _ in every} == set(check.PREFIX_SIBLINGS)
+  [old] = [line for line in check.plan((2, 16), False, None) if line.startswith('Disk per pod')]
+  [new] = [line for line in check.plan((2, 17), False, None) if line.startswith('Disk per pod')]
+  assert "Trainer's model also brings model_run" in old and 'model_run' not in new
 
 
 @pytest.mark.slow  # two processes that import kfp: ~3 s each
@@ -161,7 +258,7 @@ def test_cli_check_prints_the_plan_and_refuses_a_missing_namespace():
   try:
     proc = run_cli('check', '--host', url, '--namespace', 'team-a', timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert 'Pipeline root: s3://mlpipeline/private-artifacts/team-a/mnist' in proc.stdout
+    assert 'Pipeline root: s3://mnist-team-a/mnist' in proc.stdout  # 2.15: a bucket of its own
     proc = run_cli('check', '--host', url, timeout=120)
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
@@ -177,7 +274,9 @@ def test_parse_version(text, version):
   assert releases.parse_version(text) == version
 
 
-@pytest.mark.parametrize('text', ['1.8.5', '3.0', 'latest', ''])
+@pytest.mark.parametrize(
+  'text', ['1.8.5', '3.0', 'latest', '', '2.17.0[2J', '2.17.0-[2J', '2.6', '2.13.1', '2.17.0 x']
+)
 def test_parse_version_refuses(text):
   with pytest.raises(ValueError, match='--kfp-version'):
     releases.parse_version(text)
@@ -198,7 +297,14 @@ def test_profile_policy_applies_from_2_15_multi_user_and_only_to_the_in_cluster_
     's3://other-bucket/mnist',
     'gs://mlpipeline/x',
   ):
-    releases.check_location('--pipeline-root', ok, (2, 15), 'team-a')
+    releases.check_location('--serving-dir', ok, (2, 15), 'team-a')
+    releases.check_location('--pipeline-root', ok, (2, 17), 'team-a')
+  for own in ('s3://mnist-team-a/mnist', 'gs://mlpipeline/x'):  # Beam's renames work there
+    releases.check_location('--pipeline-root', own, (2, 16), 'team-a')
+  with pytest.raises(ValueError, match="batch deletes that Beam's file renames need"):
+    releases.check_location(
+      '--pipeline-root', 's3://mlpipeline/private-artifacts/team-a/m', (2, 15), 'team-a'
+    )
   releases.check_location('--pipeline-root', denied, (2, 14), 'team-a')  # no policy before 2.15
   releases.check_location('--pipeline-root', denied, (2, 17), None)  # single-user
 
@@ -212,30 +318,6 @@ def test_examples_readers_are_the_tasks_that_download_the_examples(compiled):
     if artifact.get('taskOutputArtifact', {}).get('producerTask') == 'MnistExampleGen'
   }
   assert readers == set(check.EXAMPLES_READERS)
-
-
-def _guide():
-  with open(GUIDE) as f:
-    return f.read()
-
-
-def test_guide_table_is_the_one_releases_py_holds():
-  assert releases.table_markdown() in _guide()
-
-
-def test_guide_providers_block_has_the_fields_s3_go_reads():
-  blocks = [yaml.safe_load(b) for b in re.findall(r'```yaml\n(.*?)```', _guide(), re.S)]
-  patches = [b for b in blocks if 'providers' in (b or {}).get('data', {})]
-  assert patches, 'no kfp-launcher providers block in the guide'
-  for patch in patches:
-    _check_s3_go_shape(yaml.safe_load(patch['data']['providers']))
-
-
-def test_guide_says_what_is_verified():
-  text = _guide()
-  assert 'against a real cluster: nothing' in text
-  for tag in releases.TAGS_READ:
-    assert tag in text
 
 
 @pytest.mark.parametrize('tag', releases.TAGS_READ)

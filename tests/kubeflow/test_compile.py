@@ -341,7 +341,27 @@ def test_compile_usage_errors(tmp_path):
       ['--beam-args', '--runner=X --s3_secret_access_key=abc123'],
       '--beam-args: option --s3_secret_access_key looks like a secret',
     ),
-    (['--beam-args', '--password hunter2'], 'environment variable or a mounted secret'),
+    (['--beam-args', '--password hunter2'], 'put it in a Kubernetes secret'),
+    (
+      ['--beam-args', '--environment_config=\'{"env": {"AWS_SECRET_ACCESS_KEY": "k3y"}}\''],
+      'the value of option --environment_config holds AWS_SECRET_ACCESS_KEY',
+    ),
+    (
+      ['--beam-args', '--environment_config={"env": {"MLMD_MYSQL_PASSWORD": "pw"}}'],
+      'an option holds MLMD_MYSQL_PASSWORD',
+    ),
+    # Vertex writes only to Cloud Storage; credentials never go into a URI.
+    (
+      ['--target', 'vertex', '--pipeline-root', 's3://bucket/root'],
+      '--pipeline-root s3://bucket/root: Vertex AI Pipelines writes only to Cloud Storage',
+    ),
+    (
+      ['--pipeline-root', 's3://AKIAKEY:s3cr3tvalue@bucket/x'],
+      '--pipeline-root s3://bucket/x: credentials in the URI',
+    ),
+    # --resources: unknown components and malformed specs (tests/kubeflow/test_resources.py).
+    (['--resources', 'Trainr=cpu:4'], "--resources 'Trainr=cpu:4': no component 'Trainr'"),
+    (['--resources', 'Trainer=cpu:4,memory:lots'], "memory 'lots': a Kubernetes quantity"),
     (['--beam-args', '--temp_location=s3://user:pw@host/tmp'], 'looks like a secret'),
     # --kfp-version: the release's object-store rules (kubeflow/releases.py).
     (
@@ -380,6 +400,17 @@ def test_compile_usage_errors(tmp_path):
       ],
       'may only use s3://mlpipeline/private-artifacts/team-a/',
     ),
+    (
+      [
+        '--kfp-version',
+        '2.16.1',
+        '--multi-user',
+        'team-a',
+        '--pipeline-root',
+        's3://mlpipeline/private-artifacts/team-a/r',
+      ],
+      "SeaweedFS 4.00 refuses profile team-a the batch deletes that Beam's file renames need",
+    ),
     (['--multi-user', 'team-a'], '--multi-user needs --kfp-version'),
     (
       ['--target', 'vertex', '--kfp-version', '2.15'],
@@ -408,17 +439,20 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
   [line] = proc.stderr.strip().splitlines()
   assert line.startswith('error: ') and message in line, line
   assert not output.exists()
+  for secret in ('s3cr3tvalue', 'k3y', 'hunter2', '"pw"', 'abc123'):  # never echoed
+    assert secret not in proc.stdout + proc.stderr
 
 
 def test_release_checks_accept_what_the_release_allows(tmp_path):
-  """2.15+ multi-user: the profile's own prefix compiles; before 2.15 any path of the bucket."""
+  """2.17 multi-user: the profile's own prefix compiles; 2.15 and 2.16: a root in a bucket of its
+  own, data and serving dir in the prefix; before 2.15 any path of the bucket."""
   root = 's3://mlpipeline/private-artifacts/team-a/mnist'
   _, spec = compile_to(
     str(tmp_path),
     '--pipeline-root',
     root,
     '--kfp-version',
-    '2.15',
+    '2.17',
     '--multi-user',
     'team-a',
     '--beam-args',
@@ -429,6 +463,15 @@ def test_release_checks_accept_what_the_release_allows(tmp_path):
 
   arguments.check_release_locations(
     '2.14', 'team-a', {'--pipeline-root': 's3://mlpipeline/mnist-root'}
+  )
+  arguments.check_release_locations(
+    '2.16',
+    'team-a',
+    {
+      '--pipeline-root': 's3://mnist-team-a/mnist',
+      '--data-dir': f'{root}/data/mnist',
+      '--serving-dir': f'{root}/serving',
+    },
   )
 
 

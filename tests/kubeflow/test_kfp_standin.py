@@ -5,14 +5,17 @@ duplicate pushes, and Vertex's JSON.
 
 KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// root under the
 oldest (2.0.5) and the newest (2.17.0, log publishing on) release, and as Vertex; the four-run
-module fixture under 2.14.0; each other release on the cheap path, ExampleGen alone, run twice (a
-run, then its cached rerun), which meets every rule a release changes."""
+module fixture under 2.14.0. On a multi-user install the tasks run with their profile's
+credentials against a store that enforces the release's policy (profile_store.py), and meet its
+refusals in their own code. The stand-in's own per-release rules are checked against its
+Profile table apart, in test_kfp_standin_self_checks.py."""
 
 import json
 import os
 import re
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from components.lib import names
 from components.lib.artifact_files import read_serving_result
@@ -50,9 +53,10 @@ def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
     *SMALL,
     *extra,
   )
-  if root.startswith('s3://'):
+  if root.startswith('s3://') and target == 'kfp':
     _, spec = compile_to(str(folder), '--pipeline-root', root, *flags)
-  else:
+  else:  # a local root, or Vertex on the loopback S3: the CLI takes only gs:// for Vertex, and
+    # there is no Cloud Storage here, so these compile past its location checks
     _, spec = compile_on_local_root(str(folder), root, *flags)
   if target == 'vertex':
     with open(os.path.join(folder, 'build', 'pipeline.json')) as f:
@@ -416,157 +420,70 @@ def test_metadata_cli_reads_the_kfp_store_over_grpc(kfp, mlmd_service, s3_server
   assert 'Trainer' in lineage and 'MnistExampleGen' in lineage and train_images_sha256 in lineage
 
 
-# ---------------------------------------------------------------- the other releases, cheaply
+# ---------------------------------------------------------------- multi-user: the store refuses
 
-# One task with no upstream: its outputs carry every rule a release changes. What a consumer makes
-# of them (store_session_info, names) is each release's unit test in test_entrypoint.py and the
-# whole runs under 2.0.5, 2.14.0 and 2.17.0 here.
-PREFIX = ['MnistExampleGen']
 NAMESPACE = 'kubeflow-user-example-com'
+EXAMPLE_GEN = ['MnistExampleGen']  # a task with no upstream: the cheap way to meet the store
+TO_STATISTICS = ['MnistExampleGen', 'ImportSchemaGen', 'StatisticsGen']  # the first Beam file write
 
 
-@pytest.fixture(scope='module')
-def on_mlpipeline(tmp_path_factory, mlmd_service, s3_server, mnist_dir):
-  """The pipeline compiled onto KFP's own bucket, `mlpipeline`, its data in `shared/` (which
-  every profile's credentials reach); the root is each run's own (the OSS backend ignores the
-  compiled one)."""
-  from tests.conftest import s3_client
-  from tests.kubeflow import kfp_standin
-
-  client = s3_client(s3_server)
-  if kfp_standin.PROFILE_BUCKET not in [b['Name'] for b in client.list_buckets()['Buckets']]:
-    client.create_bucket(Bucket=kfp_standin.PROFILE_BUCKET)
-  for name in sorted(os.listdir(mnist_dir)):
-    if name.endswith('.gz'):
-      client.upload_file(
-        os.path.join(mnist_dir, name), kfp_standin.PROFILE_BUCKET, f'shared/mnist/{name}'
-      )
-  folder = tmp_path_factory.mktemp('mlpipeline')
+def compile_on_mlpipeline(folder, mlmd_address):
+  """The pipeline compiled onto KFP's own bucket, `mlpipeline`, its data in `shared/` (which every
+  profile's credentials reach); the root is each run's own (the OSS backend ignores the compiled
+  one)."""
   return _compile(
-    folder, mlmd_service[0], 's3://mlpipeline/shared/mnist', 's3://mlpipeline/artifacts/compiled'
+    folder, mlmd_address, 's3://mlpipeline/shared/mnist', 's3://mlpipeline/artifacts/compiled'
   )
 
 
-@pytest.mark.parametrize('tag', ['2.3.0', '2.4.1', '2.5.0', '2.15.0', '2.16.0'])
-def test_each_release_on_the_cheap_path(tag, tmp_path, mlmd_service, s3_server, on_mlpipeline):
-  """ExampleGen and its cached rerun, under one release's rules: where outputs go and what they
-  are named, executor-logs, where outputFile goes, store_session_info on what is recorded (and
-  so handed downstream), the cache; from 2.15.0 in multi-user mode, in its profile's
-  `private-artifacts/<namespace>/`."""
-  from tests.conftest import s3_client
-  from tests.kubeflow import kfp_standin
-
-  store = mlmd_service[1]
-  profile = PROFILES[tag]
-  multi_user = profile.profile_scoped_credentials
-  area = f'private-artifacts/{NAMESPACE}' if multi_user else 'artifacts'
-  root = f's3://mlpipeline/{area}/{tag}'
-  standin = KfpStandIn(
-    store,
-    str(tmp_path / 'backend'),
-    namespace=NAMESPACE,
-    env=s3_server,
-    profile=profile,
-    multi_user=multi_user,
-  )
-  first = standin.run(on_mlpipeline, root, only=PREFIX)
-  assert _states(first) == {task: 'COMPLETE' for task in PREFIX}
-
-  examples = first.output('MnistExampleGen', 'examples')
-  salt = '[0-9a-f-]{36}/' if profile.salted_uris else ''
-  assert re.fullmatch(
-    rf'{root}/mnist-tfx/{first.run_id}/MnistExampleGen/{salt}examples', examples['uri']
-  )
-  keys = [
-    item['Key']
-    for item in s3_client(s3_server).list_objects_v2(Bucket='mlpipeline', Prefix=f'{area}/{tag}/')[
-      'Contents'
-    ]
-  ]
-  assert any(
-    key.startswith(examples['uri'][len('s3://mlpipeline/') :] + '/Split-train/') for key in keys
-  )
-  logs = [key for key in keys if key.endswith('/' + LOGS_KEY)]
-  assert len(logs) == (len(PREFIX) if profile.publish_logs else 0)
-  assert (LOGS_KEY in first.tasks['MnistExampleGen'].outputs) == profile.publish_logs
-
-  # outputs.outputFile: the task root's local path from 2.15.0, else the fixed pod path.
-  pod = tmp_path / 'backend' / 'pods' / first.run_id / 'MnistExampleGen'
-  if profile.task_root_layout:
-    task_root = examples['uri'].rsplit('/', 1)[0]
-    written = pod / kfp_standin.local_path_for_uri(task_root).lstrip('/') / 'output_metadata.json'
-  else:
-    written = pod / kfp_standin.LEGACY_OUTPUT_FILE.lstrip('/')
-  assert (
-    json.loads(written.read_text())['artifacts']['examples']['artifacts'][0]['uri']
-    == examples['uri']
-  )
-
-  # What downstream tasks are handed (from ML Metadata) carries store_session_info from 2.3.0.
-  assert ('store_session_info' in examples['metadata']) == profile.store_session_info
-  assert examples['metadata']['display_name'] == 'examples'
-
-  second = standin.run(on_mlpipeline, root, only=PREFIX)
-  assert _states(second) == {task: 'CACHED' for task in PREFIX}
-  assert second.output('MnistExampleGen', 'examples') == examples
-
-
-def test_multi_user_credentials_reach_only_the_profiles_prefixes(
-  tmp_path, mlmd_service, s3_server, on_mlpipeline
+@pytest.mark.parametrize('tag', ['2.15.0', '2.16.1', '2.17.0'])
+def test_multi_user_refusals_come_from_the_store_and_reach_our_code(
+  tag, tmp_path, mlmd_service, profile_store
 ):
-  """From 2.15.0 the profile controller's policy (sync.py put_user_policy) keeps a namespace to
-  mlpipeline/{artifacts, private-artifacts/<ns>, private/<ns>, shared}/*: a root in another
-  namespace's area, or another bucket, fails at the first task as S3 answers it."""
+  """The pods hold their profile's keys (sync.py); the store enforces the release's policy as its
+  SeaweedFS reads it. A root in another namespace's prefix, or in another bucket, is refused to
+  ExampleGen's own write. In the profile's prefix, ExampleGen (TensorFlow's writes) completes on
+  every release; StatisticsGen, whose statistics TFDV writes through Beam's file sink (temporary
+  files, then a copy and a batch delete), completes on 2.17 and is refused the batch delete on
+  2.15 and 2.16, which compile refuses first."""
+  from kubeflow import arguments
+  from tests.kubeflow import profile_store as policies
 
-  def run(tag, root):
+  admin = profile_store.client('s3', profile_store.admin)
+  if 'mnist-tfx' not in [b['Name'] for b in admin.list_buckets()['Buckets']]:
+    admin.create_bucket(Bucket='mnist-tfx')
+  spec = compile_on_mlpipeline(tmp_path / 'compiled', mlmd_service[0])
+  env = profile_store.profile(NAMESPACE, policies.as_enforced(tag, NAMESPACE))
+
+  def run(root, only, run_id=None):
     standin = KfpStandIn(
       mlmd_service[1],
-      str(tmp_path / tag / root.split('/')[3]),
+      str(tmp_path / 'backend' / root.replace('/', '_')),
       namespace=NAMESPACE,
-      env=s3_server,
+      env=env,
       profile=PROFILES[tag],
-      multi_user=True,
     )
-    return standin.run(on_mlpipeline, root, only=['MnistExampleGen'])
+    return standin.run(spec, root, run_id=run_id, only=only)
 
-  for tag in ('2.15.0', '2.16.0', '2.17.0'):
-    for root in ('s3://mlpipeline/private-artifacts/someone-else/r', 's3://mnist-tfx/r'):
-      with pytest.raises(RunFailed, match=r'AccessDenied\) when calling the PutObject operation'):
-        run(tag, root)
-
-
-def test_a_failed_task_records_its_log_from_2_16(tmp_path, mlmd_service, s3_server, on_mlpipeline):
-  """launcher_v2.go uploadOutputArtifacts(componentSucceeded=false) records executor-logs alone
-  from 2.16.0; 2.15.0 records no output of a failed task. (The failure: data outside the
-  namespace's prefixes, read before anything else; the log goes to its own root, which is in.)"""
-  from ml_metadata.proto import metadata_store_pb2 as mlmd
-
-  store = mlmd_service[1]
-  for tag, recorded in (('2.15.0', set()), ('2.16.0', {LOGS_KEY})):
-    standin = KfpStandIn(
-      store,
-      str(tmp_path / tag),
-      namespace=NAMESPACE,
-      env=s3_server,
-      profile=PROFILES[tag],
-      multi_user=True,
-    )
-    run_id = f'failing-{tag}'
-    with pytest.raises(RunFailed, match='AccessDenied'):
-      standin.run(
-        on_mlpipeline,
-        f's3://mlpipeline/private/{NAMESPACE}/failing',
-        {'data_dir': 's3://mlpipeline/private/someone-else/mnist'},
-        run_id=run_id,
-        only=['MnistExampleGen'],
-      )
-    context = store.get_context_by_type_and_name('system.PipelineRun', run_id)
-    [failed] = [
-      e
-      for e in store.get_executions_by_context(context.id)
-      if e.last_known_state == mlmd.Execution.FAILED
-    ]
-    outputs = [
-      e for e in store.get_events_by_execution_ids([failed.id]) if e.type == mlmd.Event.OUTPUT
-    ]
-    assert {e.path.steps[0].key for e in outputs} == recorded
+  outside = ['s3://mlpipeline/private-artifacts/someone-else/r', 's3://mnist-tfx/r']
+  for root in outside if tag == '2.17.0' else []:
+    with pytest.raises(RunFailed, match='AccessDenied') as e:
+      run(root, EXAMPLE_GEN)
+    assert 'MnistExampleGen failed' in str(e.value)
+  own = f's3://mlpipeline/private-artifacts/{NAMESPACE}/{tag}'
+  if tag == '2.17.0':
+    assert _states(run(own, TO_STATISTICS)) == {task: 'COMPLETE' for task in TO_STATISTICS}
+    arguments.check_release_locations(tag, NAMESPACE, {'--pipeline-root': own})
+    return
+  run_id = f'refused-{tag}'
+  with pytest.raises(RunFailed, match='AccessDenied') as e:
+    run(own, TO_STATISTICS, run_id)
+  assert str(e.value).startswith('StatisticsGen failed')
+  context = mlmd_service[1].get_context_by_type_and_name('system.PipelineRun', run_id)
+  states = {
+    e.custom_properties['task_name'].string_value: e.last_known_state
+    for e in mlmd_service[1].get_executions_by_context(context.id)
+  }
+  assert states['MnistExampleGen'] == states['ImportSchemaGen'] == mlmd.Execution.COMPLETE
+  with pytest.raises(ValueError, match="batch deletes that Beam's file renames need"):
+    arguments.check_release_locations(tag, NAMESPACE, {'--pipeline-root': own})
