@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd, names, serving_dir
+from components.lib import mlmd, names
 from components.lib.evaluation_result import read_evaluation
 from inspection import runs
 
@@ -80,9 +80,6 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
   return _properties(artifact, runs.type_name(store, artifact))
 
 
-MAX_ID = 2**63 - 1  # ML Metadata's ids are int64
-
-
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275), its folder (what `inspect served --newest` prints), or
   an artifact id."""
@@ -93,8 +90,9 @@ def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
       pushed, names.PUSHED
     ):
       return pushed
-  if serving_dir.is_version_name(key) and int(key) <= MAX_ID:
-    found = store.get_artifacts_by_id([int(key)])
+  artifact_id = mlmd.parse_id(key)
+  if artifact_id is not None:
+    found = store.get_artifacts_by_id([artifact_id])
     if found:
       return found[0]
   raise LineageError(f'{key}: no pushed version and no artifact with that id in this store')

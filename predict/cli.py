@@ -22,13 +22,15 @@ command line.
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
-from components.lib import artifact_files, object_storage
+from components.lib import artifact_files, object_storage, serving_dir
 from pipeline import console
 from pipeline.commands import PROG, ExitCode
 from pipeline.paths import DEFAULT_OUTPUT_DIR, add_demo_argument, output_dir_of
+from pipeline.secrets import strip_userinfo
 
 PROG_NAME = f'{PROG} predict'
 
@@ -70,6 +72,11 @@ def _denied(model: Optional[str], error: BaseException) -> Optional[str]:
   return object_storage.denied(error) or object_storage.refused(model)
 
 
+def _say(line: str) -> None:
+  """A line on stderr; a URL in it without its userinfo (`--model s3://KEY:SECRET@bucket/x`)."""
+  print(strip_userinfo(line), file=sys.stderr)
+
+
 def _label(answer: dict) -> str:
   return answer['file'] if answer['index'] is None else f'{answer["file"]}[{answer["index"]}]'
 
@@ -92,19 +99,26 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
   except Exception as e:  # noqa: BLE001  # ModelError, or the object store's own error
     denied = None if isinstance(e, models.StoreUnreachable) else _denied(args.model, e)
     if denied:  # tensorflow-io answers a 403 as "not there": never call that "no such model"
-      print(f'error: {args.model}: {denied}', file=sys.stderr)
+      _say(f'error: {args.model}: {denied}')
       return ExitCode.FAILED
     if not isinstance(e, models.ModelError):
       raise
-    print(f'error: {e}', file=sys.stderr)
+    _say(f'error: {e}')
     return ExitCode.FAILED
   if not args.json:
-    print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)
+    _say(f'Model: {version_dir}' + (f' (version {version})' if version else ''))
+  if version:  # picked from a serving dir, or named by its number: what else is there?
+    ignored = serving_dir.not_versions(os.path.dirname(version_dir.rstrip('/')))
+    if ignored:
+      _say(
+        f'Ignored in {os.path.dirname(version_dir.rstrip("/"))}: {", ".join(ignored)} (not '
+        'version numbers: a server loads only folders named by a plain decimal number)'
+      )
   answers, errors = [], []
   for kind, item in models.predict_files(signature, args.images, models.class_names(version_dir)):
     if kind == 'error':
       errors.append(item)
-      print(f'error: {item["file"]}: {item["error"]}', file=sys.stderr)
+      _say(f'error: {item["file"]}: {item["error"]}')
     else:
       answers.append(item)
       if not args.json:
@@ -113,7 +127,12 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
   if args.json:
     print(
       json.dumps(
-        {'model': version_dir, 'version': version, 'predictions': answers, 'errors': errors},
+        {
+          'model': strip_userinfo(version_dir),
+          'version': version,
+          'predictions': answers,
+          'errors': errors,
+        },
         indent=1,
       )
     )

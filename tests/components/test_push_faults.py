@@ -201,16 +201,34 @@ def test_a_real_full_disk(tmp_path, saved_model):
 def test_leftovers_of_live_pushes_are_left_alone(tmp_path):
   serving = tmp_path / 'serving'
   serving.mkdir()
-  live = serving / f'.pushing-123-1-{os.uname().nodename}'  # pid 1 is alive: still pushing
+  prefix = mnist_pusher.STAGING_PREFIX
+  live = serving / serving_dir.owned_name(prefix, 123, pid=1)  # pid 1 is alive: still pushing
   live.mkdir()
   own = serving / mnist_pusher.staging_name(123)  # this process starts a push: an earlier one's
   own.mkdir()
-  dead = serving / f'.pushing-123-{2**22 + 7}-{os.uname().nodename}'  # no such pid
+  dead = serving / serving_dir.owned_name(prefix, 123, pid=2**22 + 7)  # no such pid
   dead.mkdir()
-  other_host_recent = serving / f'.pushing-{int(time.time())}-1-some-other-host'
+  other_host_recent = serving / serving_dir.owned_name(prefix, int(time.time()), 1, 'other-host')
   other_host_recent.mkdir()
-  other_host_old = serving / '.pushing-1000-1-some-other-host'
+  other_host_old = serving / serving_dir.owned_name(prefix, 1000, 1, 'other-host')
   other_host_old.mkdir()
   removed = mnist_pusher.remove_abandoned_staging(str(serving))
   assert sorted(removed) == sorted([dead.name, other_host_old.name, own.name])
   assert sorted(os.listdir(serving)) == sorted([live.name, other_host_recent.name])
+
+
+def test_names_a_push_did_not_make_are_left_alone_and_listed(tmp_path):
+  """What a person put there, even named like a leftover, is never deleted by a push."""
+  serving = tmp_path / 'serving'
+  (serving / '.pushing-backup').mkdir(parents=True)
+  (serving / '.pushing-backup' / 'notes.txt').write_text('mine')
+  (serving / 'models.config.tmp-mine').write_text('mine')
+  forged = serving_dir.owned_name(mnist_pusher.STAGING_PREFIX, 123, pid=2**22 + 7)
+  (serving / (forged[:-1] + ('1' if forged.endswith('0') else '0'))).mkdir()  # a wrong mark
+  (serving / f'.pushing-123-{2**22 + 7}-{os.uname().nodename}').mkdir()  # the old form: no mark
+  before = sorted(os.listdir(serving))
+  assert mnist_pusher.remove_abandoned_staging(str(serving)) == []
+  assert mnist_pusher.remove_abandoned_staging(str(serving), mnist_pusher.CONFIG_TEMP_PREFIX) == []
+  assert sorted(os.listdir(serving)) == before
+  assert mnist_pusher.foreign_leftovers(str(serving)) == before
+  assert (serving / '.pushing-backup' / 'notes.txt').read_text() == 'mine'

@@ -156,7 +156,7 @@ def test_verbose_prints_no_secret(tmp_path, mnist_dir):
   assert 'S3CRET' not in printed
   # What TFX and Beam would have shown: their lines are there, with the values masked.
   assert 'beam_pipeline_args: "--aws_secret_access_key=***"' in proc.stderr
-  assert 'beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"' in proc.stderr
+  assert 'beam_pipeline_args: "--flink_master=http://flink:8081"' in proc.stderr
   assert (
     "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
   )
