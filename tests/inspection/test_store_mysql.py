@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from components import mnist_pusher
+from components.lib import serving_dir
 from tests.conftest import run_py
 
 pytestmark = pytest.mark.slow
@@ -140,7 +140,7 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
   assert 'Using connection config' in proc.stderr and 'password: "***"' in proc.stderr
   assert PASSWORD not in proc.stdout + proc.stderr
   assert not os.path.exists(os.path.join(output_dir, 'metadata.sqlite'))
-  [version] = [str(v) for v in mnist_pusher.versions(os.path.join(output_dir, 'serving'))]
+  [version] = [str(v) for v in serving_dir.versions(os.path.join(output_dir, 'serving'))]
 
   def metadata(*args):
     result = run_py(
@@ -195,4 +195,4 @@ def test_pipeline_and_every_subcommand_on_mariadb(mariadb, tmp_path, mnist_dir):
     [line] = wrong.stderr.strip().splitlines()
     assert 'wrong' not in line
     assert 'cannot connect or log in' in line and 'MLMD_MYSQL_PASSWORD' in line
-  assert [str(v) for v in mnist_pusher.versions(os.path.join(output_dir, 'serving'))] == [version]
+  assert [str(v) for v in serving_dir.versions(os.path.join(output_dir, 'serving'))] == [version]
