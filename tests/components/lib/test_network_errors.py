@@ -304,7 +304,7 @@ class _Endpoint:
     self._listener.listen(16)
     self.port = self._listener.getsockname()[1]
     self.url = f'http://127.0.0.1:{self.port}'
-    self._held = []
+    self._held: list = []
     threading.Thread(target=self._accept, daemon=True).start()
 
   def _accept(self) -> None:

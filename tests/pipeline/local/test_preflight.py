@@ -146,6 +146,11 @@ def _truncated(path):
     f.write(head)
 
 
+def _fifo(path):
+  os.remove(path)
+  os.mkfifo(path)
+
+
 def _another_database(path):
   os.remove(path)
   with sqlite3.connect(path) as db:
@@ -158,7 +163,7 @@ STORE_DAMAGE = {
     'is empty (0 bytes: no ML Metadata store in it)',
   ),
   'truncated': (_truncated, 'is corrupt (database disk image is malformed)'),
-  'a FIFO': (lambda path: (os.remove(path), os.mkfifo(path)), 'is a FIFO, not a regular file'),
+  'a FIFO': (_fifo, 'is a FIFO, not a regular file'),
   'another database': (_another_database, 'is another SQLite database (no ML Metadata tables'),
 }
 
