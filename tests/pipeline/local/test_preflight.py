@@ -39,13 +39,12 @@ def _output_dir(tmp_path, versions=(1, 2)):
   return output_dir, LocalPaths.under(output_dir)
 
 
-def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('uri', ['s3://bucket/out', 'gs://bucket/out'])
+def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch, uri):
   monkeypatch.chdir(tmp_path)
-  code, _, err = _run(capsys, '--output-dir', 's3://bucket/out')
+  code, _, err = _run(capsys, '--output-dir', uri)
   assert code == 2
-  assert _one_error_line(err).startswith(
-    'error: --output-dir s3://bucket/out: must be a local directory'
-  )
+  assert _one_error_line(err).startswith(f'error: --output-dir {uri}: must be a local directory')
   assert os.listdir(tmp_path) == []  # no ./s3:/bucket/out
 
 
