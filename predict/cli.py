@@ -72,6 +72,22 @@ def _denied(model: Optional[str], error: BaseException) -> Optional[str]:
   return object_storage.denied(error) or object_storage.refused(model)
 
 
+def _note_ignored(version_dir: str, version: str) -> None:
+  """For a version of a serving dir: the folders there that no server loads, named once."""
+  if not version:
+    return
+  serving = os.path.dirname(version_dir.rstrip('/'))
+  try:
+    ignored = serving_dir.not_versions(serving)
+  except Exception:  # noqa: BLE001  # a note only: the answer stands without it
+    return
+  if ignored:
+    _say(
+      f'Ignored in {serving}: {", ".join(ignored)} (not version numbers: a server loads only '
+      'folders named by a plain decimal number)'
+    )
+
+
 def _say(line: str) -> None:
   """A line on stderr; a URL in it without its userinfo (`--model s3://KEY:SECRET@bucket/x`)."""
   print(strip_userinfo(line), file=sys.stderr)
@@ -95,6 +111,7 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
 
   try:
     version_dir, version = models.resolve_model(args.model, args.output_dir)
+    _note_ignored(version_dir, version)
     signature = models.load_classify(version_dir)
   except Exception as e:  # noqa: BLE001  # ModelError, or the object store's own error
     denied = None if isinstance(e, models.StoreUnreachable) else _denied(args.model, e)
@@ -107,13 +124,6 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
     return ExitCode.FAILED
   if not args.json:
     _say(f'Model: {version_dir}' + (f' (version {version})' if version else ''))
-  if version:  # picked from a serving dir, or named by its number: what else is there?
-    ignored = serving_dir.not_versions(os.path.dirname(version_dir.rstrip('/')))
-    if ignored:
-      _say(
-        f'Ignored in {os.path.dirname(version_dir.rstrip("/"))}: {", ".join(ignored)} (not '
-        'version numbers: a server loads only folders named by a plain decimal number)'
-      )
   answers, errors = [], []
   for kind, item in models.predict_files(signature, args.images, models.class_names(version_dir)):
     if kind == 'error':

@@ -181,3 +181,42 @@ def test_an_evaluation_on_an_object_store_reads_the_same(recorded, s3_server):
     assert json.loads(proc.stdout.splitlines()[-1]) == dataclasses.asdict(
       evaluation.read_evaluation(uri)
     )
+
+
+def test_served_lists_versions_whatever_their_records_say_and_names_the_rest(tmp_path, capsys):
+  """`inspect served` reads only the serving dir: a hand-edited record (a list, a time past
+  9999, NaN) is no record, one row each; folders that are no version are named on stderr."""
+  from inspection import cli
+
+  serving = tmp_path / 'serving'
+  records = {
+    '1': '[1]',
+    '2': '{"pushed_at": 1e300}',
+    '3': '{"pushed_at": NaN}',
+    '4': '{"model_uri": 5}',
+  }
+  for version, text in records.items():
+    (serving / version / 'assets.extra').mkdir(parents=True)
+    (serving / version / 'assets.extra' / 'pushed_from.json').write_text(text)
+  (serving / '5' / 'assets.extra').mkdir(parents=True)
+  (serving / '5' / 'assets.extra' / 'pushed_from.json').write_text(
+    '{"model_uri": "/m", "pushed_at": 0}'
+  )
+  (serving / '²').mkdir()
+  assert cli.main(['--output-dir', str(tmp_path), '--json', 'served']) == 0
+  out, err = capsys.readouterr()
+  rows = json.loads(out)
+  assert [(r['version'], r['model_uri']) for r in rows] == [
+    (1, None),
+    (2, None),
+    (3, None),
+    (4, None),
+    (5, '/m'),
+  ]
+  assert rows[-1]['pushed_at'].startswith('1970-01-01') or rows[-1]['pushed_at'].startswith(
+    '1969-12-31'
+  )
+  assert err == (
+    f'Ignored in {serving}: ² (not version numbers: a server loads only folders named by a plain '
+    'decimal number)\n'
+  )

@@ -10,6 +10,8 @@ import os
 from typing import Any, Dict, Tuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
@@ -368,3 +370,28 @@ def test_the_upstream_is_one_graph_query(recorded):
   assert counting.calls['get_lineage_subgraph'] == 1
   assert not counting.calls['get_events_by_artifact_ids']
   assert counting.calls['get_events_by_execution_ids'] == 1  # the Evaluator's outputs, by hand
+
+
+KEYS = st.one_of(
+  st.integers(-(2**65), 2**65).map(str),
+  st.sampled_from(['²', '١', '0', '007', ' 5', '+1', '9223372036854775808', VERSION, '1']),
+  st.text(max_size=20),
+)
+
+
+@settings(
+  max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=KEYS)
+def test_any_lineage_key_is_an_artifact_or_one_line(recorded, key):
+  """What `inspect lineage KEY` takes: a version, its folder or an artifact id that ML Metadata
+  can hold; anything else (a sign, '²', past int64) is one line, never a traceback."""
+  _, store = recorded
+  try:
+    found = lineage.find_artifact(store, key)
+  except lineage.LineageError as e:
+    assert '\n' not in str(e) and str(e).endswith(
+      'no pushed version and no artifact with that id in this store'
+    )
+  else:
+    assert found.id >= 1
