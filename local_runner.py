@@ -46,9 +46,10 @@ def parse_args(argv, prog=None) -> argparse.Namespace:
   parser.add_argument(
     '--fresh-store',
     action='store_true',
-    help="when the output dir's metadata.sqlite is corrupt, or missing while "
-    'serving/ holds versions: start a new store (the old file is moved aside '
-    'to metadata.sqlite.TIME.bak; the versions are kept)',
+    help="when the output dir's metadata.sqlite is no sound store (corrupt, empty, another "
+    'database, not a regular file), or missing while serving/ holds versions: start a new '
+    'store (the old file is moved aside to metadata.sqlite.TIME.bak; its runs write into a '
+    'pipeline root of their own; the versions and every earlier file are kept)',
   )
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
   argv = config_lib.join_option_values(list(argv))

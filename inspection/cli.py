@@ -219,7 +219,7 @@ def _main(argv, prog) -> int:
       store = store_lib.open_store(connection(args))
       output = STORE_COMMANDS[args.command](store, args)
   except (store_lib.StoreError, LookupError) as e:  # LineageError and CompareError are lookups
-    print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
+    print(f'error: {console.printable(str(e.args[0] if e.args else e))}', file=sys.stderr)
     return ExitCode.FAILED
   except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
     print(

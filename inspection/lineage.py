@@ -95,7 +95,8 @@ def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
     found = store.get_artifacts_by_id([artifact_id])
     if found:
       return found[0]
-  raise LineageError(f'{key}: no pushed version and no artifact with that id in this store')
+  shown = key if key.isprintable() else repr(key)  # one line, whatever was typed
+  raise LineageError(f'{shown}: no pushed version and no artifact with that id in this store')
 
 
 def evaluation_details(store, execution) -> Dict[str, Any]:
@@ -131,6 +132,14 @@ class _Upstream:
     # execution id -> {(artifact id, event type): path key} of its INPUT and DECLARED_INPUT events
     self.inputs: Dict[int, Dict[Tuple[int, int], str]] = {}
     self.followed: Set[int] = set()  # artifacts whose upstream hop the query took
+    self._evaluations: Dict[int, Dict[str, Any]] = {}  # Evaluator execution id -> its details
+
+  def evaluation(self, execution) -> Dict[str, Any]:
+    """evaluation_details, read once per Evaluator (the tree meets it through its blessing and
+    again through the ServingCheck's input)."""
+    if execution.id not in self._evaluations:
+      self._evaluations[execution.id] = evaluation_details(self.store, execution)
+    return self._evaluations[execution.id]
 
   def artifact(self, artifact_id: int) -> metadata_store_pb2.Artifact:
     if artifact_id not in self.followed:
@@ -220,7 +229,7 @@ def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[s
     'inputs': {},
   }
   if producer['component'] == names.EVALUATOR or kind in ('ModelBlessing', 'ModelEvaluation'):
-    producer['evaluation'] = evaluation_details(graph.store, execution)
+    producer['evaluation'] = graph.evaluation(execution)
   for key, upstream_id in graph.inputs_of(execution.id):
     producer['inputs'].setdefault(key, []).append(_artifact_node(graph, upstream_id, seen))
   node['produced_by'] = producer

@@ -90,7 +90,7 @@ def _note_ignored(version_dir: str, version: str) -> None:
 
 def _say(line: str) -> None:
   """A line on stderr; a URL in it without its userinfo (`--model s3://KEY:SECRET@bucket/x`)."""
-  print(strip_userinfo(line), file=sys.stderr)
+  print(console.printable(strip_userinfo(line)), file=sys.stderr)
 
 
 def _label(answer: dict) -> str:

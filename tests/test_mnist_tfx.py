@@ -31,6 +31,8 @@ def _closed_pipe(argv):
     [sys.executable, 'local_runner.py', '--help'],
     [sys.executable, '-m', 'inspection', '--help'],
     [sys.executable, '-m', 'predict', '--help'],
+    [sys.executable, '-m', 'kubeflow', '--help'],
+    [sys.executable, '-c', CONSOLE, 'kubeflow', '--help'],
   ],
   ids=lambda argv: ' '.join(argv[2:] if argv[1] == '-c' else argv[1:]),
 )

@@ -19,7 +19,7 @@ from components.lib.mlmd import custom_value
 from inspection import lineage, render, runs
 from tests.conftest import REPO
 
-VERSION = '1795742029'  # the version the recorded run 1 pushed
+VERSION = '1796669091'  # the version the recorded run 1 pushed
 EVALUATIONS = os.path.join(
   REPO, 'tests', 'inspection', 'fixtures', 'two_runs', 'pipeline_root', 'Evaluator', 'evaluation'
 )  # TFMA's own files, as the Evaluator wrote
@@ -196,7 +196,7 @@ def _two_runs(recorder):
     inputs=[('examples', examples)],
     outputs=[('model', model), ('model_run', model_run)],
   )
-  evaluation = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '4'))
+  evaluation = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '8'))
   blessing = r.artifact('ModelBlessing', '/p/blessing/3', blessed=1, current_model_id=model)
   r.execution(
     'Evaluator',
@@ -241,7 +241,7 @@ def _two_runs(recorder):
     inputs=[('examples', examples)],
     outputs=[('model', model), ('model_run', model_run)],
   )
-  evaluation2 = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '9'))
+  evaluation2 = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '18'))
   blessing2 = r.artifact('ModelBlessing', '/p/blessing/8', blessed=0)
   r.execution(
     'Evaluator',

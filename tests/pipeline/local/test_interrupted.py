@@ -57,7 +57,7 @@ def _setup(recorded):
   paths = LocalPaths.under(output_dir)
   config = store_lib.sqlite_config(paths.metadata_path, read_only=False)
   store = store_lib.open_store(config)
-  model_uri = os.path.join(paths.pipeline_root, 'Trainer', 'model', '3')
+  model_uri = os.path.join(paths.pipeline_root, 'Trainer', 'model', '6')
   pushed = os.path.join(paths.pipeline_root, 'Pusher', 'pushed_model')
   return paths, config, store, model_uri, pushed
 
@@ -73,7 +73,7 @@ def test_a_genuinely_interrupted_push_is_moved_aside_whole(recorded):
   killed = _killed_execution(store, model_uri)
   orphan = _version(paths.serving_dir, 200, os.path.join(pushed, str(killed)), model_uri)
   recorded_push = _version(
-    paths.serving_dir, 100, os.path.join(pushed, '5'), model_uri
+    paths.serving_dir, 100, os.path.join(pushed, '10'), model_uri
   )  # run 1: COMPLETE
   moved, unvouched = _set_aside(config, paths)
   aside = os.path.join(paths.serving_dir, '.interrupted', '200')
