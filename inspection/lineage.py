@@ -96,6 +96,11 @@ def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
     if found:
       return found[0]
   shown = key if key.isprintable() else repr(key)  # one line, whatever was typed
+  if artifact_id is None and key.strip().lstrip('+-').isdigit():  # '-1', '²', past int64
+    raise LineageError(
+      f'{shown}: no pushed version, and not an artifact id (ids are whole numbers from 1 to '
+      f'{mlmd.MAX_ID})'
+    )
   raise LineageError(f'{shown}: no pushed version and no artifact with that id in this store')
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+from components.lib import mlmd as mlmd_ids
 from components.lib.mlmd import custom_value
 from inspection import lineage, render, runs
 from tests.conftest import REPO
@@ -390,8 +391,22 @@ def test_any_lineage_key_is_an_artifact_or_one_line(recorded, key):
   try:
     found = lineage.find_artifact(store, key)
   except lineage.LineageError as e:
-    assert '\n' not in str(e) and str(e).endswith(
-      'no pushed version and no artifact with that id in this store'
-    )
+    assert '\n' not in str(e)
+    if mlmd_ids.parse_id(key) is None and key.strip().lstrip('+-').isdigit():
+      assert str(e).endswith(f'not an artifact id (ids are whole numbers from 1 to {2**63 - 1})')
+    else:
+      assert str(e).endswith('no pushed version and no artifact with that id in this store')
   else:
     assert found.id >= 1
+
+
+def test_an_id_past_what_ml_metadata_holds_is_named_with_the_range(recorded, capsys):
+  from inspection import cli
+
+  output_dir, _ = recorded
+  for key in ('9223372036854775808', '²', '-1'):
+    assert cli.main(['--output-dir', output_dir, 'lineage', key]) == 1
+    assert capsys.readouterr().err == (
+      f'error: {key}: no pushed version, and not an artifact id (ids are whole numbers from 1 to '
+      '9223372036854775807)\n'
+    )
