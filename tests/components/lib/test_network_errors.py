@@ -423,7 +423,7 @@ if sys.argv[1] == 'idx':
     print(e)
 else:
   from predict import cli
-  print(cli.main(['--model', sys.argv[2], sys.argv[3]]))
+  print(int(cli.main(['--model', sys.argv[2], sys.argv[3]])))
 print(f'{time.monotonic() - started:.1f}')
 """
 
