@@ -234,6 +234,8 @@ def refused(uri: str, timeout: Optional[float] = None, environ=os.environ) -> Op
   by CALL_DEADLINE_S (a server that trickles)."""
   if not uri.startswith('s3://'):
     return None
+  import boto3  # noqa: F401  # deferred: 0.4 s to import; here, not on the call's own thread
+
   try:
     return within_deadline(lambda: _refused(uri, timeout, environ), uri)
   except DeadlineExceeded as e:
