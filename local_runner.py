@@ -8,6 +8,7 @@ import argparse
 import sys
 import time
 
+from components.lib import data_identity
 from pipeline import config as config_lib
 from pipeline import console, paths, secrets
 from pipeline.commands import ExitCode
@@ -45,9 +46,10 @@ def parse_args(argv, prog=None) -> argparse.Namespace:
   parser.add_argument(
     '--fresh-store',
     action='store_true',
-    help="when the output dir's metadata.sqlite is corrupt, or missing while "
-    'serving/ holds versions: start a new store (the old file is moved aside '
-    'to metadata.sqlite.TIME.bak; the versions are kept)',
+    help="when the output dir's metadata.sqlite is no sound store (corrupt, empty, another "
+    'database, not a regular file), or missing while serving/ holds versions: start a new '
+    'store (the old file is moved aside to metadata.sqlite.TIME.bak; its runs write into a '
+    'pipeline root of their own; the versions and every earlier file are kept)',
   )
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
   argv = config_lib.join_option_values(list(argv))
@@ -91,10 +93,17 @@ def _main(argv, prog) -> int:
       )
       if moved_store:
         print(f'Moved the ML Metadata store aside to {moved_store}; starting a new one')
-      config = config_lib.config_from_args(
-        args, preflight.find_data(args.data_dir, args.dataset), out.pipeline_root, out.serving_dir
-      )
       metadata_config = preflight.metadata_connection(args, out)
+      identity = data_identity.of_dataset(args.dataset)
+      preflight.check_data_set(metadata_config, out, identity)  # before any data is read
+      data_dir = preflight.find_data(args.data_dir, args.dataset)
+      root, new_root = preflight.pipeline_root(metadata_config, out, identity)
+      if new_root:
+        print(
+          f'Pipeline root: {root} (a new store writes beside the files of the earlier one, '
+          'which stay as they are)'
+        )
+      config = config_lib.config_from_args(args, data_dir, root, out.serving_dir)
       set_aside = run.run(config, metadata_config, out, args.verbose, run_id, started)
       return summary.report_and_summary(metadata_config, out, started, run_id, set_aside)
   except RunError as e:

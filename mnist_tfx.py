@@ -57,7 +57,12 @@ COMMANDS: Dict[str, Callable[[List[str]], int]] = {
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+  """The console script: every command, its help included, ends quietly on a closed pipe."""
   argv = sys.argv[1:] if argv is None else argv
+  return console.closed_pipe_safe(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: List[str]) -> int:
   if not argv or argv[0] in ('-h', '--help'):
     usage = f'usage: {PROG} {{{",".join(COMMANDS)}}} …'
     print(__doc__.strip().replace('\n\n', f'\n\n{usage}\n\n', 1))
@@ -70,8 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return ExitCode.USAGE
   if PROJECT_ROOT not in sys.path:  # an installed console script starts elsewhere
     sys.path.insert(0, PROJECT_ROOT)
-  command, rest = COMMANDS[argv[0]], argv[1:]
-  return console.closed_pipe_safe(lambda: command(rest))
+  return COMMANDS[argv[0]](argv[1:])
 
 
 if __name__ == '__main__':

@@ -8,9 +8,12 @@ prefix with `saved_model.pb` last (a loader reads it first and needs everything 
 server never finds a version's `saved_model.pb` before its variables.
 
 Leftovers of interrupted pushes are removed by the next push (staging dirs whose process is gone
-or that are over a day old). A kill between the rename and ML Metadata's record of the push
-leaves a whole version that the store does not know: the local runner moves it aside before its
-next run (pipeline/local/interrupted.py, using `pushed_model_uri` in the record).
+or that are over a day old), and only those: a push's names carry who wrote them and a mark
+(components/lib/serving_dir.py owned_name), so a name a person chose, even `.pushing-backup` or
+`models.config.tmp-mine`, is never removed; it is listed (foreign_leftovers). A kill between
+the rename and ML Metadata's record of the push leaves a whole version that the store does not
+know: the local runner moves it aside before its next run (pipeline/local/interrupted.py, using
+`pushed_model_uri` in the record).
 
 TFX's stock Pusher writes a new version for every blessing, so a rerun whose Evaluator blesses an
 unchanged (cached) model again serves the very same model under a new number. Here, when the
@@ -66,6 +69,11 @@ def serving_version_of(
 
 def next_version(existing: List[int]) -> int:
   """Seconds since the epoch, as TFX numbers versions, but always above the newest one."""
+  if existing and existing[-1] >= serving_dir.MAX_VERSION:
+    raise ValueError(
+      f'the serving dir holds version {existing[-1]}: no higher number is a version TF Serving '
+      'can read; move that folder aside'
+    )
   return max(int(time.time()), existing[-1] + 1 if existing else 0)
 
 
@@ -74,8 +82,8 @@ def _is_local(path: str) -> bool:
 
 
 def _owned_name(prefix: str, stamp: int) -> str:
-  """`<prefix><stamp>-<pid>-<host>`: who is writing it, so a later push knows if it is dead."""
-  return f'{prefix}{stamp}-{os.getpid()}-{socket.gethostname()}'
+  """A name of this process's push: serving_dir.owned_name (who writes it, and the mark)."""
+  return serving_dir.owned_name(prefix, stamp)
 
 
 def staging_name(version: int) -> str:
@@ -83,11 +91,12 @@ def staging_name(version: int) -> str:
 
 
 def _abandoned(name: str, now: float, prefix: str) -> bool:
-  try:
-    stamp, pid_text, host = name[len(prefix) :].split('-', 2)
-    started, pid = int(stamp), int(pid_text)
-  except ValueError:
-    return True  # not a name we write: a leftover all the same
+  """Whether `name` is a push's own name (owned_name) whose writer is gone: this process (an
+  earlier push of it), a dead process on this host, or another host's push over a day old."""
+  owner = serving_dir.parse_owned(name, prefix)
+  if owner is None:
+    return False  # not a name a push makes: a person's, left alone
+  started, pid, host = owner
   if host == socket.gethostname():
     try:
       os.kill(pid, 0)
@@ -96,17 +105,20 @@ def _abandoned(name: str, now: float, prefix: str) -> bool:
       return True
     except PermissionError:
       return False  # alive, another user's
+    except OverflowError:
+      return False  # no process can have that pid: not a name a push made here
   return now - started > STALE_STAGING_SECONDS
 
 
 def remove_abandoned_staging(base_directory: str, prefix: str = STAGING_PREFIX) -> List[str]:
   """Deletes what pushes that died left under `prefix` (staging dirs, temporary files): theirs
-  if on this host and the process is gone, another host's once over a day old."""
+  if on this host and the process is gone, another host's once over a day old. Only names a
+  push made (serving_dir.parse_owned) are candidates; anything else is left alone."""
   if not fileio.exists(base_directory):
     return []
   removed, now = [], time.time()
   for name in (n.rstrip('/') for n in fileio.listdir(base_directory)):
-    if name.startswith(prefix) and _abandoned(name, now, prefix):
+    if _abandoned(name, now, prefix):
       path = os.path.join(base_directory, name)
       if fileio.isdir(path):
         fileio.rmtree(path)
@@ -114,6 +126,21 @@ def remove_abandoned_staging(base_directory: str, prefix: str = STAGING_PREFIX) 
         fileio.remove(path)
       removed.append(name)
   return removed
+
+
+def foreign_leftovers(base_directory: str) -> List[str]:
+  """Names in the serving dir that look like a push's leftovers (a staging folder, a temporary
+  models.config) but that no push of this project made: left alone, and listed for a person."""
+  if not fileio.exists(base_directory):
+    return []
+  return sorted(
+    name
+    for name in (n.rstrip('/') for n in fileio.listdir(base_directory))
+    if any(
+      name.startswith(prefix) and serving_dir.parse_owned(name, prefix) is None
+      for prefix in (STAGING_PREFIX, CONFIG_TEMP_PREFIX)
+    )
+  )
 
 
 def write_models_config(base_directory: str) -> Optional[str]:
@@ -221,6 +248,9 @@ class Executor(pusher_executor.Executor):
     removed = remove_abandoned_staging(base)
     if removed:
       logging.info('Removed leftovers of interrupted pushes: %s', ', '.join(removed))
+    foreign = foreign_leftovers(base)
+    if foreign:
+      logging.warning('Left alone in %s (not made by a push): %s', base, ', '.join(foreign))
     version = next_version(existing)
     target = os.path.join(base, str(version))
     staging = os.path.join(base, staging_name(version))

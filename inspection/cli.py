@@ -31,6 +31,7 @@ from inspection import compare, lineage, render, runs
 from pipeline import console, secrets
 from pipeline import store as store_lib
 from pipeline.commands import PROG, ExitCode
+from pipeline.config import port_number
 from pipeline.paths import DEFAULT_OUTPUT_DIR, DEMO_OUTPUT_DIR, LocalPaths, output_dir_of
 
 PROG_NAME = f'{PROG} inspect'
@@ -68,7 +69,7 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
   )
   where.add_argument(
     '--grpc-port',
-    type=int,
+    type=port_number,
     default=default(GRPC_PORT),
     metavar='PORT',
     help=f'its port (default: {GRPC_PORT})',
@@ -182,6 +183,13 @@ def cmd_served(args):
       raise LookupError(f'{serving}: no servable version (run the pipeline first)')
     return {'dir': newest[0], 'version': newest[1]} if args.json else newest[0]
   found = served_versions(serving)
+  ignored = serving_dir.not_versions(serving)
+  if ignored:  # on stderr: what stdout holds stays the same for a script
+    print(
+      f'Ignored in {serving}: {", ".join(ignored)} (not version numbers: a server loads only '
+      'folders named by a plain decimal number)',
+      file=sys.stderr,
+    )
   return found if args.json else render.served_table(found, serving)
 
 
@@ -211,7 +219,7 @@ def _main(argv, prog) -> int:
       store = store_lib.open_store(connection(args))
       output = STORE_COMMANDS[args.command](store, args)
   except (store_lib.StoreError, LookupError) as e:  # LineageError and CompareError are lookups
-    print(f'error: {e.args[0] if e.args else e}', file=sys.stderr)
+    print(f'error: {console.printable(str(e.args[0] if e.args else e))}', file=sys.stderr)
     return ExitCode.FAILED
   except errors.StatusError as e:  # e.g. a page the quick check did not reach is damaged
     print(

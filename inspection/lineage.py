@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd, names, serving_dir
+from components.lib import mlmd, names
 from components.lib.evaluation_result import read_evaluation
 from inspection import runs
 
@@ -80,9 +80,6 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
   return _properties(artifact, runs.type_name(store, artifact))
 
 
-MAX_ID = 2**63 - 1  # ML Metadata's ids are int64
-
-
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
   """A pushed version (e.g. 1795702275), its folder (what `inspect served --newest` prints), or
   an artifact id."""
@@ -93,11 +90,18 @@ def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
       pushed, names.PUSHED
     ):
       return pushed
-  if serving_dir.is_version_name(key) and int(key) <= MAX_ID:
-    found = store.get_artifacts_by_id([int(key)])
+  artifact_id = mlmd.parse_id(key)
+  if artifact_id is not None:
+    found = store.get_artifacts_by_id([artifact_id])
     if found:
       return found[0]
-  raise LineageError(f'{key}: no pushed version and no artifact with that id in this store')
+  shown = key if key.isprintable() else repr(key)  # one line, whatever was typed
+  if artifact_id is None and key.strip().lstrip('+-').isdigit():  # '-1', '²', past int64
+    raise LineageError(
+      f'{shown}: no pushed version, and not an artifact id (ids are whole numbers from 1 to '
+      f'{mlmd.MAX_ID})'
+    )
+  raise LineageError(f'{shown}: no pushed version and no artifact with that id in this store')
 
 
 def evaluation_details(store, execution) -> Dict[str, Any]:
@@ -133,6 +137,14 @@ class _Upstream:
     # execution id -> {(artifact id, event type): path key} of its INPUT and DECLARED_INPUT events
     self.inputs: Dict[int, Dict[Tuple[int, int], str]] = {}
     self.followed: Set[int] = set()  # artifacts whose upstream hop the query took
+    self._evaluations: Dict[int, Dict[str, Any]] = {}  # Evaluator execution id -> its details
+
+  def evaluation(self, execution) -> Dict[str, Any]:
+    """evaluation_details, read once per Evaluator (the tree meets it through its blessing and
+    again through the ServingCheck's input)."""
+    if execution.id not in self._evaluations:
+      self._evaluations[execution.id] = evaluation_details(self.store, execution)
+    return self._evaluations[execution.id]
 
   def artifact(self, artifact_id: int) -> metadata_store_pb2.Artifact:
     if artifact_id not in self.followed:
@@ -222,7 +234,7 @@ def _artifact_node(graph: _Upstream, artifact_id: int, seen: Set[int]) -> Dict[s
     'inputs': {},
   }
   if producer['component'] == names.EVALUATOR or kind in ('ModelBlessing', 'ModelEvaluation'):
-    producer['evaluation'] = evaluation_details(graph.store, execution)
+    producer['evaluation'] = graph.evaluation(execution)
   for key, upstream_id in graph.inputs_of(execution.id):
     producer['inputs'].setdefault(key, []).append(_artifact_node(graph, upstream_id, seen))
   node['produced_by'] = producer

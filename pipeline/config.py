@@ -164,6 +164,16 @@ def _augmentation(name: str) -> Callable[[str], float]:
   return _argument(check)
 
 
+def _in_range(low: int, high: int) -> Callable[[int], int]:
+  def check(value: int) -> int:
+    if not low <= value <= high:
+      raise ValueError(f'must be from {low} to {high}, got {value}')
+    return value
+
+  return check
+
+
+port_number = _argument(_in_range(1, 65535), int)  # a TCP port: --mysql-port, --grpc-port
 _positive_int = _argument(_at_least(1), int)
 _non_negative_int = _argument(_at_least(0), int)
 _seed = _argument(_at_least(0), int)

@@ -47,3 +47,9 @@ def closed_pipe_safe(main: Callable[[], int]) -> int:
     return code
   except BrokenPipeError:
     return reader_went_away()
+
+
+def printable(text: str) -> str:
+  """`text` with each character a terminal would act on (a newline, an escape) written as its
+  escape: an error line that echoes what a person typed stays one line, and inert."""
+  return ''.join(c if c.isprintable() else c.encode('unicode_escape').decode() for c in text)

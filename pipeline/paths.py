@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 import os
 import re
-from typing import NamedTuple, Optional
+from typing import List, NamedTuple, Optional
 
 from components.lib.project import PROJECT_ROOT
 
@@ -21,8 +21,9 @@ DEMO_OUTPUT_DIR = os.path.join(OUTPUT_ROOT, 'demo_output')
 
 METADATA_FILE = 'metadata.sqlite'
 SERVING_DIR = 'serving'
-PIPELINE_ROOT_DIR = 'pipeline_root'
+PIPELINE_ROOT_DIR = 'pipeline_root'  # the first store's; a later store's is pipeline_root-2, …
 REPORTS_DIR = 'reports'
+DATA_SET_FILE = 'dataset.json'  # which data set (and classes) the output dir's models are of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +51,26 @@ class LocalPaths:
 
   @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, PIPELINE_ROOT_DIR)
+    """The first ML Metadata store's pipeline root (pipeline/local/store_root.py: each store
+    writes into one of its own)."""
+    return self.pipeline_root_generation(1)
+
+  def pipeline_root_generation(self, n: int) -> str:
+    """The pipeline root of the n-th store of this output dir: pipeline_root, pipeline_root-2…"""
+    return os.path.join(self.output_dir, PIPELINE_ROOT_DIR + ('' if n == 1 else f'-{n}'))
+
+  def pipeline_root_generations(self) -> List[int]:
+    """The generations whose pipeline root exists here, ascending."""
+    found = []
+    for name in os.listdir(self.output_dir) if os.path.isdir(self.output_dir) else []:
+      match = re.fullmatch(re.escape(PIPELINE_ROOT_DIR) + r'(?:-([2-9]|[1-9][0-9]{1,5}))?', name)
+      if match and os.path.isdir(os.path.join(self.output_dir, name)):
+        found.append(int(match.group(1) or 1))
+    return sorted(found)
+
+  @property
+  def data_set_path(self) -> str:
+    return os.path.join(self.output_dir, DATA_SET_FILE)
 
   @property
   def serving_dir(self) -> str:

@@ -3,8 +3,9 @@
 TFX logs its whole deployment config (every component's beam_pipeline_args) and the ML
 Metadata connection config (the MySQL password) with --verbose; Beam logs the pipeline options
 it does not know. protect_output() finds the secrets in argv and the environment; the values known
-to be secret are replaced wherever they appear, and anything that looks like a secret option,
-setting or URL password is masked too. Hand-written: no library masks secrets in free text.
+to be secret are replaced wherever they appear, anything that looks like a secret option or
+setting is masked too, and a URL's userinfo (user:password@) is stripped. Hand-written: no
+library masks secrets in free text.
 """
 
 import contextlib
@@ -34,8 +35,11 @@ _SETTING = re.compile(
 )
 # Authorization: Bearer X
 _BEARER = re.compile(r'\b(Bearer|Basic|Token)([ \t]+)([A-Za-z0-9._~+/=-]{4,})')
-# scheme://user:password@host
+# scheme://user:password@host: the password, to find it (secrets_in_args)…
 _URL_PASSWORD = re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\'"]*:)([^@\s/\'"]+)(@)')
+# …and the whole userinfo, to strip it: a user name can be a key too (s3://KEY:SECRET@bucket).
+# Up to the last '@' before the path, as URL parsers split it (urllib.parse: rpartition('@')).
+_USERINFO = re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s\'"]*@')
 _ENV_NAME = re.compile(
   r'PASSW(?:OR)?D|SECRET|TOKEN|CREDENTIAL|(?:^|_)(?:API|ACCESS|PRIVATE|SECRET)_?KEY(?:$|_)', re.I
 )
@@ -65,7 +69,13 @@ def redact(text: str) -> str:
   text = _FLAG.sub(lambda m: m.group(1) + m.group(2) + _mask(m.group(3)), text)
   text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
   text = _SETTING.sub(_setting, text)
-  return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
+  return strip_userinfo(text)
+
+
+def strip_userinfo(text: str) -> str:
+  """`text` with the userinfo of every URL in it removed (`s3://KEY:SECRET@bucket/x` →
+  `s3://bucket/x`): for every message that prints a URL a person gave."""
+  return _USERINFO.sub(r'\1', text) if '@' in text else text
 
 
 def add_secret(value: Optional[str]) -> None:

@@ -17,6 +17,8 @@ from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.lib import local_files
+from pipeline.config import port_number
 from pipeline.local.lock import lock_holder
 
 MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER = 3306, 'mlmd', 'root'
@@ -45,7 +47,7 @@ def add_mysql_arguments(parser: argparse.ArgumentParser, defaults: bool = True) 
   )
   group.add_argument(
     '--mysql-port',
-    type=int,
+    type=port_number,
     default=default(MYSQL_PORT),
     metavar='PORT',
     help=f'its port (default: {MYSQL_PORT})',
@@ -150,20 +152,52 @@ def rolled_back_copy(path: str) -> Optional[str]:
   return copy
 
 
+MLMD_TABLE = 'MLMDEnv'  # ML Metadata's own table (its schema version): every store has it
+
+
 def sqlite_problem(path: str, read_only: bool = False) -> Optional[str]:
-  """None if the SQLite file at `path` opens and passes SQLite's quick check, else what is wrong
-  ('corrupt (…)' or 'unusable (…)'). Read-write, it also rolls back a killed run's journal."""
+  """None if the file at `path` is an ML Metadata store that SQLite opens and finds sound (its
+  quick check), else what is wrong, as a phrase that follows 'is': 'a FIFO, not a regular file'
+  (SQLite would block on it), 'empty (…)', 'corrupt (…)', 'another SQLite database (…)', or
+  'unusable (…)'. Read-write, it also rolls back a killed run's journal."""
+  try:
+    local_files.check_regular(path)
+  except local_files.NotRegularFileError as e:
+    return str(e).removeprefix('is ')
+  except OSError as e:
+    return f'unusable ({e.strerror or e})'
+  if os.path.getsize(path) == 0:
+    return 'empty (0 bytes: no ML Metadata store in it)'
   try:
     uri = 'file:' + urllib.parse.quote(path) + ('?mode=ro' if read_only else '?mode=rw')
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
       result = db.execute('PRAGMA quick_check(1)').fetchone()
+      tables = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (MLMD_TABLE,)
+      ).fetchone()
   except sqlite3.DatabaseError as e:
     return (
       f'corrupt ({e})' if 'not a database' in str(e) or 'malformed' in str(e) else f'unusable ({e})'
     )
   if result and result[0] != 'ok':
     return f'corrupt ({" ".join(result[0].split())})'
+  if not tables or not tables[0]:
+    return 'another SQLite database (no ML Metadata tables in it)'
   return None
+
+
+def _regular(path: str) -> bool:
+  try:
+    local_files.check_regular(path)
+    return True
+  except OSError:
+    return False
+
+
+def unsound(problem: Optional[str]) -> bool:
+  """Whether sqlite_problem's answer is about the file itself (moving it aside or --fresh-store
+  is the way out), not about reaching it (a permission, a lock)."""
+  return bool(problem) and not str(problem).startswith('unusable')
 
 
 def open_store(config, attempts: int = 5):
@@ -186,11 +220,12 @@ def open_store(config, attempts: int = 5):
         f'{path}: no ML Metadata store there '
         '(run the pipeline first, or pass --output-dir/--sqlite)'
       )
-    copy = rolled_back_copy(path) if read_only else None
+    problem = sqlite_problem(path, read_only=True) if not _regular(path) else None
+    copy = rolled_back_copy(path) if read_only and not problem else None
     if copy:
       config = sqlite_config(copy, read_only=True)
-    problem = sqlite_problem(config.sqlite.filename_uri, read_only=True)
-    if problem and problem.startswith('corrupt'):
+    problem = problem or sqlite_problem(config.sqlite.filename_uri, read_only=True)
+    if unsound(problem):
       raise StoreError(
         f'{path}: the ML Metadata store is {problem}; move it '
         'aside, or rerun `mnist-tfx run` on this output dir with --fresh-store '

@@ -22,13 +22,15 @@ command line.
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
-from components.lib import artifact_files, object_storage
+from components.lib import artifact_files, object_storage, serving_dir
 from pipeline import console
 from pipeline.commands import PROG, ExitCode
 from pipeline.paths import DEFAULT_OUTPUT_DIR, add_demo_argument, output_dir_of
+from pipeline.secrets import strip_userinfo
 
 PROG_NAME = f'{PROG} predict'
 
@@ -70,6 +72,27 @@ def _denied(model: Optional[str], error: BaseException) -> Optional[str]:
   return object_storage.denied(error) or object_storage.refused(model)
 
 
+def _note_ignored(version_dir: str, version: str) -> None:
+  """For a version of a serving dir: the folders there that no server loads, named once."""
+  if not version:
+    return
+  serving = os.path.dirname(version_dir.rstrip('/'))
+  try:
+    ignored = serving_dir.not_versions(serving)
+  except Exception:  # noqa: BLE001  # a note only: the answer stands without it
+    return
+  if ignored:
+    _say(
+      f'Ignored in {serving}: {", ".join(ignored)} (not version numbers: a server loads only '
+      'folders named by a plain decimal number)'
+    )
+
+
+def _say(line: str) -> None:
+  """A line on stderr; a URL in it without its userinfo (`--model s3://KEY:SECRET@bucket/x`)."""
+  print(console.printable(strip_userinfo(line)), file=sys.stderr)
+
+
 def _label(answer: dict) -> str:
   return answer['file'] if answer['index'] is None else f'{answer["file"]}[{answer["index"]}]'
 
@@ -88,23 +111,24 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
 
   try:
     version_dir, version = models.resolve_model(args.model, args.output_dir)
+    _note_ignored(version_dir, version)
     signature = models.load_classify(version_dir)
   except Exception as e:  # noqa: BLE001  # ModelError, or the object store's own error
     denied = None if isinstance(e, models.StoreUnreachable) else _denied(args.model, e)
     if denied:  # tensorflow-io answers a 403 as "not there": never call that "no such model"
-      print(f'error: {args.model}: {denied}', file=sys.stderr)
+      _say(f'error: {args.model}: {denied}')
       return ExitCode.FAILED
     if not isinstance(e, models.ModelError):
       raise
-    print(f'error: {e}', file=sys.stderr)
+    _say(f'error: {e}')
     return ExitCode.FAILED
   if not args.json:
-    print(f'Model: {version_dir}' + (f' (version {version})' if version else ''), file=sys.stderr)
+    _say(f'Model: {version_dir}' + (f' (version {version})' if version else ''))
   answers, errors = [], []
   for kind, item in models.predict_files(signature, args.images, models.class_names(version_dir)):
     if kind == 'error':
       errors.append(item)
-      print(f'error: {item["file"]}: {item["error"]}', file=sys.stderr)
+      _say(f'error: {item["file"]}: {item["error"]}')
     else:
       answers.append(item)
       if not args.json:
@@ -113,7 +137,12 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
   if args.json:
     print(
       json.dumps(
-        {'model': version_dir, 'version': version, 'predictions': answers, 'errors': errors},
+        {
+          'model': strip_userinfo(version_dir),
+          'version': version,
+          'predictions': answers,
+          'errors': errors,
+        },
         indent=1,
       )
     )

@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from components.lib import artifact_files, names, object_storage, serving_dir
+from components.lib import artifact_files, local_files, names, object_storage, serving_dir
 from inspection import runs
 from pipeline import store as store_lib
 from pipeline.paths import DEFAULT_OUTPUT_DIR, LocalPaths
@@ -57,9 +57,20 @@ def resolve_model(model: Optional[str], output_dir: str = DEFAULT_OUTPUT_DIR) ->
       )
     return _newest(serving)
   if not artifact_files.is_local(model):
-    problem = object_storage.unreachable(model)  # else a dead endpoint reads as "no such model"
+    # Asked first, each wait bounded: else a dead, silent or refusing store reads as "no such
+    # model", or hangs.
+    problem = object_storage.problem(model)
     if problem:
       raise StoreUnreachable(f'{model}: {problem}')
+    try:
+      return _resolve_path(model, serving)
+    except object_storage.DeadlineExceeded as e:
+      raise StoreUnreachable(f'{model}: {e}') from None
+  return _resolve_path(model, serving)
+
+
+def _resolve_path(model: str, serving: str) -> Tuple[str, str]:
+  """resolve_model for a --model that is given."""
   if (
     model.rsplit('/', 1)[-1] == serving_dir.SAVED_MODEL_FILE
     and artifact_files.exists(model)
@@ -96,10 +107,31 @@ def first_line(error: BaseException) -> str:
   return type(error).__name__
 
 
+def _check_regular_files(version_dir: str) -> None:
+  """ModelError naming the first file of a local model that is not a regular file: TensorFlow
+  would block on a FIFO (a saved_model.pb or a variables shard) forever, or read a device."""
+  for folder, _, files in os.walk(version_dir):
+    for name in files:
+      path = os.path.join(folder, name)
+      try:
+        local_files.check_regular(path)
+      except OSError as e:  # NotRegularFileError, or a broken link
+        raise ModelError(f'{path}: {e.strerror or e}') from None
+
+
 def load_classify(version_dir: str):
-  """The SavedModel's `classify` signature; ModelError if it cannot be loaded or has none."""
+  """The SavedModel's `classify` signature; ModelError if it cannot be loaded or has none. A
+  model on an object store is loaded within the deadline of one object-store call."""
   try:
-    loaded = tf.saved_model.load(version_dir)
+    if artifact_files.is_local(version_dir):
+      _check_regular_files(version_dir)
+      loaded = tf.saved_model.load(version_dir)
+    else:
+      loaded = object_storage.within_deadline(lambda: tf.saved_model.load(version_dir), version_dir)
+  except ModelError:
+    raise
+  except object_storage.DeadlineExceeded as e:
+    raise StoreUnreachable(f'{version_dir}: {e}') from None
   except Exception as e:  # noqa: BLE001  # TensorFlow raises many kinds: each is one line
     raise ModelError(f'{version_dir}: cannot load the SavedModel ({first_line(e)})') from None
   if CLASSIFY_SIGNATURE not in loaded.signatures:

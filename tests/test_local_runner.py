@@ -255,7 +255,14 @@ def test_model_worse_than_the_blessed_one_is_not_pushed(blessed_run, mnist_dir):
   assert 'against the last blessed model' in proc.stdout
   assert versions(output_dir) == before
   summary = runs.latest_run(os.path.join(output_dir, 'metadata.sqlite'))
-  assert summary.baseline_accuracy > summary.accuracy > 0.1
+  # Compared with the model the first run blessed (the reruns since reused its Trainer), and
+  # refused for the very difference it printed.
+  served = float(re.search(r'Test accuracy:\s+([\d.]+)', first.stdout).group(1))
+  accuracy = float(re.search(r'Test accuracy:\s+([\d.]+)', proc.stdout).group(1))
+  assert abs(summary.baseline_accuracy - served) < 1e-4 and abs(summary.accuracy - accuracy) < 1e-4
+  change = re.search(r'changed by ([-+][\d.]+) against the last blessed model', proc.stdout)
+  assert change and abs(float(change.group(1)) - (accuracy - served)) < 2e-4, proc.stdout
+  assert accuracy < served
 
 
 def _break_copy(tmp_path, mnist_dir, kind):

@@ -1,20 +1,23 @@
 """Reading the files inside an artifact, on any filesystem, and the records our components leave
 there (components/lib/names.py names them). Local paths are read with plain Python; gs:// and
 s3:// through TensorFlow's filesystems, imported only for those, so that reading a local run
-(`mnist-tfx inspect`) never loads TensorFlow."""
+(`mnist-tfx inspect`) never loads TensorFlow. Every call on an object store, each read of an
+open object included, ends by its deadline (object_storage.within_deadline)."""
 
 import glob as local_glob
 import io
 import json
 import os
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
 from components.lib import names
 from components.lib.local_files import open_regular
-from components.lib.object_storage import enable_for
+from components.lib.object_storage import enable_for, within_deadline
 from trainer_module.features import HISTORY_FILE
+
+T = TypeVar('T')
 
 
 def is_local(uri: str) -> bool:
@@ -32,26 +35,53 @@ def _gfile():
   return tf.io.gfile
 
 
+def _remote(path: str, call: Callable[[Any], T]) -> T:
+  """call(tf.io.gfile) on an object store: s3:// enabled and TensorFlow imported first, then
+  the call itself bounded by its deadline."""
+  enable_for(path)
+  gfile = _gfile()
+  return within_deadline(lambda: call(gfile), path)
+
+
 def exists(path: str) -> bool:
   if is_local(path):
     return os.path.exists(path)
-  enable_for(path)
-  return _gfile().exists(path)
+  return _remote(path, lambda gfile: gfile.exists(path))
 
 
 def isdir(path: str) -> bool:
   if is_local(path):
     return os.path.isdir(path)
-  enable_for(path)
-  return _gfile().isdir(path)
+  return _remote(path, lambda gfile: gfile.isdir(path))
 
 
 def listdir(path: str) -> List[str]:
   """The names in a folder (an object store's folders come without their trailing '/')."""
   if is_local(path):
     return os.listdir(path)
-  enable_for(path)
-  return [name.rstrip('/') for name in _gfile().listdir(path)]
+  return [name.rstrip('/') for name in _remote(path, lambda gfile: gfile.listdir(path))]
+
+
+class _BoundedObject:
+  """An object opened on an object store whose every read ends by the deadline."""
+
+  def __init__(self, handle: Any, path: str):
+    self._handle, self._path = handle, path
+
+  def read(self, n: int = -1) -> bytes:
+    return within_deadline(lambda: self._handle.read(n), self._path)
+
+  def close(self) -> None:
+    self._handle.close()
+
+  def __enter__(self) -> '_BoundedObject':
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()
+
+  def __getattr__(self, name: str) -> Any:
+    return getattr(self._handle, name)
 
 
 def open_binary(path: str) -> IO[bytes]:
@@ -59,15 +89,14 @@ def open_binary(path: str) -> IO[bytes]:
   NotRegularFileError), or an object through TensorFlow's filesystems, opened for reading."""
   if is_local(path):
     return open_regular(path)
-  enable_for(path)
-  return _gfile().GFile(path, 'rb')
+  handle = _remote(path, lambda gfile: gfile.GFile(path, 'rb'))
+  return cast(IO[bytes], _BoundedObject(handle, path))
 
 
 def glob(pattern: str) -> List[str]:
   if is_local(pattern):
     return local_glob.glob(pattern)
-  enable_for(pattern)
-  return _gfile().glob(pattern)
+  return _remote(pattern, lambda gfile: gfile.glob(pattern))
 
 
 def read_text(path: str) -> Optional[str]:

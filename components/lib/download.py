@@ -216,7 +216,7 @@ def _from_mirror(
     started = time.monotonic()
     try:
       raw = fetch(url, timeout, min(file_timeout, max(end - started, 0.0)))
-      digest = sha256_hex(decompress(spec.name, raw))
+      digest = sha256_hex(decompress(spec.name, raw, idx.size_bound(spec)))  # a bomb stops there
       if digest == spec.sha256:
         return raw, attempt, None
       return None, attempt, f'digest {digest[:12]}… does not match {(spec.sha256 or "")[:12]}…'

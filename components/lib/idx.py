@@ -130,6 +130,8 @@ class IdxReader:
   def _read(self, n: int) -> bytes:
     try:
       return self._stream.read(n)
+    except object_storage.DeadlineExceeded as e:
+      raise MnistDataError(f'{self.name}: {e}') from None
     except (OSError, EOFError, zlib.error) as e:
       raise MnistDataError(f'{self.name}: not a readable gzip file ({e})') from None
 
@@ -196,6 +198,8 @@ def sha256_hex(data: bytes) -> str:
 
 def _read_problem(path: str, error: BaseException) -> str:
   """One phrase for why `path` could not be opened: the network's truth for a remote file."""
+  if isinstance(error, object_storage.DeadlineExceeded):
+    return str(error)  # it reached the store, which never answered whole: asking again waits again
   if is_remote(path):
     problem = (
       object_storage.unreachable(path)

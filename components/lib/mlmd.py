@@ -3,7 +3,8 @@ local TFX run and the Kubeflow Pipelines 2.x launcher give the same types and co
 place that knows both spellings; the components (the baseline lookup on KFP) and the read side
 (inspection/) use it. Only ML Metadata's protos here: no TFX, no TensorFlow."""
 
-from typing import Any, Tuple
+import re
+from typing import Any, Optional, Tuple
 
 # A local run names an artifact type 'Model'; KFP's launcher records the schema title 'tfx.Model'.
 KFP_TYPE_PREFIX = 'tfx.'
@@ -12,6 +13,15 @@ KFP_TYPE_PREFIX = 'tfx.'
 RUN_CONTEXT_TYPES = ('pipeline_run', 'system.PipelineRun')
 PIPELINE_CONTEXT_TYPES = ('pipeline', 'system.Pipeline')
 NODE_CONTEXT_TYPE = 'node'  # TFX only: one per component, named '<pipeline>.<node id>'
+MAX_ID = 2**63 - 1  # ML Metadata's ids (artifacts, executions, contexts) are int64, from 1
+
+
+def parse_id(text: str) -> Optional[int]:
+  """The id `text` names, as ML Metadata holds one: a plain decimal number from 1 to MAX_ID;
+  None for anything else (a sign, spaces, '²', a number past int64)."""
+  if not re.fullmatch(r'[1-9][0-9]{0,18}', text):
+    return None
+  return int(text) if int(text) <= MAX_ID else None
 
 
 def custom_value(item: Any, key: str) -> Any:

@@ -13,6 +13,14 @@ AWS_SECRET_ACCESS_KEY; the endpoint comes as AWS_ENDPOINT_URL):
   dead endpoint, where a missing endpoint looks like a missing file.
 Path-style addressing (what MinIO needs) is what both use for a custom endpoint.
 
+Every wait on an object store is bounded (the numbers below, stated once): a connection, a
+silence within an answer, and each call whole, however slowly the answer trickles in. The
+libraries bound the first two (tensorflow-io reads S3_CONNECT_TIMEOUT_MSEC and
+S3_REQUEST_TIMEOUT_MSEC, tensorflow_io/core/filesystems/s3/s3_filesystem.cc
+GetDefaultClientConfig, v0.37.1; boto3 its Config); the whole call is bounded here
+(within_deadline), as no library bounds it: a call still waiting at its deadline is given up
+and named (DeadlineExceeded), its thread left to the library's own timeouts.
+
 tensorflow-io 0.37.1 also aborts every process that used s3:// at exit ("pure virtual method
 called", status 134: tensorflow/io#2039, fixed upstream but unreleased), which would fail each
 task that succeeded. The exit guard ends such a process with its own status after Python's own
@@ -24,10 +32,20 @@ import ctypes
 import os
 import socket
 import sys
+import threading
 import urllib.parse
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple, TypeVar
 
+# The bounds of every wait on an object store (docs/explanation/guarantees.md, section 4).
+CONNECT_TIMEOUT_S = 5.0  # a TCP connection to the endpoint
+READ_TIMEOUT_S = 20.0  # no byte of an answer for this long
+CALL_DEADLINE_S = 60.0  # one call whole: a request and all of its answer, however it trickles
 _enabled = False
+T = TypeVar('T')
+
+
+class DeadlineExceeded(TimeoutError):
+  """A call to an object store did not end within CALL_DEADLINE_S; str() is one line."""
 
 
 def _endpoint(environ) -> str:
@@ -57,6 +75,10 @@ def configure_environment(environ=os.environ) -> None:
   if endpoint or region or environ.get('AWS_ACCESS_KEY_ID'):
     environ.setdefault('AWS_EC2_METADATA_DISABLED', 'true')
     environ.setdefault('AWS_RETRY_MODE', 'standard')
+  # tensorflow-io's own waits (its default is 5 minutes each): a connection, and a request
+  # that moves less than a byte a second for this long (libcurl's low-speed limit).
+  environ.setdefault('S3_CONNECT_TIMEOUT_MSEC', str(int(CONNECT_TIMEOUT_S * 1000)))
+  environ.setdefault('S3_REQUEST_TIMEOUT_MSEC', str(int(READ_TIMEOUT_S * 1000)))
 
 
 def _exit_without_static_destructors() -> None:
@@ -114,14 +136,49 @@ def endpoint_of(uri: str, environ=os.environ) -> Optional[Tuple[str, int]]:
   return parsed.hostname or '', port or (443 if parsed.scheme == 'https' else 80)
 
 
-def unreachable(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]:
+def where(uri: str, environ=os.environ) -> str:
+  """'host:port' of the object store behind `uri`, for messages ('' for a local path)."""
+  endpoint = endpoint_of(uri, environ)
+  return f'{endpoint[0]}:{endpoint[1]}' if endpoint else ''
+
+
+def within_deadline(call: Callable[[], T], uri: str, deadline: Optional[float] = None) -> T:
+  """call() on another thread, its result or its exception; DeadlineExceeded, naming the
+  store and the deadline, when it has not ended after `deadline` seconds (CALL_DEADLINE_S).
+  The thread is then abandoned (a daemon): the library's own timeouts end it in time, and it
+  never keeps the process from exiting."""
+  deadline = CALL_DEADLINE_S if deadline is None else deadline
+  outcome: dict = {}
+  done = threading.Event()
+
+  def work() -> None:
+    try:
+      outcome['value'] = call()
+    except BaseException as e:  # noqa: BLE001  # handed to the caller as it is
+      outcome['error'] = e
+    finally:
+      done.set()
+
+  threading.Thread(target=work, name='object-store call', daemon=True).start()
+  if not done.wait(deadline):
+    store = where(uri) or uri
+    raise DeadlineExceeded(
+      f'no complete answer from {store} in {deadline:g} s (the deadline of one object-store call)'
+    )
+  if 'error' in outcome:
+    raise outcome['error']
+  return outcome['value']
+
+
+def unreachable(uri: str, timeout: Optional[float] = None, environ=os.environ) -> Optional[str]:
   """None when the object store behind `uri` accepts a connection (or `uri` is local); else what
   is wrong, named truthfully: the name not resolved, the connection refused, no answer in
-  `timeout` seconds. Checked before a read, so that a dead endpoint is not reported as a
-  missing file (the libraries' exists() answers False for both)."""
+  `timeout` seconds (CONNECT_TIMEOUT_S). Checked before a read, so that a dead endpoint is not
+  reported as a missing file (the libraries' exists() answers False for both)."""
   endpoint = endpoint_of(uri, environ)
   if endpoint is None:
     return None
+  timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
   host, port = endpoint
   try:
     addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -167,14 +224,25 @@ _BAD_CREDENTIALS = (
 )
 
 
-def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]:
+def refused(uri: str, timeout: Optional[float] = None, environ=os.environ) -> Optional[str]:
   """'access denied by <endpoint>: <code> (<message>); <what to check>' when the S3 store behind
   `uri` refuses these credentials, else None (also for gs://, which has no client here: TF's GCS
   filesystem raises PermissionDeniedError itself, which denied() names). One ListObjectsV2 through
   boto3 with the variables the pods use (configure_environment): tensorflow-io's exists() answers
-  False for a 403, so ask this only when something looked missing or a read failed."""
+  False for a 403, so ask this only when something looked missing or a read failed. An answer
+  that does not come is named too: a silence of READ_TIMEOUT_S (`timeout`), or no whole answer
+  by CALL_DEADLINE_S (a server that trickles)."""
   if not uri.startswith('s3://'):
     return None
+  import boto3  # noqa: F401  # deferred: 0.4 s to import; here, not on the call's own thread
+
+  try:
+    return within_deadline(lambda: _refused(uri, timeout, environ), uri)
+  except DeadlineExceeded as e:
+    return str(e)
+
+
+def _refused(uri: str, timeout: Optional[float], environ) -> Optional[str]:
   import boto3  # deferred: 0.4 s to import, for an s3:// URI only
   import botocore.config
   import botocore.exceptions
@@ -184,8 +252,8 @@ def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]
   endpoint = names.get('AWS_ENDPOINT_URL') or None
   bucket, _, key = uri[len('s3://') :].partition('/')
   config = botocore.config.Config(
-    connect_timeout=timeout,
-    read_timeout=timeout,
+    connect_timeout=CONNECT_TIMEOUT_S if timeout is None else timeout,
+    read_timeout=READ_TIMEOUT_S if timeout is None else timeout,
     retries={'total_max_attempts': 1},
     s3={'addressing_style': 'path'} if endpoint else None,
   )
@@ -221,11 +289,16 @@ def refused(uri: str, timeout: float = 5.0, environ=os.environ) -> Optional[str]
     host = endpoint_of(uri, names)
     by = endpoint or f'https://{host[0] if host else "s3"}'
     return f'access denied by {by}: {code} ({message}); {hint}'  # no 'KeyId: …': console.redact
+  except (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError) as e:
+    connect = isinstance(e, botocore.exceptions.ConnectTimeoutError)
+    silence = config.connect_timeout if connect else config.read_timeout
+    return f'no answer from {where(uri, names)} in {silence:g} s (timeout)'
   except botocore.exceptions.BotoCoreError:
-    return None  # no answer: unreachable() names it
+    return None  # not the store's answer (a malformed name, say): the read itself tells
 
 
 def problem(uri: str, environ=os.environ) -> Optional[str]:
-  """Why `uri` could not be read when the library only said "not there": the endpoint not
-  reachable, or the credentials refused; None when the store answers and accepts them."""
+  """Why `uri` could not be read when the library only said "not there", asked before it is
+  read: the endpoint not reachable, silent or too slow to answer one request whole, or the
+  credentials refused; None when the store answers and accepts them."""
   return unreachable(uri, environ=environ) or refused(uri, environ=environ)

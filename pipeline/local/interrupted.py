@@ -27,14 +27,17 @@ def _interrupted_push(
   layout: <root>/<node id>/pushed_model/<execution id>) is in this store, in this pipeline's
   context, of a Pusher type, with exactly that output URI and the recorded model among its
   inputs; and the execution did not complete."""
-  uri = str(record.get(serving_dir.PUSHED_MODEL_URI, '')).rstrip('/')
+  uri = record.get(serving_dir.PUSHED_MODEL_URI, '').rstrip('/')
   if not uri:
     return 'no push record'
   pushed = ArtifactPath.parse(uri)
   if pushed.pipeline_root != pipeline_root.rstrip('/'):
     return f'pushed from another pipeline root ({uri})'
   execution_id = pushed.execution_id
-  executions = store.get_executions_by_id([int(execution_id)]) if execution_id.isdigit() else []
+  parsed = mlmd.parse_id(execution_id)
+  if parsed is None:
+    return f'its record names no execution ({execution_id[:40]!r} is not an id)'
+  executions = store.get_executions_by_id([parsed])
   if not executions:
     return f'its push (execution {execution_id}) is not in this store'
   execution = executions[0]
@@ -92,8 +95,11 @@ def set_aside_interrupted_pushes(
   moved, unvouched = [], []
   for version in versions:
     version_dir = serving_dir.version_dir(serving, version)
-    reason = _interrupted_push(
-      store, serving_dir.provenance(version_dir), pipeline_root, pipeline_name
+    record, problem = serving_dir.read_provenance(version_dir)
+    reason = (
+      f'{serving_dir.PROVENANCE_FILE}: {problem}'
+      if problem and problem != 'no record'
+      else _interrupted_push(store, record, pipeline_root, pipeline_name)
     )
     if reason == 'complete':
       continue

@@ -5,13 +5,16 @@ fcntl.flock: no lock library in the pinned set keeps such a record in the lock f
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from typing import Any, Dict, Optional
 
+from components.lib.local_files import NotRegularFileError, kind
 from pipeline.commands import ExitCode
 from pipeline.local.errors import RunError
 from pipeline.paths import LocalPaths
@@ -43,7 +46,7 @@ class OutputDirLock:
     output_dir = self.paths.output_dir
     try:
       os.makedirs(output_dir, exist_ok=True)
-      self._fd = os.open(self.paths.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+      self._fd = _open_regular(self.paths.lock_path, os.O_RDWR | os.O_CREAT)
     except OSError as e:
       blocker = _not_a_directory(output_dir)
       if blocker:
@@ -54,7 +57,7 @@ class OutputDirLock:
       if os.path.lexists(self.paths.lock_path) and os.access(output_dir, os.W_OK | os.X_OK):
         raise RunError(
           f"error: {self.paths.lock_path}: this output dir's run lock cannot be opened "
-          f'({e.strerror or type(e).__name__}); if no run is using {output_dir}, remove it '
+          f'({e.strerror or e}); if no run is using {output_dir}, remove it '
           f'(rm -r {self.paths.lock_path}) and rerun'
         ) from None
       raise RunError(
@@ -95,15 +98,54 @@ class OutputDirLock:
       self._fd = None
 
 
+def _open_regular(path: str, flags: int) -> int:
+  """os.open of the lock file, refused (NotRegularFileError) unless it is a regular file: a
+  FIFO would block a reader, and flock and truncate fail on it. Opened without blocking, and
+  checked on the descriptor itself."""
+  fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+  try:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+      raise NotRegularFileError(errno.EINVAL, f'it is {kind(mode)}, not a regular file')
+    os.set_blocking(fd, True)
+    return fd
+  except BaseException:
+    os.close(fd)
+    raise
+
+
+MAX_RECORD = 4096  # a holder's record is one short JSON line
+
+
+def parse_holder(raw: bytes) -> Dict[str, Any]:
+  """The record a holder wrote (pid, host, run_id, started), each field kept only when it has
+  the form OutputDirLock writes; {} when the bytes are not such a record. For messages only."""
+  try:
+    record = json.loads(raw[:MAX_RECORD].decode('utf-8'))
+  except (ValueError, RecursionError):
+    return {}
+  if not isinstance(record, dict):
+    return {}
+  kept: Dict[str, Any] = {}
+  pid = record.get('pid')
+  if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31:
+    kept['pid'] = pid
+  for key in ('host', 'run_id', 'started'):
+    value = record.get(key)
+    if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 255:
+      kept[key] = value
+  return kept
+
+
 def _read_holder(fd: int) -> Dict[str, Any]:
   """What the holder wrote into the lock file; {} if it has not written yet."""
   for _ in range(10):  # the holder writes right after it takes the lock
     try:
-      text = os.pread(fd, 4096, 0).decode()
-      if text.strip():
-        return json.loads(text)
-    except (ValueError, OSError):
-      pass
+      raw = os.pread(fd, MAX_RECORD, 0)
+    except OSError:
+      raw = b''
+    if raw.strip():
+      return parse_holder(raw)
     time.sleep(0.05)
   return {}
 
@@ -123,9 +165,9 @@ def describe_holder(holder: Dict[str, Any]) -> str:
 def lock_holder(output_dir: str) -> Optional[Dict[str, Any]]:
   """None when no run holds the output dir; else what the run holding it wrote (maybe {})."""
   try:
-    fd = os.open(LocalPaths(output_dir).lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = _open_regular(LocalPaths(output_dir).lock_path, os.O_RDONLY)
   except OSError:
-    return None  # no lock file: no run ever started here
+    return None  # no lock file (no run ever started here), or not one a run could hold
   try:
     fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     fcntl.flock(fd, fcntl.LOCK_UN)

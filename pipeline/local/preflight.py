@@ -1,17 +1,22 @@
 """What a local run checks before anything is written: where the data is and that it is all
 there, that the output dir can be used as it is (or, with --fresh-store, a new ML Metadata store
-beside the old one), and that a MySQL store answers. Each problem is one line (RunError)."""
+beside the old one), that it holds models of this run's data set, and that a MySQL store
+answers; then which pipeline root the store's runs write into. Each problem is one line
+(RunError)."""
 
 import contextlib
 import datetime
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from ml_metadata import metadata_store
 
 from components.lib import datasets, download, idx, object_storage, serving_dir
+from components.lib.data_identity import DataIdentity
 from pipeline import store as store_lib
+from pipeline.local import data_claim, store_root
 from pipeline.local.errors import RunError
+from pipeline.local.interrupted import INTERRUPTED_DIR
 from pipeline.paths import LocalPaths
 
 
@@ -47,6 +52,12 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
       f'error: {serving} is a file, not the serving folder; move it aside '
       f'(mv {serving} {serving}.bak) and rerun'
     )
+  aside = os.path.join(serving, INTERRUPTED_DIR)
+  if os.path.lexists(aside) and not os.path.isdir(aside):
+    raise RunError(
+      f'error: {aside} is a file, not the folder where versions of interrupted pushes are set '
+      f'aside; move it aside (mv {aside} {serving}/interrupted.bak) and rerun'
+    )
   if not sqlite:
     return None
   store = paths.metadata_path
@@ -73,6 +84,32 @@ def check_output_dir(paths: LocalPaths, sqlite: bool, fresh_store: bool = False)
       os.rename(store + store_lib.JOURNAL_SUFFIX, moved + store_lib.JOURNAL_SUFFIX)
   metadata_store.MetadataStore(store_lib.sqlite_config(store, read_only=False))  # creates it
   return moved
+
+
+def _existing_store(metadata_config):
+  """The store, when there is one yet (a run's first SQLite store is made by the run)."""
+  if metadata_config.HasField('sqlite') and not os.path.exists(metadata_config.sqlite.filename_uri):
+    return None
+  try:
+    return store_lib.open_store(metadata_config)
+  except store_lib.StoreError as e:
+    raise RunError(f'error: {e}') from None
+
+
+def check_data_set(metadata_config, paths: LocalPaths, identity: DataIdentity) -> None:
+  """RunError (exit 2) when the output dir holds the models of another data set or class list
+  (pipeline/local/data_claim.py); before any data is read."""
+  data_claim.check(paths, identity, _existing_store(metadata_config))
+
+
+def pipeline_root(metadata_config, paths: LocalPaths, identity: DataIdentity) -> Tuple[str, bool]:
+  """(the pipeline root of this store, whether it is new beside an earlier store's one:
+  pipeline/local/store_root.py); the store is made if it is not there yet, and the output dir
+  records its data set (data_claim.record)."""
+  store = metadata_store.MetadataStore(metadata_config)
+  found = store_root.pipeline_root(store, paths)
+  data_claim.record(paths, identity)
+  return found
 
 
 def metadata_connection(args, paths: LocalPaths):

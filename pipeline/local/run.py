@@ -18,8 +18,8 @@ from tfx.orchestration.local import local_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.orchestration.portable.mlmd import context_lib
 
-from components import serving_check
-from components.lib import names, project
+from components import mnist_pusher, serving_check
+from components.lib import names, project, serving_dir
 from components.lib.idx import MnistDataError
 from pipeline.config import PipelineConfig
 from pipeline.local import progress as progress_lib
@@ -97,6 +97,22 @@ def start_early(component_id: str) -> None:
       serving_check.prestart_probe()
 
 
+def _list_odd_names(serving: str) -> None:
+  """Names in the serving dir that a person may misread, each kind on one line; all left alone."""
+  ignored = serving_dir.not_versions(serving)
+  if ignored:
+    print(
+      f'Ignored in {serving}: {", ".join(ignored)} (not version numbers: a server loads only '
+      'folders named by a plain decimal number)'
+    )
+  foreign = mnist_pusher.foreign_leftovers(serving)
+  if foreign:
+    print(
+      f'Left alone in {serving}: {", ".join(foreign)} (named like the leftovers of a push, but '
+      'no push made them)'
+    )
+
+
 def _root_cause_message(error: Optional[BaseException]) -> Optional[str]:
   """The one-line message of a data error anywhere in the exception chain, else None."""
   seen = set()
@@ -134,6 +150,7 @@ def run(
     )
   for version_dir, reason in unvouched:
     print(f'Kept {version_dir}: not vouched for by this store ({reason})')
+  _list_odd_names(config.serving_dir)
 
   def end(state: str) -> None:
     _record_end(metadata_config, config.pipeline_name, run_id, state, time.monotonic() - started)

@@ -158,11 +158,13 @@ def test_models_config_is_replaced_whole_and_dead_temporary_files_go(tmp_path, m
   serving = tmp_path / 'serving'
   serving.mkdir()
   (serving / 'models.config').write_text('old')
-  host = socket.gethostname()
-  dead = serving / f'models.config.tmp-{int(time.time())}-{2**22 + 7}-{host}'
+  prefix, now = mnist_pusher.CONFIG_TEMP_PREFIX, int(time.time())
+  dead = serving / serving_dir.owned_name(prefix, now, pid=2**22 + 7)  # no such pid
   dead.write_text('half')
-  live = serving / f'models.config.tmp-{int(time.time())}-1-{host}'  # pid 1 is alive
+  live = serving / serving_dir.owned_name(prefix, now, pid=1)  # pid 1 is alive
   live.write_text('being written')
+  mine = serving / f'models.config.tmp-{now}-{2**22 + 7}-{socket.gethostname()}'  # a person's
+  mine.write_text('kept')
   replaced = []
   real_replace = os.replace
   monkeypatch.setattr(os, 'replace', lambda a, b: (replaced.append((a, b)), real_replace(a, b)))
@@ -170,7 +172,8 @@ def test_models_config_is_replaced_whole_and_dead_temporary_files_go(tmp_path, m
   [(temporary, target)] = replaced
   assert target == str(serving / 'models.config')
   assert os.path.basename(temporary).startswith('models.config.tmp-')
-  assert sorted(os.listdir(serving)) == sorted(['models.config', live.name])
+  assert sorted(os.listdir(serving)) == sorted(['models.config', live.name, mine.name])
+  assert mnist_pusher.foreign_leftovers(str(serving)) == [mine.name]
   assert _models_config(serving) == tf_serving.models_config_text(str(serving))
 
 

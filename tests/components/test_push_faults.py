@@ -3,7 +3,10 @@ full disk (simulated at every operation, and a real small tmpfs), a kill after t
 before ML Metadata records it. Afterwards the serving dir never holds an incomplete numbered
 version, and the next push cleans up and succeeds."""
 
+import ast
+import builtins
 import errno
+import inspect
 import json
 import os
 import subprocess
@@ -67,6 +70,15 @@ class _Fault(Exception):
   pass
 
 
+# Every operation the Pusher (components/mnist_pusher.py) and the TFX helpers it calls
+# (io_utils.copy_dir, io_utils.write_string_file) use to change or open a file: TFX's fileio for
+# the copy, the record and the clean-up; Python's own calls for the flush, the rename and
+# models.config. test_every_file_operation_of_the_pusher_is_injected keeps this list whole.
+FILEIO_OPERATIONS = ('copy', 'makedirs', 'mkdir', 'open', 'remove', 'rmtree', 'rename')
+OS_OPERATIONS = ('open', 'fsync', 'rename', 'replace', 'makedirs', 'remove')
+BUILTIN_OPERATIONS = ('open',)
+
+
 def _inject(at: int, kind: str):
   """From now on in this (child) process, the at-th file operation of the push fails: the
   process dies before it ('kill'), dies halfway through a copy ('kill-mid-copy', else like
@@ -90,11 +102,44 @@ def _inject(at: int, kind: str):
 
     setattr(module, name, faulty)
 
-  for name in ('copy', 'makedirs', 'open', 'rmtree', 'rename'):
+  for name in FILEIO_OPERATIONS:
     wrap(fileio, name)
-  for name in ('rename', 'fsync'):
+  for name in OS_OPERATIONS:
     wrap(os, name)
+  for name in BUILTIN_OPERATIONS:
+    wrap(builtins, name)
   return count
+
+
+def test_every_file_operation_of_the_pusher_is_injected():
+  """Read from the Pusher's own source: each call it makes to fileio, os or open is one the
+  fault injection above wraps (os.path, os.walk, os.kill and the like only read or ask)."""
+  tree = ast.parse(inspect.getsource(mnist_pusher))
+  calls = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+      owner = node.func.value
+      if isinstance(owner, ast.Name) and owner.id in ('fileio', 'os'):
+        calls.add((owner.id, node.func.attr))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'open':
+      calls.add(('builtins', 'open'))
+  reads = {
+    ('fileio', 'exists'),
+    ('fileio', 'isdir'),
+    ('fileio', 'listdir'),
+    ('fileio', 'walk'),
+    ('os', 'walk'),
+    ('os', 'kill'),
+    ('os', 'getpid'),
+    ('os', 'close'),
+  }
+  wrapped = {
+    *(('fileio', n) for n in FILEIO_OPERATIONS),
+    *(('os', n) for n in OS_OPERATIONS),
+    *(('builtins', n) for n in BUILTIN_OPERATIONS),
+  }
+  assert calls - reads <= wrapped, sorted(calls - reads - wrapped)
+  assert {('builtins', 'open'), ('os', 'replace'), ('os', 'open'), ('fileio', 'remove')} <= calls
 
 
 def _push_in_child(model_uri, serving, pushed_uri, at=None, kind='kill'):
@@ -186,7 +231,7 @@ def test_a_real_full_disk(tmp_path, saved_model):
       'disk-full case above still runs'
     )
   try:
-    with pytest.raises(Exception) as info:
+    with pytest.raises((OSError, tf.errors.OpError)) as info:  # Python's write, or TF's copy
       _push(saved_model, str(serving), str(tmp_path / 'pushed'))
     assert (
       'No space left' in str(info.value)
@@ -201,16 +246,34 @@ def test_a_real_full_disk(tmp_path, saved_model):
 def test_leftovers_of_live_pushes_are_left_alone(tmp_path):
   serving = tmp_path / 'serving'
   serving.mkdir()
-  live = serving / f'.pushing-123-1-{os.uname().nodename}'  # pid 1 is alive: still pushing
+  prefix = mnist_pusher.STAGING_PREFIX
+  live = serving / serving_dir.owned_name(prefix, 123, pid=1)  # pid 1 is alive: still pushing
   live.mkdir()
   own = serving / mnist_pusher.staging_name(123)  # this process starts a push: an earlier one's
   own.mkdir()
-  dead = serving / f'.pushing-123-{2**22 + 7}-{os.uname().nodename}'  # no such pid
+  dead = serving / serving_dir.owned_name(prefix, 123, pid=2**22 + 7)  # no such pid
   dead.mkdir()
-  other_host_recent = serving / f'.pushing-{int(time.time())}-1-some-other-host'
+  other_host_recent = serving / serving_dir.owned_name(prefix, int(time.time()), 1, 'other-host')
   other_host_recent.mkdir()
-  other_host_old = serving / '.pushing-1000-1-some-other-host'
+  other_host_old = serving / serving_dir.owned_name(prefix, 1000, 1, 'other-host')
   other_host_old.mkdir()
   removed = mnist_pusher.remove_abandoned_staging(str(serving))
   assert sorted(removed) == sorted([dead.name, other_host_old.name, own.name])
   assert sorted(os.listdir(serving)) == sorted([live.name, other_host_recent.name])
+
+
+def test_names_a_push_did_not_make_are_left_alone_and_listed(tmp_path):
+  """What a person put there, even named like a leftover, is never deleted by a push."""
+  serving = tmp_path / 'serving'
+  (serving / '.pushing-backup').mkdir(parents=True)
+  (serving / '.pushing-backup' / 'notes.txt').write_text('mine')
+  (serving / 'models.config.tmp-mine').write_text('mine')
+  forged = serving_dir.owned_name(mnist_pusher.STAGING_PREFIX, 123, pid=2**22 + 7)
+  (serving / (forged[:-1] + ('1' if forged.endswith('0') else '0'))).mkdir()  # a wrong mark
+  (serving / f'.pushing-123-{2**22 + 7}-{os.uname().nodename}').mkdir()  # the old form: no mark
+  before = sorted(os.listdir(serving))
+  assert mnist_pusher.remove_abandoned_staging(str(serving)) == []
+  assert mnist_pusher.remove_abandoned_staging(str(serving), mnist_pusher.CONFIG_TEMP_PREFIX) == []
+  assert sorted(os.listdir(serving)) == before
+  assert mnist_pusher.foreign_leftovers(str(serving)) == before
+  assert (serving / '.pushing-backup' / 'notes.txt').read_text() == 'mine'

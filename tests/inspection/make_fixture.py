@@ -10,8 +10,10 @@ Make the output dir exactly as the `two_runs` fixture in tests/conftest.py does:
 
 Kept: metadata.sqlite (artifact URIs moved under FIXTURE_ROOT through ML Metadata's API; the
 executions keep the run's paths and timings), every Evaluator output (TFMA's own files), the
-blessings, the Trainer's history.json, and the first EXAMPLES_KEPT records of each split.
-Left out (megabytes): the model, the pushed model, the serving dir, the reports.
+blessings (the Evaluator's; the ServingCheck's with its serving_check.json and eval_answers.npz),
+the schemas and the anomalies, the Trainer's history.json, MnistExampleGen's image_stats.json and
+the first EXAMPLES_KEPT records of each split: what the read side (inspection/) reads.
+Left out (megabytes): the model, the pushed model, the statistics, the serving dir, the reports.
 """
 
 import gzip
@@ -19,9 +21,23 @@ import os
 import shutil
 import sys
 
+from components.lib import names
+
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'two_runs')
 FIXTURE_ROOT = '/FIXTURE'  # stands for the fixture's copy in a test's tmp dir
 EXAMPLES_KEPT = 40
+# Output folders (<node id>/<output key>) kept whole: small, and what the read side reads.
+KEPT_WHOLE = tuple(
+  os.path.join(node, key)
+  for node, key in (
+    (names.EVALUATOR, 'evaluation'),
+    (names.EVALUATOR, 'blessing'),
+    (names.SERVING_CHECK, 'blessing'),
+    (names.IMPORT_SCHEMA_GEN, 'schema'),
+    (names.SCHEMA_GEN, 'schema'),
+    (names.EXAMPLE_VALIDATOR, 'anomalies'),
+  )
+)
 
 
 def move_artifact_uris(sqlite_path: str, old_root: str, new_root: str) -> None:
@@ -64,20 +80,29 @@ def main(output_dir: str) -> None:
   os.makedirs(FIXTURE_DIR)
   root = os.path.join(output_dir, 'pipeline_root')
   target_root = os.path.join(FIXTURE_DIR, 'pipeline_root')
-  for pattern in ('Evaluator/evaluation', 'Evaluator/blessing', 'Trainer/model_run'):
-    for run_dir in sorted(os.listdir(os.path.join(root, pattern))):
-      source = os.path.join(root, pattern, run_dir)
-      for name in os.listdir(source):
-        if os.path.isfile(os.path.join(source, name)):
-          os.makedirs(os.path.join(target_root, pattern, run_dir), exist_ok=True)
-          shutil.copy(os.path.join(source, name), os.path.join(target_root, pattern, run_dir, name))
-  examples = os.path.join(root, 'MnistExampleGen', 'examples')
-  for dirpath, _, files in os.walk(examples):
-    for name in files:
-      if dirpath.rsplit('/', 1)[-1].startswith('Split-'):
+  for pattern in KEPT_WHOLE:
+    for dirpath, _, files in os.walk(os.path.join(root, pattern)):
+      for name in files:
         target = os.path.join(target_root, os.path.relpath(dirpath, root))
         os.makedirs(target, exist_ok=True)
+        shutil.copy(os.path.join(dirpath, name), os.path.join(target, name))
+  model_runs = os.path.join(root, names.TRAINER, 'model_run')  # history.json, not TensorBoard's
+  for run_dir in sorted(os.listdir(model_runs)):
+    for name in os.listdir(os.path.join(model_runs, run_dir)):
+      if os.path.isfile(os.path.join(model_runs, run_dir, name)):
+        target = os.path.join(target_root, os.path.relpath(model_runs, root), run_dir)
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(os.path.join(model_runs, run_dir, name), os.path.join(target, name))
+  examples = os.path.join(root, names.EXAMPLE_GEN, 'examples')
+  for dirpath, _, files in os.walk(examples):
+    for name in files:
+      target = os.path.join(target_root, os.path.relpath(dirpath, root))
+      if dirpath.rsplit('/', 1)[-1].startswith('Split-'):
+        os.makedirs(target, exist_ok=True)
         _first_records(os.path.join(dirpath, name), os.path.join(target, name), EXAMPLES_KEPT)
+      elif name == names.IMAGE_STATS_FILE:
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(os.path.join(dirpath, name), os.path.join(target, name))
   sqlite = os.path.join(FIXTURE_DIR, 'metadata.sqlite')
   shutil.copy(os.path.join(output_dir, 'metadata.sqlite'), sqlite)
   move_artifact_uris(sqlite, output_dir, FIXTURE_ROOT)

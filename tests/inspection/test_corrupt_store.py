@@ -46,4 +46,4 @@ def test_a_corrupt_store_is_called_corrupt_in_one_line(tmp_path, capsys, damage)
 def test_an_intact_store_still_reads(tmp_path, capsys):
   shutil.copy(FIXTURE, tmp_path / 'metadata.sqlite')
   assert cli.main(['--output-dir', str(tmp_path), 'runs']) == 0
-  assert '2026-11-27T01:13:38.734543' in capsys.readouterr().out
+  assert '2026-12-07T18:44:10.368226' in capsys.readouterr().out

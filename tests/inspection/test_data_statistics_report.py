@@ -1,10 +1,12 @@
-"""The report's 'Data statistics' section: rendered from the report's data alone, and
-left out for runs that recorded no statistics (the recorded two runs predate them). A real run's
-section is checked end to end in tests/pipeline/test_datasets_e2e.py."""
+"""The report's 'Data statistics' section: rendered from the report's data alone, read from the
+recorded runs, and left out for runs that recorded no statistics. A real run's section is
+checked end to end in tests/pipeline/test_datasets_e2e.py."""
 
+import glob
+import os
 import re
 
-from components.lib import datasets
+from components.lib import datasets, names
 from inspection import report, runs
 from tests.inspection.test_report_html import _page, _report
 
@@ -62,10 +64,59 @@ def test_anomalies_are_listed():
   assert '12 &lt;b&gt;' in page
 
 
-def test_runs_without_statistics_have_no_section(recorded):
-  _, store = recorded
+def _examples(store, run):
+  [examples] = [
+    a for a in store.get_artifacts_by_context(run.id) if runs.type_name(store, a) == 'Examples'
+  ]
+  return examples
+
+
+class _OlderStore:
+  """The recorded store as a run from before the data validation left it: no executions of
+  the validation nodes."""
+
+  def __init__(self, store):
+    self._store = store
+
+  def get_executions_by_context(self, context_id):
+    return [
+      e
+      for e in self._store.get_executions_by_context(context_id)
+      if runs.node_id(self._store, e.id) not in names.VALIDATION_NODES
+    ]
+
+  def __getattr__(self, name):
+    return getattr(self._store, name)
+
+
+def test_a_recorded_run_has_the_section_and_one_without_statistics_has_none(recorded):
+  """The recording's run 1, as today's pipeline writes it: its statistics, anomalies and both
+  schemas. The same run as one from before them recorded it (no validation, no image_stats.json):
+  no section."""
+  output_dir, store = recorded
   first_run = runs.runs(store)[1]
   data = report.collect(store, first_run)
+  statistics = data['data_statistics']
+  assert statistics['dataset'] == 'mnist' and statistics['anomalies'] == []
+  assert {s: v['examples'] for s, v in statistics['splits'].items()} == {
+    'train': 3000,
+    'eval': 1000,
+  }
+  assert 'feature' in statistics['schema'] and 'feature' in statistics['inferred_schema']
+  _, text, _ = _page(data)
+  assert 'Data statistics (mnist)' in text and 'Anomalies none' in text
+  for stats in glob.glob(
+    os.path.join(output_dir, 'pipeline_root', names.EXAMPLE_GEN, '*', '*', names.IMAGE_STATS_FILE)
+  ):
+    os.remove(stats)
+  assert report.data_statistics(store, first_run, _examples(store, first_run)).keys() == {
+    'anomalies',
+    'schema',
+    'inferred_schema',
+  }
+  older = _OlderStore(store)  # a store whose runs had no data validation
+  assert report.data_statistics(older, first_run, _examples(store, first_run)) is None
+  data = report.collect(older, first_run)
   assert 'data_statistics' not in data
   _, text, _ = _page(data)
   assert 'Data statistics' not in text and 'Labels per split' in text

@@ -17,7 +17,7 @@ from inspection import runs
 from tests.conftest import REPO
 
 HEAVY = ('tensorflow', 'tfx', 'tensorflow_model_analysis', 'apache_beam', 'keras')
-VERSION = '1795742029'  # the version the recorded run 1 pushed
+VERSION = '1796669091'  # the version the recorded run 1 pushed
 
 _CHILD = """
 import contextlib, io, json, sys
@@ -80,7 +80,7 @@ def test_tfma_files_read_as_tfma_reads_them(recorded):
     ]
     assert read.accuracy_threshold == bound and read.accuracy is not None
   accepted, refused = (evaluation.read_evaluation(uri) for uri in uris)
-  assert refused.failures == ['sparse_categorical_accuracy 0.8950 is below the bound 0.9999']
+  assert refused.failures == ['sparse_categorical_accuracy 0.8890 is below the bound 0.9999']
   assert accepted.failures == [] and accepted.example_count > 0
 
 
@@ -181,3 +181,42 @@ def test_an_evaluation_on_an_object_store_reads_the_same(recorded, s3_server):
     assert json.loads(proc.stdout.splitlines()[-1]) == dataclasses.asdict(
       evaluation.read_evaluation(uri)
     )
+
+
+def test_served_lists_versions_whatever_their_records_say_and_names_the_rest(tmp_path, capsys):
+  """`inspect served` reads only the serving dir: a hand-edited record (a list, a time past
+  9999, NaN) is no record, one row each; folders that are no version are named on stderr."""
+  from inspection import cli
+
+  serving = tmp_path / 'serving'
+  records = {
+    '1': '[1]',
+    '2': '{"pushed_at": 1e300}',
+    '3': '{"pushed_at": NaN}',
+    '4': '{"model_uri": 5}',
+  }
+  for version, text in records.items():
+    (serving / version / 'assets.extra').mkdir(parents=True)
+    (serving / version / 'assets.extra' / 'pushed_from.json').write_text(text)
+  (serving / '5' / 'assets.extra').mkdir(parents=True)
+  (serving / '5' / 'assets.extra' / 'pushed_from.json').write_text(
+    '{"model_uri": "/m", "pushed_at": 0}'
+  )
+  (serving / '²').mkdir()
+  assert cli.main(['--output-dir', str(tmp_path), '--json', 'served']) == 0
+  out, err = capsys.readouterr()
+  rows = json.loads(out)
+  assert [(r['version'], r['model_uri']) for r in rows] == [
+    (1, None),
+    (2, None),
+    (3, None),
+    (4, None),
+    (5, '/m'),
+  ]
+  assert rows[-1]['pushed_at'].startswith('1970-01-01') or rows[-1]['pushed_at'].startswith(
+    '1969-12-31'
+  )
+  assert err == (
+    f'Ignored in {serving}: ² (not version numbers: a server loads only folders named by a plain '
+    'decimal number)\n'
+  )

@@ -10,14 +10,17 @@ import os
 from typing import Any, Dict, Tuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+from components.lib import mlmd as mlmd_ids
 from components.lib.mlmd import custom_value
 from inspection import lineage, render, runs
 from tests.conftest import REPO
 
-VERSION = '1795742029'  # the version the recorded run 1 pushed
+VERSION = '1796669091'  # the version the recorded run 1 pushed
 EVALUATIONS = os.path.join(
   REPO, 'tests', 'inspection', 'fixtures', 'two_runs', 'pipeline_root', 'Evaluator', 'evaluation'
 )  # TFMA's own files, as the Evaluator wrote
@@ -194,7 +197,7 @@ def _two_runs(recorder):
     inputs=[('examples', examples)],
     outputs=[('model', model), ('model_run', model_run)],
   )
-  evaluation = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '4'))
+  evaluation = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '8'))
   blessing = r.artifact('ModelBlessing', '/p/blessing/3', blessed=1, current_model_id=model)
   r.execution(
     'Evaluator',
@@ -239,7 +242,7 @@ def _two_runs(recorder):
     inputs=[('examples', examples)],
     outputs=[('model', model), ('model_run', model_run)],
   )
-  evaluation2 = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '9'))
+  evaluation2 = r.artifact('ModelEvaluation', os.path.join(EVALUATIONS, '18'))
   blessing2 = r.artifact('ModelBlessing', '/p/blessing/8', blessed=0)
   r.execution(
     'Evaluator',
@@ -368,3 +371,42 @@ def test_the_upstream_is_one_graph_query(recorded):
   assert counting.calls['get_lineage_subgraph'] == 1
   assert not counting.calls['get_events_by_artifact_ids']
   assert counting.calls['get_events_by_execution_ids'] == 1  # the Evaluator's outputs, by hand
+
+
+KEYS = st.one_of(
+  st.integers(-(2**65), 2**65).map(str),
+  st.sampled_from(['²', '١', '0', '007', ' 5', '+1', '9223372036854775808', VERSION, '1']),
+  st.text(max_size=20),
+)
+
+
+@settings(
+  max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=KEYS)
+def test_any_lineage_key_is_an_artifact_or_one_line(recorded, key):
+  """What `inspect lineage KEY` takes: a version, its folder or an artifact id that ML Metadata
+  can hold; anything else (a sign, '²', past int64) is one line, never a traceback."""
+  _, store = recorded
+  try:
+    found = lineage.find_artifact(store, key)
+  except lineage.LineageError as e:
+    assert '\n' not in str(e)
+    if mlmd_ids.parse_id(key) is None and key.strip().lstrip('+-').isdigit():
+      assert str(e).endswith(f'not an artifact id (ids are whole numbers from 1 to {2**63 - 1})')
+    else:
+      assert str(e).endswith('no pushed version and no artifact with that id in this store')
+  else:
+    assert found.id >= 1
+
+
+def test_an_id_past_what_ml_metadata_holds_is_named_with_the_range(recorded, capsys):
+  from inspection import cli
+
+  output_dir, _ = recorded
+  for key in ('9223372036854775808', '²', '-1'):
+    assert cli.main(['--output-dir', output_dir, 'lineage', key]) == 1
+    assert capsys.readouterr().err == (
+      f'error: {key}: no pushed version, and not an artifact id (ids are whole numbers from 1 to '
+      '9223372036854775807)\n'
+    )

@@ -17,7 +17,7 @@ from pipeline.commands import ExitCode
 from pipeline.local import run_record
 from pipeline.paths import LocalPaths
 
-VERSION = '1795742029'
+VERSION = '1796669091'
 
 
 def _summary(recorded, capsys, which):

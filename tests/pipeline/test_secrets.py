@@ -66,7 +66,7 @@ def test_the_shapes_kept_readable():
   assert secrets.redact(DEPLOYMENT_CONFIG).splitlines()[8:11] == [
     '      beam_pipeline_args: "--aws_secret_access_key=***"',
     '      beam_pipeline_args: "--password=***"',
-    '      beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"',
+    '      beam_pipeline_args: "--flink_master=http://flink:8081"',
   ]
   assert '  password: "***"' in secrets.redact(CONNECTION_CONFIG).splitlines()
   assert secrets.redact(BEAM_DISCARDING).endswith(

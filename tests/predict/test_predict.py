@@ -307,6 +307,37 @@ def test_resolve_model(tmp_path, monkeypatch):
     models.resolve_model(str(tmp_path / 'file'))
 
 
+@pytest.mark.parametrize('name', ['saved_model.pb', os.path.join('variables', 'variables.index')])
+def test_a_model_file_that_is_a_fifo_is_one_line_at_once(tmp_path, capsys, name):
+  """TensorFlow would wait on a FIFO forever: refused before the load, naming the file."""
+  version = tmp_path / 'serving' / '3'
+  _fake_version(tmp_path / 'serving', '3')
+  (version / 'variables').mkdir(exist_ok=True)
+  if (version / name).exists():
+    (version / name).unlink()
+  os.mkfifo(version / name)
+  for model in (str(version), str(tmp_path / 'serving'), str(version / 'saved_model.pb')):
+    assert cli.main(['--model', model, SEED_5]) == 1
+    assert capsys.readouterr().err == f'error: {version / name}: is a FIFO, not a regular file\n'
+
+
+def test_folders_that_are_not_versions_are_ignored_and_named(tmp_path, capsys):
+  """A folder named like no version ('²', '007', a number past int64) is never a model, and a
+  person is told it was passed over."""
+  serving = tmp_path / 'out' / 'serving'
+  _fake_version(serving, '4')
+  for name in ('²', '007', '9' * 20):
+    _fake_version(serving, name)
+  assert models.resolve_model(None, str(tmp_path / 'out')) == (str(serving / '4'), '4')
+  assert cli.main(['--output-dir', str(tmp_path / 'out'), SEED_5]) == 1  # 4 is no real model
+  err = capsys.readouterr().err.splitlines()
+  assert err[0] == (
+    f'Ignored in {serving}: 007, {"9" * 20}, ² (not version numbers: a server loads only '
+    'folders named by a plain decimal number)'
+  )
+  assert err[1].startswith(f'error: {serving / "4"}: cannot load the SavedModel') and len(err) == 2
+
+
 def test_usage_errors_exit_2(capsys):
   assert cli.main([]) == 2
   assert cli.main(['--bogus', SEED_5]) == 2

@@ -9,7 +9,7 @@ def test_models_of_runs_before_data_sets_answer_with_digits(recorded):
   output_dir, _ = recorded
   serving = os.path.join(output_dir, 'serving')
   versions = [n for n in os.listdir(serving) if n.isdigit()] if os.path.isdir(serving) else []
-  for version in versions + ['1795742029']:
+  for version in versions + ['1796669091']:
     assert models.class_names(os.path.join(serving, version)) == [str(i) for i in range(10)]
 
 

@@ -4,6 +4,7 @@ pictures are refused, and any bytes give images or one InputError line (hypothes
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,13 @@ def _load_error(path):
 def test_a_device_is_refused(tmp_path):
   os.symlink('/dev/zero', tmp_path / 'zeros.npy')
   assert _load_error(str(tmp_path / 'zeros.npy')) == 'is a character device, not a regular file'
+
+
+@pytest.mark.parametrize('name', ['digit.png', 'digits.npy'])
+def test_a_socket_is_refused(tmp_path, name):
+  with socket.socket(socket.AF_UNIX) as listener:
+    listener.bind(str(tmp_path / name))  # the socket's file stays after it is closed
+  assert _load_error(str(tmp_path / name)) == 'is a socket, not a regular file'
 
 
 @pytest.mark.parametrize('fmt, frames', [('GIF', 3), ('TIFF', 2), ('PNG', 2)])

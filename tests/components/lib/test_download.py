@@ -13,6 +13,8 @@ import pytest
 from components.lib import download, idx
 from components.lib.idx import MnistDataError
 
+BOMB = gzip.compress(bytes(2**20), compresslevel=9) * 1024  # 1 GiB of zeros, about 1 MB
+
 
 class _MirrorHandler(http.server.BaseHTTPRequestHandler):
   """/good/<file>: the real file; /missing/<file>: 404; /corrupt/<file>: valid gzip, wrong bytes;
@@ -20,7 +22,10 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
   /short/<file>: the headers of the real file, half its bytes, then the connection closes;
   /trickle/<file>: the headers, then one byte of the real file every 50 ms;
   /trickle-headers/<file>: the status line, one byte every 50 ms;
-  /silent/<file>: nothing at all.
+  /silent/<file>: nothing at all;
+  /bomb/<file>: a 1-MB gzip that inflates to 1 GiB (zeros);
+  /oversize/<file>: a Content-Length past download.MAX_FILE_BYTES;
+  /endless/<file>: no Content-Length, bytes until the client hangs up.
   The slow ones stop when the client hangs up or the test ends (`release`)."""
 
   data_dir = None
@@ -41,7 +46,20 @@ class _MirrorHandler(http.server.BaseHTTPRequestHandler):
       body = f.read()
     if mirror == 'corrupt':
       body = gzip.compress(b'not mnist at all')
+    if mirror == 'bomb':
+      body = BOMB
     try:
+      if mirror == 'oversize':
+        self.send_response(200)
+        self.send_header('Content-Length', str(download.MAX_FILE_BYTES + 1))
+        self.end_headers()
+        return
+      if mirror == 'endless':
+        self.send_response(200)
+        self.end_headers()
+        while not self.release.is_set():
+          self.wfile.write(bytes(1 << 20))
+        return
       if mirror == 'silent':
         self.release.wait(30)
         return
@@ -153,6 +171,7 @@ def test_mirrors_and_cache_from_environment(tmp_path, mirror):
 
 # The bounded waits. Three of the four files are in the cache already: one file is fetched.
 LAST = 't10k-labels-idx1-ubyte.gz'  # 4.5 kB: 4 minutes at one byte every 50 ms
+SPECS = {spec.name: spec for spec in idx.ALL_FILES}
 
 
 @pytest.fixture
@@ -286,3 +305,47 @@ def test_partial_download_is_retried_and_never_kept(cache_missing_one, mirror, m
     cache_missing_one, mirrors=[base + '/short/', base + '/good/'], retries=1, backoff=0
   )
   idx.validate_dir(cache_missing_one)
+
+
+def _peak_rss_mib() -> float:
+  with open('/proc/self/status') as f:
+    return int(next(line for line in f if line.startswith('VmHWM')).split()[1]) / 1024
+
+
+@pytest.mark.parametrize(
+  'bad, why',
+  [
+    ('bomb', f'inflates to more than {idx.size_bound(SPECS[LAST])} bytes'),
+    ('oversize', f'file too large ({download.MAX_FILE_BYTES / 1e6 + 1e-6:.1f} MB)'),
+    ('endless', f'file too large (over {download.MAX_FILE_BYTES / 1e6:.1f} MB)'),
+  ],
+)
+def test_a_bomb_or_an_oversize_file_from_a_mirror_is_refused_for_the_next(
+  cache_missing_one, mirror, bad, why
+):
+  """What a mirror serves is held to the file's pinned size as it inflates (a bomb stops one
+  byte past it) and to MAX_FILE_BYTES as it arrives: refused, named, and the next mirror used."""
+  base, _ = mirror
+  before = _peak_rss_mib()
+  with pytest.raises(MnistDataError) as info:
+    download.download(cache_missing_one, mirrors=[f'{base}/{bad}/'], backoff=0)
+  message = str(info.value)
+  assert f'{base}/{bad}/{LAST}: ' in message and why in message and '\n' not in message
+  assert LAST not in os.listdir(cache_missing_one)
+  download.download(cache_missing_one, mirrors=[f'{base}/{bad}/', f'{base}/good/'], backoff=0)
+  idx.validate_dir(cache_missing_one)
+  # Inflating is bounded by the pinned size, never the bomb's 1 GiB; arriving, by MAX_FILE_BYTES.
+  assert _peak_rss_mib() - before < 400
+
+
+def test_a_bomb_left_in_the_cache_is_replaced_by_a_good_copy(tmp_path, mirror, mnist_dir):
+  base, _ = mirror
+  cache = tmp_path / 'cache'
+  cache.mkdir()
+  for spec in idx.ALL_FILES:
+    shutil.copyfile(os.path.join(mnist_dir, spec.name), cache / spec.name)
+  (cache / LAST).write_bytes(BOMB)
+  started = time.monotonic()
+  download.download(str(cache), mirrors=[f'{base}/good/'], backoff=0)
+  assert time.monotonic() - started < 60
+  idx.validate_dir(str(cache))

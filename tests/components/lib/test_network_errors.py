@@ -2,10 +2,13 @@
 resolved, timeout, access denied), never "missing" or "no such model directory": for data dirs
 (the runner's pre-flight and the IDX reader) and predict's --model."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -101,6 +104,15 @@ def test_predict_model_on_a_dead_endpoint(dead_s3, capsys):
   from predict import cli
 
   assert cli.main(['--model', 's3://mnist-tfx/serving', 'x.png']) == 1
+  assert capsys.readouterr().err == (
+    f'error: s3://mnist-tfx/serving: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
+  )
+
+
+def test_predict_never_prints_the_userinfo_of_a_model_url(dead_s3, capsys):
+  from predict import cli
+
+  assert cli.main(['--model', 's3://K3Y:S3CRET@mnist-tfx/serving', 'x.png']) == 1
   assert capsys.readouterr().err == (
     f'error: s3://mnist-tfx/serving: cannot reach 127.0.0.1:{dead_s3}: connection refused\n'
   )
@@ -274,3 +286,182 @@ def test_missing_with_valid_credentials_is_still_missing_and_refused_is_not(
   assert done.stdout.startswith(
     f's3://mnist-tfx/data: access denied by {env["AWS_ENDPOINT_URL"]}: AccessDenied ('
   ), done.stdout + done.stderr[-2000:]
+
+
+# --- a store that accepts the connection, then never answers or trickles: every wait bounded ---
+
+
+class _Endpoint:
+  """A loopback 'object store' that accepts every connection, then either never sends a byte
+  ('silent') or, for each request, sends HTTP headers and then one byte of a long body every
+  0.2 s ('trickle': a per-read timeout never fires; only a deadline on the whole call ends it).
+  HEAD requests get the headers only, so an existence check succeeds and the read trickles."""
+
+  def __init__(self, kind: str):
+    self.kind, self._stop = kind, threading.Event()
+    self._listener = socket.socket()
+    self._listener.bind(('127.0.0.1', 0))
+    self._listener.listen(16)
+    self.port = self._listener.getsockname()[1]
+    self.url = f'http://127.0.0.1:{self.port}'
+    self._held: list = []
+    threading.Thread(target=self._accept, daemon=True).start()
+
+  def _accept(self) -> None:
+    while not self._stop.is_set():
+      try:
+        connection, _ = self._listener.accept()
+      except OSError:
+        return
+      self._held.append(connection)
+      if self.kind == 'trickle':
+        threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+  def _trickle(self, connection) -> None:
+    with contextlib.suppress(OSError):
+      while not self._stop.is_set():
+        request = b''
+        while b'\r\n\r\n' not in request:
+          chunk = connection.recv(65536)
+          if not chunk:
+            return
+          request += chunk
+        connection.sendall(
+          b'HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000000\r\n'
+          b'ETag: "x"\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n'
+        )
+        if request.startswith(b'HEAD'):
+          continue
+        while not self._stop.is_set():
+          connection.sendall(b'<')
+          time.sleep(0.2)
+
+  def close(self) -> None:
+    self._stop.set()
+    self._listener.close()
+    for connection in self._held:
+      connection.close()
+
+
+@pytest.fixture(params=['silent', 'trickle'])
+def stalling_s3(request, monkeypatch):
+  """(endpoint, its environment) with the waits cut to seconds (their stated values: 5 s to
+  connect, 20 s of silence, 60 s for a whole call)."""
+  endpoint = _Endpoint(request.param)
+  monkeypatch.setattr(object_storage, 'READ_TIMEOUT_S', 1.0)
+  monkeypatch.setattr(object_storage, 'CALL_DEADLINE_S', 2.0)
+  env = {
+    'AWS_ENDPOINT_URL': endpoint.url,
+    'AWS_ACCESS_KEY_ID': 'testing',
+    'AWS_SECRET_ACCESS_KEY': 'testing',
+    'AWS_DEFAULT_REGION': 'us-east-1',
+  }
+  for name in ('AWS_ENDPOINT_URL_S3', 'S3_ENDPOINT'):
+    monkeypatch.delenv(name, raising=False)
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  yield endpoint, env
+  endpoint.close()
+
+
+def _expected(endpoint) -> str:
+  if endpoint.kind == 'silent':  # the library's silence timeout comes first
+    return f'no answer from 127.0.0.1:{endpoint.port} in 1 s (timeout)'
+  return (
+    f'no complete answer from 127.0.0.1:{endpoint.port} in 2 s (the deadline of one object-store '
+    'call)'
+  )
+
+
+def test_the_preflight_names_a_silent_or_trickling_store_in_time(stalling_s3, tmp_path, capsys):
+  """The runner's pre-flight (before TensorFlow): the store is reached, then gives no whole
+  answer; the line names the store and which bound passed."""
+  import local_runner
+
+  endpoint, _ = stalling_s3
+  assert object_storage.unreachable('s3://mnist-tfx/x') is None  # it does accept connections
+  started, codes = time.monotonic(), []
+  worker = threading.Thread(
+    target=lambda: codes.append(
+      local_runner.main(['--data-dir', 's3://mnist-tfx/mnist', '--output-dir', str(tmp_path)])
+    ),
+    daemon=True,
+  )
+  worker.start()
+  worker.join(timeout=30)
+  assert not worker.is_alive(), 'the pre-flight is still waiting on the store'
+  elapsed = time.monotonic() - started
+  assert codes == [1]
+  assert capsys.readouterr().err == f'error: s3://mnist-tfx/mnist: {_expected(endpoint)}\n'
+  assert elapsed < 20, elapsed  # the deadlines are 1 s and 2 s; the rest is imports
+
+
+def test_a_call_past_its_deadline_is_given_up_and_named():
+  gate = threading.Event()
+  started = time.monotonic()
+  with pytest.raises(object_storage.DeadlineExceeded) as info:
+    object_storage.within_deadline(gate.wait, 's3://b/x', deadline=0.5)
+  assert time.monotonic() - started < 2
+  assert str(info.value).endswith('in 0.5 s (the deadline of one object-store call)')
+  gate.set()
+  assert object_storage.within_deadline(lambda: 42, 's3://b/x') == 42
+  with pytest.raises(KeyError):  # the call's own error, as it is
+    object_storage.within_deadline(lambda: {}['k'], 's3://b/x')
+
+
+STALLED_READ = r"""
+import sys, time
+from components.lib import object_storage
+object_storage.READ_TIMEOUT_S, object_storage.CALL_DEADLINE_S = 1.0, 2.0
+object_storage.enable_s3()  # TensorFlow and tensorflow-io imported before the clock starts
+started = time.monotonic()
+if sys.argv[1] == 'idx':
+  from components.lib import idx
+  try:
+    idx.load_split('s3://mnist-tfx/mnist', 'train')
+  except idx.MnistDataError as e:
+    print(e)
+else:
+  from predict import cli
+  print(int(cli.main(['--model', sys.argv[2], sys.argv[3]])))
+print(f'{time.monotonic() - started:.1f}')
+"""
+
+
+@pytest.mark.slow  # the child imports TensorFlow and tensorflow-io
+def test_the_idx_reader_on_a_silent_or_trickling_store_ends_in_time(stalling_s3):
+  """What the ExampleGen reads with: tensorflow-io's own waits are minutes long and a trickle
+  resets them; each call ends by its deadline with the store and the bound named."""
+  endpoint, env = stalling_s3
+  done = subprocess.run(
+    [sys.executable, '-c', STALLED_READ, 'idx'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **env},
+  )
+  message, elapsed = done.stdout.strip().splitlines()
+  assert message == (
+    'train-images-idx3-ubyte.gz: no complete answer from '
+    f'127.0.0.1:{endpoint.port} in 2 s (the deadline of one object-store call)'
+  ), done.stderr[-2000:]
+  assert float(elapsed) < 10
+
+
+@pytest.mark.slow  # the child imports TensorFlow
+def test_predict_model_on_a_silent_or_trickling_store_ends_in_time(stalling_s3):
+  endpoint, env = stalling_s3
+  done = subprocess.run(
+    [sys.executable, '-c', STALLED_READ, 'predict', 's3://mnist-tfx/serving', EXAMPLES],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, **env},
+  )
+  code, elapsed = done.stdout.strip().splitlines()
+  assert code == '1' and float(elapsed) < 10, done.stderr[-2000:]
+  assert done.stderr.splitlines()[-1] == (
+    f'error: s3://mnist-tfx/serving: {_expected(endpoint)}'
+  ), done.stderr[-2000:]

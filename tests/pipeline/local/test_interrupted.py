@@ -57,7 +57,7 @@ def _setup(recorded):
   paths = LocalPaths.under(output_dir)
   config = store_lib.sqlite_config(paths.metadata_path, read_only=False)
   store = store_lib.open_store(config)
-  model_uri = os.path.join(paths.pipeline_root, 'Trainer', 'model', '3')
+  model_uri = os.path.join(paths.pipeline_root, 'Trainer', 'model', '6')
   pushed = os.path.join(paths.pipeline_root, 'Pusher', 'pushed_model')
   return paths, config, store, model_uri, pushed
 
@@ -73,7 +73,7 @@ def test_a_genuinely_interrupted_push_is_moved_aside_whole(recorded):
   killed = _killed_execution(store, model_uri)
   orphan = _version(paths.serving_dir, 200, os.path.join(pushed, str(killed)), model_uri)
   recorded_push = _version(
-    paths.serving_dir, 100, os.path.join(pushed, '5'), model_uri
+    paths.serving_dir, 100, os.path.join(pushed, '10'), model_uri
   )  # run 1: COMPLETE
   moved, unvouched = _set_aside(config, paths)
   aside = os.path.join(paths.serving_dir, '.interrupted', '200')
@@ -140,3 +140,87 @@ def test_a_store_switch_keeps_versions_the_new_store_cannot_vouch_for(recorded):
   assert local.set_aside_interrupted_pushes(
     config, empty.serving_dir, paths.pipeline_root, PIPELINE_NAME
   ) == ([], [])
+
+
+def _output_event(store, execution_id, uri):
+  """An OUTPUT event of `execution_id` to a new artifact at `uri`, as TFX records its output."""
+  [model_type] = [t for t in store.get_artifact_types() if t.name == 'Model']
+  [artifact_id] = store.put_artifacts([metadata_store_pb2.Artifact(type_id=model_type.id, uri=uri)])
+  event = metadata_store_pb2.Event(
+    type=metadata_store_pb2.Event.OUTPUT, artifact_id=artifact_id, execution_id=execution_id
+  )
+  store.put_events([event])
+
+
+def test_an_execution_writing_elsewhere_or_recording_another_output_does_not_vouch(recorded):
+  """The record's URI must be exactly where this Pusher execution writes, and its only output."""
+  paths, config, store, model_uri, pushed = _setup(recorded)
+  killed = _killed_execution(store, model_uri)
+  elsewhere = _version(
+    paths.serving_dir,
+    210,
+    os.path.join(paths.pipeline_root, 'NotThePusher', 'pushed_model', str(killed)),
+    model_uri,
+  )
+  other = _killed_execution(store, model_uri)
+  _output_event(store, other, os.path.join(paths.pipeline_root, 'Pusher', 'other_output', '1'))
+  another_output = _version(paths.serving_dir, 220, os.path.join(pushed, str(other)), model_uri)
+  moved, unvouched = _set_aside(config, paths)
+  reasons = dict(unvouched)
+  assert moved == []
+  assert reasons[elsewhere] == f'execution {killed} of this store writes elsewhere'
+  assert reasons[another_output] == f'execution {other} of this store recorded another output'
+  assert os.path.isdir(elsewhere) and os.path.isdir(another_output)
+
+
+def _write_record(folder, text):
+  os.makedirs(os.path.join(folder, 'assets.extra'), exist_ok=True)
+  with open(os.path.join(folder, serving_dir.PROVENANCE_FILE), 'w') as f:
+    f.write(text)
+
+
+def test_hand_edited_records_are_one_reason_each_never_a_traceback(recorded):
+  """A record a person edited (a list, a huge or odd execution id, no JSON) vouches for
+  nothing: its version is kept, with the reason."""
+  paths, config, store, model_uri, pushed = _setup(recorded)
+  cases = {
+    'a list': ('[1, 2]', 'its record is list, not an object'),
+    'a URI that is a list': (
+      json.dumps({'pushed_model_uri': [1]}),
+      'its record has a pushed_model_uri that is list, not text',
+    ),
+    'an id past int64': (
+      json.dumps({'pushed_model_uri': os.path.join(pushed, '9' * 20)}),
+      "its record names no execution ('99999999999999999999' is not an id)",
+    ),
+    'a superscript id': (
+      json.dumps({'pushed_model_uri': os.path.join(pushed, '²')}),
+      "its record names no execution ('²' is not an id)",
+    ),
+    'NaN': ('{"pushed_at": NaN}', 'its record is not JSON ('),
+    'a time past 9999': ('{"pushed_at": 1e300}', 'its record has a pushed_at that is not a time'),
+    'not JSON': ('{"pushed_model_uri": ', 'its record is not JSON ('),
+  }
+  folders = {}
+  for number, (case, (text, _)) in enumerate(cases.items(), start=900):
+    folders[case] = _version(paths.serving_dir, number)
+    _write_record(folders[case], text)
+  moved, unvouched = _set_aside(config, paths)
+  reasons = dict(unvouched)
+  assert moved == []
+  for case, (_, reason) in cases.items():
+    assert folders[case] in reasons, case
+    assert reason in reasons[folders[case]], (case, reasons[folders[case]])
+    assert '\n' not in reasons[folders[case]]
+
+
+def test_a_record_that_is_a_fifo_is_read_as_no_record(recorded):
+  paths, config, *_ = _setup(recorded)
+  folder = _version(paths.serving_dir, 950)
+  os.makedirs(os.path.join(folder, 'assets.extra'))
+  os.mkfifo(os.path.join(folder, serving_dir.PROVENANCE_FILE))
+  moved, unvouched = _set_aside(config, paths)  # at once: nothing blocks on the FIFO
+  assert moved == []
+  assert dict(unvouched)[folder].startswith(
+    'assets.extra/pushed_from.json: its record cannot be read (is a FIFO, not a regular file'
+  )

@@ -5,11 +5,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.lib import project
 from pipeline.commands import ExitCode
@@ -26,6 +29,20 @@ with local.OutputDirLock(LocalPaths.under(sys.argv[1]), sys.argv[2]):
   print('locked', flush=True)
   time.sleep(120)
 """
+
+
+# Records of the lock's form, with every field of any JSON kind.
+JSON = st.recursive(
+  st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+  lambda inner: (
+    st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+  ),
+  max_leaves=10,
+)
+RECORDS = st.fixed_dictionaries(
+  {},
+  optional={key: JSON for key in ('pid', 'host', 'run_id', 'started')},
+).map(lambda record: json.dumps(record).encode())
 
 
 @contextlib.contextmanager
@@ -137,3 +154,45 @@ def test_the_project_is_importable_in_the_runs_subprocesses():
   project.put_project_on_path(empty)
   assert empty == {'PYTHONPATH': project.PROJECT_ROOT}
   assert os.path.isfile(os.path.join(project.PROJECT_ROOT, 'components', 'mnist_example_gen.py'))
+
+
+@pytest.mark.parametrize('kind', ['fifo', 'socket', 'device'])
+def test_a_lock_file_that_is_not_a_regular_file_is_one_line_at_once(tmp_path, kind):
+  """A FIFO would block its reader (`inspect` probes the lock) and fails flock's truncate; a
+  socket or a device is no record either. Refused with one line, and `lock_holder` says no run
+  holds it, at once."""
+  paths = LocalPaths.under(str(tmp_path / 'D'))
+  os.makedirs(paths.output_dir)
+  if kind == 'fifo':
+    os.mkfifo(paths.lock_path)
+  elif kind == 'socket':
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(paths.lock_path)
+  else:
+    os.symlink('/dev/zero', paths.lock_path)
+  started = time.monotonic()
+  with pytest.raises(RunError) as info:
+    with local.OutputDirLock(paths, 'run-B'):
+      pass
+  line = info.value.line
+  assert line.startswith(f"error: {paths.lock_path}: this output dir's run lock cannot be opened (")
+  assert line.endswith(f'remove it (rm -r {paths.lock_path}) and rerun') and '\n' not in line
+  assert local.lock_holder(paths.output_dir) is None
+  assert time.monotonic() - started < 5
+  if kind == 'fifo':
+    assert 'it is a FIFO, not a regular file' in line
+  if kind == 'socket':
+    listener.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode), RECORDS))
+def test_any_lock_record_is_read_as_fields_of_the_right_form(raw):
+  """What a holder wrote, or anything else in the file: never a traceback, only fields of the
+  form a run writes, and a one-line description."""
+  holder = local.parse_holder(raw)
+  assert set(holder) <= {'pid', 'host', 'run_id', 'started'}
+  if 'pid' in holder:
+    assert type(holder['pid']) is int and 0 < holder['pid'] < 2**31
+  assert all(type(holder[k]) is str and holder[k].isprintable() for k in holder if k != 'pid')
+  assert '\n' not in local.describe_holder(holder)

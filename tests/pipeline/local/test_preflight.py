@@ -5,10 +5,13 @@ refused before any data is looked for, so these run in seconds without TensorFlo
 
 import os
 import shutil
+import sqlite3
+import time
 
 import pytest
 
 import local_runner
+from components.lib import data_identity
 from pipeline.paths import LocalPaths
 from tests.inspection.make_fixture import FIXTURE_DIR
 
@@ -36,13 +39,12 @@ def _output_dir(tmp_path, versions=(1, 2)):
   return output_dir, LocalPaths.under(output_dir)
 
 
-def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('uri', ['s3://bucket/out', 'gs://bucket/out'])
+def test_output_dir_uri_is_refused_with_one_line(tmp_path, capsys, monkeypatch, uri):
   monkeypatch.chdir(tmp_path)
-  code, _, err = _run(capsys, '--output-dir', 's3://bucket/out')
+  code, _, err = _run(capsys, '--output-dir', uri)
   assert code == 2
-  assert _one_error_line(err).startswith(
-    'error: --output-dir s3://bucket/out: must be a local directory'
-  )
+  assert _one_error_line(err).startswith(f'error: --output-dir {uri}: must be a local directory')
   assert os.listdir(tmp_path) == []  # no ./s3:/bucket/out
 
 
@@ -120,3 +122,101 @@ def test_lock_file_that_cannot_be_opened(tmp_path, capsys):
     f"error: {paths.lock_path}: this output dir's run lock cannot be opened (Is a directory); "
     f'if no run is using {paths.output_dir}, remove it (rm -r {paths.lock_path}) and rerun'
   )
+
+
+def test_an_interrupted_folder_that_is_a_file(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  aside = os.path.join(paths.serving_dir, '.interrupted')
+  with open(aside, 'w') as f:
+    f.write('notes')
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  assert _one_error_line(err) == (
+    f'error: {aside} is a file, not the folder where versions of interrupted pushes are set '
+    f'aside; move it aside (mv {aside} {paths.serving_dir}/interrupted.bak) and rerun'
+  )
+  assert open(aside).read() == 'notes'
+
+
+def _truncated(path):
+  with open(path, 'rb') as f:
+    head = f.read(4096)
+  with open(path, 'wb') as f:
+    f.write(head)
+
+
+def _fifo(path):
+  os.remove(path)
+  os.mkfifo(path)
+
+
+def _another_database(path):
+  os.remove(path)
+  with sqlite3.connect(path) as db:
+    db.execute('CREATE TABLE notes (text)')
+
+
+STORE_DAMAGE = {
+  'empty': (
+    lambda path: open(path, 'wb').close(),
+    'is empty (0 bytes: no ML Metadata store in it)',
+  ),
+  'truncated': (_truncated, 'is corrupt (database disk image is malformed)'),
+  'a FIFO': (_fifo, 'is a FIFO, not a regular file'),
+  'another database': (_another_database, 'is another SQLite database (no ML Metadata tables'),
+}
+
+
+@pytest.mark.parametrize('damage', list(STORE_DAMAGE))
+def test_a_store_that_is_no_store_gets_the_documented_line(tmp_path, capsys, damage):
+  """The run's pre-flight and `inspect` both say what the file is, with the way out, at once."""
+  output_dir, paths = _output_dir(tmp_path)
+  make, what = STORE_DAMAGE[damage]
+  make(paths.metadata_path)
+  started = time.monotonic()
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  line = _one_error_line(err)
+  assert line.startswith(f'error: ML Metadata store {paths.metadata_path} {what}'), line
+  assert '--fresh-store' in line
+  from inspection import cli
+
+  assert cli.main(['--output-dir', output_dir, 'runs']) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert line.startswith(f'error: {paths.metadata_path}: the ML Metadata store {what}'), line
+  assert '--fresh-store' in line
+  assert time.monotonic() - started < 30
+  code, out, err = _run(capsys, '--output-dir', output_dir, '--fresh-store')
+  assert code == 1 and 'nonexistent-data' in _one_error_line(err)  # on to the data
+  assert 'Moved the ML Metadata store aside to' in out
+  assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
+
+
+def test_an_output_dir_of_another_data_set_is_refused_before_the_data(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  with open(paths.data_set_path, 'w') as f:
+    f.write(data_identity.of_dataset('mnist').to_json())
+  code, _, err = _run(capsys, '--output-dir', output_dir, '--dataset', 'fashion-mnist')
+  assert code == 2
+  assert _one_error_line(err) == (
+    f'error: {output_dir} holds the models of mnist (classes 0, 1, 2, … 10 in all); this run is '
+    'on fashion-mnist (classes T-shirt/top, Trouser, Pullover, … 10 in all): pass another '
+    '--output-dir (a model is compared with and served beside models of its own data set and '
+    'classes only)'
+  )
+  code, _, err = _run(capsys, '--output-dir', output_dir, '--dataset', 'mnist')
+  assert code == 1 and 'nonexistent-data' in _one_error_line(err)  # the same set: on to the data
+
+
+def test_a_data_set_record_that_is_not_one_is_refused_and_kept(tmp_path, capsys):
+  output_dir, paths = _output_dir(tmp_path)
+  with open(paths.data_set_path, 'w') as f:
+    f.write('["mnist"]')
+  code, _, err = _run(capsys, '--output-dir', output_dir)
+  assert code == 1
+  assert _one_error_line(err) == (
+    f'error: {paths.data_set_path}: not a record of a data set and its classes; it says which '
+    'data set the models in this output dir are of: move it aside (mv '
+    f'{paths.data_set_path} {paths.data_set_path}.bak) and rerun, or pass another --output-dir'
+  )
+  assert open(paths.data_set_path).read() == '["mnist"]'

@@ -5,6 +5,7 @@ Small subsets (3000 / 1000 examples), so each test takes seconds to a minute."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+from components.lib import mlmd, serving_dir
 from pipeline.local import lock as local
 from pipeline.paths import LocalPaths
 from tests.conftest import REPO, run_py
@@ -156,7 +158,7 @@ def test_verbose_prints_no_secret(tmp_path, mnist_dir):
   assert 'S3CRET' not in printed
   # What TFX and Beam would have shown: their lines are there, with the values masked.
   assert 'beam_pipeline_args: "--aws_secret_access_key=***"' in proc.stderr
-  assert 'beam_pipeline_args: "--flink_master=http://bob:***@flink:8081"' in proc.stderr
+  assert 'beam_pipeline_args: "--flink_master=http://flink:8081"' in proc.stderr
   assert (
     "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
   )
@@ -170,9 +172,9 @@ def _pushes_ml_metadata_records(output_dir):
     store_lib.sqlite_config(LocalPaths.under(output_dir).metadata_path, True)
   )
   return sorted(
-    runs.custom(a, 'pushed_destination')
+    mlmd.custom_value(a, 'pushed_destination')
     for a in runs.artifacts_by_type(store, 'PushedModel')
-    if runs.custom(a, 'pushed')
+    if mlmd.custom_value(a, 'pushed')
   )
 
 
@@ -180,8 +182,6 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   """The run dies right after the Pusher renamed the version into place, before the execution is
   recorded: the next run moves that version aside (whole, not served), pushes again, and ML
   Metadata agrees with the dir."""
-  from components.lib import serving_dir
-
   output_dir = str(tmp_path / 'D')
   serving = LocalPaths.under(output_dir).serving_dir
   die_after_rename = (
@@ -196,6 +196,19 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   assert killed.returncode == 137, killed.stdout + killed.stderr
   [orphan] = serving_dir.versions(serving)
   assert _pushes_ml_metadata_records(output_dir) == []  # the store never heard of it
+  # What a person left there: a version copied from another output dir, a folder that is no
+  # version, and names like a push's leftovers. All stay, each kind named in one line.
+  copied = os.path.join(serving, '100')
+  shutil.copytree(os.path.join(serving, str(orphan)), copied)
+  with open(os.path.join(copied, serving_dir.PROVENANCE_FILE), 'w') as f:
+    json.dump({serving_dir.PUSHED_MODEL_URI: '/elsewhere/pipeline_root/Pusher/pushed_model/9'}, f)
+  person = ['²', '.pushing-backup', 'models.config.tmp-mine']
+  os.makedirs(os.path.join(serving, '²'))
+  os.makedirs(os.path.join(serving, '.pushing-backup'))
+  with open(os.path.join(serving, '.pushing-backup', 'notes.txt'), 'w') as f:
+    f.write('mine')
+  with open(os.path.join(serving, 'models.config.tmp-mine'), 'w') as f:
+    f.write('mine')
   again = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
   assert again.returncode == 0, again.stdout + again.stderr
   aside = os.path.join(serving, '.interrupted', str(orphan))
@@ -205,10 +218,69 @@ def test_killed_between_the_rename_and_the_record(tmp_path, mnist_dir):
   )
   assert f'Set aside:       {aside} (an interrupted push' in again.stdout
   assert os.path.exists(os.path.join(aside, 'saved_model.pb'))
+  lines = again.stdout.splitlines()
+  assert (
+    f'Kept {copied}: not vouched for by this store (pushed from another pipeline root '
+    '(/elsewhere/pipeline_root/Pusher/pushed_model/9))' in lines
+  )
+  assert (
+    f'Ignored in {serving}: ² (not version numbers: a server loads only folders named by a plain '
+    'decimal number)' in lines
+  )
+  assert (
+    f'Left alone in {serving}: .pushing-backup, models.config.tmp-mine (named like the leftovers '
+    'of a push, but no push made them)' in lines
+  )
   versions = serving_dir.versions(serving)
-  assert len(versions) == 1 and versions[0] > orphan
-  assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[0]))]
-  assert sorted(os.listdir(serving)) == ['.interrupted', str(versions[0]), 'models.config']
+  assert len(versions) == 2 and versions[0] == 100 and versions[1] > orphan
+  assert _pushes_ml_metadata_records(output_dir) == [os.path.join(serving, str(versions[1]))]
+  assert sorted(os.listdir(serving)) == sorted(
+    ['.interrupted', '100', str(versions[1]), 'models.config', *person]
+  )
+  assert open(os.path.join(serving, '.pushing-backup', 'notes.txt')).read() == 'mine'
+
+
+def _tree(root):
+  """{relative path: bytes} of every file under `root`."""
+  found = {}
+  for folder, _, files in os.walk(root):
+    for name in files:
+      with open(os.path.join(folder, name), 'rb') as f:
+        found[os.path.relpath(os.path.join(folder, name), root)] = f.read()
+  return found
+
+
+def test_fresh_store_completes_and_keeps_every_old_file(tmp_path, mnist_dir):
+  """The documented way out of a damaged store: the new store's runs write into a pipeline root
+  of their own (its execution ids start at 1 again), so nothing collides with, or is cleaned up
+  from, what the old store's runs wrote; the old versions stay, not vouched for."""
+  output_dir = str(tmp_path / 'D')
+  paths = LocalPaths.under(output_dir)
+  first = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5')
+  assert first.returncode == 0, first.stdout + first.stderr
+  [old_version] = serving_dir.versions(paths.serving_dir)
+  old_files = _tree(paths.pipeline_root)
+  with open(paths.data_set_path) as f:
+    assert json.load(f) == {'dataset': 'mnist', 'class_names': [str(i) for i in range(10)]}
+  open(paths.metadata_path, 'wb').close()  # a 0-byte store: the documented line, then the way out
+  refused = run_py(*_common(mnist_dir, output_dir))
+  assert refused.returncode == 1
+  assert refused.stderr.startswith(f'error: ML Metadata store {paths.metadata_path} is empty')
+  fresh = run_py(*_common(mnist_dir, output_dir), '--accuracy-threshold', '0.5', '--fresh-store')
+  assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+  new_root = paths.pipeline_root_generation(2)
+  assert f'Pipeline root: {new_root} (a new store writes beside' in fresh.stdout
+  assert (
+    f'Kept {os.path.join(paths.serving_dir, str(old_version))}: not vouched for by this store '
+    '(pushed from another pipeline root' in fresh.stdout
+  )
+  assert _tree(paths.pipeline_root) == old_files  # nothing deleted, nothing written over
+  assert os.path.isdir(os.path.join(new_root, 'ImportSchemaGen', 'schema', '1'))
+  versions = serving_dir.versions(paths.serving_dir)
+  assert len(versions) == 2 and versions[0] == old_version
+  assert _pushes_ml_metadata_records(output_dir) == [
+    os.path.join(paths.serving_dir, str(versions[1]))
+  ]
 
 
 def test_beam_multi_processing_from_another_working_directory(tmp_path, mnist_dir):
