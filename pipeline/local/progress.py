@@ -38,8 +38,11 @@ class ComponentProgress(logging.Handler):
     'model)…',
     names.SERVING_CHECK: f'{names.SERVING_CHECK}: loading the candidate in a fresh process, as a '
     'model server would…',
+    names.INFER_EXAMPLE_GEN: f'{names.INFER_EXAMPLE_GEN}: checking the new pictures (--infer-dir)…',
+    names.BULK_INFERRER: f'{names.BULK_INFERRER}: labelling them with the model, if blessed…',
   }
-  NOTES = (names.EXAMPLE_COUNTS_LOG, names.SERVING_VERDICT_LOG)  # shown on the component's line
+  # Shown on the component's line.
+  NOTES = (names.EXAMPLE_COUNTS_LOG, names.SERVING_VERDICT_LOG, names.PREDICTIONS_LOG)
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg

@@ -119,6 +119,9 @@ def run(
   """The whole pipeline as run `run_id`; RunError on failure. `started` (time.monotonic()) is
   when the command started, for the recorded total time. Returns where the versions of
   interrupted pushes were moved aside, for the summary."""
+  infer = config.infer_dir
+  if infer and '://' not in infer and not os.path.isdir(infer):  # TFX's driver would only say
+    raise RunError(f'error: --infer-dir {infer}: no such folder')  # 'matches no files'
   # Beam's worker processes unpickle the ExampleGen's transforms by module name.
   project.put_project_on_path(os.environ)
   progress = progress_lib.ComponentProgress(on_start=start_early)
