@@ -77,6 +77,45 @@ def write_examples(
   splits = list(source.splits)
   stats: Dict[str, example_records.ImageStats] = {}
   checks: Dict[str, sources.SplitCheck] = {}
+  manifest = sources.Manifest()
+  try:
+    counts = _check(source, splits, limits, unlabelled, stats, checks, manifest)
+    _write(pipeline_factory, examples, source, dataset, folder, unlabelled, counts, checks)
+    uri = examples.uri.rstrip('/')
+    digest = hashlib.sha256()
+    with tf.io.gfile.GFile(f'{uri}/{names.MANIFEST_FILE}', 'w') as f:
+      for block in manifest.text():
+        f.write(block)
+        digest.update(block.encode('utf-8'))
+  finally:
+    manifest.close()
+  examples.set_string_custom_property(names.MANIFEST_SHA256, digest.hexdigest())
+  examples.set_string_custom_property('source_uri', folder)
+  examples.set_string_custom_property(names.DATASET, dataset.name)
+  for split, count in counts.items():
+    examples.set_int_custom_property(f'{split}_examples', count)
+  if unlabelled:
+    return counts
+  class_names = list(source.class_names)
+  examples.set_string_custom_property(names.CLASS_NAMES, json.dumps(class_names))
+  if dataset.kind == datasets.CSV_KIND:
+    for split in splits:
+      name, _, _, _, sha = manifest.first[split]
+      examples.set_string_custom_property(f'sha256_{name.replace(".", "_")}', sha)
+  with tf.io.gfile.GFile(f'{uri}/{names.IMAGE_STATS_FILE}', 'w') as f:
+    json.dump(
+      {
+        names.DATASET: dataset.name,
+        names.CLASS_NAMES: class_names,
+        'splits': {s: _stats_of(stats[s], len(class_names)) for s in splits},
+      },
+      f,
+    )
+  return counts
+
+
+def _check(source, splits, limits, unlabelled, stats, checks, manifest) -> Dict[str, int]:
+  """The check pass over every split: each split's statistics, identity and count."""
   for split in splits:
     limit: Optional[int] = limits.get(split)
     size = len(source.class_names) or datasets.MAX_CLASSES
@@ -88,10 +127,13 @@ def write_examples(
         stats[split].add(images[:keep], labels[:keep])
       seen[0] += len(labels)
 
-    checks[split] = source.check(split, example_records.CHUNK_EXAMPLES, gather, limit)
-  counts = {
-    s: min(limits[s], checks[s].count) if limits.get(s) else checks[s].count for s in splits
-  }
+    checks[split] = source.check(split, example_records.CHUNK_EXAMPLES, gather, manifest, limit)
+  return {s: min(limits[s], checks[s].count) if limits.get(s) else checks[s].count for s in splits}
+
+
+def _write(pipeline_factory, examples, source, dataset, folder, unlabelled, counts, checks):
+  """The read pass: one Beam element per split, each written whole by _write_split."""
+  splits = list(counts)
   examples.split_names = artifact_utils.encode_split_names(splits)
   split_dirs = {s: artifact_utils.get_split_uri([examples], s) for s in splits}
   identities = {s: checks[s].identity for s in splits}
@@ -112,32 +154,3 @@ def write_examples(
         identities,
       )
     )
-  manifest = sources.manifest_text([row for s in splits for row in checks[s].manifest])
-  uri = examples.uri.rstrip('/')
-  with tf.io.gfile.GFile(f'{uri}/{names.MANIFEST_FILE}', 'w') as f:
-    f.write(manifest)
-  examples.set_string_custom_property(
-    names.MANIFEST_SHA256, hashlib.sha256(manifest.encode()).hexdigest()
-  )
-  examples.set_string_custom_property('source_uri', folder)
-  examples.set_string_custom_property(names.DATASET, dataset.name)
-  for split, count in counts.items():
-    examples.set_int_custom_property(f'{split}_examples', count)
-  if unlabelled:
-    return counts
-  class_names = list(source.class_names)
-  examples.set_string_custom_property(names.CLASS_NAMES, json.dumps(class_names))
-  if dataset.kind == datasets.CSV_KIND:
-    for split in splits:
-      name, _, _, _, sha = checks[split].manifest[0]
-      examples.set_string_custom_property(f'sha256_{name.replace(".", "_")}', sha)
-  with tf.io.gfile.GFile(f'{uri}/{names.IMAGE_STATS_FILE}', 'w') as f:
-    json.dump(
-      {
-        names.DATASET: dataset.name,
-        names.CLASS_NAMES: class_names,
-        'splits': {s: _stats_of(stats[s], len(class_names)) for s in splits},
-      },
-      f,
-    )
-  return counts

@@ -3,7 +3,7 @@
   mnist-tfx predict [--model VERSION_DIR|SERVING_DIR|VERSION] [--output-dir DIR | --demo]
                     [--json] IMAGE [IMAGE ...]
 
-IMAGE: a PNG, JPEG, GIF, BMP, TIFF or WebP picture (up to 40 megapixels; any size, gray or
+IMAGE: a PNG, JPEG, GIF, BMP or TIFF picture (up to 40 megapixels; any size, gray or
 colour), prepared as the model's training data was (predict/pictures.py): for a model of MNIST-
 style data (mnist, fashion-mnist, idx) as MNIST's digits were, either polarity; for a model of a
 folder of pictures or a CSV (images, csv) by the image ExampleGen's own rule (the whole picture,

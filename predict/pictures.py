@@ -1,8 +1,8 @@
 """Any picture → a 28×28 image for the model; .npy arrays → a batch (pure: numpy, Pillow and
 scipy.ndimage, no TensorFlow).
 
-What `mnist-tfx predict` feeds the `classify` signature. A picture (PNG, JPEG, GIF, BMP, TIFF or
-WebP; any size up to 40 megapixels; gray, RGB, RGBA, palette) is read as components/lib/
+What `mnist-tfx predict` feeds the `classify` signature. A picture (PNG, JPEG, GIF, BMP or
+TIFF; any size up to 40 megapixels; gray, RGB, RGBA, palette) is read as components/lib/
 pictures.py reads every picture, then prepared as the model's training data was (PICTURE_RULES):
 
 - `digit`, for models trained on MNIST-style IDX data (mnist, fashion-mnist, idx), whose images

@@ -37,7 +37,7 @@ HASH_CHUNK = 2**20
 UNLABELLED = -1
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)  # slots: a folder's listing is in memory
 class Entry:
   path: str  # relative to the folder, '/'-separated
   label: int  # index into the class names; UNLABELLED in a folder of new pictures
@@ -95,19 +95,21 @@ def _check_file(path: str) -> None:
   except OSError as e:
     raise MnistDataError(f'{path}: cannot be read ({_reason(e)})') from None
   if stat.S_ISDIR(mode):
-    raise MnistDataError(f'{path}: is a folder, not a picture (a class folder holds pictures)')
+    raise MnistDataError(f'{path}: is a folder, not a picture (a folder of pictures holds files)')
   if not stat.S_ISREG(mode):
     raise MnistDataError(f'{path}: is {kind(mode)}, not a regular file')
 
 
 def _pictures(folder: str, relative: str) -> List[str]:
-  """The relative paths of the pictures in one class folder (each checked to be a file)."""
+  """The relative paths of the pictures in one class folder, or in a folder of new pictures
+  (relative ''), each checked to be a file."""
   found = []
   for name in _names(folder):
     _check_file(_join(folder, name))
     found.append(f'{relative}/{name}' if relative else name)
   if not found:
-    raise MnistDataError(f'{folder}: an empty class folder (no pictures in it)')
+    what = 'an empty class folder (no pictures in it)' if relative else 'no pictures in it'
+    raise MnistDataError(f'{folder}: {what}')
   return found
 
 

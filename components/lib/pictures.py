@@ -7,12 +7,14 @@ onto a background that contrasts with what is drawn), stretched to 28×28 with P
 bilinear resize (as Keras' image_dataset_from_directory resizes by default: the whole picture,
 aspect ratio not kept), rounded to uint8 0-255. Polarity is kept as it is.
 
-Bounds (read_picture): only PNG, JPEG, GIF, BMP, TIFF and WebP are opened, one frame only; the
+Bounds (read_picture): only PNG, JPEG, GIF, BMP and TIFF are opened, one frame only; the
 pixel count is read from the header and a picture over MAX_PIXELS (40 megapixels) is refused
 before it is decoded. A JPEG is decoded at a reduced scale (its DCT does that for free), any other
-picture is reduced to at most WORK_PIXELS as soon as it is decoded, so a picture costs at most its
-decoded size (4 bytes a pixel) once: under MAX_PICTURE_BYTES (tests/components/lib/
-test_pictures.py measures each format at the bound).
+picture is reduced to at most WORK_PIXELS, a strip at a time, as soon as it is decoded, and only
+then converted, so a picture is held whole once, at most 4 bytes a pixel: reading one costs at
+most MAX_PICTURE_BYTES above what the process held before (a progressive CMYK JPEG, whose
+decoder keeps every coefficient, comes closest; tests/components/lib/test_pictures.py measures
+each format at the bound in its largest mode).
 
 Every problem is a `PictureError` whose message is one line, without the file name.
 """
@@ -30,12 +32,14 @@ from trainer_module.features import IMAGE_SIZE
 MAX_PIXELS = 40_000_000  # a 50-megapixel camera's 8688×5792 is 50.3; a 12-megapixel phone's is 12
 WORK_PIXELS = 4_000_000  # decoded pictures are reduced (box filter) to at most this many pixels
 # What reading one picture may cost: the decoded picture (at most 4 bytes for each of MAX_PIXELS)
-# and a progressive JPEG's coefficients, measured per format at the bound.
+# and a progressive JPEG's coefficients (tests/components/lib/test_pictures.py holds it to this).
 MAX_PICTURE_BYTES = 400 * 2**20
 REDUCE_STRIP = 256  # rows reduced at a time
-FORMATS = ('PNG', 'JPEG', 'GIF', 'BMP', 'TIFF', 'WEBP')
-FORMAT_NAMES = 'PNG, JPEG, GIF, BMP, TIFF, WebP'
+# WebP is not among them: libwebp 1.x and Pillow hold a picture four times over as it decodes.
+FORMATS = ('PNG', 'JPEG', 'GIF', 'BMP', 'TIFF')
+FORMAT_NAMES = 'PNG, JPEG, GIF, BMP, TIFF'
 _ALPHA_MODES = ('RGBA', 'LA', 'PA', 'La', 'RGBa')
+_CONVERT_FIRST = ('1', 'P', 'PA')  # modes converted before they are reduced
 # EXIF orientation → the transpose that puts the picture upright (ImageOps.exif_transpose's).
 _ORIENTATION = {
   2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -109,17 +113,19 @@ def _reduce(image, factor: int):
 
 
 def _decode(image, orientation: Optional[int]):
-  """The opened picture decoded, reduced to at most WORK_PIXELS, upright."""
+  """The opened picture decoded, reduced to at most WORK_PIXELS, upright, in a plain mode."""
   width, height = image.size
   factor = math.ceil(math.sqrt(width * height / WORK_PIXELS))
   if factor > 1 and image.format == 'JPEG':
     # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: most of a large photo is never decoded.
     image.draft(None, (math.ceil(width / factor), math.ceil(height / factor)))
   image.load()  # decodes now: a truncated or corrupt file fails here
-  image = _plain(image)
+  if image.mode in _CONVERT_FIRST or image.mode.startswith('I;16'):
+    image = _plain(image)  # a palette's indices, single bits, 16 bits: not to be averaged as such
   factor = math.ceil(math.sqrt(image.size[0] * image.size[1] / WORK_PIXELS))
   if factor > 1:
     image = _reduce(image, factor)
+  image = _plain(image)  # CMYK, YCbCr, LAB, HSV: converted once small
   if orientation in _ORIENTATION:  # a phone photo taken sideways
     image = image.transpose(_ORIENTATION[orientation])
   return image

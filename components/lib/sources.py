@@ -2,15 +2,17 @@
 pictures (--infer-dir), as the ExampleGen reads them: a check pass over every file first (nothing
 is written before it ends), then a read pass that writes, verifying it read what was checked.
 
-Both passes go a chunk at a time. The check pass gives each split's count and manifest rows
-(path, class, split, size, SHA-256), and the identity of the rows it will write; the read pass
-computes the same identity and refuses data that changed in between. No TensorFlow here.
+Both passes go a chunk at a time. The check pass gives each split's count and the identity of
+the rows it will write, and adds a row per file to the manifest (path, class, split, size,
+SHA-256), a local temporary file until the pass is over: memory is one chunk of pictures and the
+folder's listing, whatever its size. The read pass computes the same identity and refuses data
+that changed in between. No TensorFlow here.
 """
 
 import csv
 import dataclasses
 import hashlib
-import io
+import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -46,7 +48,34 @@ class Identity:
 class SplitCheck:
   count: int  # examples in the split
   identity: str  # Identity of the rows that will be written (the first `limit` of them)
-  manifest: List[Tuple[str, str, str, int, str]]  # MANIFEST_HEADER rows
+
+
+class Manifest:
+  """Every file of a data set, a MANIFEST_HEADER row each, in the splits' order, written to a
+  local temporary file as the check pass goes; its SHA-256 is the data's identity in lineage."""
+
+  def __init__(self):
+    self._file = tempfile.TemporaryFile('w+', encoding='utf-8', newline='')
+    self._csv = csv.writer(self._file, lineterminator='\n')
+    self._csv.writerow(MANIFEST_HEADER)
+    self.first: Dict[str, Tuple[str, str, str, int, str]] = {}  # split -> its first row
+
+  def add(self, path: str, class_name: str, split: str, size: int, sha256: str) -> None:
+    self.first.setdefault(split, (path, class_name, split, size, sha256))
+    self._csv.writerow((path, class_name, split, size, sha256))
+
+  def text(self) -> Iterator[str]:
+    """The manifest's text, a block at a time."""
+    self._file.flush()
+    self._file.seek(0)
+    while True:
+      block = self._file.read(2**20)
+      if not block:
+        return
+      yield block
+
+  def close(self) -> None:
+    self._file.close()
 
 
 def _row(*values) -> bytes:
@@ -90,14 +119,16 @@ class PictureSource:
   def _class(self, label: int) -> str:
     return self.class_names[label] if label >= 0 else ''
 
-  def check(self, split: str, chunk: int, each: Each, limit: Optional[int] = None) -> SplitCheck:
-    identity, manifest = Identity(limit), []
+  def check(
+    self, split: str, chunk: int, each: Each, manifest: Manifest, limit: Optional[int] = None
+  ) -> SplitCheck:
+    identity = Identity(limit)
     for part in image_folders.read_chunks(self.folder, self.splits[split], chunk):
       each(part.images, part.labels)
       for (path, size, sha), label in zip(part.rows, part.labels, strict=True):
         identity.update(_row(path, size, sha))
-        manifest.append((path, self._class(int(label)), split, size, sha))
-    return SplitCheck(identity.count, identity.hexdigest(), manifest)
+        manifest.add(path, self._class(int(label)), split, size, sha)
+    return SplitCheck(identity.count, identity.hexdigest())
 
   def read(
     self, split: str, chunk: int, limit: Optional[int], expected: str
@@ -123,7 +154,9 @@ class CsvSource:
     self.splits: Dict[str, list] = {split: [] for split in csv_files.CSV_FILES}
     self.layout = 'csv'
 
-  def check(self, split: str, chunk: int, each: Each, limit: Optional[int] = None) -> SplitCheck:
+  def check(
+    self, split: str, chunk: int, each: Each, manifest: Manifest, limit: Optional[int] = None
+  ) -> SplitCheck:
     if split == EVAL_SPLIT and not self.class_names:
       raise ValueError('check the training split first: it names the classes')
     whole, identity = _Hash(), Identity(limit)
@@ -136,10 +169,8 @@ class CsvSource:
         identity.update(_example(image, label))
     if split == TRAIN_SPLIT:
       self.class_names = csv_files.class_names_for(counts, self.given)
-    name = csv_files.CSV_FILES[split]
-    return SplitCheck(
-      identity.count, identity.hexdigest(), [(name, '', split, whole.size, whole.hexdigest())]
-    )
+    manifest.add(csv_files.CSV_FILES[split], '', split, whole.size, whole.hexdigest())
+    return SplitCheck(identity.count, identity.hexdigest())
 
   def read(
     self, split: str, chunk: int, limit: Optional[int], expected: str
@@ -161,12 +192,3 @@ def open_source(dataset: datasets.Dataset, folder: str, unlabelled: bool = False
   if dataset.kind == datasets.CSV_KIND:
     return CsvSource(folder)
   raise ValueError(f'--dataset {dataset.name} is read by components/lib/idx.py')
-
-
-def manifest_text(rows: List[Tuple[str, str, str, int, str]]) -> str:
-  """The manifest as CSV (MANIFEST_HEADER), rows in path order: the same data, the same text."""
-  out = io.StringIO()
-  writer = csv.writer(out, lineterminator='\n')
-  writer.writerow(MANIFEST_HEADER)
-  writer.writerows(sorted(rows))
-  return out.getvalue()
