@@ -8,6 +8,7 @@ own-data.md's commands run on these):
 - MNIST's test set written as Kaggle-layout CSVs (train.csv, test.csv).
 """
 
+import hashlib
 import os
 from typing import Dict, Tuple
 
@@ -93,3 +94,22 @@ def mnist_csv(folder: str, mnist_dir: str, train: int = 8000) -> Tuple[int, int]
       os.path.join(folder, name), part, fmt='%d', delimiter=',', header=header, comments=''
     )
   return train, len(rows) - train
+
+
+def truncate_one(root: str) -> str:
+  """Cuts the first picture (in name order) of a folder tree to half its bytes; returns its path."""
+  path = min(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
+  with open(path, 'rb') as f:
+    data = f.read()
+  with open(path, 'wb') as f:
+    f.write(data[: len(data) // 2])
+  return path
+
+
+def sha256_text(text: str) -> str:
+  return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def sha256_file(path) -> str:
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
