@@ -99,10 +99,10 @@ def mnist_csv(folder: str, mnist_dir: str, train: int = 8000) -> Tuple[int, int]
 def truncate_one(root: str) -> str:
   """Cuts the first picture (in name order) of a folder tree to half its bytes; returns its path."""
   path = min(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
-  with open(path, 'rb') as f:
-    data = f.read()
-  with open(path, 'wb') as f:
-    f.write(data[: len(data) // 2])
+  with open(path, 'rb') as source:
+    data = source.read()
+  with open(path, 'wb') as target:
+    target.write(data[: len(data) // 2])
   return path
 
 

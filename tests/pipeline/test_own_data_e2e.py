@@ -78,7 +78,9 @@ def _one(ran, *words):
 
 
 def _line(stdout: str, label: str) -> str:
-  return re.search(rf'^{label}:\s+(.+)$', stdout, re.M).group(1)
+  found = re.search(rf'^{label}:\s+(.+)$', stdout, re.M)
+  assert found, f'no {label}: line in\n{stdout[-2000:]}'
+  return found.group(1)
 
 
 def test_the_guide_runs_a_run_on_each_kind_of_data(guide):

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from typing import Any, Dict
 
 import numpy as np
 import pytest
@@ -184,7 +185,7 @@ def _at_bound(tmp_path, fmt: str, mode: str) -> str:
   if fmt == 'PNG' and mode in ('RGBA', 'I;16'):
     write_png(path, 6300, 6300, *((6, 8) if mode == 'RGBA' else (0, 16)))
     return path
-  options = {
+  options: Dict[str, Any] = {
     'JPEG': {'progressive': True},  # a progressive decoder keeps every coefficient
     'TIFF': {'compression': 'tiff_deflate'},
     'GIF': {'transparency': 3},
