@@ -185,11 +185,12 @@ def _at_bound(tmp_path, fmt: str, mode: str) -> str:
   if fmt == 'PNG' and mode in ('RGBA', 'I;16'):
     write_png(path, 6300, 6300, *((6, 8) if mode == 'RGBA' else (0, 16)))
     return path
-  options: Dict[str, Any] = {
+  every: Dict[str, Dict[str, Any]] = {
     'JPEG': {'progressive': True},  # a progressive decoder keeps every coefficient
     'TIFF': {'compression': 'tiff_deflate'},
     'GIF': {'transparency': 3},
-  }.get(fmt, {})
+  }
+  options = every.get(fmt, {})
   fill = 3 if mode == 'P' else tuple(range(1, len(mode) + 1))
   Image.new(mode, (6300, 6300), fill).save(path, format=fmt, **options)
   return path
