@@ -99,7 +99,7 @@ def test_png_class_folders_train_bless_push_and_predict_answers_with_folder_name
   _, stdout, _ = _one(ran, 'run', '~/digits ')
   assert _line(stdout, 'Blessed') == 'yes' and 'version' in _line(stdout, 'Pushed')
   assert re.search(r'^MnistExampleGen\s+[\d.]+ s \(train 1437, eval 360\)$', stdout, re.M)
-  _, answer, _ = _one(ran, 'predict', '~/digits-run')
+  _, answer, _ = _one(ran, 'mnist-tfx predict', '~/digits-run')
   assert re.fullmatch(r'\S+/digits/test/seven/0240\.png: \d seven \(p=[\d.]+\)\n', answer), answer
 
 
@@ -112,7 +112,7 @@ def test_colour_jpegs_in_class_folders_give_a_three_class_classify(guide):
   answer = classify(image=tf.zeros([2, 28, 28]))
   assert answer['probabilities'].shape == (2, 3)
   assert {n.decode() for n in answer['class_names'].numpy()} <= {'bag', 'sneaker', 'trouser'}
-  _, predicted, _ = _one(ran, 'predict', '~/clothes-run')
+  _, predicted, _ = _one(ran, 'mnist-tfx predict', '~/clothes-run')
   assert re.fullmatch(r'\S+/new-7000\.jpg: 1 sneaker \(p=[\d.]+\)\n', predicted), predicted
 
 
