@@ -230,13 +230,26 @@ def main(argv=None) -> int:
   )
   parser.add_argument('--serving-model-dir', required=True)
   parser.add_argument('--model-run-dir', required=True)
-  parser.add_argument('--config', default='{}', help='TrainingConfig fields as JSON')
+  parser.add_argument(
+    '--config',
+    default='{}',
+    help=f'TrainingConfig fields as JSON, and {CLASS_NAMES_CONFIG!r} for named classes',
+  )
   args = parser.parse_args(argv)
   try:
-    config = TrainingConfig.from_custom_config(json.loads(args.config))
-  except (ValueError, TypeError) as e:
+    values = json.loads(args.config)
+    config = TrainingConfig.from_custom_config(values)
+    class_names = values.get(CLASS_NAMES_CONFIG)
+  except (ValueError, TypeError, AttributeError) as e:
     parser.error(f'--config: {e}')
-  train_and_export(config, args.train_files, None, args.serving_model_dir, args.model_run_dir)
+  train_and_export(
+    config,
+    args.train_files,
+    None,
+    args.serving_model_dir,
+    args.model_run_dir,
+    class_names=[str(n) for n in class_names] if class_names else None,
+  )
   return 0
 
 
