@@ -180,9 +180,9 @@ def picture_rule(version_dir: str, signature) -> str:
   return pictures.WHOLE if answers_names(signature) else pictures.DIGIT
 
 
-def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-  """(classes [N], probabilities [N, classes], the classes' names [N] or None) as numpy;
-  InvalidArgumentError if refused."""
+def answer(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+  """(classes [N], probabilities [N, classes], the classes' names [N] when the model answers
+  them, else None) as numpy; InvalidArgumentError if refused."""
   outputs = signature(image=tf.constant(images, tf.float32))
   named = outputs.get(CLASS_NAMES_OUTPUT)
   return (
@@ -190,6 +190,12 @@ def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Opt
     outputs['probabilities'].numpy(),
     None if named is None else named.numpy(),
   )
+
+
+def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+  """(classes [N], probabilities [N, classes]) as numpy; InvalidArgumentError if refused."""
+  classes, probabilities, _ = answer(signature, images)
+  return classes, probabilities
 
 
 def predict_files(
@@ -220,7 +226,7 @@ def predict_files(
     first = 0
     for images in batches:  # an .npy of any length in bounded memory, one batch at a time
       try:
-        classes, probabilities, named = classify(signature, images)
+        classes, probabilities, named = answer(signature, images)
       except tf.errors.InvalidArgumentError as e:
         where = f' (images {first}-{first + len(images) - 1})' if batch and first else ''
         yield 'error', {'file': path, 'error': f'refused by the model{where}: {refusal(e)}'}

@@ -103,9 +103,12 @@ def test_a_truncated_picture_is_one_line():
 # --- bounded memory: measured in a child process -------------------------------------------------
 
 
-def write_png(path: str, width: int, height: int, color_type: int = 6, bit_depth: int = 8) -> int:
+def write_png(
+  path: str, width: int, height: int, color_type: int = 6, bit_depth: int = 8, rows=None
+) -> int:
   """A PNG of zeros written row by row through zlib (never held decoded): a 13300×13300 RGBA
-  picture is 0.7 MB on disk and 708 MB decoded. Returns its size."""
+  picture is 0.7 MB on disk and 708 MB decoded. With `rows`, only that many rows of data follow
+  the header (a picture cut short). Returns its size."""
 
   def chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(kind + data) & 0xFFFFFFFF
@@ -118,7 +121,8 @@ def write_png(path: str, width: int, height: int, color_type: int = 6, bit_depth
     f.write(b'\x89PNG\r\n\x1a\n')
     header = struct.pack('>IIBBBBB', width, height, bit_depth, color_type, 0, 0, 0)
     f.write(chunk(b'IHDR', header))
-    data = b''.join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    count = height if rows is None else rows
+    data = b''.join(compressor.compress(row) for _ in range(count)) + compressor.flush()
     f.write(chunk(b'IDAT', data))
     f.write(chunk(b'IEND', b''))
   return os.path.getsize(path)
