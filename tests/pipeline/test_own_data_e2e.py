@@ -107,6 +107,9 @@ def test_colour_jpegs_in_class_folders_give_a_three_class_classify(guide):
   home, _, _, ran = guide
   _, stdout, _ = _one(ran, 'run', '~/clothes ')
   assert _line(stdout, 'Blessed') == 'yes', stdout[-2000:]
+  with open(_line(stdout, 'Report')) as f:  # the report's confusion matrix: 3x3, named
+    report = f.read()
+  assert 'true 1 sneaker, predicted 1 sneaker' in report and 'true 3 ' not in report
   version_dir = _line(stdout, 'Pushed').split(' (version')[0]
   classify = tf.saved_model.load(version_dir).signatures['classify']
   answer = classify(image=tf.zeros([2, 28, 28]))
