@@ -116,7 +116,10 @@ def data_class_names(examples) -> Optional[List[str]]:
   recorded = examples.get_string_custom_property(names.CLASS_NAMES)
   found = json.loads(recorded) if recorded else None
   if not dataset or found is None:
-    stats = read_image_stats(examples.uri) or {}
+    try:
+      stats = read_image_stats(examples.uri) or {}
+    except Exception:  # noqa: BLE001  # any filesystem's error: no record, MNIST's 10 classes
+      stats = {}
     dataset, found = stats.get(names.DATASET), stats.get(names.CLASS_NAMES)
   if not dataset or dataset not in datasets.DATASETS or not found:
     return None
