@@ -25,10 +25,10 @@ from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import io_utils
 
-from components.lib import names, project
+from components.lib import artifact_files, names, project
 from components.lib.idx import MnistDataError
 from components.lib.local_files import check_regular
 from components.parameters import DEFAULT_LABEL_DRIFT_BOUND, check_label_drift_bound
@@ -142,8 +142,19 @@ def read_anomalies(
   return anomalies
 
 
+def with_classes(schema, num_classes: int):
+  """A copy of the schema whose label domain is 0..num_classes-1 (the checked-in one: 0-9)."""
+  adapted = schema_pb2.Schema()
+  adapted.CopyFrom(schema)
+  for feature in adapted.feature:
+    if feature.name == LABEL_KEY:
+      feature.int_domain.min, feature.int_domain.max = 0, num_classes - 1
+  return adapted
+
+
 class ImportSchemaExecutor(import_schema_gen_executor.Executor):
-  """TFX's ImportSchemaGen executor; a relative schema_file is relative to the code's root."""
+  """TFX's ImportSchemaGen executor; a relative schema_file is relative to the code's root. Given
+  the Examples of a data set that brings its own classes, the label's domain is theirs."""
 
   def Do(self, input_dict, output_dict, exec_properties):
     path = exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, '')
@@ -153,13 +164,48 @@ class ImportSchemaExecutor(import_schema_gen_executor.Executor):
         **{standard_component_specs.SCHEMA_FILE_KEY: os.path.join(project.PROJECT_ROOT, path)},
       )
     check_schema_file(exec_properties.get(standard_component_specs.SCHEMA_FILE_KEY, ''))
-    return super().Do(input_dict, output_dict, exec_properties)
+    result = super().Do(input_dict, output_dict, exec_properties)
+    class_names = (
+      artifact_files.data_class_names(artifact_utils.get_single_instance(input_dict[EXAMPLES]))
+      if input_dict.get(EXAMPLES)
+      else None
+    )
+    if class_names:
+      schema_dir = artifact_utils.get_single_uri(output_dict[standard_component_specs.SCHEMA_KEY])
+      schema_path = io_utils.get_only_uri_in_dir(schema_dir)
+      schema = io_utils.SchemaReader().read(schema_path)
+      io_utils.write_pbtxt_file(schema_path, with_classes(schema, len(class_names)))
+    return result
 
 
 class RepoImportSchemaGen(import_schema_gen_component.ImportSchemaGen):
   """ImportSchemaGen whose schema file may be named relative to the code's root."""
 
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ImportSchemaExecutor)
+
+
+EXAMPLES = standard_component_specs.EXAMPLES_KEY
+
+
+class DataClassesSchemaGenSpec(standard_component_specs.ImportSchemaGenSpec):
+  INPUTS = {EXAMPLES: ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class DataClassesImportSchemaGen(RepoImportSchemaGen):
+  """The checked-in schema with the label domain of the Examples' own classes (--dataset images,
+  csv: their number comes from the data). The IDX sets keep RepoImportSchemaGen, no input."""
+
+  SPEC_CLASS = DataClassesSchemaGenSpec
+
+  def __init__(self, schema_file: str, examples: types.BaseChannel):
+    base_component.BaseComponent.__init__(
+      self,
+      spec=DataClassesSchemaGenSpec(
+        schema_file=schema_file,
+        examples=examples,
+        schema=types.Channel(type=standard_artifacts.Schema),
+      ),
+    )
 
 
 class Executor(example_validator_executor.Executor):
@@ -245,13 +291,19 @@ class DataValidator(base_component.BaseComponent):
 
 
 def create_validation(
-  examples: types.BaseChannel, label_drift_bound=DEFAULT_LABEL_DRIFT_BOUND, container: bool = False
+  examples: types.BaseChannel,
+  label_drift_bound=DEFAULT_LABEL_DRIFT_BOUND,
+  container: bool = False,
+  classes_from_data: bool = False,
 ) -> List[base_component.BaseComponent]:
   """[ImportSchemaGen, StatisticsGen, SchemaGen, ExampleValidator] for `examples`; the
-  ExampleValidator is the one node the Trainer must wait for (the last in the list)."""
-  schema_importer = RepoImportSchemaGen(schema_file=schema_file(container)).with_id(
-    names.IMPORT_SCHEMA_GEN
-  )
+  ExampleValidator is the one node the Trainer must wait for (the last in the list). With
+  `classes_from_data`, the schema's label domain is the Examples' classes."""
+  schema_importer = (
+    DataClassesImportSchemaGen(schema_file(container), examples)
+    if classes_from_data
+    else RepoImportSchemaGen(schema_file=schema_file(container))
+  ).with_id(names.IMPORT_SCHEMA_GEN)
   statistics_gen = statistics_gen_component.StatisticsGen(
     examples=examples, schema=schema_importer.outputs['schema']
   ).with_id(names.STATISTICS_GEN)

@@ -4,10 +4,12 @@ A FileBasedExampleGen with a custom Beam executor, so TFX's driver fingerprints 
 input files (caching, span/version) and the Kubeflow V2 runner compiles it as usual.
 Splits are MNIST's own: `train` = the 60k training set, `eval` = the 10k test set.
 
-The data set (--dataset: mnist, fashion-mnist, idx) travels in custom_config; the Examples
-artifact names it and its files' digests (custom properties), and carries `image_stats.json`:
-per split, the label counts, the mean image of each class and the pixel-intensity histogram
-(the run report shows them; TFDV's statistics of raw image bytes cannot).
+The data set (--dataset: mnist, fashion-mnist, idx, images, csv) travels in custom_config; the
+Examples artifact names it and its files' digests (custom properties), and carries
+`image_stats.json`: per split, the label counts, the mean image of each class and the
+pixel-intensity histogram (the run report shows them; TFDV's statistics of raw image bytes
+cannot). A folder of pictures or a CSV (components/own_data.py) brings its own classes, and with
+`unlabelled` (--infer-dir) a folder of new pictures becomes one `infer` split to label.
 """
 
 import json
@@ -15,7 +17,6 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
-import numpy as np
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -27,14 +28,30 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components.lib import datasets, idx, names
-from trainer_module.features import EVAL_SPLIT, IMAGE_KEY, IMAGE_SIZE, LABEL_KEY, TRAIN_SPLIT
+from components import own_data
+from components.example_records import (  # noqa: F401  # HISTOGRAM_BINS, image_stats: tests
+  CHUNK_EXAMPLES,
+  HISTOGRAM_BINS,
+  ImageStats,
+  chunk_path,
+  chunks,
+  image_stats,
+  to_example,
+  write_chunk,
+)
+from components.lib import csv_files, datasets, idx, image_folders, names
+from trainer_module.features import EVAL_SPLIT, INFER_SPLIT, TRAIN_SPLIT
 
 # Output split name → MNIST file prefix. The pattern matches the images and labels file.
 SPLIT_PREFIXES = {TRAIN_SPLIT: 'train', EVAL_SPLIT: 't10k'}
 LIMIT_KEYS = {TRAIN_SPLIT: names.TRAIN_EXAMPLES, EVAL_SPLIT: names.EVAL_EXAMPLES}
-HISTOGRAM_BINS = 32  # pixel-intensity histogram: 32 bins of 8 values over 0-255
-IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+# What TFX's driver fingerprints (file sizes and times: a change reruns the ExampleGen) of a folder
+# of pictures or a CSV; the executor reads the folder by its own rules (components/lib/).
+PICTURE_PATTERNS = {
+  image_folders.TRAIN_DIR: {TRAIN_SPLIT: 'train/*/*', EVAL_SPLIT: 'test/*/*'},
+  '': {TRAIN_SPLIT: '*/*', EVAL_SPLIT: '*/*'},  # <class>/*: the split is made by hashing
+}
+CSV_PATTERNS = {split: name for split, name in csv_files.CSV_FILES.items()}
 
 
 def _pattern(prefix: str) -> str:
@@ -81,73 +98,13 @@ def dataset_of(exec_properties: Dict[str, Any]) -> datasets.Dataset:
   return datasets.get(_custom(exec_properties).get(names.DATASET) or datasets.DEFAULT)
 
 
-class ImageStats:
-  """One split's statistics for the report, gathered chunk by chunk (add) so that memory does
-  not grow with the split: label counts, the mean image of each class (784 values 0-255, one
-  decimal) and the pixel-intensity histogram (HISTOGRAM_BINS bins)."""
-
-  def __init__(self, num_classes: int = 10):
-    self.num_classes = num_classes
-    self.counts = np.zeros(num_classes, np.int64)
-    self.sums = np.zeros((num_classes, IMAGE_PIXELS), np.uint64)
-    self.histogram = np.zeros(HISTOGRAM_BINS, np.int64)
-
-  def add(self, images, labels) -> None:
-    labels = np.asarray(labels, np.int64)
-    flat = np.asarray(images).reshape(len(labels), -1)
-    self.counts += np.bincount(labels, minlength=self.num_classes)[: self.num_classes]
-    for label in np.unique(labels):
-      self.sums[label] += flat[labels == label].sum(axis=0, dtype=np.uint64)
-    # np.bincount would copy the uint8 pixels into int64 first (seconds for 47M pixels).
-    binned = flat.reshape(-1) >> int(np.log2(256 // HISTOGRAM_BINS))
-    self.histogram += [np.count_nonzero(binned == b) for b in range(HISTOGRAM_BINS)]
-
-  def result(self) -> Dict[str, Any]:
-    means = [
-      [round(float(v), 1) for v in self.sums[label] / self.counts[label]]
-      if self.counts[label]
-      else None
-      for label in range(self.num_classes)
-    ]
-    return {
-      'examples': int(self.counts.sum()),
-      'label_counts': [int(c) for c in self.counts],
-      'mean_images': means,
-      'pixel_histogram': [int(h) for h in self.histogram],
-    }
-
-
-def image_stats(images, labels, num_classes: int = 10) -> Dict[str, Any]:
-  """ImageStats of one split held whole in memory."""
-  stats = ImageStats(num_classes)
-  stats.add(images, labels)
-  return stats.result()
-
-
-def to_example(image, label) -> tf.train.Example:
-  return tf.train.Example(
-    features=tf.train.Features(
-      feature={
-        IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-        LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
-      }
-    )
-  )
-
-
-# Examples per output file, and per read from the IDX stream. Each split is read once, in order,
-# from its two .gz files inflated side by side (idx.read_chunks), and written chunk by chunk
-# by TensorFlow's C++ TFRecordWriter, each chunk whole to its own numbered file: memory is one
-# chunk whatever the split's size, and the files, read in name order, hold the split in its own
+# Examples per output file and per read from the IDX stream: CHUNK_EXAMPLES. Each split is read
+# once, in order, from its two .gz files inflated side by side (idx.read_chunks), and written chunk
+# by chunk by TensorFlow's C++ TFRecordWriter, each chunk whole to its own numbered file: memory is
+# one chunk whatever the split's size, and the files, read in name order, hold the split in its own
 # order. (TFX's own WriteSplit reshuffles every record and writes it through Beam's Python GZIP
 # sink, 3x a bare TFRecordWriter loop.) Beam gets one element per split, so a runner with more than
 # one worker writes the two splits side by side.
-CHUNK_EXAMPLES = 10000
-
-
-def chunks(count: int, size: int):
-  """[start, end) bounds covering range(count), `size` at most each."""
-  return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def _examples(
@@ -190,20 +147,13 @@ def _MnistToExample(
   )
 
 
-DATA_FILE = 'data_tfrecord'  # as TFX's ExampleGen names its files: data_tfrecord-00000-of-00006.gz
-
-
 def _write_split(split_name: str, split_dir: str, input_base: str, dataset: str, count: int) -> int:
   """Writes the split's first `count` examples, chunk i whole to file number i; returns how many
   it wrote. A runner that retries the split writes the same files again, whole."""
   tf.io.gfile.makedirs(split_dir)
   written = 0
   for index, files, examples in _examples(split_name, input_base, dataset, count):
-    path = f'{split_dir.rstrip("/")}/{DATA_FILE}-{index:05d}-of-{files:05d}.gz'
-    with tf.io.TFRecordWriter(path, options='GZIP') as writer:
-      for example in examples:
-        writer.write(example.SerializeToString())
-    written += len(examples)
+    written += write_chunk(chunk_path(split_dir, index, files), examples)
   return written
 
 
@@ -247,6 +197,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         | 'Write' >> beam.Map(_write_split_of, split_dirs, input_base, dataset, counts)
       )
 
+  @staticmethod
+  def _record_formats(examples: types.Artifact, exec_properties: Dict[str, Any]) -> None:
+    """What TFX's ExampleGen records of its output (base_example_gen_executor.Do)."""
+    payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    if payload_format:
+      examples_utils.set_payload_format(examples, payload_format)
+    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    if file_format:
+      examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
+
   def Do(
     self,
     input_dict: Dict[str, List[types.Artifact]],
@@ -256,6 +216,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     input_base = exec_properties['input_base']
     dataset = dataset_of(exec_properties)
     limits = _limits(exec_properties)
+    examples = artifact_utils.get_single_instance(output_dict['examples'])
+    unlabelled = bool(_custom(exec_properties).get(names.UNLABELLED))
+    if unlabelled or dataset.classes_from_data:
+      limit_of = {split: limits[key] for split, key in LIMIT_KEYS.items() if key in limits}
+      counts = own_data.write_examples(
+        self._make_beam_pipeline, examples, dataset, input_base, limit_of, unlabelled
+      )
+      self._record_formats(examples, exec_properties)
+      logging.info(names.EXAMPLE_COUNTS_LOG, ', '.join(f'{s} {n}' for s, n in counts.items()))
+      return
     # First every file is read through once, as a stream: all four checked (digests included)
     # before anything is written, and each split's statistics over the examples it will hold.
     checks, stats, seen = {}, {}, {}
@@ -277,16 +247,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       full = checks[prefix].count
       limit = limits.get(LIMIT_KEYS[split_name])
       counts[split_name] = min(limit, full) if limit else full
-    examples = artifact_utils.get_single_instance(output_dict['examples'])
     examples.split_names = artifact_utils.encode_split_names(list(SPLIT_PREFIXES))
     self._write_splits(examples, counts, input_base, dataset.name)
-    # What TFX's ExampleGen records of its output (base_example_gen_executor.Do).
-    payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
-    if payload_format:
-      examples_utils.set_payload_format(examples, payload_format)
-    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
-    if file_format:
-      examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
+    self._record_formats(examples, exec_properties)
     for check in checks.values():
       for file_name, digest in check.sha256.items():
         examples.set_string_custom_property(sha256_property(file_name), digest)
@@ -308,22 +271,41 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     logging.info(names.EXAMPLE_COUNTS_LOG, ', '.join(f'{s} {n}' for s, n in counts.items()))
 
 
+def _split_patterns(dataset: datasets.Dataset, input_base, unlabelled: bool) -> Dict[str, str]:
+  """Split name -> the pattern TFX's driver fingerprints (and requires to match a file)."""
+  if unlabelled:
+    return {INFER_SPLIT: '*'}
+  if dataset.kind == datasets.CSV_KIND:
+    return dict(CSV_PATTERNS)
+  if dataset.kind == datasets.IMAGES_KIND:
+    layout = ''
+    if isinstance(input_base, str) and '://' not in input_base:  # else: '*/*' fits both layouts
+      both = all(
+        os.path.isdir(os.path.join(input_base, d)) for d in image_folders.SPLIT_DIRS.values()
+      )
+      layout = image_folders.TRAIN_DIR if both else ''
+    return dict(PICTURE_PATTERNS[layout])
+  return {split: _pattern(prefix) for split, prefix in SPLIT_PREFIXES.items()}
+
+
 def create_example_gen(
   input_base,
   train_examples: Optional[int] = None,
   eval_examples: Optional[int] = None,
   dataset: str = datasets.DEFAULT,
+  unlabelled: bool = False,
 ) -> FileBasedExampleGen:
-  """MNIST ExampleGen reading the four IDX .gz files under `input_base` (a dir or gs:// URI),
-  checked as `dataset`'s files (components/lib/datasets.py)."""
-  dataset = datasets.get(dataset).name
+  """The ExampleGen reading `dataset`'s files under `input_base` (a dir or gs:// / s3:// URI):
+  MNIST's four IDX .gz files checked as `dataset`'s (components/lib/datasets.py), a folder of
+  pictures or a CSV; with `unlabelled`, a folder of new pictures (one `infer` split)."""
+  spec = datasets.get(dataset)
   for name, value in ((names.TRAIN_EXAMPLES, train_examples), (names.EVAL_EXAMPLES, eval_examples)):
     if value is not None and value < 1:
       raise ValueError(f'{name} must be >= 1, got {value}')
   input_config = example_gen_pb2.Input(
     splits=[
-      example_gen_pb2.Input.Split(name=split, pattern=_pattern(prefix))
-      for split, prefix in SPLIT_PREFIXES.items()
+      example_gen_pb2.Input.Split(name=split, pattern=pattern)
+      for split, pattern in _split_patterns(spec, input_base, unlabelled).items()
     ]
   )
   limits = struct_pb2.Struct()
@@ -331,8 +313,10 @@ def create_example_gen(
     limits[names.TRAIN_EXAMPLES] = train_examples
   if eval_examples:
     limits[names.EVAL_EXAMPLES] = eval_examples
-  if dataset != datasets.DEFAULT:  # MNIST's pipelines compile (and cache) exactly as before
-    limits[names.DATASET] = dataset
+  if spec.name != datasets.DEFAULT:  # MNIST's pipelines compile (and cache) exactly as before
+    limits[names.DATASET] = spec.name
+  if unlabelled:
+    limits[names.UNLABELLED] = True
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(limits)
   return FileBasedExampleGen(
@@ -341,4 +325,4 @@ def create_example_gen(
     custom_config=custom_config,
     output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
-  ).with_id(names.EXAMPLE_GEN)
+  ).with_id(names.INFER_EXAMPLE_GEN if unlabelled else names.EXAMPLE_GEN)

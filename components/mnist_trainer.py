@@ -2,7 +2,9 @@
 
 The training settings travel as one JSON custom_config, all but `epochs`: that is a parameter of
 its own, so a Kubeflow run can set it (a pipeline parameter), and it is folded into the config
-just before training.
+just before training. So are the class names of a data set that brings its own classes (images,
+csv), read from the Examples artifact the Trainer is given: the model gets one output for each,
+whatever the pipeline was compiled with.
 """
 
 import json
@@ -13,13 +15,13 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.proto import trainer_pb2
-from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components import parameters
-from components.lib import names
+from components.lib import artifact_files, names
 from trainer_module.config import TrainingConfig
-from trainer_module.features import EVAL_SPLIT, TRAIN_SPLIT
+from trainer_module.features import CLASS_NAMES_CONFIG, EVAL_SPLIT, TRAIN_SPLIT
 
 RUN_FN = 'trainer_module.task.run_fn'
 
@@ -38,8 +40,16 @@ def with_epochs(custom_config_json: str, epochs) -> str:
   return json.dumps(TrainingConfig.from_custom_config(config).to_custom_config(), sort_keys=True)
 
 
+def with_class_names(custom_config_json: str, class_names: Optional[List[str]]) -> str:
+  """The training settings with the data's class names (None: MNIST's 10 classes, as before)."""
+  if class_names is None:
+    return custom_config_json
+  return json.dumps({**json.loads(custom_config_json), CLASS_NAMES_CONFIG: class_names})
+
+
 class Executor(trainer_executor.GenericExecutor):
-  """Folds the `epochs` parameter into custom_config, then trains as TFX's Trainer does."""
+  """Folds the `epochs` parameter and the data's class names into custom_config, then trains as
+  TFX's Trainer does."""
 
   def Do(
     self,
@@ -47,11 +57,12 @@ class Executor(trainer_executor.GenericExecutor):
     output_dict: Dict[str, List[types.Artifact]],
     exec_properties: Dict[str, Any],
   ) -> None:
-    super().Do(
-      input_dict,
-      output_dict,
-      parameters.fold(exec_properties, names.EPOCHS, 'custom_config', with_epochs),
+    folded = parameters.fold(exec_properties, names.EPOCHS, 'custom_config', with_epochs)
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    folded['custom_config'] = with_class_names(
+      folded['custom_config'], artifact_files.data_class_names(examples)
     )
+    super().Do(input_dict, output_dict, folded)
 
 
 class MnistTrainer(base_component.BaseComponent):

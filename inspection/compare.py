@@ -37,7 +37,7 @@ def _per_class(summary: runs.RunSummary) -> Optional[List[Optional[float]]]:
   if answers is None:
     return None
   labels, probabilities = answers
-  return quality.per_class_accuracy(labels, probabilities.argmax(axis=1))
+  return quality.per_class_accuracy(labels, probabilities.argmax(axis=1), probabilities.shape[1])
 
 
 def _class_names(store, summary: runs.RunSummary) -> Optional[List[str]]:
@@ -97,7 +97,7 @@ def compare(store, run_ids: List[str]) -> Dict[str, Any]:
       rows.append(
         {
           'class': i,
-          'name': class_names[i] if class_names else str(i),
+          'name': class_names[i] if class_names and i < len(class_names) else str(i),
           'a': x,
           'b': y,
           'change': y - x if x is not None and y is not None else None,

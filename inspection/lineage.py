@@ -22,6 +22,9 @@ _SHOWN_PROPERTIES = {
     'sha256_train_labels',
     'sha256_t10k_images',
     'sha256_t10k_labels',
+    'sha256_train_csv',
+    'sha256_test_csv',
+    'manifest_sha256',
     'source_uri',
     'train_examples',
     'eval_examples',
@@ -30,6 +33,7 @@ _SHOWN_PROPERTIES = {
   'ModelBlessing': ('blessed', 'current_model_id', 'baseline_model_id'),
   'PushedModel': ('pushed', 'pushed_version', 'pushed_destination'),
   'InfraBlessing': ('blessed', 'latency_p50_ms', 'latency_p99_ms'),
+  'InferenceResult': (names.PREDICTED_ROWS, names.NOT_BLESSED_NOTE),
 }
 
 _Event = metadata_store_pb2.Event
@@ -80,9 +84,20 @@ def artifact_properties(store, artifact) -> Dict[str, Any]:
   return _properties(artifact, runs.type_name(store, artifact))
 
 
+def _holding(store, path: str) -> Optional[metadata_store_pb2.Artifact]:
+  """The artifact whose folder holds the file at `path` (a run's predictions.csv, say)."""
+  if not os.path.isfile(path):
+    return None
+  found = store.get_artifacts_by_uri(os.path.dirname(os.path.abspath(path)))
+  return found[-1] if found else None
+
+
 def find_artifact(store, key: str) -> metadata_store_pb2.Artifact:
-  """A pushed version (e.g. 1795702275), its folder (what `inspect served --newest` prints), or
-  an artifact id."""
+  """A pushed version (e.g. 1795702275), its folder (what `inspect served --newest` prints), a
+  file in an artifact (the summary's Predictions: CSV), or an artifact id."""
+  holder = _holding(store, key)
+  if holder is not None:
+    return holder
   if '/' in key:
     key = os.path.basename(key.rstrip('/'))
   for pushed in runs.artifacts_by_type(store, 'PushedModel'):

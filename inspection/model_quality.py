@@ -68,7 +68,10 @@ def _classify(classify, images: np.ndarray) -> np.ndarray:
     classify(image=tf.constant(images[i : i + 1000] / 255.0, tf.float32))['probabilities'].numpy()
     for i in range(0, len(images), 1000)
   ]
-  return np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES))
+  if probabilities:
+    return np.concatenate(probabilities)
+  width = classify.structured_outputs['probabilities'].shape[-1]
+  return np.zeros((0, int(width or NUM_CLASSES)))
 
 
 def predict(model_uri: str, images: np.ndarray) -> np.ndarray:
@@ -76,12 +79,15 @@ def predict(model_uri: str, images: np.ndarray) -> np.ndarray:
   return _classify(_load_classify(model_uri), images)
 
 
-def _label_counts(examples_uri: str) -> Dict[str, List[int]]:
-  """Per split, the label counts the ExampleGen recorded (image_stats.json), if it did."""
-  splits = (artifact_files.read_image_stats(examples_uri) or {}).get('splits', {})
-  return {
-    split: stats['label_counts'] for split, stats in splits.items() if 'label_counts' in stats
+def _label_counts(examples_uri: str) -> Tuple[Dict[str, List[int]], int]:
+  """(per split the label counts the ExampleGen recorded in image_stats.json, if it did; the
+  number of classes it recorded, else MNIST's 10)."""
+  stats = artifact_files.read_image_stats(examples_uri) or {}
+  splits = stats.get('splits', {})
+  counts = {
+    split: values['label_counts'] for split, values in splits.items() if 'label_counts' in values
   }
+  return counts, len(stats.get('class_names') or []) or NUM_CLASSES
 
 
 def model_quality(
@@ -97,14 +103,14 @@ def model_quality(
   if model_uri and not artifact_files.exists(artifact_files.join(model_uri, SERVING_MODEL_DIR)):
     result['model_missing'] = model_uri  # deleted since the run: the rest of the report stands
     model_uri = None
-  recorded = _label_counts(examples_uri)
+  recorded, classes = _label_counts(examples_uri)
   for split in (TRAIN_SPLIT, EVAL_SPLIT):
     if split == TRAIN_SPLIT and split in recorded:
       result['label_histograms'][split] = recorded[split]
       continue
     with tempfile.TemporaryFile() as pixels:
       labels, probabilities = _stream_eval(examples_uri, split, model_uri, blessing_uri, pixels)
-      result['label_histograms'][split] = quality.label_histogram(labels)
+      result['label_histograms'][split] = quality.label_histogram(labels, classes)
       if probabilities is not None:
         images = _images_on_disk(pixels, len(labels))
         result.update(quality.model_quality(images, labels, probabilities))
@@ -150,6 +156,5 @@ def _images_on_disk(pixels, count: int) -> np.ndarray:
 def predict_from_disk(model_uri: str, pixels, count: int) -> np.ndarray:
   images, classify = _images_on_disk(pixels, count), _load_classify(model_uri)
   return np.concatenate(
-    [_classify(classify, np.array(images[i : i + 10000])) for i in range(0, count, 10000)]
-    or [np.zeros((0, NUM_CLASSES))]
+    [_classify(classify, np.array(images[i : i + 10000])) for i in range(0, max(count, 1), 10000)]
   )

@@ -1,6 +1,6 @@
 """What the report shows about the data and the model, computed from plain arrays (no ML
 Metadata, no files, no TensorFlow): label histograms, the confusion matrix, per-class accuracy,
-the most confident mistakes."""
+the most confident mistakes. K classes: the model's probabilities are [N, K] (10 for MNIST)."""
 
 import base64
 import io
@@ -14,16 +14,18 @@ from trainer_module.features import IMAGE_SIZE, NUM_CLASSES
 MISTAKES_SHOWN = 24
 
 
-def label_histogram(labels: np.ndarray) -> List[int]:
-  return np.bincount(np.asarray(labels, np.int64), minlength=NUM_CLASSES).tolist()
+def label_histogram(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> List[int]:
+  return np.bincount(np.asarray(labels, np.int64), minlength=num_classes).tolist()
 
 
-def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> List[Optional[float]]:
+def per_class_accuracy(
+  labels: np.ndarray, predicted: np.ndarray, num_classes: int = NUM_CLASSES
+) -> List[Optional[float]]:
   """Accuracy on each class's examples (None for a class with none)."""
   labels, predicted = np.asarray(labels, np.int64), np.asarray(predicted, np.int64)
   return [
     float(np.mean(predicted[labels == c] == c)) if np.any(labels == c) else None
-    for c in range(NUM_CLASSES)
+    for c in range(num_classes)
   ]
 
 
@@ -45,7 +47,8 @@ def model_quality(
   """The model's answers (probabilities, one row per image) against the true labels."""
   labels = np.asarray(labels, np.int64)
   predicted = probabilities.argmax(axis=1)
-  confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+  classes = probabilities.shape[1]
+  confusion = np.zeros((classes, classes), np.int64)
   np.add.at(confusion, (labels, predicted), 1)
   with np.errstate(invalid='ignore'):
     per_class = np.diag(confusion) / confusion.sum(axis=1)

@@ -3,6 +3,7 @@ the runs table, the artifacts table and the lineage tree."""
 
 from typing import Any, Dict, List
 
+from components.lib import names
 from inspection.settings import key_settings
 
 
@@ -153,6 +154,10 @@ def _describe(node) -> str:
     text += f' (version {props["pushed_version"]})'
   if node['type'] == 'ModelBlessing' and 'blessed' in props:
     text += ' (blessed)' if props['blessed'] else ' (NOT blessed)'
+  if node['type'] == 'InferenceResult' and names.PREDICTED_ROWS in props:
+    text += f' ({props[names.PREDICTED_ROWS]} predictions)'
+  if node['type'] == 'InferenceResult' and names.NOT_BLESSED_NOTE in props:
+    text += f' ({props[names.NOT_BLESSED_NOTE]})'
   if node['type'] == 'InfraBlessing' and 'blessed' in props:
     text += (
       ' (servable'
@@ -178,7 +183,7 @@ def lineage_lines(node, indent: str = '') -> List[str]:
     if key.startswith('sha256_'):
       lines.append(f'{indent}    {key[len("sha256_") :].replace("_", "-")} sha256 {value}')
   if node['type'] == 'Examples':
-    for key in ('dataset', 'source_uri', 'train_examples', 'eval_examples'):
+    for key in ('dataset', names.MANIFEST_SHA256, 'source_uri', 'train_examples', 'eval_examples'):
       if key in props:
         lines.append(f'{indent}    {key}: {props[key]}')
   producer = node.get('produced_by')

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import errors
 from ml_metadata.proto import metadata_store_pb2
 
-from components.lib import mlmd, names
+from components.lib import artifact_files, mlmd, names
 from components.lib.evaluation_result import read_evaluation
 from inspection import provenance, settings
 from pipeline import store as store_lib
@@ -67,6 +67,9 @@ class RunSummary:
   settings: Dict[str, Any] = dataclasses.field(default_factory=dict)  # inspection.settings
   # versions, git_commit, machine, total_seconds (inspection.provenance); {} if unrecorded
   provenance: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # --infer-dir: the predictions CSV the PredictionsWriter wrote, or why it wrote none
+  predictions: Optional[str] = None
+  predictions_note: Optional[str] = None
 
   @property
   def model_uri(self) -> Optional[str]:
@@ -149,6 +152,11 @@ def summarize_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     for artifact in artifacts_of(store, execution.id):
       kind = type_name(store, artifact)
       if kind == 'Model' and node != names.TRAINER:  # KFP's LatestBlessedModel outputs the baseline
+        continue
+      if node == names.PREDICTIONS_WRITER:  # an InferenceResult too, the BulkInferrer's beside it
+        summary.predictions_note = mlmd.custom_value(artifact, names.NOT_BLESSED_NOTE)
+        if summary.predictions_note is None:
+          summary.predictions = artifact_files.join(artifact.uri, names.PREDICTIONS_FILE)
         continue
       if kind.startswith('system.'):  # KFP's own outputs (each task's executor-logs), not the run's
         continue

@@ -128,6 +128,10 @@ def print_summary(
     )
   else:
     print('Pushed:          nothing (the model being served, if any, is unchanged)')
+  if summary.predictions:
+    print(f'Predictions:     {summary.predictions}')
+  elif summary.predictions_note:
+    print(f'Predictions:     none — {summary.predictions_note}')
   print(f'ML Metadata:     {metadata} (run {summary.run_id})')
   print(f'Report:          {report_path}')
   print(f'Total time:      {seconds:.0f} s')
@@ -156,6 +160,9 @@ def summary_commands(
   )
   version = summary.pushed_version or summary.already_serving
   lines = {'Inspect': f'{inspect} ' + (f'lineage {version}' if version else 'runs')}
+  if summary.predictions and '://' not in summary.predictions:
+    lines['Predicted by'] = f'{inspect} lineage {shlex.quote(summary.predictions)}'
+
   if runs_in_store >= 2:
     lines['Compare'] = f'{inspect} compare'
   model_run = summary.uris.get('ModelRun')

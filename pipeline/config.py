@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import math
+import os
 import shlex
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -44,8 +45,16 @@ def add_dataset_arguments(data: argparse._ArgumentGroup) -> None:
     default=datasets.DEFAULT,
     help="which data: mnist (default), fashion-mnist (Zalando's, pinned digests; "
     'found in $FASHION_MNIST_DATA_DIR, /usr/share/datasets/fashion-mnist or '
-    'downloaded), or idx (any 10-class 28x28 set in the four IDX files, no digest '
-    'pin; needs --data-dir)',
+    'downloaded), idx (any 10-class 28x28 set in the four IDX files, no digest '
+    'pin), images (a folder of pictures, a folder per class: train/<class>/ and '
+    'test/<class>/, or <class>/) or csv (train.csv and test.csv: label,pixel0,...,'
+    'pixel783); the last three need --data-dir',
+  )
+  data.add_argument(
+    '--infer-dir',
+    metavar='DIR',
+    help="new pictures for the blessed model to label (TFX's BulkInferrer) into a CSV "
+    "in the run's output; with --dataset images or csv",
   )
   data.add_argument(
     '--label-drift-bound',
@@ -99,11 +108,13 @@ class PipelineConfig:
   enable_cache: bool = True
   pipeline_name: str = PIPELINE_NAME
   # --- data set and data validation ---
-  dataset: str = datasets.DEFAULT  # components/lib/datasets.py: mnist, fashion-mnist, idx
+  dataset: str = datasets.DEFAULT  # components/lib/datasets.py: mnist, …, images, csv
   label_drift_bound: float = DEFAULT_LABEL_DRIFT_BOUND  # L-infinity, train vs eval labels
+  # A folder of new pictures the blessed model labels (TFX's BulkInferrer); None: none.
+  infer_dir: Optional[str] = None
 
   def __post_init__(self):
-    datasets.get(self.dataset)
+    datasets.check_infer_dir(self.infer_dir, self.dataset)
     check_label_drift_bound(self.label_drift_bound)
     check_accuracy_threshold(self.accuracy_threshold)
     check_latency_bound(self.serving_latency_bound_ms)
@@ -365,6 +376,7 @@ def training_from_args(args: argparse.Namespace) -> TrainingConfig:
   )
   if args.train_examples is not None:
     training.validation_split(args.train_examples)  # refuses a split as large as the data
+  datasets.check_infer_dir(getattr(args, 'infer_dir', None), getattr(args, 'dataset', None))
   return training
 
 
@@ -375,7 +387,7 @@ def config_from_args(
   serving_dir: str,
   pipeline_name: str = PIPELINE_NAME,
 ) -> PipelineConfig:
-  dataset = getattr(args, 'dataset', datasets.DEFAULT)
+  dataset, infer_dir = getattr(args, 'dataset', datasets.DEFAULT), getattr(args, 'infer_dir', None)
   training = dataclasses.replace(
     training_from_args(args), normalize_polarity=datasets.get(dataset).normalize_polarity
   )
@@ -393,4 +405,5 @@ def config_from_args(
     pipeline_name=pipeline_name,
     dataset=dataset,
     label_drift_bound=getattr(args, 'label_drift_bound', DEFAULT_LABEL_DRIFT_BOUND),
+    infer_dir=infer_dir and (infer_dir if '://' in infer_dir else os.path.abspath(infer_dir)),
   )

@@ -1,5 +1,6 @@
 """create_pipeline: ExampleGen → Trainer → Evaluator (gate) → ServingCheck (gate) → Pusher,
-for any runner.
+for any runner; with --infer-dir, also new pictures → ExampleGen → TFX's BulkInferrer (the blessed
+model only) → a CSV of predictions.
 
 TFX's modules are imported one by one, never `from tfx import v1`: the v1 package imports every
 extension, Vertex's google.cloud.aiplatform included, which a local run never uses (3 CPU s of
@@ -8,20 +9,23 @@ each run's start-up; docs/benchmarks.md). Only the Vertex branch imports it.
 
 from typing import List, Optional
 
+from tfx.components.bulk_inferrer.component import BulkInferrer
 from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2
+from tfx.proto import bulk_inferrer_pb2, pusher_pb2
 
 from components.baseline_resolver import latest_blessed_other_model
 from components.data_validation import create_validation
 from components.latest_blessed_model import BaselineModel, LatestBlessedModel
-from components.lib import names
+from components.lib import datasets, names
 from components.mnist_evaluator import MnistEvaluator
 from components.mnist_example_gen import create_example_gen
 from components.mnist_pusher import MnistPusher
 from components.mnist_trainer import MnistTrainer
+from components.predictions import SIGNATURE, PredictionsWriter
 from components.serving_check import ServingCheck
 from pipeline.config import PipelineConfig
+from trainer_module.features import INFER_SPLIT
 
 
 def create_components(
@@ -48,7 +52,10 @@ def create_components(
   )
   # Statistics, schema and anomalies; the Trainer waits for the ExampleValidator.
   validation = create_validation(
-    example_gen.outputs['examples'], config.label_drift_bound, container=runtime_parameters
+    example_gen.outputs['examples'],
+    config.label_drift_bound,
+    container=runtime_parameters,
+    classes_from_data=datasets.get(config.dataset).classes_from_data,
   )
 
   trainer = MnistTrainer(
@@ -106,7 +113,40 @@ def create_components(
   ).with_id(names.PUSHER)
 
   lookups = [lookup] if kfp_mlmd_address else []
-  return [example_gen, *validation, trainer, *lookups, baseline, evaluator, serving_check, pusher]
+  inference = inference_components(config, trainer, evaluator, example_gen)
+  return [
+    example_gen,
+    *validation,
+    trainer,
+    *lookups,
+    baseline,
+    evaluator,
+    serving_check,
+    pusher,
+    *inference,
+  ]
+
+
+def inference_components(config: PipelineConfig, trainer, evaluator, example_gen) -> List:
+  """With config.infer_dir: its pictures as Examples (one `infer` split), TFX's BulkInferrer with
+  the candidate model and its blessing (it infers nothing with a model not blessed), and the
+  predictions as a CSV linked to both in ML Metadata. None without it."""
+  if not config.infer_dir:
+    return []
+  pictures = create_example_gen(config.infer_dir, dataset=config.dataset, unlabelled=True)
+  inferrer = BulkInferrer(
+    examples=pictures.outputs['examples'],
+    model=trainer.outputs['model'],
+    model_blessing=evaluator.outputs['blessing'],
+    data_spec=bulk_inferrer_pb2.DataSpec(example_splits=[INFER_SPLIT]),
+    model_spec=bulk_inferrer_pb2.ModelSpec(model_signature_name=[SIGNATURE]),
+  ).with_id(names.BULK_INFERRER)
+  writer = PredictionsWriter(
+    inference_result=inferrer.outputs['inference_result'],
+    model_blessing=evaluator.outputs['blessing'],
+    examples=example_gen.outputs['examples'],
+  ).with_id(names.PREDICTIONS_WRITER)
+  return [pictures, inferrer, writer]
 
 
 def create_pipeline(

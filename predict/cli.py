@@ -3,21 +3,24 @@
   mnist-tfx predict [--model VERSION_DIR|SERVING_DIR|VERSION] [--output-dir DIR | --demo]
                     [--json] IMAGE [IMAGE ...]
 
-IMAGE: a PNG, JPEG (or other picture Pillow reads) of one digit, any size, either polarity, gray
-or colour, prepared as MNIST's digits were (predict/pictures.py); or an .npy array [28, 28] or
-[N, 28, 28] in [0, 1] (uint8 0-255 is scaled), one answer per image.
+IMAGE: a PNG, JPEG, GIF, BMP or TIFF picture (up to 40 megapixels; any size, gray or
+colour), prepared as the model's training data was (predict/pictures.py): for a model of MNIST-
+style data (mnist, fashion-mnist, idx) as MNIST's digits were, either polarity; for a model of a
+folder of pictures or a CSV (images, csv) by the image ExampleGen's own rule (the whole picture,
+gray, 28x28); or an .npy array [28, 28] or [N, 28, 28] in [0, 1] (uint8 0-255 is scaled), one
+answer per image.
 
 --model: a version dir (it has saved_model.pb); a serving dir (its newest version, as TF
 Serving picks); or a version number under <output-dir>/serving. Default: the newest version in
 <output-dir>/serving.
 
-One line per image (`example5.png: 5 (p=0.998)`; with the class name where the model was trained
-on a data set whose classes are not the digits: `shoe.npy[0]: 9 Ankle boot (p=0.870)`), or --json.
-The class names come from the model's lineage in the ML Metadata store of the output dir that
-serves it (the Examples it was trained on name their data set's classes); a model found nowhere
-there gets the digits. Exit codes: 0 every input answered; 1 an input could not be read or was
-refused by the model (one line each; the others are still answered), or no model; 2 a bad
-command line.
+One line per image (`example5.png: 5 (p=0.998)`; with the class name where the model's classes
+are not the digits: `shoe.npy[0]: 9 Ankle boot (p=0.870)`, `new.jpg: 1 sneaker (p=0.990)`), or
+--json. The class names are the model's own (a model of --dataset images or csv answers them),
+else those of its lineage in the ML Metadata store of the output dir that serves it (the Examples
+it was trained on name their data set's classes); a model found nowhere there gets the digits.
+Exit codes: 0 every input answered; 1 an input could not be read or was refused by the model (one
+line each; the others are still answered), or no model; 2 a bad command line.
 """
 
 import argparse
@@ -125,7 +128,11 @@ def main(argv: Optional[List[str]] = None, prog: str = PROG_NAME) -> int:
   if not args.json:
     _say(f'Model: {version_dir}' + (f' (version {version})' if version else ''))
   answers, errors = [], []
-  for kind, item in models.predict_files(signature, args.images, models.class_names(version_dir)):
+  names, rule = (
+    models.class_names(version_dir, signature),
+    models.picture_rule(version_dir, signature),
+  )
+  for kind, item in models.predict_files(signature, args.images, names, rule=rule):
     if kind == 'error':
       errors.append(item)
       _say(f'error: {item["file"]}: {item["error"]}')

@@ -1,7 +1,9 @@
 """Which model answers, and how: a pushed version found from --model (a version dir, a serving
 dir, or a version number of the output dir), its `classify` signature, the names of its classes
-(from its lineage in the output dir's ML Metadata store), and the answers for a batch of images.
-TensorFlow loads the model, so this module is what makes `predict` cost TensorFlow's import."""
+(its own `class_names` output, else its lineage in the output dir's ML Metadata store), how its
+pictures are prepared (the data set it was trained on decides: predict/pictures.py), and the
+answers for a batch of images. TensorFlow loads the model, so this module is what makes
+`predict` cost TensorFlow's import."""
 
 import json
 import os
@@ -10,11 +12,20 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from components.lib import artifact_files, local_files, names, object_storage, serving_dir
+from components.lib import (
+  artifact_files,
+  datasets,
+  local_files,
+  mlmd,
+  names,
+  object_storage,
+  serving_dir,
+)
 from inspection import runs
 from pipeline import store as store_lib
 from pipeline.paths import DEFAULT_OUTPUT_DIR, LocalPaths
 from predict import pictures
+from trainer_module.export import CLASS_NAMES_OUTPUT
 from trainer_module.features import NUM_CLASSES
 from trainer_module.tf_serving import CLASSIFY_SIGNATURE
 
@@ -154,37 +165,77 @@ def refusal(error: BaseException) -> str:
   return first_line(error)
 
 
-def class_names(version_dir: str) -> List[str]:
-  """The names of the classes of a pushed version, from the Examples artifact its Trainer read
-  (MnistExampleGen's class names): the version's provenance names the Model; the store of the
-  output dir that serves it names its Trainer and that Trainer's input. The digits when the
-  record, the store or the property is not there."""
+def trained_on(version_dir: str) -> Tuple[Optional[str], Optional[List[str]]]:
+  """(data set name, class names) of the Examples a pushed version's Trainer read, from its
+  lineage: the version's provenance names the Model; the store of the output dir that serves it
+  names its Trainer and that Trainer's input. (None, None) when the record, the store or the
+  properties are not there."""
   paths = LocalPaths.of_version_dir(version_dir)
   model_uri = serving_dir.provenance(version_dir).get(serving_dir.MODEL_URI)
   if paths is None or not model_uri:
-    return DIGITS
+    return None, None
   try:
     store = store_lib.open_store(store_lib.sqlite_config(paths.metadata_path, read_only=True))
     models = store.get_artifacts_by_uri(model_uri)
     events = store.get_events_by_artifact_ids([m.id for m in models]) if models else []
     trainers = [e.execution_id for e in events if e.type in runs.OUTPUT_EVENTS]
     for examples in runs.artifacts_of(store, trainers[0], outputs=False) if trainers else []:
-      if (
-        runs.type_name(store, examples) == 'Examples'
-        and names.CLASS_NAMES in examples.custom_properties
-      ):
-        found = json.loads(examples.custom_properties[names.CLASS_NAMES].string_value)
-        if isinstance(found, list) and len(found) == NUM_CLASSES:
-          return [str(n) for n in found]
+      if runs.type_name(store, examples) == 'Examples':
+        found = json.loads(mlmd.custom_value(examples, names.CLASS_NAMES) or 'null')
+        named = [str(n) for n in found] if isinstance(found, list) else None
+        return mlmd.custom_value(examples, names.DATASET), named
   except Exception:  # noqa: BLE001  # names are a nicety; the answer stands without them
-    return DIGITS
-  return DIGITS
+    return None, None
+  return None, None
+
+
+def class_count(signature) -> int:
+  """K: the width of the signature's `probabilities`."""
+  width = signature.structured_outputs['probabilities'].shape[-1]
+  return int(width) if width is not None else NUM_CLASSES
+
+
+def answers_names(signature) -> bool:
+  """Whether the model answers each class's name itself (a data set with its own classes)."""
+  return CLASS_NAMES_OUTPUT in signature.structured_outputs
+
+
+def class_names(version_dir: str, signature=None) -> List[str]:
+  """The names of the model's classes: its lineage's (the data set's, when they are as many as
+  the model's outputs), else the indices (the digits for a 10-class model)."""
+  count = class_count(signature) if signature is not None else NUM_CLASSES
+  _, found = trained_on(version_dir)
+  if found and len(found) == count:
+    return found
+  return [str(i) for i in range(count)]
+
+
+def picture_rule(version_dir: str, signature) -> str:
+  """How pictures are prepared for this model (predict/pictures.py): as its training data was.
+  The data set in its lineage decides; without one, a model that answers class names was
+  trained on pictures or a CSV (`whole`), any other on MNIST-style digits (`digit`)."""
+  dataset, _ = trained_on(version_dir)
+  if dataset in datasets.DATASETS:
+    return pictures.WHOLE if datasets.get(dataset).classes_from_data else pictures.DIGIT
+  return pictures.WHOLE if answers_names(signature) else pictures.DIGIT
+
+
+def answer(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+  """(classes [N], probabilities [N, classes], the classes' names [N] when the model answers
+  them, else None) as numpy; InvalidArgumentError if refused."""
+  outputs = signature(image=tf.constant(images, tf.float32))
+  named = outputs.get(CLASS_NAMES_OUTPUT)
+  return (
+    outputs['classes'].numpy(),
+    outputs['probabilities'].numpy(),
+    None if named is None else named.numpy(),
+  )
 
 
 def classify(signature, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """(classes [N], probabilities [N, classes]) as numpy; InvalidArgumentError if refused."""
-  outputs = signature(image=tf.constant(images, tf.float32))
-  return outputs['classes'].numpy(), outputs['probabilities'].numpy()
+  classes, probabilities, _ = answer(signature, images)
+  return classes, probabilities
 
 
 def predict_files(
@@ -192,15 +243,17 @@ def predict_files(
   paths: List[str],
   class_names_: Optional[List[str]] = None,
   batch_size: Optional[int] = None,
+  rule: str = pictures.DIGIT,
 ) -> Iterator[Tuple[str, dict]]:
   """Yields ('answer', dict) per image and ('error', dict) per input (or rest of an input) that
-  gets none. An .npy is answered pictures.BATCH images at a time, so memory is bounded whatever
-  its length; a batch the model refuses ends that file's answers with one error."""
+  gets none. Pictures are prepared by `rule`; an .npy is answered pictures.BATCH images at a
+  time, so memory is bounded whatever its length; a batch the model refuses ends that file's
+  answers with one error. A class is named by the model's own answer, else by `class_names_`."""
   labels = class_names_ or DIGITS
   batch_size = batch_size or pictures.BATCH
   for path in paths:
     try:
-      batches, batch = pictures.load_batches(path, batch_size)
+      batches, batch = pictures.load_batches(path, batch_size, rule)
     except pictures.InputError as e:
       yield 'error', {'file': path, 'error': str(e)}
       continue
@@ -213,7 +266,7 @@ def predict_files(
     first = 0
     for images in batches:  # an .npy of any length in bounded memory, one batch at a time
       try:
-        classes, probabilities = classify(signature, images)
+        classes, probabilities, named = answer(signature, images)
       except tf.errors.InvalidArgumentError as e:
         where = f' (images {first}-{first + len(images) - 1})' if batch and first else ''
         yield 'error', {'file': path, 'error': f'refused by the model{where}: {refusal(e)}'}
@@ -222,13 +275,14 @@ def predict_files(
         yield 'error', {'file': path, 'error': f'the model failed: {first_line(e)}'}
         break
       for i, (label, probs) in enumerate(zip(classes, probabilities, strict=True), start=first):
+        name = bytes(named[i - first]).decode() if named is not None else None
         yield (
           'answer',
           {
             'file': path,
             'index': i if batch else None,
             'class': int(label),
-            'class_name': labels[int(label)],
+            'class_name': name or (labels[int(label)] if int(label) < len(labels) else str(label)),
             'probability': float(probs[label]),
             'probabilities': [float(p) for p in probs],
           },

@@ -1,13 +1,22 @@
-"""Any picture of one digit → a 28×28 MNIST-style image; .npy arrays → a batch (pure: numpy,
-Pillow and scipy.ndimage, no TensorFlow).
+"""Any picture → a 28×28 image for the model; .npy arrays → a batch (pure: numpy, Pillow and
+scipy.ndimage, no TensorFlow).
 
-What `mnist-tfx predict` feeds the `classify` signature. A picture (PNG, JPEG or anything
-else Pillow reads; any size; gray, RGB, RGBA, palette) is prepared as MNIST's digits were
-(LeCun et al.): the digit's bounding box is scaled to fit 20×20 keeping its aspect ratio, and
-placed in a 28×28 field with its centre of mass at the centre. Before that, the background is
-found from the picture's border, so a dark digit on white paper comes out light on dark, as
-MNIST's do, whatever the model's own polarity rule would make of it. An .npy array is taken as
-already prepared: [28, 28] or [N, 28, 28], in [0, 1] (uint8 0-255 is scaled).
+What `mnist-tfx predict` feeds the `classify` signature. A picture (PNG, JPEG, GIF, BMP or
+TIFF; any size up to 40 megapixels; gray, RGB, RGBA, palette) is read as components/lib/
+pictures.py reads every picture, then prepared as the model's training data was (PICTURE_RULES):
+
+- `digit`, for models trained on MNIST-style IDX data (mnist, fashion-mnist, idx), whose images
+  were made by centring: the picture is prepared as MNIST's digits were (LeCun et al.): the
+  digit's bounding box is scaled to fit 20×20 keeping its aspect ratio, and placed in a 28×28
+  field with its centre of mass at the centre. Before that, the background is found from the
+  picture's border, so a dark digit on white paper comes out light on dark, as MNIST's do,
+  whatever the model's own polarity rule would make of it.
+- `whole`, for models trained on a folder of pictures or a CSV (images, csv): the same function
+  the image ExampleGen turned each training picture with (components/lib/pictures.to_input):
+  the whole picture, gray, stretched to 28×28, polarity kept.
+
+An .npy array is taken as already prepared: [28, 28] or [N, 28, 28], in [0, 1] (uint8 0-255 is
+scaled).
 
 Every problem is an `InputError` whose message is one line, without the file name.
 """
@@ -15,10 +24,11 @@ Every problem is an `InputError` whose message is one line, without the file nam
 from typing import Iterator, Tuple
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from scipy import ndimage
 
 from components.lib.local_files import NotRegularFileError, open_regular
+from components.lib.pictures import PictureError, read_picture, to_gray, to_input
 from trainer_module.features import IMAGE_SIZE
 
 FIT = 20  # MNIST: each digit's bounding box scaled to fit 20×20 ...
@@ -40,6 +50,8 @@ def _one_line(error: BaseException) -> str:
 
 # --- reading ------------------------------------------------------------------------------------
 
+DIGIT, WHOLE = 'digit', 'whole'  # the picture rules (the module's docstring)
+PICTURE_RULES = (DIGIT, WHOLE)
 BATCH = 256  # .npy images converted and answered at a time: memory is bounded whatever N is
 
 
@@ -121,72 +133,31 @@ def load_npy(path: str) -> Tuple[np.ndarray, bool]:
   return as_images(array), batch
 
 
-def load_batches(path: str, size: int = BATCH) -> Tuple[Iterator[np.ndarray], bool]:
+def load_batches(
+  path: str, size: int = BATCH, rule: str = DIGIT
+) -> Tuple[Iterator[np.ndarray], bool]:
   """(float32 [n <= size, 28, 28] batches in order, whether the file is a numbered batch): an
-  .npy is read `size` images at a time from its memory map; a picture is one batch of one.
-  InputError at once for a file that cannot be read or prepared."""
+  .npy is read `size` images at a time from its memory map; a picture is one batch of one,
+  prepared by `rule`. InputError at once for a file that cannot be read or prepared."""
   if not is_npy(path):
-    return iter([prepare(load_gray(path))[np.newaxis]]), False
+    return iter([prepare_picture(path, rule)[np.newaxis]]), False
   array, batch = open_npy(path)
   return (as_images(array[start : start + size]) for start in range(0, len(array), size)), batch
 
 
 def load_gray(path: str) -> np.ndarray:
-  """The picture as float32 gray levels 0-255, [H, W]; transparency composited (composite()).
-  One frame only: an animation or multi-page file is refused (which frame is the digit?)."""
-  try:
-    with _open(path) as f, Image.open(f) as image:
-      frames = getattr(image, 'n_frames', 1)
-      if frames > 1:
-        raise InputError(
-          f'has {frames} frames (an animation or multi-page file); save the frame '
-          'to classify as a picture of its own'
-        )
-      image.load()  # decodes now: a truncated or corrupt file fails here, not later
-      image = ImageOps.exif_transpose(image)  # a phone photo taken sideways
-      return to_gray(image)
-  except InputError:
-    raise
-  except UnidentifiedImageError:
-    raise InputError(
-      'cannot read the image (not a picture format Pillow knows: PNG, JPEG, ...)'
-    ) from None
-  except Exception as e:  # noqa: BLE001  # Pillow raises many kinds (SyntaxError too)
-    raise InputError(f'cannot read the image ({_one_line(e)})') from None
+  """The picture as float32 gray levels 0-255, [H, W]; transparency composited (to_gray()).
+  Read as components/lib/pictures.py reads every picture: bounded in memory, one frame only."""
+  return to_gray(load_picture(path))
 
 
-def to_gray(image) -> np.ndarray:
-  """A Pillow image (any mode) → float32 gray 0-255 [H, W]."""
-  mode = image.mode
-  if mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):  # 16-bit, 32-bit or float gray
-    values = np.asarray(image, dtype=np.float32)
-    top = float(values.max()) if values.size else 0.0
-    if mode == 'F' and top <= 1.0:
-      scale = 1.0  # 0-1 floats
-    else:
-      scale = 255.0 if top <= 255 else (65535.0 if top <= 65535 else top)
-    return np.clip(values * (255.0 / scale), 0, 255).astype(np.float32)
-  has_alpha = mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or (
-    mode in ('P', 'L', 'RGB') and 'transparency' in image.info
-  )
-  if not has_alpha:
-    return np.asarray(image.convert('L'), dtype=np.float32)
-  rgba = image.convert('RGBA')
-  gray = np.asarray(rgba.convert('RGB').convert('L'), dtype=np.float32)
-  alpha = np.asarray(rgba.getchannel('A'), dtype=np.float32) / 255.0
-  return composite(gray, alpha)
-
-
-def composite(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-  """Transparent pixels onto a background that contrasts with the opaque ones: white under dark
-  ink (a digit drawn on a transparent layer), black under light ink (a white digit on a
-  transparent layer would vanish on white). A fully opaque picture is unchanged."""
-  weight = alpha.sum()
-  if weight == 0:
-    return np.zeros_like(gray)  # nothing drawn at all: blank (refused by prepare())
-  ink_level = float((gray * alpha).sum() / weight)
-  background = 0.0 if ink_level > 127.5 else 255.0
-  return (gray * alpha + background * (1.0 - alpha)).astype(np.float32)
+def load_picture(path: str):
+  """The picture decoded (components/lib/pictures.read_picture); InputError otherwise."""
+  with _open(path) as f:
+    try:
+      return read_picture(f)
+    except PictureError as e:
+      raise InputError(str(e)) from None
 
 
 # --- preparing ----------------------------------------------------------------------------------
@@ -294,8 +265,15 @@ def prepare(gray: np.ndarray) -> np.ndarray:
   return np.clip(center(digit), 0.0, 1.0).astype(np.float32)
 
 
-def load(path: str) -> Tuple[np.ndarray, bool]:
+def prepare_picture(path: str, rule: str = DIGIT) -> np.ndarray:
+  """The picture at `path` as float32 [28, 28] in [0, 1], prepared by `rule`."""
+  if rule == WHOLE:
+    return to_input(load_picture(path)).astype(np.float32) / np.float32(255.0)
+  return prepare(load_gray(path))
+
+
+def load(path: str, rule: str = DIGIT) -> Tuple[np.ndarray, bool]:
   """(float32 [N, 28, 28] for the model, whether it is a batch whose items are numbered)."""
   if is_npy(path):
     return load_npy(path)
-  return prepare(load_gray(path))[np.newaxis], False
+  return prepare_picture(path, rule)[np.newaxis], False

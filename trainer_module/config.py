@@ -42,6 +42,15 @@ DIGIT_TRAINING = TrainingDefaults(
 CLOTHES_TRAINING = TrainingDefaults(
   epochs=18, augment_rotation=0.0, augment_zoom=0.0, augment_shift=0.0, augment_flip=True
 )
+# A folder of pictures (--dataset images): anything from digits to photos, often a few thousand
+# or fewer, so more epochs; small moves, no mirroring (a class may not look the same mirrored).
+PICTURE_TRAINING = TrainingDefaults(
+  epochs=30, augment_rotation=10.0, augment_zoom=0.1, augment_shift=2.0
+)
+# A CSV of 28x28 images (--dataset csv, Kaggle's layout): MNIST-sized sets of centred images.
+CSV_TRAINING = TrainingDefaults(
+  epochs=12, augment_rotation=10.0, augment_zoom=0.1, augment_shift=2.0
+)
 _DEFAULTS = DIGIT_TRAINING
 
 

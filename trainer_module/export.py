@@ -3,6 +3,12 @@
 Keras 3's plain tf.saved_model.save output cannot be run by saved_model_cli (keras#19274);
 keras.export.ExportArchive writes signatures that can.
 
+Both answer `classes` (int64 [N]) and `probabilities` (float32 [N, K], K the model's classes:
+10 for MNIST); for a model trained on a data set whose classes come from the data (--dataset
+images, csv) `classify` also answers `class_names` (string [N], the name of each answer's class),
+so a client needs nothing but the model. (Not `serving_default`: TFX's BulkInferrer, through
+tfx_bsl 1.16's PredictLog writer, cannot carry a string output of shape [N].)
+
 Both signatures refuse input they would otherwise answer wrongly, inside the graph so that the
 checks travel with the SavedModel to any server: `classify` refuses pixels that are NaN, infinite
 or outside [0, 1] (0-255 pixels would be taken for dark-on-light digits and inverted);
@@ -14,11 +20,13 @@ for both signatures (tf_serving.py), written after keras' write_out so that noth
 them; every copy of the directory (the Trainer's output, each pushed version) carries them.
 """
 
+from typing import Optional, Sequence
+
 import keras
 import tensorflow as tf
 
 from trainer_module import data, tf_serving
-from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
+from trainer_module.features import IMAGE_KEY, IMAGE_SIZE
 
 CLASSIFY_SIGNATURE = tf_serving.CLASSIFY_SIGNATURE  # 'classify'
 SERVING_SIGNATURE = tf_serving.SERVING_SIGNATURE  # 'serving_default'
@@ -58,8 +66,22 @@ def normalize_polarity(images: tf.Tensor) -> tf.Tensor:
   return tf.where(mean > 0.5, 1.0 - images, images)
 
 
-def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = True) -> None:
-  """`classify` and `serving_default`; with `polarity`, dark-on-light images are inverted first."""
+CLASS_NAMES_OUTPUT = 'class_names'
+
+
+def export_serving_model(
+  model: keras.Model,
+  export_dir: str,
+  polarity: bool = True,
+  class_names: Optional[Sequence[str]] = None,
+) -> None:
+  """`classify` and `serving_default`; with `polarity`, dark-on-light images are inverted first;
+  with `class_names` (one for each of the model's classes), `classify` also answers each class's
+  name."""
+  num_classes = int(model.output_shape[-1])
+  if class_names is not None and len(class_names) != num_classes:
+    raise ValueError(f'{len(class_names)} class names for a model of {num_classes} classes')
+  names = tf.constant(list(class_names)) if class_names is not None else None
 
   def predict(images):
     images = check_pixel_range(images)  # on the raw input: before polarity can hide 0-255
@@ -69,7 +91,7 @@ def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = T
       return (tf.argmax(logits, axis=1, output_type=tf.int64), tf.nn.softmax(logits, axis=1))
 
     def no_answer():  # the model's second convolution rejects an empty batch
-      return tf.zeros([0], tf.int64), tf.zeros([0, NUM_CLASSES], tf.float32)
+      return tf.zeros([0], tf.int64), tf.zeros([0, num_classes], tf.float32)
 
     classes, probabilities = tf.cond(tf.shape(images)[0] > 0, answer, no_answer)
     return {'classes': classes, 'probabilities': probabilities}
@@ -78,7 +100,10 @@ def export_serving_model(model: keras.Model, export_dir: str, polarity: bool = T
     input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32, name=IMAGE_KEY)]
   )
   def classify(image):
-    return predict(image)
+    outputs = predict(image)
+    if names is not None:
+      outputs[CLASS_NAMES_OUTPUT] = tf.gather(names, outputs['classes'])
+    return outputs
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):

@@ -5,8 +5,9 @@ import keras
 from trainer_module.features import IMAGE_KEY, IMAGE_SIZE, NUM_CLASSES
 
 
-def build_model(precision: str = 'float32') -> keras.Model:
-  """Conv(32,5x5) → pool → Conv(64,5x5) → pool → Dense(1024) → Dropout(0.4) → logits(10).
+def build_model(precision: str = 'float32', num_classes: int = NUM_CLASSES) -> keras.Model:
+  """Conv(32,5x5) → pool → Conv(64,5x5) → pool → Dense(1024) → Dropout(0.4) → logits(K): one
+  logit for each of the data's classes (10 for MNIST).
 
   precision: a Keras dtype policy, 'float32' (default), 'mixed_bfloat16' or 'mixed_float16'. Under
   a mixed policy every layer but the last computes in 16 bits; the logits layer stays float32, so
@@ -25,7 +26,7 @@ def build_model(precision: str = 'float32') -> keras.Model:
       keras.layers.Flatten(dtype=policy),
       keras.layers.Dense(1024, activation='relu', dtype=policy),
       keras.layers.Dropout(0.4, dtype=policy),
-      keras.layers.Dense(NUM_CLASSES, dtype='float32'),  # logits, float32 under every policy
+      keras.layers.Dense(num_classes, dtype='float32'),  # logits, float32 under every policy
     ],
     name='mnist_cnn',
   )

@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -30,7 +30,7 @@ from trainer_module import precision as precision_lib
 from trainer_module import strategy as strategy_lib
 from trainer_module.config import TRAINING_PLAN_LOG, TrainingConfig
 from trainer_module.custom_loop import CustomLoop
-from trainer_module.features import HISTORY_FILE
+from trainer_module.features import CLASS_NAMES_CONFIG, HISTORY_FILE, NUM_CLASSES
 from trainer_module.model import build_model
 
 
@@ -57,9 +57,14 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def train(
-  config: TrainingConfig, train_files, model_run_dir: Optional[str], verbose=None
+  config: TrainingConfig,
+  train_files,
+  model_run_dir: Optional[str],
+  verbose=None,
+  num_classes: int = NUM_CLASSES,
 ) -> Tuple[keras.Model, Dict[str, List[float]], tf.distribute.Strategy]:
-  """Trains the seed CNN on the `train` TFRecords, its last examples held out for validation.
+  """Trains the seed CNN on the `train` TFRecords, its last examples held out for validation;
+  the model has a logit for each of `num_classes` classes.
 
   Returns the model, the history (Model.fit's .history keys, whichever loop ran) and the
   strategy. TensorBoard logs go to model_run_dir (on the chief; other workers' to a temp dir)."""
@@ -110,7 +115,7 @@ def train(
     validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(validation_steps))
 
   with strategy.scope():
-    model = build_model(policy)
+    model = build_model(policy, num_classes)
     optimizer = keras.optimizers.Adam(_learning_rate(config, steps_per_epoch))
     if policy == precision_lib.MIXED_FLOAT16:
       optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 gradients underflow
@@ -164,19 +169,21 @@ def save_outputs(
   serving_model_dir: str,
   model_run_dir: str,
   polarity: bool = True,
+  class_names: Optional[Sequence[str]] = None,
 ) -> None:
-  """The serving SavedModel and history.json, written by the chief.
+  """The serving SavedModel (export.py: `class_names` answered by name) and history.json,
+  written by the chief.
 
   Every worker of a multi-worker run exports (saving may need all of them), the others into a
   temporary folder that is then removed, as TensorFlow's multi-worker guide does."""
   if not is_chief(strategy):
     scratch = tempfile.mkdtemp(prefix='mnist-worker-export-')
     try:
-      export.export_serving_model(model, os.path.join(scratch, 'model'), polarity)
+      export.export_serving_model(model, os.path.join(scratch, 'model'), polarity, class_names)
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
     return
-  export.export_serving_model(model, serving_model_dir, polarity)
+  export.export_serving_model(model, serving_model_dir, polarity, class_names)
   tf.io.gfile.makedirs(model_run_dir)
   with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), 'w') as f:
     json.dump(history, f)
@@ -189,15 +196,24 @@ def train_and_export(
   serving_model_dir: str,
   model_run_dir: str,
   verbose=None,
+  class_names: Optional[Sequence[str]] = None,
 ) -> dict:
-  """Trains the seed CNN on the `train` TFRecords and writes the serving SavedModel.
+  """Trains the seed CNN on the `train` TFRecords and writes the serving SavedModel: 10 classes
+  (the digits' count, unnamed in the model) or, given `class_names`, one for each, by name.
 
   eval_files (the Evaluator's split) is accepted for the Trainer's calling convention and not
   read: validation comes out of train_files."""
   del eval_files
-  model, history, strategy = train(config, train_files, model_run_dir, verbose)
+  num_classes = len(class_names) if class_names else NUM_CLASSES
+  model, history, strategy = train(config, train_files, model_run_dir, verbose, num_classes)
   save_outputs(
-    model, history, strategy, serving_model_dir, model_run_dir, config.normalize_polarity
+    model,
+    history,
+    strategy,
+    serving_model_dir,
+    model_run_dir,
+    config.normalize_polarity,
+    class_names,
   )
   return history
 
@@ -214,25 +230,41 @@ def main(argv=None) -> int:
   )
   parser.add_argument('--serving-model-dir', required=True)
   parser.add_argument('--model-run-dir', required=True)
-  parser.add_argument('--config', default='{}', help='TrainingConfig fields as JSON')
+  parser.add_argument(
+    '--config',
+    default='{}',
+    help=f'TrainingConfig fields as JSON, and {CLASS_NAMES_CONFIG!r} for named classes',
+  )
   args = parser.parse_args(argv)
   try:
-    config = TrainingConfig.from_custom_config(json.loads(args.config))
-  except (ValueError, TypeError) as e:
+    values = json.loads(args.config)
+    config = TrainingConfig.from_custom_config(values)
+    class_names = values.get(CLASS_NAMES_CONFIG)
+  except (ValueError, TypeError, AttributeError) as e:
     parser.error(f'--config: {e}')
-  train_and_export(config, args.train_files, None, args.serving_model_dir, args.model_run_dir)
+  train_and_export(
+    config,
+    args.train_files,
+    None,
+    args.serving_model_dir,
+    args.model_run_dir,
+    class_names=[str(n) for n in class_names] if class_names else None,
+  )
   return 0
 
 
 def run_fn(fn_args) -> None:
-  """TFX Trainer hook: hyperparameters arrive in fn_args.custom_config (a TrainingConfig)."""
+  """TFX Trainer hook: hyperparameters arrive in fn_args.custom_config (a TrainingConfig), and,
+  for a data set whose classes come from the data, its class names (CLASS_NAMES_CONFIG)."""
   config = TrainingConfig.from_custom_config(fn_args.custom_config)
+  class_names = (fn_args.custom_config or {}).get(CLASS_NAMES_CONFIG)
   train_and_export(
     config,
     fn_args.train_files,
     fn_args.eval_files,
     fn_args.serving_model_dir,
     fn_args.model_run_dir,
+    class_names=[str(n) for n in class_names] if class_names else None,
   )
 
 

@@ -12,7 +12,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
-from components.lib import names
+from components.lib import datasets, names
 from components.lib.local_files import open_regular
 from components.lib.object_storage import enable_for, within_deadline
 from trainer_module.features import HISTORY_FILE
@@ -135,3 +135,21 @@ def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]
 def read_image_stats(examples_uri: str) -> Optional[Dict[str, Any]]:
   """What the ExampleGen recorded of the data: per split label counts, mean images, histogram."""
   return read_json(join(examples_uri, names.IMAGE_STATS_FILE))
+
+
+def data_class_names(examples) -> Optional[List[str]]:
+  """The class names an ExampleGen recorded on an Examples artifact (a TFX artifact: its custom
+  property, else its image_stats.json) when its data set brings its own classes (images, csv);
+  None for the IDX sets, whose model has MNIST's 10 outputs whatever their names."""
+  dataset = examples.get_string_custom_property(names.DATASET)
+  recorded = examples.get_string_custom_property(names.CLASS_NAMES)
+  found = json.loads(recorded) if recorded else None
+  if not dataset or found is None:
+    try:
+      stats = read_image_stats(examples.uri) or {}
+    except Exception:  # noqa: BLE001  # any filesystem's error: no record, MNIST's 10 classes
+      stats = {}
+    dataset, found = stats.get(names.DATASET), stats.get(names.CLASS_NAMES)
+  if not dataset or dataset not in datasets.DATASETS or not found:
+    return None
+  return [str(n) for n in found] if datasets.get(dataset).classes_from_data else None

@@ -2,7 +2,9 @@
 
 `mnist` (the default) and `fashion-mnist` are pinned: the SHA-256 of each *decompressed* IDX file
 must be the canonical one. `idx` is any 10-class set of 28x28 images in the same four IDX files
-(same names, same format checks) with no digest pin.
+(same names, same format checks) with no digest pin. `images` (a folder of pictures, a folder per
+class: components/lib/image_folders.py) and `csv` (Kaggle's label,pixel0,…,pixel783 files:
+components/lib/csv_files.py) take their classes, 2 to MAX_CLASSES of them, from the data.
 
 No TensorFlow here: the IDX validation and the command line import it.
 """
@@ -10,10 +12,19 @@ No TensorFlow here: the IDX validation and the command line import it.
 import dataclasses
 from typing import Dict, Optional, Tuple, Union
 
-from trainer_module.config import CLOTHES_TRAINING, DIGIT_TRAINING, TrainingDefaults
+from trainer_module.config import (
+  CLOTHES_TRAINING,
+  CSV_TRAINING,
+  DIGIT_TRAINING,
+  PICTURE_TRAINING,
+  TrainingDefaults,
+)
 
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
+# How a data set's files are read (Dataset.kind).
+IDX_KIND, IMAGES_KIND, CSV_KIND = 'idx', 'images', 'csv'
+MIN_CLASSES, MAX_CLASSES = 2, 1000  # for the sets whose classes come from the data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +40,7 @@ class Dataset:
   name: str  # the --dataset value
   title: str  # for messages: 'MNIST', 'Fashion-MNIST'
   files: Dict[str, Tuple[IdxFile, IdxFile]]  # 'train' / 't10k' -> (images, labels)
-  class_names: Tuple[str, ...]  # label i is class_names[i]
+  class_names: Tuple[str, ...]  # label i is class_names[i]; () for classes read from the data
   default_accuracy_threshold: float  # the Evaluator's default bound for this set
   training_defaults: TrainingDefaults = DIGIT_TRAINING  # epochs and augmentation for this set
   mirrors: Tuple[str, ...] = ()  # base URLs holding the four .gz files; () = no download
@@ -40,10 +51,17 @@ class Dataset:
   # for digits, which users draw either way, wrong for sets whose bright images are meant bright
   # (5.5 % of Fashion-MNIST's test images have a mean pixel above 0.5).
   normalize_polarity: bool = False
+  kind: str = IDX_KIND  # IDX_KIND: the four IDX files; IMAGES_KIND, CSV_KIND: see the docstring
+  holds: str = 'a folder holding the four IDX .gz files'  # for messages: what --data-dir names
 
   @property
   def pinned(self) -> bool:
-    return all(f.sha256 for f in self.all_files)
+    return bool(self.all_files) and all(f.sha256 for f in self.all_files)
+
+  @property
+  def classes_from_data(self) -> bool:
+    """Whether the classes are the data's own (read by the ExampleGen), not this record's."""
+    return self.kind != IDX_KIND
 
   @property
   def all_files(self) -> Tuple[IdxFile, ...]:
@@ -168,7 +186,35 @@ IDX = Dataset(
   default_accuracy_threshold=0.9,
 )
 
-DATASETS: Dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST, IDX)}
+# A folder of pictures, a folder per class (Keras' image_dataset_from_directory and torchvision's
+# ImageFolder layout): train/<class>/* and test/<class>/*, or <class>/* split by a hash of each
+# path. Any size, gray or colour, turned into the CNN's 28x28 input by components/lib/pictures.py.
+IMAGES = Dataset(
+  name='images',
+  title='images',
+  files={},
+  class_names=(),
+  default_accuracy_threshold=0.9,
+  training_defaults=PICTURE_TRAINING,
+  kind=IMAGES_KIND,
+  holds='a folder of pictures, a folder per class (train/<class>/ and test/<class>/, or <class>/)',
+)
+
+# Kaggle's digit-recognizer and Fashion-MNIST CSV layout: train.csv and test.csv, a header
+# label,pixel0,...,pixel783, then one 28x28 image a row (0-255, row-major); classes.txt names the
+# labels 0..K-1.
+CSV = Dataset(
+  name='csv',
+  title='CSV',
+  files={},
+  class_names=(),
+  default_accuracy_threshold=0.9,
+  training_defaults=CSV_TRAINING,
+  kind=CSV_KIND,
+  holds='a folder holding train.csv and test.csv (and optionally classes.txt)',
+)
+
+DATASETS: Dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST, IDX, IMAGES, CSV)}
 DEFAULT = MNIST.name
 
 
@@ -182,3 +228,14 @@ def get(name: Union[str, 'Dataset', None]) -> Dataset:
     return DATASETS[name]
   except KeyError:
     raise ValueError(f'unknown dataset {name!r}; expected one of {", ".join(DATASETS)}') from None
+
+
+def check_infer_dir(infer_dir: Optional[str], dataset: Union[str, Dataset, None]) -> None:
+  """--infer-dir prepares new pictures as --dataset images prepares its own (components/lib/
+  pictures.py), which a model trained on MNIST-style IDX files never saw: refused with those."""
+  spec = get(dataset)
+  if infer_dir is not None and not spec.classes_from_data:
+    raise ValueError(
+      f'--infer-dir needs --dataset images or csv (a model of --dataset {spec.name} was trained '
+      'on MNIST-style images: label pictures with `mnist-tfx predict`, which prepares them so)'
+    )

@@ -259,7 +259,7 @@ def download(
   if not dataset.pinned:
     raise MnistDataError(
       f'--dataset {dataset.name} has no download (no canonical files): '
-      'pass --data-dir DIR, a folder holding the four IDX .gz files'
+      f'pass --data-dir DIR, {dataset.holds}'
     )
   os.makedirs(cache_dir, exist_ok=True)
   end = time.monotonic() + total_timeout

@@ -18,11 +18,15 @@ class ComponentProgress(logging.Handler):
   """Turns the orchestrator's log records into 'Component  12.3 s' lines."""
 
   def __init__(
-    self, print_fn: Callable[[str], None] = print, on_start: Optional[Callable[[str], None]] = None
+    self,
+    print_fn: Callable[[str], None] = print,
+    on_start: Optional[Callable[[str], None]] = None,
+    starting: Optional[Dict[str, str]] = None,
   ):
     super().__init__(logging.INFO)
     self._print = print_fn
     self._on_start = on_start  # called with a component's id when it starts for real
+    self.starting = {**self.STARTING, **(starting or {})}  # this run's own STARTING lines
     self.current: Optional[str] = None
     self.started: Dict[str, float] = {}
     self.seconds: Dict[str, float] = {}
@@ -38,8 +42,11 @@ class ComponentProgress(logging.Handler):
     'model)…',
     names.SERVING_CHECK: f'{names.SERVING_CHECK}: loading the candidate in a fresh process, as a '
     'model server would…',
+    names.INFER_EXAMPLE_GEN: f'{names.INFER_EXAMPLE_GEN}: checking the new pictures (--infer-dir)…',
+    names.BULK_INFERRER: f'{names.BULK_INFERRER}: labelling them with the model, if blessed…',
   }
-  NOTES = (names.EXAMPLE_COUNTS_LOG, names.SERVING_VERDICT_LOG)  # shown on the component's line
+  # Shown on the component's line.
+  NOTES = (names.EXAMPLE_COUNTS_LOG, names.SERVING_VERDICT_LOG, names.PREDICTIONS_LOG)
 
   def emit(self, record: logging.LogRecord) -> None:
     msg = record.msg
@@ -53,8 +60,8 @@ class ComponentProgress(logging.Handler):
       and self.current not in self.announced
     ):
       self.announced.add(self.current)
-      if self.current in self.STARTING:
-        self._print(self.STARTING[self.current])
+      if self.current in self.starting:
+        self._print(self.starting[self.current])
       if self._on_start:
         self._on_start(self.current)
     elif msg == TRAINING_PLAN_LOG:

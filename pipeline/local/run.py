@@ -19,7 +19,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.orchestration.portable.mlmd import context_lib
 
 from components import mnist_pusher, serving_check
-from components.lib import names, project, serving_dir
+from components.lib import datasets, names, project, serving_dir
 from components.lib.idx import MnistDataError
 from pipeline.config import PipelineConfig
 from pipeline.local import progress as progress_lib
@@ -135,9 +135,18 @@ def run(
   """The whole pipeline as run `run_id`; RunError on failure. `started` (time.monotonic()) is
   when the command started, for the recorded total time. Returns where the versions of
   interrupted pushes were moved aside, for the summary."""
+  infer = config.infer_dir
+  if infer and '://' not in infer and not os.path.isdir(infer):  # TFX's driver would only say
+    raise RunError(f'error: --infer-dir {infer}: no such folder')  # 'matches no files'
   # Beam's worker processes unpickle the ExampleGen's transforms by module name.
   project.put_project_on_path(os.environ)
-  progress = progress_lib.ComponentProgress(on_start=start_early)
+  own = datasets.get(config.dataset).classes_from_data  # not the IDX files: say what is read
+  starting = {
+    names.EXAMPLE_GEN: f'{names.EXAMPLE_GEN}: checking every file, then writing TFRecords…'
+  }
+  progress = progress_lib.ComponentProgress(
+    on_start=start_early, starting=starting if own else None
+  )
   progress_lib.install(verbose, progress)
   print(f'MNIST TFX pipeline: data {config.data_dir} → {paths.output_dir}')
   moved, unvouched = set_aside_interrupted_pushes(

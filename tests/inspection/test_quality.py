@@ -58,3 +58,14 @@ def test_mistakes_shown_are_capped_and_a_perfect_model_has_none():
 def test_label_histogram_has_every_class():
   assert quality.label_histogram(np.array([3, 3, 9])) == [0, 0, 0, 2, 0, 0, 0, 0, 0, 1]
   assert quality.label_histogram(np.array([], np.int64)) == [0] * 10
+
+
+def test_three_classes_give_a_three_by_three_matrix():
+  labels = np.array([0, 1, 2, 2])
+  probabilities = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1]])
+  images = np.zeros((4, 28, 28), np.uint8)
+  result = quality.model_quality(images, labels, probabilities)
+  assert result['confusion_matrix'] == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
+  assert result['per_class_accuracy'] == [1.0, 1.0, 0.5]
+  assert quality.label_histogram(labels, 3) == [1, 1, 2]
+  assert quality.per_class_accuracy(labels, probabilities.argmax(1), 4) == [1.0, 1.0, 0.5, None]

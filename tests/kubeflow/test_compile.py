@@ -559,3 +559,42 @@ def test_run_results_gets_the_settings_from_the_sources_the_tasks_use(compiled):
     'parameters'
   ]
   assert definitions['setting__Trainer__epochs'] == trainer['epochs']
+
+
+def test_infer_dir_puts_the_bulk_inferrer_in_the_compiled_pipeline(tmp_path):
+  """--infer-dir (new pictures to label): its ExampleGen, TFX's BulkInferrer on the candidate
+  and the Evaluator's blessing, and the PredictionsWriter, in both targets' specs."""
+  for target in ('kfp', 'vertex'):
+    _, spec = compile_to(
+      str(tmp_path / target),
+      '--pipeline-root',
+      'gs://bucket/root',
+      '--target',
+      target,
+      '--dataset',
+      'images',
+      '--data-dir',
+      'gs://bucket/pictures',
+      '--infer-dir',
+      'gs://bucket/new-pictures',
+    )
+    tasks, edges = _deps(spec)
+    assert {'InferExampleGen', 'BulkInferrer', 'PredictionsWriter'} <= set(tasks), target
+    assert {
+      ('InferExampleGen', 'BulkInferrer'),
+      ('Trainer', 'BulkInferrer'),
+      ('Evaluator', 'BulkInferrer'),
+      ('BulkInferrer', 'PredictionsWriter'),
+      ('Evaluator', 'PredictionsWriter'),
+      ('MnistExampleGen', 'PredictionsWriter'),
+      ('MnistExampleGen', 'ImportSchemaGen'),  # the label domain is the data's classes
+    } <= edges, target
+    executors = spec['deploymentSpec']['executors']
+    args = executors['BulkInferrer_executor']['container']['args']
+    path = args[args.index('--executor_class_path') + 1]
+    assert path == 'tfx.components.bulk_inferrer.executor.Executor'
+    import_utils.import_class_by_path(path)
+    infer = tasks['InferExampleGen']['inputs']['parameters']['input_base']
+    assert infer == {'runtimeValue': {'constant': 'gs://bucket/new-pictures'}}
+  _, plain = compile_to(str(tmp_path / 'plain'), '--pipeline-root', 'gs://bucket/root')
+  assert 'BulkInferrer' not in plain['root']['dag']['tasks']

@@ -242,3 +242,44 @@ def test_fashion_mnist_trains_without_the_digit_augmentation():
   assert fashion.augment_flip  # clothes look the same mirrored
   assert not _config().training.augment_flip  # digits do not
   assert _config().training == TrainingConfig()  # MNIST's are TrainingConfig's own
+
+
+def test_infer_dir_adds_the_bulk_inferrer_on_the_blessing_and_a_predictions_writer(tmp_path):
+  config = _config('--dataset', 'images', '--infer-dir', str(tmp_path), data_dir=str(tmp_path))
+  assert config.infer_dir == str(tmp_path)
+  by_id = {c.id: c for c in create_pipeline(config).components}
+  assert {'InferExampleGen', 'BulkInferrer', 'PredictionsWriter'} <= set(by_id)
+  inputs = {
+    key: channel.producer_component_id for key, channel in by_id['BulkInferrer'].inputs.items()
+  }
+  assert inputs == {
+    'examples': 'InferExampleGen',
+    'model': 'Trainer',
+    'model_blessing': 'Evaluator',
+  }
+  writer = {k: c.producer_component_id for k, c in by_id['PredictionsWriter'].inputs.items()}
+  assert writer == {
+    'inference_result': 'BulkInferrer',
+    'model_blessing': 'Evaluator',
+    'examples': 'MnistExampleGen',
+  }
+  assert by_id['InferExampleGen'].exec_properties['input_base'] == str(tmp_path)
+  relative = _config('--dataset', 'csv', '--infer-dir', 'new')
+  assert relative.infer_dir == os.path.abspath('new')  # ML Metadata records where it was
+  plain = {c.id for c in create_pipeline(_config('--dataset', 'images')).components}
+  assert not plain & {'InferExampleGen', 'BulkInferrer', 'PredictionsWriter'}
+
+
+@pytest.mark.parametrize('dataset', ['mnist', 'fashion-mnist', 'idx'])
+def test_infer_dir_is_refused_with_mnist_style_data(dataset):
+  with pytest.raises(ValueError, match=f'--infer-dir needs --dataset images or csv .*{dataset}'):
+    _config('--dataset', dataset, '--infer-dir', '/new')
+
+
+def test_the_schema_of_data_with_its_own_classes_is_given_the_examples():
+  """MNIST's pipeline is as before (ImportSchemaGen has no input); a folder's or a CSV's
+  ImportSchemaGen reads the Examples' classes for the label's domain."""
+  for dataset, inputs in (('mnist', {}), ('images', {'examples': 'MnistExampleGen'})):
+    by_id = {c.id: c for c in create_pipeline(_config('--dataset', dataset)).components}
+    found = {k: c.producer_component_id for k, c in by_id['ImportSchemaGen'].inputs.items()}
+    assert found == inputs, dataset

@@ -181,3 +181,30 @@ def test_without_the_polarity_rule_bright_images_are_answered_as_they_are(
     tf.nn.softmax(model(1.0 - bright, training=False)),
     atol=1e-6,
   )
+
+
+def test_a_model_of_three_named_classes(digits, tmp_path):
+  """A data set that brings its own classes: `classify` answers K probabilities and each class's
+  name; `serving_default` (TFMA's and the BulkInferrer's) the same classes, without names."""
+  tf.keras.utils.set_random_seed(2)
+  three = build_model(num_classes=3)
+  path = str(tmp_path / 'three')
+  export.export_serving_model(three, path, polarity=False, class_names=['cat', 'dog', 'emu'])
+  loaded = tf.saved_model.load(path)
+  outputs = loaded.signatures['classify'].structured_outputs
+  assert outputs['probabilities'].shape.as_list() == [None, 3]
+  assert outputs['class_names'].dtype == tf.string
+  assert 'class_names' not in loaded.signatures['serving_default'].structured_outputs
+  answer = _classify(loaded, digits[:5] / 255.0)
+  names = [n.decode() for n in answer['class_names'].numpy()]
+  assert names == [['cat', 'dog', 'emu'][c] for c in answer['classes'].numpy()]
+  served = _serve(loaded, [_example(i) for i in digits[:5]])
+  assert np.array_equal(served['classes'], answer['classes'])
+  empty = _classify(loaded, np.zeros((0, 28, 28)))
+  assert empty['probabilities'].shape == (0, 3) and empty['class_names'].shape == (0,)
+  with pytest.raises(ValueError, match='2 class names for a model of 3 classes'):
+    export.export_serving_model(three, str(tmp_path / 'x'), class_names=['cat', 'dog'])
+
+
+def test_the_mnist_export_answers_no_names(exported):
+  assert set(exported.signatures['classify'].structured_outputs) == {'classes', 'probabilities'}

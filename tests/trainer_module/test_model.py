@@ -27,3 +27,9 @@ def test_seed_architecture_and_parameter_count():
   assert model.layers[6].units == 1024 and model.layers[7].rate == 0.4
   assert model.layers[8].units == 10 and model.layers[8].activation is keras.activations.linear
   assert model.output_shape == (None, 10)
+
+
+def test_one_logit_for_each_class_of_the_data():
+  model = build_model(num_classes=3)
+  assert model.output_shape == (None, 3) and model.layers[8].units == 3
+  assert build_model(num_classes=120).count_params() == 3_274_634 + (120 - 10) * 1025

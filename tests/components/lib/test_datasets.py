@@ -29,16 +29,20 @@ def fashion_dir() -> str:
 
 def test_each_data_set_has_its_facts():
   assert datasets.get(None) is datasets.MNIST and datasets.get('mnist') is datasets.MNIST
-  assert set(datasets.DATASETS) == {'mnist', 'fashion-mnist', 'idx'}
-  for dataset in datasets.DATASETS.values():
-    assert len(dataset.class_names) == 10
+  assert set(datasets.DATASETS) == {'mnist', 'fashion-mnist', 'idx', 'images', 'csv'}
+  for dataset in (datasets.MNIST, datasets.FASHION_MNIST, datasets.IDX):
+    assert len(dataset.class_names) == 10 and not dataset.classes_from_data
     assert [f.name for f in dataset.all_files] == [f.name for f in datasets.MNIST.all_files]
+  for dataset in (datasets.IMAGES, datasets.CSV):  # their classes are the data's
+    assert dataset.class_names == () and dataset.classes_from_data and not dataset.all_files
+    assert not dataset.pinned and not dataset.mirrors
   assert datasets.MNIST.pinned and datasets.FASHION_MNIST.pinned and not datasets.IDX.pinned
   assert datasets.FASHION_MNIST.class_names[9] == 'Ankle boot'
   assert datasets.FASHION_MNIST.default_accuracy_threshold == 0.85
   assert idx.ALL_FILES == datasets.MNIST.all_files  # the old names still mean MNIST
   with pytest.raises(
-    ValueError, match="unknown dataset 'cifar'; expected one of mnist, fashion-mnist, idx"
+    ValueError,
+    match="unknown dataset 'cifar'; expected one of mnist, fashion-mnist, idx, images, csv",
   ):
     datasets.get('cifar')
 
