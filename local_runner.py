@@ -10,7 +10,7 @@ import time
 
 from components.lib import data_identity
 from pipeline import config as config_lib
-from pipeline import console, paths, secrets
+from pipeline import console, flags, paths, secrets
 from pipeline.commands import ExitCode
 from pipeline.local import lock
 from pipeline.local.errors import RunError
@@ -41,7 +41,7 @@ def parse_args(argv, prog=None) -> argparse.Namespace:
     '--accuracy-threshold {accuracy_threshold} (flags given stand), '
     'into'.format(**config_lib.DEMO_SETTINGS),
   )
-  config_lib.add_arguments(parser)
+  flags.add_arguments(parser)
   store_lib.add_mysql_arguments(parser)
   parser.add_argument(
     '--fresh-store',
@@ -52,7 +52,7 @@ def parse_args(argv, prog=None) -> argparse.Namespace:
     'pipeline root of their own; the versions and every earlier file are kept)',
   )
   parser.add_argument('--verbose', action='store_true', help='show full TFX, Beam and TF logs')
-  argv = config_lib.join_option_values(list(argv))
+  argv = flags.join_option_values(list(argv))
   args = parser.parse_args(argv)
   if args.demo:  # the smoke run's settings become the defaults; flags given still stand
     parser.set_defaults(**config_lib.DEMO_SETTINGS)

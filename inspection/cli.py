@@ -31,7 +31,7 @@ from inspection import compare, lineage, render, runs
 from pipeline import console, secrets
 from pipeline import store as store_lib
 from pipeline.commands import PROG, ExitCode
-from pipeline.config import port_number
+from pipeline.flags import port_number
 from pipeline.paths import DEFAULT_OUTPUT_DIR, DEMO_OUTPUT_DIR, LocalPaths, output_dir_of
 
 PROG_NAME = f'{PROG} inspect'

@@ -12,6 +12,7 @@ from kubeflow import resources as resources_lib
 from kubeflow.display import clean
 from kubeflow.upload import UploadError, UsageError, upload
 from pipeline import config as config_lib
+from pipeline import flags
 from pipeline.commands import PROG, ExitCode
 
 PROG_NAME = f'{PROG} kubeflow'
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     'requests and limits on KFP, GPUs as nvidia.com/gpu (gpu-type: another resource name); '
     'limits and an accelerator type (gpu-type, e.g. NVIDIA_TESLA_T4) on Vertex',
   )
-  config_lib.add_arguments(
+  flags.add_arguments(
     compile_cmd,
     data_dir_help=(
       'URI of the four MNIST IDX .gz files as the pods see it; the default of the data_dir '
@@ -320,7 +321,7 @@ def _serve_manifest(args) -> int:
 
 def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
-  args = _parser().parse_args(config_lib.join_option_values(list(argv)))
+  args = _parser().parse_args(flags.join_option_values(list(argv)))
   logging.getLogger().setLevel(logging.ERROR)  # TFX's and kfp's INFO logs are noise here
   commands = {
     'compile': _compile,

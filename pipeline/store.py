@@ -18,7 +18,7 @@ from typing import Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from components.lib import local_files
-from pipeline.config import port_number
+from pipeline.flags import port_number
 from pipeline.local.lock import lock_holder
 
 MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER = 3306, 'mlmd', 'root'

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 import pytest
 
+from pipeline import flags
 from pipeline.commands import MODULE_FORMS, PROG
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -834,10 +835,9 @@ def _shown_default(action: argparse.Action) -> Optional[str]:
 
 def documented_commands() -> List[Tuple[str, argparse.ArgumentParser, set]]:
   """(heading, parser, options documented elsewhere) for every command and subcommand."""
-  from pipeline import config as config_lib  # light: no TFX, no TensorFlow
 
   shared = argparse.ArgumentParser()
-  config_lib.add_arguments(shared)
+  flags.add_arguments(shared)
   found: List[Tuple[str, argparse.ArgumentParser, set]] = []
   for name, form in MODULE_FORMS.items():
     cli = cli_for_script(form) if form.endswith('.py') else cli_for_module(form.split()[-1])

@@ -263,9 +263,10 @@ def test_pipeline_runs_train_as_the_bare_side_does():
   import argparse
 
   from pipeline import config as config_lib
+  from pipeline import flags
 
   parser = argparse.ArgumentParser()
-  config_lib.add_arguments(parser)
+  flags.add_arguments(parser)
   training = config_lib.training_from_args(parser.parse_args(ratios.same_work_flags()))
   assert {key: getattr(training, key) for key in ratios.SAME_WORK} == ratios.SAME_WORK
   assert training.precision == 'float32'

@@ -28,10 +28,10 @@ def run_cli(*args, timeout=300, cwd=REPO):
 def _parse_compile(output, *extra):
   """`python -m kubeflow compile --output OUTPUT --image IMAGE EXTRA…` as main() parses it."""
   from kubeflow import cli
-  from pipeline import config as config_lib
+  from pipeline import flags
 
   argv = ['compile', '--output', output, '--image', IMAGE, *extra]
-  return cli._parser().parse_args(config_lib.join_option_values(argv))
+  return cli._parser().parse_args(flags.join_option_values(argv))
 
 
 def compile_to(folder, *extra):

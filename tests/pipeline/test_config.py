@@ -14,6 +14,7 @@ from components.lib import datasets
 from components.lib.project import PROJECT_ROOT
 from components.mnist_trainer import RUN_FN
 from pipeline import config as config_lib
+from pipeline import flags
 from pipeline import paths as paths_lib
 from pipeline.pipeline import create_pipeline
 from trainer_module.config import TrainingConfig
@@ -21,8 +22,8 @@ from trainer_module.config import TrainingConfig
 
 def _parse(*argv):
   parser = argparse.ArgumentParser()
-  config_lib.add_arguments(parser)
-  return parser.parse_args(config_lib.join_option_values(list(argv)))
+  flags.add_arguments(parser)
+  return parser.parse_args(flags.join_option_values(list(argv)))
 
 
 def _config(*argv, data_dir='/data/mnist'):

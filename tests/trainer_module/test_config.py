@@ -94,9 +94,10 @@ def _training_from(*argv):
   import argparse
 
   from pipeline import config as config_lib
+  from pipeline import flags
 
   parser = argparse.ArgumentParser()
-  config_lib.add_arguments(parser)
+  flags.add_arguments(parser)
   return config_lib.training_from_args(parser.parse_args(list(argv)))
 
 

@@ -13,6 +13,7 @@ import pytest
 from components import mnist_example_gen
 from components.lib import datasets, download, idx
 from pipeline import config as config_lib
+from pipeline import flags
 from tests.conftest import idx_images, idx_labels
 
 
@@ -171,7 +172,7 @@ def test_image_stats_per_split():
 
 def _parse(*argv):
   parser = argparse.ArgumentParser()
-  config_lib.add_arguments(parser)
+  flags.add_arguments(parser)
   return parser.parse_args(list(argv))
 
 
