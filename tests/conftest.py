@@ -136,7 +136,7 @@ def _pod_env(endpoint: str, key_id: str, secret: str) -> dict:
     'AWS_SECRET_ACCESS_KEY': secret,
     'AWS_ENDPOINT_URL': endpoint,
     'AWS_DEFAULT_REGION': 'us-east-1',
-    # A dead endpoint fails in seconds, not minutes (components/object_storage.py).
+    # A dead endpoint fails in seconds, not minutes (components/lib/object_storage.py).
     'AWS_MAX_ATTEMPTS': '2',
     'S3_CONNECT_TIMEOUT_MSEC': '2000',
   }

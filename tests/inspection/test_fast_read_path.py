@@ -166,7 +166,7 @@ def test_an_evaluation_on_an_object_store_reads_the_same(recorded, s3_server):
     for name in os.listdir(uri):
       client.upload_file(os.path.join(uri, name), 'mnist-tfx', f'evaluations/{index}/{name}')
     script = (
-      'import dataclasses, json, sys; from components import evaluation_result as e; '
+      'import dataclasses, json, sys; from components.lib import evaluation_result as e; '
       'print(json.dumps(dataclasses.asdict(e.read_evaluation(sys.argv[1]))))'
     )
     proc = subprocess.run(

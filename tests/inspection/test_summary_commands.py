@@ -54,7 +54,7 @@ def test_every_command_of_a_pushed_run_s_summary_runs_as_printed(recorded, capsy
   assert os.path.isabs(tensorboard) and os.access(tensorboard, os.X_OK)
   assert logdir == os.path.join(output_dir, 'pipeline_root', 'Trainer', 'model_run')
   # Try it: the pushed version and the run's own first eval examples (the recording keeps no
-  # model, so the command is checked, not run; tests/pipeline/test_predict.py runs predict).
+  # model, so the command is checked, not run; tests/predict/test_predict.py runs predict).
   command, comment = lines['Try it'].split('  # true: ')
   words = shlex.split(command)
   assert (
