@@ -142,7 +142,7 @@ class _Upstream:
   """What lies upstream of an artifact, as ML Metadata's graph query returns it; an artifact
   the query's hop limit stopped at is continued from by another query when the walk gets there."""
 
-  def __init__(self, store):
+  def __init__(self, store) -> None:
     self.store = store
     self.artifacts: Dict[int, metadata_store_pb2.Artifact] = {}
     self.kinds: Dict[int, str] = {}  # artifact id -> 'Model' (also for KFP's 'tfx.Model')

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import local_runner
 from components.lib import datasets, idx
 from components.lib.artifact_files import read_serving_result
 from inspection import runs
@@ -309,16 +310,19 @@ def _break_copy(tmp_path, mnist_dir, kind):
     ('digest', 'not the canonical MNIST file'),
   ],
 )
-def test_broken_input_is_refused_with_one_line(tmp_path, mnist_dir, kind, message):
+def test_broken_input_is_refused_with_one_line(tmp_path, mnist_dir, kind, message, capsys):
+  """In the test's process (the pre-flight refuses before any pipeline runs); the runner as a
+  command refuses a data dir in test_missing_file_and_no_data_at_all."""
   data_dir, name = _break_copy(tmp_path, mnist_dir, kind)
   output_dir = str(tmp_path / 'out')
-  proc = run_local('--data-dir', data_dir, '--output-dir', output_dir, '--epochs', '1')
-  assert proc.returncode == 1, proc.stdout + proc.stderr
-  errors = [line for line in proc.stderr.splitlines() if line.strip()]
-  assert len(errors) == 1 and errors[0].startswith(f'error: {name}: '), proc.stderr
+  code = local_runner.main(['--data-dir', data_dir, '--output-dir', output_dir, '--epochs', '1'])
+  out, err = capsys.readouterr()
+  assert code == 1, out + err
+  errors = [line for line in err.splitlines() if line.strip()]
+  assert len(errors) == 1 and errors[0].startswith(f'error: {name}: '), err
   assert message in errors[0]
-  assert 'Traceback' not in proc.stdout + proc.stderr
-  assert 'Trainer' not in proc.stdout
+  assert 'Traceback' not in out + err
+  assert 'Trainer' not in out
   assert versions(output_dir) == []
 
 

@@ -92,7 +92,7 @@ def record_problem(record: Any) -> Optional[str]:
     or not math.isfinite(pushed_at)
     or not 0 <= pushed_at <= MAX_PUSHED_AT
   ):
-    return f'its record has a {PUSHED_AT} that is not a time ({str(pushed_at)[:40]})'
+    return f'its record has a {PUSHED_AT} that is not a time ({json.dumps(pushed_at)[:40]})'
   return None
 
 

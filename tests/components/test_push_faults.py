@@ -176,6 +176,7 @@ def _check_only_complete_versions(serving, saved_model):
     assert json.loads(provenance)['model_uri'] == saved_model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['kill', 'kill-mid-copy', 'disk-full'])
 def test_a_fault_at_any_file_operation_leaves_no_incomplete_version(tmp_path, saved_model, kind):
   serving = str(tmp_path / 'serving')

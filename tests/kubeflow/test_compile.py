@@ -347,7 +347,7 @@ def test_compile_usage_errors(tmp_path):
       'the value of option --environment_config holds AWS_SECRET_ACCESS_KEY',
     ),
     (
-      ['--beam-args', '--environment_config={"env": {"MLMD_MYSQL_PASSWORD": "pw"}}'],
+      ['--beam-args', '--environment_config={"env": {"MLMD_MYSQL_PASSWORD": "pw9Zq"}}'],
       'an option holds MLMD_MYSQL_PASSWORD',
     ),
     # Vertex writes only to Cloud Storage; credentials never go into a URI.
@@ -362,7 +362,7 @@ def test_compile_usage_errors(tmp_path):
     # --resources: unknown components and malformed specs (tests/kubeflow/test_resources.py).
     (['--resources', 'Trainr=cpu:4'], "--resources 'Trainr=cpu:4': no component 'Trainr'"),
     (['--resources', 'Trainer=cpu:4,memory:lots'], "memory 'lots': a Kubernetes quantity"),
-    (['--beam-args', '--temp_location=s3://user:pw@host/tmp'], 'looks like a secret'),
+    (['--beam-args', '--temp_location=s3://user:pw9Zq@host/tmp'], 'looks like a secret'),
     # --kfp-version: the release's object-store rules (kubeflow/releases.py).
     (
       [
@@ -439,7 +439,7 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, flags, mess
   [line] = proc.stderr.strip().splitlines()
   assert line.startswith('error: ') and message in line, line
   assert not output.exists()
-  for secret in ('s3cr3tvalue', 'k3y', 'hunter2', '"pw"', 'abc123'):  # never echoed
+  for secret in ('s3cr3tvalue', 'k3y', 'hunter2', 'pw9Zq', 'abc123'):  # never echoed
     assert secret not in proc.stdout + proc.stderr
 
 

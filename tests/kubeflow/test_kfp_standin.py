@@ -1,11 +1,14 @@
 """The compiled pipeline, run end to end by a stand-in for the KFP 2.x backend (kfp_standin.py),
-recording to a real ML Metadata gRPC service: every task under KFP's real artifact passing,
+recording to a real ML Metadata gRPC service: every task's container command run as a pod runs it
+(the ExecutorInput the backend builds, `{{$}}` and the placeholders filled, `python` resolving to
+this project's environment, PYTHONPATH as the image sets it), under KFP's real artifact passing,
 caching (an unchanged rerun cached from end to end), the baseline scoped to its own pipeline, no
 duplicate pushes, and Vertex's JSON.
 
 KFP releases differ (kfp_standin.PROFILES): the whole pipeline runs on an s3:// root under the
-oldest (2.0.5) and the newest (2.17.0, log publishing on) release, and as Vertex; the four-run
-module fixture under 2.14.0. On a multi-user install the tasks run with their profile's
+newest release (2.17.0, log publishing on) and as Vertex; the four-run module fixture under
+2.14.0; the oldest (2.0.5) and each release that changed a rule run ExampleGen and its cached
+rerun in test_kfp_standin_self_checks.py. On a multi-user install the tasks run with their profile's
 credentials against a store that enforces the release's policy (profile_store.py), and meet its
 refusals in their own code. The stand-in's own per-release rules are checked against its
 Profile table apart, in test_kfp_standin_self_checks.py."""
@@ -40,6 +43,7 @@ TASKS = {
   'ExampleValidator',
 }
 LOOKUP = 'LatestBlessedModel'  # never cached: it reads the store
+ONE_EPOCH = {'epochs': 1}
 
 
 def _compile(folder, mlmd_address, mnist_dir, root, *extra, target='kfp'):
@@ -83,7 +87,10 @@ def kfp(tmp_path_factory, mlmd_service, mnist_dir):
   standin = KfpStandIn(
     store, str(work / 'backend'), allow_local_root=True, profile=PROFILES['2.14.0']
   )
-  ours = _compile(work / 'ours', address, mnist_dir, root, '--accuracy-threshold', '0.5')
+  # Compiled for 2 epochs, run with the `epochs` parameter set to 1: the run's value wins.
+  ours = _compile(
+    work / 'ours', address, mnist_dir, root, '--accuracy-threshold', '0.5', '--epochs', '2'
+  )
   theirs = _compile(
     work / 'theirs',
     address,
@@ -106,9 +113,9 @@ def kfp(tmp_path_factory, mlmd_service, mnist_dir):
     '--train-examples',
     '60',
   )
-  runs = {'first': standin.run(ours, root)}
+  runs = {'first': standin.run(ours, root, ONE_EPOCH)}
   runs['theirs'] = standin.run(theirs, root)  # blesses a model after ours, in the same store
-  runs['rerun'] = standin.run(ours, root)
+  runs['rerun'] = standin.run(ours, root, ONE_EPOCH)
   runs['worse'] = standin.run(worse, root)
   return store, root, work, runs
 
@@ -141,6 +148,29 @@ def test_first_run_completes_every_task_and_pushes(kfp):
     assert logs['metadata']['display_name'] == LOGS_KEY and 'store_session_info' in logs['metadata']
     assert os.path.isfile(logs['uri'])
   assert model['metadata']['store_session_info'].startswith('{"Provider":')
+
+
+def test_example_gen_writes_splits_and_digests(kfp):
+  _, _, _, runs = kfp
+  examples = runs['first'].output('MnistExampleGen', 'examples')
+  metadata = examples['metadata']
+  assert metadata['sha256_train_images'].startswith('ba891046')
+  assert metadata['train_examples'] == 2000 and metadata['eval_examples'] == 500
+  assert json.loads(metadata['split_names']) == ['train', 'eval']
+  for split in ('train', 'eval'):
+    files = os.listdir(os.path.join(examples['uri'], f'Split-{split}'))
+    assert files and all(f.endswith('.gz') for f in files)
+
+
+def test_trainer_trains_with_the_epochs_parameter_and_exports(kfp):
+  _, _, _, runs = kfp
+  run = runs['first']
+  model_uri = run.output('Trainer', 'model')['uri']
+  with open(os.path.join(run.output('Trainer', 'model_run')['uri'], 'history.json')) as f:
+    history = json.load(f)
+  assert len(history['accuracy']) == 1, 'the epochs=1 parameter overrides the compiled 2'
+  assert os.path.exists(os.path.join(model_uri, 'Format-Serving', 'saved_model.pb'))
+  assert set(run.tasks['Trainer'].outputs) == {'model', 'model_run', LOGS_KEY}
 
 
 def test_kfp_naming_in_ml_metadata(kfp):
@@ -279,14 +309,15 @@ def test_results_in_the_shapes_the_kfp_ui_renders(kfp):
   assert '<tr><td>TFX</td><td>1.16.0</td></tr>' in page  # the image's versions are the run's
 
 
-@pytest.mark.parametrize('release', ['2.0.5', '2.17.0', 'vertex'])
+@pytest.mark.parametrize('release', ['2.17.0', 'vertex'])
 def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, release):
   """Every task reads and writes s3:// (a loopback S3-compatible server), with only the AWS
   variables a MinIO secret provides: data, artifacts, the pushed model and the report. KFP's
-  oldest and newest releases (the newest with its default log publishing) and Vertex. The
-  newest release's identical rerun is cached from end to end (caching under the oldest is the
-  module fixture's 2.14 rule too). Vertex: the ExampleGen driver hook runs, and on the rerun
-  TFX's resolver finds this pipeline's blessing and the unchanged model is not pushed again."""
+  newest release (with its default log publishing) and Vertex; each older release's rules are
+  the module fixture's (2.14) and test_kfp_standin_self_checks.py's, 2.0.5 on. The newest
+  release's identical rerun is cached from end to end. Vertex: the ExampleGen driver hook runs,
+  and on the rerun TFX's resolver finds this pipeline's blessing and the unchanged model is not
+  pushed again."""
   from tests.conftest import s3_client, s3_keys
 
   address, store = mlmd_service
@@ -327,8 +358,7 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   )
   assert _states(first) == {task: 'COMPLETE' for task in expected}
   model_uri = first.output('Trainer', 'model')['uri']
-  salt = '' if release == '2.0.5' else '[0-9a-f-]{36}/'  # a fresh id per task from 2.4.1
-  assert re.fullmatch(rf'{root}/{name}/{first.run_id}/Trainer/{salt}model', model_uri)
+  assert re.fullmatch(rf'{root}/{name}/{first.run_id}/Trainer/[0-9a-f-]{{36}}/model', model_uri)
   keys = s3_keys(s3_server, f'{prefix}/')
   assert f'{model_uri[len("s3://mnist-tfx/") :]}/Format-Serving/saved_model.pb' in keys
   if release == '2.17.0':  # each task's log, uploaded by the launcher, for the first attempt
@@ -351,8 +381,19 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   if target == 'vertex':
     assert first.tasks['LatestBlessedModelResolver-model-resolver'].outputs['model'] == []
     [gen] = store.get_executions_by_id([first.tasks['MnistExampleGen'].execution_id])
-    fingerprint = gen.custom_properties['inputs'].struct_value['input_fingerprint']
-    assert fingerprint.startswith('split:train,num_files:2,')  # the driver hook ran
+    inputs = gen.custom_properties['inputs'].struct_value  # the driver hook ran
+    assert inputs['span'] == 0 and inputs['input_fingerprint'].startswith(
+      'split:train,num_files:2,'
+    )
+    assert 'split:eval,num_files:2,' in inputs['input_fingerprint']
+  examples = first.output('MnistExampleGen', 'examples')
+  assert examples['metadata']['sha256_train_images'].startswith('ba891046')
+  assert examples['metadata']['train_examples'] == 2000
+  assert examples['metadata']['eval_examples'] == 500
+  for split in ('train', 'eval'):
+    assert any(
+      key.startswith(f'{examples["uri"][len("s3://mnist-tfx/") :]}/Split-{split}/') for key in keys
+    )
   version = first.output('Pusher', 'pushed_model')['metadata']['pushed_version']
   serving = s3_keys(s3_server, f'{prefix}/serving/')
   assert f'{prefix}/serving/{version}/saved_model.pb' in serving
@@ -362,8 +403,6 @@ def test_whole_run_on_an_s3_root(tmp_path, mlmd_service, mnist_dir, s3_server, r
   assert report.startswith(f'{root}/{name}/')
   page = client.get_object(Bucket='mnist-tfx', Key=report[len('s3://mnist-tfx/') :])['Body'].read()
   assert page.startswith(b'<!DOCTYPE html>')
-  if release == '2.0.5':
-    return
 
   second = standin.run(spec, root)
   if target == 'kfp':
@@ -436,7 +475,7 @@ def compile_on_mlpipeline(folder, mlmd_address):
   )
 
 
-@pytest.mark.parametrize('tag', ['2.15.0', '2.16.1', '2.17.0'])
+@pytest.mark.parametrize('tag', ['2.16.1', '2.17.0'])  # 2.15.0's policy: test_profile_store.py
 def test_multi_user_refusals_come_from_the_store_and_reach_our_code(
   tag, tmp_path, mlmd_service, profile_store
 ):

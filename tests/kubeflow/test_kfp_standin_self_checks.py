@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 # One task with no upstream: its outputs carry every rule a release changes. What a consumer makes
 # of them (store_session_info, names) is each release's unit test in test_entrypoint.py and the
-# whole runs under 2.0.5, 2.14.0 and 2.17.0 in test_kfp_standin.py.
+# whole runs under 2.14.0 and 2.17.0 in test_kfp_standin.py.
 PREFIX = ['MnistExampleGen']
 NAMESPACE = 'kubeflow-user-example-com'
 BUCKET = 'mlpipeline'
@@ -39,7 +39,7 @@ def on_mlpipeline(tmp_path_factory, mlmd_service, s3_server, mnist_dir):
   return compile_on_mlpipeline(tmp_path_factory.mktemp('mlpipeline'), mlmd_service[0])
 
 
-@pytest.mark.parametrize('tag', ['2.3.0', '2.4.0', '2.5.0', '2.15.0', '2.16.1'])
+@pytest.mark.parametrize('tag', ['2.0.5', '2.3.0', '2.4.0', '2.5.0', '2.15.0', '2.16.1'])
 def test_self_check_each_release_on_the_cheap_path(
   tag, tmp_path, mlmd_service, s3_server, on_mlpipeline
 ):

@@ -17,6 +17,7 @@ from PIL import Image
 
 from components.lib import idx
 from predict import cli, models, pictures
+from tests.components.lib.test_pictures import write_png
 from tests.conftest import REPO
 from trainer_module import SEED_EXAMPLES_DIR, SEED_EXAMPLES_NPY
 
@@ -398,6 +399,7 @@ def _run(argv, capsys):
   return code, out, err
 
 
+@pytest.mark.slow
 def test_seed_pictures_give_5_and_3(serving_dir, capsys):
   code, out, err = _run(['--model', serving_dir, SEED_5, SEED_3], capsys)
   assert code == 0, err
@@ -407,6 +409,7 @@ def test_seed_pictures_give_5_and_3(serving_dir, capsys):
   assert err == f'Model: {os.path.join(serving_dir, "1")} (version 1)\n'
 
 
+@pytest.mark.slow
 def test_seed_npy_batch(serving_dir, capsys):
   code, out, _ = _run(['--model', serving_dir, SEED_EXAMPLES_NPY], capsys)
   assert code == 0
@@ -416,6 +419,7 @@ def test_seed_npy_batch(serving_dir, capsys):
   ]
 
 
+@pytest.mark.slow
 def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
   """Each digit, inverted, upscaled to 200×150 (h×w) and placed off-centre on a white 640×480
   RGB canvas, gets the answer the original gets: every one of the first five (7 2 1 0 4), and
@@ -438,6 +442,7 @@ def test_photo_of_dark_digit_on_white_paper(classify, test_digits, tmp_path):
   assert np.mean(models.classify(classify, np.stack(naive))[0] == originals) < 0.3
 
 
+@pytest.mark.slow
 def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(
   serving_dir, classify, test_digits, tmp_path, capsys
 ):
@@ -486,6 +491,7 @@ def test_rgba_jpeg_palette_and_uint8_npy_through_the_cli(
     assert a['probability'] == max(a['probabilities']) == a['probabilities'][a['class']]
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_each_and_the_rest_answered(serving_dir, tmp_path, capsys):
   corrupt = tmp_path / 'corrupt.png'
   corrupt.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\x00' * 40)
@@ -493,8 +499,19 @@ def test_bad_inputs_are_one_line_each_and_the_rest_answered(serving_dir, tmp_pat
   np.save(unscaled, np.full((28, 28), 255.0, np.float32))  # 0-255 floats: the model refuses
   nan = str(tmp_path / 'nan.npy')
   np.save(nan, np.full((2, 28, 28), np.nan, np.float32))
+  bomb = str(tmp_path / 'bomb.png')
+  write_png(bomb, 13300, 13300)  # 0.7 MB that would decode to 708 MB
   code, out, err = _run(
-    ['--model', serving_dir, str(corrupt), SEED_5, unscaled, nan, str(tmp_path / 'missing.png')],
+    [
+      '--model',
+      serving_dir,
+      str(corrupt),
+      SEED_5,
+      unscaled,
+      nan,
+      str(tmp_path / 'missing.png'),
+      bomb,
+    ],
     capsys,
   )
   assert code == 1
@@ -508,10 +525,13 @@ def test_bad_inputs_are_one_line_each_and_the_rest_answered(serving_dir, tmp_pat
     f'error: {nan}: refused by the model: image pixels must be in [0, 1] (MNIST pixel values '
     '0-255 divided by 255); got NaN in 1568 pixel(s)',
     f'error: {tmp_path / "missing.png"}: no such file',
+    f'error: {bomb}: its header declares 13300x13300 pixels (176.9 megapixels), more than the '
+    '40.0 megapixels a picture may have; scale it down first',
   ]
   assert 'Traceback' not in err
 
 
+@pytest.mark.slow
 def test_bare_version_and_default_under_output_dir(serving_dir, capsys):
   output_dir = os.path.dirname(serving_dir)  # <tmp>/serving is <output-dir>/serving
   for argv in (['--output-dir', output_dir, '--model', '1'], ['--output-dir', output_dir]):
@@ -520,6 +540,7 @@ def test_bare_version_and_default_under_output_dir(serving_dir, capsys):
     assert out.startswith(f'{SEED_3}: 3 (p=')
 
 
+@pytest.mark.slow
 def test_a_folder_that_is_not_a_savedmodel(serving_dir, tmp_path, capsys):
   broken = tmp_path / 'serving' / '7'
   broken.mkdir(parents=True)
@@ -529,6 +550,7 @@ def test_a_folder_that_is_not_a_savedmodel(serving_dir, tmp_path, capsys):
   assert err.startswith(f'error: {broken}: cannot load the SavedModel (') and err.count('\n') == 1
 
 
+@pytest.mark.slow
 @pytest.mark.slow  # a fresh interpreter importing TensorFlow: seconds
 def test_as_a_subprocess(serving_dir):
   result = subprocess.run(
@@ -547,6 +569,7 @@ def test_as_a_subprocess(serving_dir):
   assert result.stderr == f'Model: {os.path.join(serving_dir, "1")} (version 1)\n'
 
 
+@pytest.mark.slow
 def test_a_large_npy_is_answered_in_batches_numbered_on(classify, tmp_path):
   """predict_files answers an .npy a batch at a time (memory bounded whatever N is:
   test_predict_inputs.py measures it); the indexes run on across batches."""

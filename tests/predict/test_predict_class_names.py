@@ -48,6 +48,7 @@ def three_classes(tmp_path_factory):
   return str(version)
 
 
+@pytest.mark.slow
 def test_a_model_of_its_own_classes_answers_by_name_and_prepares_whole_pictures(
   three_classes, tmp_path, capsys
 ):

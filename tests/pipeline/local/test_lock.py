@@ -78,6 +78,7 @@ def runner(*args, timeout=120):
   )
 
 
+@pytest.mark.slow
 def test_a_second_run_is_refused_at_once_naming_the_first(holder):
   output_dir, proc = holder
   started = time.monotonic()
@@ -117,6 +118,7 @@ def _one_line(proc):
   return line
 
 
+@pytest.mark.slow
 def test_an_output_dir_that_is_a_file(tmp_path):
   afile = tmp_path / 'file'
   afile.write_text('x')
@@ -128,6 +130,7 @@ def test_an_output_dir_that_is_a_file(tmp_path):
   assert _one_line(proc) == f'error: --output-dir {afile / "D"}: {afile} is a file, not a directory'
 
 
+@pytest.mark.slow
 def test_an_output_dir_that_cannot_be_written(tmp_path):
   if os.geteuid() == 0:  # permissions do not stop root: a place no one can create files in
     places = ['/sys/mnist-tfx-output', '/proc']

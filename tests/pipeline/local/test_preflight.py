@@ -113,13 +113,22 @@ def test_fresh_store_moves_the_old_one_aside_and_keeps_the_versions(tmp_path, ca
   assert sorted(os.listdir(paths.serving_dir)) == ['1', '2']
 
 
-def test_lock_file_that_cannot_be_opened(tmp_path, capsys):
+@pytest.mark.parametrize(
+  'kind, reason', [('directory', 'Is a directory'), ('fifo', 'it is a FIFO, not a regular file')]
+)
+def test_lock_file_that_cannot_be_opened(tmp_path, capsys, kind, reason):
+  """A folder is as unopenable for O_RDWR as a file without permissions, even for root; a FIFO
+  would block the run that opened it. Either is one line at once, and the run exits 1."""
   output_dir, paths = _output_dir(tmp_path)
-  os.mkdir(paths.lock_path)  # as unopenable for O_RDWR as one without permissions, even for root
+  if kind == 'directory':
+    os.mkdir(paths.lock_path)
+  else:
+    os.mkfifo(paths.lock_path)
+  started = time.monotonic()
   code, _, err = _run(capsys, '--output-dir', output_dir)
-  assert code == 1
+  assert code == 1 and time.monotonic() - started < 30
   assert _one_error_line(err) == (
-    f"error: {paths.lock_path}: this output dir's run lock cannot be opened (Is a directory); "
+    f"error: {paths.lock_path}: this output dir's run lock cannot be opened ({reason}); "
     f'if no run is using {paths.output_dir}, remove it (rm -r {paths.lock_path}) and rerun'
   )
 

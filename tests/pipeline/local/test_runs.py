@@ -162,6 +162,14 @@ def test_verbose_prints_no_secret(tmp_path, mnist_dir):
   assert (
     "Discarding unparseable args: ['--aws_secret_access_key=***', '--password=***']" in proc.stderr
   )
+  # Nor is any kept: not in the ML Metadata store, a log, a record or an artifact of the run.
+  kept = [
+    os.path.join(folder, name)
+    for folder, _, names in os.walk(tmp_path / 'D')
+    for name in names
+    if b'S3CRET' in open(os.path.join(folder, name), 'rb').read()
+  ]
+  assert kept == []
 
 
 def _pushes_ml_metadata_records(output_dir):
