@@ -75,6 +75,8 @@ def _main(argv, prog) -> int:
   started = time.monotonic()
   try:
     out = paths.LocalPaths.under(paths.check_local_output_dir(paths.output_dir_of(args)))
+    for flag in ('--data-dir', '--infer-dir'):
+      secrets.refuse_userinfo(flag, getattr(args, flag[2:].replace('-', '_')))
     config_lib.training_from_args(args)  # flags that clash are refused before any download
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -6,15 +6,15 @@ text is cleaned before it is printed or parsed)."""
 
 import re
 
-# scheme://userinfo@ : RFC 3986's userinfo has no "/", "?", "#" or "@" (nor spaces or quotes).
-_USERINFO = re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s\'"]*@')
+from pipeline.secrets import strip_userinfo
+
 # C0 and C1 controls and DEL; tabs and newlines too (each message is one line).
 _CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')
 
 
 def without_userinfo(text: str) -> str:
-  """`text` with the `user:password@` part of every URL in it taken out."""
-  return _USERINFO.sub(r'\1', text)
+  """`text` with the `user:password@` part of every URL in it taken out (pipeline/secrets.py)."""
+  return strip_userinfo(text)
 
 
 def printable(text: str) -> str:

@@ -14,7 +14,7 @@ CHANGES = {
     '`v2/objectstore/object_store.go`, `v2/metadata/client.go`, `v2/cacheutils/cache.go`, '
     '`frontend/server`, `manifests/`'
   ),
-  '2.1.0': 'none of these rules',
+  '2.1.0': 'none of these rules: the files of the row above, read at this tag',
   '2.2.0': '`providers`: `v2/config/env.go` getBucketProviders',
   '2.3.0': (
     '`store_session_info`: `v2/metadata/client.go` RecordArtifact, '
@@ -24,10 +24,10 @@ CHANGES = {
     '`forcePathStyle`: `v2/config/s3.go`; an id in every output URI: `v2/driver/driver.go` '
     'provisionOutputs'
   ),
-  '2.4.1': 'none of these rules',
+  '2.4.1': 'none of these rules: the files of the row above, read at this tag',
   '2.5.0': '`executor-logs`: `v2/driver/driver.go` provisionOutputs, `v2/cmd/driver/main.go`',
   '2.14.0': 'the install-wide `CacheEnabled` reaches the compiler: `backend/src/apiserver/main.go`',
-  '2.14.4': 'none of these rules (image tags only)',
+  '2.14.4': 'none of these rules (image tags only): the files of the row above, read at this tag',
   '2.15.0': (
     'SeaweedFS 4.00: `manifests/env/platform-agnostic`, `seaweedfs-networkpolicy.yaml` (port '
     '8333 from profile namespaces only); the profile policy: '

@@ -78,6 +78,17 @@ def strip_userinfo(text: str) -> str:
   return _USERINFO.sub(r'\1', text) if '@' in text else text
 
 
+def refuse_userinfo(flag: str, location: Optional[str]) -> None:
+  """ValueError for a location flag whose URL holds credentials: TensorFlow's and Beam's file
+  systems take none from a URL, and the location is kept in ML Metadata and the run's logs."""
+  if location and strip_userinfo(location) != location:
+    raise ValueError(
+      f'{flag} {strip_userinfo(location)}: credentials in the URI are not used and would be kept '
+      'in ML Metadata; give them in the environment (AWS_ACCESS_KEY_ID and '
+      'AWS_SECRET_ACCESS_KEY, or GOOGLE_APPLICATION_CREDENTIALS)'
+    )
+
+
 def add_secret(value: Optional[str]) -> None:
   if value and len(value) >= MIN_LITERAL:
     _secrets.add(value)

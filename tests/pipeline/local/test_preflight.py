@@ -229,3 +229,20 @@ def test_a_data_set_record_that_is_not_one_is_refused_and_kept(tmp_path, capsys)
     f'{paths.data_set_path} {paths.data_set_path}.bak) and rerun, or pass another --output-dir'
   )
   assert open(paths.data_set_path).read() == '["mnist"]'
+
+
+@pytest.mark.parametrize('flag', ['--data-dir', '--infer-dir'])
+def test_credentials_in_a_data_url_are_refused_and_never_shown(tmp_path, capsys, flag):
+  """No file system takes keys from a URL, and the location is kept in ML Metadata: a bad flag
+  (exit 2), one line naming the bucket, before the output dir is made."""
+  output_dir = str(tmp_path / 'D')
+  code, out, err = _run(
+    capsys, flag, 's3://AKIAINURL:s3cr3t-in-url@mnist-tfx/data', '--output-dir', output_dir
+  )
+  assert code == 2 and out == ''
+  assert _one_error_line(err) == (
+    f'error: {flag} s3://mnist-tfx/data: credentials in the URI are not used and would be kept '
+    'in ML Metadata; give them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, '
+    'or GOOGLE_APPLICATION_CREDENTIALS)'
+  )
+  assert 's3cr3t' not in err and 'AKIAINURL' not in err and not os.path.exists(output_dir)
