@@ -8,7 +8,8 @@ baseline what it was on the first run, so TFX's cache holds from end to end.
 
 Only a model of the candidate's own data set and classes can be its baseline
 (components/lib/data_identity.py): a digits model scored on clothes is no bar to clear. The
-candidate's identity, and each model's, are read from the Examples its Trainer read.
+candidate's identity, and each model's, are read from the Examples its Trainer read (trained_on,
+which the lookup on Kubeflow, latest_blessed_model.py, uses too).
 
 Vertex's compiler knows only TFX's own strategies (tfx/orchestration/kubeflow/v2/step_builder.py,
 _build_resolver_spec, TFX 1.16), so a compiled pipeline keeps LatestBlessedModelStrategy.
@@ -39,15 +40,15 @@ class LatestBlessedOtherModelStrategy(latest_blessed_model_strategy.LatestBlesse
     candidate_ids = {a.id for a in candidates}
     models = [m for m in input_dict[MODEL_KEY] if m.id not in candidate_ids]
     if store is not None and candidates and models:
-      trained_on = _trained_on(store, [m.id for m in models + candidates])
-      wanted = {trained_on.get(c.id) for c in candidates}
-      models = [m for m in models if trained_on.get(m.id) in wanted]
+      identities = trained_on(store, [m.id for m in models + candidates])
+      wanted = {identities.get(c.id) for c in candidates}
+      models = [m for m in models if identities.get(m.id) in wanted]
     others = {MODEL_KEY: models, MODEL_BLESSING_KEY: list(input_dict[MODEL_BLESSING_KEY])}
     result = super().resolve_artifacts(store, others)
     return {**result, CANDIDATE_KEY: candidates}
 
 
-def _trained_on(store, model_ids: List[int]) -> Dict[int, data_identity.DataIdentity]:
+def trained_on(store, model_ids: List[int]) -> Dict[int, data_identity.DataIdentity]:
   """{model id: the identity of the Examples its Trainer read} for the models whose producer
   read Examples; ML Metadata's events, three queries whatever the number of models."""
   events = store.get_events_by_artifact_ids(model_ids)

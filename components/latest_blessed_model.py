@@ -29,6 +29,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from tfx.utils import io_utils
 
+from components.baseline_resolver import trained_on
 from components.lib import mlmd, names
 
 MLMD_ADDRESS_KEY = 'mlmd_address'
@@ -58,7 +59,11 @@ def _namespaces(store: metadata_store.MetadataStore, artifact_ids: List[int]) ->
   `namespace` property, metadata/client.go GetPipeline); none for a local run."""
   found = set()
   for artifact_id in artifact_ids:
-    for context in store.get_contexts_by_artifact(artifact_id):
+    try:
+      contexts = store.get_contexts_by_artifact(artifact_id)
+    except errors.NotFoundError:  # ML Metadata 1.16: an artifact in no context
+      continue
+    for context in contexts:
       namespace = mlmd.custom_value(context, 'namespace')
       if (
         namespace
@@ -78,7 +83,9 @@ def latest_blessed_model_uri(
 
   KFP names the pipeline context without its namespace, and one store serves every profile of
   a cluster: with the candidate's URI, only blessings from runs in the candidate's own
-  namespace count, so two profiles running a pipeline of the same name stay apart."""
+  namespace count, so two profiles running a pipeline of the same name stay apart; and only a
+  model trained on the candidate's own data set and classes (a digits model is no bar for a
+  clothes model compiled under the same pipeline name)."""
   blessings = _blessings(store, pipeline_name)
   if candidate_uri:
     ours = _namespaces(store, [a.id for a in store.get_artifacts_by_uri(candidate_uri)])
@@ -88,8 +95,22 @@ def latest_blessed_model_uri(
     blessed = mlmd.custom_value(blessing, 'blessed')
     model = mlmd.custom_value(blessing, 'current_model')
     if blessed is not None and float(blessed) == 1 and model and str(model) != candidate_uri:
-      return str(model)
+      if candidate_uri is None or _same_data(store, candidate_uri, str(model)):
+        return str(model)
   return None
+
+
+def _same_data(store: metadata_store.MetadataStore, candidate_uri: str, model_uri: str) -> bool:
+  """Whether the model at `model_uri` was trained on the candidate's data set and classes, as
+  the local lookup decides (baseline_resolver.py); True when the store records no artifact at
+  either URI (nothing to compare)."""
+  candidates = [a.id for a in store.get_artifacts_by_uri(candidate_uri)]
+  models = [a.id for a in store.get_artifacts_by_uri(model_uri)]
+  if not candidates or not models:
+    return True
+  identities = trained_on(store, candidates + models)
+  wanted = {identities.get(i) for i in candidates}
+  return any(identities.get(i) in wanted for i in models)
 
 
 def copy_baseline(source_uri: str, candidate_uri: str, output: types.Artifact) -> None:

@@ -1,5 +1,6 @@
 """The baseline lookup used on open-source KFP, against a real ML Metadata store (SQLite)."""
 
+import json
 import os
 
 from ml_metadata import metadata_store
@@ -7,6 +8,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_artifacts
 
 from components.latest_blessed_model import latest_blessed_model_uri, resolve_baseline
+from components.lib import datasets
 
 
 def _store(path):
@@ -177,3 +179,49 @@ def test_the_candidates_own_blessing_is_never_its_baseline(tmp_path):
   assert (
     latest_blessed_model_uri(store, 'mnist-tfx') == candidate
   )  # without a candidate: the newest
+
+
+def _trained_model(store, types, uri, dataset, class_names):
+  """A tfx.Model at `uri` whose Trainer read tfx.Examples of `dataset`, as KFP records them."""
+  examples = metadata_store_pb2.Artifact(type_id=types['examples'], uri=f'{uri}-examples')
+  examples.custom_properties['dataset'].string_value = dataset
+  examples.custom_properties['class_names'].string_value = json.dumps(class_names)
+  model = metadata_store_pb2.Artifact(type_id=types['model'], uri=uri)
+  store.put_execution(
+    metadata_store_pb2.Execution(type_id=types['trainer']),
+    [
+      (examples, metadata_store_pb2.Event(type=metadata_store_pb2.Event.INPUT)),
+      (model, metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)),
+    ],
+    [],
+  )
+
+
+def test_only_a_model_of_the_candidates_own_data_set_is_its_baseline(tmp_path):
+  """One pipeline name compiled for digits, then for clothes: the clothes model, though newer, is
+  no baseline for a digits candidate, nor the digits model for a clothes one."""
+  store = _store(tmp_path / 'm.sqlite')
+  types = {
+    'examples': store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.Examples')),
+    'model': store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.Model')),
+    'trainer': store.put_execution_type(metadata_store_pb2.ExecutionType(name='tfx.Trainer')),
+  }
+  blessing_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='tfx.ModelBlessing'))
+  digits, clothes = [str(i) for i in range(10)], list(datasets.FASHION_MNIST.class_names)
+  for name, dataset, classes in (
+    ('digits', 'mnist', digits),
+    ('clothes', 'fashion-mnist', clothes),
+  ):
+    _trained_model(store, types, str(tmp_path / name), dataset, classes)
+    _bless(store, blessing_type, str(tmp_path / name), 1, as_double=True)
+  _trained_model(store, types, str(tmp_path / 'digits-2'), 'mnist', digits)
+  _trained_model(store, types, str(tmp_path / 'clothes-2'), 'fashion-mnist', clothes)
+  assert latest_blessed_model_uri(store, 'mnist-tfx') == str(tmp_path / 'clothes')  # the newest
+  assert latest_blessed_model_uri(store, 'mnist-tfx', str(tmp_path / 'digits-2')) == str(
+    tmp_path / 'digits'
+  )
+  assert latest_blessed_model_uri(store, 'mnist-tfx', str(tmp_path / 'clothes-2')) == str(
+    tmp_path / 'clothes'
+  )
+  _trained_model(store, types, str(tmp_path / 'other'), 'fashion-mnist', ['a', 'b'])
+  assert latest_blessed_model_uri(store, 'mnist-tfx', str(tmp_path / 'other')) is None
