@@ -87,30 +87,26 @@ def latest_blessed_model_uri(
   model trained on the candidate's own data set and classes (a digits model is no bar for a
   clothes model compiled under the same pipeline name)."""
   blessings = _blessings(store, pipeline_name)
-  if candidate_uri:
-    ours = _namespaces(store, [a.id for a in store.get_artifacts_by_uri(candidate_uri)])
-    if ours:
-      blessings = [b for b in blessings if _namespaces(store, [b.id]) & ours]
+  candidates = [a.id for a in store.get_artifacts_by_uri(candidate_uri)] if candidate_uri else []
+  ours = _namespaces(store, candidates)
+  if ours:
+    blessings = [b for b in blessings if _namespaces(store, [b.id]) & ours]
+  wanted = None  # the candidate's data identities, read once, when a blessed model is met
   for blessing in sorted(blessings, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True):
     blessed = mlmd.custom_value(blessing, 'blessed')
     model = mlmd.custom_value(blessing, 'current_model')
-    if blessed is not None and float(blessed) == 1 and model and str(model) != candidate_uri:
-      if candidate_uri is None or _same_data(store, candidate_uri, str(model)):
-        return str(model)
+    if blessed is None or float(blessed) != 1 or not model or str(model) == candidate_uri:
+      continue
+    models = [a.id for a in store.get_artifacts_by_uri(str(model))]
+    if not candidates or not models:  # nothing recorded to compare: as before the data sets
+      return str(model)
+    if wanted is None:
+      identities = trained_on(store, candidates)
+      wanted = {identities.get(i) for i in candidates}
+    identities = trained_on(store, models)
+    if any(identities.get(i) in wanted for i in models):  # as baseline_resolver.py decides
+      return str(model)
   return None
-
-
-def _same_data(store: metadata_store.MetadataStore, candidate_uri: str, model_uri: str) -> bool:
-  """Whether the model at `model_uri` was trained on the candidate's data set and classes, as
-  the local lookup decides (baseline_resolver.py); True when the store records no artifact at
-  either URI (nothing to compare)."""
-  candidates = [a.id for a in store.get_artifacts_by_uri(candidate_uri)]
-  models = [a.id for a in store.get_artifacts_by_uri(model_uri)]
-  if not candidates or not models:
-    return True
-  identities = trained_on(store, candidates + models)
-  wanted = {identities.get(i) for i in candidates}
-  return any(identities.get(i) in wanted for i in models)
 
 
 def copy_baseline(source_uri: str, candidate_uri: str, output: types.Artifact) -> None:
